@@ -1,0 +1,230 @@
+package classifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// ErrorInfoDomain is the google.rpc.ErrorInfo domain of guardgen's errors.
+const ErrorInfoDomain = "guardgen.dev"
+
+// Failure is a classified failure: a value inside guardgen, turned into a
+// google.rpc.Status only at the server edge.
+type Failure struct {
+	Reason guardgenv1.FailureReason
+	Decision
+	// Message is safe to show to callers: it never holds raw model output,
+	// upstream error bodies or secrets.
+	Message    string
+	Metadata   map[string]string
+	Violations []*validatepb.Violation
+	// RetryDelay is how long the caller should wait before trying again,
+	// when known (upstream Retry-After); zero otherwise.
+	RetryDelay time.Duration
+	// Preview is a redacted, bounded prefix of the model output.
+	Preview string
+	// Attempts is the number of provider calls spent on the request.
+	Attempts int
+	// Err is the cause, for logs and errors.Is; it never reaches the wire.
+	Err error
+}
+
+// New returns a Failure for reason, decided by the Matrix.
+func New(reason guardgenv1.FailureReason, format string, args ...any) *Failure {
+	return &Failure{Reason: reason, Decision: Decide(reason), Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap is New with a cause.
+func Wrap(err error, reason guardgenv1.FailureReason, format string, args ...any) *Failure {
+	f := New(reason, format, args...)
+	f.Err = err
+	return f
+}
+
+// Error implements error.
+func (f *Failure) Error() string {
+	name := ReasonName(f.Reason)
+	if f.Message == "" {
+		return name
+	}
+	return name + ": " + f.Message
+}
+
+// Unwrap returns the cause.
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Recoverable reports whether repeating the request can succeed; it is
+// false for REJECT_AND_FIX, as in the article.
+func (f *Failure) Recoverable() bool {
+	return f.Action != guardgenv1.RecoveryAction_RECOVERY_ACTION_REJECT_AND_FIX
+}
+
+// With sets a metadata entry and returns f.
+func (f *Failure) With(key, value string) *Failure {
+	if f.Metadata == nil {
+		f.Metadata = make(map[string]string, 4)
+	}
+	f.Metadata[key] = value
+	return f
+}
+
+// Detail returns the wire form of f.
+func (f *Failure) Detail() *guardgenv1.FailureDetail {
+	return &guardgenv1.FailureDetail{
+		Domain:        f.Domain,
+		Action:        f.Action,
+		Message:       f.Message,
+		Metadata:      maps.Clone(f.Metadata),
+		Recoverable:   f.Recoverable(),
+		Violations:    f.Violations,
+		Attempts:      int32(f.Attempts),
+		OutputPreview: f.Preview,
+		Reason:        f.Reason,
+	}
+}
+
+// ReasonName is reason's name without the enum prefix, e.g. RATE_LIMITED;
+// it is the google.rpc.ErrorInfo reason.
+func ReasonName(reason guardgenv1.FailureReason) string {
+	return strings.TrimPrefix(reason.String(), "FAILURE_REASON_")
+}
+
+// As returns err as a *Failure: itself when it is one (anywhere in its
+// chain), otherwise the classification of a provider error.
+func As(err error) *Failure {
+	if err == nil {
+		return nil
+	}
+	if f, ok := errors.AsType[*Failure](err); ok {
+		return f
+	}
+	return FromProviderError(err)
+}
+
+// FromProviderError classifies an error from ProviderService.Complete, as
+// the provider contract defines its statuses. Context errors are the
+// caller's deadline or cancellation, not the upstream's.
+func FromProviderError(err error) *Failure {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_DEADLINE_EXCEEDED, "the request deadline ran out")
+	case errors.Is(err, context.Canceled):
+		return Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_CANCELLED, "the request was cancelled")
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "provider returned a non-status error")
+	}
+	info, retryInfo := statusDetails(st)
+	var f *Failure
+	switch st.Code() {
+	case codes.ResourceExhausted:
+		if info.GetReason() == "QUOTA_EXHAUSTED" {
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_QUOTA_EXHAUSTED, "provider quota exhausted")
+		} else {
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_RATE_LIMITED, "provider rate limited the request")
+		}
+	case codes.Unavailable:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_UNAVAILABLE, "provider unavailable")
+	case codes.DeadlineExceeded:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_TIMEOUT, "provider timed out")
+	case codes.Canceled:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_CANCELLED, "provider call cancelled")
+	case codes.InvalidArgument:
+		if info.GetReason() == "CONTEXT_LENGTH_EXCEEDED" {
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_CONTEXT_LENGTH_EXCEEDED, "prompt exceeds the model's context length")
+		} else {
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "provider rejected the request as invalid")
+		}
+	case codes.FailedPrecondition:
+		if info.GetReason() == "CONTENT_FILTER" {
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_CONTENT_FILTER, "provider content policy blocked the request")
+		} else {
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "provider rejected the request")
+		}
+	case codes.Unauthenticated, codes.PermissionDenied, codes.NotFound:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_PROVIDER_MISCONFIGURED, "provider misconfigured (%s)", st.Code())
+	default:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "provider failed (%s)", st.Code())
+	}
+	f.Err = err
+	f.With("provider_code", st.Code().String())
+	if d := retryInfo.GetRetryDelay(); d != nil {
+		f.RetryDelay = d.AsDuration()
+	}
+	return f
+}
+
+// statusDetails returns the ErrorInfo and RetryInfo in st, either may be nil.
+func statusDetails(st *status.Status) (*errdetails.ErrorInfo, *errdetails.RetryInfo) {
+	var (
+		info  *errdetails.ErrorInfo
+		retry *errdetails.RetryInfo
+	)
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.RetryInfo:
+			retry = d
+		}
+	}
+	return info, retry
+}
+
+// FromFinishReason classifies why the model stopped; nil means it finished
+// normally and the output may be parsed.
+func FromFinishReason(reason providerv1.FinishReason, refusal string) *Failure {
+	var f *Failure
+	switch reason {
+	case providerv1.FinishReason_FINISH_REASON_STOP, providerv1.FinishReason_FINISH_REASON_UNSPECIFIED:
+		return nil
+	case providerv1.FinishReason_FINISH_REASON_LENGTH:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_TRUNCATED, "output truncated at the token limit; it was not parsed")
+	case providerv1.FinishReason_FINISH_REASON_CONTENT_FILTER:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_CONTENT_FILTER, "output blocked by the provider's content filter")
+	case providerv1.FinishReason_FINISH_REASON_REFUSAL:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_REFUSAL, "the model refused the request")
+		if refusal != "" {
+			f.With("refusal", refusal)
+		}
+	default:
+		f = New(guardgenv1.FailureReason_FAILURE_REASON_UNEXPECTED_FINISH, "the model stopped unexpectedly")
+	}
+	return f.With("finish_reason", reason.String())
+}
+
+// Retriable reports whether a provider error is a transient infrastructure
+// fault that the transport retry interceptor may retry.
+func Retriable(err error) bool {
+	f := As(err)
+	return f != nil && f.Domain == infra && f.Action == retry &&
+		f.Reason != guardgenv1.FailureReason_FAILURE_REASON_DEADLINE_EXCEEDED
+}
+
+// Infrastructure reports whether err is an infrastructure failure that a
+// circuit breaker should count: not the caller's cancellation or deadline,
+// not a 4xx, not a semantic failure.
+func Infrastructure(err error) bool {
+	f := As(err)
+	if f == nil || f.Domain != infra {
+		return false
+	}
+	switch f.Reason {
+	case guardgenv1.FailureReason_FAILURE_REASON_DEADLINE_EXCEEDED, guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN:
+		return false
+	}
+	return true
+}
