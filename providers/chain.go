@@ -1,0 +1,251 @@
+package providers
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/guardgen/guardgen/classifier"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// Policy is the transport retry policy of one provider. Its zero value
+// means the article's defaults: 3 attempts, exponential backoff from 2 s
+// capped at 20 s, plus 0–30 % jitter.
+type Policy struct {
+	// MaxAttempts counts every call, the first included: go-grpc-middleware's
+	// retry.WithMax(n) makes at most n calls on v2.3.4 (its loop runs
+	// attempt = 0 .. n-1), so 3 means one call and two retries.
+	MaxAttempts uint
+	BaseDelay   time.Duration
+	MaxDelay    time.Duration
+	// Jitter is the largest fraction added to each wait; negative disables it.
+	Jitter float64
+	// AttemptTimeout bounds each attempt; zero leaves only the caller's deadline.
+	AttemptTimeout time.Duration
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 3
+	}
+	if p.BaseDelay == 0 {
+		p.BaseDelay = 2 * time.Second
+	}
+	if p.MaxDelay == 0 {
+		p.MaxDelay = 20 * time.Second
+	}
+	switch {
+	case p.Jitter == 0:
+		p.Jitter = 0.3
+	case p.Jitter < 0:
+		p.Jitter = 0
+	}
+	return p
+}
+
+// Backoff is the wait before retry number retry (1 for the first retry),
+// before jitter: BaseDelay·2^(retry-1), capped at MaxDelay.
+func (p Policy) Backoff(retry uint) time.Duration {
+	p = p.withDefaults()
+	d := p.BaseDelay
+	for i := uint(1); i < retry && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, p.MaxDelay)
+}
+
+// ChainOptions configure the client interceptor chain of one provider.
+type ChainOptions struct {
+	// Provider names the provider in spans, records and failures.
+	Provider string
+	// Model is the provider's configured model, recorded when a request
+	// does not name one.
+	Model  string
+	Policy Policy
+	// Now and Rand are the clock and the jitter source; nil means time.Now
+	// and math/rand/v2. Tests inject both.
+	Now  func() time.Time
+	Rand func() float64
+	// Tracer makes the per-attempt spans; nil means the global provider's.
+	Tracer trace.Tracer
+	// OnWait, when set, is told every computed wait before it happens.
+	OnWait func(retry uint, wait time.Duration)
+}
+
+// Chain returns the client interceptors every provider call goes through,
+// outermost first:
+//
+//  1. pushback: per-call retry state; honours RetryInfo, refuses a wait that
+//     would pass the caller's deadline, and names exhausted retries;
+//  2. go-grpc-middleware's retry interceptor, with the classifier deciding
+//     what is retriable and a per-attempt timeout;
+//  3. attempt: the provider-call cap, the x-guardgen-call number, a span and
+//     a Call record per attempt.
+func Chain(opts ChainOptions) []grpc.UnaryClientInterceptor {
+	opts.Policy = opts.Policy.withDefaults()
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	if opts.Tracer == nil {
+		opts.Tracer = otel.Tracer("github.com/guardgen/guardgen/providers")
+	}
+	c := &chain{opts: opts}
+	retryOpts := []retry.CallOption{retry.WithMax(opts.Policy.MaxAttempts)}
+	if opts.Policy.AttemptTimeout > 0 {
+		retryOpts = append(retryOpts, retry.WithPerRetryTimeout(opts.Policy.AttemptTimeout))
+	}
+	return []grpc.UnaryClientInterceptor{
+		c.pushback,
+		retry.UnaryClientInterceptor(retryOpts...),
+		c.attempt,
+	}
+}
+
+type chain struct {
+	opts ChainOptions
+}
+
+// retryState is one call's view across its transport attempts.
+type retryState struct {
+	c        *chain
+	deadline time.Time
+	mu       sync.Mutex
+	retries  uint          // retries decided so far
+	wait     time.Duration // the wait decided for the next retry
+	stopped  *classifier.Failure
+	lastErr  error
+}
+
+func (c *chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	st := &retryState{c: c}
+	st.deadline, _ = ctx.Deadline()
+	opts = append(opts,
+		retry.WithRetriable(st.retriable),
+		retry.WithBackoff(st.backoff),
+	)
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopped != nil {
+		return st.stopped
+	}
+	f := classifier.As(err)
+	if classifier.Retriable(err) && st.retries+1 >= c.opts.Policy.MaxAttempts {
+		exhausted := classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
+			"provider %s failed %d times; last: %s", c.opts.Provider, c.opts.Policy.MaxAttempts, classifier.ReasonName(f.Reason))
+		exhausted.RetryDelay = f.RetryDelay
+		exhausted.Metadata = f.Metadata
+		return exhausted.With("provider", c.opts.Provider).With("last_reason", classifier.ReasonName(f.Reason))
+	}
+	return f.With("provider", c.opts.Provider)
+}
+
+// retriable decides whether the retry interceptor tries again, and if so
+// how long it waits: at least the upstream's RetryInfo hint, and never past
+// the caller's deadline. A wait that would pass the deadline stops the
+// retries at once, handing the hint to our caller.
+func (st *retryState) retriable(err error) bool {
+	if !classifier.Retriable(err) {
+		return false
+	}
+	f := classifier.As(err)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	next := st.retries + 1
+	if next >= st.c.opts.Policy.MaxAttempts {
+		return false
+	}
+	p := st.c.opts.Policy
+	wait := p.Backoff(next)
+	wait += time.Duration(float64(wait) * p.Jitter * st.c.opts.Rand())
+	wait = max(wait, f.RetryDelay)
+	if !st.deadline.IsZero() && !st.c.opts.Now().Add(wait).Before(st.deadline) {
+		f.With("provider", st.c.opts.Provider).With("retry_stopped", "deadline")
+		if f.RetryDelay == 0 {
+			f.RetryDelay = wait
+		}
+		st.stopped = f
+		return false
+	}
+	st.retries = next
+	st.wait = wait
+	if st.c.opts.OnWait != nil {
+		st.c.opts.OnWait(next, wait)
+	}
+	return true
+}
+
+func (st *retryState) backoff(context.Context, uint) time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.wait
+}
+
+// attempt runs once per transport attempt.
+func (c *chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	rec := RecorderFrom(ctx)
+	number, semantic := 1, 1
+	if rec != nil {
+		var ok bool
+		number, semantic, ok = rec.begin()
+		if !ok {
+			return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
+				"the request reached its cap of %d provider calls", rec.limit).With("provider", c.opts.Provider)
+		}
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(number))
+	model := c.opts.Model
+	if r, ok := req.(*providerv1.CompleteRequest); ok && r.GetModel() != "" {
+		model = r.GetModel()
+	}
+	ctx, span := c.opts.Tracer.Start(ctx, "guardgen.provider.attempt", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("gen_ai.provider.name", c.opts.Provider),
+			attribute.String("gen_ai.request.model", model),
+			attribute.Int("guardgen.provider.call", number),
+			attribute.Int("guardgen.semantic_attempt", semantic),
+		))
+	start := c.opts.Now()
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, Latency: c.opts.Now().Sub(start), Err: err}
+	if resp, ok := reply.(*providerv1.CompleteResponse); ok && err == nil {
+		call.FinishReason = resp.GetFinishReason()
+		call.Usage = cloneUsage(resp.GetUsage())
+		if resp.GetModel() != "" {
+			call.Model = resp.GetModel()
+		}
+		span.SetAttributes(attribute.String("gen_ai.response.model", call.Model))
+	}
+	if err != nil {
+		f := classifier.As(err)
+		span.SetAttributes(
+			attribute.String("guardgen.failure.domain", f.Domain.String()),
+			attribute.String("guardgen.failure.reason", classifier.ReasonName(f.Reason)),
+		)
+		span.SetStatus(codes.Error, status.Code(err).String())
+	}
+	span.End()
+	if rec != nil {
+		rec.finish(number, call)
+	}
+	return err
+}

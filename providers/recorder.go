@@ -1,0 +1,97 @@
+package providers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+)
+
+// Call is the record of one provider call, transport retries included.
+type Call struct {
+	// Number counts provider calls within one request, from 1.
+	Number int
+	// Semantic is the generation (re-ask) the call belonged to, from 1.
+	Semantic     int
+	Provider     string
+	Model        string
+	FinishReason providerv1.FinishReason
+	Usage        *providerv1.Usage
+	Latency      time.Duration
+	// Err is the call's error, nil when the provider answered.
+	Err error
+}
+
+// Recorder collects the provider calls of one request and enforces the
+// request's hard cap on them. It travels in the request context so the
+// client interceptors, which run per attempt, can reach it.
+type Recorder struct {
+	mu       sync.Mutex
+	limit    int
+	semantic int
+	calls    []Call
+}
+
+type recorderKey struct{}
+
+// WithRecorder returns ctx carrying a new Recorder that allows at most
+// limit provider calls (0 means no cap).
+func WithRecorder(ctx context.Context, limit int) (context.Context, *Recorder) {
+	r := &Recorder{limit: limit, semantic: 1, calls: make([]Call, 0, 4)}
+	return context.WithValue(ctx, recorderKey{}, r), r
+}
+
+// RecorderFrom returns the Recorder in ctx, or nil.
+func RecorderFrom(ctx context.Context) *Recorder {
+	r, _ := ctx.Value(recorderKey{}).(*Recorder)
+	return r
+}
+
+// SetSemantic marks the generation that following calls belong to.
+func (r *Recorder) SetSemantic(n int) {
+	r.mu.Lock()
+	r.semantic = n
+	r.mu.Unlock()
+}
+
+// begin reserves the next call number; ok is false when the cap is reached.
+func (r *Recorder) begin() (number, semantic int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.limit > 0 && len(r.calls) >= r.limit {
+		return 0, 0, false
+	}
+	r.calls = append(r.calls, Call{Number: len(r.calls) + 1, Semantic: r.semantic})
+	return len(r.calls), r.semantic, true
+}
+
+// finish fills in call number n.
+func (r *Recorder) finish(n int, c Call) {
+	r.mu.Lock()
+	r.calls[n-1] = c
+	r.mu.Unlock()
+}
+
+// Calls returns a copy of the calls so far.
+func (r *Recorder) Calls() []Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Call(nil), r.calls...)
+}
+
+// Len returns the number of calls so far.
+func (r *Recorder) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+func cloneUsage(u *providerv1.Usage) *providerv1.Usage {
+	if u == nil {
+		return nil
+	}
+	return proto.CloneOf(u)
+}
