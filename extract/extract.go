@@ -1,0 +1,78 @@
+package extract
+
+// Defaults used when the matching [Options] field is zero.
+const (
+	// DefaultMaxBytes is the input limit when Options.MaxBytes is zero.
+	DefaultMaxBytes = 1 << 20
+	// DefaultMaxCandidates is the candidate limit when
+	// Options.MaxCandidates is zero.
+	DefaultMaxCandidates = 8
+	// MaxDepth is how deeply objects and arrays may nest. Deeper input is
+	// ErrMalformed.
+	MaxDepth = 128
+)
+
+// Options tunes extraction. The zero value means the defaults.
+type Options struct {
+	// MaxBytes is the longest input accepted; longer input is ErrTooLarge
+	// before any scanning. Zero or less means DefaultMaxBytes.
+	MaxBytes int
+	// MaxCandidates bounds how many candidates Candidates returns. The
+	// rest of the text is still scanned, so that a cut-off object at the
+	// end is reported. Zero or less means DefaultMaxCandidates.
+	MaxCandidates int
+	// NoRepair turns off the syntax repairs: each object must be strict
+	// JSON. Fences and prose are still stripped and recorded.
+	NoRepair bool
+}
+
+// Candidate is one JSON object found in the text.
+type Candidate struct {
+	// JSON is the object, valid per encoding/json. It is a copy the
+	// caller owns.
+	JSON []byte
+	// Repairs lists, in input order, the fences and prose stripped around
+	// the object and the syntax repairs made inside it. It is nil when the
+	// text was the object alone, give or take whitespace.
+	Repairs []Repair
+	// Offset and End delimit the object in the input: text[Offset:End]
+	// runs from its opening '{' to its closing '}' before any repair.
+	Offset, End int
+}
+
+// JSON returns the first JSON object candidate in text.
+//
+// The whole text is still scanned: if it ends inside an unterminated
+// object, array or string, JSON returns ErrTruncated even when an earlier
+// object is complete, since the cut-off one is likely the answer and the
+// earlier one an example. See [Candidates] for the other errors.
+func JSON(text string, opts Options) (Candidate, error) {
+	s := newScanner(text, opts)
+	s.max = 1
+	if err := s.run(); err != nil {
+		return Candidate{}, err
+	}
+	return s.first, nil
+}
+
+// Candidates returns every JSON object candidate in text, in order, at
+// most Options.MaxCandidates of them, so a caller can take the first one
+// that fits its target type.
+//
+// Objects nested in a top-level array are not candidates. Regions that look
+// like objects but stay malformed after the bounded repairs are skipped when
+// another object is found; otherwise the first one's error is returned
+// (ErrMalformed). The error is ErrNoJSON when there is no object at all,
+// ErrTruncated when the text ends inside an object, array or string, and
+// ErrTooLarge when text is longer than Options.MaxBytes. Errors are
+// [*Error] values.
+func Candidates(text string, opts Options) ([]Candidate, error) {
+	s := newScanner(text, opts)
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	if s.cands == nil {
+		return []Candidate{s.first}, nil
+	}
+	return s.cands, nil
+}

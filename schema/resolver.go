@@ -1,0 +1,342 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// Options configure a [Resolver]. The zero value serves the example
+// targets compiled into the binary with the default limits.
+type Options struct {
+	// CompiledIn are files whose messages are targets, typically generated
+	// code's File_*_proto variables. Empty means the guardgen.examples.v1
+	// file.
+	CompiledIn []protoreflect.FileDescriptor
+	// DescriptorFiles are binary FileDescriptorSet files (as `buf build -o
+	// x.binpb` writes them) whose new messages become targets at start.
+	DescriptorFiles []string
+	// MaxDescriptorSetBytes bounds the encoded size of a request's set;
+	// 0 means 1 MiB.
+	MaxDescriptorSetBytes int
+	// MaxFiles bounds the files in a request's set; 0 means 64.
+	MaxFiles int
+	// MaxMessages bounds the message types in a request's set, nested and
+	// map entry types included; 0 means 2048.
+	MaxMessages int
+	// MaxDepth bounds how deep message type declarations nest in a
+	// request's set; 0 means 32.
+	MaxDepth int
+	// CacheSize bounds the request-defined targets kept; 0 means 256.
+	CacheSize int
+}
+
+// Resolver finds targets by name: compiled-in ones, ones loaded from
+// descriptor files at start, and ones defined by a request's descriptor
+// set. It is safe for concurrent use.
+type Resolver struct {
+	limits setLimits
+	known  map[string]*Target // compiled-in and start-file targets
+	names  []string           // sorted keys of known
+	files  chainFiles         // start files, then the global registry
+	types  typeResolver       // start-file types, then the global registry
+	cache  *targetCache
+
+	mu         sync.Mutex
+	fileHashes map[protoreflect.FileDescriptor][sha256.Size]byte // known files only
+}
+
+// NewResolver loads the descriptor files, builds a target for every message
+// of the compiled-in and loaded files, derives their JSON Schemas and builds
+// one validator for all of them, so that the first request pays no
+// compile cost.
+func NewResolver(opts Options) (*Resolver, error) {
+	r := &Resolver{
+		limits: setLimits{
+			bytes:    orDefault(opts.MaxDescriptorSetBytes, 1<<20),
+			files:    orDefault(opts.MaxFiles, 64),
+			messages: orDefault(opts.MaxMessages, 2048),
+			depth:    orDefault(opts.MaxDepth, 32),
+		},
+		known:      make(map[string]*Target),
+		cache:      newTargetCache(orDefault(opts.CacheSize, 256)),
+		fileHashes: make(map[protoreflect.FileDescriptor][sha256.Size]byte),
+	}
+	compiled := opts.CompiledIn
+	if len(compiled) == 0 {
+		compiled = []protoreflect.FileDescriptor{examplesv1.File_guardgen_examples_v1_examples_proto}
+	}
+
+	type candidate struct {
+		md     protoreflect.MessageDescriptor
+		source guardgenv1.TargetSource
+	}
+	var candidates []candidate
+	for _, fd := range compiled {
+		for _, md := range messages(fd) {
+			candidates = append(candidates, candidate{md, guardgenv1.TargetSource_TARGET_SOURCE_COMPILED_IN})
+		}
+	}
+
+	startFiles := new(protoregistry.Files)
+	r.files = chainFiles{startFiles, protoregistry.GlobalFiles}
+	for _, path := range opts.DescriptorFiles {
+		local, err := loadDescriptorFile(path, r.files)
+		if err != nil {
+			return nil, err
+		}
+		var regErr error
+		local.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+			if regErr = startFiles.RegisterFile(fd); regErr != nil {
+				return false
+			}
+			for _, md := range messages(fd) {
+				candidates = append(candidates, candidate{md, guardgenv1.TargetSource_TARGET_SOURCE_DESCRIPTOR_FILE})
+			}
+			return true
+		})
+		if regErr != nil {
+			return nil, fmt.Errorf("schema: descriptor file %q: %w", path, regErr)
+		}
+	}
+	r.types = chainTypes{dynamicpb.NewTypes(startFiles), protoregistry.GlobalTypes}
+
+	descs := make([]protoreflect.MessageDescriptor, len(candidates))
+	for i, c := range candidates {
+		descs[i] = c.md
+	}
+	v, err := protovalidate.New(
+		protovalidate.WithMessageDescriptors(descs...),
+		protovalidate.WithExtensionTypeResolver(r.types),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("schema: validator: %w", err)
+	}
+	for _, c := range candidates {
+		name := string(c.md.FullName())
+		if _, dup := r.known[name]; dup {
+			return nil, fmt.Errorf("schema: target %q is defined twice", name)
+		}
+		t, err := newTarget(c.md, messageType(c.md), c.source, v, r.types, r.hashFile)
+		if err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		r.known[name] = t
+		r.names = append(r.names, name)
+	}
+	slices.Sort(r.names)
+	return r, nil
+}
+
+// loadDescriptorFile reads a binary FileDescriptorSet and links its files
+// that known does not have yet.
+func loadDescriptorFile(path string, known fileResolver) (*protoregistry.Files, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	set := new(descriptorpb.FileDescriptorSet)
+	if err := proto.Unmarshal(data, set); err != nil {
+		return nil, fmt.Errorf("schema: descriptor file %q: %w", path, err)
+	}
+	local, rerr := linkSet(set, known)
+	if rerr != nil {
+		return nil, fmt.Errorf("schema: descriptor file %q: %w", path, rerr)
+	}
+	return local, nil
+}
+
+// messageType returns the generated type of md when the binary has one,
+// and a dynamic type otherwise.
+func messageType(md protoreflect.MessageDescriptor) protoreflect.MessageType {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName()); err == nil && mt.Descriptor() == md {
+		return mt
+	}
+	return dynamicpb.NewMessageType(md)
+}
+
+// List returns the compiled-in and start-file targets sorted by full name.
+func (r *Resolver) List() []*guardgenv1.Target {
+	out := make([]*guardgenv1.Target, len(r.names))
+	for i, name := range r.names {
+		out[i] = r.known[name].Info()
+	}
+	return out
+}
+
+// Resolve returns the target named name. Without a descriptor set (nil or
+// empty) name must be a compiled-in or start-file target; this is a map
+// lookup. With a set, the set must define name; the target built from it
+// is cached under a hash of the set's deterministic encoding, so the same
+// set resolves to the same *Target. Errors are *[ResolveError] values
+// wrapping [ErrUnknownTarget] or [ErrInvalidDescriptorSet].
+func (r *Resolver) Resolve(name string, set *descriptorpb.FileDescriptorSet) (*Target, error) {
+	if len(set.GetFile()) == 0 {
+		if t, ok := r.known[name]; ok {
+			return t, nil
+		}
+		return nil, &ResolveError{
+			Field:  FieldTargetType,
+			Reason: fmt.Sprintf("unknown type %q; known: %s", name, joinNames(r.names, 20)),
+			Err:    ErrUnknownTarget,
+		}
+	}
+	if size := proto.Size(set); size > r.limits.bytes {
+		return nil, invalidSet(fmt.Sprintf("%s exceeds the %s limit", formatSize(size), formatSize(r.limits.bytes)))
+	}
+	if err := checkShape(set, r.limits); err != nil {
+		return nil, err
+	}
+	data, err := proto.MarshalOptions{Deterministic: true, UseCachedSize: true}.Marshal(set) // sizes cached by proto.Size above
+	if err != nil {
+		return nil, invalidSet(fmt.Sprintf("cannot encode: %v", trimProtoPrefix(err)))
+	}
+	sum := sha256.Sum256(data)
+	key := string(sum[:]) + name
+	t, err := r.cache.get(key, func() (*Target, error) { return r.build(name, set) })
+	if err != nil {
+		var rerr *ResolveError
+		if errors.As(err, &rerr) {
+			return nil, rerr
+		}
+		return nil, invalidSet(err.Error())
+	}
+	return t, nil
+}
+
+// build links a request's set and makes a target with its own validator.
+func (r *Resolver) build(name string, set *descriptorpb.FileDescriptorSet) (*Target, error) {
+	local, rerr := linkSet(set, r.files)
+	if rerr != nil {
+		return nil, rerr
+	}
+	d, err := local.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		if t, ok := r.known[name]; ok && declares(set, protoreflect.FullName(name)) {
+			return t, nil // the set repeats a file the server knows
+		}
+		return nil, invalidSet(fmt.Sprintf("does not define %q", name))
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok || md.IsMapEntry() {
+		return nil, invalidSet(fmt.Sprintf("%q is not a message type", name))
+	}
+	types := chainTypes{dynamicpb.NewTypes(local), r.types}
+	v, err := protovalidate.New(
+		protovalidate.WithMessageDescriptors(md),
+		protovalidate.WithExtensionTypeResolver(types),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("validator: %w", err)
+	}
+	t, err := newTarget(md, dynamicpb.NewMessageType(md), guardgenv1.TargetSource_TARGET_SOURCE_REQUEST, v, types, r.hashFile)
+	if err != nil {
+		return nil, invalidSet(err.Error())
+	}
+	return t, nil
+}
+
+// hashFile returns the SHA-256 of a file's deterministic descriptor
+// encoding, memoized for files the server knows.
+func (r *Resolver) hashFile(fd protoreflect.FileDescriptor) [sha256.Size]byte {
+	isKnown := false
+	if known, err := r.files.FindFileByPath(fd.Path()); err == nil && known == fd {
+		isKnown = true
+		r.mu.Lock()
+		sum, ok := r.fileHashes[fd]
+		r.mu.Unlock()
+		if ok {
+			return sum
+		}
+	}
+	data, _ := proto.MarshalOptions{Deterministic: true}.Marshal(protodesc.ToFileDescriptorProto(fd))
+	sum := sha256.Sum256(data)
+	if isKnown {
+		r.mu.Lock()
+		r.fileHashes[fd] = sum
+		r.mu.Unlock()
+	}
+	return sum
+}
+
+// chainTypes looks types up in each resolver in turn.
+type chainTypes []typeResolver
+
+// FindMessageByName returns the first resolver's message type with that name.
+func (c chainTypes) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
+	for _, r := range c {
+		if mt, err := r.FindMessageByName(name); err == nil {
+			return mt, nil
+		}
+	}
+	return nil, protoregistry.NotFound
+}
+
+// FindMessageByURL returns the first resolver's message type for that type URL.
+func (c chainTypes) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	for _, r := range c {
+		if mt, err := r.FindMessageByURL(url); err == nil {
+			return mt, nil
+		}
+	}
+	return nil, protoregistry.NotFound
+}
+
+// FindExtensionByName returns the first resolver's extension with that name.
+func (c chainTypes) FindExtensionByName(name protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	for _, r := range c {
+		if xt, err := r.FindExtensionByName(name); err == nil {
+			return xt, nil
+		}
+	}
+	return nil, protoregistry.NotFound
+}
+
+// FindExtensionByNumber returns the first resolver's extension of message
+// with that field number.
+func (c chainTypes) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	for _, r := range c {
+		if xt, err := r.FindExtensionByNumber(message, field); err == nil {
+			return xt, nil
+		}
+	}
+	return nil, protoregistry.NotFound
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// formatSize writes a byte count the way limits are usually stated.
+func formatSize(n int) string {
+	const kib, mib = 1 << 10, 1 << 20
+	switch {
+	case n >= mib && n%mib == 0:
+		return fmt.Sprintf("%d MiB", n/mib)
+	case n >= mib:
+		return fmt.Sprintf("%.1f MiB", float64(n)/mib)
+	case n >= kib && n%kib == 0:
+		return fmt.Sprintf("%d KiB", n/kib)
+	case n >= kib:
+		return fmt.Sprintf("%.1f KiB", float64(n)/kib)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}

@@ -1,0 +1,171 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// Target is a resolved target type: everything needed to ask a model for
+// one and to check its answer. A Target is immutable and safe for
+// concurrent use.
+type Target struct {
+	// Desc describes the message type.
+	Desc protoreflect.MessageDescriptor
+	// Type creates messages: the generated type for compiled-in targets,
+	// a dynamicpb type otherwise.
+	Type protoreflect.MessageType
+	// Source says where the type was found.
+	Source guardgenv1.TargetSource
+	// Name is the schema name for providers: the full name with '.'
+	// replaced by '_', shortened with a hash suffix beyond 64 characters, so
+	// that it always matches ^[a-zA-Z0-9_-]{1,64}$.
+	Name string
+	// JSONSchema is the compact JSON Schema (draft 2020-12) of the type's
+	// protojson form, derived once at resolution. Do not modify it.
+	JSONSchema []byte
+	// Hash is a stable hex SHA-256 of the full name and the descriptor
+	// files the type depends on, for use in cache keys.
+	Hash string
+
+	validator protovalidate.Validator
+	types     typeResolver
+	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
+	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
+}
+
+// typeResolver finds message and extension types, as protojson needs for
+// google.protobuf.Any and extensions.
+type typeResolver interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+}
+
+// DecodeOptions tune [Target.Decode].
+type DecodeOptions struct {
+	// Strict makes an unknown field an error instead of a [Drop].
+	Strict bool
+}
+
+// Decode parses protojson data into a new message of the target type. In
+// non-strict mode unknown fields are left out and reported as drops, in
+// document order; in strict mode the first one is a *[DecodeError]. Every
+// other failure is a *DecodeError naming the JSON path and the reason, never
+// the offending text.
+func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Drop, error) {
+	m := t.Type.New().Interface()
+	if err := t.unmarshal.Unmarshal(data, m); err == nil {
+		return m, nil, nil
+	}
+	return t.decodeSlow(data, opts)
+}
+
+// Validate checks m against the target's protovalidate rules with the
+// target's warm validator. Violations come back as a
+// *protovalidate.ValidationError.
+func (t *Target) Validate(m proto.Message) error {
+	return t.validator.Validate(m)
+}
+
+// Info describes the target for the TargetService API.
+func (t *Target) Info() *guardgenv1.Target {
+	return &guardgenv1.Target{
+		FullName: string(t.Desc.FullName()),
+		Source:   t.Source,
+		File:     t.Desc.ParentFile().Path(),
+	}
+}
+
+// newTarget derives the JSON Schema and checks that the validator builds
+// for md, warming it. hashFile returns the SHA-256 of one descriptor file.
+func newTarget(
+	md protoreflect.MessageDescriptor,
+	mt protoreflect.MessageType,
+	source guardgenv1.TargetSource,
+	v protovalidate.Validator,
+	types typeResolver,
+	hashFile func(protoreflect.FileDescriptor) [sha256.Size]byte,
+) (*Target, error) {
+	t := &Target{
+		Desc:       md,
+		Type:       mt,
+		Source:     source,
+		Name:       providerName(md.FullName()),
+		JSONSchema: deriveJSONSchema(md),
+		Hash:       closureHash(md, hashFile),
+		validator:  v,
+		types:      types,
+		unmarshal:  protojson.UnmarshalOptions{Resolver: types},
+		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
+	}
+	if err := t.warm(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// warm validates an empty message so that every evaluator is built and
+// used once, and reports rules that do not compile. Violations and CEL
+// runtime errors on the empty message are expected and ignored.
+func (t *Target) warm() error {
+	err := t.validator.Validate(t.Type.New().Interface())
+	var compileErr *protovalidate.CompilationError
+	if errors.As(err, &compileErr) {
+		return fmt.Errorf("rules of %q do not compile: %w", t.Desc.FullName(), compileErr)
+	}
+	return nil
+}
+
+// providerName turns a full name into a name providers accept for a schema.
+func providerName(full protoreflect.FullName) string {
+	name := strings.ReplaceAll(string(full), ".", "_")
+	if len(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(full))
+	return name[:55] + "_" + hex.EncodeToString(sum[:4])
+}
+
+// closureHash hashes the full name and, sorted by path, every file in the
+// import closure of the message's file.
+func closureHash(md protoreflect.MessageDescriptor, hashFile func(protoreflect.FileDescriptor) [sha256.Size]byte) string {
+	files := map[string]protoreflect.FileDescriptor{}
+	var visit func(fd protoreflect.FileDescriptor)
+	visit = func(fd protoreflect.FileDescriptor) {
+		if _, ok := files[fd.Path()]; ok {
+			return
+		}
+		files[fd.Path()] = fd
+		imports := fd.Imports()
+		for i := range imports.Len() {
+			visit(imports.Get(i).FileDescriptor)
+		}
+	}
+	visit(md.ParentFile())
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	h := sha256.New()
+	h.Write([]byte(md.FullName()))
+	for _, p := range paths {
+		sum := hashFile(files[p])
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+		h.Write(sum[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
