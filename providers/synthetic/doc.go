@@ -1,0 +1,45 @@
+// Package synthetic is guardgen's built-in, deterministic provider: no
+// network, no model, no key. It answers guardgen.provider.v1.ProviderService
+// Complete with a JSON instance generated from the request's output schema,
+// so the whole pipeline (extraction, decoding, protovalidate, the failure
+// model) runs offline, in tests and in demos.
+//
+// # Instances
+//
+// The instance depends only on the schema and the first user message: its
+// FNV-1a hash seeds a PCG generator. The schema dialect is the one guardgen
+// derives from protobuf descriptors (JSON Schema 2020-12): properties in
+// field order, required, $defs and $ref (recursion ends below depth 3,
+// where only required properties and minItems elements remain), enum,
+// const, numeric bounds (values prefer 1..100, so counts are positive),
+// string lengths, RE2 patterns (a walk of the parsed pattern, checked by the
+// compiled one), formats (date-time, date, email, uri, uuid, hostname, ipv4,
+// ipv6), base64 bytes, arrays, maps (additionalProperties and
+// propertyNames) and protobuf oneofs (an object-level oneOf of required
+// lists: exactly one member appears). Plain strings are made of the prompt's
+// words; 64-bit integers (strings matching ^-?[0-9]+$) are small positive
+// numbers; date-times increase in document order, so rules such as
+// resolved_at >= detected_at hold.
+//
+// # Faults
+//
+// Request metadata FaultsMetadataKey holds a fault plan, one entry per
+// provider call of a request (providers.CallMetadataKey numbers them), so
+// a caller can script "rate_limit,ok" or "schema,schema" and watch guardgen
+// recover. Entries (see Faults):
+//
+//   - ok: the valid instance.
+//   - rate_limit: RESOURCE_EXHAUSTED with ErrorInfo RATE_LIMITED and
+//     RetryInfo (WithRetryDelay).
+//   - unavailable, timeout: UNAVAILABLE, DEADLINE_EXCEEDED.
+//   - length: the first half of the instance, finish reason LENGTH.
+//   - content_filter, refusal: no content, finish reason CONTENT_FILTER or
+//     REFUSAL (with refusal text).
+//   - fence, prose: the instance in a ```json fence, or wrapped in chat.
+//   - malformed: the instance without the ':' after its first key.
+//   - schema: an instance that still decodes but breaks one field rule,
+//     chosen deterministically: the first numeric bound (maximum+1), else
+//     the first maxLength, minLength, pattern, format or minItems rule
+//     (TicketClassification gets priority 6).
+//   - unknown_field: the instance plus a root property the schema lacks.
+package synthetic

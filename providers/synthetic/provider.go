@@ -1,0 +1,152 @@
+package synthetic
+
+import (
+	"context"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+)
+
+// Model is the model name the provider reports when the request names none.
+const Model = "synthetic-1"
+
+// DefaultRetryDelay is the RetryInfo delay of the rate_limit fault.
+const DefaultRetryDelay = 50 * time.Millisecond
+
+// cacheSize bounds the parsed-schema cache. guardgen sends one schema per
+// target type, so a few hundred covers any realistic set of targets.
+const cacheSize = 256
+
+// Provider is guardgen's built-in deterministic provider. It answers
+// Complete with a JSON instance of the request's output schema, generated
+// from a seed derived from the prompt, and simulates upstream failures from
+// the fault plan in the request metadata (see FaultsMetadataKey). It is safe
+// for concurrent use.
+type Provider struct {
+	providerv1.UnimplementedProviderServiceServer
+
+	retryDelay time.Duration
+
+	mu      sync.RWMutex
+	schemas map[string]*compiled
+}
+
+// Option configures a Provider.
+type Option func(*Provider)
+
+// WithRetryDelay sets the RetryInfo delay the rate_limit fault reports
+// (default DefaultRetryDelay).
+func WithRetryDelay(d time.Duration) Option {
+	return func(p *Provider) { p.retryDelay = d }
+}
+
+// New returns a Provider.
+func New(opts ...Option) *Provider {
+	p := &Provider{retryDelay: DefaultRetryDelay, schemas: map[string]*compiled{}}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Complete answers with an instance of req.OutputSchema.JsonSchema, or with
+// the fault the plan assigns to this call. The same first user message
+// always yields the same instance.
+func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	f, err := faultFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.status != nil {
+		return nil, f.status(p).Err()
+	}
+	text := req.GetOutputSchema().GetJsonSchema()
+	if text == "" {
+		return nil, status.Error(codes.InvalidArgument, "synthetic: output_schema.json_schema is empty")
+	}
+	s, err := p.schema(text)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "synthetic: output schema: %v", err)
+	}
+	prompt := firstUser(req.GetMessages())
+	r := f.answer(&request{schema: s, seed: fnv64a(prompt), prompt: prompt})
+	model := req.GetModel()
+	if model == "" {
+		model = Model
+	}
+	return &providerv1.CompleteResponse{
+		Content:      r.content,
+		FinishReason: r.finish,
+		Refusal:      r.refusal,
+		Usage:        usage(req.GetMessages(), r.content),
+		Model:        model,
+	}, nil
+}
+
+// schema returns the compiled schema for text, from the cache when it is
+// there. When the cache is full an arbitrary entry makes room.
+func (p *Provider) schema(text string) (*compiled, error) {
+	p.mu.RLock()
+	s, ok := p.schemas[text]
+	p.mu.RUnlock()
+	if ok {
+		return s, nil
+	}
+	s, err := compile(text)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.schemas) >= cacheSize {
+		for k := range p.schemas {
+			delete(p.schemas, k)
+			break
+		}
+	}
+	p.schemas[text] = s
+	return s, nil
+}
+
+func firstUser(msgs []*providerv1.Message) string {
+	for _, m := range msgs {
+		if m.GetRole() == providerv1.Role_ROLE_USER {
+			return m.GetContent()
+		}
+	}
+	return ""
+}
+
+// fnv64a is FNV-1a (64-bit) of s, without hash.Hash's allocations.
+func fnv64a(s string) uint64 {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= prime
+	}
+	return h
+}
+
+// usage estimates tokens at four characters each, as the rule of thumb for
+// English text goes: input from every message's runes, output from the
+// content's bytes.
+func usage(msgs []*providerv1.Message, content string) *providerv1.Usage {
+	runes := 0
+	for _, m := range msgs {
+		runes += utf8.RuneCountInString(m.GetContent())
+	}
+	in, out := int64(max(runes/4, 1)), int64(max(len(content)/4, 1))
+	return &providerv1.Usage{InputTokens: in, OutputTokens: out, TotalTokens: in + out}
+}

@@ -1,0 +1,264 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/extract"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/schema"
+)
+
+// Generate implements GenerationService.Generate: resolve the target, run
+// the attempt loop, answer with a validated message or a classified failure.
+func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) (*guardgenv1.GenerateResponse, error) {
+	start := time.Now()
+	target, err := s.resolver.Resolve(req.GetTargetType(), req.GetDescriptorSet())
+	if err != nil {
+		return nil, statusOf(resolveFailure(err))
+	}
+	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
+	run := &generation{s: s, target: target, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
+	resp, f := run.loop(ctx)
+	report := run.report(time.Since(start))
+	if f != nil {
+		f.Attempts = rec.Len()
+		return nil, statusOf(f)
+	}
+	resp.Report = report
+	return resp, nil
+}
+
+// generation is the state of one Generate call.
+type generation struct {
+	s      *Server
+	target *schema.Target
+	req    *guardgenv1.GenerateRequest
+	rec    *providers.Recorder
+	// failures holds why each provider call's output was not accepted,
+	// keyed by call number.
+	failures map[int]*classifier.Failure
+	// repairs holds what was changed in the accepted output.
+	repairs []*guardgenv1.Repair
+}
+
+// loop is the semantic attempt loop. Transport retries happen inside each
+// Complete call (the provider interceptor chain); here a failed output is
+// re-asked only as its row of the decision matrix allows, within the
+// semantic budget, the request's provider-call cap and its deadline.
+func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+	budget := g.s.opts.SemanticAttempts
+	if n := int(g.req.GetOptions().GetMaxAttempts()); n > 0 && n < budget {
+		budget = n
+	}
+	preq := g.providerRequest()
+	reasks := make(map[guardgenv1.FailureReason]int)
+	var last *classifier.Failure
+	for attempt := 1; attempt <= budget; attempt++ {
+		g.rec.SetSemantic(attempt)
+		resp, err := g.s.provider.Complete(ctx, preq)
+		if err != nil {
+			return nil, classifier.As(err)
+		}
+		msg, repairs, f := g.accept(resp)
+		if f == nil {
+			g.repairs = repairs
+			return g.respond(msg)
+		}
+		f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
+		g.failures[g.rec.Len()] = f
+		last = f
+		if !g.reaskable(f, reasks) {
+			break
+		}
+		reasks[f.Reason]++
+	}
+	return nil, last
+}
+
+// reaskable reports whether the attempt loop may ask the model again after f.
+func (g *generation) reaskable(f *classifier.Failure, reasks map[guardgenv1.FailureReason]int) bool {
+	switch {
+	case f.Reasks < 0:
+		return true
+	case f.Reasks == 0:
+		return false
+	default:
+		return reasks[f.Reason] < f.Reasks
+	}
+}
+
+// accept runs the output stages on one completion: finish reason,
+// extraction, decoding and validation. Truncated output never reaches the
+// parser.
+func (g *generation) accept(resp *providerv1.CompleteResponse) (proto.Message, []*guardgenv1.Repair, *classifier.Failure) {
+	if f := classifier.FromFinishReason(resp.GetFinishReason(), resp.GetRefusal()); f != nil {
+		return nil, nil, f
+	}
+	content := resp.GetContent()
+	candidate, err := extract.JSON(content, extract.Options{})
+	if err != nil {
+		return nil, nil, g.withPreview(extractFailure(err), content)
+	}
+	repairs := make([]*guardgenv1.Repair, 0, len(candidate.Repairs))
+	for _, r := range candidate.Repairs {
+		repairs = append(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail})
+	}
+	msg, drops, err := g.target.Decode(candidate.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
+	if err != nil {
+		f := classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
+		return nil, nil, g.withPreview(f, string(candidate.JSON))
+	}
+	for _, d := range drops {
+		repairs = append(repairs, &guardgenv1.Repair{Kind: "drop_unknown_field", Detail: d.Path})
+	}
+	if err := g.target.Validate(msg); err != nil {
+		f := classifier.FromValidation(err, g.s.opts.BusinessRules)
+		return nil, nil, g.withPreview(f, string(candidate.JSON))
+	}
+	return msg, repairs, nil
+}
+
+// withPreview attaches a redacted, bounded preview of the output to f.
+func (g *generation) withPreview(f *classifier.Failure, output string) *classifier.Failure {
+	f.Preview = preview(output, g.target, g.s.opts.PreviewLength)
+	return f
+}
+
+// respond packs an accepted message.
+func (g *generation) respond(msg proto.Message) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+	packed, err := anypb.New(msg)
+	if err != nil {
+		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "packing the message failed")
+	}
+	js, err := protojson.Marshal(msg)
+	if err != nil {
+		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "rendering the message as JSON failed")
+	}
+	return &guardgenv1.GenerateResponse{Message: packed, Json: string(js)}, nil
+}
+
+// providerRequest builds the provider request from the caller's: the
+// caller's instructions, guardgen's, the prompt and the output schema.
+func (g *generation) providerRequest() *providerv1.CompleteRequest {
+	var system strings.Builder
+	if in := g.req.GetInstructions(); in != "" {
+		system.WriteString(in)
+		system.WriteString("\n\n")
+	}
+	system.WriteString("Answer with one JSON object that conforms to the JSON Schema named ")
+	system.WriteString(g.target.Name)
+	system.WriteString(" (protobuf message ")
+	system.WriteString(string(g.target.Desc.FullName()))
+	system.WriteString("). Output only the JSON object: no prose, no markdown.")
+	opts := g.req.GetOptions()
+	var temperature *float64
+	if opts != nil && opts.Temperature != nil {
+		temperature = proto.Float64(opts.GetTemperature())
+	}
+	return &providerv1.CompleteRequest{
+		Messages: []*providerv1.Message{
+			{Role: providerv1.Role_ROLE_SYSTEM, Content: system.String()},
+			{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()},
+		},
+		Model:        opts.GetModel(),
+		OutputSchema: &providerv1.OutputSchema{Name: g.target.Name, JsonSchema: string(g.target.JSONSchema), Strict: true},
+		Sampling: &providerv1.SamplingOptions{
+			Temperature:     temperature,
+			MaxOutputTokens: opts.GetMaxOutputTokens(),
+		},
+	}
+}
+
+// report says how the answer was produced: one Attempt per provider call.
+func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport {
+	calls := g.rec.Calls()
+	r := &guardgenv1.GenerationReport{
+		Attempts: make([]*guardgenv1.Attempt, 0, len(calls)),
+		Usage:    &providerv1.Usage{},
+		Latency:  durationpb.New(latency),
+		Repairs:  g.repairs,
+	}
+	for _, c := range calls {
+		a := &guardgenv1.Attempt{
+			Number:          int32(c.Number),
+			SemanticAttempt: int32(c.Semantic),
+			Provider:        c.Provider,
+			Model:           c.Model,
+			FinishReason:    c.FinishReason,
+			Usage:           c.Usage,
+			Latency:         durationpb.New(c.Latency),
+		}
+		switch f := g.failures[c.Number]; {
+		case f != nil:
+			a.Failure = f.Detail()
+		case c.Err != nil:
+			a.Failure = classifier.As(c.Err).Detail()
+		case c.Number == len(calls):
+			a.Repairs = g.repairs
+		}
+		r.Usage.InputTokens += c.Usage.GetInputTokens()
+		r.Usage.OutputTokens += c.Usage.GetOutputTokens()
+		r.Usage.TotalTokens += c.Usage.GetTotalTokens()
+		r.Attempts = append(r.Attempts, a)
+	}
+	return r
+}
+
+// forwardMetadata passes the caller's x-guardgen-* metadata on to the
+// provider, and nothing else (no authorization headers).
+func forwardMetadata(ctx context.Context) context.Context {
+	in, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ctx
+	}
+	var out metadata.MD
+	for k, vs := range in {
+		if strings.HasPrefix(k, providers.MetadataPrefix) && k != providers.CallMetadataKey {
+			if out == nil {
+				out = metadata.MD{}
+			}
+			out[k] = vs
+		}
+	}
+	if out == nil {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, out)
+}
+
+// resolveFailure classifies a target resolution error.
+func resolveFailure(err error) *classifier.Failure {
+	reason := guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST
+	switch {
+	case errors.Is(err, schema.ErrUnknownTarget):
+		reason = guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_TARGET
+	case errors.Is(err, schema.ErrInvalidDescriptorSet):
+		reason = guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET
+	}
+	return classifier.Wrap(err, reason, "%s", err.Error())
+}
+
+// extractFailure classifies an extraction error.
+func extractFailure(err error) *classifier.Failure {
+	switch {
+	case errors.Is(err, extract.ErrNoJSON):
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_NO_JSON, "the output holds no JSON object")
+	case errors.Is(err, extract.ErrTooLarge):
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_OUTPUT_TOO_LARGE, "the output exceeds the size limit")
+	default:
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_MALFORMED_JSON, "%s", err.Error())
+	}
+}

@@ -1,0 +1,149 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/schema"
+)
+
+// Options configure a Server. The zero value of every field but Resolver
+// and Provider means the default.
+type Options struct {
+	// Resolver finds target types. Required.
+	Resolver *schema.Resolver
+	// Provider is the provider client, already wrapped in the providers
+	// interceptor chain. Required.
+	Provider providerv1.ProviderServiceClient
+	// Logger receives one line per call; nil means slog.Default().
+	Logger *slog.Logger
+	// SemanticAttempts bounds generations per request (re-asks included);
+	// 0 means 3, the article's max_attempts.
+	SemanticAttempts int
+	// MaxProviderCalls caps provider calls per request, transport retries,
+	// re-asks and fallbacks together; 0 means 6.
+	MaxProviderCalls int
+	// PreviewLength bounds output previews in failures; 0 means 200.
+	PreviewLength int
+	// StrictSchema makes unknown output fields failures instead of being
+	// dropped and reported.
+	StrictSchema bool
+	// BusinessRules are validation rule ids treated as business rules
+	// (alert and halt) besides message-level CEL rules.
+	BusinessRules map[string]bool
+	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
+	// 0 means 15 s.
+	ShutdownTimeout time.Duration
+	// ServerOptions are added to the grpc.Server's (TLS credentials, limits).
+	ServerOptions []grpc.ServerOption
+}
+
+// Server serves GenerationService, TargetService, grpc.health.v1 and
+// server reflection.
+type Server struct {
+	guardgenv1.UnimplementedGenerationServiceServer
+	guardgenv1.UnimplementedTargetServiceServer
+
+	opts             Options
+	logger           *slog.Logger
+	resolver         *schema.Resolver
+	provider         providerv1.ProviderServiceClient
+	requestValidator protovalidate.Validator
+	grpc             *grpc.Server
+	health           *health.Server
+}
+
+// New returns a Server ready to Serve.
+func New(opts Options) (*Server, error) {
+	if opts.Resolver == nil || opts.Provider == nil {
+		return nil, errors.New("server: Options.Resolver and Options.Provider are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.SemanticAttempts <= 0 {
+		opts.SemanticAttempts = 3
+	}
+	if opts.MaxProviderCalls <= 0 {
+		opts.MaxProviderCalls = 6
+	}
+	if opts.PreviewLength <= 0 {
+		opts.PreviewLength = 200
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 15 * time.Second
+	}
+	v, err := protovalidate.New(protovalidate.WithMessages(
+		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},
+	))
+	if err != nil {
+		return nil, fmt.Errorf("server: request validator: %w", err)
+	}
+	s := &Server{
+		opts:             opts,
+		logger:           opts.Logger,
+		resolver:         opts.Resolver,
+		provider:         opts.Provider,
+		requestValidator: v,
+		health:           health.NewServer(),
+	}
+	grpcOpts := append([]grpc.ServerOption{
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(s.interceptors()...),
+	}, opts.ServerOptions...)
+	s.grpc = grpc.NewServer(grpcOpts...)
+	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
+	guardgenv1.RegisterTargetServiceServer(s.grpc, s)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	for _, name := range []string{"", guardgenv1.GenerationService_ServiceDesc.ServiceName, guardgenv1.TargetService_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	return s, nil
+}
+
+// Serve serves on lis until ctx is done, then shuts down gracefully:
+// health turns NOT_SERVING first so balancers stop sending, in-flight calls
+// drain for at most ShutdownTimeout, and whatever remains is cut off.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- s.grpc.Serve(lis) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.health.Shutdown()
+	s.logger.Info("shutting down", slog.Duration("drain_timeout", s.opts.ShutdownTimeout))
+	drained := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(drained)
+	}()
+	timer := time.NewTimer(s.opts.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		s.logger.Warn("drain timed out; stopping in-flight calls")
+		s.grpc.Stop()
+		<-drained
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}

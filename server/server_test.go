@@ -1,0 +1,519 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"buf.build/go/protovalidate"
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/guardgen/guardgen/classifier"
+	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/providers/synthetic"
+	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/server"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const ticket = "guardgen.examples.v1.TicketClassification"
+
+// harness is a guardgen server on a loopback port and a client of it.
+type harness struct {
+	gen     guardgenv1.GenerationServiceClient
+	targets guardgenv1.TargetServiceClient
+	health  healthpb.HealthClient
+	stop    func()
+}
+
+type harnessOptions struct {
+	provider providerv1.ProviderServiceServer
+	server   server.Options
+}
+
+func start(t *testing.T, ho harnessOptions) *harness {
+	t.Helper()
+	resolver, err := schema.NewResolver(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ho.provider == nil {
+		ho.provider = synthetic.New()
+	}
+	chain := providers.Chain(providers.ChainOptions{
+		Provider: "synthetic",
+		Model:    "synthetic-1",
+		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+	})
+	opts := ho.server
+	opts.Resolver = resolver
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	}
+	opts.Provider = providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain...))
+	srv, err := server.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		conn.Close()
+	})
+	return &harness{
+		gen:     guardgenv1.NewGenerationServiceClient(conn),
+		targets: guardgenv1.NewTargetServiceClient(conn),
+		health:  healthpb.NewHealthClient(conn),
+		stop:    stop,
+	}
+}
+
+func withFaults(ctx context.Context, plan string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
+}
+
+func generate(t *testing.T, h *harness, plan string, req *guardgenv1.GenerateRequest) (*guardgenv1.GenerateResponse, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if plan != "" {
+		ctx = withFaults(ctx, plan)
+	}
+	return h.gen.Generate(ctx, req)
+}
+
+// failureOf returns the FailureDetail and ErrorInfo in err's status.
+func failureOf(t *testing.T, err error) (*guardgenv1.FailureDetail, *errdetails.ErrorInfo) {
+	t.Helper()
+	st := status.Convert(err)
+	var (
+		fd   *guardgenv1.FailureDetail
+		info *errdetails.ErrorInfo
+	)
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *guardgenv1.FailureDetail:
+			fd = d
+		case *errdetails.ErrorInfo:
+			info = d
+		}
+	}
+	if fd == nil || info == nil {
+		t.Fatalf("status %v lacks FailureDetail or ErrorInfo: %v", st.Code(), st.Details())
+	}
+	return fd, info
+}
+
+func TestGenerateEveryExampleTarget(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		msg  proto.Message
+	}{
+		{ticket, &examplesv1.TicketClassification{}},
+		{"guardgen.examples.v1.IncidentReport", &examplesv1.IncidentReport{}},
+		{"guardgen.examples.v1.TaskTree", &examplesv1.TaskTree{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := generate(t, h, "", &guardgenv1.GenerateRequest{Prompt: "The checkout page double-charged me, please refund", TargetType: tt.name})
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			if err := resp.GetMessage().UnmarshalTo(tt.msg); err != nil {
+				t.Fatalf("unpack Any: %v", err)
+			}
+			if err := v.Validate(tt.msg); err != nil {
+				t.Errorf("answer fails protovalidate: %v", err)
+			}
+			if resp.GetJson() == "" || resp.GetDegraded() {
+				t.Errorf("json = %q, degraded = %v", resp.GetJson(), resp.GetDegraded())
+			}
+			if n := len(resp.GetReport().GetAttempts()); n != 1 {
+				t.Errorf("attempts = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// outcome is what a caller observes of one Generate.
+type outcome struct {
+	Code        codes.Code
+	Reason      string
+	Domain      guardgenv1.FailureDomain
+	Action      guardgenv1.RecoveryAction
+	Recoverable bool
+	// Calls is the number of provider calls: report attempts when OK, the
+	// FailureDetail's attempts otherwise.
+	Calls int
+	// AttemptReasons lists each failed attempt's reason (OK answers).
+	AttemptReasons []string
+	Repairs        []string
+	Violations     []string
+}
+
+func observe(t *testing.T, resp *guardgenv1.GenerateResponse, err error) outcome {
+	t.Helper()
+	if err != nil {
+		fd, info := failureOf(t, err)
+		if info.GetReason() != classifier.ReasonName(fd.GetReason()) || info.GetDomain() != classifier.ErrorInfoDomain {
+			t.Errorf("ErrorInfo %v disagrees with FailureDetail reason %v", info, fd.GetReason())
+		}
+		var violations []string
+		for _, v := range fd.GetViolations() {
+			violations = append(violations, classifier.FieldPath(v)+" "+v.GetRuleId())
+		}
+		return outcome{
+			Code: status.Code(err), Reason: classifier.ReasonName(fd.GetReason()), Domain: fd.GetDomain(), Action: fd.GetAction(),
+			Recoverable: fd.GetRecoverable(), Calls: int(fd.GetAttempts()), Violations: violations,
+		}
+	}
+	o := outcome{Code: codes.OK, Calls: len(resp.GetReport().GetAttempts())}
+	for _, a := range resp.GetReport().GetAttempts() {
+		if a.GetFailure() != nil {
+			o.AttemptReasons = append(o.AttemptReasons, classifier.ReasonName(a.GetFailure().GetReason()))
+		}
+	}
+	for _, r := range resp.GetReport().GetRepairs() {
+		o.Repairs = append(o.Repairs, r.GetKind())
+	}
+	return o
+}
+
+const (
+	infra    = guardgenv1.FailureDomain_FAILURE_DOMAIN_INFRASTRUCTURE
+	input    = guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT
+	output   = guardgenv1.FailureDomain_FAILURE_DOMAIN_OUTPUT_SEMANTIC
+	pipeline = guardgenv1.FailureDomain_FAILURE_DOMAIN_PIPELINE_LOGIC
+	retry    = guardgenv1.RecoveryAction_RECOVERY_ACTION_RETRY_WITH_BACKOFF
+	reject   = guardgenv1.RecoveryAction_RECOVERY_ACTION_REJECT_AND_FIX
+	degrade  = guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE
+	fallback = guardgenv1.RecoveryAction_RECOVERY_ACTION_FALLBACK_TO_CACHE
+)
+
+func TestFaultPlans(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	tests := []struct {
+		plan string
+		want outcome
+	}{
+		{"ok", outcome{Code: codes.OK, Calls: 1}},
+		{"rate_limit,ok", outcome{Code: codes.OK, Calls: 2, AttemptReasons: []string{"RATE_LIMITED"}}},
+		{"unavailable,timeout,ok", outcome{Code: codes.OK, Calls: 3, AttemptReasons: []string{"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT"}}},
+		{"unavailable,unavailable,unavailable", outcome{Code: codes.Unavailable, Reason: "RETRIES_EXHAUSTED", Domain: infra, Action: degrade, Recoverable: true, Calls: 3}},
+		{"content_filter", outcome{Code: codes.FailedPrecondition, Reason: "CONTENT_FILTER", Domain: input, Action: reject, Calls: 1}},
+		{"refusal", outcome{Code: codes.FailedPrecondition, Reason: "REFUSAL", Domain: input, Action: reject, Calls: 1}},
+		{"length", outcome{Code: codes.Aborted, Reason: "TRUNCATED", Domain: output, Action: fallback, Recoverable: true, Calls: 1}},
+		{"malformed,ok", outcome{Code: codes.OK, Calls: 2, AttemptReasons: []string{"MALFORMED_JSON"}}},
+		{"malformed,malformed,malformed", outcome{Code: codes.Aborted, Reason: "MALFORMED_JSON", Domain: output, Action: retry, Recoverable: true, Calls: 3}},
+		{"fence", outcome{Code: codes.OK, Calls: 1, Repairs: []string{"strip_fence", "strip_fence"}}},
+		{"prose", outcome{Code: codes.OK, Calls: 1, Repairs: []string{"strip_prose", "strip_prose"}}},
+		{"unknown_field", outcome{Code: codes.OK, Calls: 1, Repairs: []string{"drop_unknown_field"}}},
+		{"schema,ok", outcome{Code: codes.OK, Calls: 2, AttemptReasons: []string{"RULE_VIOLATION"}}},
+		{"schema,schema,ok", outcome{Code: codes.Aborted, Reason: "RULE_VIOLATION", Domain: output, Action: retry, Recoverable: true, Calls: 2, Violations: []string{"priority int32.gte_lte"}}},
+		{"rate_limit,schema,schema", outcome{Code: codes.Aborted, Reason: "RULE_VIOLATION", Domain: output, Action: retry, Recoverable: true, Calls: 3, Violations: []string{"priority int32.gte_lte"}}},
+		{"no_such_fault", outcome{Code: codes.InvalidArgument, Reason: "INVALID_REQUEST", Domain: input, Action: reject, Calls: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.plan, func(t *testing.T) {
+			t.Parallel()
+			resp, err := generate(t, h, tt.plan, &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket})
+			if diff := cmp.Diff(tt.want, observe(t, resp, err)); diff != "" {
+				t.Errorf("outcome (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTruncatedOutputIsNeverParsed(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	_, err := generate(t, h, "length", &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket})
+	fd, _ := failureOf(t, err)
+	// A parsed output would carry a preview, violations or repairs; a
+	// truncated one carries only the finish reason.
+	if fd.GetOutputPreview() != "" || len(fd.GetViolations()) != 0 || fd.GetMetadata()["finish_reason"] != "FINISH_REASON_LENGTH" {
+		t.Errorf("truncated output looks parsed: %v", fd)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	noSuchType := newTypeSet("acme.v1.Invoice")
+	tests := []struct {
+		name      string
+		req       *guardgenv1.GenerateRequest
+		reason    string
+		mentions  string
+		violation string
+	}{
+		{"empty prompt", &guardgenv1.GenerateRequest{TargetType: ticket}, "INVALID_REQUEST", "prompt", "prompt"},
+		{"malformed type name", &guardgenv1.GenerateRequest{Prompt: "x", TargetType: "not a name"}, "INVALID_REQUEST", "target_type", "target_type"},
+		{"unknown type", &guardgenv1.GenerateRequest{Prompt: "x", TargetType: "acme.v1.Nope"}, "UNKNOWN_TARGET", "target_type", ""},
+		{"set without the type", &guardgenv1.GenerateRequest{Prompt: "x", TargetType: "acme.v1.Other", DescriptorSet: noSuchType}, "INVALID_DESCRIPTOR_SET", "descriptor_set", ""},
+		{"garbage set", &guardgenv1.GenerateRequest{Prompt: "x", TargetType: "acme.v1.Invoice", DescriptorSet: &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{{
+			Name: proto.String("broken.proto"), Package: proto.String("acme.v1"), Dependency: []string{"missing/dep.proto"},
+			MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Invoice"), Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("x"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".missing.Dep"),
+			}}}},
+		}}}}, "INVALID_DESCRIPTOR_SET", "descriptor_set", ""},
+		{"set redefining a known type", &guardgenv1.GenerateRequest{Prompt: "x", TargetType: ticket, DescriptorSet: redefinedTicket()}, "INVALID_DESCRIPTOR_SET", "descriptor_set", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := generate(t, h, "", tt.req)
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("code = %v (%v), want InvalidArgument", status.Code(err), err)
+			}
+			fd, _ := failureOf(t, err)
+			if got := classifier.ReasonName(fd.GetReason()); got != tt.reason {
+				t.Errorf("reason = %s, want %s", got, tt.reason)
+			}
+			if fd.GetDomain() != input || fd.GetAction() != reject || fd.GetRecoverable() {
+				t.Errorf("failure = %v, want INPUT_CONSTRAINT / REJECT_AND_FIX, not recoverable", fd)
+			}
+			if !strings.Contains(status.Convert(err).Message(), tt.mentions) {
+				t.Errorf("message %q does not name %s", status.Convert(err).Message(), tt.mentions)
+			}
+			if tt.violation != "" && (len(fd.GetViolations()) == 0 || classifier.FieldPath(fd.GetViolations()[0]) != tt.violation) {
+				t.Errorf("violations = %v, want one on %s", fd.GetViolations(), tt.violation)
+			}
+		})
+	}
+}
+
+// newTypeSet returns a descriptor set defining a new message type, name,
+// with a protovalidate rule: code 1-8 uppercase letters.
+func newTypeSet(name string) *descriptorpb.FileDescriptorSet {
+	pkg, msg, _ := strings.Cut(name, ".v1.")
+	codeOpts := &descriptorpb.FieldOptions{}
+	proto.SetExtension(codeOpts, validatepb.E_Field, &validatepb.FieldRules{
+		Type: &validatepb.FieldRules_String_{String_: &validatepb.StringRules{Pattern: proto.String("^[A-Z]{1,8}$")}},
+	})
+	amountOpts := &descriptorpb.FieldOptions{}
+	proto.SetExtension(amountOpts, validatepb.E_Field, &validatepb.FieldRules{
+		Type: &validatepb.FieldRules_Int64{Int64: &validatepb.Int64Rules{GreaterThan: &validatepb.Int64Rules_Gt{Gt: 0}}},
+	})
+	file := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String(pkg + "/v1/" + strings.ToLower(msg) + ".proto"),
+		Package:    proto.String(pkg + ".v1"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"buf/validate/validate.proto", "google/protobuf/timestamp.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String(msg),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				{Name: proto.String("code"), JsonName: proto.String("code"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Options: codeOpts},
+				{Name: proto.String("amount_cents"), JsonName: proto.String("amountCents"), Number: proto.Int32(2), Type: descriptorpb.FieldDescriptorProto_TYPE_INT64.Enum(), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Options: amountOpts},
+				{Name: proto.String("issued_at"), JsonName: proto.String("issuedAt"), Number: proto.Int32(3), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".google.protobuf.Timestamp"), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()},
+			},
+		}},
+	}
+	return &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+		protodesc.ToFileDescriptorProto(validatepb.File_buf_validate_validate_proto),
+		protodesc.ToFileDescriptorProto(timestamppb.File_google_protobuf_timestamp_proto),
+		file,
+	}}
+}
+
+// redefinedTicket is a new file that declares a type the server knows.
+func redefinedTicket() *descriptorpb.FileDescriptorSet {
+	return &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{{
+		Name:        proto.String("evil/ticket.proto"),
+		Package:     proto.String("guardgen.examples.v1"),
+		Syntax:      proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("TicketClassification")}},
+	}}}
+}
+
+func TestInlineDescriptorSet(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	req := &guardgenv1.GenerateRequest{Prompt: "Invoice ACME for 12 euros", TargetType: "acme.v1.Invoice", DescriptorSet: newTypeSet("acme.v1.Invoice")}
+	resp, err := generate(t, h, "", req)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if got := resp.GetMessage().GetTypeUrl(); got != "type.googleapis.com/acme.v1.Invoice" {
+		t.Errorf("type URL = %q", got)
+	}
+	if !strings.Contains(resp.GetJson(), `"code"`) {
+		t.Errorf("json = %s", resp.GetJson())
+	}
+	// The rules of a type the server has never seen are enforced too.
+	_, err = generate(t, h, "schema,schema", req)
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("schema fault on inline type: %v, want Aborted", err)
+	}
+	described, err := h.targets.DescribeTarget(context.Background(), &guardgenv1.DescribeTargetRequest{TargetType: req.TargetType, DescriptorSet: req.DescriptorSet})
+	if err != nil {
+		t.Fatalf("DescribeTarget: %v", err)
+	}
+	if described.GetJsonSchema().GetFields()["properties"] == nil || described.GetTarget().GetSource() != guardgenv1.TargetSource_TARGET_SOURCE_REQUEST {
+		t.Errorf("DescribeTarget = %v", described)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	ctx := context.Background()
+	list, err := h.targets.ListTargets(ctx, &guardgenv1.ListTargetsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range list.GetTargets() {
+		names = append(names, tg.GetFullName())
+	}
+	for _, want := range []string{ticket, "guardgen.examples.v1.IncidentReport", "guardgen.examples.v1.TaskTree"} {
+		if !strings.Contains(strings.Join(names, " "), want) {
+			t.Errorf("ListTargets = %v, missing %s", names, want)
+		}
+	}
+	d, err := h.targets.DescribeTarget(ctx, &guardgenv1.DescribeTargetRequest{TargetType: ticket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := d.GetJsonSchema().GetFields()["properties"].GetStructValue().GetFields()
+	cat := props["category"].GetStructValue().GetFields()["enum"].GetListValue().GetValues()
+	if len(cat) != 4 || props["priority"].GetStructValue().GetFields()["maximum"].GetNumberValue() != 5 {
+		t.Errorf("schema properties = %v", props)
+	}
+	if len(d.GetFieldRules()) == 0 {
+		t.Error("DescribeTarget has no field rules")
+	}
+	incident, err := h.targets.DescribeTarget(ctx, &guardgenv1.DescribeTargetRequest{TargetType: "guardgen.examples.v1.IncidentReport"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incident.GetMessageRules()) != 2 {
+		t.Errorf("message rules = %v, want the two business rules", incident.GetMessageRules())
+	}
+}
+
+// panicky is a provider with a bug.
+type panicky struct {
+	providerv1.UnimplementedProviderServiceServer
+}
+
+func (panicky) Complete(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+	panic("provider bug")
+}
+
+func TestPanicBecomesInternal(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{provider: panicky{}})
+	for range 2 { // the process lives on and answers again
+		_, err := generate(t, h, "", &guardgenv1.GenerateRequest{Prompt: "x", TargetType: ticket})
+		if status.Code(err) != codes.Internal {
+			t.Fatalf("code = %v, want Internal", status.Code(err))
+		}
+		fd, _ := failureOf(t, err)
+		if fd.GetDomain() != pipeline || fd.GetAction() != degrade {
+			t.Errorf("failure = %v, want PIPELINE_LOGIC / ALERT_AND_DEGRADE", fd)
+		}
+	}
+}
+
+// gate is a provider that holds every call until released.
+type gate struct {
+	providerv1.UnimplementedProviderServiceServer
+	entered chan struct{}
+	release chan struct{}
+	inner   *synthetic.Provider
+}
+
+func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.inner.Complete(ctx, req)
+}
+
+func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
+	t.Parallel()
+	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
+	h := start(t, harnessOptions{provider: g})
+	ctx := context.Background()
+	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v; want SERVING", hc, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: "x", TargetType: ticket})
+		done <- err
+	}()
+	<-g.entered
+	stopped := make(chan struct{})
+	go func() {
+		h.stop()
+		close(stopped)
+	}()
+	// Health turns NOT_SERVING before the drain completes; watch for it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil || hc.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("health never left SERVING")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Errorf("in-flight call failed during shutdown: %v", err)
+	}
+	<-stopped
+}
