@@ -23,6 +23,7 @@ import (
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/synthetic"
 	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
@@ -70,9 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	routes := []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: *providerName, Client: provider}}}}
 	srv, err := server.New(server.Options{
 		Resolver:        resolver,
-		Provider:        provider,
+		Routes:          routes,
 		Logger:          logger,
 		ShutdownTimeout: *shutdown,
 	})
@@ -106,11 +108,18 @@ func newProvider(name string, getenv func(string) string) (providerv1.ProviderSe
 	)
 	switch name {
 	case "synthetic":
-		impl, model = synthetic.New(), "synthetic-1"
+		impl, model = synthetic.New(), synthetic.Model
+	case "openai":
+		opts := openai.OptionsFromEnv(getenv)
+		p, err := openai.New(opts)
+		if err != nil {
+			return nil, err
+		}
+		impl, model = p, opts.Model
 	default:
 		return nil, fmt.Errorf("--provider: %q is not one of synthetic, openai", name)
 	}
-	chain := providers.Chain(providers.ChainOptions{Provider: name, Model: model})
-	var conn grpc.ClientConnInterface = providers.InProcess(impl, chain...)
+	chain := providers.NewChain(providers.ChainOptions{Provider: name, Model: model})
+	var conn grpc.ClientConnInterface = providers.InProcess(impl, chain.Interceptors()...)
 	return providerv1.NewProviderServiceClient(conn), nil
 }

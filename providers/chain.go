@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -83,18 +85,22 @@ type ChainOptions struct {
 	Tracer trace.Tracer
 	// OnWait, when set, is told every computed wait before it happens.
 	OnWait func(retry uint, wait time.Duration)
+	// Breaker and Budget protect the provider during outages.
+	Breaker BreakerPolicy
+	Budget  BudgetPolicy
 }
 
-// Chain returns the client interceptors every provider call goes through,
-// outermost first:
-//
-//  1. pushback: per-call retry state; honours RetryInfo, refuses a wait that
-//     would pass the caller's deadline, and names exhausted retries;
-//  2. go-grpc-middleware's retry interceptor, with the classifier deciding
-//     what is retriable and a per-attempt timeout;
-//  3. attempt: the provider-call cap, the x-guardgen-call number, a span and
-//     a Call record per attempt.
-func Chain(opts ChainOptions) []grpc.UnaryClientInterceptor {
+// Chain is the client interceptor chain of one provider, with the state
+// that outlives a call: its circuit breaker and its retry budget.
+type Chain struct {
+	opts    ChainOptions
+	breaker *breaker
+	budget  *budget
+	retry   grpc.UnaryClientInterceptor
+}
+
+// NewChain returns the chain for one provider.
+func NewChain(opts ChainOptions) *Chain {
 	opts.Policy = opts.Policy.withDefaults()
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -105,25 +111,34 @@ func Chain(opts ChainOptions) []grpc.UnaryClientInterceptor {
 	if opts.Tracer == nil {
 		opts.Tracer = otel.Tracer("github.com/guardgen/guardgen/providers")
 	}
-	c := &chain{opts: opts}
-	retryOpts := []retry.CallOption{retry.WithMax(opts.Policy.MaxAttempts)}
-	if opts.Policy.AttemptTimeout > 0 {
-		retryOpts = append(retryOpts, retry.WithPerRetryTimeout(opts.Policy.AttemptTimeout))
-	}
-	return []grpc.UnaryClientInterceptor{
-		c.pushback,
-		retry.UnaryClientInterceptor(retryOpts...),
-		c.attempt,
+	return &Chain{
+		opts:    opts,
+		breaker: newBreaker(opts.Provider, opts.Breaker),
+		budget:  newBudget(opts.Budget),
+		retry:   retry.UnaryClientInterceptor(retry.WithMax(opts.Policy.MaxAttempts)),
 	}
 }
 
-type chain struct {
-	opts ChainOptions
+// Interceptors returns the chain's client interceptors, outermost first:
+//
+//  1. pushback: per-call retry state; honours RetryInfo, refuses a wait that
+//     would pass the caller's deadline or the retry budget, and names
+//     exhausted retries;
+//  2. go-grpc-middleware's retry interceptor, asking pushback (and so the
+//     classifier) what is retriable and how long to wait;
+//  3. attempt: the circuit breaker, the per-attempt timeout, the
+//     provider-call cap, the x-guardgen-call number, a span and a Call
+//     record per attempt.
+func (c *Chain) Interceptors() []grpc.UnaryClientInterceptor {
+	return []grpc.UnaryClientInterceptor{c.pushback, c.retry, c.attempt}
 }
+
+// BreakerState is the provider's circuit breaker state.
+func (c *Chain) BreakerState() gobreaker.State { return c.breaker.state() }
 
 // retryState is one call's view across its transport attempts.
 type retryState struct {
-	c        *chain
+	c        *Chain
 	deadline time.Time
 	mu       sync.Mutex
 	retries  uint          // retries decided so far
@@ -132,7 +147,7 @@ type retryState struct {
 	lastErr  error
 }
 
-func (c *chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	st := &retryState{c: c}
 	st.deadline, _ = ctx.Deadline()
 	opts = append(opts,
@@ -142,6 +157,10 @@ func (c *chain) pushback(ctx context.Context, method string, req, reply any, cc 
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		// The caller's deadline or cancellation, not the upstream's.
+		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -174,6 +193,13 @@ func (st *retryState) retriable(err error) bool {
 	if next >= st.c.opts.Policy.MaxAttempts {
 		return false
 	}
+	if !st.c.budget.allowRetry() {
+		st.stopped = classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
+			"provider %s retry budget is spent; last: %s", st.c.opts.Provider, classifier.ReasonName(f.Reason)).
+			With("provider", st.c.opts.Provider).With("retry_stopped", "budget").With("last_reason", classifier.ReasonName(f.Reason))
+		st.stopped.RetryDelay = f.RetryDelay
+		return false
+	}
 	p := st.c.opts.Policy
 	wait := p.Backoff(next)
 	wait += time.Duration(float64(wait) * p.Jitter * st.c.opts.Rand())
@@ -201,7 +227,11 @@ func (st *retryState) backoff(context.Context, uint) time.Duration {
 }
 
 // attempt runs once per transport attempt.
-func (c *chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	done, err := c.breaker.allow(c.opts.Provider)
+	if err != nil {
+		return err
+	}
 	rec := RecorderFrom(ctx)
 	number, semantic := 1, 1
 	if rec != nil {
@@ -225,7 +255,14 @@ func (c *chain) attempt(ctx context.Context, method string, req, reply any, cc *
 			attribute.Int("guardgen.semantic_attempt", semantic),
 		))
 	start := c.opts.Now()
-	err := invoker(ctx, method, req, reply, cc, opts...)
+	err = c.invokeAttempt(ctx, method, req, reply, cc, invoker, opts...)
+	done(err)
+	switch {
+	case err == nil:
+		c.budget.success()
+	case classifier.Infrastructure(err):
+		c.budget.failure()
+	}
 	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, Latency: c.opts.Now().Sub(start), Err: err}
 	if resp, ok := reply.(*providerv1.CompleteResponse); ok && err == nil {
 		call.FinishReason = resp.GetFinishReason()
@@ -246,6 +283,22 @@ func (c *chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	span.End()
 	if rec != nil {
 		rec.finish(number, call)
+	}
+	return err
+}
+
+// invokeAttempt calls the provider under the per-attempt timeout. An
+// attempt that runs out of its own time, while the caller still has some,
+// is an upstream timeout, which the retry interceptor may retry.
+func (c *Chain) invokeAttempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if c.opts.Policy.AttemptTimeout <= 0 {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	actx, cancel := context.WithTimeout(ctx, c.opts.Policy.AttemptTimeout)
+	defer cancel()
+	err := invoker(actx, method, req, reply, cc, opts...)
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", c.opts.Policy.AttemptTimeout)
 	}
 	return err
 }

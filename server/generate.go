@@ -29,8 +29,12 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	if err != nil {
 		return nil, statusOf(resolveFailure(err))
 	}
+	route, rf := s.route(req)
+	if rf != nil {
+		return nil, statusOf(rf)
+	}
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
-	run := &generation{s: s, target: target, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
+	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
 	resp, f := run.loop(ctx)
 	report := run.report(time.Since(start))
 	if f != nil {
@@ -45,6 +49,7 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 type generation struct {
 	s      *Server
 	target *schema.Target
+	route  Route
 	req    *guardgenv1.GenerateRequest
 	rec    *providers.Recorder
 	// failures holds why each provider call's output was not accepted,
@@ -52,6 +57,8 @@ type generation struct {
 	failures map[int]*classifier.Failure
 	// repairs holds what was changed in the accepted output.
 	repairs []*guardgenv1.Repair
+	// fellBack is the failure that moved the route past its first entry.
+	fellBack *classifier.Failure
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -68,9 +75,9 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 	var last *classifier.Failure
 	for attempt := 1; attempt <= budget; attempt++ {
 		g.rec.SetSemantic(attempt)
-		resp, err := g.s.provider.Complete(ctx, preq)
-		if err != nil {
-			return nil, classifier.As(err)
+		resp, f := g.complete(ctx, preq)
+		if f != nil {
+			return nil, f
 		}
 		msg, repairs, f := g.accept(resp)
 		if f == nil {
@@ -147,7 +154,13 @@ func (g *generation) respond(msg proto.Message) (*guardgenv1.GenerateResponse, *
 	if err != nil {
 		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "rendering the message as JSON failed")
 	}
-	return &guardgenv1.GenerateResponse{Message: packed, Json: string(js)}, nil
+	resp := &guardgenv1.GenerateResponse{Message: packed, Json: string(js)}
+	if g.fellBack != nil {
+		// A fallback model answered: valid, but not what the route asked for.
+		resp.Degraded = true
+		resp.Degradation = g.fellBack.Detail()
+	}
+	return resp, nil
 }
 
 // providerRequest builds the provider request from the caller's: the

@@ -15,7 +15,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
 )
@@ -25,9 +24,9 @@ import (
 type Options struct {
 	// Resolver finds target types. Required.
 	Resolver *schema.Resolver
-	// Provider is the provider client, already wrapped in the providers
-	// interceptor chain. Required.
-	Provider providerv1.ProviderServiceClient
+	// Routes are the named provider routes; the first is the default.
+	// Required: at least one route with at least one entry.
+	Routes []Route
 	// Logger receives one line per call; nil means slog.Default().
 	Logger *slog.Logger
 	// SemanticAttempts bounds generations per request (re-asks included);
@@ -60,7 +59,7 @@ type Server struct {
 	opts             Options
 	logger           *slog.Logger
 	resolver         *schema.Resolver
-	provider         providerv1.ProviderServiceClient
+	routes           map[string]Route
 	requestValidator protovalidate.Validator
 	grpc             *grpc.Server
 	health           *health.Server
@@ -68,8 +67,12 @@ type Server struct {
 
 // New returns a Server ready to Serve.
 func New(opts Options) (*Server, error) {
-	if opts.Resolver == nil || opts.Provider == nil {
-		return nil, errors.New("server: Options.Resolver and Options.Provider are required")
+	if opts.Resolver == nil {
+		return nil, errors.New("server: Options.Resolver is required")
+	}
+	routes, err := indexRoutes(opts.Routes)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -96,7 +99,7 @@ func New(opts Options) (*Server, error) {
 		opts:             opts,
 		logger:           opts.Logger,
 		resolver:         opts.Resolver,
-		provider:         opts.Provider,
+		routes:           routes,
 		requestValidator: v,
 		health:           health.NewServer(),
 	}

@@ -63,17 +63,22 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	if ho.provider == nil {
 		ho.provider = synthetic.New()
 	}
-	chain := providers.Chain(providers.ChainOptions{
+	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "synthetic",
 		Model:    "synthetic-1",
 		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		// Parallel fault plans share this chain; the breaker and the budget
+		// have tests of their own.
+		Breaker: providers.BreakerPolicy{ConsecutiveFailures: -1},
+		Budget:  providers.BudgetPolicy{MaxTokens: -1},
 	})
 	opts := ho.server
 	opts.Resolver = resolver
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	opts.Provider = providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain...))
+	client := providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain.Interceptors()...))
+	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)

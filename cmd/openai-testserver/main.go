@@ -1,0 +1,122 @@
+// Command openai-testserver runs the scripted OpenAI-compatible test server
+// of package openaitest on a fixed address, for demos and manual runs:
+//
+//	openai-testserver --listen 127.0.0.1:8089 --script faults.json
+//	OPENAI_BASE_URL=http://127.0.0.1:8089/v1 OPENAI_API_KEY=x go run . --provider=openai
+//
+// The script is a JSON array of steps, answered in order, one per chat
+// completion request; afterwards every request gets the default answer
+// (--default-content). A step's fields mirror openaitest.Step:
+//
+//	[{"status": 429, "headers": {"Retry-After": "2"},
+//	  "error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
+//	 {"content": "{\"category\":\"billing\"}", "finish_reason": "length", "delay": "300ms"},
+//	 {"hang": true}, {"reset_connection": true}, {"truncate_body": true}, {"refusal": "no"}]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/guardgen/guardgen/providers/openai/openaitest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "openai-testserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("openai-testserver", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8089", "address to listen on")
+	script := fs.String("script", "", "JSON file with an array of steps, answered in order")
+	content := fs.String("default-content", "{}", "assistant content of the default answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var steps []openaitest.Step
+	if *script != "" {
+		var err error
+		if steps, err = readScript(*script); err != nil {
+			return err
+		}
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := openaitest.New(openaitest.WithListener(l))
+	defer srv.Close()
+	srv.SetDefault(openaitest.Reply(*content))
+	srv.Enqueue(steps...)
+	fmt.Printf("OPENAI_BASE_URL=%s (%d scripted steps)\n", srv.URL(), len(steps))
+	<-ctx.Done()
+	fmt.Printf("served %d chat completion requests\n", srv.Count())
+	return nil
+}
+
+// scriptStep is the JSON form of openaitest.Step.
+type scriptStep struct {
+	Status          int                  `json:"status"`
+	Headers         map[string]string    `json:"headers"`
+	Error           *openaitest.APIError `json:"error"`
+	Body            string               `json:"body"`
+	Delay           string               `json:"delay"`
+	Hang            bool                 `json:"hang"`
+	ResetConnection bool                 `json:"reset_connection"`
+	TruncateBody    bool                 `json:"truncate_body"`
+	Content         string               `json:"content"`
+	FinishReason    string               `json:"finish_reason"`
+	Refusal         string               `json:"refusal"`
+	Model           string               `json:"model"`
+	NoChoices       bool                 `json:"no_choices"`
+	Usage           *struct {
+		Prompt     int64 `json:"prompt_tokens"`
+		Completion int64 `json:"completion_tokens"`
+		Total      int64 `json:"total_tokens"`
+	} `json:"usage"`
+}
+
+func readScript(name string) ([]openaitest.Step, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var script []scriptStep
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&script); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	steps := make([]openaitest.Step, len(script))
+	for i, s := range script {
+		var delay time.Duration
+		if s.Delay != "" {
+			if delay, err = time.ParseDuration(s.Delay); err != nil {
+				return nil, fmt.Errorf("%s: step %d: delay: %w", name, i, err)
+			}
+		}
+		steps[i] = openaitest.Step{
+			Status: s.Status, Headers: s.Headers, Error: s.Error, Body: s.Body, Delay: delay,
+			Hang: s.Hang, ResetConnection: s.ResetConnection, TruncateBody: s.TruncateBody,
+			Content: s.Content, FinishReason: s.FinishReason, Refusal: s.Refusal, Model: s.Model, NoChoices: s.NoChoices,
+		}
+		if s.Usage != nil {
+			steps[i].Usage = &openaitest.Usage{PromptTokens: s.Usage.Prompt, CompletionTokens: s.Usage.Completion, TotalTokens: s.Usage.Total}
+		}
+	}
+	return steps, nil
+}

@@ -1,0 +1,65 @@
+package providers
+
+import "sync"
+
+// BudgetPolicy configures a provider's retry budget, a token bucket in the
+// manner of gRFC A6 retry throttling: every failed attempt takes a token,
+// every success gives back Ratio of one, and retries are allowed only while
+// more than half the bucket is left. A sustained outage therefore drains
+// the bucket and each request gets a single attempt, so retries cannot
+// multiply upstream load. The zero value means 10 tokens and a ratio of 0.1.
+type BudgetPolicy struct {
+	// MaxTokens is the bucket size; negative disables the budget.
+	MaxTokens float64
+	Ratio     float64
+}
+
+type budget struct {
+	mu     sync.Mutex
+	tokens float64
+	max    float64
+	ratio  float64
+}
+
+func newBudget(p BudgetPolicy) *budget {
+	if p.MaxTokens < 0 {
+		return nil
+	}
+	if p.MaxTokens == 0 {
+		p.MaxTokens = 10
+	}
+	if p.Ratio <= 0 {
+		p.Ratio = 0.1
+	}
+	return &budget{tokens: p.MaxTokens, max: p.MaxTokens, ratio: p.Ratio}
+}
+
+// failure records a failed attempt.
+func (b *budget) failure() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.tokens = max(b.tokens-1, 0)
+	b.mu.Unlock()
+}
+
+// success records a successful attempt.
+func (b *budget) success() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.tokens = min(b.tokens+b.ratio, b.max)
+	b.mu.Unlock()
+}
+
+// allowRetry reports whether a retry may be sent now.
+func (b *budget) allowRetry() bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tokens > b.max/2
+}

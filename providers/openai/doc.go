@@ -1,0 +1,19 @@
+// Package openai is guardgen's built-in OpenAI provider: a
+// guardgen.provider.v1.ProviderService implemented on the official Go SDK
+// (github.com/openai/openai-go/v3), talking to the Chat Completions API of
+// OpenAI or of any compatible server (OPENAI_BASE_URL).
+//
+// One Complete is exactly one upstream HTTP request: the SDK's own retries
+// are off, because guardgen's provider client interceptors own retries,
+// backoff and the circuit breaker. Upstream failures come back as gRPC
+// statuses with google.rpc details, as the provider contract in
+// proto/guardgen/provider/v1 defines them; upstream error bodies never reach
+// a status message, since they can echo the prompt.
+//
+// Output is constrained in one of three modes ([OutputMode]): Structured
+// Outputs with a strict JSON Schema (the default; [Strict] converts
+// guardgen's derived schema into OpenAI's strict subset and [CheckStrict]
+// checks that subset independently), JSON mode, or plain prompting.
+//
+// Package openaitest is a scripted OpenAI-compatible server for tests.
+package openai

@@ -1,0 +1,45 @@
+package openai
+
+import (
+	"os"
+	"testing"
+
+	openaisdk "github.com/openai/openai-go/v3"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+)
+
+// BenchmarkMapping is the provider's own work per call, without HTTP:
+// CompleteRequest → params (strict schema from the cache) and chat
+// completion → CompleteResponse. BenchmarkComplete minus BenchmarkDirect
+// is this plus noise.
+func BenchmarkMapping(b *testing.B) {
+	schema, err := os.ReadFile("testdata/ticket.schema.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	req := &providerv1.CompleteRequest{
+		Messages: []*providerv1.Message{
+			{Role: providerv1.Role_ROLE_SYSTEM, Content: "You classify support tickets."},
+			{Role: providerv1.Role_ROLE_USER, Content: "I was charged twice this month."},
+		},
+		OutputSchema: &providerv1.OutputSchema{Name: "guardgen.examples.v1.TicketClassification", JsonSchema: string(schema), Strict: true},
+	}
+	c := &openaisdk.ChatCompletion{Model: "gpt-4o-mini", Choices: []openaisdk.ChatCompletionChoice{{
+		FinishReason: "stop", Message: openaisdk.ChatCompletionMessage{Content: `{"category":"billing"}`},
+	}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.params(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := response(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

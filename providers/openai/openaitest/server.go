@@ -1,0 +1,408 @@
+package openaitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Server is a scripted OpenAI-compatible HTTP server. It is safe for
+// concurrent use.
+type Server struct {
+	ts      *httptest.Server
+	now     func() time.Time
+	closing chan struct{} // closed by Close to release hanging handlers
+	once    sync.Once
+
+	mu       sync.Mutex
+	queue    []Step
+	fallback Step
+	requests []*record
+}
+
+// Request is one recorded chat completion request.
+type Request struct {
+	// Time is when the request arrived, by the server's clock.
+	Time   time.Time
+	Method string
+	Path   string
+	Header http.Header
+	// Body is the decoded JSON body; nil when it was not a JSON object.
+	Body map[string]any
+	// RawBody is the body as received.
+	RawBody []byte
+	// Cancelled reports that the client went away (cancelled, timed out,
+	// closed the connection) before the server answered.
+	Cancelled bool
+}
+
+type record struct {
+	req  Request
+	done chan struct{} // closed when the handler returns
+}
+
+// Option configures a Server.
+type Option func(*Server, *config)
+
+type config struct {
+	listener net.Listener
+}
+
+// WithClock sets the clock that stamps request arrival times and the
+// "created" field; the default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server, _ *config) { s.now = now }
+}
+
+// WithListener serves on l instead of a new listener on 127.0.0.1:0.
+func WithListener(l net.Listener) Option {
+	return func(_ *Server, c *config) { c.listener = l }
+}
+
+// New starts a Server on 127.0.0.1 with an ephemeral port. Close it when
+// done.
+func New(opts ...Option) *Server {
+	s := &Server{now: time.Now, closing: make(chan struct{})}
+	var c config
+	for _, o := range opts {
+		o(s, &c)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
+	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, &APIError{Message: "Unknown request URL.", Type: "invalid_request_error", Code: "unknown_url"})
+	})
+	s.ts = httptest.NewUnstartedServer(mux)
+	if c.listener != nil {
+		_ = s.ts.Listener.Close()
+		s.ts.Listener = c.listener
+	}
+	s.ts.Start()
+	return s
+}
+
+// URL returns the base URL that OpenAI clients take, ending in /v1.
+func (s *Server) URL() string { return s.ts.URL + "/v1" }
+
+// Close releases hanging handlers, closes all connections and waits for
+// every handler to return.
+func (s *Server) Close() {
+	s.once.Do(func() { close(s.closing) })
+	s.ts.CloseClientConnections()
+	s.ts.Close()
+}
+
+// Enqueue appends steps to the script; each chat completion request takes
+// the next one.
+func (s *Server) Enqueue(steps ...Step) {
+	s.mu.Lock()
+	s.queue = append(s.queue, steps...)
+	s.mu.Unlock()
+}
+
+// SetDefault sets the step used when the script is empty. The initial
+// default answers with content "{}".
+func (s *Server) SetDefault(step Step) {
+	s.mu.Lock()
+	s.fallback = step
+	s.mu.Unlock()
+}
+
+// Pending returns the number of scripted steps not yet taken.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// Count returns the number of chat completion requests received.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
+// Requests returns a copy of the recorded chat completion requests, in
+// arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = r.req
+	}
+	return out
+}
+
+// Wait blocks until the handler of request i (0-based) has returned, then
+// returns its final record, so a test can see whether the server noticed a
+// client going away.
+func (s *Server) Wait(ctx context.Context, i int) (Request, error) {
+	for {
+		s.mu.Lock()
+		var rec *record
+		if i < len(s.requests) {
+			rec = s.requests[i]
+		}
+		s.mu.Unlock()
+		if rec != nil {
+			select {
+			case <-rec.done:
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return rec.req, nil
+			case <-ctx.Done():
+				return Request{}, ctx.Err()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Request{}, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// next records r and returns the step that answers it.
+func (s *Server) next(r *http.Request, raw []byte, body map[string]any) (*record, Step) {
+	rec := &record{
+		req: Request{
+			Time:    s.now(),
+			Method:  r.Method,
+			Path:    r.URL.Path,
+			Header:  r.Header.Clone(),
+			Body:    body,
+			RawBody: raw,
+		},
+		done: make(chan struct{}),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, rec)
+	if len(s.queue) == 0 {
+		return rec, s.fallback
+	}
+	step := s.queue[0]
+	s.queue = s.queue[1:]
+	return rec, step
+}
+
+func (s *Server) markCancelled(rec *record) {
+	s.mu.Lock()
+	rec.req.Cancelled = true
+	s.mu.Unlock()
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the client went away mid-request; nothing to record
+	}
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	rec, step := s.next(r, raw, body)
+	defer close(rec.done)
+
+	if body == nil {
+		writeError(w, http.StatusBadRequest, &APIError{Message: "We could not parse the JSON body of your request.", Type: "invalid_request_error"})
+		return
+	}
+	if step.Hang {
+		select {
+		case <-r.Context().Done():
+			s.markCancelled(rec)
+		case <-s.closing:
+			panic(http.ErrAbortHandler) // drop the connection: no answer at all
+		}
+		return
+	}
+	if step.ResetConnection {
+		resetConnection(w)
+		return
+	}
+	if step.Delay > 0 {
+		t := time.NewTimer(step.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			s.markCancelled(rec)
+			return
+		case <-s.closing:
+			panic(http.ErrAbortHandler)
+		}
+	}
+
+	status, contentType, payload := s.render(step, body)
+	if step.TruncateBody {
+		truncate(w, status, contentType, step.Headers, payload)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	for k, v := range step.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(payload)))
+	w.WriteHeader(status)
+	_, _ = w.Write(payload)
+}
+
+// render returns the status, content type and body that step answers with.
+func (s *Server) render(step Step, req map[string]any) (int, string, []byte) {
+	status := step.Status
+	switch {
+	case step.Body != "":
+		if status == 0 {
+			status = http.StatusOK
+		}
+		return status, "text/plain; charset=utf-8", []byte(step.Body)
+	case step.Error != nil:
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+		return status, "application/json", errorBody(step.Error)
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return status, "application/json", s.completion(step, req)
+}
+
+// completion renders a chat.completion object.
+func (s *Server) completion(step Step, req map[string]any) []byte {
+	model := step.Model
+	if model == "" {
+		model, _ = req["model"].(string)
+	}
+	var content, refusal any
+	switch {
+	case step.Content != "":
+		content = step.Content
+	case step.Refusal == "" && !step.NoContent:
+		content = "{}"
+	}
+	if step.Refusal != "" {
+		refusal = step.Refusal
+	}
+	finish := step.FinishReason
+	if finish == "" {
+		finish = "stop"
+	}
+	usage := step.Usage
+	if usage == nil {
+		text, _ := content.(string)
+		u := Usage{PromptTokens: 12, CompletionTokens: int64(len(text)/4 + 1)}
+		u.TotalTokens = u.PromptTokens + u.CompletionTokens
+		usage = &u
+	}
+	choices := []any{}
+	if !step.NoChoices {
+		choices = append(choices, map[string]any{
+			"index": 0,
+			"message": map[string]any{
+				"role":        "assistant",
+				"content":     content,
+				"refusal":     refusal,
+				"annotations": []any{},
+			},
+			"logprobs":      nil,
+			"finish_reason": finish,
+		})
+	}
+	s.mu.Lock()
+	n := len(s.requests)
+	s.mu.Unlock()
+	out, _ := json.Marshal(map[string]any{
+		"id":                 fmt.Sprintf("chatcmpl-openaitest-%d", n),
+		"object":             "chat.completion",
+		"created":            s.now().Unix(),
+		"model":              model,
+		"choices":            choices,
+		"system_fingerprint": "fp_openaitest",
+		"usage": map[string]any{
+			"prompt_tokens":     usage.PromptTokens,
+			"completion_tokens": usage.CompletionTokens,
+			"total_tokens":      usage.TotalTokens,
+		},
+	})
+	return out
+}
+
+func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+	out, _ := json.Marshal(map[string]any{
+		"object": "list",
+		"data": []any{map[string]any{
+			"id": "gpt-4o-mini", "object": "model", "created": s.now().Unix(), "owned_by": "openaitest",
+		}},
+	})
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// errorBody renders {"error":{...}} with empty fields as null.
+func errorBody(e *APIError) []byte {
+	orNull := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	out, _ := json.Marshal(map[string]any{"error": map[string]any{
+		"message": e.Message,
+		"type":    orNull(e.Type),
+		"param":   orNull(e.Param),
+		"code":    orNull(e.Code),
+	}})
+	return out
+}
+
+func writeError(w http.ResponseWriter, status int, e *APIError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorBody(e))
+}
+
+// resetConnection closes the client's connection with a TCP RST.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): abort the stream instead
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// truncate writes a response whose Content-Length promises the whole
+// payload but whose body stops halfway, then closes the connection.
+func truncate(w http.ResponseWriter, status int, contentType string, headers map[string]string, payload []byte) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	h := http.Header{}
+	h.Set("Content-Type", contentType)
+	for k, v := range headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(payload)))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
+	_ = h.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(payload[:len(payload)/2])
+	_, _ = buf.Write(b.Bytes())
+	_ = buf.Flush()
+}

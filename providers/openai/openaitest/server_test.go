@@ -1,0 +1,312 @@
+package openaitest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/guardgen/guardgen/providers/openai/openaitest"
+)
+
+const chatBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+
+// client returns an HTTP client on its own transport, closed at cleanup.
+func client(t *testing.T) *http.Client {
+	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+func post(ctx context.Context, c *http.Client, url, body string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/chat/completions", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sk-x")
+	return c.Do(req)
+}
+
+// decode reads a response's status and JSON body.
+func decode(t *testing.T, resp *http.Response) (int, map[string]any) {
+	t.Helper()
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	return resp.StatusCode, body
+}
+
+func TestScriptThenDefault(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	c := client(t)
+	srv.Enqueue(openaitest.Reply(`{"a":1}`), openaitest.RateLimited("7"))
+	srv.SetDefault(openaitest.Reply(`{"d":true}`))
+
+	resp, err := post(t.Context(), c, srv.URL(), chatBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := decode(t, resp)
+	msg := body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)
+	if code != 200 || msg["content"] != `{"a":1}` || body["model"] != "gpt-4o-mini" || body["object"] != "chat.completion" {
+		t.Errorf("first answer = %d %v", code, body)
+	}
+
+	resp, err = post(t.Context(), c, srv.URL(), chatBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Header.Get("Retry-After"); got != "7" {
+		t.Errorf("Retry-After = %q", got)
+	}
+	code, body = decode(t, resp)
+	want := map[string]any{"error": map[string]any{
+		"message": "Rate limit reached for requests per min (RPM). Please try again later.",
+		"type":    "requests", "code": "rate_limit_exceeded", "param": nil,
+	}}
+	if code != 429 || !cmp.Equal(want, body) {
+		t.Errorf("second answer = %d %v", code, body)
+	}
+
+	resp, err = post(t.Context(), c, srv.URL(), chatBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = decode(t, resp)
+	if content := body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"]; content != `{"d":true}` {
+		t.Errorf("default content = %v", content)
+	}
+	if srv.Count() != 3 || srv.Pending() != 0 {
+		t.Errorf("Count, Pending = %d, %d", srv.Count(), srv.Pending())
+	}
+}
+
+func TestRecordsRequests(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	srv := openaitest.New(openaitest.WithClock(func() time.Time { return at }))
+	defer srv.Close()
+	resp, err := post(t.Context(), client(t), srv.URL(), chatBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := decode(t, resp)
+	if body["created"] != float64(at.Unix()) {
+		t.Errorf("created = %v", body["created"])
+	}
+	got := srv.Requests()
+	if len(got) != 1 {
+		t.Fatalf("Requests = %d", len(got))
+	}
+	r := got[0]
+	var want map[string]any
+	_ = json.Unmarshal([]byte(chatBody), &want)
+	if !r.Time.Equal(at) || r.Method != "POST" || r.Path != "/v1/chat/completions" || r.Header.Get("Authorization") != "Bearer sk-x" ||
+		!cmp.Equal(want, r.Body) || string(r.RawBody) != chatBody || r.Cancelled {
+		t.Errorf("recorded %+v", r)
+	}
+}
+
+func TestResponses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                     string
+		step                     openaitest.Step
+		content, refusal, finish any
+		usage                    map[string]any
+	}{
+		{"refusal", openaitest.Refusal("no"), nil, "no", "stop", nil},
+		{"length", openaitest.Length(`{"a":`), `{"a":`, nil, "length", nil},
+		{"content filter", openaitest.ContentFiltered(), nil, nil, "content_filter", nil},
+		{"prose", openaitest.Prose("{}"), "Sure! Here is the result you asked for:\n\n{}\n\nLet me know if you need anything else.", nil, "stop", nil},
+		{"usage", openaitest.Step{Content: "x", Usage: &openaitest.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}}, "x", nil, "stop",
+			map[string]any{"prompt_tokens": float64(1), "completion_tokens": float64(2), "total_tokens": float64(3)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := openaitest.New()
+			defer srv.Close()
+			srv.Enqueue(tt.step)
+			resp, err := post(t.Context(), client(t), srv.URL(), chatBody)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, body := decode(t, resp)
+			choice := body["choices"].([]any)[0].(map[string]any)
+			msg := choice["message"].(map[string]any)
+			if msg["content"] != tt.content || msg["refusal"] != tt.refusal || choice["finish_reason"] != tt.finish {
+				t.Errorf("choice = %v", choice)
+			}
+			if tt.usage != nil && !cmp.Equal(tt.usage, body["usage"]) {
+				t.Errorf("usage = %v", body["usage"])
+			}
+		})
+	}
+}
+
+func TestDelayRecordsCancellation(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	srv.Enqueue(openaitest.Step{Delay: time.Minute})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { // cancel once the server has the request
+		for srv.Count() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := post(ctx, client(t), srv.URL(), chatBody); !errors.Is(err, context.Canceled) {
+		t.Fatalf("post = %v, want canceled", err)
+	}
+	wait, cancelWait := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancelWait()
+	r, err := srv.Wait(wait, 0)
+	if err != nil || !r.Cancelled {
+		t.Errorf("Wait = %+v, %v; want a cancelled request", r, err)
+	}
+}
+
+// TestCloseReleasesHangingHandlers: Close returns even while a client
+// waits on a hanging step, and the client gets an error.
+func TestCloseReleasesHangingHandlers(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	srv.SetDefault(openaitest.Step{Hang: true})
+	c := client(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() {
+			_, err := post(t.Context(), c, srv.URL(), chatBody)
+			errs <- err
+		})
+	}
+	for srv.Count() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked on hanging handlers")
+	}
+	wg.Wait()
+	for range 3 {
+		if err := <-errs; err == nil {
+			t.Error("a hanging request succeeded")
+		}
+	}
+}
+
+func TestResetConnection(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	srv.Enqueue(openaitest.Step{ResetConnection: true})
+	_, err := post(t.Context(), client(t), srv.URL(), chatBody)
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+		t.Errorf("post = %v, want a connection reset", err)
+	}
+}
+
+func TestTruncateBody(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	srv.Enqueue(openaitest.Step{TruncateBody: true, Content: `{"summary":"a long enough answer"}`})
+	resp, err := post(t.Context(), client(t), srv.URL(), chatBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("ReadAll = %q, %v; want unexpected EOF", body, err)
+	}
+	if resp.StatusCode != 200 || len(body) == 0 || int64(len(body)) >= resp.ContentLength {
+		t.Errorf("status %d, %d of %d bytes", resp.StatusCode, len(body), resp.ContentLength)
+	}
+}
+
+func TestBadRequestBody(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	resp, err := post(t.Context(), client(t), srv.URL(), "{not json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := decode(t, resp); code != 400 || body["error"] == nil {
+		t.Errorf("answer = %d %v", code, body)
+	}
+}
+
+func TestModels(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	resp, err := client(t).Get(srv.URL() + "/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := decode(t, resp)
+	data, _ := body["data"].([]any)
+	if code != 200 || body["object"] != "list" || len(data) != 1 {
+		t.Errorf("models = %d %v", code, body)
+	}
+	if srv.Count() != 0 {
+		t.Errorf("models requests are not chat completions; Count = %d", srv.Count())
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	c := client(t)
+	const n = 20
+	for range n / 2 {
+		srv.Enqueue(openaitest.ServerError(503))
+	}
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	for range n {
+		wg.Go(func() {
+			resp, err := post(t.Context(), c, srv.URL(), chatBody)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[200] != n/2 || count[503] != n/2 || srv.Count() != n {
+		t.Errorf("answers %v, Count %d", count, srv.Count())
+	}
+}

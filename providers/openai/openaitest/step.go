@@ -1,0 +1,213 @@
+package openaitest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Step scripts the server's answer to one chat completion request. Its zero
+// value answers 200 with an empty JSON object as content and finish reason
+// "stop".
+//
+// Transport behaviours are checked in this order: Hang, ResetConnection,
+// then (after Delay) TruncateBody; otherwise the server answers with Status,
+// Headers and either Body, Error or a chat completion.
+type Step struct {
+	// Status is the HTTP status code; 0 means 200, or 500 when Error is set.
+	Status int
+	// Headers are added to the response, e.g. Retry-After or retry-after-ms.
+	Headers map[string]string
+	// Error, when set, is sent as the OpenAI error body
+	// {"error":{"message","type","param","code"}}.
+	Error *APIError
+	// Body, when non-empty, is sent verbatim instead of a chat completion or
+	// Error (an HTML error page from a proxy, say), as text/plain unless
+	// Headers set Content-Type.
+	Body string
+	// Delay waits before answering; if the client goes away first, the
+	// request is recorded as cancelled and nothing is sent. Close cuts the
+	// wait short and drops the connection.
+	Delay time.Duration
+	// Hang blocks until the client goes away (recorded as cancelled) or the
+	// server closes (the connection is dropped without an answer).
+	Hang bool
+	// ResetConnection hijacks the connection and closes it abruptly with
+	// SO_LINGER 0, so the client sees a TCP reset and no response.
+	ResetConnection bool
+	// TruncateBody sends the status line, headers with the full
+	// Content-Length and the first half of the response body, then closes
+	// the connection.
+	TruncateBody bool
+
+	// Content is the assistant message's content; "" means "{}" unless
+	// Refusal is set or NoContent is true.
+	Content string
+	// NoContent sends a null content even when Refusal is empty.
+	NoContent bool
+	// FinishReason is choices[0].finish_reason; "" means "stop".
+	FinishReason string
+	// Refusal is the assistant message's refusal text; when set, content is
+	// null unless Content is also set.
+	Refusal string
+	// Usage is reported as usage; nil means a small deterministic count.
+	Usage *Usage
+	// Model is the reported model; "" echoes the request's model.
+	Model string
+	// NoChoices answers 200 with an empty choices array.
+	NoChoices bool
+}
+
+// APIError is an OpenAI error body. Empty fields are sent as null, as the
+// API does.
+type APIError struct {
+	Message string
+	Type    string
+	Code    string
+	Param   string
+}
+
+// Usage is a token count as the API reports it.
+type Usage struct {
+	PromptTokens     int64
+	CompletionTokens int64
+	TotalTokens      int64
+}
+
+// Reply answers with content and finish reason "stop".
+func Reply(content string) Step { return Step{Content: content} }
+
+// Fenced answers with content inside a Markdown ```json fence.
+func Fenced(content string) Step { return Step{Content: "```json\n" + content + "\n```"} }
+
+// Prose answers with content surrounded by chatty prose.
+func Prose(content string) Step {
+	return Step{Content: "Sure! Here is the result you asked for:\n\n" + content + "\n\nLet me know if you need anything else."}
+}
+
+// Malformed answers with JSON that is cut off mid-object, with finish
+// reason "stop" (a model mistake, not truncation).
+func Malformed() Step {
+	return Step{Content: `{"category": "billing", "priority": 3, "summary": "Customer was charged tw`}
+}
+
+// Length answers with content cut off at the token limit: finish reason
+// "length".
+func Length(content string) Step { return Step{Content: content, FinishReason: "length"} }
+
+// ContentFiltered answers 200 with no content and finish reason
+// "content_filter".
+func ContentFiltered() Step { return Step{NoContent: true, FinishReason: "content_filter"} }
+
+// Refusal answers with a refusal message and null content.
+func Refusal(text string) Step { return Step{Refusal: text} }
+
+// RateLimited answers 429 with a rate-limit error and Retry-After set to
+// retryAfter (seconds or an HTTP date); "" sends no Retry-After.
+func RateLimited(retryAfter string) Step {
+	s := Step{Status: http.StatusTooManyRequests, Error: &APIError{
+		Message: "Rate limit reached for requests per min (RPM). Please try again later.",
+		Type:    "requests",
+		Code:    "rate_limit_exceeded",
+	}}
+	if retryAfter != "" {
+		s.Headers = map[string]string{"Retry-After": retryAfter}
+	}
+	return s
+}
+
+// RateLimitedMs answers 429 with a rate-limit error and retry-after-ms set.
+func RateLimitedMs(ms int) Step {
+	s := RateLimited("")
+	s.Headers = map[string]string{"retry-after-ms": strconv.Itoa(ms)}
+	return s
+}
+
+// InsufficientQuota answers 429 with the insufficient_quota error OpenAI
+// sends when billing quota is exhausted.
+func InsufficientQuota() Step {
+	return Step{Status: http.StatusTooManyRequests, Error: &APIError{
+		Message: "You exceeded your current quota, please check your plan and billing details.",
+		Type:    "insufficient_quota",
+		Code:    "insufficient_quota",
+	}}
+}
+
+// ServerError answers with a 5xx status and a server_error body.
+func ServerError(status int) Step {
+	return Step{Status: status, Error: &APIError{
+		Message: "The server had an error while processing your request. Sorry about that!",
+		Type:    "server_error",
+	}}
+}
+
+// ContextLengthExceeded answers 400 context_length_exceeded.
+func ContextLengthExceeded() Step {
+	return Step{Status: http.StatusBadRequest, Error: &APIError{
+		Message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+		Type:    "invalid_request_error",
+		Code:    "context_length_exceeded",
+		Param:   "messages",
+	}}
+}
+
+// ContentPolicyViolation answers 400 content_policy_violation, as OpenAI
+// does when a request is rejected by its safety system.
+func ContentPolicyViolation() Step {
+	return Step{Status: http.StatusBadRequest, Error: &APIError{
+		Message: "Your request was rejected as a result of our safety system.",
+		Type:    "invalid_request_error",
+		Code:    "content_policy_violation",
+	}}
+}
+
+// AzureContentFilter answers 400 the way Azure OpenAI does when its content
+// filter blocks a prompt: code "content_filter", param "prompt" and an
+// innererror.
+func AzureContentFilter() Step {
+	return Step{
+		Status:  http.StatusBadRequest,
+		Headers: map[string]string{"Content-Type": "application/json"},
+		Body: `{"error":{"message":"The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",` +
+			`"type":null,"param":"prompt","code":"content_filter","status":400,` +
+			`"innererror":{"code":"ResponsibleAIPolicyViolation","content_filter_result":{"hate":{"filtered":true,"severity":"high"}}}}}`,
+	}
+}
+
+// InvalidRequest answers 400 with a generic invalid_request_error.
+func InvalidRequest() Step {
+	return Step{Status: http.StatusBadRequest, Error: &APIError{
+		Message: "Invalid value for 'temperature'.",
+		Type:    "invalid_request_error",
+		Code:    "invalid_value",
+		Param:   "temperature",
+	}}
+}
+
+// Unauthorized answers 401 invalid_api_key.
+func Unauthorized() Step {
+	return Step{Status: http.StatusUnauthorized, Error: &APIError{
+		Message: "Incorrect API key provided.",
+		Type:    "invalid_request_error",
+		Code:    "invalid_api_key",
+	}}
+}
+
+// Forbidden answers 403.
+func Forbidden() Step {
+	return Step{Status: http.StatusForbidden, Error: &APIError{
+		Message: "Country, region, or territory not supported",
+		Type:    "request_forbidden",
+		Code:    "unsupported_country_region_territory",
+	}}
+}
+
+// NotFound answers 404 model_not_found.
+func NotFound() Step {
+	return Step{Status: http.StatusNotFound, Error: &APIError{
+		Message: "The model `gpt-9` does not exist or you do not have access to it.",
+		Type:    "invalid_request_error",
+		Code:    "model_not_found",
+		Param:   "model",
+	}}
+}

@@ -1,0 +1,89 @@
+package openai
+
+import (
+	"net/http"
+	"time"
+)
+
+// DefaultModel is the model used when neither Options nor the request name
+// one.
+const DefaultModel = "gpt-4o-mini"
+
+// OutputMode is how the provider asks the model for JSON.
+type OutputMode int
+
+const (
+	// ModeJSONSchema sends response_format json_schema: Structured Outputs,
+	// strict when the schema fits OpenAI's strict subset (see [Strict]).
+	ModeJSONSchema OutputMode = iota
+	// ModeJSONObject sends response_format json_object (JSON mode) and puts
+	// the schema in the system instructions.
+	ModeJSONObject
+	// ModePrompt sends no response_format and puts the schema in the system
+	// instructions, for compatible servers without JSON mode.
+	ModePrompt
+)
+
+// String returns the mode's name as used in configuration.
+func (m OutputMode) String() string {
+	switch m {
+	case ModeJSONSchema:
+		return "json_schema"
+	case ModeJSONObject:
+		return "json_object"
+	case ModePrompt:
+		return "prompt"
+	}
+	return "OutputMode(unknown)"
+}
+
+// Options configure a Provider. The zero value talks to api.openai.com with
+// DefaultModel, strict Structured Outputs, no per-request timeout and no API
+// key.
+type Options struct {
+	// BaseURL is the API root, e.g. https://api.openai.com/v1 (the default)
+	// or a compatible server's /v1 URL.
+	BaseURL string
+	// APIKey is the key itself, already read by the caller (OPENAI_API_KEY);
+	// it is sent as a Bearer token and never logged.
+	APIKey string
+	// Model is used when a request does not name one; "" means DefaultModel.
+	Model string
+	// Organization and Project set the OpenAI-Organization and
+	// OpenAI-Project headers when non-empty.
+	Organization string
+	Project      string
+	// Timeout bounds each upstream request; hitting it is DEADLINE_EXCEEDED
+	// (an upstream timeout, which guardgen may retry). 0 means no bound of
+	// the provider's own: the caller's context bounds the request.
+	Timeout time.Duration
+	// Mode selects how JSON output is requested; the zero value is
+	// ModeJSONSchema.
+	Mode OutputMode
+	// HTTPClient makes the requests; nil means a client of the provider's
+	// own, on a clone of http.DefaultTransport, released by Close.
+	HTTPClient *http.Client
+	// MaxOutputTokens is sent as max_completion_tokens when a request does
+	// not set its own; 0 leaves it to the model.
+	MaxOutputTokens uint32
+	// Now is the clock used to read HTTP-date Retry-After headers; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// OptionsFromEnv returns Options from the standard OpenAI environment
+// variables: OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL (default
+// DefaultModel). getenv is os.Getenv in production; other variables the SDK
+// would read on its own (OPENAI_ORG_ID, ...) are deliberately not consulted,
+// so Options are the whole configuration.
+func OptionsFromEnv(getenv func(string) string) Options {
+	o := Options{
+		APIKey:  getenv("OPENAI_API_KEY"),
+		BaseURL: getenv("OPENAI_BASE_URL"),
+		Model:   getenv("OPENAI_MODEL"),
+	}
+	if o.Model == "" {
+		o.Model = DefaultModel
+	}
+	return o
+}

@@ -1,0 +1,129 @@
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	openaisdk "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+)
+
+const defaultBaseURL = "https://api.openai.com/v1"
+
+// Provider is the OpenAI ProviderService. It is safe for concurrent use.
+type Provider struct {
+	providerv1.UnimplementedProviderServiceServer
+
+	chat      openaisdk.ChatCompletionService
+	model     string
+	mode      OutputMode
+	timeout   time.Duration
+	maxTokens uint32
+	now       func() time.Time
+	schemas   schemaCache
+	// transport is the provider's own, closed by Close; nil when the caller
+	// supplied the HTTP client.
+	transport *http.Transport
+}
+
+var _ providerv1.ProviderServiceServer = (*Provider)(nil)
+
+// New returns a Provider for opts. It does not contact the upstream.
+func New(opts Options) (*Provider, error) {
+	base := opts.BaseURL
+	if base == "" {
+		base = defaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", base)
+	}
+	switch opts.Mode {
+	case ModeJSONSchema, ModeJSONObject, ModePrompt:
+	default:
+		return nil, fmt.Errorf("openai: unknown output mode %d", opts.Mode)
+	}
+	if opts.Timeout < 0 {
+		return nil, errors.New("openai: negative timeout")
+	}
+	p := &Provider{
+		model:     opts.Model,
+		mode:      opts.Mode,
+		timeout:   opts.Timeout,
+		maxTokens: opts.MaxOutputTokens,
+		now:       opts.Now,
+	}
+	if p.model == "" {
+		p.model = DefaultModel
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{}
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			p.transport = t.Clone()
+			client.Transport = p.transport
+		}
+	}
+	// The service is built from explicit options only: openai.NewClient
+	// would also read OPENAI_* variables behind the caller's back.
+	reqOpts := []option.RequestOption{
+		option.WithHTTPClient(client),
+		option.WithBaseURL(base),
+		// guardgen's client interceptors retry; the SDK retrying too would
+		// multiply attempts and hide them from the retry budget.
+		option.WithMaxRetries(0),
+	}
+	if opts.APIKey != "" {
+		reqOpts = append(reqOpts, option.WithAPIKey(opts.APIKey))
+	}
+	if opts.Organization != "" {
+		reqOpts = append(reqOpts, option.WithOrganization(opts.Organization))
+	}
+	if opts.Project != "" {
+		reqOpts = append(reqOpts, option.WithProject(opts.Project))
+	}
+	p.chat = openaisdk.NewChatCompletionService(reqOpts...)
+	return p, nil
+}
+
+// Close releases the idle connections of the provider's own HTTP transport;
+// a caller-supplied client is left alone.
+func (p *Provider) Close() error {
+	if p.transport != nil {
+		p.transport.CloseIdleConnections()
+	}
+	return nil
+}
+
+// errUpstreamTimeout is the cause of a context ended by Options.Timeout.
+var errUpstreamTimeout = errors.New("openai: upstream timeout")
+
+// Complete sends one chat completion request (never more: SDK retries are
+// off) and maps the answer, or the failure, per the provider contract.
+func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+	params, err := p.params(req)
+	if err != nil {
+		return nil, err
+	}
+	callCtx := ctx
+	if p.timeout > 0 {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
+		defer cancel()
+	}
+	var httpResp *http.Response
+	completion, err := p.chat.New(callCtx, params, option.WithResponseInto(&httpResp))
+	if err != nil {
+		return nil, p.fault(ctx, callCtx, httpResp, err)
+	}
+	return response(completion)
+}

@@ -1,0 +1,49 @@
+package openai
+
+import (
+	openaisdk "github.com/openai/openai-go/v3"
+	"google.golang.org/grpc/codes"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+)
+
+// response maps the first choice of a chat completion. A completion without
+// choices is a broken upstream answer, not the model's: UNAVAILABLE, so
+// guardgen retries it like a 5xx rather than re-asking the model.
+func response(c *openaisdk.ChatCompletion) (*providerv1.CompleteResponse, error) {
+	if c == nil || len(c.Choices) == 0 {
+		return nil, fault(codes.Unavailable, "openai: upstream returned no choices", ReasonUnavailable, nil)
+	}
+	choice := c.Choices[0]
+	out := &providerv1.CompleteResponse{
+		Content:      choice.Message.Content,
+		FinishReason: finishReason(choice.FinishReason),
+		Refusal:      choice.Message.Refusal,
+		Model:        c.Model,
+		Usage: &providerv1.Usage{
+			InputTokens:  c.Usage.PromptTokens,
+			OutputTokens: c.Usage.CompletionTokens,
+			TotalTokens:  c.Usage.TotalTokens,
+		},
+	}
+	if out.Refusal != "" {
+		out.FinishReason = providerv1.FinishReason_FINISH_REASON_REFUSAL
+	}
+	return out, nil
+}
+
+// finishReason maps choices[].finish_reason; function_call is the
+// deprecated spelling of tool_calls.
+func finishReason(reason string) providerv1.FinishReason {
+	switch reason {
+	case "stop":
+		return providerv1.FinishReason_FINISH_REASON_STOP
+	case "length":
+		return providerv1.FinishReason_FINISH_REASON_LENGTH
+	case "content_filter":
+		return providerv1.FinishReason_FINISH_REASON_CONTENT_FILTER
+	case "tool_calls", "function_call":
+		return providerv1.FinishReason_FINISH_REASON_TOOL_CALLS
+	}
+	return providerv1.FinishReason_FINISH_REASON_OTHER
+}

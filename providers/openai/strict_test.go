@@ -1,0 +1,302 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.strict.json from Strict's output")
+
+// TestStrictGolden converts the hand-written schemas in testdata, checks
+// the output against the documented strict rules, and compares it with the
+// reviewed golden file.
+func TestStrictGolden(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"ticket", "nested"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := readFile(t, filepath.Join("testdata", name+".schema.json"))
+			got, err := Strict(in)
+			if err != nil {
+				t.Fatalf("Strict: %v", err)
+			}
+			if err := CheckStrict(got); err != nil {
+				t.Errorf("CheckStrict(Strict(%s)):\n%v", name, err)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, got, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := filepath.Join("testdata", name+".strict.json")
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(string(readFile(t, golden)), pretty.String()); diff != "" {
+				t.Errorf("Strict(%s) mismatch (-golden +got); run go test -update after review:\n%s", name, diff)
+			}
+		})
+	}
+}
+
+// TestStrictRules shows each conversion rule on a minimal schema.
+func TestStrictRules(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+	}{{
+		name: "optional scalar becomes required and nullable",
+		in:   `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}},"required":["a"],"additionalProperties":false}`,
+		want: `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":["integer","null"]}},"required":["a","b"],"additionalProperties":false}`,
+	}, {
+		name: "optional enum is wrapped in anyOf with null",
+		in:   `{"type":"object","properties":{"e":{"type":"string","enum":["x","y"]}}}`,
+		want: `{"type":"object","properties":{"e":{"anyOf":[{"type":"string","enum":["x","y"]},{"type":"null"}]}},"required":["e"],"additionalProperties":false}`,
+	}, {
+		name: "optional object is wrapped in anyOf with null",
+		in:   `{"type":"object","properties":{"o":{"type":"object","description":"d","properties":{}}}}`,
+		want: `{"type":"object","properties":{"o":{"description":"d","anyOf":[{"type":"object","properties":{},"required":[],"additionalProperties":false},{"type":"null"}]}},"required":["o"],"additionalProperties":false}`,
+	}, {
+		name: "optional $ref is wrapped in anyOf with null",
+		in:   `{"type":"object","properties":{"r":{"$ref":"#/$defs/X"}},"$defs":{"X":{"type":"object","properties":{"v":{"type":"boolean"}},"required":["v"]}}}`,
+		want: `{"type":"object","properties":{"r":{"anyOf":[{"$ref":"#/$defs/X"},{"type":"null"}]}},"required":["r"],"additionalProperties":false,"$defs":{"X":{"type":"object","properties":{"v":{"type":"boolean"}},"required":["v"],"additionalProperties":false}}}`,
+	}, {
+		name: "recursion to the root is kept",
+		in:   `{"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#"}}},"required":["kids"]}`,
+		want: `{"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#"}}},"required":["kids"],"additionalProperties":false}`,
+	}, {
+		name: "length limits, encodings and unknown formats move into the description",
+		in:   `{"type":"object","properties":{"s":{"type":"string","minLength":1,"maxLength":5,"format":"uri","description":"S."},"b":{"type":"string","contentEncoding":"base64"}},"required":["s","b"]}`,
+		want: `{"type":"object","properties":{"s":{"type":"string","description":"S. Format: uri. Between 1 and 5 characters."},"b":{"type":"string","description":"Encoding: base64."}},"required":["s","b"],"additionalProperties":false}`,
+	}, {
+		name: "supported constraints pass through",
+		in:   `{"type":"object","properties":{"n":{"type":"number","minimum":0,"exclusiveMaximum":1,"multipleOf":0.5},"l":{"type":"array","items":{"type":"string","format":"date-time","pattern":"^2"},"minItems":1,"maxItems":3}},"required":["n","l"]}`,
+		want: `{"type":"object","properties":{"n":{"type":"number","minimum":0,"exclusiveMaximum":1,"multipleOf":0.5},"l":{"type":"array","items":{"type":"string","pattern":"^2","format":"date-time"},"minItems":1,"maxItems":3}},"required":["n","l"],"additionalProperties":false}`,
+	}, {
+		name: "a oneOf of required lists is said in the description",
+		in:   `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"oneOf":[{"required":["a"]},{"required":["b"]}]}`,
+		want: `{"type":"object","description":"Exactly one of a, b must be non-null; set the others to null.","properties":{"a":{"type":["string","null"]},"b":{"type":["string","null"]}},"required":["a","b"],"additionalProperties":false}`,
+	}, {
+		name: "a oneOf of schemas becomes anyOf",
+		in:   `{"type":"object","properties":{"v":{"oneOf":[{"type":"string"},{"type":"integer"}]}},"required":["v"]}`,
+		want: `{"type":"object","properties":{"v":{"anyOf":[{"type":"string"},{"type":"integer"}]}},"required":["v"],"additionalProperties":false}`,
+	}, {
+		name: "const gets its type",
+		in:   `{"type":"object","properties":{"k":{"const":"x"},"o":{"const":2}},"required":["k"]}`,
+		want: `{"type":"object","properties":{"k":{"type":"string","const":"x"},"o":{"anyOf":[{"type":"integer","const":2},{"type":"null"}]}},"required":["k","o"],"additionalProperties":false}`,
+	}, {
+		name: "a type list becomes anyOf, each branch with its own keywords",
+		in:   `{"type":"object","properties":{"i":{"type":["integer","string"],"pattern":"^-?[0-9]+$","minimum":0,"description":"int64"}}}`,
+		want: `{"type":"object","properties":{"i":{"description":"int64","anyOf":[{"type":"integer","minimum":0},{"type":"string","pattern":"^-?[0-9]+$"},{"type":"null"}]}},"required":["i"],"additionalProperties":false}`,
+	}, {
+		name: "annotations are dropped and a root $ref is inlined",
+		in:   `{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"#/$defs/R","$defs":{"R":{"title":"R","type":"object","properties":{"x":{"type":"string","default":"a","examples":["b"]}},"required":["x"]}}}`,
+		want: `{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false,"$defs":{"R":{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false}}}`,
+	}, {
+		name: "property order is kept",
+		in:   `{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string"},"m":{"type":"string"}},"required":["z","a","m"]}`,
+		want: `{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string"},"m":{"type":"string"}},"required":["z","a","m"],"additionalProperties":false}`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Strict([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Strict: %v", err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("Strict:\n got %s\nwant %s", got, tt.want)
+			}
+			if err := CheckStrict(got); err != nil {
+				t.Errorf("CheckStrict(output): %v", err)
+			}
+		})
+	}
+}
+
+func TestStrictErrors(t *testing.T) {
+	t.Parallel()
+	deep := `{"type":"string"}`
+	for range MaxStrictDepth {
+		deep = fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"]}`, deep)
+	}
+	tooDeep := fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"]}`, deep)
+	tests := []struct {
+		name, in string
+		want     error
+		path     string
+	}{
+		{"map", string(readFile(t, "testdata/map.schema.json")), ErrNotStrict, "/properties/labels/additionalProperties"},
+		{"free-form value", `{"type":"object","properties":{"v":{}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
+		{"schema true", `{"type":"object","properties":{"v":true},"required":["v"]}`, ErrNotStrict, "/properties/v"},
+		{"free-form object", `{"type":"object","properties":{"v":{"type":"object"}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
+		{"array without items", `{"type":"object","properties":{"v":{"type":"array"}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
+		{"enum of several types", `{"type":"object","properties":{"v":{"enum":["a",1]}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
+		{"root anyOf", `{"anyOf":[{"type":"object","properties":{}}]}`, ErrNotStrict, ""},
+		{"root not an object", `{"type":"string"}`, ErrNotStrict, ""},
+		{"unsupported keyword", `{"type":"object","properties":{"v":{"type":"string","not":{"const":"x"}}}}`, ErrNotStrict, "/properties/v"},
+		{"nested $defs", `{"type":"object","properties":{"v":{"type":"object","properties":{},"$defs":{}}}}`, ErrNotStrict, "/properties/v"},
+		{"external $ref", `{"type":"object","properties":{"v":{"$ref":"other.json#/X"}}}`, ErrNotStrict, "/properties/v/$ref"},
+		{"missing definition", `{"type":"object","properties":{"v":{"$ref":"#/$defs/Nope"}}}`, ErrInvalidSchema, "/properties/v/$ref"},
+		{"not JSON", `{"type":`, ErrInvalidSchema, ""},
+		{"not an object", `[1]`, ErrInvalidSchema, ""},
+		{"required names no property", `{"type":"object","properties":{},"required":["x"]}`, ErrInvalidSchema, "/required"},
+		{"too deep", tooDeep, ErrTooLarge, strings.Repeat("/properties/n", MaxStrictDepth)},
+		{"too many properties", wideObject(MaxStrictProperties + 1), ErrTooLarge, ""},
+		{"too many enum values", enumObject(MaxStrictEnumValues+1, 1), ErrTooLarge, ""},
+		{"large enum too long", enumObject(StrictLargeEnum+1, MaxStrictLargeEnumLength/StrictLargeEnum+1), ErrTooLarge, "/properties/e/enum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Strict([]byte(tt.in))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Strict error = %v, want %v", err, tt.want)
+			}
+			var se *SchemaError
+			if !errors.As(err, &se) || se.Path != tt.path {
+				t.Errorf("Strict error path = %q, want %q (%v)", se.Path, tt.path, err)
+			}
+		})
+	}
+}
+
+// TestStrictAcceptsLimits: exactly at the limits is fine.
+func TestStrictAcceptsLimits(t *testing.T) {
+	t.Parallel()
+	for name, in := range map[string]string{
+		"properties": wideObject(MaxStrictProperties),
+		"enum":       enumObject(MaxStrictEnumValues, 1),
+	} {
+		out, err := Strict([]byte(in))
+		if err != nil {
+			t.Errorf("%s: Strict: %v", name, err)
+			continue
+		}
+		if err := CheckStrict(out); err != nil {
+			t.Errorf("%s: CheckStrict: %v", name, err)
+		}
+	}
+}
+
+// TestCheckStrictRejects: the checker catches known-bad schemas on its own.
+func TestCheckStrictRejects(t *testing.T) {
+	t.Parallel()
+	ok := `{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`
+	if err := CheckStrict([]byte(ok)); err != nil {
+		t.Fatalf("CheckStrict(valid) = %v", err)
+	}
+	deep := `{"type":"string"}`
+	for range MaxStrictDepth {
+		deep = fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"],"additionalProperties":false}`, deep)
+	}
+	tooDeep := fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"],"additionalProperties":false}`, deep)
+	tests := []struct {
+		name, in string
+		want     error
+		reason   string
+	}{
+		{"missing additionalProperties", `{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`, ErrNotStrict, "additionalProperties: false"},
+		{"nested missing additionalProperties", `{"type":"object","properties":{"o":{"type":"object","properties":{},"required":[]}},"required":["o"],"additionalProperties":false}`, ErrNotStrict, "additionalProperties: false"},
+		{"additionalProperties schema", `{"type":"object","properties":{},"required":[],"additionalProperties":{"type":"string"}}`, ErrNotStrict, "additionalProperties: false"},
+		{"optional property", `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, `"b" is not in required`},
+		{"unsupported keyword", `{"type":"object","properties":{"a":{"type":"string","minLength":1}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, `"minLength"`},
+		{"unsupported format", `{"type":"object","properties":{"a":{"type":"string","format":"uri"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "format"},
+		{"root anyOf", `{"anyOf":[` + ok + `]}`, ErrNotStrict, "root"},
+		{"root not object", `{"type":"array","items":{"type":"string"}}`, ErrNotStrict, "root"},
+		{"type list", `{"type":"object","properties":{"a":{"type":["integer","string"]}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "type list"},
+		{"no type", `{"type":"object","properties":{"a":{"enum":["x"]}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "must have a type"},
+		{"dangling $ref", `{"type":"object","properties":{"a":{"$ref":"#/$defs/X"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "names no definition"},
+		{"$ref with siblings", `{"type":"object","properties":{"a":{"$ref":"#","description":"x"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "stand alone"},
+		{"array without items", `{"type":"object","properties":{"a":{"type":"array"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "items"},
+		{"boolean schema", `{"type":"object","properties":{"a":true},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "JSON object"},
+		{"too deep", tooDeep, ErrTooLarge, "nested 11 levels"},
+		{"too many enum values", enumStrictObject(MaxStrictEnumValues + 1), ErrTooLarge, "enum values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckStrict([]byte(tt.in))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("CheckStrict = %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("CheckStrict = %v, want a reason containing %q", err, tt.reason)
+			}
+		})
+	}
+}
+
+// FuzzStrict: whatever Strict accepts, it turns into a schema the
+// independent checker accepts, and converting that again changes nothing.
+func FuzzStrict(f *testing.F) {
+	for _, name := range []string{"ticket", "nested", "map"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name+".schema.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"type":"object","properties":{"a":{"anyOf":[{"type":"string"},{"$ref":"#"}]}}}`))
+	f.Add([]byte(`{"type":"object","properties":{"e":{"enum":["a",null]},"t":{"type":["integer","string","null"],"minimum":1}}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := Strict(in)
+		if err != nil {
+			return
+		}
+		if err := CheckStrict(out); err != nil {
+			t.Fatalf("CheckStrict(Strict(%s)) = %v\noutput: %s", in, err, out)
+		}
+		again, err := Strict(out)
+		if err != nil {
+			t.Fatalf("Strict(Strict(%s)) = %v", in, err)
+		}
+		if !bytes.Equal(again, out) {
+			t.Fatalf("Strict is not idempotent:\n once %s\ntwice %s", out, again)
+		}
+	})
+}
+
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// wideObject is an object with n string properties.
+func wideObject(n int) string {
+	var props, names []string
+	for i := range n {
+		props = append(props, fmt.Sprintf(`"p%d":{"type":"string"}`, i))
+		names = append(names, fmt.Sprintf(`"p%d"`, i))
+	}
+	return `{"type":"object","properties":{` + strings.Join(props, ",") + `},"required":[` + strings.Join(names, ",") + `]}`
+}
+
+// enumObject has one enum property with n values of length size or more.
+func enumObject(n, size int) string {
+	values := make([]string, n)
+	for i := range values {
+		values[i] = fmt.Sprintf(`"%s%d"`, strings.Repeat("v", size), i)
+	}
+	return `{"type":"object","properties":{"e":{"type":"string","enum":[` + strings.Join(values, ",") + `]}},"required":["e"]}`
+}
+
+func enumStrictObject(n int) string {
+	s := enumObject(n, 1)
+	return strings.TrimSuffix(s, "}") + `,"additionalProperties":false}`
+}

@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/guardgen/guardgen/classifier"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// Route is a named, ordered list of provider entries. The first entry
+// serves; the next one serves only when the one before it is down (its
+// retries are exhausted, its breaker is open, its quota is gone).
+type Route struct {
+	Name    string
+	Entries []RouteEntry
+}
+
+// RouteEntry is one provider and model of a route.
+type RouteEntry struct {
+	// Provider names the provider in reports.
+	Provider string
+	// Client reaches the provider through its interceptor chain.
+	Client providerv1.ProviderServiceClient
+	// Model overrides the provider's model; empty keeps it.
+	Model string
+	// MaxOutputTokens applies when the request sets none.
+	MaxOutputTokens uint32
+}
+
+func indexRoutes(routes []Route) (map[string]Route, error) {
+	if len(routes) == 0 {
+		return nil, errors.New("server: Options.Routes needs at least one route")
+	}
+	index := make(map[string]Route, len(routes)+1)
+	for i, r := range routes {
+		if len(r.Entries) == 0 {
+			return nil, fmt.Errorf("server: route %q has no entries", r.Name)
+		}
+		if _, dup := index[r.Name]; dup {
+			return nil, fmt.Errorf("server: route %q is defined twice", r.Name)
+		}
+		index[r.Name] = r
+		if i == 0 {
+			index[""] = r // the default route
+		}
+	}
+	return index, nil
+}
+
+// route returns the route a request names.
+func (s *Server) route(req *guardgenv1.GenerateRequest) (Route, *classifier.Failure) {
+	name := req.GetOptions().GetRoute()
+	r, ok := s.routes[name]
+	if !ok {
+		return Route{}, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "options.route: unknown route %q", name)
+	}
+	return r, nil
+}
+
+// falls reports whether a provider failure moves a route to its next
+// entry: only when the provider itself is down. An input failure (a
+// refusal, a content filter, a bad request) never does: it must not be
+// laundered through another model.
+func falls(f *classifier.Failure) bool {
+	return f.Domain == guardgenv1.FailureDomain_FAILURE_DOMAIN_INFRASTRUCTURE &&
+		f.Action == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE
+}
+
+// complete asks the route's entries in order, moving on only as falls
+// allows. The request's model applies to the first entry; fallbacks use
+// their own.
+func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequest) (*providerv1.CompleteResponse, *classifier.Failure) {
+	var last *classifier.Failure
+	for i, e := range g.route.Entries {
+		req := preq
+		if i > 0 || (preq.GetModel() == "" && e.Model != "") || (preq.GetSampling().GetMaxOutputTokens() == 0 && e.MaxOutputTokens != 0) {
+			req = proto.CloneOf(preq)
+			if i > 0 || req.GetModel() == "" {
+				req.Model = e.Model
+			}
+			if req.GetSampling().GetMaxOutputTokens() == 0 {
+				req.Sampling.MaxOutputTokens = e.MaxOutputTokens
+			}
+		}
+		resp, err := e.Client.Complete(ctx, req)
+		if err == nil {
+			if i > 0 {
+				g.fellBack = last
+			}
+			return resp, nil
+		}
+		f := classifier.As(err)
+		if i > 0 {
+			f.With("fallback_from", g.route.Entries[i-1].Provider)
+		}
+		if !falls(f) || ctx.Err() != nil {
+			return nil, f
+		}
+		last = f
+	}
+	return nil, last
+}
