@@ -39,7 +39,7 @@ const (
 var Matrix = map[guardgenv1.FailureReason]Decision{
 	// Transient infrastructure faults: the provider interceptor retries them
 	// with jittered backoff, honouring RetryInfo, within the deadline.
-	guardgenv1.FailureReason_FAILURE_REASON_RATE_LIMITED:        {infra, retry, codes.ResourceExhausted, 0},
+	guardgenv1.FailureReason_FAILURE_REASON_RATE_LIMITED:         {infra, retry, codes.ResourceExhausted, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_UNAVAILABLE: {infra, retry, codes.Unavailable, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_TIMEOUT:     {infra, retry, codes.Unavailable, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED:           {infra, retry, codes.ResourceExhausted, 0},

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"buf.build/go/protovalidate"
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
