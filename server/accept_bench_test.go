@@ -31,7 +31,7 @@ func BenchmarkAccept(b *testing.B) {
 			resp := &providerv1.CompleteResponse{Content: bc.content, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, f := g.accept(resp); f != nil {
+				if _, f := g.accept(resp); f != nil {
 					b.Fatal(f)
 				}
 			}

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/guardgen/guardgen/classifier"
-	"github.com/guardgen/guardgen/extract"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
@@ -79,18 +78,19 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 		if f != nil {
 			return nil, f
 		}
-		msg, repairs, f := g.accept(resp)
+		a, f := g.accept(resp)
 		if f == nil {
-			g.repairs = repairs
-			return g.respond(msg)
+			g.repairs = a.repairs
+			return g.respond(a)
 		}
 		f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
 		g.failures[g.rec.Len()] = f
 		last = f
-		if !g.reaskable(f, reasks) {
+		if attempt == budget || !g.reaskable(f, reasks) {
 			break
 		}
 		reasks[f.Reason]++
+		preq = g.reask(preq, resp.GetContent(), f)
 	}
 	return nil, last
 }
@@ -107,45 +107,9 @@ func (g *generation) reaskable(f *classifier.Failure, reasks map[guardgenv1.Fail
 	}
 }
 
-// accept runs the output stages on one completion: finish reason,
-// extraction, decoding and validation. Truncated output never reaches the
-// parser.
-func (g *generation) accept(resp *providerv1.CompleteResponse) (proto.Message, []*guardgenv1.Repair, *classifier.Failure) {
-	if f := classifier.FromFinishReason(resp.GetFinishReason(), resp.GetRefusal()); f != nil {
-		return nil, nil, f
-	}
-	content := resp.GetContent()
-	candidate, err := extract.JSON(content, extract.Options{})
-	if err != nil {
-		return nil, nil, g.withPreview(extractFailure(err), content)
-	}
-	repairs := make([]*guardgenv1.Repair, 0, len(candidate.Repairs))
-	for _, r := range candidate.Repairs {
-		repairs = append(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail})
-	}
-	msg, drops, err := g.target.Decode(candidate.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
-	if err != nil {
-		f := classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
-		return nil, nil, g.withPreview(f, string(candidate.JSON))
-	}
-	for _, d := range drops {
-		repairs = append(repairs, &guardgenv1.Repair{Kind: "drop_unknown_field", Detail: d.Path})
-	}
-	if err := g.target.Validate(msg); err != nil {
-		f := classifier.FromValidation(err, g.s.opts.BusinessRules)
-		return nil, nil, g.withPreview(f, string(candidate.JSON))
-	}
-	return msg, repairs, nil
-}
-
-// withPreview attaches a redacted, bounded preview of the output to f.
-func (g *generation) withPreview(f *classifier.Failure, output string) *classifier.Failure {
-	f.Preview = preview(output, g.target, g.s.opts.PreviewLength)
-	return f
-}
-
 // respond packs an accepted message.
-func (g *generation) respond(msg proto.Message) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+func (g *generation) respond(a accepted) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+	msg := a.msg
 	packed, err := anypb.New(msg)
 	if err != nil {
 		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "packing the message failed")
@@ -155,7 +119,11 @@ func (g *generation) respond(msg proto.Message) (*guardgenv1.GenerateResponse, *
 		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "rendering the message as JSON failed")
 	}
 	resp := &guardgenv1.GenerateResponse{Message: packed, Json: string(js)}
-	if g.fellBack != nil {
+	switch {
+	case a.partial != nil:
+		resp.Degraded = true
+		resp.Degradation = a.partial.Detail()
+	case g.fellBack != nil:
 		// A fallback model answered: valid, but not what the route asked for.
 		resp.Degraded = true
 		resp.Degradation = g.fellBack.Detail()
@@ -262,16 +230,4 @@ func resolveFailure(err error) *classifier.Failure {
 		reason = guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET
 	}
 	return classifier.Wrap(err, reason, "%s", err.Error())
-}
-
-// extractFailure classifies an extraction error.
-func extractFailure(err error) *classifier.Failure {
-	switch {
-	case errors.Is(err, extract.ErrNoJSON):
-		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_NO_JSON, "the output holds no JSON object")
-	case errors.Is(err, extract.ErrTooLarge):
-		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_OUTPUT_TOO_LARGE, "the output exceeds the size limit")
-	default:
-		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_MALFORMED_JSON, "%s", err.Error())
-	}
 }

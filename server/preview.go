@@ -2,7 +2,6 @@ package server
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -20,15 +19,8 @@ func preview(output string, target *schema.Target, limit int) string {
 	for _, name := range redactedNames(target.Desc) {
 		output = maskStringValues(output, name)
 	}
-	if utf8.RuneCountInString(output) <= limit {
-		return output
-	}
-	n := 0
-	for i := range output {
-		if n == limit {
-			return output[:i] + "…"
-		}
-		n++
+	if cut := truncateRunes(output, limit); len(cut) < len(output) {
+		return cut + "…"
 	}
 	return output
 }

@@ -43,6 +43,12 @@ type Options struct {
 	// BusinessRules are validation rule ids treated as business rules
 	// (alert and halt) besides message-level CEL rules.
 	BusinessRules map[string]bool
+	// NonCriticalFields, per target type, names the top-level fields (proto
+	// names) that may be cleared when they alone fail validation
+	// (allow_partial_matches). Nil disables partial matches.
+	NonCriticalFields map[string]map[string]bool
+	// MaxOutputBytes bounds model output; 0 means extract's default (1 MiB).
+	MaxOutputBytes int
 	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
 	// 0 means 15 s.
 	ShutdownTimeout time.Duration

@@ -522,3 +522,79 @@ func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	}
 	<-stopped
 }
+
+// recording wraps a provider and keeps every request it receives.
+type recording struct {
+	providerv1.UnimplementedProviderServiceServer
+	inner    providerv1.ProviderServiceServer
+	mu       sync.Mutex
+	requests []*providerv1.CompleteRequest
+}
+
+func (r *recording) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+	r.mu.Lock()
+	r.requests = append(r.requests, proto.CloneOf(req))
+	r.mu.Unlock()
+	return r.inner.Complete(ctx, req)
+}
+
+func TestReaskCarriesViolations(t *testing.T) {
+	t.Parallel()
+	rec := &recording{inner: synthetic.New()}
+	h := start(t, harnessOptions{provider: rec})
+	resp, err := generate(t, h, "schema,ok", &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if n := len(resp.GetReport().GetAttempts()); n != 2 {
+		t.Fatalf("attempts = %d, want 2", n)
+	}
+	if len(rec.requests) != 2 {
+		t.Fatalf("provider saw %d requests, want 2", len(rec.requests))
+	}
+	first, second := rec.requests[0].GetMessages(), rec.requests[1].GetMessages()
+	if len(first) != 2 || len(second) != 4 {
+		t.Fatalf("messages: first %d, second %d; want 2 then 4", len(first), len(second))
+	}
+	if got := second[2].GetRole(); got != providerv1.Role_ROLE_ASSISTANT || !strings.Contains(second[2].GetContent(), `"priority":6`) {
+		t.Errorf("re-ask does not echo the rejected output: %v", second[2])
+	}
+	feedback := second[3].GetContent()
+	for _, want := range []string{`"field":"priority"`, `"rule":"int32.gte_lte"`, "RULE_VIOLATION"} {
+		if !strings.Contains(feedback, want) {
+			t.Errorf("re-ask feedback %q lacks %s", feedback, want)
+		}
+	}
+}
+
+func TestTransportErrorsNeverReachPrompts(t *testing.T) {
+	t.Parallel()
+	rec := &recording{inner: synthetic.New()}
+	h := start(t, harnessOptions{provider: rec})
+	if _, err := generate(t, h, "unavailable,rate_limit,ok", &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	for i, r := range rec.requests {
+		if n := len(r.GetMessages()); n != 2 {
+			t.Errorf("request %d has %d messages; transport retries must resend the same request", i, n)
+		}
+	}
+}
+
+func TestPartialMatch(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{server: server.Options{
+		NonCriticalFields: map[string]map[string]bool{"guardgen.examples.v1.TaskTree": {"estimate_minutes": true}},
+	}})
+	resp, err := generate(t, h, "schema", &guardgenv1.GenerateRequest{Prompt: "Plan the launch", TargetType: "guardgen.examples.v1.TaskTree"})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if !resp.GetDegraded() || len(resp.GetDegradation().GetViolations()) == 0 || resp.GetDegradation().GetMetadata()["degradation"] != "partial_match" {
+		t.Errorf("want a degraded partial match with violations as warnings; got degraded=%v degradation=%v", resp.GetDegraded(), resp.GetDegradation())
+	}
+	tree := &examplesv1.TaskTree{}
+	if err := resp.GetMessage().UnmarshalTo(tree); err != nil || tree.GetEstimateMinutes() != 0 {
+		t.Errorf("non-critical field not cleared: %v %v", tree, err)
+	}
+}

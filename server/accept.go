@@ -1,0 +1,121 @@
+package server
+
+import (
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/extract"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/schema"
+)
+
+// accepted is an output that passed every stage.
+type accepted struct {
+	msg     proto.Message
+	repairs []*guardgenv1.Repair
+	// partial is set when non-critical fields were cleared to pass
+	// validation (allow_partial_matches); it holds their violations.
+	partial *classifier.Failure
+}
+
+// accept runs the output stages on one completion: finish reason,
+// extraction, decoding and validation. Truncated output never reaches the
+// parser. When the text holds several JSON objects, the first one that
+// decodes and validates as the target wins; when none does, the first
+// candidate's failure is reported, since it is the likeliest answer.
+func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *classifier.Failure) {
+	if f := classifier.FromFinishReason(resp.GetFinishReason(), resp.GetRefusal()); f != nil {
+		return accepted{}, f
+	}
+	content := resp.GetContent()
+	candidates, err := extract.Candidates(content, extract.Options{MaxBytes: g.s.opts.MaxOutputBytes})
+	if err != nil {
+		return accepted{}, g.withPreview(extractFailure(err), content)
+	}
+	var first *classifier.Failure
+	for _, c := range candidates {
+		a, f := g.acceptCandidate(c)
+		if f == nil {
+			return a, nil
+		}
+		if first == nil {
+			first = g.withPreview(f, string(c.JSON))
+		}
+	}
+	return accepted{}, first
+}
+
+// acceptCandidate decodes and validates one extracted JSON object.
+func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
+	repairs := make([]*guardgenv1.Repair, 0, len(c.Repairs))
+	for _, r := range c.Repairs {
+		repairs = append(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail})
+	}
+	msg, drops, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
+	if err != nil {
+		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
+	}
+	for _, d := range drops {
+		repairs = append(repairs, &guardgenv1.Repair{Kind: "drop_unknown_field", Detail: d.Path})
+	}
+	err = g.target.Validate(msg)
+	if err == nil {
+		return accepted{msg: msg, repairs: repairs}, nil
+	}
+	f := classifier.FromValidation(err, g.s.opts.BusinessRules)
+	if partial, ok := g.partialMatch(msg, f); ok {
+		return accepted{msg: msg, repairs: repairs, partial: partial}, nil
+	}
+	return accepted{}, f
+}
+
+// partialMatch implements allow_partial_matches: when every violation is
+// on a field the configuration names as non-critical for the target, those
+// fields are cleared and the message is accepted, degraded, with the
+// violations reported as warnings. A business rule is never partial.
+func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*classifier.Failure, bool) {
+	nonCritical := g.s.opts.NonCriticalFields[string(g.target.Desc.FullName())]
+	if len(nonCritical) == 0 || f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION {
+		return nil, false
+	}
+	m := msg.ProtoReflect()
+	for _, v := range f.Violations {
+		elems := v.GetField().GetElements()
+		if len(elems) == 0 || !nonCritical[elems[0].GetFieldName()] {
+			return nil, false
+		}
+	}
+	for _, v := range f.Violations {
+		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(v.GetField().GetElements()[0].GetFieldName())); fd != nil {
+			m.Clear(fd)
+		}
+	}
+	if err := g.target.Validate(msg); err != nil {
+		return nil, false
+	}
+	partial := classifier.New(f.Reason, "non-critical fields failed validation and were cleared: %s", f.Message)
+	partial.Violations = f.Violations
+	return partial.With("degradation", "partial_match"), true
+}
+
+// withPreview attaches a redacted, bounded preview of the output to f.
+func (g *generation) withPreview(f *classifier.Failure, output string) *classifier.Failure {
+	f.Preview = preview(output, g.target, g.s.opts.PreviewLength)
+	return f
+}
+
+// extractFailure classifies an extraction error.
+func extractFailure(err error) *classifier.Failure {
+	switch {
+	case errors.Is(err, extract.ErrNoJSON):
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_NO_JSON, "the output holds no JSON object")
+	case errors.Is(err, extract.ErrTooLarge):
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_OUTPUT_TOO_LARGE, "the output exceeds the size limit")
+	default:
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_MALFORMED_JSON, "%s", err.Error())
+	}
+}
