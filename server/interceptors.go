@@ -25,7 +25,11 @@ import (
 //     included, because it wraps recovery;
 //  2. recovery turns a panic into INTERNAL with a PIPELINE_LOGIC
 //     FailureDetail, and the process lives on;
-//  3. request validation rejects bad input with INVALID_ARGUMENT and the
+//  3. authentication: a missing or wrong bearer token is UNAUTHENTICATED
+//     (health and reflection may be exempt);
+//  4. admission: per-caller rate limit and the in-flight limit shed excess
+//     load at once with RESOURCE_EXHAUSTED;
+//  5. request validation rejects bad input with INVALID_ARGUMENT and the
 //     protovalidate violations before any handler runs.
 //
 // The OpenTelemetry stats handler is installed beside the chain
@@ -34,6 +38,8 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
 		s.logCalls,
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)),
+		s.authUnary,
+		s.admit,
 		s.validateRequests,
 	}
 }

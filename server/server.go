@@ -52,7 +52,15 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
 	// 0 means 15 s.
 	ShutdownTimeout time.Duration
-	// ServerOptions are added to the grpc.Server's (TLS credentials, limits).
+	// Auth turns on bearer-token authentication.
+	Auth Auth
+	// RateLimit limits each caller's request rate.
+	RateLimit RateLimit
+	// MaxInFlight sheds requests beyond this many in flight; 0 means no limit.
+	MaxInFlight int
+	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
+	MaxRecvBytes int
+	// ServerOptions are added to the grpc.Server's (TLS credentials).
 	ServerOptions []grpc.ServerOption
 }
 
@@ -69,6 +77,9 @@ type Server struct {
 	requestValidator protovalidate.Validator
 	grpc             *grpc.Server
 	health           *health.Server
+	auth             *authenticator
+	limiter          *limiter
+	inFlight         chan struct{}
 }
 
 // New returns a Server ready to Serve.
@@ -108,10 +119,20 @@ func New(opts Options) (*Server, error) {
 		routes:           routes,
 		requestValidator: v,
 		health:           health.NewServer(),
+		auth:             newAuthenticator(opts.Auth),
+		limiter:          newLimiter(opts.RateLimit),
+	}
+	if opts.MaxInFlight > 0 {
+		s.inFlight = make(chan struct{}, opts.MaxInFlight)
+	}
+	if opts.MaxRecvBytes <= 0 {
+		opts.MaxRecvBytes = 4 << 20
 	}
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
+		grpc.ChainStreamInterceptor(s.authStream),
+		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(grpcOpts...)
 	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)

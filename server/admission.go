@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/guardgen/guardgen/classifier"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// Auth configures bearer-token authentication. The zero value turns it off.
+type Auth struct {
+	// Tokens are the accepted bearer tokens; none means no authentication.
+	Tokens []string
+	// OpenHealthAndReflection lets grpc.health.v1 and server reflection
+	// answer without a token, for probes and grpcurl.
+	OpenHealthAndReflection bool
+}
+
+// RateLimit configures the per-caller token bucket. The zero value turns
+// it off.
+type RateLimit struct {
+	// PerSecond is each caller's sustained request rate.
+	PerSecond float64
+	// Burst is how many requests a caller may send at once; 0 means
+	// max(1, PerSecond).
+	Burst int
+}
+
+// authenticator checks bearer tokens in constant time. Tokens are compared
+// as SHA-256 digests so that their lengths do not leak either.
+type authenticator struct {
+	digests [][sha256.Size]byte
+	open    bool
+}
+
+func newAuthenticator(a Auth) *authenticator {
+	if len(a.Tokens) == 0 {
+		return nil
+	}
+	au := &authenticator{open: a.OpenHealthAndReflection}
+	for _, t := range a.Tokens {
+		au.digests = append(au.digests, sha256.Sum256([]byte(t)))
+	}
+	return au
+}
+
+// exempt reports whether method may be called without a token.
+func (a *authenticator) exempt(method string) bool {
+	return a.open && (strings.HasPrefix(method, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") ||
+		strings.HasPrefix(method, "/grpc.reflection."))
+}
+
+// check returns the caller's identity (a digest prefix, never the token)
+// or an UNAUTHENTICATED status.
+func (a *authenticator) check(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var got [sha256.Size]byte
+	found := false
+	for _, v := range md.Get("authorization") {
+		if tok, ok := strings.CutPrefix(v, "Bearer "); ok {
+			got, found = sha256.Sum256([]byte(tok)), true
+			break
+		}
+	}
+	match := 0
+	for _, d := range a.digests {
+		match |= subtle.ConstantTimeCompare(got[:], d[:])
+	}
+	if !found || match == 0 {
+		return "", status.Error(codes.Unauthenticated, "missing or invalid bearer token")
+	}
+	return string(got[:8]), nil
+}
+
+func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if s.auth == nil || s.auth.exempt(info.FullMethod) {
+		return handler(ctx, req)
+	}
+	id, err := s.auth.check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return handler(context.WithValue(ctx, callerKey{}, id), req)
+}
+
+func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if s.auth == nil || s.auth.exempt(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	if _, err := s.auth.check(ss.Context()); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
+type callerKey struct{}
+
+// caller identifies who is calling, for rate limiting: the token digest
+// when authenticated, else the peer's IP address.
+func caller(ctx context.Context) string {
+	if id, ok := ctx.Value(callerKey{}).(string); ok {
+		return "token:" + id
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		host, _, err := net.SplitHostPort(p.Addr.String())
+		if err != nil {
+			return p.Addr.String()
+		}
+		return host
+	}
+	return "unknown"
+}
+
+// limiter holds a token bucket per caller, forgetting idle callers so the
+// map stays bounded by the number of recently active ones.
+type limiter struct {
+	limit rate.Limit
+	burst int
+	mu    sync.Mutex
+	byKey map[string]*callerBucket
+	swept time.Time
+}
+
+type callerBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLimiter(r RateLimit) *limiter {
+	if r.PerSecond <= 0 {
+		return nil
+	}
+	burst := r.Burst
+	if burst <= 0 {
+		burst = max(1, int(r.PerSecond))
+	}
+	return &limiter{limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
+}
+
+// reserve admits one request from key now, or says how long to wait.
+func (l *limiter) reserve(key string, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.byKey {
+			if now.Sub(b.seen) > time.Minute {
+				delete(l.byKey, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.byKey[key]
+	if !ok {
+		b = &callerBucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.byKey[key] = b
+	}
+	b.seen = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// admit applies the per-caller rate limit and the in-flight limit. Excess
+// load is shed at once with RESOURCE_EXHAUSTED, never queued: a rate-limited
+// caller gets RetryInfo saying when to come back. Health and reflection are
+// never shed, so probes keep working under load.
+func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") {
+		return handler(ctx, req)
+	}
+	if s.limiter != nil {
+		if wait, ok := s.limiter.reserve(caller(ctx), time.Now()); !ok {
+			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED, "rate limit exceeded for this caller")
+			f.RetryDelay = wait
+			return nil, statusOf(f.With("limit", "rate"))
+		}
+	}
+	if s.inFlight != nil {
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
+				"server is at its limit of %d requests in flight", cap(s.inFlight)).With("limit", "in_flight"))
+		}
+	}
+	return handler(ctx, req)
+}

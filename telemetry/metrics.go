@@ -1,0 +1,201 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+)
+
+// DefaultPrefix is the metrics prefix when Options.Prefix is empty: the
+// article's metrics_prefix, exposed as "llm_pipeline_*".
+const DefaultPrefix = "llm.pipeline"
+
+// DefaultMaxLabelValues is the distinct-value bound of each free-form label
+// when Options.MaxLabelValues is zero.
+const DefaultMaxLabelValues = 64
+
+// DefaultLatencyBuckets are the histogram bounds, in seconds, of the request
+// and provider-call latency histograms: 1 ms to 60 s, roughly 1-2.5-5 per
+// decade, so both a cache hit and a slow model with retries land in a bucket.
+var DefaultLatencyBuckets = []float64{
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	1, 2.5, 5, 10, 20, 30, 60,
+}
+
+// meterName is the instrumentation scope of guardgen's own instruments.
+const meterName = "github.com/guardgen/guardgen/telemetry"
+
+// Options configures NewMetrics; the zero value means the defaults.
+type Options struct {
+	// Prefix starts every instrument name; dots become underscores in
+	// Prometheus. Empty means DefaultPrefix.
+	Prefix string
+	// MaxLabelValues bounds the distinct values of each free-form label
+	// (target, provider, model, backend); zero means DefaultMaxLabelValues.
+	MaxLabelValues int
+	// LatencyBuckets overrides DefaultLatencyBuckets.
+	LatencyBuckets []float64
+	// Registry receives the metrics; nil means a new registry of its own,
+	// never prometheus.DefaultRegisterer.
+	Registry *prometheus.Registry
+	// NoRuntimeMetrics leaves the Go runtime and process collectors out of
+	// a registry that NewMetrics creates.
+	NoRuntimeMetrics bool
+}
+
+// Metrics records guardgen's metrics. Its methods are safe for concurrent
+// use and do nothing on a nil *Metrics.
+type Metrics struct {
+	provider *sdkmetric.MeterProvider
+	registry *prometheus.Registry
+
+	targets, providers, models, backends *boundedLabel
+
+	requests         metric.Int64Counter
+	requestDuration  metric.Float64Histogram
+	inFlight         metric.Int64UpDownCounter
+	shed             metric.Int64Counter
+	providerCalls    metric.Int64Counter
+	providerDuration metric.Float64Histogram
+	retries          metric.Int64Counter
+	tokens           metric.Int64Counter
+	reasks           metric.Int64Counter
+	fallbacks        metric.Int64Counter
+	cacheLookups     metric.Int64Counter
+	breakerState     metric.Int64Gauge
+	alerts           metric.Int64Counter
+}
+
+// NewMetrics creates the instruments and a Prometheus exporter that feeds
+// them into a dedicated registry, served by Handler.
+func NewMetrics(opts Options) (*Metrics, error) {
+	prefix, err := metricPrefix(opts.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	maxValues := opts.MaxLabelValues
+	if maxValues <= 0 {
+		maxValues = DefaultMaxLabelValues
+	}
+	buckets := opts.LatencyBuckets
+	if len(buckets) == 0 {
+		buckets = DefaultLatencyBuckets
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		if !opts.NoRuntimeMetrics {
+			if err := reg.Register(collectors.NewGoCollector()); err != nil {
+				return nil, fmt.Errorf("telemetry: register go collector: %w", err)
+			}
+			if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+				return nil, fmt.Errorf("telemetry: register process collector: %w", err)
+			}
+		}
+	}
+	// Scope labels and target_info would add series that say nothing a
+	// scrape job's own labels do not.
+	exporter, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithoutScopeInfo(),
+		otelprom.WithoutTargetInfo(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
+	}
+	m := &Metrics{
+		provider: sdkmetric.NewMeterProvider(
+			sdkmetric.WithReader(exporter),
+			sdkmetric.WithResource(resource.Empty()),
+		),
+		registry:  reg,
+		targets:   newBoundedLabel(maxValues),
+		providers: newBoundedLabel(maxValues),
+		models:    newBoundedLabel(maxValues),
+		backends:  newBoundedLabel(maxValues),
+	}
+	if err := m.instruments(m.provider.Meter(meterName), prefix, buckets); err != nil {
+		return nil, errors.Join(err, m.provider.Shutdown(context.Background()))
+	}
+	return m, nil
+}
+
+// instruments creates every instrument; names are prefix + "." + name.
+func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float64) error {
+	name := func(s string) string { return prefix + "." + s }
+	var errs []error
+	counter := func(n, unit, desc string) metric.Int64Counter {
+		c, err := meter.Int64Counter(name(n), metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
+	seconds := func(n, desc string) metric.Float64Histogram {
+		h, err := meter.Float64Histogram(name(n), metric.WithUnit("s"), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(buckets...))
+		errs = append(errs, err)
+		return h
+	}
+
+	m.requests = counter("requests", "{request}",
+		"Generate requests by outcome (ok, degraded, failed) and the failure domain, recovery action and reason that decided it.")
+	m.requestDuration = seconds("request.duration", "Generate latency, from the first byte in to the answer out.")
+	var err error
+	m.inFlight, err = meter.Int64UpDownCounter(name("requests.in_flight"), metric.WithUnit("{request}"),
+		metric.WithDescription("Generate requests being served now."))
+	errs = append(errs, err)
+	m.shed = counter("requests.shed", "{request}",
+		"Requests refused at once with RESOURCE_EXHAUSTED, by reason (overload, rate_limit).")
+	m.providerCalls = counter("provider.calls", "{call}",
+		"Provider calls (each transport attempt) by provider, model and outcome (ok or the gRPC code).")
+	m.providerDuration = seconds("provider.call.duration", "Latency of one provider call, by outcome (ok or error).")
+	m.retries = counter("provider.retries", "{retry}",
+		"Transport retries of provider calls by the retry interceptor, by the reason of the failed attempt.")
+	m.tokens = counter("tokens", "{token}", "Tokens reported by providers, by direction (input, output).")
+	m.reasks = counter("reasks", "{reask}",
+		"Re-asks: further provider calls that carry the previous output's parse error or violations.")
+	m.fallbacks = counter("fallbacks", "{fallback}", "Degraded answers served, by fallback kind (cache, route, template, partial).")
+	m.cacheLookups = counter("cache.lookups", "{lookup}", "Fallback cache lookups by backend and result (hit, miss).")
+	// No unit: "1" would make the exporter append "_ratio".
+	m.breakerState, err = meter.Int64Gauge(name("breaker.state"),
+		metric.WithDescription("Circuit breaker state per provider: 0 closed, 1 half-open, 2 open."))
+	errs = append(errs, err)
+	m.alerts = counter("alerts", "{alert}", "Alert events fired, by failure domain.")
+	return errors.Join(errs...)
+}
+
+// Handler serves the Prometheus exposition of the registry at any path;
+// mount it at /metrics. A nil *Metrics serves 404.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// MeterProvider is the provider behind the metrics, for other
+// instrumentation that should land in the same registry (for example
+// otelgrpc.WithMeterProvider). A nil *Metrics returns a no-op provider.
+func (m *Metrics) MeterProvider() metric.MeterProvider {
+	if m == nil {
+		return noop.NewMeterProvider()
+	}
+	return m.provider
+}
+
+// Shutdown stops the meter provider; later records are dropped.
+func (m *Metrics) Shutdown(ctx context.Context) error {
+	if m == nil {
+		return nil
+	}
+	return m.provider.Shutdown(ctx)
+}

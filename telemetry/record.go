@@ -1,0 +1,256 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc/codes"
+
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// Label keys of the metric families.
+const (
+	labelOutcome   = "outcome"
+	labelDomain    = "domain"
+	labelAction    = "action"
+	labelReason    = "reason"
+	labelTarget    = "target"
+	labelProvider  = "provider"
+	labelModel     = "model"
+	labelKind      = "kind"
+	labelBackend   = "backend"
+	labelResult    = "result"
+	labelDirection = "direction"
+)
+
+// outcomeOK is the outcome label of a successful request or provider call.
+const outcomeOK = "ok"
+
+// Outcome is how a Generate request ended.
+type Outcome int
+
+// Outcomes of a Generate request.
+const (
+	// OutcomeOK is a valid message from the requested route.
+	OutcomeOK Outcome = iota
+	// OutcomeDegraded is an OK answer with degraded = true (cache,
+	// fallback route, template, partial).
+	OutcomeDegraded
+	// OutcomeFailed is a non-OK status carrying a FailureDetail.
+	OutcomeFailed
+)
+
+// String returns the outcome's label value: ok, degraded or failed.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return outcomeOK
+	case OutcomeDegraded:
+		return "degraded"
+	case OutcomeFailed:
+		return "failed"
+	}
+	return labelUnknown
+}
+
+// Request describes one finished Generate request.
+type Request struct {
+	// Target is the fully-qualified target message name.
+	Target  string
+	Outcome Outcome
+	// Domain, Action and Reason are those of the failure that failed or
+	// degraded the request; zero for OutcomeOK.
+	Domain   guardgenv1.FailureDomain
+	Action   guardgenv1.RecoveryAction
+	Reason   guardgenv1.FailureReason
+	Duration time.Duration
+}
+
+// RecordRequest counts a finished request and observes its latency.
+func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
+	if m == nil {
+		return
+	}
+	outcome := attribute.String(labelOutcome, r.Outcome.String())
+	target := attribute.String(labelTarget, m.targets.value(r.Target))
+	m.requests.Add(ctx, 1, metric.WithAttributes(
+		outcome,
+		attribute.String(labelDomain, DomainLabel(r.Domain)),
+		attribute.String(labelAction, ActionLabel(r.Action)),
+		attribute.String(labelReason, ReasonLabel(r.Reason)),
+		target,
+	))
+	m.requestDuration.Record(ctx, r.Duration.Seconds(), metric.WithAttributes(outcome, target))
+}
+
+// TrackInFlight counts a request as in flight until the returned func is
+// called; call it exactly once, typically deferred.
+func (m *Metrics) TrackInFlight(ctx context.Context) (done func()) {
+	if m == nil {
+		return func() {}
+	}
+	m.inFlight.Add(ctx, 1)
+	return func() { m.inFlight.Add(ctx, -1) }
+}
+
+// ShedReason is why a request was refused at the door.
+type ShedReason string
+
+// Reasons for shedding a request.
+const (
+	// ShedOverload is the in-flight limit.
+	ShedOverload ShedReason = "overload"
+	// ShedRateLimit is the per-caller rate limit.
+	ShedRateLimit ShedReason = "rate_limit"
+)
+
+// RecordShed counts a request refused with RESOURCE_EXHAUSTED before any
+// work. Reasons other than the ShedReason constants count as "other".
+func (m *Metrics) RecordShed(ctx context.Context, reason ShedReason) {
+	if m == nil {
+		return
+	}
+	v := string(reason)
+	if reason != ShedOverload && reason != ShedRateLimit {
+		v = labelOther
+	}
+	m.shed.Add(ctx, 1, metric.WithAttributes(attribute.String(labelReason, v)))
+}
+
+// ProviderCall describes one provider call: one transport attempt.
+type ProviderCall struct {
+	Provider string
+	// Model is the model that answered, or the requested one when the
+	// call failed.
+	Model string
+	// Code is the call's gRPC status code; codes.OK for success.
+	Code     codes.Code
+	Duration time.Duration
+	// InputTokens and OutputTokens are the provider's usage; zero counts
+	// are not recorded.
+	InputTokens, OutputTokens int64
+}
+
+// RecordProviderCall counts a provider call by outcome ("ok" or the
+// upper-case gRPC code), observes its latency by ok/error, and adds its
+// tokens.
+func (m *Metrics) RecordProviderCall(ctx context.Context, c ProviderCall) {
+	if m == nil {
+		return
+	}
+	provider := attribute.String(labelProvider, m.providers.value(c.Provider))
+	model := attribute.String(labelModel, m.models.value(c.Model))
+	m.providerCalls.Add(ctx, 1, metric.WithAttributes(provider, model,
+		attribute.String(labelOutcome, providerOutcome(c.Code))))
+	coarse := outcomeOK
+	if c.Code != codes.OK {
+		coarse = "error"
+	}
+	m.providerDuration.Record(ctx, c.Duration.Seconds(), metric.WithAttributes(provider, model,
+		attribute.String(labelOutcome, coarse)))
+	if c.InputTokens > 0 {
+		m.tokens.Add(ctx, c.InputTokens, metric.WithAttributes(provider, attribute.String(labelDirection, "input")))
+	}
+	if c.OutputTokens > 0 {
+		m.tokens.Add(ctx, c.OutputTokens, metric.WithAttributes(provider, attribute.String(labelDirection, "output")))
+	}
+}
+
+// RecordRetry counts one transport retry of a provider call, by the reason
+// the previous attempt failed (RATE_LIMITED, UPSTREAM_UNAVAILABLE, ...).
+// Retries are counted apart from the calls themselves, so a retry storm
+// shows up even when the retries succeed.
+func (m *Metrics) RecordRetry(ctx context.Context, provider string, reason guardgenv1.FailureReason) {
+	if m == nil {
+		return
+	}
+	m.retries.Add(ctx, 1, metric.WithAttributes(
+		attribute.String(labelProvider, m.providers.value(provider)),
+		attribute.String(labelReason, ReasonLabel(reason)),
+	))
+}
+
+// RecordReask counts one re-ask of the model, by the reason the previous
+// output was refused (NO_JSON, MALFORMED_JSON, SCHEMA_MISMATCH, ...).
+func (m *Metrics) RecordReask(ctx context.Context, reason guardgenv1.FailureReason) {
+	if m == nil {
+		return
+	}
+	m.reasks.Add(ctx, 1, metric.WithAttributes(attribute.String(labelReason, ReasonLabel(reason))))
+}
+
+// FallbackKind is where a degraded answer came from.
+type FallbackKind string
+
+// Kinds of fallback.
+const (
+	FallbackCache    FallbackKind = "cache"
+	FallbackRoute    FallbackKind = "route"
+	FallbackTemplate FallbackKind = "template"
+	FallbackPartial  FallbackKind = "partial"
+)
+
+// RecordFallback counts a degraded answer served by kind. Kinds other than
+// the FallbackKind constants count as "other".
+func (m *Metrics) RecordFallback(ctx context.Context, kind FallbackKind) {
+	if m == nil {
+		return
+	}
+	v := string(kind)
+	switch kind {
+	case FallbackCache, FallbackRoute, FallbackTemplate, FallbackPartial:
+	default:
+		v = labelOther
+	}
+	m.fallbacks.Add(ctx, 1, metric.WithAttributes(attribute.String(labelKind, v)))
+}
+
+// RecordCacheLookup counts a fallback-cache lookup on backend (memory,
+// redis, ...) as a hit or a miss.
+func (m *Metrics) RecordCacheLookup(ctx context.Context, backend string, hit bool) {
+	if m == nil {
+		return
+	}
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cacheLookups.Add(ctx, 1, metric.WithAttributes(
+		attribute.String(labelBackend, m.backends.value(backend)),
+		attribute.String(labelResult, result),
+	))
+}
+
+// BreakerState is a circuit breaker's state, numbered as the gauge
+// reports it (and as github.com/sony/gobreaker/v2 numbers its State).
+type BreakerState int64
+
+// Circuit breaker states.
+const (
+	BreakerClosed   BreakerState = 0
+	BreakerHalfOpen BreakerState = 1
+	BreakerOpen     BreakerState = 2
+)
+
+// SetBreakerState sets the breaker gauge of provider; call it from the
+// breaker's state-change hook (gobreaker Settings.OnStateChange) and once
+// at start with BreakerClosed, so the series exists before the first trip.
+func (m *Metrics) SetBreakerState(ctx context.Context, provider string, state BreakerState) {
+	if m == nil {
+		return
+	}
+	m.breakerState.Record(ctx, int64(state), metric.WithAttributes(
+		attribute.String(labelProvider, m.providers.value(provider))))
+}
+
+// RecordAlert counts one alert event for domain. Alerter calls it; call it
+// directly only for alerts raised outside an Alerter.
+func (m *Metrics) RecordAlert(ctx context.Context, domain guardgenv1.FailureDomain) {
+	if m == nil {
+		return
+	}
+	m.alerts.Add(ctx, 1, metric.WithAttributes(attribute.String(labelDomain, DomainLabel(domain))))
+}

@@ -1,0 +1,100 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"google.golang.org/grpc/credentials"
+)
+
+// DefaultServiceName is the service.name resource attribute when
+// TraceOptions.ServiceName is empty.
+const DefaultServiceName = "guardgen"
+
+// TraceOptions configures NewTracerProvider; the zero value is a provider
+// that exports nothing.
+type TraceOptions struct {
+	// OTLPEndpoint is the OTLP/gRPC collector, as host:port or as a URL
+	// (http://host:4317 implies Insecure). Empty means no exporter: the
+	// OTEL_EXPORTER_OTLP_* environment does not switch export on by itself.
+	OTLPEndpoint string
+	// Insecure sends spans without TLS.
+	Insecure bool
+	// TLS is the client TLS configuration (for example a client
+	// certificate for mTLS); nil means the system roots. Ignored when
+	// Insecure.
+	TLS *tls.Config
+	// Headers are sent with every export (for example a collector token).
+	Headers map[string]string
+	// ServiceName is the service.name resource attribute; empty means
+	// DefaultServiceName.
+	ServiceName string
+	// Sampler decides which traces are recorded; nil means
+	// ParentBased(AlwaysSample()), which honours the caller's decision.
+	Sampler sdktrace.Sampler
+	// SpanProcessors receive every span besides the exporter, for example
+	// a tracetest.SpanRecorder in tests.
+	SpanProcessors []sdktrace.SpanProcessor
+}
+
+// NewTracerProvider returns a tracer provider that batches spans to the
+// OTLP/gRPC endpoint when one is configured. Without an endpoint it is
+// still a real SDK provider, not a no-op: spans are created, sampled and
+// handed to opts.SpanProcessors (or to processors registered later), so
+// trace ids reach logs and in-process tests see spans. The connection is
+// made lazily; an unreachable collector costs dropped spans, never a
+// failed start. Call Shutdown to flush and stop it. The provider is not
+// installed globally: that, and the propagator, are main's choice.
+func NewTracerProvider(ctx context.Context, opts TraceOptions) (*sdktrace.TracerProvider, error) {
+	name := opts.ServiceName
+	if name == "" {
+		name = DefaultServiceName
+	}
+	res, err := resource.Merge(resource.Default(),
+		resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name)))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: trace resource: %w", err)
+	}
+	sampler := opts.Sampler
+	if sampler == nil {
+		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+	}
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	if opts.OTLPEndpoint != "" {
+		exporter, err := otlptracegrpc.New(ctx, otlpOptions(opts)...)
+		if err != nil {
+			return nil, fmt.Errorf("telemetry: otlp trace exporter: %w", err)
+		}
+		tpOpts = append(tpOpts, sdktrace.WithBatcher(exporter))
+	}
+	for _, sp := range opts.SpanProcessors {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
+	}
+	return sdktrace.NewTracerProvider(tpOpts...), nil
+}
+
+// otlpOptions are the exporter options for opts.OTLPEndpoint.
+func otlpOptions(opts TraceOptions) []otlptracegrpc.Option {
+	var o []otlptracegrpc.Option
+	if strings.Contains(opts.OTLPEndpoint, "://") {
+		o = append(o, otlptracegrpc.WithEndpointURL(opts.OTLPEndpoint))
+	} else {
+		o = append(o, otlptracegrpc.WithEndpoint(opts.OTLPEndpoint))
+	}
+	switch {
+	case opts.Insecure:
+		o = append(o, otlptracegrpc.WithInsecure())
+	case opts.TLS != nil:
+		o = append(o, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(opts.TLS)))
+	}
+	if len(opts.Headers) > 0 {
+		o = append(o, otlptracegrpc.WithHeaders(opts.Headers))
+	}
+	return o
+}
