@@ -598,3 +598,87 @@ func TestPartialMatch(t *testing.T) {
 		t.Errorf("non-critical field not cleared: %v %v", tree, err)
 	}
 }
+
+func TestBearerAuth(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{server: server.Options{Auth: server.Auth{Tokens: []string{"s3cret-token"}, OpenHealthAndReflection: true}}})
+	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
+	tests := []struct {
+		name   string
+		header string
+		want   codes.Code
+	}{
+		{"missing", "", codes.Unauthenticated},
+		{"wrong", "Bearer nope", codes.Unauthenticated},
+		{"not bearer", "Basic czNjcmV0LXRva2Vu", codes.Unauthenticated},
+		{"right", "Bearer s3cret-token", codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			if tt.header != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", tt.header)
+			}
+			_, err := h.gen.Generate(ctx, req)
+			if status.Code(err) != tt.want {
+				t.Errorf("code = %v, want %v", status.Code(err), tt.want)
+			}
+		})
+	}
+	if hc, err := h.health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health without a token = %v, %v; want SERVING", hc, err)
+	}
+}
+
+func TestRateLimitAnswersWithRetryInfo(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{server: server.Options{RateLimit: server.RateLimit{PerSecond: 0.5, Burst: 1}}})
+	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
+	if _, err := generate(t, h, "", req); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	_, err := generate(t, h, "", req)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("second request: %v, want ResourceExhausted", err)
+	}
+	fd, info := failureOf(t, err)
+	if info.GetReason() != "OVERLOADED" || fd.GetMetadata()["limit"] != "rate" {
+		t.Errorf("failure = %v", fd)
+	}
+	var retryInfo *errdetails.RetryInfo
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			retryInfo = ri
+		}
+	}
+	if d := retryInfo.GetRetryDelay().AsDuration(); d <= 0 || d > 2*time.Second {
+		t.Errorf("RetryInfo delay = %v, want (0, 2s]", d)
+	}
+}
+
+func TestInFlightLimitShedsAtOnce(t *testing.T) {
+	t.Parallel()
+	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
+	h := start(t, harnessOptions{provider: g, server: server.Options{MaxInFlight: 1}})
+	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.gen.Generate(context.Background(), req)
+		done <- err
+	}()
+	<-g.entered
+	_, err := generate(t, h, "", req)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("request over the in-flight limit: %v, want ResourceExhausted", err)
+	} else if fd, _ := failureOf(t, err); fd.GetMetadata()["limit"] != "in_flight" {
+		t.Errorf("failure = %v", fd)
+	}
+	if hc, err := h.health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health is shed under load: %v, %v", hc, err)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Errorf("admitted request failed: %v", err)
+	}
+}
