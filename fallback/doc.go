@@ -1,0 +1,27 @@
+// Package fallback holds what guardgen serves when generation cannot
+// produce a valid message: the cache of last valid results and the
+// per-type templates from config. They are steps (a) and (c) of the
+// degradation chain that FALLBACK_TO_CACHE and ALERT_AND_DEGRADE start
+// (step (b), the route's fallback entry, is a provider call and lives with
+// the routes).
+//
+// # Cache
+//
+// Every valid result is stored under [Key]: target type, descriptor hash,
+// model and a hash of the normalised prompt. A degraded answer is the
+// stored [Entry], served with its [Age]. Two backends implement [Cache]:
+// [Memory], a bounded LRU with a TTL for a single replica (the default),
+// and [Redis], shared by all replicas so that one serves what another
+// stored.
+//
+// A cache is an optimisation on a path that is already failing, so a cache
+// error never fails a request: callers log it and treat it as a miss (on
+// Get) or ignore it (on Put). Backends return errors rather than hide them
+// so that the caller can count and log them; [Redis] bounds every call
+// with dial, read and write timeouts and the caller's context.
+//
+// # Templates
+//
+// [Templates] maps a target type to a fixed JSON message from config, the
+// last answer before a FailureDetail.
+package fallback

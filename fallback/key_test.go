@@ -1,0 +1,116 @@
+package fallback_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/guardgen/guardgen/fallback"
+)
+
+const (
+	ticket = "guardgen.examples.v1.TicketClassification"
+	hashA  = "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbcccccccccccccccc0000000000000000"
+	hashB  = "1111111111111111bbbbbbbbbbbbbbbbcccccccccccccccc0000000000000000"
+)
+
+type keyArgs struct{ typ, hash, prompt, model string }
+
+func (a keyArgs) key() string { return fallback.Key(a.typ, a.hash, a.prompt, a.model) }
+
+func TestKeySame(t *testing.T) {
+	t.Parallel()
+	base := keyArgs{ticket, hashA, "Classify: my invoice is wrong", "gpt-4o-mini"}
+	tests := []struct {
+		name string
+		args keyArgs
+	}{
+		{"identical", base},
+		{"surrounding white space", keyArgs{ticket, hashA, "  \n\tClassify: my invoice is wrong \r\n", "gpt-4o-mini"}},
+		{"inner white space runs", keyArgs{ticket, hashA, "Classify:\n\n  my\tinvoice  is\u00a0wrong", "gpt-4o-mini"}},
+		{"case", keyArgs{ticket, hashA, "CLASSIFY: My Invoice Is Wrong", "gpt-4o-mini"}},
+		{"hash beyond 16 characters", keyArgs{ticket, hashA[:16] + "ffff", "Classify: my invoice is wrong", "gpt-4o-mini"}},
+	}
+	want := base.key()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.args.key(); got != want {
+				t.Errorf("Key = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestKeyUnicodeNormalization(t *testing.T) {
+	t.Parallel()
+	composed := fallback.Key(ticket, hashA, "caf\u00e9 bill", "m")    // é as one code point
+	decomposed := fallback.Key(ticket, hashA, "cafe\u0301 bill", "m") // e + combining acute
+	if composed != decomposed {
+		t.Errorf("NFC-equivalent prompts got different keys:\n%s\n%s", composed, decomposed)
+	}
+}
+
+func TestKeyDifferent(t *testing.T) {
+	t.Parallel()
+	base := keyArgs{ticket, hashA, "classify: my invoice is wrong", "gpt-4o-mini"}
+	tests := []struct {
+		name string
+		args keyArgs
+	}{
+		{"model", keyArgs{ticket, hashA, base.prompt, "gpt-4o"}},
+		{"type", keyArgs{"guardgen.examples.v1.Other", hashA, base.prompt, base.model}},
+		{"descriptor hash", keyArgs{ticket, hashB, base.prompt, base.model}},
+		{"prompt words", keyArgs{ticket, hashA, "classify: my invoice is right", base.model}},
+		{"prompt punctuation", keyArgs{ticket, hashA, "classify my invoice is wrong", base.model}},
+		{"white space inside a word", keyArgs{ticket, hashA, "classify: my in voice is wrong", base.model}},
+	}
+	want := base.key()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.args.key(); got == want {
+				t.Errorf("Key = %q, same as the base key", got)
+			}
+		})
+	}
+}
+
+// TestKeyNoSeparatorCollision: colons inside a component cannot shift a
+// boundary and make two different inputs share a key.
+func TestKeyNoSeparatorCollision(t *testing.T) {
+	t.Parallel()
+	a := fallback.Key("t", "h", "p", "llama3:8b")
+	b := fallback.Key("t", "h:llama3", "p", "8b")
+	c := fallback.Key("t", "h", "p", "llama3%3A8b")
+	if a == b || a == c || b == c {
+		t.Errorf("collision among %q, %q, %q", a, b, c)
+	}
+	if n := strings.Count(a, ":"); n != 5 {
+		t.Errorf("Key %q has %d colons, want 5 separators", a, n)
+	}
+}
+
+func TestNormalizePrompt(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{" \t\n ", ""},
+		{"  Hello\r\n\r\n  World  ", "hello world"},
+		{"ÉCOLE\u2003Cafe\u0301", "école café"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			if got := fallback.NormalizePrompt(tt.in); got != tt.want {
+				t.Errorf("NormalizePrompt(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkKey(b *testing.B) {
+	prompt := strings.Repeat("Classify this support ticket:  my invoice  is wrong.\n", 40)
+	for b.Loop() {
+		fallback.Key(ticket, hashA, prompt, "gpt-4o-mini")
+	}
+}

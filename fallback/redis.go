@@ -1,0 +1,181 @@
+package fallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults for [RedisOptions]. The timeouts are short because a cache
+// lookup happens on a request that is already degrading: a slow Redis
+// should cost a miss, not the caller's deadline.
+const (
+	DefaultRedisAddr    = "localhost:6379"
+	DefaultDialTimeout  = 500 * time.Millisecond
+	DefaultRedisTimeout = 500 * time.Millisecond
+)
+
+// RedisOptions configures [NewRedis]. The zero value means the defaults.
+type RedisOptions struct {
+	// Addr is host:port of the Redis server. Empty means
+	// [DefaultRedisAddr].
+	Addr string
+	// Username and Password authenticate (AUTH); empty means none.
+	Username string
+	Password string
+	// DB is the database number.
+	DB int
+	// KeyPrefix is prepended to every [Key], e.g. "staging:", so that
+	// deployments can share a server without sharing entries.
+	KeyPrefix string
+	// TTL is how long Redis keeps an entry (SET ... EX). Zero means
+	// [DefaultTTL]. Redis stores it in whole seconds unless it has a
+	// fractional second, in which case it uses PX.
+	TTL time.Duration
+	// DialTimeout bounds connecting. Zero means [DefaultDialTimeout].
+	DialTimeout time.Duration
+	// ReadTimeout and WriteTimeout bound each socket read and write.
+	// Zero means [DefaultRedisTimeout].
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// PoolSize is the maximum number of connections. Zero means
+	// go-redis's default (10 per GOMAXPROCS).
+	PoolSize int
+	// Now is the clock that fills a zero StoredAt. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Redis is a [Cache] in a Redis server, shared by every guardgen replica
+// that uses the same server, DB and KeyPrefix. Each entry is one string
+// key written with SET and an expiry and read with GET; the value is a
+// versioned binary encoding of [Entry] (one format byte, then protobuf
+// wire-format fields), so any replica can read what another wrote and a
+// future format is seen as [ErrCorrupt] rather than misread.
+//
+// Every call is bounded by the dial, read and write timeouts and by ctx's
+// deadline, and is retried at most once (network errors, timeouts), so a
+// call against a dead or stuck server fails within about twice the timeouts.
+// Errors are returned wrapped; callers treat them as misses, so a Redis
+// outage degrades the cache, never a request. Redis is safe for concurrent
+// use; call Close when done.
+type Redis struct {
+	client *redis.Client
+	prefix string
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewRedis returns a Redis cache for opts. It does not connect: the first
+// call does, so a Redis that is down at start does not stop guardgen (use
+// [Redis.Ping] to report it). It fails only on invalid options.
+func NewRedis(opts RedisOptions) (*Redis, error) {
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"TTL", opts.TTL},
+		{"DialTimeout", opts.DialTimeout},
+		{"ReadTimeout", opts.ReadTimeout},
+		{"WriteTimeout", opts.WriteTimeout},
+	} {
+		if d.d < 0 {
+			return nil, fmt.Errorf("fallback: redis %s is negative: %v", d.name, d.d)
+		}
+	}
+	if opts.TTL > 0 && opts.TTL < time.Millisecond {
+		return nil, fmt.Errorf("fallback: redis TTL %v is under Redis's 1 ms resolution", opts.TTL)
+	}
+	if opts.PoolSize < 0 {
+		return nil, fmt.Errorf("fallback: redis PoolSize is negative: %d", opts.PoolSize)
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultRedisAddr
+	}
+	if opts.TTL == 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = DefaultRedisTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = DefaultRedisTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	client := redis.NewClient(&redis.Options{
+		Addr:         opts.Addr,
+		Username:     opts.Username,
+		Password:     opts.Password,
+		DB:           opts.DB,
+		DialTimeout:  opts.DialTimeout,
+		ReadTimeout:  opts.ReadTimeout,
+		WriteTimeout: opts.WriteTimeout,
+		PoolSize:     opts.PoolSize,
+		// Honour the caller's deadline as well as the socket timeouts.
+		ContextTimeoutEnabled: true,
+		// One retry covers a pooled connection the server closed; more
+		// would spend the degraded request's time on a cache.
+		MaxRetries: 1,
+		// go-redis redials up to 5 times per connection by default
+		// (DialerRetries <= 0 means 5); once is enough for a cache.
+		DialerRetries: 1,
+		// Maintenance notifications are a Redis Cloud feature that
+		// needs RESP3 push handling; a cache has no use for them.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	return &Redis{client: client, prefix: opts.KeyPrefix, ttl: opts.TTL, now: opts.Now}, nil
+}
+
+// Get returns the entry under key. A missing or expired key is a miss with
+// a nil error; a Redis failure or an undecodable value ([ErrCorrupt]) is an
+// error, which callers treat as a miss.
+func (r *Redis) Get(ctx context.Context, key string) (Entry, bool, error) {
+	b, err := r.client.Get(ctx, r.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("fallback: redis get: %w", err)
+	}
+	e, err := unmarshalEntry(b)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("fallback: redis get: %w", err)
+	}
+	return e, true, nil
+}
+
+// Put stores e under key with the TTL, setting StoredAt from the clock when
+// it is zero. The write replaces any entry there and restarts its TTL.
+func (r *Redis) Put(ctx context.Context, key string, e Entry) error {
+	if e.StoredAt.IsZero() {
+		e.StoredAt = r.now()
+	}
+	if err := r.client.Set(ctx, r.prefix+key, marshalEntry(e), r.ttl).Err(); err != nil {
+		return fmt.Errorf("fallback: redis set: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the server answers, for start-up logs and health.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("fallback: redis ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections. The Redis must not be used afterwards.
+func (r *Redis) Close() error {
+	if err := r.client.Close(); err != nil {
+		return fmt.Errorf("fallback: redis close: %w", err)
+	}
+	return nil
+}
