@@ -1,0 +1,90 @@
+package config
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+)
+
+// Default returns the built-in configuration, a new message on every call:
+// the article's configuration template, the built-in synthetic provider
+// behind a route named "default", a memory cache, and the server limits
+// documented in config.proto. Every field that has a default is set, so the
+// result is what a file is overlaid on.
+func Default() *configv1.Config {
+	return &configv1.Config{
+		LlmPipeline: &configv1.LlmPipeline{
+			Execution: &configv1.Execution{
+				MaxAttempts:      proto.Uint32(3),
+				BaseDelaySeconds: proto.Float64(2),
+				MaxDelaySeconds:  proto.Float64(20),
+				JitterFactor:     proto.Float64(0.3),
+				InfraErrors:      []string{"RateLimitError", "APITimeoutError", "APIConnectionError"},
+			},
+			Validation: &configv1.Validation{
+				StripMarkdownFences:     proto.Bool(true),
+				MaxContentPreviewLength: proto.Uint32(200),
+				StrictSchemaMode:        proto.Bool(false),
+				AllowPartialMatches:     proto.Bool(true),
+			},
+			Routing: &configv1.Routing{
+				Infrastructure:  domainPolicy("retry_with_backoff", 3),
+				InputConstraint: domainPolicy("reject_and_fix", 1),
+				OutputSemantic:  domainPolicy("fallback_to_cache", 5),
+				PipelineLogic:   domainPolicy("alert_and_degrade", 1),
+			},
+			Observability: &configv1.Observability{
+				TraceErrors:    proto.Bool(true),
+				LogRawPayloads: proto.Bool(false),
+				MetricsPrefix:  proto.String("llm.pipeline"),
+			},
+		},
+		Providers: []*configv1.Provider{{Name: "synthetic", Type: "synthetic"}},
+		Routes: []*configv1.Route{{
+			Name:    "default",
+			Entries: []*configv1.RouteEntry{{Provider: "synthetic"}},
+		}},
+		DefaultRoute: proto.String("default"),
+		Targets:      &configv1.Targets{},
+		Cache: &configv1.Cache{
+			Backend:    proto.String("memory"),
+			TtlSeconds: proto.Float64(3600),
+			MaxEntries: proto.Uint32(1000),
+			Redis: &configv1.Redis{
+				Db:        proto.Uint32(0),
+				KeyPrefix: proto.String("guardgen:"),
+			},
+		},
+		Server: &configv1.Server{
+			Listen:                 proto.String(":50051"),
+			MetricsListen:          proto.String(":9464"),
+			MaxInFlight:            proto.Uint32(128),
+			MaxMessageBytes:        proto.Uint32(4 << 20),
+			MaxPromptBytes:         proto.Uint32(256 << 10),
+			MaxOutputBytes:         proto.Uint32(1 << 20),
+			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
+			ShutdownTimeoutSeconds: proto.Float64(15),
+			SemanticAttempts:       proto.Uint32(3),
+			MaxProviderCalls:       proto.Uint32(6),
+			RetryBudget: &configv1.RetryBudget{
+				MaxTokens:  proto.Float64(10),
+				TokenRatio: proto.Float64(0.1),
+			},
+			Breaker: &configv1.Breaker{
+				ConsecutiveFailures: proto.Uint32(5),
+				OpenSeconds:         proto.Float64(30),
+			},
+		},
+		Telemetry: &configv1.Telemetry{
+			TraceSampleRatio:   proto.Float64(1),
+			ServiceName:        proto.String("guardgen"),
+			LogFormat:          proto.String("json"),
+			LogLevel:           proto.String("info"),
+			AlertWindowSeconds: proto.Float64(60),
+		},
+	}
+}
+
+func domainPolicy(action string, alertThreshold uint32) *configv1.DomainPolicy {
+	return &configv1.DomainPolicy{Action: proto.String(action), AlertThreshold: proto.Uint32(alertThreshold)}
+}
