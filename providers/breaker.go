@@ -10,6 +10,10 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
+// BreakerState is a circuit breaker's state: gobreaker's, numbered closed
+// 0, half-open 1, open 2.
+type BreakerState = gobreaker.State
+
 // BreakerPolicy configures a provider's circuit breaker. The zero value
 // trips after 5 consecutive infrastructure failures and stays open 30 s.
 type BreakerPolicy struct {
@@ -19,12 +23,14 @@ type BreakerPolicy struct {
 	// through (half-open).
 	OpenFor time.Duration
 	// OnStateChange, when set, is told every transition.
-	OnStateChange func(provider string, from, to gobreaker.State)
+	OnStateChange func(provider string, from, to BreakerState)
 }
 
 // breaker wraps gobreaker's two-step breaker so that only infrastructure
 // failures count: a cancellation, a 4xx or a semantic failure says nothing
-// about the provider's health and is excluded.
+// about the provider's health and is excluded. Successes count: they reset
+// the run of consecutive failures and a successful half-open probe closes
+// the breaker.
 type breaker struct {
 	cb *gobreaker.TwoStepCircuitBreaker[struct{}]
 }
@@ -45,7 +51,10 @@ func newBreaker(provider string, p BreakerPolicy) *breaker {
 		MaxRequests: 1, // half-open lets exactly one probe through
 		Timeout:     p.OpenFor,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
-		IsExcluded:  func(err error) bool { return !classifier.Infrastructure(err) },
+		// err == nil must not be excluded: gobreaker asks IsExcluded before
+		// IsSuccessful, and excluding successes would keep a half-open
+		// breaker half-open forever and never reset the failure run.
+		IsExcluded: func(err error) bool { return err != nil && !classifier.Infrastructure(err) },
 	}
 	if p.OnStateChange != nil {
 		settings.OnStateChange = func(name string, from, to gobreaker.State) { p.OnStateChange(name, from, to) }
@@ -53,12 +62,21 @@ func newBreaker(provider string, p BreakerPolicy) *breaker {
 	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](settings)}
 }
 
-// allow admits one attempt, or returns a CIRCUIT_OPEN failure.
-func (b *breaker) allow(provider string) (func(error), error) {
+// errNotAttempted reports to the breaker that an admitted attempt never
+// reached the provider (the request's call cap refused it, or the attempt
+// panicked). It is excluded, so it releases a half-open probe slot without
+// counting either way: an admitted attempt must always be reported, or
+// gobreaker keeps the slot taken and a half-open breaker admits nothing
+// ever again.
+var errNotAttempted = errors.New("providers: attempt not made")
+
+// allow admits one attempt, or returns a CIRCUIT_OPEN failure. The caller
+// must call done exactly once with the attempt's outcome.
+func (b *breaker) allow(provider string) (done func(error), err error) {
 	if b == nil {
 		return func(error) {}, nil
 	}
-	done, err := b.cb.Allow()
+	done, err = b.cb.Allow()
 	if err != nil {
 		state := "open"
 		if errors.Is(err, gobreaker.ErrTooManyRequests) {
@@ -68,6 +86,14 @@ func (b *breaker) allow(provider string) (func(error), error) {
 			"provider %s circuit breaker is %s", provider, state).With("provider", provider).With("breaker", state)
 	}
 	return done, nil
+}
+
+// counts returns the breaker's counters, zero when there is none.
+func (b *breaker) counts() gobreaker.Counts {
+	if b == nil {
+		return gobreaker.Counts{}
+	}
+	return b.cb.Counts()
 }
 
 // State returns the breaker's state, closed when there is none.

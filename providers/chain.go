@@ -3,7 +3,9 @@ package providers
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/telemetry"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
@@ -27,9 +30,15 @@ import (
 // means the article's defaults: 3 attempts, exponential backoff from 2 s
 // capped at 20 s, plus 0–30 % jitter.
 type Policy struct {
-	// MaxAttempts counts every call, the first included: go-grpc-middleware's
-	// retry.WithMax(n) makes at most n calls on v2.3.4 (its loop runs
-	// attempt = 0 .. n-1), so 3 means one call and two retries.
+	// MaxAttempts counts every call, the first included, so 3 means one
+	// call and at most two retries. It is passed to go-grpc-middleware's
+	// retry.WithMax unchanged because, on the pinned v2.3.4, WithMax(n)
+	// bounds calls, not retries, whatever its doc comment and parameter
+	// name (maxRetries) say: UnaryClientInterceptor loops
+	// "for attempt := uint(0); attempt < callOpts.max; attempt++" with one
+	// invoker call per iteration, and WithMax(0) (Disable) makes one call
+	// without retrying. TestRetryWithMaxCountsCalls pins this; re-read
+	// interceptors/retry/retry.go when upgrading.
 	MaxAttempts uint
 	BaseDelay   time.Duration
 	MaxDelay    time.Duration
@@ -78,13 +87,26 @@ type ChainOptions struct {
 	Model  string
 	Policy Policy
 	// Now and Rand are the clock and the jitter source; nil means time.Now
-	// and math/rand/v2. Tests inject both.
+	// and math/rand/v2. Tests inject both. Now is compared with context
+	// deadlines, which are wall-clock times, so an injected clock must stay
+	// near the real one (a frozen time.Now() reading will do).
 	Now  func() time.Time
 	Rand func() float64
 	// Tracer makes the per-attempt spans; nil means the global provider's.
 	Tracer trace.Tracer
+	// RetryReasons narrows what is retried to these failure reasons (the
+	// config's infra_errors); empty means every reason the classifier
+	// deems retriable. It can only narrow: a reason the classifier does not
+	// retry (a 4xx, the caller's deadline) is never retried.
+	RetryReasons []guardgenv1.FailureReason
 	// OnWait, when set, is told every computed wait before it happens.
 	OnWait func(retry uint, wait time.Duration)
+	// OnRetry, when set, is told every retry as it starts, with the reason
+	// the previous attempt failed.
+	OnRetry func(ctx context.Context, provider string, reason guardgenv1.FailureReason)
+	// OnCall, when set, is told every attempt that reached the provider,
+	// once it has ended.
+	OnCall func(ctx context.Context, call Call)
 	// Breaker and Budget protect the provider during outages.
 	Breaker BreakerPolicy
 	Budget  BudgetPolicy
@@ -134,7 +156,13 @@ func (c *Chain) Interceptors() []grpc.UnaryClientInterceptor {
 }
 
 // BreakerState is the provider's circuit breaker state.
-func (c *Chain) BreakerState() gobreaker.State { return c.breaker.state() }
+func (c *Chain) BreakerState() BreakerState { return c.breaker.state() }
+
+// BreakerCounts are the counters of the breaker's current generation
+// (gobreaker resets them on every state change): requests admitted, and
+// the successes and infrastructure failures among them. Excluded outcomes
+// (cancellations, caller deadlines, input failures) count in neither.
+func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.counts() }
 
 // retryState is one call's view across its transport attempts.
 type retryState struct {
@@ -144,7 +172,6 @@ type retryState struct {
 	retries  uint          // retries decided so far
 	wait     time.Duration // the wait decided for the next retry
 	stopped  *classifier.Failure
-	lastErr  error
 }
 
 func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -153,6 +180,7 @@ func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc 
 	opts = append(opts,
 		retry.WithRetriable(st.retriable),
 		retry.WithBackoff(st.backoff),
+		retry.WithOnRetryCallback(c.onRetry),
 	)
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if err == nil {
@@ -168,7 +196,7 @@ func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc 
 		return st.stopped
 	}
 	f := classifier.As(err)
-	if classifier.Retriable(err) && st.retries+1 >= c.opts.Policy.MaxAttempts {
+	if c.retriable(err) && st.retries+1 >= c.opts.Policy.MaxAttempts {
 		exhausted := classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
 			"provider %s failed %d times; last: %s", c.opts.Provider, c.opts.Policy.MaxAttempts, classifier.ReasonName(f.Reason))
 		exhausted.RetryDelay = f.RetryDelay
@@ -183,7 +211,7 @@ func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc 
 // the caller's deadline. A wait that would pass the deadline stops the
 // retries at once, handing the hint to our caller.
 func (st *retryState) retriable(err error) bool {
-	if !classifier.Retriable(err) {
+	if !st.c.retriable(err) {
 		return false
 	}
 	f := classifier.As(err)
@@ -220,6 +248,22 @@ func (st *retryState) retriable(err error) bool {
 	return true
 }
 
+// retriable reports whether err is a transient fault this chain retries:
+// the classifier's verdict, narrowed to RetryReasons when set.
+func (c *Chain) retriable(err error) bool {
+	if !classifier.Retriable(err) {
+		return false
+	}
+	return len(c.opts.RetryReasons) == 0 || slices.Contains(c.opts.RetryReasons, classifier.As(err).Reason)
+}
+
+// onRetry is the retry interceptor's callback, run as each retry starts.
+func (c *Chain) onRetry(ctx context.Context, _ uint, lastErr error) {
+	if c.opts.OnRetry != nil {
+		c.opts.OnRetry(ctx, c.opts.Provider, classifier.As(lastErr).Reason)
+	}
+}
+
 func (st *retryState) backoff(context.Context, uint) time.Duration {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -232,6 +276,10 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	if err != nil {
 		return err
 	}
+	// Every admitted attempt reports exactly one outcome to the breaker,
+	// even when it never reaches the provider or panics; see errNotAttempted.
+	outcome := errNotAttempted
+	defer func() { done(outcome) }()
 	rec := RecorderFrom(ctx)
 	number, semantic := 1, 1
 	if rec != nil {
@@ -249,14 +297,24 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	}
 	ctx, span := c.opts.Tracer.Start(ctx, "guardgen.provider.attempt", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
-			attribute.String("gen_ai.provider.name", c.opts.Provider),
-			attribute.String("gen_ai.request.model", model),
-			attribute.Int("guardgen.provider.call", number),
+			telemetry.GenAIOperationChat,
+			telemetry.GenAIProviderNameKey.String(c.opts.Provider),
+			telemetry.GenAIRequestModelKey.String(model),
+			telemetry.RetryAttemptKey.Int(number),
 			attribute.Int("guardgen.semantic_attempt", semantic),
 		))
+	defer span.End()
 	start := c.opts.Now()
 	err = c.invokeAttempt(ctx, method, req, reply, cc, invoker, opts...)
-	done(err)
+	if err != nil && ctx.Err() != nil {
+		// The caller's deadline or cancellation ended the attempt; whatever
+		// the provider made of it (a provider sees an expired deadline as a
+		// timeout), it says nothing about the provider's health. As
+		// DEADLINE_EXCEEDED or CANCELLED it is excluded from the breaker and
+		// the budget, and is not retried.
+		err = classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
+	}
+	outcome = err
 	switch {
 	case err == nil:
 		c.budget.success()
@@ -270,19 +328,23 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 		if resp.GetModel() != "" {
 			call.Model = resp.GetModel()
 		}
-		span.SetAttributes(attribute.String("gen_ai.response.model", call.Model))
+		span.SetAttributes(
+			telemetry.GenAIResponseModelKey.String(call.Model),
+			telemetry.GenAIResponseFinishReasonsKey.StringSlice([]string{finishReasonName(call.FinishReason)}),
+			telemetry.GenAIUsageInputTokensKey.Int64(call.Usage.GetInputTokens()),
+			telemetry.GenAIUsageOutputTokensKey.Int64(call.Usage.GetOutputTokens()),
+		)
 	}
 	if err != nil {
 		f := classifier.As(err)
-		span.SetAttributes(
-			attribute.String("guardgen.failure.domain", f.Domain.String()),
-			attribute.String("guardgen.failure.reason", classifier.ReasonName(f.Reason)),
-		)
-		span.SetStatus(codes.Error, status.Code(err).String())
+		span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
+		span.SetStatus(codes.Error, f.Code.String())
 	}
-	span.End()
 	if rec != nil {
 		rec.finish(number, call)
+	}
+	if c.opts.OnCall != nil {
+		c.opts.OnCall(ctx, call)
 	}
 	return err
 }
@@ -301,4 +363,10 @@ func (c *Chain) invokeAttempt(ctx context.Context, method string, req, reply any
 		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", c.opts.Policy.AttemptTimeout)
 	}
 	return err
+}
+
+// finishReasonName is the OpenTelemetry GenAI spelling of a finish reason:
+// stop, length, content_filter, refusal, tool_calls, other.
+func finishReasonName(r providerv1.FinishReason) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "FINISH_REASON_"))
 }

@@ -7,4 +7,20 @@
 // grpc.ClientConnInterface whose unary interceptors are the same, so
 // tracing, retries, the circuit breaker and per-attempt deadlines behave
 // identically whoever answers.
+//
+// The chain ([NewChain], [Chain.Interceptors]) holds what outlives one call
+// per provider:
+//
+//   - a circuit breaker (sony/gobreaker v2, two-step) that counts only
+//     infrastructure failures as failures, and successes as successes; a
+//     caller's cancellation or deadline, a 4xx or a semantic failure is
+//     excluded. Half-open, it admits one probe; a good probe closes it;
+//   - a retry budget in the manner of gRFC A6 ([BudgetPolicy]), so that a
+//     sustained outage costs about one upstream attempt per request.
+//
+// Per call it retries transient infrastructure faults with go-grpc-middleware's
+// retry interceptor: [Policy.MaxAttempts] calls at most (what retry.WithMax
+// counts on the pinned version), jittered exponential backoff, at least the
+// upstream's RetryInfo hint, never a wait that would pass the caller's
+// deadline (the call fails at once and hands the hint on instead).
 package providers

@@ -5,8 +5,11 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/guardgen/guardgen/classifier"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
@@ -23,6 +26,19 @@ type Call struct {
 	Latency      time.Duration
 	// Err is the call's error, nil when the provider answered.
 	Err error
+}
+
+// Code is the call's outcome as a gRPC code: OK, the provider's status
+// code, or, for a failure guardgen decided itself (the call cap, the
+// caller's deadline), the decision matrix's code for it.
+func (c Call) Code() codes.Code {
+	if c.Err == nil {
+		return codes.OK
+	}
+	if st, ok := status.FromError(c.Err); ok {
+		return st.Code()
+	}
+	return classifier.As(c.Err).Code
 }
 
 // Recorder collects the provider calls of one request and enforces the

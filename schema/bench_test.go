@@ -167,3 +167,15 @@ func TestValidateIsWarm(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkDecodeCoerce(b *testing.B) {
+	tg := resolve(b, newResolver(b, Options{}), "guardgen.examples.v1.IncidentReport", nil)
+	data := []byte(`{"title":"Checkout down","severity":"high","detectedAt":"2024-05-01T10:00:00Z",` +
+		`"services":{"name":"checkout","region":"eu-west-1","errorRatePercent":" 12.5"},"team":"payments"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := tg.Decode(data, DecodeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,42 +1,37 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"io"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// maxJSONDepth matches protojson's default recursion limit.
-const maxJSONDepth = 10000
-
 // decodeSlow runs when plain protojson failed. It parses data into a tree
-// and walks it against the descriptor: unknown fields become drops (or the
-// error, when strict), and the first value protojson would refuse becomes a
-// *DecodeError with its path. With no such value it decodes again, skipping
-// unknown fields.
-//
-// Coercions (an enum name in another case or without its prefix, "true" for
-// a bool, a single value for a list) belong in the walk: it would rewrite
-// the node, mark the tree changed, and the tree would be encoded again
-// before this final decode, each coercion reported like a drop.
-func (t *Target) decodeSlow(data []byte, opts DecodeOptions) (proto.Message, []Drop, error) {
+// and walks it against the descriptor: unknown fields become drops, values
+// in a form protojson refuses but with one clear meaning are coerced in the
+// tree (both reported as changes, or the error when strict), and the first
+// value that is neither becomes a *DecodeError with its path. With no such
+// value it decodes again, skipping unknown fields, from the tree written
+// back out when a coercion rewrote it.
+func (t *Target) decodeSlow(data []byte, opts DecodeOptions) (proto.Message, []Change, error) {
 	root, err := parseTree(data)
 	if err != nil {
 		return nil, nil, err
 	}
 	w := walker{strict: opts.Strict, types: t.types}
-	if err := w.message("", t.Desc, root); err != nil {
+	if err := w.message("", t.Desc, root, false); err != nil {
 		return nil, nil, err
+	}
+	if w.coerced {
+		data = root.appendJSON(make([]byte, 0, len(data)))
 	}
 	final := t.discard
 	if opts.Strict {
@@ -46,123 +41,39 @@ func (t *Target) decodeSlow(data []byte, opts DecodeOptions) (proto.Message, []D
 	if err := final.Unmarshal(data, m); err != nil {
 		return nil, nil, &DecodeError{Reason: "does not match " + string(t.Desc.FullName())}
 	}
-	return m, w.drops, nil
-}
-
-type nodeKind uint8
-
-const (
-	nullNode nodeKind = iota
-	boolNode
-	numberNode
-	stringNode
-	arrayNode
-	objectNode
-)
-
-// node is a parsed JSON value that keeps object members in document order.
-type node struct {
-	kind  nodeKind
-	text  string // string value, or number as written
-	bool  bool
-	items []*node  // array
-	keys  []string // object
-	vals  []*node  // object, parallel to keys
-}
-
-// parseTree parses one JSON value, and nothing after it.
-func parseTree(data []byte) (*node, *DecodeError) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	n, err := parseValue(dec, 0)
-	if err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &DecodeError{Reason: "unexpected data after the JSON value"}
-	}
-	return n, nil
-}
-
-var errTooDeep = errors.New("nested too deeply")
-
-func parseValue(dec *json.Decoder, depth int) (*node, error) {
-	if depth > maxJSONDepth {
-		return nil, errTooDeep
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		n := &node{kind: arrayNode}
-		if v == '{' {
-			n.kind = objectNode
-		}
-		for dec.More() {
-			if n.kind == objectNode {
-				key, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				n.keys = append(n.keys, key.(string))
-			}
-			child, err := parseValue(dec, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if n.kind == objectNode {
-				n.vals = append(n.vals, child)
-			} else {
-				n.items = append(n.items, child)
-			}
-		}
-		if _, err := dec.Token(); err != nil { // the closing delimiter
-			return nil, err
-		}
-		return n, nil
-	case string:
-		return &node{kind: stringNode, text: v}, nil
-	case json.Number:
-		return &node{kind: numberNode, text: string(v)}, nil
-	case bool:
-		return &node{kind: boolNode, bool: v}, nil
-	default:
-		return &node{kind: nullNode}, nil
-	}
-}
-
-// jsonError describes a parse error by position only.
-func jsonError(err error) *DecodeError {
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return &DecodeError{Reason: "malformed JSON at byte " + strconv.FormatInt(syntax.Offset, 10)}
-	case errors.Is(err, io.EOF):
-		return &DecodeError{Reason: "no JSON value"}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &DecodeError{Reason: "the JSON ends early"}
-	case errors.Is(err, errTooDeep):
-		return &DecodeError{Reason: "the JSON is nested too deeply"}
-	default:
-		return &DecodeError{Reason: "malformed JSON"}
-	}
+	return m, w.changes, nil
 }
 
 // walker checks a parsed tree against a descriptor the way protojson reads
-// it, collecting unknown fields.
+// it, collecting unknown fields and coercing values in place.
 type walker struct {
-	strict bool
-	types  typeResolver
-	drops  []Drop
+	strict  bool
+	types   typeResolver
+	changes []Change
+	// coerced is set when a value in the tree was rewritten.
+	coerced bool
 }
 
-func (w *walker) message(path string, md protoreflect.MessageDescriptor, n *node) *DecodeError {
+// message checks n as a value of md. redact is set when the field holding
+// it is marked debug_redact, so that change details quote nothing.
+func (w *walker) message(path string, md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
 	if isWellKnown(md.FullName()) && md.FullName() != "google.protobuf.Empty" {
-		return w.wellKnown(path, md, n)
+		return w.wellKnown(path, md, n, redact)
 	}
 	return w.fields(path, md, n, false)
+}
+
+// coerce replaces n with to and records c; in strict mode it returns the
+// error instead, naming what would have been coerced (what, never the
+// output itself).
+func (w *walker) coerce(n *node, to node, c Change, what string) *DecodeError {
+	if w.strict {
+		return &DecodeError{Path: c.Path, Reason: "not coerced in strict mode: " + what}
+	}
+	*n = to
+	w.changes = append(w.changes, c)
+	w.coerced = true
+	return nil
 }
 
 // fields checks the members of an object; skipType skips the "@type" of an
@@ -190,7 +101,7 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 			if w.strict {
 				return &DecodeError{Path: p, Reason: "unknown field"}
 			}
-			w.drops = append(w.drops, Drop{Path: p})
+			w.changes = append(w.changes, Change{Kind: ChangeDropUnknownField, Path: p})
 			continue
 		}
 		p := joinPath(path, fd.JSONName())
@@ -206,7 +117,7 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 		case fd.IsList():
 			err = w.list(p, fd, val)
 		case fd.IsMap():
-			err = w.mapValue(p, fd, val)
+			err = w.mapValue(p, fd, val, isRedacted(fd))
 		default:
 			if od := fd.ContainingOneof(); od != nil {
 				for _, s := range seenOneofs {
@@ -216,7 +127,7 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 				}
 				seenOneofs = append(seenOneofs, od)
 			}
-			err = w.single(p, fd, val)
+			err = w.single(p, fd, val, isRedacted(fd))
 		}
 		if err != nil {
 			return err
@@ -225,23 +136,33 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 	return nil
 }
 
+// list checks a repeated field; a single value where the list belongs is
+// wrapped in one (null never gets here: it means unset).
 func (w *walker) list(path string, fd protoreflect.FieldDescriptor, n *node) *DecodeError {
+	redact := isRedacted(fd)
 	if n.kind != arrayNode {
-		return expected(path, "an array")
+		if !mayBe(fd, n) {
+			return expected(path, "an array")
+		}
+		item := *n
+		c := Change{Kind: ChangeWrapRepeated, Path: path, Detail: "a single " + nodeNames[item.kind] + " read as a list of one"}
+		if err := w.coerce(n, node{kind: arrayNode, items: []*node{&item}}, c, "a single value where a list is expected"); err != nil {
+			return err
+		}
 	}
 	for i, item := range n.items {
 		p := path + "[" + strconv.Itoa(i) + "]"
 		if item.kind == nullNode && !acceptsNull(fd) {
 			return &DecodeError{Path: p, Reason: "null is not allowed in a list"}
 		}
-		if err := w.single(p, fd, item); err != nil {
+		if err := w.single(p, fd, item, redact); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *walker) mapValue(path string, fd protoreflect.FieldDescriptor, n *node) *DecodeError {
+func (w *walker) mapValue(path string, fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
 	if n.kind != objectNode {
 		return expected(path, "an object")
 	}
@@ -261,28 +182,28 @@ func (w *walker) mapValue(path string, fd protoreflect.FieldDescriptor, n *node)
 		if val.kind == nullNode && !acceptsNull(value) {
 			return &DecodeError{Path: p, Reason: "null is not allowed as a map value"}
 		}
-		if err := w.single(p, value, val); err != nil {
+		if err := w.single(p, value, val, redact); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *walker) single(path string, fd protoreflect.FieldDescriptor, n *node) *DecodeError {
+func (w *walker) single(path string, fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return w.message(path, fd.Message(), n)
+		return w.message(path, fd.Message(), n, redact)
 	case protoreflect.EnumKind:
-		return enumOK(path, fd.Enum(), n)
+		return w.enum(path, fd.Enum(), n, redact)
 	default:
-		return scalarOK(path, fd.Kind(), n)
+		return w.scalar(path, fd.Kind(), n, redact)
 	}
 }
 
-func (w *walker) wellKnown(path string, md protoreflect.MessageDescriptor, n *node) *DecodeError {
+func (w *walker) wellKnown(path string, md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
 	switch name := md.FullName(); {
 	case wrappers[name]:
-		return scalarOK(path, md.Fields().ByName("value").Kind(), n)
+		return w.scalar(path, md.Fields().ByName("value").Kind(), n, redact)
 	case name == "google.protobuf.Timestamp":
 		if n.kind != stringNode || !timestampOK(n.text) {
 			return expected(path, "an RFC 3339 timestamp such as 2024-01-02T15:04:05Z")
@@ -333,10 +254,194 @@ func (w *walker) anyValue(path string, n *node) *DecodeError {
 	}
 	for i, key := range n.keys {
 		if key == "value" {
-			return w.message(joinPath(path, "value"), md, n.vals[i])
+			return w.message(joinPath(path, "value"), md, n.vals[i], false)
 		}
 	}
 	return expected(joinPath(path, "value"), "a value")
+}
+
+// enum checks n as a value of ed, coercing a name that matches exactly one
+// value once case, the type prefix and spaces or hyphens are set aside.
+func (w *walker) enum(path string, ed protoreflect.EnumDescriptor, n *node, redact bool) *DecodeError {
+	err := enumOK(path, ed, n)
+	if err == nil || n.kind != stringNode {
+		return err
+	}
+	matches := matchEnum(ed, n.text)
+	switch len(matches) {
+	case 0:
+		return err
+	case 1:
+	default:
+		return &DecodeError{Path: path, Reason: "ambiguous name for " + string(ed.FullName()) + ": it could be " + joinNames(matches, 5)}
+	}
+	c := Change{Kind: ChangeCoerceEnum, Path: path, Detail: quoteOutput(n.text) + " → " + matches[0]}
+	if redact {
+		c.Detail = "→ " + matches[0]
+	}
+	return w.coerce(n, node{kind: stringNode, text: matches[0]}, c,
+		"an enum name in another case or without its prefix, for "+matches[0])
+}
+
+// matchEnum returns the names of the values of ed that s names loosely:
+// equal ignoring case, with spaces and hyphens read as underscores, and
+// with or without the type prefix (SEVERITY_ for enum Severity, or the
+// prefix every value shares). Aliases of one number count once.
+func matchEnum(ed protoreflect.EnumDescriptor, s string) []string {
+	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "-", " ")), "_")
+	if s == "" {
+		return nil
+	}
+	values := ed.Values()
+	common := commonPrefix(values)
+	var names []string
+	var numbers []protoreflect.EnumNumber
+	for i := range values.Len() {
+		v := values.Get(i)
+		name := string(v.Name())
+		if !strings.EqualFold(name, s) && !strings.EqualFold(trimTypePrefix(name, string(ed.Name())), s) &&
+			!(len(name) > len(common) && strings.EqualFold(name[len(common):], s)) {
+			continue
+		}
+		if slices.Contains(numbers, v.Number()) {
+			continue
+		}
+		numbers = append(numbers, v.Number())
+		names = append(names, name)
+	}
+	return names
+}
+
+// trimTypePrefix cuts the enum's type name from the front of a value name
+// the way protoc compares them, ignoring case and underscores: SEVERITY_HIGH
+// of Severity and FAILURE_DOMAIN_INPUT of FailureDomain lose their
+// prefixes. It returns "" when the prefix is absent or is the whole name.
+func trimTypePrefix(value, enum string) string {
+	i := 0
+	for j := 0; j < len(enum); j++ {
+		if enum[j] == '_' {
+			continue
+		}
+		for i < len(value) && value[i] == '_' {
+			i++
+		}
+		if i == len(value) || lower(value[i]) != lower(enum[j]) {
+			return ""
+		}
+		i++
+	}
+	for i < len(value) && value[i] == '_' {
+		i++
+	}
+	if i == 0 || i == len(value) {
+		return ""
+	}
+	return value[i:]
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// commonPrefix returns the longest prefix ending in '_' that every value
+// name of an enum with two or more values shares, or "".
+func commonPrefix(values protoreflect.EnumValueDescriptors) string {
+	if values.Len() < 2 {
+		return ""
+	}
+	prefix := string(values.Get(0).Name())
+	for i := 1; i < values.Len() && prefix != ""; i++ {
+		name := string(values.Get(i).Name())
+		n := 0
+		for n < len(prefix) && n < len(name) && prefix[n] == name[n] {
+			n++
+		}
+		prefix = prefix[:n]
+	}
+	return prefix[:strings.LastIndexByte(prefix, '_')+1]
+}
+
+// scalar checks n as a value of kind, coercing a boolean in a string and a
+// number in a string with surrounding spaces or a plus sign. Numbers in
+// plain strings need no coercion: protojson reads them, and 64-bit
+// integers are written that way.
+func (w *walker) scalar(path string, kind protoreflect.Kind, n *node, redact bool) *DecodeError {
+	err := scalarOK(path, kind, n)
+	if err == nil || n.kind != stringNode {
+		return err
+	}
+	quoted := quoteOutput(n.text)
+	if kind == protoreflect.BoolKind {
+		b := strings.EqualFold(n.text, "true")
+		if !b && !strings.EqualFold(n.text, "false") {
+			return err
+		}
+		c := Change{Kind: ChangeCoerceBool, Path: path, Detail: quoted + " → " + strconv.FormatBool(b)}
+		if redact {
+			c.Detail = "a string → a boolean"
+		}
+		return w.coerce(n, node{kind: boolNode, bool: b}, c, "a boolean in a string")
+	}
+	if kind == protoreflect.StringKind || kind == protoreflect.BytesKind {
+		return err
+	}
+	text := strings.Trim(n.text, " \t\r\n")
+	if len(text) > 1 && text[0] == '+' && text[1] != '-' {
+		text = text[1:]
+	}
+	to := node{kind: numberNode, text: text}
+	if text == n.text || !isJSONNumber(text) || scalarOK(path, kind, &to) != nil {
+		return err
+	}
+	c := Change{Kind: ChangeCoerceNumber, Path: path, Detail: quoted + " → " + text}
+	if redact {
+		c.Detail = "a string → a number"
+	}
+	return w.coerce(n, to, c, "a number in a string with spaces or a plus sign")
+}
+
+// nodeNames names JSON kinds for change details.
+var nodeNames = [...]string{
+	nullNode:   "null",
+	boolNode:   "boolean",
+	numberNode: "number",
+	stringNode: "string",
+	arrayNode:  "array",
+	objectNode: "object",
+}
+
+// mayBe reports whether n has a JSON kind that a value of fd's type can
+// take, before any coercion: a single value given for a repeated field is
+// wrapped only when it may be an element.
+func mayBe(fd protoreflect.FieldDescriptor, n *node) bool {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		switch name := fd.Message().FullName(); {
+		case name == "google.protobuf.Value":
+			return true
+		case name == "google.protobuf.ListValue":
+			return false
+		case wrappers[name]:
+			return n.kind != objectNode
+		case name == "google.protobuf.Timestamp", name == "google.protobuf.Duration", name == "google.protobuf.FieldMask":
+			return n.kind == stringNode
+		default:
+			return n.kind == objectNode
+		}
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return n.kind == stringNode
+	default:
+		return n.kind == stringNode || n.kind == numberNode || n.kind == boolNode
+	}
+}
+
+// isRedacted reports whether fd is marked debug_redact.
+func isRedacted(fd protoreflect.FieldDescriptor) bool {
+	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
+	return ok && opts.GetDebugRedact()
 }
 
 func expected(path, what string) *DecodeError {

@@ -20,13 +20,13 @@ func TestDecode(t *testing.T) {
 	)
 	detected := &timestamppb.Timestamp{Seconds: 1714557600} // 2024-05-01T10:00:00Z
 	tests := []struct {
-		desc      string
-		target    string
-		json      string
-		strict    bool
-		want      proto.Message
-		wantDrops []Drop
-		wantErr   *DecodeError
+		desc        string
+		target      string
+		json        string
+		strict      bool
+		want        proto.Message
+		wantChanges []Change
+		wantErr     *DecodeError
 	}{
 		{
 			desc:   "fast path",
@@ -41,11 +41,11 @@ func TestDecode(t *testing.T) {
 			want:   &examplesv1.IncidentReport{DetectedAt: detected, CustomerImpactCount: 7},
 		},
 		{
-			desc:      "unknown field dropped",
-			target:    ticket,
-			json:      `{"category":"billing","confidence":0.9,"priority":3,"summary":"s"}`,
-			want:      &examplesv1.TicketClassification{Category: "billing", Priority: 3, Summary: "s"},
-			wantDrops: []Drop{{Path: "confidence"}},
+			desc:        "unknown field dropped",
+			target:      ticket,
+			json:        `{"category":"billing","confidence":0.9,"priority":3,"summary":"s"}`,
+			want:        &examplesv1.TicketClassification{Category: "billing", Priority: 3, Summary: "s"},
+			wantChanges: []Change{drop("confidence")},
 		},
 		{
 			desc:   "nested unknown fields dropped in document order",
@@ -57,7 +57,7 @@ func TestDecode(t *testing.T) {
 				Services: []*examplesv1.AffectedService{{Name: "api"}, {Name: "db"}},
 				Timeline: []*examplesv1.TimelineEntry{{Event: "paged"}},
 			},
-			wantDrops: []Drop{{Path: "services[1].foo"}, {Path: "timeline[0].by"}, {Path: `["extra key"]`}},
+			wantChanges: []Change{drop("services[1].foo"), drop("timeline[0].by"), drop(`["extra key"]`)},
 		},
 		{
 			desc:    "unknown field is an error when strict",
@@ -85,11 +85,11 @@ func TestDecode(t *testing.T) {
 			wantErr: &DecodeError{Path: "priority", Reason: "expected an integer in the int32 range"},
 		},
 		{
-			desc:      "integers as strings and in exponent form",
-			target:    incident,
-			json:      `{"customerImpactCount":"9007199254740993","timeline":[],"foo":null}`,
-			want:      &examplesv1.IncidentReport{CustomerImpactCount: 9007199254740993},
-			wantDrops: []Drop{{Path: "foo"}},
+			desc:        "integers as strings and in exponent form",
+			target:      incident,
+			json:        `{"customerImpactCount":"9007199254740993","timeline":[],"foo":null}`,
+			want:        &examplesv1.IncidentReport{CustomerImpactCount: 9007199254740993},
+			wantChanges: []Change{drop("foo")},
 		},
 		{
 			desc:   "64-bit integer as a number",
@@ -155,8 +155,14 @@ func TestDecode(t *testing.T) {
 		{
 			desc:    "list expected",
 			target:  incident,
-			json:    `{"services":{"name":"api"}}`,
+			json:    `{"services":"api"}`,
 			wantErr: &DecodeError{Path: "services", Reason: "expected an array"},
+		},
+		{
+			desc:    "a single value is wrapped in a list before it is checked",
+			target:  incident,
+			json:    `{"services":{"name":5}}`,
+			wantErr: &DecodeError{Path: "services[0].name", Reason: "expected a string"},
 		},
 		{
 			desc:    "not an object",
@@ -187,7 +193,7 @@ func TestDecode(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
 			tg := resolve(t, r, tt.target, nil)
-			got, drops, err := tg.Decode([]byte(tt.json), DecodeOptions{Strict: tt.strict})
+			got, changes, err := tg.Decode([]byte(tt.json), DecodeOptions{Strict: tt.strict})
 			var derr *DecodeError
 			if err != nil {
 				derr, _ = err.(*DecodeError)
@@ -198,8 +204,8 @@ func TestDecode(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got, protocmp.Transform()); diff != "" {
 				t.Errorf("Decode() message mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.wantDrops, drops); diff != "" {
-				t.Errorf("Decode() drops mismatch (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.wantChanges, changes); diff != "" {
+				t.Errorf("Decode() changes mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -208,12 +214,12 @@ func TestDecode(t *testing.T) {
 func TestDecodeRequestTarget(t *testing.T) {
 	t.Parallel()
 	tg := resolve(t, newResolver(t, Options{}), "acme.v1.Order", orderSet(t))
-	got, drops, err := tg.Decode([]byte(`{"items":[{"sku":"ABC-1234","quantity":2,"color":"red"}],"status":"STATUS_OPEN"}`), DecodeOptions{})
+	got, changes, err := tg.Decode([]byte(`{"items":[{"sku":"ABC-1234","quantity":2,"color":"red"}],"status":"STATUS_OPEN"}`), DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]Drop{{Path: "items[0].color"}}, drops); diff != "" {
-		t.Errorf("drops mismatch (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]Change{drop("items[0].color")}, changes); diff != "" {
+		t.Errorf("changes mismatch (-want +got):\n%s", diff)
 	}
 	items := got.ProtoReflect().Get(tg.Desc.Fields().ByName("items")).List()
 	if items.Len() != 1 {
@@ -231,17 +237,17 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 	sink := compileSet(t, map[string]string{"kitchen/v1/sink.proto": sinkProto}, "kitchen/v1/sink.proto")
 	tg := resolve(t, newResolver(t, Options{}), "kitchen.v1.Sink", sink)
 	tests := []struct {
-		desc      string
-		json      string
-		wantDrops []Drop
-		wantErr   *DecodeError
+		desc        string
+		json        string
+		wantChanges []Change
+		wantErr     *DecodeError
 	}{
 		{desc: "durations, wrappers, struct, value, list, mask, empty, null", json: `{"timeout":"1.5s","maybe":7,` +
 			`"attrs":{"k":[1,{"x":null}]},"anything":null,"list":[1,"a",null],"mask":"a,b.c","nothing":{},"nul":null}`},
 		{desc: "any holding a well-known type", json: `{"extra":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"2s"}}`},
 		{desc: "any holding a message, with an unknown field", json: `{"extra":{"@type":"type.googleapis.com/kitchen.v1.Inner","more":[{}],"zzz":1}}`,
-			wantDrops: []Drop{{Path: "extra.zzz"}}},
-		{desc: "floats as strings", json: `{"ratio":"NaN","d":"-Infinity","extra2":0}`, wantDrops: []Drop{{Path: "extra2"}}},
+			wantChanges: []Change{drop("extra.zzz")}},
+		{desc: "floats as strings", json: `{"ratio":"NaN","d":"-Infinity","extra2":0}`, wantChanges: []Change{drop("extra2")}},
 		{desc: "map keys", json: `{"children":{"12":{},"-3":{"a":"x"}},"switches":{"true":"on"}}`},
 		{desc: "bad duration", json: `{"timeout":"90 minutes","x1":0}`,
 			wantErr: &DecodeError{Path: "timeout", Reason: `expected a duration in seconds such as "1.5s"`}},
@@ -256,7 +262,7 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 		{desc: "any without a type", json: `{"extra":{"value":"2s"}}`,
 			wantErr: &DecodeError{Path: `extra["@type"]`, Reason: "expected a type URL string"}},
 		{desc: "bad base64", json: `{"blob":"***","x1":0}`, wantErr: &DecodeError{Path: "blob", Reason: "expected base64 text"}},
-		{desc: "bad bool", json: `{"flag":"true","x1":0}`, wantErr: &DecodeError{Path: "flag", Reason: "expected true or false"}},
+		{desc: "bad bool", json: `{"flag":"yes","x1":0}`, wantErr: &DecodeError{Path: "flag", Reason: "expected true or false"}},
 		{desc: "negative uint64", json: `{"u64":"-1","x1":0}`,
 			wantErr: &DecodeError{Path: "u64", Reason: "expected an integer (a decimal string) in the uint64 range"}},
 		{desc: "int map key", json: `{"children":{"abc":{}},"x1":0}`,
@@ -271,7 +277,7 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			t.Parallel()
-			_, drops, err := tg.Decode([]byte(tt.json), DecodeOptions{})
+			_, changes, err := tg.Decode([]byte(tt.json), DecodeOptions{})
 			var derr *DecodeError
 			if err != nil {
 				derr, _ = err.(*DecodeError)
@@ -279,9 +285,14 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 			if diff := cmp.Diff(tt.wantErr, derr); diff != "" || (err != nil && derr == nil) {
 				t.Fatalf("Decode() error = %v, mismatch (-want +got):\n%s", err, diff)
 			}
-			if diff := cmp.Diff(tt.wantDrops, drops); diff != "" {
-				t.Errorf("Decode() drops mismatch (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.wantChanges, changes); diff != "" {
+				t.Errorf("Decode() changes mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// drop is the change an unknown field at path makes.
+func drop(path string) Change {
+	return Change{Kind: ChangeDropUnknownField, Path: path}
 }

@@ -38,11 +38,24 @@
 //
 // # Decoding
 //
-// [Target.Decode] runs plain protojson first. Only when that fails does it
-// parse the JSON into a tree and walk it against the descriptor, which finds
-// unknown fields (dropped and reported as [Drop] values, or an error in
-// strict mode) and pinpoints type errors by JSON path. The walk is the place
-// for future descriptor-guided coercions (enum names in any case or without
-// their prefix, booleans or numbers in forms protojson refuses, a single value for a repeated
-// field).
+// [Target.Decode] runs plain protojson first, so a well-formed answer costs
+// no more than protojson itself. Only when that fails does it parse the JSON
+// into a tree and walk it against the descriptor. The walk finds unknown
+// fields, coerces what has exactly one reading, and pinpoints everything
+// else by JSON path:
+//
+//   - an enum name in another case, without its type prefix, or with
+//     spaces or hyphens for underscores ("high", "High", "severity high" →
+//     SEVERITY_HIGH); a name matching two values is refused;
+//   - "true" and "false" in strings, in any case, for bool fields;
+//   - a number in a string with surrounding spaces or a plus sign, when it
+//     is exact and in range for the field (" 3", "+3" → 3; never "3.5" for
+//     an integer). A number in a plain string ("3") needs no coercion:
+//     protojson accepts it for every numeric type;
+//   - a single value where a repeated field expects a list, when it may be
+//     an element (an object for a message list, a scalar for a scalar list).
+//
+// Each is reported as a [Change] with its path; in strict mode each is a
+// *[DecodeError] instead. Coercions never reach inside google.protobuf.Struct
+// or Value, and timestamps, durations and strings are never guessed at.
 package schema

@@ -58,12 +58,6 @@ func (e *DecodeError) Error() string {
 	return e.Path + ": " + e.Reason
 }
 
-// Drop is an unknown field that a non-strict [Target.Decode] left out.
-type Drop struct {
-	// Path is the JSON path of the dropped field, e.g. "services[0].foo".
-	Path string
-}
-
 // joinNames lists names for an error message, at most limit of them.
 func joinNames(names []string, limit int) string {
 	if len(names) <= limit {

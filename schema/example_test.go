@@ -16,15 +16,35 @@ func ExampleTarget_Decode() {
 		panic(err)
 	}
 	output := []byte(`{"category":"billing","priority":9,"summary":"Charged twice","confidence":0.9}`)
-	m, drops, err := target.Decode(output, schema.DecodeOptions{})
+	m, changes, err := target.Decode(output, schema.DecodeOptions{})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("dropped:", drops)
+	for _, c := range changes {
+		fmt.Println(c.Kind, c)
+	}
 	fmt.Println(target.Validate(m))
+
+	incident, err := r.Resolve("guardgen.examples.v1.IncidentReport", nil)
+	if err != nil {
+		panic(err)
+	}
+	output = []byte(`{"title":"Checkout down","severity":"High","services":{"name":"checkout"}}`)
+	_, changes, err = incident.Decode(output, schema.DecodeOptions{})
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range changes {
+		fmt.Println(c.Kind, c)
+	}
+	_, _, err = incident.Decode(output, schema.DecodeOptions{Strict: true})
+	fmt.Println(err)
 	// Output:
-	// dropped: [{confidence}]
+	// drop_unknown_field confidence
 	// validation error: priority: must be greater than or equal to 1 and less than or equal to 5
+	// coerce_enum severity: "High" → SEVERITY_HIGH
+	// wrap_repeated services: a single object read as a list of one
+	// severity: not coerced in strict mode: an enum name in another case or without its prefix, for SEVERITY_HIGH
 }
 
 func ExampleResolver_Resolve() {

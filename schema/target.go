@@ -54,16 +54,25 @@ type typeResolver interface {
 
 // DecodeOptions tune [Target.Decode].
 type DecodeOptions struct {
-	// Strict makes an unknown field an error instead of a [Drop].
+	// Strict makes an unknown field and every coercion an error instead
+	// of a [Change].
 	Strict bool
 }
 
-// Decode parses protojson data into a new message of the target type. In
-// non-strict mode unknown fields are left out and reported as drops, in
-// document order; in strict mode the first one is a *[DecodeError]. Every
-// other failure is a *DecodeError naming the JSON path and the reason, never
-// the offending text.
-func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Drop, error) {
+// Decode parses protojson data into a new message of the target type.
+//
+// Plain protojson is tried first. Only when it refuses data does Decode
+// walk the JSON against the descriptor; there, in non-strict mode, unknown
+// fields are left out and values with exactly one reading are coerced —
+// enum names in another case or without their prefix, "true" and "false"
+// in strings, numbers in strings with spaces or a plus sign, a single value
+// for a repeated field — and each is reported as a [Change], in document
+// order. In strict mode the first of them is a *[DecodeError] instead.
+// Anything ambiguous (a name matching two enum values, 3.5 for an integer,
+// a number out of range) fails in both modes. Every failure is a
+// *DecodeError naming the JSON path and the reason, never the offending
+// text.
+func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Change, error) {
 	m := t.Type.New().Interface()
 	if err := t.unmarshal.Unmarshal(data, m); err == nil {
 		return m, nil, nil

@@ -55,12 +55,12 @@ func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier
 	for _, r := range c.Repairs {
 		repairs = append(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail})
 	}
-	msg, drops, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
+	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
 	if err != nil {
 		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
 	}
-	for _, d := range drops {
-		repairs = append(repairs, &guardgenv1.Repair{Kind: "drop_unknown_field", Detail: d.Path})
+	for _, ch := range changes {
+		repairs = append(repairs, &guardgenv1.Repair{Kind: ch.Kind, Detail: ch.String()})
 	}
 	err = g.target.Validate(msg)
 	if err == nil {

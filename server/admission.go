@@ -19,6 +19,7 @@ import (
 
 	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // Auth configures bearer-token authentication. The zero value turns it off.
@@ -187,6 +188,7 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	}
 	if s.limiter != nil {
 		if wait, ok := s.limiter.reserve(caller(ctx), time.Now()); !ok {
+			s.metrics.RecordShed(ctx, telemetry.ShedRateLimit)
 			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED, "rate limit exceeded for this caller")
 			f.RetryDelay = wait
 			return nil, statusOf(f.With("limit", "rate"))
@@ -197,9 +199,11 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		case s.inFlight <- struct{}{}:
 			defer func() { <-s.inFlight }()
 		default:
+			s.metrics.RecordShed(ctx, telemetry.ShedOverload)
 			return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
 				"server is at its limit of %d requests in flight", cap(s.inFlight)).With("limit", "in_flight"))
 		}
 	}
+	defer s.metrics.TrackInFlight(ctx)()
 	return handler(ctx, req)
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -18,16 +21,23 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // Generate implements GenerationService.Generate: resolve the target, run
 // the attempt loop, answer with a validated message or a classified failure.
 func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) (*guardgenv1.GenerateResponse, error) {
 	start := time.Now()
+	if n := len(req.GetPrompt()); s.opts.MaxPromptBytes > 0 && n > s.opts.MaxPromptBytes {
+		return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
+			"prompt: %d bytes exceeds the limit of %d", n, s.opts.MaxPromptBytes))
+	}
 	target, err := s.resolver.Resolve(req.GetTargetType(), req.GetDescriptorSet())
 	if err != nil {
 		return nil, statusOf(resolveFailure(err))
 	}
+	ctx, span := s.tracer.Start(ctx, "guardgen.generate")
+	defer span.End()
 	route, rf := s.route(req)
 	if rf != nil {
 		return nil, statusOf(rf)
@@ -35,12 +45,20 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
 	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
 	resp, f := run.loop(ctx)
-	report := run.report(time.Since(start))
 	if f != nil {
 		f.Attempts = rec.Len()
+		if d := run.degrade(ctx, run.preq, f); d != nil {
+			resp = d
+		}
+	}
+	latency := time.Since(start)
+	s.observe(ctx, target, resp, f, latency)
+	run.annotate(ctx, resp, f)
+	noteCall(ctx, string(target.Desc.FullName()), outcomeOf(resp), rec.Len())
+	if resp == nil {
 		return nil, statusOf(f)
 	}
-	resp.Report = report
+	resp.Report = run.report(latency)
 	return resp, nil
 }
 
@@ -58,6 +76,8 @@ type generation struct {
 	repairs []*guardgenv1.Repair
 	// fellBack is the failure that moved the route past its first entry.
 	fellBack *classifier.Failure
+	// preq is the latest provider request (re-asks extend it).
+	preq *providerv1.CompleteRequest
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -69,19 +89,23 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 	if n := int(g.req.GetOptions().GetMaxAttempts()); n > 0 && n < budget {
 		budget = n
 	}
-	preq := g.providerRequest()
+	g.preq = g.providerRequest()
 	reasks := make(map[guardgenv1.FailureReason]int)
 	var last *classifier.Failure
 	for attempt := 1; attempt <= budget; attempt++ {
 		g.rec.SetSemantic(attempt)
-		resp, f := g.complete(ctx, preq)
+		resp, f := g.complete(ctx, g.preq)
 		if f != nil {
 			return nil, f
 		}
 		a, f := g.accept(resp)
 		if f == nil {
 			g.repairs = a.repairs
-			return g.respond(a)
+			out, rf := g.respond(a)
+			if rf == nil && !out.GetDegraded() {
+				g.remember(ctx, a.msg, out.GetJson(), resp.GetModel())
+			}
+			return out, rf
 		}
 		f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
 		g.failures[g.rec.Len()] = f
@@ -90,7 +114,8 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 			break
 		}
 		reasks[f.Reason]++
-		preq = g.reask(preq, resp.GetContent(), f)
+		g.s.metrics.RecordReask(ctx, f.Reason)
+		g.preq = g.reask(g.preq, resp.GetContent(), f)
 	}
 	return nil, last
 }
@@ -121,6 +146,7 @@ func (g *generation) respond(a accepted) (*guardgenv1.GenerateResponse, *classif
 	resp := &guardgenv1.GenerateResponse{Message: packed, Json: string(js)}
 	switch {
 	case a.partial != nil:
+		g.s.metrics.RecordFallback(context.Background(), telemetry.FallbackPartial)
 		resp.Degraded = true
 		resp.Degradation = a.partial.Detail()
 	case g.fellBack != nil:
@@ -230,4 +256,52 @@ func resolveFailure(err error) *classifier.Failure {
 		reason = guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET
 	}
 	return classifier.Wrap(err, reason, "%s", err.Error())
+}
+
+// annotate records the outcome on the Generate span: the GenAI operation,
+// attempts, repairs and, for failures and degraded answers, the domain,
+// action and reason that explain them.
+func (g *generation) annotate(ctx context.Context, resp *guardgenv1.GenerateResponse, f *classifier.Failure) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	attrs := []attribute.KeyValue{
+		telemetry.GenAIOperationChat,
+		attribute.String("guardgen.target", string(g.target.Desc.FullName())),
+		attribute.Int("guardgen.attempts", g.rec.Len()),
+		telemetry.DegradedKey.Bool(resp.GetDegraded()),
+	}
+	if len(g.repairs) > 0 {
+		kinds := make([]string, len(g.repairs))
+		for i, r := range g.repairs {
+			kinds[i] = r.GetKind()
+		}
+		attrs = append(attrs, telemetry.RepairsKey.StringSlice(kinds))
+	}
+	switch {
+	case resp == nil:
+		attrs = append(attrs, telemetry.ValidationStatusKey.String("failed"))
+		attrs = append(attrs, telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
+		if g.s.opts.TraceErrors {
+			span.SetStatus(otelcodes.Error, classifier.ReasonName(f.Reason))
+		}
+	case resp.GetDegraded():
+		d := resp.GetDegradation()
+		attrs = append(attrs, telemetry.ValidationStatusKey.String("degraded"))
+		attrs = append(attrs, telemetry.FailureAttributes(d.GetDomain(), d.GetAction(), d.GetReason())...)
+	default:
+		attrs = append(attrs, telemetry.ValidationStatusKey.String("passed"))
+	}
+	span.SetAttributes(attrs...)
+}
+
+func outcomeOf(resp *guardgenv1.GenerateResponse) string {
+	switch {
+	case resp == nil:
+		return telemetry.OutcomeFailed.String()
+	case resp.GetDegraded():
+		return telemetry.OutcomeDegraded.String()
+	}
+	return telemetry.OutcomeOK.String()
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"runtime/debug"
@@ -10,7 +12,9 @@ import (
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -70,15 +74,42 @@ func (s *Server) validateRequests(ctx context.Context, req any, _ *grpc.UnarySer
 	return nil, statusOf(f)
 }
 
-// logCalls logs one line per call: method, code, duration and, for
-// failures, the failure domain and reason. Never payloads.
+// callLog is what a handler adds to its call's log line.
+type callLog struct {
+	target   string
+	outcome  string
+	attempts int
+}
+
+type callLogKey struct{}
+
+// noteCall lets a handler add its target, outcome and attempts to the
+// call's log line.
+func noteCall(ctx context.Context, target, outcome string, attempts int) {
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		l.target, l.outcome, l.attempts = target, outcome, attempts
+	}
+}
+
+// logCalls logs one line per call: request id, trace id, method, code,
+// latency and, from the handler, target, outcome and attempts; for
+// failures, the failure domain, action and reason. Never payloads.
 func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	resp, err := handler(ctx, req)
-	attrs := []slog.Attr{
+	note := &callLog{}
+	resp, err := handler(context.WithValue(ctx, callLogKey{}, note), req)
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
+		slog.String("request_id", requestID(ctx)),
 		slog.String("method", info.FullMethod),
 		slog.String("code", status.Code(err).String()),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("latency", time.Since(start)),
+	)
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+	}
+	if note.target != "" {
+		attrs = append(attrs, slog.String("target", note.target), slog.String("outcome", note.outcome), slog.Int("attempts", note.attempts))
 	}
 	level := slog.LevelInfo
 	if err != nil {
@@ -96,6 +127,19 @@ func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerIn
 	}
 	s.logger.LogAttrs(ctx, level, "rpc", attrs...)
 	return resp, err
+}
+
+// requestID is the caller's x-request-id when it sent a sane one, else a
+// new random id.
+func requestID(ctx context.Context) string {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("x-request-id"); len(v) > 0 && len(v[0]) > 0 && len(v[0]) <= 128 {
+			return v[0]
+		}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
+	return hex.EncodeToString(b[:])
 }
 
 // failureDetail returns the FailureDetail in err's status, or nil.

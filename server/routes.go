@@ -75,8 +75,14 @@ func falls(f *classifier.Failure) bool {
 // allows. The request's model applies to the first entry; fallbacks use
 // their own.
 func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequest) (*providerv1.CompleteResponse, *classifier.Failure) {
+	return g.completeFrom(ctx, preq, 0)
+}
+
+// completeFrom is complete starting at entry first.
+func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (*providerv1.CompleteResponse, *classifier.Failure) {
 	var last *classifier.Failure
-	for i, e := range g.route.Entries {
+	for i := first; i < len(g.route.Entries); i++ {
+		e := g.route.Entries[i]
 		req := preq
 		if i > 0 || (preq.GetModel() == "" && e.Model != "") || (preq.GetSampling().GetMaxOutputTokens() == 0 && e.MaxOutputTokens != 0) {
 			req = proto.CloneOf(preq)
@@ -89,8 +95,9 @@ func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequ
 		}
 		resp, err := e.Client.Complete(ctx, req)
 		if err == nil {
-			if i > 0 {
+			if i > first {
 				g.fellBack = last
+				g.s.metrics.RecordFallback(ctx, "route")
 			}
 			return resp, nil
 		}

@@ -10,13 +10,17 @@ import (
 
 	"buf.build/go/protovalidate"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/guardgen/guardgen/fallback"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // Options configure a Server. The zero value of every field but Resolver
@@ -49,9 +53,27 @@ type Options struct {
 	NonCriticalFields map[string]map[string]bool
 	// MaxOutputBytes bounds model output; 0 means extract's default (1 MiB).
 	MaxOutputBytes int
+	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
+	// rules and the message size limit.
+	MaxPromptBytes int
 	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
 	// 0 means 15 s.
 	ShutdownTimeout time.Duration
+	// Cache holds the last valid result per request, for the degradation
+	// chain; nil disables it. CacheBackend names it in metrics.
+	Cache        fallback.Cache
+	CacheBackend string
+	// Templates are per-type fallback messages, the chain's last resort.
+	Templates *fallback.Templates
+	// Metrics records guardgen's metrics; nil records nothing.
+	Metrics *telemetry.Metrics
+	// Tracer makes the Generate spans; nil means the global provider's.
+	Tracer trace.Tracer
+	// TraceErrors marks spans of failed requests as errors (the article's
+	// observability.trace_errors).
+	TraceErrors bool
+	// Alerter raises domain alerts over a sliding window; nil disables them.
+	Alerter *telemetry.Alerter
 	// Auth turns on bearer-token authentication.
 	Auth Auth
 	// RateLimit limits each caller's request rate.
@@ -77,6 +99,8 @@ type Server struct {
 	requestValidator protovalidate.Validator
 	grpc             *grpc.Server
 	health           *health.Server
+	metrics          *telemetry.Metrics
+	tracer           trace.Tracer
 	auth             *authenticator
 	limiter          *limiter
 	inFlight         chan struct{}
@@ -119,8 +143,13 @@ func New(opts Options) (*Server, error) {
 		routes:           routes,
 		requestValidator: v,
 		health:           health.NewServer(),
+		metrics:          opts.Metrics,
+		tracer:           opts.Tracer,
 		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
+	}
+	if s.tracer == nil {
+		s.tracer = otel.Tracer("github.com/guardgen/guardgen/server")
 	}
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)

@@ -12,6 +12,7 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -52,6 +53,8 @@ type harness struct {
 type harnessOptions struct {
 	provider providerv1.ProviderServiceServer
 	server   server.Options
+	// tracer, when set, makes both the server's and the chain's spans.
+	tracer trace.Tracer
 }
 
 func start(t *testing.T, ho harnessOptions) *harness {
@@ -71,9 +74,11 @@ func start(t *testing.T, ho harnessOptions) *harness {
 		// have tests of their own.
 		Breaker: providers.BreakerPolicy{ConsecutiveFailures: -1},
 		Budget:  providers.BudgetPolicy{MaxTokens: -1},
+		Tracer:  ho.tracer,
 	})
 	opts := ho.server
 	opts.Resolver = resolver
+	opts.Tracer = ho.tracer
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}

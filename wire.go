@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/guardgen/guardgen/config"
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/fallback"
+	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/providers/openai"
+	"github.com/guardgen/guardgen/providers/synthetic"
+	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/server"
+	"github.com/guardgen/guardgen/telemetry"
+)
+
+// components is everything run builds from a configuration.
+type components struct {
+	opts    server.Options
+	metrics *telemetry.Metrics
+	closers []func() error
+}
+
+func (c *components) close() error {
+	var errs []error
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		errs = append(errs, c.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// build turns a validated configuration into server options: targets,
+// provider chains and routes, cache, templates, limits, security and
+// telemetry. Secrets are read from the environment variables the
+// configuration names, never from the file.
+func build(cfg *configv1.Config, getenv func(string) string, logger *slog.Logger) (*components, error) {
+	c := &components{}
+	srv := cfg.GetServer()
+	resolver, err := schema.NewResolver(schema.Options{
+		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
+		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: cfg.GetLlmPipeline().GetObservability().GetMetricsPrefix()})
+	if err != nil {
+		return nil, err
+	}
+	c.metrics = metrics
+	c.closers = append(c.closers, func() error { return metrics.Shutdown(context.Background()) })
+
+	routes, err := buildRoutes(cfg, getenv, metrics, c)
+	if err != nil {
+		return nil, err
+	}
+	cache, backend, err := buildCache(cfg.GetCache(), getenv)
+	if err != nil {
+		return nil, err
+	}
+	if closer, ok := cache.(interface{ Close() error }); ok {
+		c.closers = append(c.closers, closer.Close)
+	}
+	templates, err := fallback.NewTemplates(cfg.GetTargets().GetTemplates())
+	if err != nil {
+		return nil, fmt.Errorf("targets.templates: %w", err)
+	}
+	tokens, err := authTokens(srv.GetAuth(), getenv)
+	if err != nil {
+		return nil, err
+	}
+	var serverOpts []grpc.ServerOption
+	if t := srv.GetTls(); t.GetCertFile() != "" {
+		creds, err := serverTLS(t)
+		if err != nil {
+			return nil, err
+		}
+		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
+	thresholds := make(map[guardgenv1.FailureDomain]int)
+	for domain, p := range config.Routing(cfg) {
+		thresholds[domain] = p.AlertThreshold
+	}
+	validation := cfg.GetLlmPipeline().GetValidation()
+	var nonCritical map[string]map[string]bool
+	if validation.GetAllowPartialMatches() {
+		nonCritical = make(map[string]map[string]bool)
+		for target, paths := range cfg.GetTargets().GetNonCriticalFields() {
+			nonCritical[target] = make(map[string]bool)
+			for _, p := range paths.GetPaths() {
+				nonCritical[target][p] = true
+			}
+		}
+	}
+	business := make(map[string]bool)
+	for _, id := range cfg.GetTargets().GetBusinessRules() {
+		business[id] = true
+	}
+	c.opts = server.Options{
+		Resolver:          resolver,
+		Routes:            routes,
+		Logger:            logger,
+		SemanticAttempts:  int(srv.GetSemanticAttempts()),
+		MaxProviderCalls:  int(srv.GetMaxProviderCalls()),
+		PreviewLength:     int(validation.GetMaxContentPreviewLength()),
+		StrictSchema:      validation.GetStrictSchemaMode(),
+		BusinessRules:     business,
+		NonCriticalFields: nonCritical,
+		MaxOutputBytes:    int(srv.GetMaxOutputBytes()),
+		MaxPromptBytes:    int(srv.GetMaxPromptBytes()),
+		Cache:             cache,
+		CacheBackend:      backend,
+		Templates:         templates,
+		Metrics:           metrics,
+		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{
+			Thresholds: thresholds,
+			Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
+			Logger:     logger,
+			Metrics:    metrics,
+		}),
+		Auth:            server.Auth{Tokens: tokens, OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
+		RateLimit:       server.RateLimit{PerSecond: srv.GetRateLimit().GetRequestsPerSecond(), Burst: int(srv.GetRateLimit().GetBurst())},
+		MaxInFlight:     int(srv.GetMaxInFlight()),
+		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
+		ShutdownTimeout: config.Seconds(srv.GetShutdownTimeoutSeconds()),
+		ServerOptions:   serverOpts,
+	}
+	return c, nil
+}
+
+// buildRoutes builds one client interceptor chain per provider and the
+// routes over them.
+func buildRoutes(cfg *configv1.Config, getenv func(string) string, metrics *telemetry.Metrics, c *components) ([]server.Route, error) {
+	retry := config.Retry(cfg)
+	srv := cfg.GetServer()
+	clients := make(map[string]providerv1.ProviderServiceClient)
+	models := make(map[string]string)
+	for _, p := range cfg.GetProviders() {
+		chain := providers.NewChain(providers.ChainOptions{
+			Provider: p.GetName(),
+			Model:    p.GetModel(),
+			Policy: providers.Policy{
+				MaxAttempts:    uint(retry.MaxAttempts),
+				BaseDelay:      retry.BaseDelay,
+				MaxDelay:       retry.MaxDelay,
+				Jitter:         jitter(retry.Jitter),
+				AttemptTimeout: config.Seconds(p.GetAttemptTimeoutSeconds()),
+			},
+			RetryReasons: retry.Reasons,
+			Breaker: providers.BreakerPolicy{
+				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
+				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
+				OnStateChange: func(provider string, _, to providers.BreakerState) {
+					metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
+				},
+			},
+			Budget: providers.BudgetPolicy{
+				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
+				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
+			},
+			OnCall:  func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, call) },
+			OnRetry: metrics.RecordRetry,
+		})
+		metrics.SetBreakerState(context.Background(), p.GetName(), telemetry.BreakerClosed)
+		conn, model, err := dialProvider(p, getenv, chain, c)
+		if err != nil {
+			return nil, fmt.Errorf("providers[%s]: %w", p.GetName(), err)
+		}
+		clients[p.GetName()] = providerv1.NewProviderServiceClient(conn)
+		models[p.GetName()] = model
+	}
+	// The default route goes first: the server treats the first as default.
+	ordered := append([]*configv1.Route(nil), cfg.GetRoutes()...)
+	for i, r := range ordered {
+		if r.GetName() == cfg.GetDefaultRoute() {
+			ordered[0], ordered[i] = ordered[i], ordered[0]
+		}
+	}
+	routes := make([]server.Route, 0, len(ordered))
+	for _, r := range ordered {
+		route := server.Route{Name: r.GetName()}
+		for _, e := range r.GetEntries() {
+			model := e.GetModel()
+			if model == "" {
+				model = models[e.GetProvider()]
+			}
+			route.Entries = append(route.Entries, server.RouteEntry{
+				Provider:        e.GetProvider(),
+				Client:          clients[e.GetProvider()],
+				Model:           model,
+				MaxOutputTokens: e.GetMaxOutputTokens(),
+			})
+		}
+		routes = append(routes, route)
+	}
+	return routes, nil
+}
+
+// jitter maps the configuration's jitter factor to Policy.Jitter, where
+// zero means the default and a negative value means none.
+func jitter(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
+}
+
+func recordCall(ctx context.Context, metrics *telemetry.Metrics, call providers.Call) {
+	pc := telemetry.ProviderCall{Provider: call.Provider, Model: call.Model, Code: call.Code(), Duration: call.Latency}
+	if u := call.Usage; u != nil {
+		pc.InputTokens, pc.OutputTokens = u.GetInputTokens(), u.GetOutputTokens()
+	}
+	metrics.RecordProviderCall(ctx, pc)
+}
+
+// dialProvider returns a connection to provider p through chain: in process
+// for the built-in providers, over gRPC for external plug-ins.
+func dialProvider(p *configv1.Provider, getenv func(string) string, chain *providers.Chain, c *components) (grpc.ClientConnInterface, string, error) {
+	switch p.GetType() {
+	case "synthetic":
+		model := p.GetModel()
+		if model == "" {
+			model = synthetic.Model
+		}
+		return providers.InProcess(synthetic.New(), chain.Interceptors()...), model, nil
+	case "openai":
+		opts := openai.Options{
+			BaseURL:      p.GetBaseUrl(),
+			Model:        p.GetModel(),
+			Organization: p.GetOrganization(),
+			Project:      p.GetProject(),
+			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
+		}
+		if env := p.GetApiKeyEnv(); env != "" {
+			opts.APIKey = getenv(env)
+		}
+		switch p.GetOutputMode() {
+		case "json_object":
+			opts.Mode = openai.ModeJSONObject
+		case "prompt":
+			opts.Mode = openai.ModePrompt
+		}
+		impl, err := openai.New(opts)
+		if err != nil {
+			return nil, "", err
+		}
+		model := opts.Model
+		if model == "" {
+			model = openai.DefaultModel
+		}
+		return providers.InProcess(impl, chain.Interceptors()...), model, nil
+	case "grpc":
+		creds := insecure.NewCredentials()
+		if t := p.GetTls(); t != nil {
+			tc, err := clientTLS(t)
+			if err != nil {
+				return nil, "", err
+			}
+			creds = credentials.NewTLS(tc)
+		}
+		conn, err := grpc.NewClient(p.GetAddress(),
+			grpc.WithTransportCredentials(creds),
+			grpc.WithChainUnaryInterceptor(chain.Interceptors()...),
+		)
+		if err != nil {
+			return nil, "", err
+		}
+		c.closers = append(c.closers, conn.Close)
+		return conn, p.GetModel(), nil
+	}
+	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
+}
+
+func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache, string, error) {
+	ttl := config.Seconds(cfg.GetTtlSeconds())
+	switch cfg.GetBackend() {
+	case "none":
+		return nil, "", nil
+	case "redis":
+		r := cfg.GetRedis()
+		opts := fallback.RedisOptions{Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl}
+		if env := r.GetPasswordEnv(); env != "" {
+			opts.Password = getenv(env)
+		}
+		cache, err := fallback.NewRedis(opts)
+		if err != nil {
+			return nil, "", fmt.Errorf("cache.redis: %w", err)
+		}
+		return cache, "redis", nil
+	}
+	return fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl}), "memory", nil
+}
+
+// authTokens reads the bearer tokens: one per line from tokens_file,
+// comma-separated from the variable tokens_env names.
+func authTokens(a *configv1.Auth, getenv func(string) string) ([]string, error) {
+	if a == nil {
+		return nil, nil
+	}
+	var tokens []string
+	if f := a.GetTokensFile(); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("server.auth.tokens_file: %w", err)
+		}
+		for line := range strings.Lines(string(data)) {
+			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+				tokens = append(tokens, t)
+			}
+		}
+	}
+	if env := a.GetTokensEnv(); env != "" {
+		for t := range strings.SplitSeq(getenv(env), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tokens = append(tokens, t)
+			}
+		}
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("server.auth: no tokens found in tokens_file or tokens_env")
+	}
+	return tokens, nil
+}
+
+func serverTLS(t *configv1.ServerTls) (credentials.TransportCredentials, error) {
+	cert, err := tls.LoadX509KeyPair(t.GetCertFile(), t.GetKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("server.tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if ca := t.GetClientCaFile(); ca != "" {
+		pool, err := certPool(ca)
+		if err != nil {
+			return nil, fmt.Errorf("server.tls.client_ca_file: %w", err)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return credentials.NewTLS(tc), nil
+}
+
+func clientTLS(t *configv1.ClientTls) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: t.GetServerName(), MinVersion: tls.VersionTLS12}
+	if ca := t.GetCaFile(); ca != "" {
+		pool, err := certPool(ca)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		tc.RootCAs = pool
+	}
+	if t.GetCertFile() != "" {
+		cert, err := tls.LoadX509KeyPair(t.GetCertFile(), t.GetKeyFile())
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func certPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificates", file)
+	}
+	return pool, nil
+}
+
+// newLogger builds the process logger.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json", "":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q is not json or text", format)
+}
