@@ -16,10 +16,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/guardgen/guardgen/config"
+	"github.com/guardgen/guardgen/fallback"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
-	"github.com/guardgen/guardgen/fallback"
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/synthetic"

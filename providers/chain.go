@@ -21,9 +21,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/classifier"
-	"github.com/guardgen/guardgen/telemetry"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // Policy is the transport retry policy of one provider. Its zero value
