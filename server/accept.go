@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"strconv"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -53,14 +54,14 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
 	repairs := make([]*guardgenv1.Repair, 0, len(c.Repairs))
 	for _, r := range c.Repairs {
-		repairs = append(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail})
+		repairs = appendRepair(repairs, r.Kind, r.Detail)
 	}
 	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
 	if err != nil {
 		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
 	}
 	for _, ch := range changes {
-		repairs = append(repairs, &guardgenv1.Repair{Kind: ch.Kind, Detail: ch.String()})
+		repairs = appendRepair(repairs, ch.Kind, ch.String())
 	}
 	err = g.target.Validate(msg)
 	if err == nil {
@@ -100,6 +101,25 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 	partial := classifier.New(f.Reason, "non-critical fields failed validation and were cleared: %s", f.Message)
 	partial.Violations = f.Violations
 	return partial.With("degradation", "partial_match"), true
+}
+
+// maxRepairs bounds the repairs listed in one report: an output with
+// thousands of unknown fields must not make a response thousands of
+// entries long. The last entry then counts what was left out.
+const maxRepairs = 64
+
+// appendRepair appends a repair, or counts it in a final "more" entry once
+// maxRepairs are listed.
+func appendRepair(repairs []*guardgenv1.Repair, kind, detail string) []*guardgenv1.Repair {
+	switch {
+	case len(repairs) < maxRepairs:
+		return append(repairs, &guardgenv1.Repair{Kind: kind, Detail: detail})
+	case len(repairs) == maxRepairs:
+		return append(repairs, &guardgenv1.Repair{Kind: "more", Detail: "1"})
+	}
+	n, _ := strconv.Atoi(repairs[maxRepairs].GetDetail())
+	repairs[maxRepairs].Detail = strconv.Itoa(n + 1)
+	return repairs
 }
 
 // withPreview attaches a redacted, bounded preview of the output to f.

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/fallback"
@@ -109,6 +110,7 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 		Json:        entry.JSON,
 		Degraded:    true,
 		Degradation: d,
+		CacheAge:    durationpb.New(age),
 	}
 }
 

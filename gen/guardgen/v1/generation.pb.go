@@ -202,8 +202,10 @@ type GenerateResponse struct {
 	// template, fallback model, partial match) rather than a clean generation.
 	Degraded bool `protobuf:"varint,3,opt,name=degraded,proto3" json:"degraded,omitempty"`
 	// degradation is the failure that caused the degraded answer.
-	Degradation   *FailureDetail    `protobuf:"bytes,4,opt,name=degradation,proto3" json:"degradation,omitempty"`
-	Report        *GenerationReport `protobuf:"bytes,5,opt,name=report,proto3" json:"report,omitempty"`
+	Degradation *FailureDetail    `protobuf:"bytes,4,opt,name=degradation,proto3" json:"degradation,omitempty"`
+	Report      *GenerationReport `protobuf:"bytes,5,opt,name=report,proto3" json:"report,omitempty"`
+	// cache_age is how old a cached answer is, when degradation served one.
+	CacheAge      *durationpb.Duration `protobuf:"bytes,6,opt,name=cache_age,json=cacheAge,proto3" json:"cache_age,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -269,6 +271,13 @@ func (x *GenerateResponse) GetDegradation() *FailureDetail {
 func (x *GenerateResponse) GetReport() *GenerationReport {
 	if x != nil {
 		return x.Report
+	}
+	return nil
+}
+
+func (x *GenerateResponse) GetCacheAge() *durationpb.Duration {
+	if x != nil {
+		return x.CacheAge
 	}
 	return nil
 }
@@ -465,7 +474,8 @@ type Repair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kind names the repair, e.g. strip_fence, strip_prose, drop_unknown_field.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	// detail says what was changed (never raw output).
+	// detail says what was changed: a path and at most a short quoted value,
+	// never a field marked debug_redact.
 	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -534,13 +544,14 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x11max_output_tokens\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\x12*\n" +
 	"\fmax_attempts\x18\x05 \x01(\rB\a\xbaH\x04*\x02\x18\n" +
 	"R\vmaxAttemptsB\x0e\n" +
-	"\f_temperature\"\xe7\x01\n" +
+	"\f_temperature\"\x9f\x02\n" +
 	"\x10GenerateResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\tR\x04json\x12\x1a\n" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12<\n" +
 	"\vdegradation\x18\x04 \x01(\v2\x1a.guardgen.v1.FailureDetailR\vdegradation\x125\n" +
-	"\x06report\x18\x05 \x01(\v2\x1d.guardgen.v1.GenerationReportR\x06report\"\xdb\x01\n" +
+	"\x06report\x18\x05 \x01(\v2\x1d.guardgen.v1.GenerationReportR\x06report\x126\n" +
+	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xdb\x01\n" +
 	"\x10GenerationReport\x120\n" +
 	"\battempts\x18\x01 \x03(\v2\x14.guardgen.v1.AttemptR\battempts\x121\n" +
 	"\x05usage\x18\x02 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
@@ -586,8 +597,8 @@ var file_guardgen_v1_generation_proto_goTypes = []any{
 	(*descriptorpb.FileDescriptorSet)(nil), // 6: google.protobuf.FileDescriptorSet
 	(*anypb.Any)(nil),                      // 7: google.protobuf.Any
 	(*FailureDetail)(nil),                  // 8: guardgen.v1.FailureDetail
-	(*v1.Usage)(nil),                       // 9: guardgen.provider.v1.Usage
-	(*durationpb.Duration)(nil),            // 10: google.protobuf.Duration
+	(*durationpb.Duration)(nil),            // 9: google.protobuf.Duration
+	(*v1.Usage)(nil),                       // 10: guardgen.provider.v1.Usage
 	(v1.FinishReason)(0),                   // 11: guardgen.provider.v1.FinishReason
 }
 var file_guardgen_v1_generation_proto_depIdxs = []int32{
@@ -596,22 +607,23 @@ var file_guardgen_v1_generation_proto_depIdxs = []int32{
 	7,  // 2: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
 	8,  // 3: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
 	3,  // 4: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	4,  // 5: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	9,  // 6: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	10, // 7: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	5,  // 8: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	11, // 9: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	9,  // 10: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	10, // 11: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	5,  // 12: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	8,  // 13: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	0,  // 14: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	2,  // 15: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	15, // [15:16] is the sub-list for method output_type
-	14, // [14:15] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	9,  // 5: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	4,  // 6: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	10, // 7: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	9,  // 8: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	5,  // 9: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	11, // 10: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	10, // 11: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	9,  // 12: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	5,  // 13: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	8,  // 14: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	0,  // 15: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	2,  // 16: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	16, // [16:17] is the sub-list for method output_type
+	15, // [15:16] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }
