@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Calls guardgen from Python with generated stubs.
+
+1. Generate a guardgen.examples.v1.TicketClassification and unpack the
+   google.protobuf.Any into the generated Python class.
+2. Ask for one that the (synthetic) provider's content filter blocks, and read
+   the guardgen.v1.FailureDetail from the status details: the
+   grpc-status-details-bin trailer is a google.rpc.Status whose details are Anys.
+
+Run ./generate.sh first. GUARDGEN_ADDR names the server (default
+localhost:50051). Exits non-zero when an answer is not as expected.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
+
+import grpc  # noqa: E402
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402
+from guardgen.examples.v1 import examples_pb2  # noqa: E402
+from guardgen.v1 import failure_pb2, generation_pb2, generation_pb2_grpc  # noqa: E402
+
+ADDR = os.environ.get("GUARDGEN_ADDR", "localhost:50051")
+PROMPT = "I was charged twice for my subscription this month"
+TARGET = "guardgen.examples.v1.TicketClassification"
+
+
+def check(ok, what):
+    if not ok:
+        sys.exit(f"FAIL: {what}")
+
+
+def status_details(err):
+    """Returns the google.rpc.Status of a failed call, or None."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    return None
+
+
+def main():
+    with grpc.insecure_channel(ADDR) as channel:
+        stub = generation_pb2_grpc.GenerationServiceStub(channel)
+        request = generation_pb2.GenerateRequest(prompt=PROMPT, target_type=TARGET)
+
+        # 1. A validated message.
+        response = stub.Generate(request, timeout=30)
+        check(response.message.Is(examples_pb2.TicketClassification.DESCRIPTOR),
+              f"message is a {response.message.type_url}, want {TARGET}")
+        ticket = examples_pb2.TicketClassification()
+        response.message.Unpack(ticket)
+        print(f"TicketClassification: category={ticket.category} priority={ticket.priority} "
+              f"summary={ticket.summary!r} (attempts={len(response.report.attempts)}, "
+              f"degraded={response.degraded})")
+        check(ticket.category in ("billing", "technical", "account", "other"), "category")
+        check(1 <= ticket.priority <= 5, "priority in 1..5")
+        check(ticket.summary != "", "summary set")
+
+        # 2. A classified failure.
+        try:
+            stub.Generate(request, timeout=30,
+                          metadata=[("x-guardgen-synthetic-faults", "content_filter")])
+        except grpc.RpcError as err:
+            code, status = err.code(), status_details(err)
+        else:
+            sys.exit("FAIL: a content-filtered call succeeded")
+        check(status is not None, "no grpc-status-details-bin trailer")
+        check(status.code == code.value[0], f"status code {status.code} != {code}")
+        detail, info = None, None
+        for any_msg in status.details:
+            if any_msg.Is(failure_pb2.FailureDetail.DESCRIPTOR):
+                detail = failure_pb2.FailureDetail()
+                any_msg.Unpack(detail)
+            elif any_msg.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                any_msg.Unpack(info)
+        check(detail is not None, "no guardgen.v1.FailureDetail in the status details")
+        domain = failure_pb2.FailureDomain.Name(detail.domain)
+        action = failure_pb2.RecoveryAction.Name(detail.action)
+        print(f"{code.name}: domain={domain} action={action} recoverable={detail.recoverable} "
+              f"reason={failure_pb2.FailureReason.Name(detail.reason)} attempts={detail.attempts} "
+              f"error_info={info.reason if info else None}@{info.domain if info else None}")
+        check(code == grpc.StatusCode.FAILED_PRECONDITION, f"code {code.name}, want FAILED_PRECONDITION")
+        check(domain == "FAILURE_DOMAIN_INPUT_CONSTRAINT", "domain")
+        check(action == "RECOVERY_ACTION_REJECT_AND_FIX", "action")
+        check(detail.recoverable is False, "recoverable must be false for REJECT_AND_FIX")
+        check(detail.attempts == 1, "a content filter is never retried")
+        check(info is not None and info.reason == "CONTENT_FILTER", "ErrorInfo reason CONTENT_FILTER")
+    print("python client: ok")
+
+
+if __name__ == "__main__":
+    main()
