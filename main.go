@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		metricsListen  = fs.String("metrics-listen", ":9464", "HTTP listen address for Prometheus /metrics (overrides server.metrics_listen); empty disables it")
 		providerName   = fs.String("provider", "synthetic", "without --config: synthetic, or openai (reads OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL)")
 		logFormat      = fs.String("log-format", "", "json or text (overrides telemetry.log_format)")
+		pprofOn        = fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the metrics listener (for profiling; keep it off the public network)")
 		descriptorSets listFlag
 	)
 	fs.Var(&descriptorSets, "descriptor-set", "FileDescriptorSet file whose messages become targets (repeatable; `buf build -o FILE`)")
@@ -100,7 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer tp.Shutdown(context.Background())
-	otel.SetTracerProvider(tp)
+	if cfg.GetTelemetry().GetOtlpEndpoint() != "" {
+		// Without an exporter spans would be built for nobody: the global
+		// no-op provider stays, and tracing costs nothing.
+		otel.SetTracerProvider(tp)
+	}
 
 	c, err := build(cfg, getenv, logger)
 	if err != nil {
@@ -116,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if addr := cfg.GetServer().GetMetricsListen(); addr != "" {
-		stopMetrics, err := serveMetrics(addr, c.metrics.Handler(), logger)
+		stopMetrics, err := serveMetrics(addr, c.metrics.Handler(), *pprofOn, logger)
 		if err != nil {
 			lis.Close()
 			return err
@@ -150,13 +156,19 @@ func loadConfig(file, provider string, getenv func(string) string) (*configv1.Co
 }
 
 // serveMetrics serves /metrics on addr until the returned stop is called.
-func serveMetrics(addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, h http.Handler, pprofOn bool, logger *slog.Logger) (stop func(), err error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", h)
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
