@@ -117,6 +117,7 @@ func build(cfg *configv1.Config, getenv func(string) string, logger *slog.Logger
 		SemanticAttempts:  int(srv.GetSemanticAttempts()),
 		MaxProviderCalls:  int(srv.GetMaxProviderCalls()),
 		PreviewLength:     int(validation.GetMaxContentPreviewLength()),
+		LogRawPayloads:    cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
 		StrictSchema:      validation.GetStrictSchemaMode(),
 		BusinessRules:     business,
 		NonCriticalFields: nonCritical,

@@ -55,6 +55,9 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	s.observe(ctx, target, resp, f, latency)
 	run.annotate(ctx, resp, f)
 	noteCall(ctx, string(target.Desc.FullName()), outcomeOf(resp), rec.Len())
+	if s.opts.LogRawPayloads {
+		notePayloads(ctx, preview(req.GetPrompt(), target, s.opts.PreviewLength), preview(run.output, target, s.opts.PreviewLength))
+	}
 	if resp == nil {
 		return nil, statusOf(f)
 	}
@@ -78,6 +81,9 @@ type generation struct {
 	fellBack *classifier.Failure
 	// preq is the latest provider request (re-asks extend it).
 	preq *providerv1.CompleteRequest
+	// output is the latest model output the attempt loop received: the
+	// accepted one on success (logged only under LogRawPayloads).
+	output string
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -98,6 +104,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 		if f != nil {
 			return nil, f
 		}
+		g.output = resp.GetContent()
 		a, f := g.accept(resp)
 		if f == nil {
 			g.repairs = a.repairs

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -50,7 +51,9 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 
 // recovered is recovery's handler: a panic is a pipeline bug.
 func (s *Server) recovered(ctx context.Context, p any) error {
-	s.logger.ErrorContext(ctx, "panic in handler", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+	// The panic value is not logged: it may hold request data (a prompt,
+	// an output). Its type and the stack locate the bug.
+	s.logger.ErrorContext(ctx, "panic in handler", slog.String("panic_type", fmt.Sprintf("%T", p)), slog.String("stack", string(debug.Stack())))
 	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "internal error; the incident was logged"))
 }
 
@@ -79,6 +82,10 @@ type callLog struct {
 	target   string
 	outcome  string
 	attempts int
+	// payloads is set only under Options.LogRawPayloads; prompt and output
+	// are then redacted, bounded previews.
+	payloads       bool
+	prompt, output string
 }
 
 type callLogKey struct{}
@@ -91,14 +98,24 @@ func noteCall(ctx context.Context, target, outcome string, attempts int) {
 	}
 }
 
+// notePayloads adds previews of the prompt and the model output to the
+// call's log line. Callers pass previews, never raw text, and only under
+// Options.LogRawPayloads.
+func notePayloads(ctx context.Context, prompt, output string) {
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		l.payloads, l.prompt, l.output = true, prompt, output
+	}
+}
+
 // logCalls logs one line per call: request id, trace id, method, code,
 // latency and, from the handler, target, outcome and attempts; for
-// failures, the failure domain, action and reason. Never payloads.
+// failures, the failure domain, action and reason. Payloads only when the
+// handler noted them (Options.LogRawPayloads).
 func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	note := &callLog{}
 	resp, err := handler(context.WithValue(ctx, callLogKey{}, note), req)
-	attrs := make([]slog.Attr, 0, 12)
+	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
 		slog.String("request_id", requestID(ctx)),
 		slog.String("method", info.FullMethod),
@@ -110,6 +127,9 @@ func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerIn
 	}
 	if note.target != "" {
 		attrs = append(attrs, slog.String("target", note.target), slog.String("outcome", note.outcome), slog.Int("attempts", note.attempts))
+	}
+	if note.payloads {
+		attrs = append(attrs, slog.String("prompt", note.prompt), slog.String("output", note.output))
 	}
 	level := slog.LevelInfo
 	if err != nil {

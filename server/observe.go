@@ -31,6 +31,12 @@ func (s *Server) observe(ctx context.Context, target *schema.Target, resp *guard
 		Target: string(target.Desc.FullName()), Outcome: outcome,
 		Domain: domain, Action: action, Reason: reason, Duration: latency,
 	})
+	if d := resp.GetDegradation(); f == nil && d.GetAction() == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE {
+		// A route's later entry answered because the first one was down:
+		// no failure is final, but the one that moved the route must reach
+		// an operator all the same.
+		f = classifier.New(d.GetReason(), "%s", d.GetMessage())
+	}
 	if f == nil {
 		return
 	}

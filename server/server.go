@@ -41,6 +41,11 @@ type Options struct {
 	MaxProviderCalls int
 	// PreviewLength bounds output previews in failures; 0 means 200.
 	PreviewLength int
+	// LogRawPayloads adds the prompt and the accepted (or last) model
+	// output to each Generate's log line, each cut to PreviewLength with
+	// the target's debug_redact fields masked (the article's
+	// observability.log_raw_payloads). Off, logs carry metadata only.
+	LogRawPayloads bool
 	// StrictSchema makes unknown output fields failures instead of being
 	// dropped and reported.
 	StrictSchema bool

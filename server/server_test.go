@@ -208,6 +208,7 @@ type outcome struct {
 	AttemptReasons []string
 	Repairs        []string
 	Violations     []string
+	Degraded       bool
 }
 
 func observe(t *testing.T, resp *guardgenv1.GenerateResponse, err error) outcome {
@@ -226,7 +227,7 @@ func observe(t *testing.T, resp *guardgenv1.GenerateResponse, err error) outcome
 			Recoverable: fd.GetRecoverable(), Calls: int(fd.GetAttempts()), Violations: violations,
 		}
 	}
-	o := outcome{Code: codes.OK, Calls: len(resp.GetReport().GetAttempts())}
+	o := outcome{Code: codes.OK, Calls: len(resp.GetReport().GetAttempts()), Degraded: resp.GetDegraded()}
 	for _, a := range resp.GetReport().GetAttempts() {
 		if a.GetFailure() != nil {
 			o.AttemptReasons = append(o.AttemptReasons, classifier.ReasonName(a.GetFailure().GetReason()))

@@ -42,4 +42,9 @@
 //     the first maxLength, minLength, pattern, format or minItems rule
 //     (TicketClassification gets priority 6).
 //   - unknown_field: the instance plus a root property the schema lacks.
+//   - business_rule: the instance with its date-times decreasing in
+//     document order, so every field rule holds but an ordering rule
+//     across fields breaks (IncidentReport's resolved_at >= detected_at,
+//     rule incident.resolved_after_detected). A schema without date-times
+//     gets the valid instance.
 package synthetic

@@ -101,6 +101,7 @@ var faults = []fault{
 	{name: "malformed", answer: func(r *request) reply { return stop(malformed(r.valid())) }},
 	{name: "schema", answer: func(r *request) reply { return stop(instance(r.schema, r.seed, r.prompt, true)) }},
 	{name: "unknown_field", answer: func(r *request) reply { return stop(withUnknownField(r.valid(), r.schema.root)) }},
+	{name: "business_rule", answer: func(r *request) reply { return stop(backwardsInstance(r.schema, r.seed, r.prompt)) }},
 }
 
 // Faults lists the fault plan entries the provider understands.

@@ -44,6 +44,9 @@ type generator struct {
 	// occurrence is written as violation instead of a valid value.
 	violate   *node
 	violation []byte
+	// backwards makes date-times decrease in document order (the
+	// business_rule fault); the draws stay those of the valid instance.
+	backwards bool
 }
 
 func newGenerator(seed uint64, prompt string) *generator {
@@ -63,6 +66,16 @@ func instance(s *compiled, seed uint64, prompt string, violate bool) []byte {
 	if violate {
 		g.violate, g.violation = s.violation, s.violationValue
 	}
+	g.value(s.root, 0)
+	return g.buf
+}
+
+// backwardsInstance generates the valid instance of s but with date-times
+// decreasing in document order, so an ordering rule between them (such as
+// resolved_at >= detected_at) breaks while every field rule holds.
+func backwardsInstance(s *compiled, seed uint64, prompt string) []byte {
+	g := newGenerator(seed, prompt)
+	g.backwards = true
 	g.value(s.root, 0)
 	return g.buf
 }
@@ -351,9 +364,14 @@ func (g *generator) wordList() []string {
 }
 
 // tick advances the clock, so date-times increase in document order (and
-// rules such as resolved_at >= detected_at hold).
+// rules such as resolved_at >= detected_at hold); backwards, it moves the
+// clock back by the same step instead.
 func (g *generator) tick() time.Time {
-	g.clock = g.clock.Add(time.Duration(1+g.rng.IntN(180))*time.Minute + time.Duration(g.rng.IntN(60))*time.Second)
+	step := time.Duration(1+g.rng.IntN(180))*time.Minute + time.Duration(g.rng.IntN(60))*time.Second
+	if g.backwards {
+		step = -step
+	}
+	g.clock = g.clock.Add(step)
 	return g.clock
 }
 

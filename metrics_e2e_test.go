@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/guardgen/guardgen/config"
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers/synthetic"
+	"github.com/guardgen/guardgen/server"
+)
+
+const ticketType = "guardgen.examples.v1.TicketClassification"
+
+// startConfigured runs guardgen from cfg through the real wiring (build,
+// server.New, Serve) on a loopback port until the test ends, and returns
+// its address and components.
+func startConfigured(t *testing.T, cfg *configv1.Config, getenv func(string) string) (string, *components) {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	c, err := build(cfg, getenv, logger)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	srv, err := server.New(c.opts)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if err := c.close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return lis.Addr().String(), c
+}
+
+// parseConfig is config.Parse of a YAML text, failing the test on error.
+func parseConfig(t *testing.T, yaml string) *configv1.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// TestMetricsAfterTraffic runs traffic that takes every path that records a
+// metric through guardgen as main wires it, then scrapes /metrics: every
+// family the telemetry package defines is there, and the exposition passes
+// `promtool check metrics` (required when CI=true).
+func TestMetricsAfterTraffic(t *testing.T) {
+	t.Parallel()
+	cfg := parseConfig(t, `
+llm_pipeline:
+  execution:
+    base_delay_seconds: 0.001
+    max_delay_seconds: 0.005
+server:
+  rate_limit:
+    requests_per_second: 0.001
+    burst: 30
+`)
+	addr, c := startConfigured(t, cfg, func(string) string { return "" })
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gen := guardgenv1.NewGenerationServiceClient(conn)
+	call := func(prompt, plan string) (*guardgenv1.GenerateResponse, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if plan != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
+		}
+		return gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: prompt, TargetType: ticketType})
+	}
+	traffic := []struct {
+		name, prompt, plan string
+		code               codes.Code
+		degraded           bool
+	}{
+		{"success (and cached)", "My invoice is wrong", "", codes.OK, false},
+		{"transport retry", "My invoice is wrong", "rate_limit,ok", codes.OK, false},
+		{"re-ask", "My invoice is wrong", "malformed,ok", codes.OK, false},
+		{"input failure", "My invoice is wrong", "content_filter", codes.FailedPrecondition, false},
+		{"cache hit", "My invoice is wrong", "length", codes.OK, true},
+		{"retries exhausted, degraded from the cache, alert", "My invoice is wrong", "unavailable,unavailable,unavailable", codes.OK, true},
+		{"cache miss, failure", "A prompt never answered before", "length", codes.Aborted, false},
+	}
+	for _, tt := range traffic {
+		resp, err := call(tt.prompt, tt.plan)
+		if status.Code(err) != tt.code || resp.GetDegraded() != tt.degraded {
+			t.Errorf("%s: code %v (%v), degraded %v; want %v, %v", tt.name, status.Code(err), err, resp.GetDegraded(), tt.code, tt.degraded)
+		}
+	}
+	shed := false
+	for range 40 { // the burst is 30 and nothing refills it in time
+		_, err := call("My invoice is wrong", "")
+		if status.Code(err) == codes.ResourceExhausted {
+			shed = true
+			break
+		}
+	}
+	if !shed {
+		t.Error("the rate limit never shed a request")
+	}
+
+	rec := httptest.NewRecorder()
+	c.metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.Bytes()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse exposition: %v\n%s", err, body)
+	}
+	for _, inst := range definedInstruments(t) {
+		base := "llm_pipeline_" + strings.ReplaceAll(inst, ".", "_")
+		if families[base] == nil && families[base+"_total"] == nil && families[base+"_seconds"] == nil {
+			t.Errorf("instrument %q: no family %s[_total|_seconds] in the scrape", inst, base)
+		}
+	}
+	promtoolCheck(t, body)
+}
+
+// definedInstruments lists the instrument names (without the prefix) that
+// telemetry.Metrics creates, read from the source of its instruments method
+// so that a new instrument cannot be missed here: every string literal
+// passed to its counter, seconds and name helpers.
+func definedInstruments(t *testing.T) []string {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), "telemetry/metrics.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range file.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Name.Name != "instruments" {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			id, ok := call.Fun.(*ast.Ident)
+			if !ok || (id.Name != "counter" && id.Name != "seconds" && id.Name != "name") {
+				return true
+			}
+			if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil {
+					names = append(names, s)
+				}
+			}
+			return true
+		})
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if len(names) < 10 {
+		t.Fatalf("found %d instruments in telemetry/metrics.go (%v): has instruments() changed shape?", len(names), names)
+	}
+	return names
+}
+
+// promtoolCheck pipes the exposition through `promtool check metrics`. A
+// missing promtool skips the check, except under CI=true.
+func promtoolCheck(t *testing.T, exposition []byte) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is not on PATH (CI=true requires it; Debian package prometheus)")
+		}
+		t.Log("promtool is not on PATH; skipping `promtool check metrics`")
+		return
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(exposition)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out.String())
+	}
+}

@@ -1,0 +1,292 @@
+package main
+
+// TestExternalPlugin proves issue 3's external providers from the outside:
+// the example plug-in (examples/plugin) runs as a process of its own, and a
+// guardgen server built from a configuration file through the real wiring
+// (config.Load → build → server.New → Serve) reaches it over gRPC with its
+// client interceptor chain.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/guardgen/guardgen/config"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/server"
+)
+
+const pluginConfig = `
+providers:
+  - name: example-plugin
+    type: grpc
+    address: %s
+routes:
+  - name: default
+    entries:
+      - provider: example-plugin
+llm_pipeline:
+  execution:
+    base_delay_seconds: 0.01
+    max_delay_seconds: 0.05
+server:
+  metrics_listen: ""
+`
+
+func TestExternalPlugin(t *testing.T) {
+	plugin := startPlugin(t, buildPackage(t, "./examples/plugin"))
+
+	file := filepath.Join(t.TempDir(), "guardgen.yaml")
+	if err := os.WriteFile(file, fmt.Appendf(nil, pluginConfig, plugin.addr), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gen := serveConfigFile(t, file)
+	req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice for my subscription this month", TargetType: "guardgen.examples.v1.TicketClassification"}
+
+	t.Run("served by the plug-in", func(t *testing.T) {
+		before := plugin.calls()
+		resp, err := gen.Generate(pluginCallContext(t, ""), req)
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		attempts := resp.GetReport().GetAttempts()
+		if len(attempts) != 1 || attempts[0].GetProvider() != "example-plugin" || attempts[0].GetModel() != "example-plugin-1" ||
+			attempts[0].GetFailure() != nil {
+			t.Errorf("report.attempts = %v; want one successful attempt by example-plugin / example-plugin-1", attempts)
+		}
+		if !strings.Contains(resp.GetJson(), `"category"`) {
+			t.Errorf("json = %s", resp.GetJson())
+		}
+		if got := plugin.waitCalls(t, before+1) - before; got != 1 {
+			t.Errorf("plug-in calls = %d, want 1", got)
+		}
+	})
+
+	t.Run("UNAVAILABLE is retried by guardgen", func(t *testing.T) {
+		before := plugin.calls()
+		resp, err := gen.Generate(pluginCallContext(t, "unavailable,unavailable,ok"), req)
+		if err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+		attempts := resp.GetReport().GetAttempts()
+		var reasons []string
+		for _, a := range attempts {
+			reasons = append(reasons, a.GetFailure().GetReason().String())
+		}
+		want := []string{"FAILURE_REASON_UPSTREAM_UNAVAILABLE", "FAILURE_REASON_UPSTREAM_UNAVAILABLE", "FAILURE_REASON_UNSPECIFIED"}
+		if fmt.Sprint(reasons) != fmt.Sprint(want) {
+			t.Errorf("attempt failures = %v, want %v", reasons, want)
+		}
+		if got := plugin.waitCalls(t, before+3) - before; got != 3 {
+			t.Errorf("plug-in calls = %d, want 3 (two UNAVAILABLE, then OK)", got)
+		}
+		if got := plugin.codes(); !strings.HasSuffix(got, "Unavailable Unavailable OK") {
+			t.Errorf("plug-in answered %q", got)
+		}
+	})
+
+	t.Run("content filter is not retried", func(t *testing.T) {
+		before := plugin.calls()
+		_, err := gen.Generate(pluginCallContext(t, "content_filter"), req)
+		st := status.Convert(err)
+		var detail *guardgenv1.FailureDetail
+		for _, d := range st.Details() {
+			if fd, ok := d.(*guardgenv1.FailureDetail); ok {
+				detail = fd
+			}
+		}
+		if st.Code() != codes.FailedPrecondition || detail.GetDomain() != guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT {
+			t.Errorf("Generate = %v, detail %v; want FAILED_PRECONDITION, INPUT_CONSTRAINT", err, detail)
+		}
+		if got := plugin.waitCalls(t, before+1) - before; got != 1 {
+			t.Errorf("plug-in calls = %d, want 1", got)
+		}
+	})
+}
+
+// pluginCallContext bounds a call and, when faults is set, sends the synthetic
+// fault plan that the example plug-in follows.
+func pluginCallContext(t *testing.T, faults string) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	if faults != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-guardgen-synthetic-faults", faults)
+	}
+	return ctx
+}
+
+// buildPackage builds the package at path (relative to the module root) into a
+// temporary directory and returns the binary.
+func buildPackage(t *testing.T, path string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(path))
+	cmd := exec.Command("go", "build", "-o", bin, path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", path, err, out)
+	}
+	return bin
+}
+
+// serveConfigFile serves guardgen built from the configuration file on a
+// loopback port, as run does, and returns a client.
+func serveConfigFile(t *testing.T, file string) guardgenv1.GenerationServiceClient {
+	t.Helper()
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	c, err := build(cfg, func(string) string { return "" }, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(c.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if err := c.close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return guardgenv1.NewGenerationServiceClient(conn)
+}
+
+// pluginProcess is the example plug-in running as a child process.
+type pluginProcess struct {
+	addr string
+	log  *pluginLog // its stderr: one JSON line per call
+}
+
+// startPlugin runs the plug-in binary on a free loopback port and stops it
+// with SIGTERM at cleanup, expecting a clean exit.
+func startPlugin(t *testing.T, bin string) *pluginProcess {
+	t.Helper()
+	p := &pluginProcess{log: &pluginLog{}}
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0")
+	cmd.Stderr = p.log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("plug-in exit: %v\n%s", err, p.log.String())
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("plug-in did not exit within 15 s of SIGTERM")
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("plug-in stdout: %v\n%s", err, p.log.String())
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if !ok {
+		t.Fatalf("plug-in printed %q", line)
+	}
+	p.addr = addr
+	return p
+}
+
+// calls returns the plug-in's call lines so far.
+func (p *pluginProcess) calls() int { return len(p.lines()) }
+
+// codes returns the status codes of the plug-in's answers, space-separated.
+func (p *pluginProcess) codes() string {
+	var out []string
+	for _, l := range p.lines() {
+		out = append(out, l.Code)
+	}
+	return strings.Join(out, " ")
+}
+
+type pluginCallLine struct {
+	Msg  string `json:"msg"`
+	Call int    `json:"call"`
+	Code string `json:"code"`
+}
+
+func (p *pluginProcess) lines() []pluginCallLine {
+	var out []pluginCallLine
+	for line := range strings.Lines(p.log.String()) {
+		var l pluginCallLine
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "complete" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// waitCalls waits (briefly: the lines travel through a pipe) until the
+// plug-in has logged at least n calls, then returns how many it logged.
+func (p *pluginProcess) waitCalls(t *testing.T, n int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.calls() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // let a surplus call show up too
+	return p.calls()
+}
+
+// pluginLog is a bytes.Buffer safe for a writer and a reader at once.
+type pluginLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *pluginLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *pluginLog) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
