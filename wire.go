@@ -138,6 +138,7 @@ func build(cfg *configv1.Config, getenv func(string) string, logger *slog.Logger
 		MaxInFlight:     int(srv.GetMaxInFlight()),
 		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
 		ShutdownTimeout: config.Seconds(srv.GetShutdownTimeoutSeconds()),
+		DrainDelay:      config.Seconds(srv.GetDrainDelaySeconds()),
 		ServerOptions:   serverOpts,
 	}
 	return c, nil

@@ -64,6 +64,10 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
 	// 0 means 15 s.
 	ShutdownTimeout time.Duration
+	// DrainDelay keeps serving for this long after health turns
+	// NOT_SERVING, before new calls are refused, so balancers and probes
+	// see the change first. 0 stops taking calls at once.
+	DrainDelay time.Duration
 	// Cache holds the last valid result per request, for the degradation
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
@@ -191,7 +195,10 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.health.Shutdown()
-	s.logger.Info("shutting down", slog.Duration("drain_timeout", s.opts.ShutdownTimeout))
+	s.logger.Info("shutting down", slog.Duration("drain_delay", s.opts.DrainDelay), slog.Duration("drain_timeout", s.opts.ShutdownTimeout))
+	if s.opts.DrainDelay > 0 {
+		time.Sleep(s.opts.DrainDelay)
+	}
 	drained := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()

@@ -494,7 +494,7 @@ func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*
 func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g})
+	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond}})
 	ctx := context.Background()
 	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)
@@ -510,11 +510,14 @@ func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 		h.stop()
 		close(stopped)
 	}()
-	// Health turns NOT_SERVING before the drain completes; watch for it.
+	// Health turns NOT_SERVING, and answers so, before calls are refused.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{})
-		if err != nil || hc.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+		if err != nil {
+			t.Fatalf("health stopped answering before it reported NOT_SERVING: %v", err)
+		}
+		if hc.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
 			break
 		}
 		if time.Now().After(deadline) {
