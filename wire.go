@@ -260,6 +260,7 @@ func dialProvider(p *configv1.Provider, getenv func(string) string, chain *provi
 		if err != nil {
 			return nil, "", err
 		}
+		c.closers = append(c.closers, impl.Close)
 		model := opts.Model
 		if model == "" {
 			model = openai.DefaultModel

@@ -38,6 +38,13 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	}
 	ctx, span := s.tracer.Start(ctx, "guardgen.generate")
 	defer span.End()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*s.opts.DeadlineMargin {
+		// Answer with a FailureDetail before the caller's timer fires,
+		// rather than let it see a bare DEADLINE_EXCEEDED.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-s.opts.DeadlineMargin))
+		defer cancel()
+	}
 	route, rf := s.route(req)
 	if rf != nil {
 		return nil, statusOf(rf)

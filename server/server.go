@@ -64,6 +64,11 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
 	// 0 means 15 s.
 	ShutdownTimeout time.Duration
+	// DeadlineMargin is kept back from the caller's deadline so that a
+	// request that runs out of time still answers with its FailureDetail
+	// before the caller's own timer fires; 0 means 100 ms. Deadlines shorter
+	// than twice the margin are left as they are.
+	DeadlineMargin time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes
 	// see the change first. 0 stops taking calls at once.
@@ -135,6 +140,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.PreviewLength <= 0 {
 		opts.PreviewLength = 200
+	}
+	if opts.DeadlineMargin <= 0 {
+		opts.DeadlineMargin = 100 * time.Millisecond
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 15 * time.Second
