@@ -35,6 +35,10 @@ type Target struct {
 	// JSONSchema is the compact JSON Schema (draft 2020-12) of the type's
 	// protojson form, derived once at resolution. Do not modify it.
 	JSONSchema []byte
+	// JSONSchemaText is JSONSchema as a string, for messages that carry the
+	// schema as text (the provider contract), made once rather than per
+	// request.
+	JSONSchemaText string
 	// Hash is a stable hex SHA-256 of the full name and the descriptor
 	// files the type depends on, for use in cache keys.
 	Hash string
@@ -118,6 +122,7 @@ func newTarget(
 		unmarshal:  protojson.UnmarshalOptions{Resolver: types},
 		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
 	}
+	t.JSONSchemaText = string(t.JSONSchema)
 	if err := t.warm(); err != nil {
 		return nil, err
 	}

@@ -174,16 +174,12 @@ func (g *generation) respond(a accepted) (*guardgenv1.GenerateResponse, *classif
 // providerRequest builds the provider request from the caller's: the
 // caller's instructions, guardgen's, the prompt and the output schema.
 func (g *generation) providerRequest() *providerv1.CompleteRequest {
-	var system strings.Builder
+	// One concatenation: this runs on every request.
+	system := "Answer with one JSON object that conforms to the JSON Schema named " + g.target.Name +
+		" (protobuf message " + string(g.target.Desc.FullName()) + "). Output only the JSON object: no prose, no markdown."
 	if in := g.req.GetInstructions(); in != "" {
-		system.WriteString(in)
-		system.WriteString("\n\n")
+		system = in + "\n\n" + system
 	}
-	system.WriteString("Answer with one JSON object that conforms to the JSON Schema named ")
-	system.WriteString(g.target.Name)
-	system.WriteString(" (protobuf message ")
-	system.WriteString(string(g.target.Desc.FullName()))
-	system.WriteString("). Output only the JSON object: no prose, no markdown.")
 	opts := g.req.GetOptions()
 	var temperature *float64
 	if opts != nil && opts.Temperature != nil {
@@ -191,11 +187,11 @@ func (g *generation) providerRequest() *providerv1.CompleteRequest {
 	}
 	return &providerv1.CompleteRequest{
 		Messages: []*providerv1.Message{
-			{Role: providerv1.Role_ROLE_SYSTEM, Content: system.String()},
+			{Role: providerv1.Role_ROLE_SYSTEM, Content: system},
 			{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()},
 		},
 		Model:        opts.GetModel(),
-		OutputSchema: &providerv1.OutputSchema{Name: g.target.Name, JsonSchema: string(g.target.JSONSchema), Strict: true},
+		OutputSchema: &providerv1.OutputSchema{Name: g.target.Name, JsonSchema: g.target.JSONSchemaText, Strict: true},
 		Sampling: &providerv1.SamplingOptions{
 			Temperature:     temperature,
 			MaxOutputTokens: opts.GetMaxOutputTokens(),

@@ -60,6 +60,7 @@ type Metrics struct {
 	registry *prometheus.Registry
 
 	targets, providers, models, backends *boundedLabel
+	sets                                 attrSets
 
 	requests         metric.Int64Counter
 	requestDuration  metric.Float64Histogram

@@ -74,16 +74,19 @@ func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
 	if m == nil {
 		return
 	}
-	outcome := attribute.String(labelOutcome, r.Outcome.String())
-	target := attribute.String(labelTarget, m.targets.value(r.Target))
-	m.requests.Add(ctx, 1, metric.WithAttributes(
-		outcome,
-		attribute.String(labelDomain, DomainLabel(r.Domain)),
-		attribute.String(labelAction, ActionLabel(r.Action)),
-		attribute.String(labelReason, ReasonLabel(r.Reason)),
-		target,
+	outcome, target := r.Outcome.String(), m.targets.value(r.Target)
+	domain, action, reason := DomainLabel(r.Domain), ActionLabel(r.Action), ReasonLabel(r.Reason)
+	m.requests.Add(ctx, 1, m.sets.option(setKey{useRequest, outcome, domain, action, reason, target},
+		attribute.String(labelOutcome, outcome),
+		attribute.String(labelDomain, domain),
+		attribute.String(labelAction, action),
+		attribute.String(labelReason, reason),
+		attribute.String(labelTarget, target),
 	))
-	m.requestDuration.Record(ctx, r.Duration.Seconds(), metric.WithAttributes(outcome, target))
+	m.requestDuration.Record(ctx, r.Duration.Seconds(), m.sets.option(setKey{use: useRequestDuration, a: outcome, b: target},
+		attribute.String(labelOutcome, outcome),
+		attribute.String(labelTarget, target),
+	))
 }
 
 // TrackInFlight counts a request as in flight until the returned func is
@@ -141,21 +144,25 @@ func (m *Metrics) RecordProviderCall(ctx context.Context, c ProviderCall) {
 	if m == nil {
 		return
 	}
-	provider := attribute.String(labelProvider, m.providers.value(c.Provider))
-	model := attribute.String(labelModel, m.models.value(c.Model))
-	m.providerCalls.Add(ctx, 1, metric.WithAttributes(provider, model,
-		attribute.String(labelOutcome, providerOutcome(c.Code))))
+	providerName, modelName := m.providers.value(c.Provider), m.models.value(c.Model)
+	provider := attribute.String(labelProvider, providerName)
+	model := attribute.String(labelModel, modelName)
+	outcome := providerOutcome(c.Code)
+	m.providerCalls.Add(ctx, 1, m.sets.option(setKey{use: useProviderCall, a: providerName, b: modelName, c: outcome},
+		provider, model, attribute.String(labelOutcome, outcome)))
 	coarse := outcomeOK
 	if c.Code != codes.OK {
 		coarse = "error"
 	}
-	m.providerDuration.Record(ctx, c.Duration.Seconds(), metric.WithAttributes(provider, model,
-		attribute.String(labelOutcome, coarse)))
+	m.providerDuration.Record(ctx, c.Duration.Seconds(), m.sets.option(setKey{use: useProviderDuration, a: providerName, b: modelName, c: coarse},
+		provider, model, attribute.String(labelOutcome, coarse)))
 	if c.InputTokens > 0 {
-		m.tokens.Add(ctx, c.InputTokens, metric.WithAttributes(provider, attribute.String(labelDirection, "input")))
+		m.tokens.Add(ctx, c.InputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: "input"},
+			provider, attribute.String(labelDirection, "input")))
 	}
 	if c.OutputTokens > 0 {
-		m.tokens.Add(ctx, c.OutputTokens, metric.WithAttributes(provider, attribute.String(labelDirection, "output")))
+		m.tokens.Add(ctx, c.OutputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: "output"},
+			provider, attribute.String(labelDirection, "output")))
 	}
 }
 
