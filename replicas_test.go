@@ -6,12 +6,9 @@ package main
 // serves the other's last valid result when its own generation degrades.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/guardgen/guardgen/fallback/redistest"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
@@ -39,7 +37,7 @@ cache:
 
 func TestReplicasShareTheRedisCache(t *testing.T) {
 	t.Parallel()
-	redisAddr := startRedisServer(t)
+	redisAddr := redistest.Start(t).Addr
 	bin := buildPackage(t, "github.com/guardgen/guardgen")
 	cfg := filepath.Join(t.TempDir(), "guardgen.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, replicaConfig, redisAddr), 0o600); err != nil {
@@ -154,98 +152,4 @@ func servingAddr(log string) string {
 		}
 	}
 	return ""
-}
-
-// startRedisServer starts redis-server from PATH on a free loopback port,
-// persistence off, and returns its address once it answers PING; it stops
-// at cleanup. Without redis-server the test is skipped, or fails when
-// CI=true, where a missing server means a broken CI image.
-func startRedisServer(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		const how = "redis-server not on PATH; install it with `apt-get install -y redis-server` (Debian package redis-server)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(how)
-		}
-		t.Skip(how)
-	}
-	var lastErr error
-	for range 3 { // a free port can be taken before redis binds it
-		addr, err := launchRedisServer(t, path)
-		if err == nil {
-			return addr
-		}
-		lastErr = err
-	}
-	t.Fatalf("start redis-server: %v", lastErr)
-	return ""
-}
-
-func launchRedisServer(t *testing.T, path string) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	out := &pluginLog{}
-	cmd := exec.Command(path, "--save", "", "--appendonly", "no",
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir())
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			return "", fmt.Errorf("redis-server exited: %v\n%s", err, out)
-		default:
-		}
-		if redisPing(addr) == nil {
-			t.Cleanup(stop)
-			return addr, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", fmt.Errorf("redis-server on %s did not answer PING in 10 s\n%s", addr, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// redisPing sends an inline PING and expects +PONG.
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
-		return err
-	}
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return errors.New("unexpected reply " + strconv.Quote(line))
-	}
-	return nil
 }

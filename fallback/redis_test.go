@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/guardgen/guardgen/fallback"
+	"github.com/guardgen/guardgen/fallback/redistest"
 )
 
 func newRedis(t *testing.T, opts fallback.RedisOptions) *fallback.Redis {
@@ -40,7 +41,7 @@ func sampleEntry() fallback.Entry {
 
 func TestRedisRoundTrip(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "test:"})
 	ctx := t.Context()
 	key := fallback.Key("guardgen.examples.v1.TicketClassification", "0123456789abcdef0123", "a prompt", "gpt-4o-mini")
@@ -63,7 +64,7 @@ func TestRedisRoundTrip(t *testing.T) {
 
 func TestRedisFillsStoredAt(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	now := time.Date(2026, 5, 5, 5, 5, 5, 0, time.UTC)
 	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, Now: func() time.Time { return now }})
 	e := sampleEntry()
@@ -82,7 +83,7 @@ func TestRedisFillsStoredAt(t *testing.T) {
 
 func TestRedisTTL(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "p:", TTL: time.Second})
 	ctx := t.Context()
 	if err := r.Put(ctx, "k", sampleEntry()); err != nil {
@@ -110,7 +111,7 @@ func TestRedisTTL(t *testing.T) {
 // KeyPrefix (another deployment) sees none of them.
 func TestRedisSharedBetweenReplicas(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "prod:"})
 	b := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "prod:"})
 	other := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "staging:"})
@@ -146,7 +147,7 @@ func TestRedisSharedBetweenReplicas(t *testing.T) {
 
 func TestRedisCorruptValue(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr})
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer raw.Close()
@@ -162,7 +163,7 @@ func TestRedisCorruptValue(t *testing.T) {
 // TestRedisStoppedServer: a server that went away gives errors, quickly.
 func TestRedisStoppedServer(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr})
 	ctx := t.Context()
 	if err := r.Put(ctx, "k", sampleEntry()); err != nil {

@@ -53,6 +53,17 @@ func (g *generation) degrade(ctx context.Context, preq *providerv1.CompleteReque
 	return g.fromTemplate(f)
 }
 
+// degradation is f's wire form for a degraded answer, naming the kind of
+// fallback that served it in metadata["degradation"].
+func degradation(f *classifier.Failure, kind string) *guardgenv1.FailureDetail {
+	d := f.Detail()
+	if d.Metadata == nil {
+		d.Metadata = make(map[string]string, 1)
+	}
+	d.Metadata["degradation"] = kind
+	return d
+}
+
 // cacheKey identifies a request's result: target type, descriptor hash,
 // normalised prompt and the route and model asked for.
 func (g *generation) cacheKey() string {
@@ -98,11 +109,7 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 		return nil
 	}
 	age := fallback.Age(entry, time.Now())
-	d := f.Detail()
-	if d.Metadata == nil {
-		d.Metadata = map[string]string{}
-	}
-	d.Metadata["degradation"] = "cache"
+	d := degradation(f, "cache")
 	d.Metadata["cache_age_seconds"] = strconv.FormatFloat(age.Seconds(), 'f', 3, 64)
 	g.s.metrics.RecordFallback(ctx, "cache")
 	return &guardgenv1.GenerateResponse{
@@ -131,11 +138,7 @@ func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.Com
 	if rf != nil {
 		return nil
 	}
-	d := f.Detail()
-	if d.Metadata == nil {
-		d.Metadata = map[string]string{}
-	}
-	d.Metadata["degradation"] = "route"
+	d := degradation(f, "route")
 	out.Degraded, out.Degradation = true, d
 	g.s.metrics.RecordFallback(ctx, "route")
 	return out
@@ -155,11 +158,7 @@ func (g *generation) fromTemplate(f *classifier.Failure) *guardgenv1.GenerateRes
 	if rf != nil {
 		return nil
 	}
-	d := f.Detail()
-	if d.Metadata == nil {
-		d.Metadata = map[string]string{}
-	}
-	d.Metadata["degradation"] = "template"
+	d := degradation(f, "template")
 	out.Degraded, out.Degradation = true, d
 	g.s.metrics.RecordFallback(context.Background(), "template")
 	return out

@@ -61,7 +61,7 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	latency := time.Since(start)
 	s.observe(ctx, target, resp, f, latency)
 	run.annotate(ctx, resp, f)
-	noteCall(ctx, string(target.Desc.FullName()), outcomeOf(resp), rec.Len())
+	noteCall(ctx, string(target.Desc.FullName()), outcomeOf(resp).String(), rec.Len())
 	if s.opts.LogRawPayloads {
 		notePayloads(ctx, preview(req.GetPrompt(), target, s.opts.PreviewLength), preview(run.output, target, s.opts.PreviewLength))
 	}
@@ -304,14 +304,4 @@ func (g *generation) annotate(ctx context.Context, resp *guardgenv1.GenerateResp
 		attrs = append(attrs, telemetry.ValidationStatusKey.String("passed"))
 	}
 	span.SetAttributes(attrs...)
-}
-
-func outcomeOf(resp *guardgenv1.GenerateResponse) string {
-	switch {
-	case resp == nil:
-		return telemetry.OutcomeFailed.String()
-	case resp.GetDegraded():
-		return telemetry.OutcomeDegraded.String()
-	}
-	return telemetry.OutcomeOK.String()
 }

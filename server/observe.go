@@ -16,14 +16,12 @@ import (
 // failures (retries exhausted, breaker open, business rule, pipeline bug),
 // which the decision matrix says must reach an operator.
 func (s *Server) observe(ctx context.Context, target *schema.Target, resp *guardgenv1.GenerateResponse, f *classifier.Failure, latency time.Duration) {
-	outcome := telemetry.OutcomeOK
+	outcome := outcomeOf(resp)
 	var domain, action, reason = guardgenv1.FailureDomain(0), guardgenv1.RecoveryAction(0), guardgenv1.FailureReason(0)
-	switch {
-	case resp == nil:
-		outcome = telemetry.OutcomeFailed
+	switch outcome {
+	case telemetry.OutcomeFailed:
 		domain, action, reason = f.Domain, f.Action, f.Reason
-	case resp.GetDegraded():
-		outcome = telemetry.OutcomeDegraded
+	case telemetry.OutcomeDegraded:
 		d := resp.GetDegradation()
 		domain, action, reason = d.GetDomain(), d.GetAction(), d.GetReason()
 	}
@@ -53,4 +51,15 @@ func (s *Server) observe(ctx context.Context, target *schema.Target, resp *guard
 			slog.Bool("degraded", resp != nil),
 		)
 	}
+}
+
+// outcomeOf says how a Generate ended: failed (no response), degraded, or ok.
+func outcomeOf(resp *guardgenv1.GenerateResponse) telemetry.Outcome {
+	switch {
+	case resp == nil:
+		return telemetry.OutcomeFailed
+	case resp.GetDegraded():
+		return telemetry.OutcomeDegraded
+	}
+	return telemetry.OutcomeOK
 }

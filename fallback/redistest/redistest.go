@@ -1,4 +1,7 @@
-package fallback_test
+// Package redistest starts a real redis-server for tests, the way
+// net/http/httptest starts an HTTP server: the fallback package's Redis
+// tests and guardgen's replica test share it.
+package redistest
 
 import (
 	"bufio"
@@ -16,8 +19,8 @@ import (
 	"time"
 )
 
-// redisServer is a redis-server process started for one test.
-type redisServer struct {
+// Server is a redis-server process started for one test.
+type Server struct {
 	Addr string
 
 	cmd      *exec.Cmd
@@ -27,11 +30,11 @@ type redisServer struct {
 	stopOnce sync.Once
 }
 
-// startRedis starts redis-server from PATH on a free loopback port, with
+// Start starts redis-server from PATH on a free loopback port, with
 // persistence off, waits until it answers PING and stops it when the test
 // ends. Without redis-server the test is skipped, or fails when CI=true,
 // where a missing server means a broken CI image rather than a laptop.
-func startRedis(t *testing.T) *redisServer {
+func Start(t testing.TB) *Server {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -45,7 +48,7 @@ func startRedis(t *testing.T) *redisServer {
 	// redis binding it; try a few.
 	var lastErr error
 	for range 3 {
-		s, err := launchRedis(t, path)
+		s, err := launch(t, path)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -56,12 +59,12 @@ func startRedis(t *testing.T) *redisServer {
 	return nil
 }
 
-func launchRedis(t *testing.T, path string) (*redisServer, error) {
+func launch(t testing.TB, path string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &redisServer{
+	s := &Server{
 		Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		out:      new(bytes.Buffer),
 		waitDone: make(chan struct{}),
@@ -98,7 +101,7 @@ func launchRedis(t *testing.T, path string) (*redisServer, error) {
 }
 
 // Stop terminates the server and waits for it to exit. It is idempotent.
-func (s *redisServer) Stop() {
+func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
