@@ -2,7 +2,8 @@
 // and a protobuf message type in, a message that passed protovalidate (or a
 // classified FailureDetail) out.
 //
-// main is wiring only: flags and config → providers → server.
+// main is flags only: it parses them, loads the configuration and hands it
+// to the composition root, package app.
 package main
 
 import (
@@ -11,23 +12,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"go.opentelemetry.io/otel"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/guardgen/guardgen/app"
 	"github.com/guardgen/guardgen/config"
-	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
-	"github.com/guardgen/guardgen/providers/openai"
-	"github.com/guardgen/guardgen/server"
-	"github.com/guardgen/guardgen/telemetry"
 )
 
 func main() {
@@ -73,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	cfg, err := loadConfig(*configFile, *providerName, getenv)
+	cfg, err := app.LoadConfig(*configFile, *providerName, getenv)
 	if err != nil {
 		return err
 	}
@@ -89,95 +82,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg.Targets.DescriptorSets = append(cfg.Targets.DescriptorSets, descriptorSets...)
 
-	logger, err := newLogger(cfg.GetTelemetry().GetLogFormat(), cfg.GetTelemetry().GetLogLevel(), stderr)
-	if err != nil {
-		return err
-	}
-	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceOptions{
-		OTLPEndpoint: cfg.GetTelemetry().GetOtlpEndpoint(),
-		Insecure:     cfg.GetTelemetry().GetOtlpInsecure(),
-		ServiceName:  cfg.GetTelemetry().GetServiceName(),
-	})
-	if err != nil {
-		return err
-	}
-	defer tp.Shutdown(context.Background())
-	if cfg.GetTelemetry().GetOtlpEndpoint() != "" {
-		// Without an exporter spans would be built for nobody: the global
-		// no-op provider stays, and tracing costs nothing.
-		otel.SetTracerProvider(tp)
-	}
-
-	c, err := build(cfg, getenv, logger)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	srv, err := server.New(c.opts)
+	a, err := app.New(ctx, cfg, app.Options{Getenv: getenv, LogOutput: stderr, Pprof: *pprofOn})
 	if err != nil {
 		return err
 	}
 	lis, err := net.Listen("tcp", cfg.GetServer().GetListen())
 	if err != nil {
+		a.Close()
 		return err
 	}
-	if addr := cfg.GetServer().GetMetricsListen(); addr != "" {
-		stopMetrics, err := serveMetrics(addr, c.metrics.Handler(), *pprofOn, logger)
-		if err != nil {
-			lis.Close()
-			return err
-		}
-		defer stopMetrics()
-	}
-	logger.Info("serving", slog.String("listen", lis.Addr().String()), slog.String("metrics", cfg.GetServer().GetMetricsListen()),
-		slog.String("default_route", cfg.GetDefaultRoute()))
-	return srv.Serve(ctx, lis)
-}
-
-// loadConfig returns the file's configuration, or without one the
-// defaults with the provider --provider names.
-func loadConfig(file, provider string, getenv func(string) string) (*configv1.Config, error) {
-	if file != "" {
-		return config.Load(file)
-	}
-	cfg := config.Default()
-	switch provider {
-	case "synthetic":
-	case "openai":
-		env := openai.OptionsFromEnv(getenv)
-		cfg.Providers = []*configv1.Provider{{
-			Name: "openai", Type: "openai", Model: env.Model, BaseUrl: env.BaseURL, ApiKeyEnv: "OPENAI_API_KEY",
-		}}
-		cfg.Routes = []*configv1.Route{{Name: "default", Entries: []*configv1.RouteEntry{{Provider: "openai"}}}}
-	default:
-		return nil, fmt.Errorf("--provider: %q is not one of synthetic, openai", provider)
-	}
-	return cfg, config.Validate(cfg)
-}
-
-// serveMetrics serves /metrics on addr until the returned stop is called.
-func serveMetrics(addr string, h http.Handler, pprofOn bool, logger *slog.Logger) (stop func(), err error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
-	if pprofOn {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server", slog.Any("error", err))
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-	}, nil
+	return a.Serve(ctx, lis)
 }

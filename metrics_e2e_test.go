@@ -6,8 +6,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,53 +18,19 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/app"
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/config"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/synthetic"
-	"github.com/guardgen/guardgen/server"
 )
 
 const ticketType = "guardgen.examples.v1.TicketClassification"
-
-// startConfigured runs guardgen from cfg through the real wiring (build,
-// server.New, Serve) on a loopback port until the test ends, and returns
-// its address and components.
-func startConfigured(t *testing.T, cfg *configv1.Config, getenv func(string) string) (string, *components) {
-	t.Helper()
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	c, err := build(cfg, getenv, logger)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	srv, err := server.New(c.opts)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := c.close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return lis.Addr().String(), c
-}
 
 // parseConfig is config.Parse of a YAML text, failing the test on error.
 func parseConfig(t *testing.T, yaml string) *configv1.Config {
@@ -94,13 +58,8 @@ server:
     requests_per_second: 0.001
     burst: 30
 `)
-	addr, c := startConfigured(t, cfg, func(string) string { return "" })
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	gen := guardgenv1.NewGenerationServiceClient(conn)
+	srv := apptest.Start(t, cfg, app.Options{})
+	gen := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
 	call := func(prompt, plan string) (*guardgenv1.GenerateResponse, error) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
@@ -141,7 +100,7 @@ server:
 	}
 
 	rec := httptest.NewRecorder()
-	c.metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	srv.App.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	body := rec.Body.Bytes()
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := p.TextToMetricFamilies(bytes.NewReader(body))

@@ -12,8 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,15 +21,14 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/app"
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/config"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
-	"github.com/guardgen/guardgen/server"
 )
 
 const pluginConfig = `
@@ -146,44 +143,14 @@ func buildPackage(t *testing.T, path string) string {
 }
 
 // serveConfigFile serves guardgen built from the configuration file on a
-// loopback port, as run does, and returns a client.
+// loopback port, as the guardgen command does, and returns a client.
 func serveConfigFile(t *testing.T, file string) guardgenv1.GenerationServiceClient {
 	t.Helper()
 	cfg, err := config.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
-	c, err := build(cfg, func(string) string { return "" }, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(c.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := c.close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return guardgenv1.NewGenerationServiceClient(conn)
+	return guardgenv1.NewGenerationServiceClient(apptest.Start(t, cfg, app.Options{}).Dial(t))
 }
 
 // pluginProcess is the example plug-in running as a child process.

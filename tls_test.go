@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guardgen/guardgen/app"
+	"github.com/guardgen/guardgen/app/apptest"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -130,7 +133,7 @@ server:
 		}
 		return ""
 	}
-	addr, _ := startConfigured(t, cfg, getenv)
+	addr := apptest.Start(t, cfg, app.Options{Getenv: getenv}).Addr
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)

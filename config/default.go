@@ -64,6 +64,7 @@ func Default() *configv1.Config {
 			MaxOutputBytes:         proto.Uint32(1 << 20),
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
+			DeadlineMarginSeconds:  proto.Float64(0.1),
 			SemanticAttempts:       proto.Uint32(3),
 			MaxProviderCalls:       proto.Uint32(6),
 			RetryBudget: &configv1.RetryBudget{

@@ -1292,8 +1292,13 @@ type Server struct {
 	// turns NOT_SERVING on SIGTERM and before it stops taking new calls, so
 	// load balancers and probes see the change first. Default: 0.
 	DrainDelaySeconds *float64 `protobuf:"fixed64,16,opt,name=drain_delay_seconds,json=drainDelaySeconds,proto3,oneof" json:"drain_delay_seconds,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// deadline_margin_seconds is kept back from each caller's deadline so
+	// that a request that runs out of time still answers with its
+	// FailureDetail before the caller's own timer fires. Deadlines shorter
+	// than twice the margin are left as they are. Default: 0.1.
+	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1434,6 +1439,13 @@ func (x *Server) GetBreaker() *Breaker {
 func (x *Server) GetDrainDelaySeconds() float64 {
 	if x != nil && x.DrainDelaySeconds != nil {
 		return *x.DrainDelaySeconds
+	}
+	return 0
+}
+
+func (x *Server) GetDeadlineMarginSeconds() float64 {
+	if x != nil && x.DeadlineMarginSeconds != nil {
+		return *x.DeadlineMarginSeconds
 	}
 	return 0
 }
@@ -1989,7 +2001,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\x9d\r\n" +
+	"\v_key_prefix\"\x8f\x0e\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2011,7 +2023,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\fretry_budget\x18\x0e \x01(\v2\x1f.guardgen.config.v1.RetryBudgetR\vretryBudget\x125\n" +
 	"\abreaker\x18\x0f \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreaker\x12L\n" +
 	"\x13drain_delay_seconds\x18\x10 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0r@)\x00\x00\x00\x00\x00\x00\x00\x00H\n" +
-	"R\x11drainDelaySeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"R\x11drainDelaySeconds\x88\x01\x01\x12T\n" +
+	"\x17deadline_margin_seconds\x18\x11 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\x00\x00H\vR\x15deadlineMarginSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
@@ -2025,7 +2038,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x19_shutdown_timeout_secondsB\x14\n" +
 	"\x12_semantic_attemptsB\x15\n" +
 	"\x13_max_provider_callsB\x16\n" +
-	"\x14_drain_delay_seconds\"{\n" +
+	"\x14_drain_delay_secondsB\x1a\n" +
+	"\x18_deadline_margin_seconds\"{\n" +
 	"\tServerTls\x12$\n" +
 	"\tcert_file\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\bcertFile\x12\"\n" +
 	"\bkey_file\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\akeyFile\x12$\n" +

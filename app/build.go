@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -28,66 +26,51 @@ import (
 	"github.com/guardgen/guardgen/telemetry"
 )
 
-// components is everything run builds from a configuration.
-type components struct {
-	opts    server.Options
-	metrics *telemetry.Metrics
-	closers []func() error
-}
-
-func (c *components) close() error {
-	var errs []error
-	for i := len(c.closers) - 1; i >= 0; i-- {
-		errs = append(errs, c.closers[i]())
-	}
-	return errors.Join(errs...)
-}
-
 // build turns a validated configuration into server options: targets,
 // provider chains and routes, cache, templates, limits, security and
 // telemetry. Secrets are read from the environment variables the
 // configuration names, never from the file.
-func build(cfg *configv1.Config, getenv func(string) string, logger *slog.Logger) (*components, error) {
-	c := &components{}
+func (a *App) build() (server.Options, error) {
+	cfg, getenv, logger := a.cfg, a.opts.Getenv, a.logger
 	srv := cfg.GetServer()
 	resolver, err := schema.NewResolver(schema.Options{
 		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
 		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
 	})
 	if err != nil {
-		return nil, err
+		return server.Options{}, err
 	}
 	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: cfg.GetLlmPipeline().GetObservability().GetMetricsPrefix()})
 	if err != nil {
-		return nil, err
+		return server.Options{}, err
 	}
-	c.metrics = metrics
-	c.closers = append(c.closers, func() error { return metrics.Shutdown(context.Background()) })
+	a.metrics = metrics
+	a.closers = append(a.closers, func() error { return metrics.Shutdown(context.Background()) })
 
-	routes, err := buildRoutes(cfg, getenv, metrics, c)
+	routes, err := a.buildRoutes()
 	if err != nil {
-		return nil, err
+		return server.Options{}, err
 	}
 	cache, backend, err := buildCache(cfg.GetCache(), getenv)
 	if err != nil {
-		return nil, err
+		return server.Options{}, err
 	}
 	if closer, ok := cache.(interface{ Close() error }); ok {
-		c.closers = append(c.closers, closer.Close)
+		a.closers = append(a.closers, closer.Close)
 	}
 	templates, err := fallback.NewTemplates(cfg.GetTargets().GetTemplates())
 	if err != nil {
-		return nil, fmt.Errorf("targets.templates: %w", err)
+		return server.Options{}, fmt.Errorf("targets.templates: %w", err)
 	}
 	tokens, err := authTokens(srv.GetAuth(), getenv)
 	if err != nil {
-		return nil, err
+		return server.Options{}, err
 	}
 	var serverOpts []grpc.ServerOption
 	if t := srv.GetTls(); t.GetCertFile() != "" {
 		creds, err := serverTLS(t)
 		if err != nil {
-			return nil, err
+			return server.Options{}, err
 		}
 		serverOpts = append(serverOpts, grpc.Creds(creds))
 	}
@@ -110,7 +93,7 @@ func build(cfg *configv1.Config, getenv func(string) string, logger *slog.Logger
 	for _, id := range cfg.GetTargets().GetBusinessRules() {
 		business[id] = true
 	}
-	c.opts = server.Options{
+	return server.Options{
 		Resolver:          resolver,
 		Routes:            routes,
 		Logger:            logger,
@@ -139,14 +122,16 @@ func build(cfg *configv1.Config, getenv func(string) string, logger *slog.Logger
 		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
 		ShutdownTimeout: config.Seconds(srv.GetShutdownTimeoutSeconds()),
 		DrainDelay:      config.Seconds(srv.GetDrainDelaySeconds()),
+		DeadlineMargin:  config.Seconds(srv.GetDeadlineMarginSeconds()),
 		ServerOptions:   serverOpts,
-	}
-	return c, nil
+		Tracer:          a.tracerProvider().Tracer("github.com/guardgen/guardgen/server"),
+	}, nil
 }
 
 // buildRoutes builds one client interceptor chain per provider and the
 // routes over them.
-func buildRoutes(cfg *configv1.Config, getenv func(string) string, metrics *telemetry.Metrics, c *components) ([]server.Route, error) {
+func (a *App) buildRoutes() ([]server.Route, error) {
+	cfg, metrics := a.cfg, a.metrics
 	retry := config.Retry(cfg)
 	srv := cfg.GetServer()
 	clients := make(map[string]providerv1.ProviderServiceClient)
@@ -176,9 +161,10 @@ func buildRoutes(cfg *configv1.Config, getenv func(string) string, metrics *tele
 			},
 			OnCall:  func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, call) },
 			OnRetry: metrics.RecordRetry,
+			Tracer:  a.tracerProvider().Tracer("github.com/guardgen/guardgen/providers"),
 		})
 		metrics.SetBreakerState(context.Background(), p.GetName(), telemetry.BreakerClosed)
-		conn, model, err := dialProvider(p, getenv, chain, c)
+		conn, model, err := a.dialProvider(p, chain)
 		if err != nil {
 			return nil, fmt.Errorf("providers[%s]: %w", p.GetName(), err)
 		}
@@ -231,7 +217,8 @@ func recordCall(ctx context.Context, metrics *telemetry.Metrics, call providers.
 
 // dialProvider returns a connection to provider p through chain: in process
 // for the built-in providers, over gRPC for external plug-ins.
-func dialProvider(p *configv1.Provider, getenv func(string) string, chain *providers.Chain, c *components) (grpc.ClientConnInterface, string, error) {
+func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.ClientConnInterface, string, error) {
+	getenv := a.opts.Getenv
 	switch p.GetType() {
 	case "synthetic":
 		model := p.GetModel()
@@ -260,7 +247,8 @@ func dialProvider(p *configv1.Provider, getenv func(string) string, chain *provi
 		if err != nil {
 			return nil, "", err
 		}
-		c.closers = append(c.closers, impl.Close)
+		a.closers = append(a.closers, impl.Close)
+		a.idle = append(a.idle, impl.Close)
 		model := opts.Model
 		if model == "" {
 			model = openai.DefaultModel
@@ -282,7 +270,7 @@ func dialProvider(p *configv1.Provider, getenv func(string) string, chain *provi
 		if err != nil {
 			return nil, "", err
 		}
-		c.closers = append(c.closers, conn.Close)
+		a.closers = append(a.closers, conn.Close)
 		return conn, p.GetModel(), nil
 	}
 	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
@@ -385,20 +373,4 @@ func certPool(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificates", file)
 	}
 	return pool, nil
-}
-
-// newLogger builds the process logger.
-func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "json", "":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("log format %q is not json or text", format)
 }

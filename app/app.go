@@ -1,0 +1,217 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/guardgen/guardgen/config"
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+	"github.com/guardgen/guardgen/providers/openai"
+	"github.com/guardgen/guardgen/server"
+	"github.com/guardgen/guardgen/telemetry"
+)
+
+// Options are what a running guardgen needs besides its Config. The zero
+// value means the process environment and a logger built from the
+// configuration's telemetry section writing to standard error.
+type Options struct {
+	// Getenv reads the environment variables the configuration names for
+	// secrets (API keys, tokens, passwords); nil means os.Getenv.
+	Getenv func(string) string
+	// LogOutput receives the log lines; nil means os.Stderr.
+	LogOutput io.Writer
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener. Keep it off the public network.
+	Pprof bool
+	// SpanProcessors receive every span guardgen makes, for example a
+	// tracetest.SpanRecorder in tests.
+	SpanProcessors []sdktrace.SpanProcessor
+}
+
+// App is guardgen assembled from a Config: the gRPC server, its provider
+// chains and routes, the cache, telemetry and the metrics endpoint.
+type App struct {
+	cfg     *configv1.Config
+	opts    Options
+	logger  *slog.Logger
+	server  *server.Server
+	metrics *telemetry.Metrics
+	tracer  *sdktrace.TracerProvider
+	closers []func() error
+	// idle close the providers' idle upstream connections.
+	idle []func() error
+}
+
+// New assembles guardgen from a validated configuration. Secrets are read
+// through opts.Getenv from the variables the configuration names, never from
+// the file. Call Serve to run it, or Close to release what New opened.
+func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.LogOutput == nil {
+		opts.LogOutput = os.Stderr
+	}
+	tel := cfg.GetTelemetry()
+	logger, err := newLogger(tel.GetLogFormat(), tel.GetLogLevel(), opts.LogOutput)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, opts: opts, logger: logger}
+	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceOptions{
+		OTLPEndpoint:   tel.GetOtlpEndpoint(),
+		Insecure:       tel.GetOtlpInsecure(),
+		ServiceName:    tel.GetServiceName(),
+		SpanProcessors: opts.SpanProcessors,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.tracer = tp
+	a.closers = append(a.closers, func() error { return tp.Shutdown(context.Background()) })
+	if tel.GetOtlpEndpoint() != "" {
+		// Without an exporter spans would be built for nobody: the global
+		// no-op provider stays, and tracing costs nothing.
+		otel.SetTracerProvider(tp)
+	}
+	sopts, err := a.build()
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	a.server, err = server.New(sopts)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Metrics returns the metrics guardgen records, for the /metrics handler.
+func (a *App) Metrics() *telemetry.Metrics { return a.metrics }
+
+// Serve serves gRPC on lis, and /metrics on the configuration's
+// metrics_listen when it is set, until ctx is done; then it drains
+// gracefully (see server.Server.Serve) and closes everything New opened.
+func (a *App) Serve(ctx context.Context, lis net.Listener) error {
+	defer a.Close()
+	if addr := a.cfg.GetServer().GetMetricsListen(); addr != "" {
+		stop, err := serveMetrics(addr, a.metrics.Handler(), a.opts.Pprof, a.logger)
+		if err != nil {
+			lis.Close()
+			return err
+		}
+		defer stop()
+	}
+	a.logger.Info("serving", slog.String("listen", lis.Addr().String()), slog.String("metrics", a.cfg.GetServer().GetMetricsListen()),
+		slog.String("default_route", a.cfg.GetDefaultRoute()))
+	return a.server.Serve(ctx, lis)
+}
+
+// Close releases what New opened (provider connections, the cache, the
+// metrics and tracer providers), last opened first. Serve calls it; it is
+// safe to call again.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// CloseIdleConnections closes the providers' idle upstream connections
+// (kept for reuse after a burst of calls); calls in flight are not touched.
+func (a *App) CloseIdleConnections() {
+	for _, f := range a.idle {
+		_ = f()
+	}
+}
+
+// LoadConfig returns the configuration in file, or without a file the
+// built-in defaults with the provider named: "synthetic", or "openai"
+// configured by OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL.
+func LoadConfig(file, provider string, getenv func(string) string) (*configv1.Config, error) {
+	if file != "" {
+		return config.Load(file)
+	}
+	cfg := config.Default()
+	switch provider {
+	case "synthetic":
+	case "openai":
+		env := openai.OptionsFromEnv(getenv)
+		cfg.Providers = []*configv1.Provider{{
+			Name: "openai", Type: "openai", Model: env.Model, BaseUrl: env.BaseURL, ApiKeyEnv: "OPENAI_API_KEY",
+		}}
+		cfg.Routes = []*configv1.Route{{Name: "default", Entries: []*configv1.RouteEntry{{Provider: "openai"}}}}
+	default:
+		return nil, fmt.Errorf("--provider: %q is not one of synthetic, openai", provider)
+	}
+	return cfg, config.Validate(cfg)
+}
+
+// serveMetrics serves /metrics on addr until the returned stop is called.
+func serveMetrics(addr string, h http.Handler, pprofOn bool, logger *slog.Logger) (stop func(), err error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", slog.Any("error", err))
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	}, nil
+}
+
+// newLogger builds the process logger.
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("telemetry.log_level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json", "":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("telemetry.log_format: %q is not json or text", format)
+}
+
+// tracerProvider is the provider guardgen's spans come from: its own SDK
+// provider when spans go somewhere (an OTLP exporter or span processors),
+// else the global one, a no-op unless the embedding program installed one,
+// so that spans are not built for nobody.
+func (a *App) tracerProvider() trace.TracerProvider {
+	if a.cfg.GetTelemetry().GetOtlpEndpoint() != "" || len(a.opts.SpanProcessors) > 0 {
+		return a.tracer
+	}
+	return otel.GetTracerProvider()
+}
