@@ -69,6 +69,9 @@ func check(file, merged *configv1.Config) error {
 		}
 	}
 	out = append(out, templateViolations(merged)...)
+	for _, v := range out {
+		outOfRange(v)
+	}
 	if len(out) == 0 {
 		return nil
 	}

@@ -214,10 +214,10 @@ var brokenTests = []struct {
 	want: []string{`4:15: llm_pipeline.routing.infrastructure.action: must be in list [retry_with_backoff, reject_and_fix, alert_and_degrade, fallback_to_cache] (string.in)`},
 }, {
 	file: "jitter-too-large.yaml",
-	want: []string{`4:20: llm_pipeline.execution.jitter_factor: must be greater than or equal to 0 and less than or equal to 1 (double.gte_lte)`},
+	want: []string{`4:20: llm_pipeline.execution.jitter_factor: 1.5 is out of range (must be 0–1) (double.gte_lte)`},
 }, {
 	file: "negative-delay.yaml",
-	want: []string{`3:25: llm_pipeline.execution.base_delay_seconds: must be greater than or equal to 0 and less than or equal to 600 (double.gte_lte)`},
+	want: []string{`3:25: llm_pipeline.execution.base_delay_seconds: -2 is out of range (must be 0–600) (double.gte_lte)`},
 }, {
 	file: "base-above-max.yaml",
 	want: []string{`6:25: llm_pipeline.execution.base_delay_seconds: base_delay_seconds must not exceed max_delay_seconds (execution.delays_ordered)`},
@@ -239,10 +239,13 @@ var brokenTests = []struct {
 }, {
 	file: "wrong-type.yaml",
 	want: []string{
-		`3:19: invalid integer: invalid number, expected digit`,
-		`4:19: expected sequence, got scalar`,
-		`5:15: expected fields for guardgen.config.v1.Validation, got sequence`,
+		`3:19: llm_pipeline.execution.max_attempts: "three" is not a valid whole number (must be 1–10)`,
+		`4:19: llm_pipeline.execution.infra_errors: expected sequence, got scalar`,
+		`5:15: llm_pipeline.validation: expected fields for guardgen.config.v1.Validation, got sequence`,
 	},
+}, {
+	file: "negative-count.yaml",
+	want: []string{`5:19: llm_pipeline.execution.max_attempts: -2 is not a valid whole number (must be 1–10)`},
 }, {
 	file: "duplicate-key.yaml",
 	want: []string{`5:5: key "max_attempts" is already set at line 3`},
@@ -395,8 +398,8 @@ func TestErrorsCarryPositions(t *testing.T) {
 		got = append(got, *ce)
 	}
 	want := []config.Error{
-		{File: "guardgen.yaml", Line: 3, Column: 20, Reason: "llm_pipeline.execution.jitter_factor: must be greater than or equal to 0 and less than or equal to 1 (double.gte_lte)"},
-		{File: "guardgen.yaml", Line: 4, Column: 19, Reason: "llm_pipeline.execution.max_attempts: must be greater than or equal to 1 and less than or equal to 10 (uint32.gte_lte)"},
+		{File: "guardgen.yaml", Line: 3, Column: 20, Reason: "llm_pipeline.execution.jitter_factor: 2 is out of range (must be 0–1) (double.gte_lte)"},
+		{File: "guardgen.yaml", Line: 4, Column: 19, Reason: "llm_pipeline.execution.max_attempts: 0 is out of range (must be 1–10) (uint32.gte_lte)"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)

@@ -27,7 +27,7 @@
 // and reason:
 //
 //	guardgen.yaml:7:5: unknown field "max_attemps", expected one of [...]
-//	guardgen.yaml:4:20: llm_pipeline.execution.jitter_factor: must be greater than or equal to 0 and less than or equal to 1 (double.gte_lte)
+//	guardgen.yaml:4:20: llm_pipeline.execution.jitter_factor: 1.5 is out of range (must be 0–1) (double.gte_lte)
 //
 // Decoding problems are reported first: the rules are checked only once the
 // file decodes, so that a typo does not also surface as a missing value. A

@@ -40,6 +40,6 @@ routes:
 `))
 	fmt.Println(err)
 	// Output:
-	// guardgen.yaml:4:20: llm_pipeline.execution.jitter_factor: must be greater than or equal to 0 and less than or equal to 1 (double.gte_lte)
+	// guardgen.yaml:4:20: llm_pipeline.execution.jitter_factor: 1.5 is out of range (must be 0–1) (double.gte_lte)
 	// guardgen.yaml:8:19: routes[0].entries[0].provider: route entry names a provider that is not in providers (config.route_provider_exists)
 }

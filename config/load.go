@@ -59,7 +59,7 @@ func Parse(name string, data []byte) (*configv1.Config, error) {
 	file := &configv1.Config{}
 	err := protoyaml.UnmarshalOptions{Path: name}.Unmarshal(data, file)
 	if dups := duplicateKeys(name, data); err != nil || len(dups) > 0 {
-		return nil, sorted(append(dups, positioned(name, err)...))
+		return nil, sorted(append(dups, describe(data, positioned(name, err))...))
 	}
 	v := &fileValidator{}
 	file.Reset()
