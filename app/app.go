@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -49,7 +50,10 @@ type App struct {
 	server  *server.Server
 	metrics *telemetry.Metrics
 	tracer  *sdktrace.TracerProvider
-	closers []func() error
+	// propagator carries trace context in and out: W3C traceparent,
+	// tracestate and baggage.
+	propagator propagation.TextMapPropagator
+	closers    []func() error
 	// idle close the providers' idle upstream connections.
 	idle []func() error
 }
@@ -69,11 +73,12 @@ func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) 
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, opts: opts, logger: logger}
+	a := &App{cfg: cfg, opts: opts, logger: logger, propagator: telemetry.Propagator()}
 	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceOptions{
 		OTLPEndpoint:   tel.GetOtlpEndpoint(),
 		Insecure:       tel.GetOtlpInsecure(),
 		ServiceName:    tel.GetServiceName(),
+		SampleRatio:    tel.GetTraceSampleRatio(),
 		SpanProcessors: opts.SpanProcessors,
 	})
 	if err != nil {

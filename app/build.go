@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -124,7 +125,9 @@ func (a *App) build() (server.Options, error) {
 		DrainDelay:      config.Seconds(srv.GetDrainDelaySeconds()),
 		DeadlineMargin:  config.Seconds(srv.GetDeadlineMarginSeconds()),
 		ServerOptions:   serverOpts,
-		Tracer:          a.tracerProvider().Tracer("github.com/guardgen/guardgen/server"),
+		TracerProvider:  a.tracerProvider(),
+		Propagator:      a.propagator,
+		TraceErrors:     cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
 	}, nil
 }
 
@@ -233,6 +236,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			Organization: p.GetOrganization(),
 			Project:      p.GetProject(),
 			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
+			Propagator:   a.propagator,
 		}
 		if env := p.GetApiKeyEnv(); env != "" {
 			opts.APIKey = getenv(env)
@@ -265,6 +269,10 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		}
 		conn, err := grpc.NewClient(p.GetAddress(),
 			grpc.WithTransportCredentials(creds),
+			// The plug-in's spans join the caller's trace; the chain
+			// makes guardgen's own span per attempt.
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+				otelgrpc.WithTracerProvider(a.tracerProvider()), otelgrpc.WithPropagators(a.propagator))),
 			grpc.WithChainUnaryInterceptor(chain.Interceptors()...),
 		)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"buf.build/go/protovalidate"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -81,8 +82,13 @@ type Options struct {
 	Templates *fallback.Templates
 	// Metrics records guardgen's metrics; nil records nothing.
 	Metrics *telemetry.Metrics
-	// Tracer makes the Generate spans; nil means the global provider's.
-	Tracer trace.Tracer
+	// TracerProvider makes the server's spans (otelgrpc's and Generate's);
+	// nil means the global provider.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context (traceparent, baggage)
+	// from incoming metadata, so guardgen's spans join the caller's trace;
+	// nil means the global propagator.
+	Propagator propagation.TextMapPropagator
 	// TraceErrors marks spans of failed requests as errors (the article's
 	// observability.trace_errors).
 	TraceErrors bool
@@ -161,13 +167,16 @@ func New(opts Options) (*Server, error) {
 		requestValidator: v,
 		health:           health.NewServer(),
 		metrics:          opts.Metrics,
-		tracer:           opts.Tracer,
 		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
 	}
-	if s.tracer == nil {
-		s.tracer = otel.Tracer("github.com/guardgen/guardgen/server")
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
 	}
+	if opts.Propagator == nil {
+		opts.Propagator = otel.GetTextMapPropagator()
+	}
+	s.tracer = opts.TracerProvider.Tracer("github.com/guardgen/guardgen/server")
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
@@ -175,7 +184,7 @@ func New(opts Options) (*Server, error) {
 		opts.MaxRecvBytes = 4 << 20
 	}
 	grpcOpts := append([]grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
 		grpc.ChainStreamInterceptor(s.authStream),
 		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),

@@ -54,7 +54,7 @@ type harnessOptions struct {
 	provider providerv1.ProviderServiceServer
 	server   server.Options
 	// tracer, when set, makes both the server's and the chain's spans.
-	tracer trace.Tracer
+	tracer trace.TracerProvider
 }
 
 func start(t *testing.T, ho harnessOptions) *harness {
@@ -74,11 +74,11 @@ func start(t *testing.T, ho harnessOptions) *harness {
 		// have tests of their own.
 		Breaker: providers.BreakerPolicy{ConsecutiveFailures: -1},
 		Budget:  providers.BudgetPolicy{MaxTokens: -1},
-		Tracer:  ho.tracer,
+		Tracer:  chainTracer(ho.tracer),
 	})
 	opts := ho.server
 	opts.Resolver = resolver
-	opts.Tracer = ho.tracer
+	opts.TracerProvider = ho.tracer
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
@@ -690,4 +690,12 @@ func TestInFlightLimitShedsAtOnce(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("admitted request failed: %v", err)
 	}
+}
+
+// chainTracer is the chain's tracer from tp; nil leaves the chain's default.
+func chainTracer(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return nil
+	}
+	return tp.Tracer("test")
 }

@@ -33,7 +33,7 @@ func TestSpansCarryGenAIAndFailureAttributes(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
-	h := start(t, harnessOptions{tracer: tp.Tracer("test"), server: serverOptionsTraceErrors()})
+	h := start(t, harnessOptions{tracer: tp, server: serverOptionsTraceErrors()})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 
 	t.Run("retried", func(t *testing.T) {

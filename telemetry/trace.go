@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -35,9 +36,9 @@ type TraceOptions struct {
 	// ServiceName is the service.name resource attribute; empty means
 	// DefaultServiceName.
 	ServiceName string
-	// Sampler decides which traces are recorded; nil means
-	// ParentBased(AlwaysSample()), which honours the caller's decision.
-	Sampler sdktrace.Sampler
+	// SampleRatio is the share of new traces recorded, 0–1; a trace the
+	// caller started keeps the caller's decision (a parent-based sampler).
+	SampleRatio float64
 	// SpanProcessors receive every span besides the exporter, for example
 	// a tracetest.SpanRecorder in tests.
 	SpanProcessors []sdktrace.SpanProcessor
@@ -61,10 +62,7 @@ func NewTracerProvider(ctx context.Context, opts TraceOptions) (*sdktrace.Tracer
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: trace resource: %w", err)
 	}
-	sampler := opts.Sampler
-	if sampler == nil {
-		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
-	}
+	sampler := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(opts.SampleRatio))
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	if opts.OTLPEndpoint != "" {
 		exporter, err := otlptracegrpc.New(ctx, otlpOptions(opts)...)
@@ -77,6 +75,13 @@ func NewTracerProvider(ctx context.Context, opts TraceOptions) (*sdktrace.Tracer
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(sp))
 	}
 	return sdktrace.NewTracerProvider(tpOpts...), nil
+}
+
+// Propagator returns the propagator guardgen reads from incoming calls and
+// writes into outgoing ones: W3C Trace Context (traceparent, tracestate)
+// and W3C Baggage.
+func Propagator() propagation.TextMapPropagator {
+	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
 
 // otlpOptions are the exporter options for opts.OTLPEndpoint.

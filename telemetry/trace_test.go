@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/telemetry"
@@ -17,6 +18,7 @@ func TestTracerProviderWithoutEndpoint(t *testing.T) {
 	t.Parallel()
 	rec := tracetest.NewSpanRecorder()
 	tp, err := telemetry.NewTracerProvider(t.Context(), telemetry.TraceOptions{
+		SampleRatio:    1,
 		SpanProcessors: []sdktrace.SpanProcessor{rec},
 	})
 	if err != nil {
@@ -52,6 +54,47 @@ func TestTracerProviderWithoutEndpoint(t *testing.T) {
 	}
 }
 
+// TestSampleRatio: a new trace is recorded at the configured ratio, and a
+// trace the caller started keeps the caller's decision whatever the ratio.
+func TestSampleRatio(t *testing.T) {
+	t.Parallel()
+	sampledParent := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{1},
+		SpanID:     trace.SpanID{1},
+		TraceFlags: trace.FlagsSampled,
+	}))
+	unsampledParent := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{2},
+		SpanID:  trace.SpanID{2},
+	}))
+	tests := []struct {
+		name  string
+		ratio float64
+		ctx   context.Context
+		want  bool
+	}{
+		{"ratio 0, new trace", 0, context.Background(), false},
+		{"ratio 1, new trace", 1, context.Background(), true},
+		{"ratio 0, sampled parent", 0, sampledParent, true},
+		{"ratio 1, unsampled parent", 1, unsampledParent, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tp, err := telemetry.NewTracerProvider(t.Context(), telemetry.TraceOptions{SampleRatio: tt.ratio})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			_, span := tp.Tracer("test").Start(tt.ctx, "call")
+			defer span.End()
+			if got := span.SpanContext().IsSampled(); got != tt.want {
+				t.Errorf("sampled = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestTracerProviderWithEndpoint: the exporter connects lazily, so an
 // unreachable collector does not fail the start, and Shutdown returns.
 func TestTracerProviderWithEndpoint(t *testing.T) {
@@ -62,7 +105,7 @@ func TestTracerProviderWithEndpoint(t *testing.T) {
 	}{
 		{"host port insecure", telemetry.TraceOptions{OTLPEndpoint: "127.0.0.1:1", Insecure: true, ServiceName: "gg"}},
 		{"url", telemetry.TraceOptions{OTLPEndpoint: "http://127.0.0.1:1", Headers: map[string]string{"x-token": "t"}}},
-		{"tls", telemetry.TraceOptions{OTLPEndpoint: "collector.invalid:4317", Sampler: sdktrace.NeverSample()}},
+		{"tls", telemetry.TraceOptions{OTLPEndpoint: "collector.invalid:4317"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

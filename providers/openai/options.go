@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"go.opentelemetry.io/otel/propagation"
 	"net/http"
 	"time"
 )
@@ -69,6 +70,10 @@ type Options struct {
 	// Now is the clock used to read HTTP-date Retry-After headers; nil means
 	// time.Now.
 	Now func() time.Time
+	// Propagator writes the trace context of each call (W3C traceparent,
+	// tracestate, baggage) into the upstream request's headers, so the
+	// upstream's spans join the caller's trace; nil sends none.
+	Propagator propagation.TextMapPropagator
 }
 
 // OptionsFromEnv returns Options from the standard OpenAI environment

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/propagation"
 	"net/http"
 	"net/url"
 	"time"
@@ -88,6 +89,12 @@ func New(opts Options) (*Provider, error) {
 		// guardgen's client interceptors retry; the SDK retrying too would
 		// multiply attempts and hide them from the retry budget.
 		option.WithMaxRetries(0),
+	}
+	if prop := opts.Propagator; prop != nil {
+		reqOpts = append(reqOpts, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+			prop.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
+			return next(r)
+		}))
 	}
 	if opts.APIKey != "" {
 		reqOpts = append(reqOpts, option.WithAPIKey(opts.APIKey))

@@ -1,0 +1,86 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/guardgen/guardgen/app"
+	"github.com/guardgen/guardgen/app/apptest"
+	"github.com/guardgen/guardgen/config"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers/openai/openaitest"
+)
+
+const ticketType = "guardgen.examples.v1.TicketClassification"
+
+// A call that carries a W3C traceparent is served in the caller's trace:
+// guardgen's spans (otelgrpc's, Generate's, the provider attempt's) have
+// the caller's trace id, and the upstream OpenAI request carries a
+// traceparent of that trace whose parent is guardgen's attempt span. The
+// sample ratio is 0, so only the caller's sampled flag records anything.
+func TestTraceJoinsTheCaller(t *testing.T) {
+	t.Parallel()
+	upstream := openaitest.New()
+	t.Cleanup(upstream.Close)
+	upstream.SetDefault(openaitest.Step{Content: `{"category":"billing","priority":2,"summary":"charged twice"}`})
+
+	cfg, err := config.Parse("trace.yaml", []byte(`
+providers:
+  - {name: openai, type: openai, base_url: "`+upstream.URL()+`", api_key_env: OPENAI_API_KEY}
+routes:
+  - {name: default, entries: [{provider: openai}]}
+telemetry:
+  trace_sample_ratio: 0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := tracetest.NewSpanRecorder()
+	srv := apptest.Start(t, cfg, app.Options{
+		Getenv:         func(string) string { return "sk-test" },
+		SpanProcessors: []sdktrace.SpanProcessor{rec},
+	})
+	client := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
+
+	const (
+		traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+		parent  = "00f067aa0ba902b7"
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", "00-"+traceID+"-"+parent+"-01", "baggage", "tenant=acme")
+	if _, err := client.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticketType}); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+
+	spans := map[string]trace.SpanContext{}
+	for _, s := range rec.Ended() {
+		if got := s.SpanContext().TraceID().String(); got != traceID {
+			t.Errorf("span %q is in trace %s, want the caller's %s", s.Name(), got, traceID)
+		}
+		spans[s.Name()] = s.SpanContext()
+	}
+	for _, name := range []string{"guardgen.v1.GenerationService/Generate", "guardgen.generate", "guardgen.provider.attempt"} {
+		if _, ok := spans[name]; !ok {
+			t.Errorf("no %q span; got %v", name, spans)
+		}
+	}
+	reqs := upstream.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("upstream requests = %d, want 1", len(reqs))
+	}
+	attempt := spans["guardgen.provider.attempt"]
+	want := "00-" + traceID + "-" + attempt.SpanID().String() + "-01"
+	if got := reqs[0].Header.Get("traceparent"); got != want {
+		t.Errorf("upstream traceparent = %q, want %q (the attempt span's)", got, want)
+	}
+	if got := reqs[0].Header.Get("baggage"); got != "tenant=acme" {
+		t.Errorf("upstream baggage = %q, want the caller's tenant=acme", got)
+	}
+}
