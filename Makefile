@@ -1,7 +1,7 @@
 # One command each for the things a contributor does. CI runs .ci/run.
 export PATH := $(shell go env GOPATH)/bin:$(PATH)
 
-.PHONY: proto check-proto test
+.PHONY: proto check-proto check-breaking lint test
 
 # proto regenerates everything derived from proto/: the protovalidate rules
 # printed from the Go module's descriptor, then gen/ from buf.gen.yaml.
@@ -16,6 +16,18 @@ check-proto: proto
 	buf lint
 	git diff --exit-code -- proto gen
 	test -z "$$(git status --porcelain -- proto gen)"
+
+# check-breaking fails when proto/ breaks compatibility (buf's FILE rules:
+# wire, JSON and generated-code compatibility) with main's previous commit.
+# BREAKING_AGAINST picks another base, e.g. a release tag.
+BREAKING_AGAINST ?= HEAD~1
+check-breaking:
+	buf breaking --against '.git#ref=$(BREAKING_AGAINST)'
+
+# lint runs go vet and staticcheck (pinned in .ci/run).
+lint:
+	go vet ./...
+	staticcheck ./...
 
 test:
 	go test -race ./...

@@ -424,7 +424,6 @@ func (g *generator) number(n *node) {
 	}
 	integer := n.kind == kindInteger
 	if b := n.exclusiveMinimum; b.set && b.v >= lo {
-		lo = b.v
 		if integer {
 			lo = math.Floor(b.v) + 1
 		} else {
@@ -432,7 +431,6 @@ func (g *generator) number(n *node) {
 		}
 	}
 	if b := n.exclusiveMaximum; b.set && b.v <= hi {
-		hi = b.v
 		if integer {
 			hi = math.Ceil(b.v) - 1
 		} else {
