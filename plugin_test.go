@@ -28,7 +28,12 @@ import (
 	"github.com/guardgen/guardgen/app"
 	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/config"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers/providertest"
+	"github.com/guardgen/guardgen/providers/synthetic"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 const pluginConfig = `
@@ -47,6 +52,33 @@ llm_pipeline:
 server:
   metrics_listen: ""
 `
+
+// The example plug-in, reached over gRPC in a process of its own, passes
+// the provider conformance suite like the built-in providers (its model is
+// the synthetic provider, scripted by the fault plan it is forwarded).
+func TestPluginConformance(t *testing.T) {
+	plugin := startPlugin(t, buildPackage(t, "./examples/plugin"))
+	conn, err := grpc.NewClient(plugin.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	faults := map[providertest.Behavior]string{
+		providertest.Answer:          "ok",
+		providertest.RateLimited:     "rate_limit",
+		providertest.Unavailable:     "unavailable",
+		providertest.Truncated:       "length",
+		providertest.ContentFiltered: "content_filter",
+		providertest.Refused:         "refusal",
+		providertest.Hang:            "hang",
+	}
+	providertest.Run(t, providertest.Harness{
+		Client: providerv1.NewProviderServiceClient(conn),
+		Script: func(ctx context.Context, _ *testing.T, b providertest.Behavior) context.Context {
+			return metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, faults[b])
+		},
+	})
+}
 
 func TestExternalPlugin(t *testing.T) {
 	plugin := startPlugin(t, buildPackage(t, "./examples/plugin"))

@@ -32,6 +32,8 @@
 //   - rate_limit: RESOURCE_EXHAUSTED with ErrorInfo RATE_LIMITED and
 //     RetryInfo (WithRetryDelay).
 //   - unavailable, timeout: UNAVAILABLE, DEADLINE_EXCEEDED.
+//   - hang: no answer until the call's context ends (its deadline, a
+//     per-attempt timeout, the caller going away).
 //   - length: the first half of the instance, finish reason LENGTH.
 //   - content_filter, refusal: no content, finish reason CONTENT_FILTER or
 //     REFUSAL (with refusal text).

@@ -56,14 +56,14 @@ func stop(b []byte) reply {
 // request.
 type fault struct {
 	name   string
-	status func(p *Provider) *status.Status
+	status func(ctx context.Context, p *Provider) *status.Status
 	answer func(r *request) reply
 }
 
 // faults is the table of plan entries, in the order Faults lists them.
 var faults = []fault{
 	{name: "ok", answer: func(r *request) reply { return stop(r.valid()) }},
-	{name: "rate_limit", status: func(p *Provider) *status.Status {
+	{name: "rate_limit", status: func(_ context.Context, p *Provider) *status.Status {
 		st := status.New(codes.ResourceExhausted, "synthetic: rate limited")
 		withDetails, err := st.WithDetails(
 			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: ErrorInfoDomain},
@@ -74,11 +74,17 @@ var faults = []fault{
 		}
 		return withDetails
 	}},
-	{name: "unavailable", status: func(*Provider) *status.Status {
+	{name: "unavailable", status: func(context.Context, *Provider) *status.Status {
 		return status.New(codes.Unavailable, "synthetic: upstream unavailable")
 	}},
-	{name: "timeout", status: func(*Provider) *status.Status {
+	{name: "timeout", status: func(context.Context, *Provider) *status.Status {
 		return status.New(codes.DeadlineExceeded, "synthetic: upstream timed out")
+	}},
+	// hang is an upstream that never answers: the call ends only when its
+	// context does, as the caller's deadline or a per-attempt timeout says.
+	{name: "hang", status: func(ctx context.Context, _ *Provider) *status.Status {
+		<-ctx.Done()
+		return status.FromContextError(ctx.Err())
 	}},
 	{name: "length", answer: func(r *request) reply {
 		return reply{content: string(truncated(r.valid())), finish: providerv1.FinishReason_FINISH_REASON_LENGTH}

@@ -53,6 +53,8 @@ func TestFaults(t *testing.T) {
 		{fault: "rate_limit", code: codes.ResourceExhausted},
 		{fault: "unavailable", code: codes.Unavailable},
 		{fault: "timeout", code: codes.DeadlineExceeded},
+		// The test's context ends after 50 ms: hang answers only then.
+		{fault: "hang", code: codes.DeadlineExceeded},
 		{fault: "length", finish: providerv1.FinishReason_FINISH_REASON_LENGTH, content: all(
 			equals(valid[:len(valid)/2]), invalidJSON)},
 		{fault: "content_filter", finish: providerv1.FinishReason_FINISH_REASON_CONTENT_FILTER, content: equals("")},
@@ -80,7 +82,9 @@ func TestFaults(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.fault, func(t *testing.T) {
 			t.Parallel()
-			resp, err := p.Complete(withPlan(strings.Join(plan, ","), i+1), request(schema, prompt))
+			ctx, cancel := context.WithTimeout(withPlan(strings.Join(plan, ","), i+1), 50*time.Millisecond)
+			defer cancel()
+			resp, err := p.Complete(ctx, request(schema, prompt))
 			if got := status.Code(err); got != tt.code {
 				t.Fatalf("code %v (%v), want %v", got, err, tt.code)
 			}

@@ -66,7 +66,7 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 		return nil, err
 	}
 	if f.status != nil {
-		return nil, f.status(p).Err()
+		return nil, f.status(ctx, p).Err()
 	}
 	text := req.GetOutputSchema().GetJsonSchema()
 	if text == "" {

@@ -1,0 +1,189 @@
+// Package providertest is the conformance suite of the provider contract,
+// guardgen.provider.v1.ProviderService: every provider — built in or a
+// plug-in over gRPC — runs the same behavioural tests, the way every
+// slog.Handler runs testing/slogtest. A provider that passes answers with
+// content guardgen can validate, reports why the model stopped, and speaks
+// its upstream's faults in the statuses guardgen's classifier and retry
+// chain understand.
+package providertest
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/schema"
+)
+
+// Behavior is what the provider's upstream does on the next call.
+type Behavior int
+
+const (
+	// Answer is a complete, valid answer for the requested schema.
+	Answer Behavior = iota
+	// RateLimited is a rate limit with a retry delay (HTTP 429 with
+	// Retry-After, for an HTTP upstream).
+	RateLimited
+	// Unavailable is a transient upstream failure (HTTP 503, a reset).
+	Unavailable
+	// Truncated is an answer cut off by the token limit.
+	Truncated
+	// ContentFiltered is an answer withheld by the upstream's content
+	// filter.
+	ContentFiltered
+	// Refused is the model refusing, with a refusal text.
+	Refused
+	// Hang is an upstream that never answers: the call must end when its
+	// context does.
+	Hang
+)
+
+var behaviorNames = map[Behavior]string{
+	Answer: "answer", RateLimited: "rate limited", Unavailable: "unavailable", Truncated: "truncated",
+	ContentFiltered: "content filtered", Refused: "refused", Hang: "hang",
+}
+
+// String names b.
+func (b Behavior) String() string { return behaviorNames[b] }
+
+// Harness is one provider under test.
+type Harness struct {
+	// Client reaches the provider as guardgen does, in process or over gRPC,
+	// without guardgen's retry chain.
+	Client providerv1.ProviderServiceClient
+	// Script arranges for the call made with the returned context to meet
+	// behaviour b upstream.
+	Script func(ctx context.Context, t *testing.T, b Behavior) context.Context
+	// Skip lists behaviours the provider cannot be made to show, each with
+	// the reason, logged; the suite runs the rest.
+	Skip map[Behavior]string
+}
+
+// target is the suite's output type, the article's TicketClassification.
+const target = "guardgen.examples.v1.TicketClassification"
+
+// Run runs the conformance suite against h.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	resolver, err := schema.NewResolver(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := resolver.Resolve(target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func() *providerv1.CompleteRequest {
+		return &providerv1.CompleteRequest{
+			Messages: []*providerv1.Message{
+				{Role: providerv1.Role_ROLE_SYSTEM, Content: "Answer with one JSON object that conforms to the schema."},
+				{Role: providerv1.Role_ROLE_USER, Content: "I was charged twice for my subscription this month"},
+			},
+			OutputSchema: &providerv1.OutputSchema{Name: tgt.Name, JsonSchema: tgt.JSONSchemaText, Strict: true},
+			Sampling:     &providerv1.SamplingOptions{MaxOutputTokens: 512},
+		}
+	}
+	call := func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
+		t.Helper()
+		if why, ok := h.Skip[b]; ok {
+			t.Skipf("%s: %s", b, why)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
+		return h.Client.Complete(h.Script(ctx, t, b), request())
+	}
+
+	t.Run("answer", func(t *testing.T) {
+		resp, err := call(t, Answer, 10*time.Second)
+		if err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		if got := resp.GetFinishReason(); got != providerv1.FinishReason_FINISH_REASON_STOP {
+			t.Errorf("finish reason = %v, want STOP", got)
+		}
+		msg, _, err := tgt.Decode([]byte(resp.GetContent()), schema.DecodeOptions{Strict: true})
+		if err != nil {
+			t.Fatalf("content does not decode strictly as %s: %v\n%s", target, err, resp.GetContent())
+		}
+		if err := tgt.Validate(msg); err != nil {
+			t.Errorf("content is not a valid %s: %v", target, err)
+		}
+		if resp.GetModel() == "" {
+			t.Error("model is empty: the report could not say who answered")
+		}
+		if u := resp.GetUsage(); u.GetOutputTokens() <= 0 || u.GetTotalTokens() < u.GetInputTokens()+u.GetOutputTokens() {
+			t.Errorf("usage = %v, want output tokens and a total that covers input and output", u)
+		}
+	})
+	t.Run("rate limited", func(t *testing.T) {
+		_, err := call(t, RateLimited, 10*time.Second)
+		st := status.Convert(err)
+		if st.Code() != codes.ResourceExhausted {
+			t.Fatalf("code = %v (%v), want RESOURCE_EXHAUSTED", st.Code(), err)
+		}
+		i := slices.IndexFunc(st.Details(), func(d any) bool { _, ok := d.(*errdetails.RetryInfo); return ok })
+		if i < 0 {
+			t.Fatalf("details %v hold no RetryInfo: the retry chain could not honour the upstream's delay", st.Details())
+		}
+		if d := st.Details()[i].(*errdetails.RetryInfo).GetRetryDelay().AsDuration(); d <= 0 {
+			t.Errorf("RetryInfo delay = %v, want > 0", d)
+		}
+	})
+	t.Run("unavailable", func(t *testing.T) {
+		_, err := call(t, Unavailable, 10*time.Second)
+		if got := status.Code(err); got != codes.Unavailable {
+			t.Errorf("code = %v (%v), want UNAVAILABLE", got, err)
+		}
+	})
+	t.Run("truncated", func(t *testing.T) {
+		resp, err := call(t, Truncated, 10*time.Second)
+		if err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		if got := resp.GetFinishReason(); got != providerv1.FinishReason_FINISH_REASON_LENGTH {
+			t.Errorf("finish reason = %v, want LENGTH: truncated output must be marked so that it is never parsed", got)
+		}
+	})
+	t.Run("content filtered", func(t *testing.T) {
+		resp, err := call(t, ContentFiltered, 10*time.Second)
+		if err != nil {
+			// A filter reported as an error must say so in its status.
+			if status.Code(err) != codes.FailedPrecondition {
+				t.Fatalf("code = %v (%v), want a CONTENT_FILTER finish or FAILED_PRECONDITION", status.Code(err), err)
+			}
+			return
+		}
+		if got := resp.GetFinishReason(); got != providerv1.FinishReason_FINISH_REASON_CONTENT_FILTER {
+			t.Errorf("finish reason = %v, want CONTENT_FILTER", got)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		resp, err := call(t, Refused, 10*time.Second)
+		if err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+		if got := resp.GetFinishReason(); got != providerv1.FinishReason_FINISH_REASON_REFUSAL {
+			t.Errorf("finish reason = %v, want REFUSAL", got)
+		}
+		if resp.GetRefusal() == "" {
+			t.Error("refusal text is empty")
+		}
+	})
+	t.Run("hang ends with the context", func(t *testing.T) {
+		const budget = 300 * time.Millisecond
+		start := time.Now()
+		_, err := call(t, Hang, budget)
+		if took := time.Since(start); took > budget+2*time.Second {
+			t.Errorf("the call took %v after a %v deadline: it did not honour its context", took, budget)
+		}
+		if got := status.Code(err); got != codes.DeadlineExceeded {
+			t.Errorf("code = %v (%v), want DEADLINE_EXCEEDED", got, err)
+		}
+	})
+}
