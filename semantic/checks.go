@@ -49,7 +49,9 @@ func (m Mark) proto() *guardgenv1.FieldSemantics {
 // fields, by field, and its verifier route. A Checks is immutable and safe
 // for concurrent use; the zero value (and nil) checks nothing.
 type Checks struct {
-	marks map[protoreflect.FullName]Mark
+	// marks are keyed by the descriptors of the type the checks were made
+	// from: Measure, With and Items take that same descriptor.
+	marks map[protoreflect.FieldDescriptor]Mark
 	// route is the verifier route; empty means the request's.
 	route string
 	// described lists the marked fields by the first path they appear
@@ -74,7 +76,7 @@ type Override struct {
 // that break the rules in options.proto, or more marks than the bounds
 // allow, are an error naming the field and the reason.
 func FromDescriptor(md protoreflect.MessageDescriptor) (*Checks, error) {
-	marks := make(map[protoreflect.FullName]Mark)
+	marks := make(map[protoreflect.FieldDescriptor]Mark)
 	var err error
 	visitTypes(md, func(fd protoreflect.FieldDescriptor) bool {
 		var fs *guardgenv1.FieldSemantics
@@ -87,7 +89,7 @@ func FromDescriptor(md protoreflect.MessageDescriptor) (*Checks, error) {
 				err = fmt.Errorf("field %s: (guardgen.v1.field): %w", fd.FullName(), err)
 				return false
 			}
-			marks[fd.FullName()] = m
+			marks[fd] = m
 		}
 		return true
 	})
@@ -104,10 +106,10 @@ func FromDescriptor(md protoreflect.MessageDescriptor) (*Checks, error) {
 	return build(md, marks, ms.GetVerifierRoute())
 }
 
-// With returns c with ov applied to md, c's type. A path that names no
-// field of md is an error.
+// With returns c with ov applied to md, the descriptor c was made from. A
+// path that names no field of md is an error.
 func (c *Checks) With(md protoreflect.MessageDescriptor, ov Override) (*Checks, error) {
-	marks := make(map[protoreflect.FullName]Mark, len(ov.Fields)+len(c.all()))
+	marks := make(map[protoreflect.FieldDescriptor]Mark, len(ov.Fields)+len(c.all()))
 	for k, v := range c.all() {
 		marks[k] = v
 	}
@@ -117,9 +119,9 @@ func (c *Checks) With(md protoreflect.MessageDescriptor, ov Override) (*Checks, 
 			return nil, err
 		}
 		if m := markOf(fs); m.zero() {
-			delete(marks, fd.FullName())
+			delete(marks, fd)
 		} else {
-			marks[fd.FullName()] = m
+			marks[fd] = m
 		}
 	}
 	route := c.VerifierRoute()
@@ -130,7 +132,7 @@ func (c *Checks) With(md protoreflect.MessageDescriptor, ov Override) (*Checks, 
 }
 
 // build checks the bounds and indexes marks for the walks.
-func build(md protoreflect.MessageDescriptor, marks map[protoreflect.FullName]Mark, route string) (*Checks, error) {
+func build(md protoreflect.MessageDescriptor, marks map[protoreflect.FieldDescriptor]Mark, route string) (*Checks, error) {
 	c := &Checks{marks: marks, route: route}
 	verified := 0
 	for _, m := range marks {
@@ -148,7 +150,7 @@ func build(md protoreflect.MessageDescriptor, marks map[protoreflect.FullName]Ma
 	}
 	if len(marks) > 0 {
 		visitPaths(md, func(path string, fd protoreflect.FieldDescriptor) {
-			if m, ok := marks[fd.FullName()]; ok {
+			if m, ok := marks[fd]; ok {
 				c.described = append(c.described, &guardgenv1.SemanticField{Path: path, Semantics: m.proto()})
 			}
 		})
@@ -156,7 +158,7 @@ func build(md protoreflect.MessageDescriptor, marks map[protoreflect.FullName]Ma
 	return c, nil
 }
 
-func (c *Checks) all() map[protoreflect.FullName]Mark {
+func (c *Checks) all() map[protoreflect.FieldDescriptor]Mark {
 	if c == nil {
 		return nil
 	}
@@ -165,7 +167,7 @@ func (c *Checks) all() map[protoreflect.FullName]Mark {
 
 // Mark returns the marks of fd, if it has any.
 func (c *Checks) Mark(fd protoreflect.FieldDescriptor) (Mark, bool) {
-	m, ok := c.all()[fd.FullName()]
+	m, ok := c.all()[fd]
 	return m, ok
 }
 

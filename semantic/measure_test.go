@@ -65,7 +65,7 @@ func TestMeasureByHand(t *testing.T) {
 		tok{`{"`, -0.01}, tok{"category", -0.02}, tok{`":"`, -0.03}, // structure before the value: not counted
 		tok{"bill", -0.1}, tok{"ing", -0.2}, // category's text
 		tok{`","`, -0.04}, tok{"priority", -0.05}, tok{`":`, -0.06},
-		tok{"3", -0.7},                                     // priority's text
+		tok{"3", -0.7}, // priority's text
 		tok{`,"`, -0.08}, tok{"summary", -0.09}, tok{`":"`, -0.11},
 		tok{"Char", -0.3}, tok{"ged", -0.4}, tok{` twice`, -0.5}, // summary's text
 		tok{`"}`, -0.12},
