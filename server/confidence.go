@@ -56,7 +56,7 @@ func (g *generation) checkConfidence(ctx context.Context, resp *providerv1.Compl
 		case v.Below() && v.Mark.Critical:
 			low = append(low, v)
 		case v.Below():
-			g.sem.warn(warnLowConfidence, v.Path, "confidence %.3f is below min_confidence %.2f", v.Value, v.Mark.MinConfidence)
+			g.sem.warn(warnLowConfidence, v.Path, "confidence %.3g is below min_confidence %.3g", v.Value, v.Mark.MinConfidence)
 		case !v.Known && v.Mark.MinConfidence > 0 && m.Unavailable == "":
 			g.sem.warn(warnConfidenceUnavailable, v.Path, "min_confidence was not checked: %s", v.Unavailable)
 		}
@@ -76,12 +76,12 @@ func lowConfidence(low []semantic.Confidence) *classifier.Failure {
 	for i, v := range low {
 		fields[i] = v.Path
 		problems[i] = problem{Field: v.Path, Message: fmt.Sprintf(
-			"you wrote this value with confidence %.2f, below the %.2f required: reconsider it and give the value the input supports",
+			"you wrote this value with confidence %.3g, below the %.3g required: reconsider it and give the value the input supports",
 			v.Value, v.Mark.MinConfidence)}
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s (%.3f < %.2f)", v.Path, v.Value, v.Mark.MinConfidence)
+		fmt.Fprintf(&b, "%s (%.3g < %.3g)", v.Path, v.Value, v.Mark.MinConfidence)
 	}
 	return semanticFailureOf(guardgenv1.FailureReason_FAILURE_REASON_LOW_CONFIDENCE, fields, problems,
 		"critical fields written with confidence below min_confidence: %s", b.String())

@@ -102,7 +102,7 @@ func TestLowConfidenceCriticalFieldIsReaskedOnce(t *testing.T) {
 		t.Errorf("re-ask does not name the field:\n%s", reask)
 	}
 	failed := resp.GetReport().GetAttempts()[0].GetFailure()
-	if failed.GetMetadata()["fields"] != "priority" || !strings.Contains(failed.GetMessage(), "priority (0.150 < 0.70)") {
+	if failed.GetMetadata()["fields"] != "priority" || !strings.Contains(failed.GetMessage(), "priority (0.15 < 0.7)") {
 		t.Errorf("first attempt's failure = %v", failed)
 	}
 	p := confidenceOf(t, resp.GetReport(), "priority")
