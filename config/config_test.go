@@ -125,6 +125,9 @@ func TestExampleConfig(t *testing.T) {
 	if got := cfg.GetServer().GetAuth().GetAllowUnauthenticatedHealthAndReflection(); !got {
 		t.Error("auth.allow_unauthenticated_health_and_reflection = false, want true")
 	}
+	if p := cfg.GetTargets().GetSemantics()["guardgen.examples.v1.TicketClassification"].GetFields()["priority"]; !p.GetCritical() || p.GetMinConfidence() != 0.7 {
+		t.Errorf("semantics of TicketClassification.priority = %v, want critical with min_confidence 0.7", p)
+	}
 	if got := cfg.GetServer().GetTls(); got != nil {
 		t.Errorf("server tls = %v, want unset (commented out)", got)
 	}
