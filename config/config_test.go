@@ -259,6 +259,9 @@ var brokenTests = []struct {
 	file: "template-not-json.yaml",
 	want: []string{`3:48: targets.templates["guardgen.examples.v1.TicketClassification"]: template must be the JSON text of an object (targets.template_json)`},
 }, {
+	file: "semantics-confidence-above-one.yaml",
+	want: []string{`6:27: targets.semantics["guardgen.examples.v1.TicketClassification"].fields["priority"].min_confidence: must be greater than or equal to 0 and less than or equal to 1 (double.gte_lte)`},
+}, {
 	// The default route names the synthetic provider the file's list
 	// dropped: the error points at that list.
 	file: "providers-without-default.yaml",

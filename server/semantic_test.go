@@ -15,8 +15,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/guardgen/guardgen/classifier"
 	fb "github.com/guardgen/guardgen/fallback"
@@ -510,5 +513,56 @@ func TestConfidenceMetrics(t *testing.T) {
 	}
 	if v, ok := metricValue(families["llm_pipeline_verifications_total"], map[string]string{"target": verified, "outcome": "supported"}); !ok || v != 1 {
 		t.Errorf("verifications{supported} = %v, %v; want 1", v, ok)
+	}
+}
+
+// markedTypeSet is newTypeSet with code marked by fs and the message's
+// verifier route set, as a caller's own .proto would mark them.
+func markedTypeSet(name string, fs *guardgenv1.FieldSemantics, route string) *descriptorpb.FileDescriptorSet {
+	set := newTypeSet(name)
+	file := set.GetFile()[len(set.GetFile())-1]
+	file.Dependency = append(file.Dependency, "guardgen/v1/options.proto")
+	msg := file.GetMessageType()[0]
+	proto.SetExtension(msg.GetField()[0].GetOptions(), guardgenv1.E_Field, fs)
+	msg.Options = &descriptorpb.MessageOptions{}
+	proto.SetExtension(msg.Options, guardgenv1.E_Message, &guardgenv1.MessageSemantics{VerifierRoute: route})
+	set.File = append([]*descriptorpb.FileDescriptorProto{protodesc.ToFileDescriptorProto(guardgenv1.File_guardgen_v1_options_proto)}, set.File...)
+	return set
+}
+
+// TestInlineTypeSemantics: a type the request defines may carry marks;
+// they apply, and marks out of bounds or a route the server lacks are
+// rejected before any provider call.
+func TestInlineTypeSemantics(t *testing.T) {
+	t.Parallel()
+	rec := &recording{inner: synthetic.New()}
+	h := start(t, harnessOptions{provider: rec})
+	question := &guardgenv1.FieldSemantics{Critical: true, Verify: "Is this the customer's code?"}
+	resp, err := generate(t, h, "", &guardgenv1.GenerateRequest{Prompt: "Invoice ACME for 12 euros", TargetType: "acme.v1.Invoice",
+		DescriptorSet: markedTypeSet("acme.v1.Invoice", question, "default")})
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	if v := resp.GetReport().GetVerification(); v.GetStatus() != guardgenv1.VerificationStatus_VERIFICATION_STATUS_SUPPORTED || v.GetFields()[0] != "code" {
+		t.Errorf("verification = %v", v)
+	}
+	calls := len(rec.requests)
+	tests := []struct {
+		name, target string
+		fs           *guardgenv1.FieldSemantics
+		route        string
+		want         string
+	}{
+		{"min_confidence above 1", "acme.v1.Bill", &guardgenv1.FieldSemantics{MinConfidence: 2}, "", "min_confidence"},
+		{"unknown verifier route", "acme.v1.Receipt", question, "nowhere", `unknown route "nowhere"`},
+	}
+	for _, tt := range tests {
+		_, err := generate(t, h, "", &guardgenv1.GenerateRequest{Prompt: "Invoice ACME", TargetType: tt.target, DescriptorSet: markedTypeSet(tt.target, tt.fs, tt.route)})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), tt.want) {
+			t.Errorf("%s: %v, want InvalidArgument naming %s", tt.name, err, tt.want)
+		}
+	}
+	if len(rec.requests) != calls {
+		t.Errorf("rejected requests made %d provider calls", len(rec.requests)-calls)
 	}
 }
