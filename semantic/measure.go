@@ -97,9 +97,8 @@ func (c *Checks) Measure(md protoreflect.MessageDescriptor, out Output) Measurem
 		switch {
 		case verbatim:
 			start = out.Offset + v.start
-		case !(v.str && v.raw1-v.raw0 == 2): // an empty string cannot be found
-			last := path[len(path)-1]
-			if at, ok := locate(region, v.text(out.JSON), v.str, last, cursor); ok {
+		case len(path) > 0 && !(v.str && v.raw1-v.raw0 == 2): // an empty string cannot be found
+			if at, ok := locate(region, v.text(out.JSON), v.str, path[len(path)-1], cursor); ok {
 				start, cursor = out.Offset+at, at+v.end-v.start
 			}
 		}

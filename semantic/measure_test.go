@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/guardgen/guardgen/extract"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
@@ -313,5 +314,22 @@ func TestMissing(t *testing.T) {
 	}
 	if got := c.Missing(msg, semantic.Measurement{Unavailable: semantic.NoLogprobs}); got != nil {
 		t.Errorf("Missing without a measurement = %v, want nothing", got)
+	}
+}
+
+// TestMeasureRootScalar: a target whose JSON is a bare value (a
+// google.protobuf.Value) is measured when verbatim and left unknown, not
+// panicked on, when it is not.
+func TestMeasureRootScalar(t *testing.T) {
+	t.Parallel()
+	value := (&structpb.Value{}).ProtoReflect().Descriptor()
+	c := checksOf(t, value)
+	got := c.Measure(value, semantic.Output{Content: "42", Tokens: charTokens("42"), JSON: "42", End: 2})
+	if len(got.Values) != 1 || got.Values[0].Path != "" || !got.Values[0].Known || got.Values[0].Tokens != 2 {
+		t.Errorf("verbatim: %+v", got.Values)
+	}
+	got = c.Measure(value, semantic.Output{Content: "n: 42", Tokens: charTokens("n: 42"), JSON: "42", End: 5})
+	if len(got.Values) != 1 || got.Values[0].Known || got.Values[0].Unavailable != semantic.ChangedByRepair {
+		t.Errorf("repaired: %+v", got.Values)
 	}
 }
