@@ -78,20 +78,21 @@ type Override struct {
 func FromDescriptor(md protoreflect.MessageDescriptor) (*Checks, error) {
 	marks := make(map[protoreflect.FieldDescriptor]Mark)
 	var err error
-	visitTypes(md, func(fd protoreflect.FieldDescriptor) bool {
-		var fs *guardgenv1.FieldSemantics
-		fs, err = fieldOption(fd)
+	visitPaths(md, func(_ string, fd protoreflect.FieldDescriptor) {
 		if err != nil {
-			return false
+			return
+		}
+		var fs *guardgenv1.FieldSemantics
+		if fs, err = fieldOption(fd); err != nil {
+			return
 		}
 		if m := markOf(fs); !m.zero() {
 			if err = protovalidate.Validate(fs); err != nil {
 				err = fmt.Errorf("field %s: (guardgen.v1.field): %w", fd.FullName(), err)
-				return false
+				return
 			}
 			marks[fd] = m
 		}
-		return true
 	})
 	if err != nil {
 		return nil, err
@@ -202,32 +203,6 @@ func (c *Checks) Describe() ([]*guardgenv1.SemanticField, *guardgenv1.MessageSem
 		ms = &guardgenv1.MessageSemantics{VerifierRoute: c.route}
 	}
 	return out, ms
-}
-
-// visitTypes calls fn for every field of md and of every message type it
-// contains, once per type, until fn returns false. Well-known types are not
-// entered.
-func visitTypes(md protoreflect.MessageDescriptor, fn func(protoreflect.FieldDescriptor) bool) {
-	seen := map[protoreflect.FullName]bool{}
-	stack := []protoreflect.MessageDescriptor{md}
-	for len(stack) > 0 {
-		md := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[md.FullName()] || wellKnown(md) {
-			continue
-		}
-		seen[md.FullName()] = true
-		fields := md.Fields()
-		for i := range fields.Len() {
-			fd := fields.Get(i)
-			if !fn(fd) {
-				return
-			}
-			if child := elementMessage(fd); child != nil {
-				stack = append(stack, child)
-			}
-		}
-	}
 }
 
 // visitPaths calls fn for every field reachable from md with the first
