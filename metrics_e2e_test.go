@@ -87,6 +87,12 @@ server:
 			t.Errorf("%s: code %v (%v), degraded %v; want %v, %v", tt.name, status.Code(err), err, resp.GetDegraded(), tt.code, tt.degraded)
 		}
 	}
+	// A target with semantic marks: field confidence and a verifier call.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: "guardgen.examples.v1.VerifiedTicketClassification"}); err != nil {
+		t.Errorf("semantic checks: %v", err)
+	}
 	shed := false
 	for range 40 { // the burst is 30 and nothing refills it in time
 		_, err := call("My invoice is wrong", "")

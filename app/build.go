@@ -23,6 +23,7 @@ import (
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/synthetic"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/semantic"
 	"github.com/guardgen/guardgen/server"
 	"github.com/guardgen/guardgen/telemetry"
 )
@@ -94,6 +95,10 @@ func (a *App) build() (server.Options, error) {
 	for _, id := range cfg.GetTargets().GetBusinessRules() {
 		business[id] = true
 	}
+	semantics := make(map[string]semantic.Override, len(cfg.GetTargets().GetSemantics()))
+	for target, ts := range cfg.GetTargets().GetSemantics() {
+		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
+	}
 	return server.Options{
 		Resolver:          resolver,
 		Routes:            routes,
@@ -105,6 +110,7 @@ func (a *App) build() (server.Options, error) {
 		StrictSchema:      validation.GetStrictSchemaMode(),
 		BusinessRules:     business,
 		NonCriticalFields: nonCritical,
+		Semantics:         semantics,
 		MaxOutputBytes:    int(srv.GetMaxOutputBytes()),
 		MaxPromptBytes:    int(srv.GetMaxPromptBytes()),
 		Cache:             cache,

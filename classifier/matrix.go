@@ -70,6 +70,12 @@ var Matrix = map[guardgenv1.FailureReason]Decision{
 	// Structural mismatch: re-ask once, then degrade.
 	guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH: {output, retry, codes.Aborted, 1},
 	guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION:  {output, retry, codes.Aborted, 1},
+	// Semantic checks of critical fields (after validation passed): a
+	// value written with low confidence, or one the verifier model found
+	// unsupported. Re-ask once naming the field (and the verifier's
+	// reason), then degrade like a rule violation.
+	guardgenv1.FailureReason_FAILURE_REASON_LOW_CONFIDENCE:      {output, retry, codes.Aborted, 1},
+	guardgenv1.FailureReason_FAILURE_REASON_VERIFICATION_FAILED: {output, retry, codes.Aborted, 1},
 	// A business rule broken: alert and halt, no retry.
 	guardgenv1.FailureReason_FAILURE_REASON_BUSINESS_RULE: {output, degrade, codes.Aborted, 0},
 

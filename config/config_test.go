@@ -125,6 +125,9 @@ func TestExampleConfig(t *testing.T) {
 	if got := cfg.GetServer().GetAuth().GetAllowUnauthenticatedHealthAndReflection(); !got {
 		t.Error("auth.allow_unauthenticated_health_and_reflection = false, want true")
 	}
+	if p := cfg.GetTargets().GetSemantics()["guardgen.examples.v1.TicketClassification"].GetFields()["priority"]; !p.GetCritical() || p.GetMinConfidence() != 0.7 {
+		t.Errorf("semantics of TicketClassification.priority = %v, want critical with min_confidence 0.7", p)
+	}
 	if got := cfg.GetServer().GetTls(); got != nil {
 		t.Errorf("server tls = %v, want unset (commented out)", got)
 	}
@@ -258,6 +261,9 @@ var brokenTests = []struct {
 }, {
 	file: "template-not-json.yaml",
 	want: []string{`3:48: targets.templates["guardgen.examples.v1.TicketClassification"]: template must be the JSON text of an object (targets.template_json)`},
+}, {
+	file: "semantics-confidence-above-one.yaml",
+	want: []string{`6:27: targets.semantics["guardgen.examples.v1.TicketClassification"].fields["priority"].min_confidence: 1.5 is out of range (must be 0–1) (double.gte_lte)`},
 }, {
 	// The default route names the synthetic provider the file's list
 	// dropped: the error points at that list.

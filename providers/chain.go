@@ -322,6 +322,9 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 		c.budget.failure()
 	}
 	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, Latency: c.opts.Now().Sub(start), Err: err}
+	if r, ok := req.(*providerv1.CompleteRequest); ok {
+		call.Verification = r.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
+	}
 	if resp, ok := reply.(*providerv1.CompleteResponse); ok && err == nil {
 		call.FinishReason = resp.GetFinishReason()
 		call.Usage = cloneUsage(resp.GetUsage())

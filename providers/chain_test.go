@@ -417,3 +417,32 @@ func TestRetryHooksAndReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestRecorderMarksVerification: a call made for a verifier is recorded as
+// one, and counts against the cap like any other.
+func TestRecorderMarksVerification(t *testing.T) {
+	t.Parallel()
+	provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+		return &providerv1.CompleteResponse{Content: "{}"}, nil
+	})
+	chain := providers.NewChain(providers.ChainOptions{Provider: "p"})
+	client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
+	ctx, rec := providers.WithRecorder(t.Context(), 2)
+	if rec.Remaining() != 2 {
+		t.Fatalf("Remaining = %d before any call, want 2", rec.Remaining())
+	}
+	verify := completeRequest()
+	verify.Purpose = providerv1.Purpose_PURPOSE_VERIFICATION
+	for _, req := range []*providerv1.CompleteRequest{completeRequest(), verify} {
+		if _, err := client.Complete(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := rec.Calls()
+	if len(calls) != 2 || calls[0].Verification || !calls[1].Verification || rec.Remaining() != 0 {
+		t.Errorf("calls %+v, remaining %d; want a generation, then a verification, and none left", calls, rec.Remaining())
+	}
+	if _, uncapped := providers.WithRecorder(t.Context(), 0); uncapped.Remaining() != -1 {
+		t.Errorf("Remaining without a cap = %d, want -1", uncapped.Remaining())
+	}
+}

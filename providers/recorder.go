@@ -26,6 +26,9 @@ type Call struct {
 	Latency      time.Duration
 	// Err is the call's error, nil when the provider answered.
 	Err error
+	// Verification marks a call that asked a verifier model about a
+	// candidate (CompleteRequest.purpose) rather than for one.
+	Verification bool
 }
 
 // Code is the call's outcome as a gRPC code: OK, the provider's status
@@ -96,6 +99,16 @@ func (r *Recorder) Calls() []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Call(nil), r.calls...)
+}
+
+// Remaining returns how many more calls the cap allows; -1 means no cap.
+func (r *Recorder) Remaining() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.limit <= 0 {
+		return -1
+	}
+	return max(r.limit-len(r.calls), 0)
 }
 
 // Len returns the number of calls so far.

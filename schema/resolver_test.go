@@ -70,6 +70,7 @@ func TestList(t *testing.T) {
 		{FullName: "guardgen.examples.v1.TaskTree", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TicketClassification", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TimelineEntry", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.VerifiedTicketClassification", Source: compiled, File: file},
 	}
 	if diff := cmp.Diff(want, r.List(), protocmp.Transform()); diff != "" {
 		t.Errorf("List() mismatch (-want +got):\n%s", diff)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/semantic"
 )
 
 // Target is a resolved target type: everything needed to ask a model for
@@ -42,6 +43,10 @@ type Target struct {
 	// Hash is a stable hex SHA-256 of the full name and the descriptor
 	// files the type depends on, for use in cache keys.
 	Hash string
+	// Semantics are the semantic checks the type's own options declare
+	// ((guardgen.v1.field), (guardgen.v1.message)), read and bounded once
+	// at resolution.
+	Semantics *semantic.Checks
 
 	validator protovalidate.Validator
 	types     typeResolver
@@ -123,6 +128,11 @@ func newTarget(
 		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
 	}
 	t.JSONSchemaText = string(t.JSONSchema)
+	semantics, err := semantic.FromDescriptor(md)
+	if err != nil {
+		return nil, err
+	}
+	t.Semantics = semantics
 	if err := t.warm(); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,9 @@ type accepted struct {
 	// partial is set when non-critical fields were cleared to pass
 	// validation (allow_partial_matches); it holds their violations.
 	partial *classifier.Failure
+	// candidate is the extracted object msg was decoded from, for the
+	// semantic checks, which map it back onto the model's tokens.
+	candidate extract.Candidate
 }
 
 // accept runs the output stages on one completion: finish reason,
@@ -65,11 +68,11 @@ func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier
 	}
 	err = g.target.Validate(msg)
 	if err == nil {
-		return accepted{msg: msg, repairs: repairs}, nil
+		return accepted{msg: msg, repairs: repairs, candidate: c}, nil
 	}
 	f := classifier.FromValidation(err, g.s.opts.BusinessRules)
 	if partial, ok := g.partialMatch(msg, f); ok {
-		return accepted{msg: msg, repairs: repairs, partial: partial}, nil
+		return accepted{msg: msg, repairs: repairs, partial: partial, candidate: c}, nil
 	}
 	return accepted{}, f
 }

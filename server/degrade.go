@@ -128,12 +128,16 @@ func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.Com
 	if cf != nil {
 		return nil
 	}
+	call := g.rec.Len()
 	a, af := g.accept(resp)
+	if af == nil {
+		af = g.check(ctx, resp, a, call)
+	}
 	if af != nil {
-		g.failures[g.rec.Len()] = af
+		g.failures[call] = af
 		return nil
 	}
-	g.repairs = a.repairs
+	g.repairs, g.answered = a.repairs, call
 	out, rf := g.respond(a)
 	if rf != nil {
 		return nil

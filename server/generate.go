@@ -21,6 +21,7 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/semantic"
 	"github.com/guardgen/guardgen/telemetry"
 )
 
@@ -91,6 +92,15 @@ type generation struct {
 	// output is the latest model output the attempt loop received: the
 	// accepted one on success (logged only under LogRawPayloads).
 	output string
+	// checks are the target's semantic checks; verifier is the route that
+	// answers their verify questions.
+	checks   *semantic.Checks
+	verifier Route
+	// sem is what the semantic checks found about the latest candidate.
+	sem semanticReport
+	// answered is the number of the provider call whose output is the
+	// answer; 0 when no generation answered (a failure, cache, template).
+	answered int
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -102,6 +112,9 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 	if n := int(g.req.GetOptions().GetMaxAttempts()); n > 0 && n < budget {
 		budget = n
 	}
+	if f := g.prepareSemantics(); f != nil {
+		return nil, f
+	}
 	g.preq = g.providerRequest()
 	reasks := make(map[guardgenv1.FailureReason]int)
 	var last *classifier.Failure
@@ -111,10 +124,14 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 		if f != nil {
 			return nil, f
 		}
+		call := g.rec.Len()
 		g.output = resp.GetContent()
 		a, f := g.accept(resp)
 		if f == nil {
-			g.repairs = a.repairs
+			f = g.check(ctx, resp, a, call)
+		}
+		if f == nil {
+			g.repairs, g.answered = a.repairs, call
 			out, rf := g.respond(a)
 			if rf == nil && !out.GetDegraded() {
 				g.remember(ctx, a.msg, out.GetJson(), resp.GetModel())
@@ -122,7 +139,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 			return out, rf
 		}
 		f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
-		g.failures[g.rec.Len()] = f
+		g.failures[call] = f
 		last = f
 		if attempt == budget || !g.reaskable(f, reasks) {
 			break
@@ -196,6 +213,8 @@ func (g *generation) providerRequest() *providerv1.CompleteRequest {
 			Temperature:     temperature,
 			MaxOutputTokens: opts.GetMaxOutputTokens(),
 		},
+		Logprobs: g.wantsLogprobs(),
+		Purpose:  providerv1.Purpose_PURPOSE_GENERATION,
 	}
 }
 
@@ -217,13 +236,14 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 			FinishReason:    c.FinishReason,
 			Usage:           c.Usage,
 			Latency:         durationpb.New(c.Latency),
+			Verification:    c.Verification,
 		}
 		switch f := g.failures[c.Number]; {
 		case f != nil:
 			a.Failure = f.Detail()
 		case c.Err != nil:
 			a.Failure = classifier.As(c.Err).Detail()
-		case c.Number == len(calls):
+		case c.Number == g.answered:
 			a.Repairs = g.repairs
 		}
 		r.Usage.InputTokens += c.Usage.GetInputTokens()
@@ -231,6 +251,7 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 		r.Usage.TotalTokens += c.Usage.GetTotalTokens()
 		r.Attempts = append(r.Attempts, a)
 	}
+	g.reportSemantics(r, calls)
 	return r
 }
 

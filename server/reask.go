@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -41,6 +42,9 @@ func feedback(f *classifier.Failure) string {
 	problems := make([]problem, 0, max(len(f.Violations), 1))
 	for _, v := range f.Violations {
 		problems = append(problems, problem{Field: classifier.FieldPath(v), Rule: v.GetRuleId(), Message: v.GetMessage()})
+	}
+	if sf, ok := errors.AsType[*semanticFailure](f.Err); ok {
+		problems = append(problems, sf.problems...)
 	}
 	if len(problems) == 0 {
 		problems = append(problems, problem{Message: f.Message})

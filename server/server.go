@@ -21,6 +21,7 @@ import (
 	"github.com/guardgen/guardgen/fallback"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/semantic"
 	"github.com/guardgen/guardgen/telemetry"
 )
 
@@ -53,6 +54,10 @@ type Options struct {
 	// BusinessRules are validation rule ids treated as business rules
 	// (alert and halt) besides message-level CEL rules.
 	BusinessRules map[string]bool
+	// Semantics are the configuration's semantic checks per target type
+	// (targets.semantics), over the types' own options. Every type must be
+	// known and every verifier route one of Routes.
+	Semantics map[string]semantic.Override
 	// NonCriticalFields, per target type, names the top-level fields (proto
 	// names) that may be cleared when they alone fail validation
 	// (allow_partial_matches). Nil disables partial matches.
@@ -116,6 +121,7 @@ type Server struct {
 	logger           *slog.Logger
 	resolver         *schema.Resolver
 	routes           map[string]Route
+	semantics        *semantics
 	requestValidator protovalidate.Validator
 	grpc             *grpc.Server
 	health           *health.Server
@@ -132,6 +138,10 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Resolver is required")
 	}
 	routes, err := indexRoutes(opts.Routes)
+	if err != nil {
+		return nil, err
+	}
+	sem, err := newSemantics(opts.Resolver, opts.Semantics, routes)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +174,7 @@ func New(opts Options) (*Server, error) {
 		logger:           opts.Logger,
 		resolver:         opts.Resolver,
 		routes:           routes,
+		semantics:        sem,
 		requestValidator: v,
 		health:           health.NewServer(),
 		metrics:          opts.Metrics,

@@ -27,10 +27,13 @@ func (s *Server) DescribeTarget(_ context.Context, req *guardgenv1.DescribeTarge
 		return nil, statusOf(classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "derived JSON Schema is not a JSON object"))
 	}
 	fieldRules, messageRules := target.Rules()
+	semanticFields, messageSemantics := s.semantics.checksFor(target).Describe()
 	return &guardgenv1.DescribeTargetResponse{
-		Target:       target.Info(),
-		JsonSchema:   js,
-		FieldRules:   fieldRules,
-		MessageRules: messageRules,
+		Target:           target.Info(),
+		JsonSchema:       js,
+		FieldRules:       fieldRules,
+		MessageRules:     messageRules,
+		SemanticFields:   semanticFields,
+		MessageSemantics: messageSemantics,
 	}, nil
 }

@@ -28,6 +28,8 @@ const (
 	useProviderCall
 	useProviderDuration
 	useTokens
+	useConfidence
+	useVerification
 )
 
 // attrSets caches metric options with pre-built attribute sets: building a

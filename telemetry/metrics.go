@@ -32,6 +32,11 @@ var DefaultLatencyBuckets = []float64{
 	1, 2.5, 5, 10, 20, 30, 60,
 }
 
+// ConfidenceBuckets are the bounds of the field confidence histogram: finer
+// near 1, where confident models put almost every value, and at the usual
+// min_confidence thresholds.
+var ConfidenceBuckets = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1}
+
 // meterName is the instrumentation scope of guardgen's own instruments.
 const meterName = "github.com/guardgen/guardgen/telemetry"
 
@@ -75,6 +80,8 @@ type Metrics struct {
 	cacheLookups     metric.Int64Counter
 	breakerState     metric.Int64Gauge
 	alerts           metric.Int64Counter
+	confidence       metric.Float64Histogram
+	verifications    metric.Int64Counter
 }
 
 // NewMetrics creates the instruments and a Prometheus exporter that feeds
@@ -171,6 +178,13 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 		metric.WithDescription("Circuit breaker state per provider: 0 closed, 1 half-open, 2 open."))
 	errs = append(errs, err)
 	m.alerts = counter("alerts", "{alert}", "Alert events fired, by failure domain.")
+	// No unit, as for the breaker gauge: confidence is a probability.
+	m.confidence, err = meter.Float64Histogram(name("field.confidence"),
+		metric.WithDescription("Confidence of each measured output value (the product of its tokens' probabilities), by target."),
+		metric.WithExplicitBucketBoundaries(ConfidenceBuckets...))
+	errs = append(errs, err)
+	m.verifications = counter("verifications", "{verification}",
+		"Verifier checks of candidate answers, by target and outcome (supported, not_supported, rejected, skipped).")
 	return errors.Join(errs...)
 }
 

@@ -261,3 +261,41 @@ func (m *Metrics) RecordAlert(ctx context.Context, domain guardgenv1.FailureDoma
 	}
 	m.alerts.Add(ctx, 1, metric.WithAttributes(attribute.String(labelDomain, DomainLabel(domain))))
 }
+
+// RecordConfidence observes the confidence of one measured output value of
+// target.
+func (m *Metrics) RecordConfidence(ctx context.Context, target string, confidence float64) {
+	if m == nil {
+		return
+	}
+	t := m.targets.value(target)
+	m.confidence.Record(ctx, confidence, m.sets.option(setKey{use: useConfidence, a: t}, attribute.String(labelTarget, t)))
+}
+
+// VerificationOutcome is how a verifier check of a candidate ended.
+type VerificationOutcome string
+
+// Outcomes of a verifier check.
+const (
+	// VerificationSupported: every value was supported.
+	VerificationSupported VerificationOutcome = "supported"
+	// VerificationNotSupported: values of fields that are not critical
+	// were not supported; the answer carries warnings.
+	VerificationNotSupported VerificationOutcome = "not_supported"
+	// VerificationRejected: a critical value was not supported; the
+	// candidate failed.
+	VerificationRejected VerificationOutcome = "rejected"
+	// VerificationSkipped: no verdict (call cap, deadline, verifier
+	// failure, invalid verdict).
+	VerificationSkipped VerificationOutcome = "skipped"
+)
+
+// RecordVerification counts one verifier check of a candidate of target.
+func (m *Metrics) RecordVerification(ctx context.Context, target string, outcome VerificationOutcome) {
+	if m == nil {
+		return
+	}
+	t, o := m.targets.value(target), string(outcome)
+	m.verifications.Add(ctx, 1, m.sets.option(setKey{use: useVerification, a: t, b: o},
+		attribute.String(labelTarget, t), attribute.String(labelOutcome, o)))
+}

@@ -11,7 +11,13 @@
 //	[{"status": 429, "headers": {"Retry-After": "2"},
 //	  "error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}},
 //	 {"content": "{\"category\":\"billing\"}", "finish_reason": "length", "delay": "300ms"},
-//	 {"hang": true}, {"reset_connection": true}, {"truncate_body": true}, {"refusal": "no"}]
+//	 {"hang": true}, {"reset_connection": true}, {"truncate_body": true}, {"refusal": "no"},
+//	 {"content": "{\"priority\":3}", "logprobs": [{"token": "{\"priority\":", "logprob": -0.01},
+//	   {"token": "3", "logprob": -1.2}, {"token": "}", "logprob": 0}]}]
+//
+// Logprobs are sent only to requests that ask for them. Requests for
+// guardgen's verifier (a guardgen.v1.Verdict) get --verifier-content when it
+// is set, whatever the script says.
 package main
 
 import (
@@ -44,6 +50,7 @@ func run(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8089", "address to listen on")
 	script := fs.String("script", "", "JSON file with an array of steps, answered in order")
 	content := fs.String("default-content", "{}", "assistant content of the default answer")
+	verifier := fs.String("verifier-content", "", `assistant content for guardgen's verifier requests, e.g. {"supported":true,"reason":"ok"}; empty: they take the script like any request`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +68,9 @@ func run(ctx context.Context, args []string) error {
 	srv := openaitest.New(openaitest.WithListener(l))
 	defer srv.Close()
 	srv.SetDefault(openaitest.Reply(*content))
+	if *verifier != "" {
+		srv.SetVerifierDefault(openaitest.Reply(*verifier))
+	}
 	srv.Enqueue(steps...)
 	fmt.Printf("OPENAI_BASE_URL=%s (%d scripted steps)\n", srv.URL(), len(steps))
 	<-ctx.Done()
@@ -83,7 +93,11 @@ type scriptStep struct {
 	Refusal         string               `json:"refusal"`
 	Model           string               `json:"model"`
 	NoChoices       bool                 `json:"no_choices"`
-	Usage           *struct {
+	Logprobs        []struct {
+		Token   string  `json:"token"`
+		Logprob float64 `json:"logprob"`
+	} `json:"logprobs"`
+	Usage *struct {
 		Prompt     int64 `json:"prompt_tokens"`
 		Completion int64 `json:"completion_tokens"`
 		Total      int64 `json:"total_tokens"`
@@ -113,6 +127,9 @@ func readScript(name string) ([]openaitest.Step, error) {
 			Status: s.Status, Headers: s.Headers, Error: s.Error, Body: s.Body, Delay: delay,
 			Hang: s.Hang, ResetConnection: s.ResetConnection, TruncateBody: s.TruncateBody,
 			Content: s.Content, FinishReason: s.FinishReason, Refusal: s.Refusal, Model: s.Model, NoChoices: s.NoChoices,
+		}
+		for _, lp := range s.Logprobs {
+			steps[i].Logprobs = append(steps[i].Logprobs, openaitest.Logprob{Token: lp.Token, Logprob: lp.Logprob})
 		}
 		if s.Usage != nil {
 			steps[i].Usage = &openaitest.Usage{PromptTokens: s.Usage.Prompt, CompletionTokens: s.Usage.Completion, TotalTokens: s.Usage.Total}

@@ -16,7 +16,8 @@ func TestReadScript(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "script.json")
 	script := `[{"status":429,"headers":{"Retry-After":"2"},"error":{"message":"m","type":"requests","code":"rate_limit_exceeded"}},
 		{"content":"{}","finish_reason":"length","delay":"300ms","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}},
-		{"hang":true},{"reset_connection":true},{"truncate_body":true}]`
+		{"hang":true},{"reset_connection":true},{"truncate_body":true},
+		{"content":"{\"p\":3}","logprobs":[{"token":"{\"p\":","logprob":-0.5},{"token":"3}","logprob":-1}]}]`
 	if err := os.WriteFile(name, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +29,7 @@ func TestReadScript(t *testing.T) {
 		{Status: 429, Headers: map[string]string{"Retry-After": "2"}, Error: &openaitest.APIError{Message: "m", Type: "requests", Code: "rate_limit_exceeded"}},
 		{Content: "{}", FinishReason: "length", Delay: 300 * time.Millisecond, Usage: &openaitest.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}},
 		{Hang: true}, {ResetConnection: true}, {TruncateBody: true},
+		{Content: `{"p":3}`, Logprobs: []openaitest.Logprob{{Token: `{"p":`, Logprob: -0.5}, {Token: "3}", Logprob: -1}}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("readScript mismatch (-want +got):\n%s", diff)

@@ -79,6 +79,7 @@ func (p *Provider) params(req *providerv1.CompleteRequest) (openaisdk.ChatComple
 	} else if p.maxTokens > 0 {
 		params.MaxCompletionTokens = openaisdk.Int(int64(p.maxTokens))
 	}
+	withLogprobs(&params, req)
 	return params, nil
 }
 

@@ -26,6 +26,7 @@ func response(c *openaisdk.ChatCompletion) (*providerv1.CompleteResponse, error)
 			TotalTokens:  c.Usage.TotalTokens,
 		},
 	}
+	out.Logprobs = tokenLogprobs(choice.Logprobs.Content)
 	if out.Refusal != "" {
 		out.FinishReason = providerv1.FinishReason_FINISH_REASON_REFUSAL
 	}

@@ -49,4 +49,20 @@
 //     across fields breaks (IncidentReport's resolved_at >= detected_at,
 //     rule incident.resolved_after_detected). A schema without date-times
 //     gets the valid instance.
+//   - low_confidence:FIELD: the valid instance, but when the request asks
+//     for logprobs every token of the values at the dotted key path FIELD
+//     (e.g. priority, services.name; plain low_confidence: every value) has
+//     probability LowConfidence.
+//   - verify_reject: for a verification call (CompleteRequest.purpose), a
+//     verdict that the values are not supported, with RejectedReason; for
+//     any other call, INVALID_ARGUMENT.
+//
+// # Log-probabilities and verification
+//
+// A request that asks for logprobs gets them for every answer: the content
+// cut into short tokens, each with a probability between 0.998 and 0.9998
+// drawn from the prompt's seed. A verification call (purpose
+// PURPOSE_VERIFICATION) is answered, for ok, with a verdict that every
+// value is supported (SupportedReason); the other answer faults apply to
+// that verdict as they do to an instance.
 package synthetic

@@ -3,6 +3,7 @@ package synthetic
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -30,22 +31,48 @@ const ErrorInfoDomain = "synthetic.guardgen.dev"
 // Refusal is the refusal text of the refusal fault.
 const Refusal = "I can't help with that request."
 
+// Verdicts of the synthetic verifier: a verification call answers
+// SupportedReason for ok, RejectedReason for verify_reject.
+const (
+	SupportedReason = "synthetic verifier: the source text supports every value"
+	RejectedReason  = "synthetic verifier: the source text does not support the values given"
+)
+
 // reply is what a fault answers, before usage and model are filled in.
 type reply struct {
 	content string
 	finish  providerv1.FinishReason
 	refusal string
+	// low names the values whose tokens get a low probability when the
+	// request asks for logprobs: a dotted key path, or "" for none.
+	low string
 }
 
-// request is what a fault answers from: the schema and the prompt seed.
-// The valid instance is generated on demand, so error faults cost nothing.
+// request is what a fault answers from: the schema and the prompt seed,
+// whether the call verifies rather than generates, and the plan entry's
+// argument. The valid instance is generated on demand, so error faults
+// cost nothing.
 type request struct {
-	schema *compiled
-	seed   uint64
-	prompt string
+	schema       *compiled
+	seed         uint64
+	prompt       string
+	verification bool
+	arg          string
 }
 
-func (r *request) valid() []byte { return instance(r.schema, r.seed, r.prompt, false) }
+// valid is the valid answer: an instance of the schema, or, for a
+// verification call, a verdict that every value is supported.
+func (r *request) valid() []byte {
+	if r.verification {
+		return verdict(true, SupportedReason)
+	}
+	return instance(r.schema, r.seed, r.prompt, false)
+}
+
+func verdict(supported bool, reason string) []byte {
+	b, _ := json.Marshal(map[string]any{"supported": supported, "reason": reason}) // plain values always marshal
+	return b
+}
 
 func stop(b []byte) reply {
 	return reply{content: string(b), finish: providerv1.FinishReason_FINISH_REASON_STOP}
@@ -58,6 +85,10 @@ type fault struct {
 	name   string
 	status func(ctx context.Context, p *Provider) *status.Status
 	answer func(r *request) reply
+	// arg says the entry may take an argument: name:arg.
+	arg bool
+	// verifies says the entry answers verification calls only.
+	verifies bool
 }
 
 // faults is the table of plan entries, in the order Faults lists them.
@@ -108,6 +139,15 @@ var faults = []fault{
 	{name: "schema", answer: func(r *request) reply { return stop(instance(r.schema, r.seed, r.prompt, true)) }},
 	{name: "unknown_field", answer: func(r *request) reply { return stop(withUnknownField(r.valid(), r.schema.root)) }},
 	{name: "business_rule", answer: func(r *request) reply { return stop(backwardsInstance(r.schema, r.seed, r.prompt)) }},
+	{name: "low_confidence", arg: true, answer: func(r *request) reply {
+		rep := stop(r.valid())
+		rep.low = r.arg
+		if rep.low == "" {
+			rep.low = anyValue
+		}
+		return rep
+	}},
+	{name: "verify_reject", verifies: true, answer: func(*request) reply { return stop(verdict(false, RejectedReason)) }},
 }
 
 // Faults lists the fault plan entries the provider understands.
@@ -119,36 +159,40 @@ func Faults() []string {
 	return names
 }
 
-// faultFor returns the plan entry for this call: the plan comes from
-// FaultsMetadataKey, the call number from providers.CallMetadataKey
-// (absent: 1). Every entry of the plan is checked, so a typo fails the
-// first call rather than a later one.
-func faultFor(ctx context.Context) (*fault, error) {
+// faultFor returns the plan entry for this call and its argument: the plan
+// comes from FaultsMetadataKey, the call number from
+// providers.CallMetadataKey (absent: 1). Every entry of the plan is
+// checked, so a typo fails the first call rather than a later one.
+func faultFor(ctx context.Context) (*fault, string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	plan := strings.Join(md.Get(FaultsMetadataKey), ",")
 	if strings.TrimSpace(plan) == "" {
-		return &faults[0], nil
+		return &faults[0], "", nil
 	}
 	call := 1
 	if v := md.Get(providers.CallMetadataKey); len(v) > 0 {
 		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
 		if err != nil || n < 1 {
-			return nil, status.Errorf(codes.InvalidArgument, "synthetic: %s %q is not a call number", providers.CallMetadataKey, v[0])
+			return nil, "", status.Errorf(codes.InvalidArgument, "synthetic: %s %q is not a call number", providers.CallMetadataKey, v[0])
 		}
 		call = n
 	}
-	chosen := &faults[0]
+	chosen, chosenArg := &faults[0], ""
 	for i, entry := range strings.Split(plan, ",") {
-		f := lookup(strings.TrimSpace(entry))
-		if f == nil {
-			return nil, status.Errorf(codes.InvalidArgument, "synthetic: unknown fault %q; known: %s",
-				strings.TrimSpace(entry), strings.Join(Faults(), ", "))
+		name, arg, hasArg := strings.Cut(strings.TrimSpace(entry), ":")
+		f := lookup(name)
+		switch {
+		case f == nil:
+			return nil, "", status.Errorf(codes.InvalidArgument, "synthetic: unknown fault %q; known: %s",
+				name, strings.Join(Faults(), ", "))
+		case hasArg && !f.arg:
+			return nil, "", status.Errorf(codes.InvalidArgument, "synthetic: fault %q takes no argument", name)
 		}
 		if i == call-1 {
-			chosen = f
+			chosen, chosenArg = f, arg
 		}
 	}
-	return chosen, nil
+	return chosen, chosenArg, nil
 }
 
 func lookup(name string) *fault {

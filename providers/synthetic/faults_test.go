@@ -70,6 +70,10 @@ func TestFaults(t *testing.T) {
 			strings.TrimSuffix(valid, "}") + `,"x_unexpected_note":"synthetic extra field"}`)},
 		// TicketClassification has no date-times to put out of order.
 		{fault: "business_rule", finish: stop, content: equals(valid)},
+		// Without logprobs asked for, low confidence cannot show.
+		{fault: "low_confidence", finish: stop, content: equals(valid)},
+		// Only a verification call can be rejected by the verifier.
+		{fault: "verify_reject", code: codes.InvalidArgument},
 	}
 	plan := make([]string, len(tests))
 	for i, tt := range tests {

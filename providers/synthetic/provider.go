@@ -61,12 +61,16 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	f, err := faultFor(ctx)
+	f, arg, err := faultFor(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if f.status != nil {
 		return nil, f.status(ctx, p).Err()
+	}
+	verification := req.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
+	if f.verifies && !verification {
+		return nil, status.Errorf(codes.InvalidArgument, "synthetic: fault %q answers verification calls only", f.name)
 	}
 	text := req.GetOutputSchema().GetJsonSchema()
 	if text == "" {
@@ -77,18 +81,23 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 		return nil, status.Errorf(codes.InvalidArgument, "synthetic: output schema: %v", err)
 	}
 	prompt := firstUser(req.GetMessages())
-	r := f.answer(&request{schema: s, seed: fnv64a(prompt), prompt: prompt})
+	seed := fnv64a(prompt)
+	r := f.answer(&request{schema: s, seed: seed, prompt: prompt, verification: verification, arg: arg})
 	model := req.GetModel()
 	if model == "" {
 		model = Model
 	}
-	return &providerv1.CompleteResponse{
+	resp := &providerv1.CompleteResponse{
 		Content:      r.content,
 		FinishReason: r.finish,
 		Refusal:      r.refusal,
 		Usage:        usage(req.GetMessages(), r.content),
 		Model:        model,
-	}, nil
+	}
+	if req.GetLogprobs() {
+		resp.Logprobs = logprobs(r.content, seed, r.low)
+	}
+	return resp, nil
 }
 
 // schema returns the compiled schema for text, from the cache when it is

@@ -38,6 +38,7 @@ protoc \
   --plugin=protoc-gen-grpc_python="$plugin" \
   buf/validate/validate.proto \
   guardgen/v1/failure.proto guardgen/v1/generation.proto guardgen/v1/targets.proto \
+  guardgen/v1/options.proto guardgen/v1/verdict.proto \
   guardgen/provider/v1/provider.proto \
   guardgen/examples/v1/examples.proto \
   google/rpc/status.proto google/rpc/error_details.proto

@@ -33,7 +33,9 @@ const (
 	// (bad request, unknown type, context too long, content filter, refusal).
 	FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT FailureDomain = 2
 	// FAILURE_DOMAIN_OUTPUT_SEMANTIC: the model answered, but not usably
-	// (truncated, no JSON, wrong shape, rule or business rule violated).
+	// (truncated, no JSON, wrong shape, rule or business rule violated, a
+	// critical field generated with low confidence or not supported by the
+	// verifier).
 	FailureDomain_FAILURE_DOMAIN_OUTPUT_SEMANTIC FailureDomain = 3
 	// FAILURE_DOMAIN_PIPELINE_LOGIC: a bug or misconfiguration in the pipeline.
 	FailureDomain_FAILURE_DOMAIN_PIPELINE_LOGIC FailureDomain = 4
@@ -177,6 +179,10 @@ const (
 	FailureReason_FAILURE_REASON_BUSINESS_RULE     FailureReason = 45
 	FailureReason_FAILURE_REASON_OUTPUT_TOO_LARGE  FailureReason = 46
 	FailureReason_FAILURE_REASON_UNEXPECTED_FINISH FailureReason = 47
+	// A critical field's confidence is below its min_confidence.
+	FailureReason_FAILURE_REASON_LOW_CONFIDENCE FailureReason = 48
+	// The verifier found a critical field's value not supported.
+	FailureReason_FAILURE_REASON_VERIFICATION_FAILED FailureReason = 49
 	// Pipeline logic.
 	FailureReason_FAILURE_REASON_INTERNAL               FailureReason = 60
 	FailureReason_FAILURE_REASON_PROVIDER_MISCONFIGURED FailureReason = 61
@@ -209,6 +215,8 @@ var (
 		45: "FAILURE_REASON_BUSINESS_RULE",
 		46: "FAILURE_REASON_OUTPUT_TOO_LARGE",
 		47: "FAILURE_REASON_UNEXPECTED_FINISH",
+		48: "FAILURE_REASON_LOW_CONFIDENCE",
+		49: "FAILURE_REASON_VERIFICATION_FAILED",
 		60: "FAILURE_REASON_INTERNAL",
 		61: "FAILURE_REASON_PROVIDER_MISCONFIGURED",
 	}
@@ -237,6 +245,8 @@ var (
 		"FAILURE_REASON_BUSINESS_RULE":           45,
 		"FAILURE_REASON_OUTPUT_TOO_LARGE":        46,
 		"FAILURE_REASON_UNEXPECTED_FINISH":       47,
+		"FAILURE_REASON_LOW_CONFIDENCE":          48,
+		"FAILURE_REASON_VERIFICATION_FAILED":     49,
 		"FAILURE_REASON_INTERNAL":                60,
 		"FAILURE_REASON_PROVIDER_MISCONFIGURED":  61,
 	}
@@ -420,7 +430,7 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	"\"RECOVERY_ACTION_RETRY_WITH_BACKOFF\x10\x01\x12\"\n" +
 	"\x1eRECOVERY_ACTION_REJECT_AND_FIX\x10\x02\x12%\n" +
 	"!RECOVERY_ACTION_ALERT_AND_DEGRADE\x10\x03\x12%\n" +
-	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\xa2\a\n" +
+	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\xed\a\n" +
 	"\rFailureReason\x12\x1e\n" +
 	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bFAILURE_REASON_RATE_LIMITED\x10\x01\x12\"\n" +
@@ -445,7 +455,9 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	"\x1dFAILURE_REASON_RULE_VIOLATION\x10,\x12 \n" +
 	"\x1cFAILURE_REASON_BUSINESS_RULE\x10-\x12#\n" +
 	"\x1fFAILURE_REASON_OUTPUT_TOO_LARGE\x10.\x12$\n" +
-	" FAILURE_REASON_UNEXPECTED_FINISH\x10/\x12\x1b\n" +
+	" FAILURE_REASON_UNEXPECTED_FINISH\x10/\x12!\n" +
+	"\x1dFAILURE_REASON_LOW_CONFIDENCE\x100\x12&\n" +
+	"\"FAILURE_REASON_VERIFICATION_FAILED\x101\x12\x1b\n" +
 	"\x17FAILURE_REASON_INTERNAL\x10<\x12)\n" +
 	"%FAILURE_REASON_PROVIDER_MISCONFIGURED\x10=B\xa5\x01\n" +
 	"\x0fcom.guardgen.v1B\fFailureProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"

@@ -26,6 +26,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// VerificationStatus is the outcome of the verify questions of an answer.
+type VerificationStatus int32
+
+const (
+	VerificationStatus_VERIFICATION_STATUS_UNSPECIFIED VerificationStatus = 0
+	// VERIFICATION_STATUS_SUPPORTED: the verifier found every value supported.
+	VerificationStatus_VERIFICATION_STATUS_SUPPORTED VerificationStatus = 1
+	// VERIFICATION_STATUS_NOT_SUPPORTED: the verifier rejected values of
+	// fields that are not critical; they are warnings. (A rejected critical
+	// field fails the answer with VERIFICATION_FAILED instead.)
+	VerificationStatus_VERIFICATION_STATUS_NOT_SUPPORTED VerificationStatus = 2
+	// VERIFICATION_STATUS_SKIPPED: no verdict was had; skipped says why.
+	VerificationStatus_VERIFICATION_STATUS_SKIPPED VerificationStatus = 3
+)
+
+// Enum value maps for VerificationStatus.
+var (
+	VerificationStatus_name = map[int32]string{
+		0: "VERIFICATION_STATUS_UNSPECIFIED",
+		1: "VERIFICATION_STATUS_SUPPORTED",
+		2: "VERIFICATION_STATUS_NOT_SUPPORTED",
+		3: "VERIFICATION_STATUS_SKIPPED",
+	}
+	VerificationStatus_value = map[string]int32{
+		"VERIFICATION_STATUS_UNSPECIFIED":   0,
+		"VERIFICATION_STATUS_SUPPORTED":     1,
+		"VERIFICATION_STATUS_NOT_SUPPORTED": 2,
+		"VERIFICATION_STATUS_SKIPPED":       3,
+	}
+)
+
+func (x VerificationStatus) Enum() *VerificationStatus {
+	p := new(VerificationStatus)
+	*p = x
+	return p
+}
+
+func (x VerificationStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VerificationStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_guardgen_v1_generation_proto_enumTypes[0].Descriptor()
+}
+
+func (VerificationStatus) Type() protoreflect.EnumType {
+	return &file_guardgen_v1_generation_proto_enumTypes[0]
+}
+
+func (x VerificationStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VerificationStatus.Descriptor instead.
+func (VerificationStatus) EnumDescriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{0}
+}
+
 // GenerateRequest asks for one message.
 type GenerateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -121,9 +179,13 @@ type GenerateOptions struct {
 	MaxOutputTokens uint32 `protobuf:"varint,4,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
 	// max_attempts lowers the semantic attempt budget for this request; 0 means
 	// the configured budget. It can lower the budget, never raise it.
-	MaxAttempts   uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxAttempts uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// report_confidence asks for per-field confidence in the report (token
+	// log-probabilities from the provider) even when the target sets no
+	// min_confidence.
+	ReportConfidence bool `protobuf:"varint,20,opt,name=report_confidence,json=reportConfidence,proto3" json:"report_confidence,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GenerateOptions) Reset() {
@@ -189,6 +251,13 @@ func (x *GenerateOptions) GetMaxAttempts() uint32 {
 		return x.MaxAttempts
 	}
 	return 0
+}
+
+func (x *GenerateOptions) GetReportConfidence() bool {
+	if x != nil {
+		return x.ReportConfidence
+	}
+	return false
 }
 
 // GenerateResponse is a validated message.
@@ -292,7 +361,16 @@ type GenerationReport struct {
 	// latency is the whole request's latency inside guardgen.
 	Latency *durationpb.Duration `protobuf:"bytes,3,opt,name=latency,proto3" json:"latency,omitempty"`
 	// repairs applied to the accepted output.
-	Repairs       []*Repair `protobuf:"bytes,4,rep,name=repairs,proto3" json:"repairs,omitempty"`
+	Repairs []*Repair `protobuf:"bytes,4,rep,name=repairs,proto3" json:"repairs,omitempty"`
+	// confidence is the per-field confidence of the accepted output; set
+	// when token log-probabilities were asked for (the target sets a
+	// min_confidence, or options.report_confidence).
+	Confidence *ConfidenceReport `protobuf:"bytes,20,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	// verification says how the accepted output's verify questions went;
+	// set when the target has any.
+	Verification *VerificationReport `protobuf:"bytes,21,opt,name=verification,proto3" json:"verification,omitempty"`
+	// warnings are semantic checks that did not fail the answer.
+	Warnings      []*Warning `protobuf:"bytes,22,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -355,6 +433,370 @@ func (x *GenerationReport) GetRepairs() []*Repair {
 	return nil
 }
 
+func (x *GenerationReport) GetConfidence() *ConfidenceReport {
+	if x != nil {
+		return x.Confidence
+	}
+	return nil
+}
+
+func (x *GenerationReport) GetVerification() *VerificationReport {
+	if x != nil {
+		return x.Verification
+	}
+	return nil
+}
+
+func (x *GenerationReport) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// ConfidenceReport holds the confidence of each scalar value of an output.
+//
+// A value's confidence is the product of the probabilities of the tokens
+// that share at least one byte with the value's text: a number, true,
+// false or null as written; a string's characters between its quotes (its
+// escapes as written), or its closing quote when it is empty. Keys,
+// quotes, colons, commas, brackets and whitespace belong to no value; a
+// token made only of them counts for none, and a token that holds both
+// structure and value text counts whole for the value.
+type ConfidenceReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// available is false when no confidence could be computed;
+	// unavailable_reason then says why (the provider returned no
+	// log-probabilities, or its tokens do not spell the output).
+	Available         bool   `protobuf:"varint,1,opt,name=available,proto3" json:"available,omitempty"`
+	UnavailableReason string `protobuf:"bytes,2,opt,name=unavailable_reason,json=unavailableReason,proto3" json:"unavailable_reason,omitempty"`
+	// fields has one entry per scalar value of the output that belongs to a
+	// field of the target (every element of a list, every value of a map), in
+	// document order, at most 256.
+	Fields []*FieldConfidence `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty"`
+	// omitted counts the values beyond that bound.
+	Omitted       int32 `protobuf:"varint,4,opt,name=omitted,proto3" json:"omitted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfidenceReport) Reset() {
+	*x = ConfidenceReport{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfidenceReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfidenceReport) ProtoMessage() {}
+
+func (x *ConfidenceReport) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfidenceReport.ProtoReflect.Descriptor instead.
+func (*ConfidenceReport) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ConfidenceReport) GetAvailable() bool {
+	if x != nil {
+		return x.Available
+	}
+	return false
+}
+
+func (x *ConfidenceReport) GetUnavailableReason() string {
+	if x != nil {
+		return x.UnavailableReason
+	}
+	return ""
+}
+
+func (x *ConfidenceReport) GetFields() []*FieldConfidence {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *ConfidenceReport) GetOmitted() int32 {
+	if x != nil {
+		return x.Omitted
+	}
+	return 0
+}
+
+// FieldConfidence is the confidence of one scalar value.
+type FieldConfidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the value's path with JSON names, e.g. priority or
+	// services[0].name.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// confidence is the product of the probabilities of the value's tokens;
+	// unset when it is not known (see unavailable_reason).
+	Confidence *float64 `protobuf:"fixed64,2,opt,name=confidence,proto3,oneof" json:"confidence,omitempty"`
+	// tokens is the number of tokens the confidence multiplies.
+	Tokens int32 `protobuf:"varint,3,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	// unavailable_reason says why confidence is unset, e.g. the value's text
+	// was changed by a repair.
+	UnavailableReason string `protobuf:"bytes,4,opt,name=unavailable_reason,json=unavailableReason,proto3" json:"unavailable_reason,omitempty"`
+	// min_confidence and critical are the field's marks (FieldSemantics).
+	MinConfidence float64 `protobuf:"fixed64,5,opt,name=min_confidence,json=minConfidence,proto3" json:"min_confidence,omitempty"`
+	Critical      bool    `protobuf:"varint,6,opt,name=critical,proto3" json:"critical,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldConfidence) Reset() {
+	*x = FieldConfidence{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldConfidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldConfidence) ProtoMessage() {}
+
+func (x *FieldConfidence) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldConfidence.ProtoReflect.Descriptor instead.
+func (*FieldConfidence) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FieldConfidence) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FieldConfidence) GetConfidence() float64 {
+	if x != nil && x.Confidence != nil {
+		return *x.Confidence
+	}
+	return 0
+}
+
+func (x *FieldConfidence) GetTokens() int32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+func (x *FieldConfidence) GetUnavailableReason() string {
+	if x != nil {
+		return x.UnavailableReason
+	}
+	return ""
+}
+
+func (x *FieldConfidence) GetMinConfidence() float64 {
+	if x != nil {
+		return x.MinConfidence
+	}
+	return 0
+}
+
+func (x *FieldConfidence) GetCritical() bool {
+	if x != nil {
+		return x.Critical
+	}
+	return false
+}
+
+// VerificationReport says how an answer's verify questions went and what
+// verification cost.
+type VerificationReport struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status VerificationStatus     `protobuf:"varint,1,opt,name=status,proto3,enum=guardgen.v1.VerificationStatus" json:"status,omitempty"`
+	// fields are the paths of the values asked about.
+	Fields []string `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	// reason is the verifier's reason, or why verification was skipped.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// skipped names why no verdict was had: provider_call_cap, deadline,
+	// verifier_failed or invalid_verdict; empty otherwise.
+	Skipped string `protobuf:"bytes,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// route is the verifier route.
+	Route string `protobuf:"bytes,5,opt,name=route,proto3" json:"route,omitempty"`
+	// calls counts the request's verification calls (of every generation,
+	// transport retries included); usage sums their tokens.
+	Calls         int32     `protobuf:"varint,6,opt,name=calls,proto3" json:"calls,omitempty"`
+	Usage         *v1.Usage `protobuf:"bytes,7,opt,name=usage,proto3" json:"usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerificationReport) Reset() {
+	*x = VerificationReport{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerificationReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerificationReport) ProtoMessage() {}
+
+func (x *VerificationReport) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerificationReport.ProtoReflect.Descriptor instead.
+func (*VerificationReport) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VerificationReport) GetStatus() VerificationStatus {
+	if x != nil {
+		return x.Status
+	}
+	return VerificationStatus_VERIFICATION_STATUS_UNSPECIFIED
+}
+
+func (x *VerificationReport) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *VerificationReport) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *VerificationReport) GetSkipped() string {
+	if x != nil {
+		return x.Skipped
+	}
+	return ""
+}
+
+func (x *VerificationReport) GetRoute() string {
+	if x != nil {
+		return x.Route
+	}
+	return ""
+}
+
+func (x *VerificationReport) GetCalls() int32 {
+	if x != nil {
+		return x.Calls
+	}
+	return 0
+}
+
+func (x *VerificationReport) GetUsage() *v1.Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// Warning is a semantic check that did not fail the answer.
+type Warning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is low_confidence, confidence_unavailable, not_supported or
+	// verification_skipped.
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// path is the field's path, when the warning is about one value.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// message says what happened.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Warning) Reset() {
+	*x = Warning{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Warning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Warning) ProtoMessage() {}
+
+func (x *Warning) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Warning.ProtoReflect.Descriptor instead.
+func (*Warning) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Warning) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Warning) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Warning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Attempt is one provider call.
 type Attempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -371,14 +813,17 @@ type Attempt struct {
 	// repairs applied to this attempt's output.
 	Repairs []*Repair `protobuf:"bytes,8,rep,name=repairs,proto3" json:"repairs,omitempty"`
 	// failure is why this attempt was not accepted; unset for the accepted one.
-	Failure       *FailureDetail `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
+	Failure *FailureDetail `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
+	// verification marks a call to the verifier route, which checks a
+	// candidate message rather than generating one.
+	Verification  bool `protobuf:"varint,20,opt,name=verification,proto3" json:"verification,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +835,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +848,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -469,6 +914,13 @@ func (x *Attempt) GetFailure() *FailureDetail {
 	return nil
 }
 
+func (x *Attempt) GetVerification() bool {
+	if x != nil {
+		return x.Verification
+	}
+	return false
+}
+
 // Repair is one change guardgen made to model output before accepting it.
 type Repair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -483,7 +935,7 @@ type Repair struct {
 
 func (x *Repair) Reset() {
 	*x = Repair{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +947,7 @@ func (x *Repair) String() string {
 func (*Repair) ProtoMessage() {}
 
 func (x *Repair) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +960,7 @@ func (x *Repair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repair.ProtoReflect.Descriptor instead.
 func (*Repair) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Repair) GetKind() string {
@@ -536,14 +988,15 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\x97\x02\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xc4\x02\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
 	"\vtemperature\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\vtemperature\x88\x01\x01\x125\n" +
 	"\x11max_output_tokens\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\x12*\n" +
 	"\fmax_attempts\x18\x05 \x01(\rB\a\xbaH\x04*\x02\x18\n" +
-	"R\vmaxAttemptsB\x0e\n" +
+	"R\vmaxAttempts\x12+\n" +
+	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidenceB\x0e\n" +
 	"\f_temperature\"\x9f\x02\n" +
 	"\x10GenerateResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
@@ -551,12 +1004,44 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12<\n" +
 	"\vdegradation\x18\x04 \x01(\v2\x1a.guardgen.v1.FailureDetailR\vdegradation\x125\n" +
 	"\x06report\x18\x05 \x01(\v2\x1d.guardgen.v1.GenerationReportR\x06report\x126\n" +
-	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xdb\x01\n" +
+	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\x91\x03\n" +
 	"\x10GenerationReport\x120\n" +
 	"\battempts\x18\x01 \x03(\v2\x14.guardgen.v1.AttemptR\battempts\x121\n" +
 	"\x05usage\x18\x02 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
 	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
-	"\arepairs\x18\x04 \x03(\v2\x13.guardgen.v1.RepairR\arepairs\"\x94\x03\n" +
+	"\arepairs\x18\x04 \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x12=\n" +
+	"\n" +
+	"confidence\x18\x14 \x01(\v2\x1d.guardgen.v1.ConfidenceReportR\n" +
+	"confidence\x12C\n" +
+	"\fverification\x18\x15 \x01(\v2\x1f.guardgen.v1.VerificationReportR\fverification\x120\n" +
+	"\bwarnings\x18\x16 \x03(\v2\x14.guardgen.v1.WarningR\bwarnings\"\xaf\x01\n" +
+	"\x10ConfidenceReport\x12\x1c\n" +
+	"\tavailable\x18\x01 \x01(\bR\tavailable\x12-\n" +
+	"\x12unavailable_reason\x18\x02 \x01(\tR\x11unavailableReason\x124\n" +
+	"\x06fields\x18\x03 \x03(\v2\x1c.guardgen.v1.FieldConfidenceR\x06fields\x12\x18\n" +
+	"\aomitted\x18\x04 \x01(\x05R\aomitted\"\xe3\x01\n" +
+	"\x0fFieldConfidence\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12#\n" +
+	"\n" +
+	"confidence\x18\x02 \x01(\x01H\x00R\n" +
+	"confidence\x88\x01\x01\x12\x16\n" +
+	"\x06tokens\x18\x03 \x01(\x05R\x06tokens\x12-\n" +
+	"\x12unavailable_reason\x18\x04 \x01(\tR\x11unavailableReason\x12%\n" +
+	"\x0emin_confidence\x18\x05 \x01(\x01R\rminConfidence\x12\x1a\n" +
+	"\bcritical\x18\x06 \x01(\bR\bcriticalB\r\n" +
+	"\v_confidence\"\xf6\x01\n" +
+	"\x12VerificationReport\x127\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1f.guardgen.v1.VerificationStatusR\x06status\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\tR\askipped\x12\x14\n" +
+	"\x05route\x18\x05 \x01(\tR\x05route\x12\x14\n" +
+	"\x05calls\x18\x06 \x01(\x05R\x05calls\x121\n" +
+	"\x05usage\x18\a \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\"K\n" +
+	"\aWarning\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xb8\x03\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12)\n" +
 	"\x10semantic_attempt\x18\x02 \x01(\x05R\x0fsemanticAttempt\x12\x1a\n" +
@@ -566,10 +1051,16 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x05usage\x18\x06 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
 	"\alatency\x18\a \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
 	"\arepairs\x18\b \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x124\n" +
-	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\"4\n" +
+	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\x12\"\n" +
+	"\fverification\x18\x14 \x01(\bR\fverification\"4\n" +
 	"\x06Repair\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail2\\\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail*\xa4\x01\n" +
+	"\x12VerificationStatus\x12#\n" +
+	"\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dVERIFICATION_STATUS_SUPPORTED\x10\x01\x12%\n" +
+	"!VERIFICATION_STATUS_NOT_SUPPORTED\x10\x02\x12\x1f\n" +
+	"\x1bVERIFICATION_STATUS_SKIPPED\x10\x032\\\n" +
 	"\x11GenerationService\x12G\n" +
 	"\bGenerate\x12\x1c.guardgen.v1.GenerateRequest\x1a\x1d.guardgen.v1.GenerateResponseB\xa8\x01\n" +
 	"\x0fcom.guardgen.v1B\x0fGenerationProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"
@@ -586,44 +1077,56 @@ func file_guardgen_v1_generation_proto_rawDescGZIP() []byte {
 	return file_guardgen_v1_generation_proto_rawDescData
 }
 
-var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_guardgen_v1_generation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_guardgen_v1_generation_proto_goTypes = []any{
-	(*GenerateRequest)(nil),                // 0: guardgen.v1.GenerateRequest
-	(*GenerateOptions)(nil),                // 1: guardgen.v1.GenerateOptions
-	(*GenerateResponse)(nil),               // 2: guardgen.v1.GenerateResponse
-	(*GenerationReport)(nil),               // 3: guardgen.v1.GenerationReport
-	(*Attempt)(nil),                        // 4: guardgen.v1.Attempt
-	(*Repair)(nil),                         // 5: guardgen.v1.Repair
-	(*descriptorpb.FileDescriptorSet)(nil), // 6: google.protobuf.FileDescriptorSet
-	(*anypb.Any)(nil),                      // 7: google.protobuf.Any
-	(*FailureDetail)(nil),                  // 8: guardgen.v1.FailureDetail
-	(*durationpb.Duration)(nil),            // 9: google.protobuf.Duration
-	(*v1.Usage)(nil),                       // 10: guardgen.provider.v1.Usage
-	(v1.FinishReason)(0),                   // 11: guardgen.provider.v1.FinishReason
+	(VerificationStatus)(0),                // 0: guardgen.v1.VerificationStatus
+	(*GenerateRequest)(nil),                // 1: guardgen.v1.GenerateRequest
+	(*GenerateOptions)(nil),                // 2: guardgen.v1.GenerateOptions
+	(*GenerateResponse)(nil),               // 3: guardgen.v1.GenerateResponse
+	(*GenerationReport)(nil),               // 4: guardgen.v1.GenerationReport
+	(*ConfidenceReport)(nil),               // 5: guardgen.v1.ConfidenceReport
+	(*FieldConfidence)(nil),                // 6: guardgen.v1.FieldConfidence
+	(*VerificationReport)(nil),             // 7: guardgen.v1.VerificationReport
+	(*Warning)(nil),                        // 8: guardgen.v1.Warning
+	(*Attempt)(nil),                        // 9: guardgen.v1.Attempt
+	(*Repair)(nil),                         // 10: guardgen.v1.Repair
+	(*descriptorpb.FileDescriptorSet)(nil), // 11: google.protobuf.FileDescriptorSet
+	(*anypb.Any)(nil),                      // 12: google.protobuf.Any
+	(*FailureDetail)(nil),                  // 13: guardgen.v1.FailureDetail
+	(*durationpb.Duration)(nil),            // 14: google.protobuf.Duration
+	(*v1.Usage)(nil),                       // 15: guardgen.provider.v1.Usage
+	(v1.FinishReason)(0),                   // 16: guardgen.provider.v1.FinishReason
 }
 var file_guardgen_v1_generation_proto_depIdxs = []int32{
-	6,  // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	1,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
-	7,  // 2: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
-	8,  // 3: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
-	3,  // 4: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	9,  // 5: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
-	4,  // 6: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	10, // 7: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	9,  // 8: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	5,  // 9: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	11, // 10: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	10, // 11: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	9,  // 12: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	5,  // 13: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	8,  // 14: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	0,  // 15: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	2,  // 16: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	16, // [16:17] is the sub-list for method output_type
-	15, // [15:16] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	11, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	2,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
+	12, // 2: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
+	13, // 3: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
+	4,  // 4: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
+	14, // 5: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	9,  // 6: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	15, // 7: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	14, // 8: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	10, // 9: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	5,  // 10: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
+	7,  // 11: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
+	8,  // 12: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
+	6,  // 13: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
+	0,  // 14: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
+	15, // 15: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
+	16, // 16: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	15, // 17: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	14, // 18: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	10, // 19: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	13, // 20: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	1,  // 21: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	3,  // 22: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	22, // [22:23] is the sub-list for method output_type
+	21, // [21:22] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }
@@ -633,18 +1136,20 @@ func file_guardgen_v1_generation_proto_init() {
 	}
 	file_guardgen_v1_failure_proto_init()
 	file_guardgen_v1_generation_proto_msgTypes[1].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_v1_generation_proto_rawDesc), len(file_guardgen_v1_generation_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      1,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_guardgen_v1_generation_proto_goTypes,
 		DependencyIndexes: file_guardgen_v1_generation_proto_depIdxs,
+		EnumInfos:         file_guardgen_v1_generation_proto_enumTypes,
 		MessageInfos:      file_guardgen_v1_generation_proto_msgTypes,
 	}.Build()
 	File_guardgen_v1_generation_proto = out.File

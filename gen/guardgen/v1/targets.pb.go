@@ -287,9 +287,15 @@ type DescribeTargetResponse struct {
 	// field_rules holds the protovalidate rules of each field, by JSON path.
 	FieldRules []*FieldRules `protobuf:"bytes,3,rep,name=field_rules,json=fieldRules,proto3" json:"field_rules,omitempty"`
 	// message_rules holds the message-level CEL rules (business rules).
-	MessageRules  []*validate.Rule `protobuf:"bytes,4,rep,name=message_rules,json=messageRules,proto3" json:"message_rules,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MessageRules []*validate.Rule `protobuf:"bytes,4,rep,name=message_rules,json=messageRules,proto3" json:"message_rules,omitempty"`
+	// semantic_fields are the fields marked for semantic checks, from the
+	// type's (guardgen.v1.field) options and the server's configuration.
+	SemanticFields []*SemanticField `protobuf:"bytes,5,rep,name=semantic_fields,json=semanticFields,proto3" json:"semantic_fields,omitempty"`
+	// message_semantics is the type's (guardgen.v1.message) option or its
+	// configured override.
+	MessageSemantics *MessageSemantics `protobuf:"bytes,6,opt,name=message_semantics,json=messageSemantics,proto3" json:"message_semantics,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DescribeTargetResponse) Reset() {
@@ -350,6 +356,74 @@ func (x *DescribeTargetResponse) GetMessageRules() []*validate.Rule {
 	return nil
 }
 
+func (x *DescribeTargetResponse) GetSemanticFields() []*SemanticField {
+	if x != nil {
+		return x.SemanticFields
+	}
+	return nil
+}
+
+func (x *DescribeTargetResponse) GetMessageSemantics() *MessageSemantics {
+	if x != nil {
+		return x.MessageSemantics
+	}
+	return nil
+}
+
+// SemanticField is a field marked for semantic checks.
+type SemanticField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is the field's path from the target, with JSON names.
+	Path          string          `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Semantics     *FieldSemantics `protobuf:"bytes,2,opt,name=semantics,proto3" json:"semantics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SemanticField) Reset() {
+	*x = SemanticField{}
+	mi := &file_guardgen_v1_targets_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SemanticField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SemanticField) ProtoMessage() {}
+
+func (x *SemanticField) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_targets_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SemanticField.ProtoReflect.Descriptor instead.
+func (*SemanticField) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_targets_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SemanticField) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SemanticField) GetSemantics() *FieldSemantics {
+	if x != nil {
+		return x.Semantics
+	}
+	return nil
+}
+
 // FieldRules are the protovalidate rules on one field.
 type FieldRules struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -363,7 +437,7 @@ type FieldRules struct {
 
 func (x *FieldRules) Reset() {
 	*x = FieldRules{}
-	mi := &file_guardgen_v1_targets_proto_msgTypes[5]
+	mi := &file_guardgen_v1_targets_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +449,7 @@ func (x *FieldRules) String() string {
 func (*FieldRules) ProtoMessage() {}
 
 func (x *FieldRules) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_targets_proto_msgTypes[5]
+	mi := &file_guardgen_v1_targets_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +462,7 @@ func (x *FieldRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldRules.ProtoReflect.Descriptor instead.
 func (*FieldRules) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_targets_proto_rawDescGZIP(), []int{5}
+	return file_guardgen_v1_targets_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FieldRules) GetPath() string {
@@ -409,7 +483,7 @@ var File_guardgen_v1_targets_proto protoreflect.FileDescriptor
 
 const file_guardgen_v1_targets_proto_rawDesc = "" +
 	"\n" +
-	"\x19guardgen/v1/targets.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x14\n" +
+	"\x19guardgen/v1/targets.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19guardgen/v1/options.proto\"\x14\n" +
 	"\x12ListTargetsRequest\"D\n" +
 	"\x13ListTargetsResponse\x12-\n" +
 	"\atargets\x18\x01 \x03(\v2\x13.guardgen.v1.TargetR\atargets\"l\n" +
@@ -420,14 +494,19 @@ const file_guardgen_v1_targets_proto_rawDesc = "" +
 	"\x15DescribeTargetRequest\x12`\n" +
 	"\vtarget_type\x18\x01 \x01(\tB?\xbaH<r:\x10\x01\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\n" +
 	"targetType\x12I\n" +
-	"\x0edescriptor_set\x18\x02 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\"\xf2\x01\n" +
+	"\x0edescriptor_set\x18\x02 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\"\x83\x03\n" +
 	"\x16DescribeTargetResponse\x12+\n" +
 	"\x06target\x18\x01 \x01(\v2\x13.guardgen.v1.TargetR\x06target\x128\n" +
 	"\vjson_schema\x18\x02 \x01(\v2\x17.google.protobuf.StructR\n" +
 	"jsonSchema\x128\n" +
 	"\vfield_rules\x18\x03 \x03(\v2\x17.guardgen.v1.FieldRulesR\n" +
 	"fieldRules\x127\n" +
-	"\rmessage_rules\x18\x04 \x03(\v2\x12.buf.validate.RuleR\fmessageRules\"P\n" +
+	"\rmessage_rules\x18\x04 \x03(\v2\x12.buf.validate.RuleR\fmessageRules\x12C\n" +
+	"\x0fsemantic_fields\x18\x05 \x03(\v2\x1a.guardgen.v1.SemanticFieldR\x0esemanticFields\x12J\n" +
+	"\x11message_semantics\x18\x06 \x01(\v2\x1d.guardgen.v1.MessageSemanticsR\x10messageSemantics\"^\n" +
+	"\rSemanticField\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x129\n" +
+	"\tsemantics\x18\x02 \x01(\v2\x1b.guardgen.v1.FieldSemanticsR\tsemantics\"P\n" +
 	"\n" +
 	"FieldRules\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12.\n" +
@@ -455,7 +534,7 @@ func file_guardgen_v1_targets_proto_rawDescGZIP() []byte {
 }
 
 var file_guardgen_v1_targets_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_guardgen_v1_targets_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_guardgen_v1_targets_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_guardgen_v1_targets_proto_goTypes = []any{
 	(TargetSource)(0),                      // 0: guardgen.v1.TargetSource
 	(*ListTargetsRequest)(nil),             // 1: guardgen.v1.ListTargetsRequest
@@ -463,30 +542,36 @@ var file_guardgen_v1_targets_proto_goTypes = []any{
 	(*Target)(nil),                         // 3: guardgen.v1.Target
 	(*DescribeTargetRequest)(nil),          // 4: guardgen.v1.DescribeTargetRequest
 	(*DescribeTargetResponse)(nil),         // 5: guardgen.v1.DescribeTargetResponse
-	(*FieldRules)(nil),                     // 6: guardgen.v1.FieldRules
-	(*descriptorpb.FileDescriptorSet)(nil), // 7: google.protobuf.FileDescriptorSet
-	(*structpb.Struct)(nil),                // 8: google.protobuf.Struct
-	(*validate.Rule)(nil),                  // 9: buf.validate.Rule
-	(*validate.FieldRules)(nil),            // 10: buf.validate.FieldRules
+	(*SemanticField)(nil),                  // 6: guardgen.v1.SemanticField
+	(*FieldRules)(nil),                     // 7: guardgen.v1.FieldRules
+	(*descriptorpb.FileDescriptorSet)(nil), // 8: google.protobuf.FileDescriptorSet
+	(*structpb.Struct)(nil),                // 9: google.protobuf.Struct
+	(*validate.Rule)(nil),                  // 10: buf.validate.Rule
+	(*MessageSemantics)(nil),               // 11: guardgen.v1.MessageSemantics
+	(*FieldSemantics)(nil),                 // 12: guardgen.v1.FieldSemantics
+	(*validate.FieldRules)(nil),            // 13: buf.validate.FieldRules
 }
 var file_guardgen_v1_targets_proto_depIdxs = []int32{
 	3,  // 0: guardgen.v1.ListTargetsResponse.targets:type_name -> guardgen.v1.Target
 	0,  // 1: guardgen.v1.Target.source:type_name -> guardgen.v1.TargetSource
-	7,  // 2: guardgen.v1.DescribeTargetRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	8,  // 2: guardgen.v1.DescribeTargetRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	3,  // 3: guardgen.v1.DescribeTargetResponse.target:type_name -> guardgen.v1.Target
-	8,  // 4: guardgen.v1.DescribeTargetResponse.json_schema:type_name -> google.protobuf.Struct
-	6,  // 5: guardgen.v1.DescribeTargetResponse.field_rules:type_name -> guardgen.v1.FieldRules
-	9,  // 6: guardgen.v1.DescribeTargetResponse.message_rules:type_name -> buf.validate.Rule
-	10, // 7: guardgen.v1.FieldRules.rules:type_name -> buf.validate.FieldRules
-	1,  // 8: guardgen.v1.TargetService.ListTargets:input_type -> guardgen.v1.ListTargetsRequest
-	4,  // 9: guardgen.v1.TargetService.DescribeTarget:input_type -> guardgen.v1.DescribeTargetRequest
-	2,  // 10: guardgen.v1.TargetService.ListTargets:output_type -> guardgen.v1.ListTargetsResponse
-	5,  // 11: guardgen.v1.TargetService.DescribeTarget:output_type -> guardgen.v1.DescribeTargetResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 4: guardgen.v1.DescribeTargetResponse.json_schema:type_name -> google.protobuf.Struct
+	7,  // 5: guardgen.v1.DescribeTargetResponse.field_rules:type_name -> guardgen.v1.FieldRules
+	10, // 6: guardgen.v1.DescribeTargetResponse.message_rules:type_name -> buf.validate.Rule
+	6,  // 7: guardgen.v1.DescribeTargetResponse.semantic_fields:type_name -> guardgen.v1.SemanticField
+	11, // 8: guardgen.v1.DescribeTargetResponse.message_semantics:type_name -> guardgen.v1.MessageSemantics
+	12, // 9: guardgen.v1.SemanticField.semantics:type_name -> guardgen.v1.FieldSemantics
+	13, // 10: guardgen.v1.FieldRules.rules:type_name -> buf.validate.FieldRules
+	1,  // 11: guardgen.v1.TargetService.ListTargets:input_type -> guardgen.v1.ListTargetsRequest
+	4,  // 12: guardgen.v1.TargetService.DescribeTarget:input_type -> guardgen.v1.DescribeTargetRequest
+	2,  // 13: guardgen.v1.TargetService.ListTargets:output_type -> guardgen.v1.ListTargetsResponse
+	5,  // 14: guardgen.v1.TargetService.DescribeTarget:output_type -> guardgen.v1.DescribeTargetResponse
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_targets_proto_init() }
@@ -494,13 +579,14 @@ func file_guardgen_v1_targets_proto_init() {
 	if File_guardgen_v1_targets_proto != nil {
 		return
 	}
+	file_guardgen_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_v1_targets_proto_rawDesc), len(file_guardgen_v1_targets_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,6 +27,10 @@ type Server struct {
 	queue    []Step
 	fallback Step
 	requests []*record
+	// verifier answers verifier requests when it has steps or a default;
+	// otherwise they take the main queue like any request.
+	verifier     []Step
+	verifierDflt *Step
 }
 
 // Request is one recorded chat completion request.
@@ -117,6 +122,23 @@ func (s *Server) SetDefault(step Step) {
 	s.mu.Unlock()
 }
 
+// EnqueueVerifier appends steps to the verifier script: requests for a
+// guardgen.v1.Verdict (see VerdictSchema) take the next one, so a test can
+// script generations and verifications apart.
+func (s *Server) EnqueueVerifier(steps ...Step) {
+	s.mu.Lock()
+	s.verifier = append(s.verifier, steps...)
+	s.mu.Unlock()
+}
+
+// SetVerifierDefault sets the step verifier requests get when the verifier
+// script is empty.
+func (s *Server) SetVerifierDefault(step Step) {
+	s.mu.Lock()
+	s.verifierDflt = &step
+	s.mu.Unlock()
+}
+
 // Pending returns the number of scripted steps not yet taken.
 func (s *Server) Pending() int {
 	s.mu.Lock()
@@ -188,6 +210,16 @@ func (s *Server) next(r *http.Request, raw []byte, body map[string]any) (*record
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, rec)
+	if isVerifier(body) {
+		switch {
+		case len(s.verifier) > 0:
+			step := s.verifier[0]
+			s.verifier = s.verifier[1:]
+			return rec, step
+		case s.verifierDflt != nil:
+			return rec, *s.verifierDflt
+		}
+	}
 	if len(s.queue) == 0 {
 		return rec, s.fallback
 	}
@@ -315,7 +347,7 @@ func (s *Server) completion(step Step, req map[string]any) []byte {
 				"refusal":     refusal,
 				"annotations": []any{},
 			},
-			"logprobs":      nil,
+			"logprobs":      logprobs(step, req),
 			"finish_reason": finish,
 		})
 	}
@@ -336,6 +368,46 @@ func (s *Server) completion(step Step, req map[string]any) []byte {
 		},
 	})
 	return out
+}
+
+// logprobs renders choices[0].logprobs: null unless the request asked for
+// them and the step has some.
+func logprobs(step Step, req map[string]any) any {
+	if asked, _ := req["logprobs"].(bool); !asked || step.Logprobs == nil {
+		return nil
+	}
+	content := make([]any, len(step.Logprobs))
+	for i, t := range step.Logprobs {
+		b := t.Bytes
+		if b == nil {
+			b = []byte(t.Token)
+		}
+		ints := make([]int, len(b))
+		for j, c := range b {
+			ints[j] = int(c)
+		}
+		content[i] = map[string]any{"token": t.Token, "logprob": t.Logprob, "bytes": ints, "top_logprobs": []any{}}
+	}
+	return map[string]any{"content": content, "refusal": nil}
+}
+
+// isVerifier reports a request for a guardgen.v1.Verdict: named as the
+// response_format's json_schema, or, in the modes that put the schema in
+// the instructions, in the first system message.
+func isVerifier(req map[string]any) bool {
+	if rf, ok := req["response_format"].(map[string]any); ok {
+		if js, ok := rf["json_schema"].(map[string]any); ok {
+			name, _ := js["name"].(string)
+			return name == VerdictSchema
+		}
+	}
+	msgs, _ := req["messages"].([]any)
+	if len(msgs) == 0 {
+		return false
+	}
+	first, _ := msgs[0].(map[string]any)
+	content, _ := first["content"].(string)
+	return first["role"] == "system" && strings.Contains(content, VerdictSchema)
 }
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {

@@ -310,3 +310,30 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("answers %v, Count %d", count, srv.Count())
 	}
 }
+
+// TestVerifierScript: requests for a guardgen.v1.Verdict take the verifier
+// script, others the main one, whatever order they come in.
+func TestVerifierScript(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	srv.Enqueue(openaitest.Reply(`{"n":1}`), openaitest.Reply(`{"n":2}`))
+	srv.EnqueueVerifier(openaitest.Verdict(false, "not in the ticket"))
+	srv.SetVerifierDefault(openaitest.Verdict(true, "fine"))
+	c := client(t)
+	generation := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+	byFormat := `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"` + openaitest.VerdictSchema + `","schema":{}}}}`
+	byPrompt := `{"model":"m","messages":[{"role":"system","content":"Answer with the JSON Schema named ` + openaitest.VerdictSchema + `"},{"role":"user","content":"hi"}]}`
+	want := []string{`{"n":1}`, `{"reason":"not in the ticket","supported":false}`, `{"reason":"fine","supported":true}`, `{"n":2}`}
+	for i, body := range []string{generation, byFormat, byPrompt, generation} {
+		resp, err := post(context.Background(), c, srv.URL(), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got := decode(t, resp)
+		content := got["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"]
+		if content != want[i] {
+			t.Errorf("request %d: content %v, want %s", i, content, want[i])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package openaitest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -56,6 +57,20 @@ type Step struct {
 	Model string
 	// NoChoices answers 200 with an empty choices array.
 	NoChoices bool
+	// Logprobs are choices[0].logprobs.content, sent only when the request
+	// asked for logprobs (as the API does); nil sends null. Their tokens
+	// should spell Content.
+	Logprobs []Logprob
+}
+
+// Logprob is one content token and its log-probability.
+type Logprob struct {
+	Token   string
+	Logprob float64
+	// Bytes are the token's UTF-8 bytes; nil means Token's. Set them for a
+	// token that holds part of a multi-byte character, whose Token text
+	// the API writes as an escape.
+	Bytes []byte
 }
 
 // APIError is an OpenAI error body. Empty fields are sent as null, as the
@@ -72,6 +87,17 @@ type Usage struct {
 	PromptTokens     int64
 	CompletionTokens int64
 	TotalTokens      int64
+}
+
+// VerdictSchema is the json_schema name guardgen gives its verifier
+// requests (guardgen.v1.Verdict); a request that names it in
+// response_format or in its first system message is a verifier request.
+const VerdictSchema = "guardgen_v1_Verdict"
+
+// Verdict answers a verifier request with a guardgen.v1.Verdict.
+func Verdict(supported bool, reason string) Step {
+	b, _ := json.Marshal(map[string]any{"supported": supported, "reason": reason}) // plain values always marshal
+	return Step{Content: string(b)}
 }
 
 // Reply answers with content and finish reason "stop".

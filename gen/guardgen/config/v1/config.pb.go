@@ -8,6 +8,7 @@ package configv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -976,7 +977,14 @@ type Targets struct {
 	// templates maps a fully-qualified target type to the JSON text of a
 	// fallback message (protojson), the last degradation step before failing.
 	// It must be a JSON object; at start it must also decode into the type.
-	Templates     map[string]string `protobuf:"bytes,4,rep,name=templates,proto3" json:"templates,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Templates map[string]string `protobuf:"bytes,4,rep,name=templates,proto3" json:"templates,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// semantics sets semantic checks per fully-qualified target type, for
+	// types whose .proto files the operator does not own; see
+	// guardgen/v1/options.proto. An entry for a field replaces that field's
+	// own (guardgen.v1.field) option as a whole; verifier_route, when set,
+	// replaces the type's (guardgen.v1.message) option. At start every type
+	// must be known and every path must name a field. Default: none.
+	Semantics     map[string]*TargetSemantics `protobuf:"bytes,5,rep,name=semantics,proto3" json:"semantics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1039,6 +1047,73 @@ func (x *Targets) GetTemplates() map[string]string {
 	return nil
 }
 
+func (x *Targets) GetSemantics() map[string]*TargetSemantics {
+	if x != nil {
+		return x.Semantics
+	}
+	return nil
+}
+
+// TargetSemantics are the semantic checks of one target type.
+type TargetSemantics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// verifier_route names the route that answers the type's verify
+	// questions; it must be in routes. Empty: the type's own option, else
+	// the route of the request.
+	VerifierRoute string `protobuf:"bytes,1,opt,name=verifier_route,json=verifierRoute,proto3" json:"verifier_route,omitempty"`
+	// fields maps a field path (dot-separated field names, JSON or proto
+	// names, from the type's root, e.g. priority or services.name) to its
+	// marks. A field of a message type used in several places is marked
+	// wherever it appears.
+	Fields        map[string]*v1.FieldSemantics `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TargetSemantics) Reset() {
+	*x = TargetSemantics{}
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TargetSemantics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TargetSemantics) ProtoMessage() {}
+
+func (x *TargetSemantics) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TargetSemantics.ProtoReflect.Descriptor instead.
+func (*TargetSemantics) Descriptor() ([]byte, []int) {
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TargetSemantics) GetVerifierRoute() string {
+	if x != nil {
+		return x.VerifierRoute
+	}
+	return ""
+}
+
+func (x *TargetSemantics) GetFields() map[string]*v1.FieldSemantics {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
 // FieldPaths lists field paths of a target type, e.g. summary or
 // location.city.
 type FieldPaths struct {
@@ -1051,7 +1126,7 @@ type FieldPaths struct {
 
 func (x *FieldPaths) Reset() {
 	*x = FieldPaths{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1138,7 @@ func (x *FieldPaths) String() string {
 func (*FieldPaths) ProtoMessage() {}
 
 func (x *FieldPaths) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1151,7 @@ func (x *FieldPaths) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldPaths.ProtoReflect.Descriptor instead.
 func (*FieldPaths) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FieldPaths) GetPaths() []string {
@@ -1105,7 +1180,7 @@ type Cache struct {
 
 func (x *Cache) Reset() {
 	*x = Cache{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1192,7 @@ func (x *Cache) String() string {
 func (*Cache) ProtoMessage() {}
 
 func (x *Cache) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1205,7 @@ func (x *Cache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cache.ProtoReflect.Descriptor instead.
 func (*Cache) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Cache) GetBackend() string {
@@ -1181,7 +1256,7 @@ type Redis struct {
 
 func (x *Redis) Reset() {
 	*x = Redis{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1268,7 @@ func (x *Redis) String() string {
 func (*Redis) ProtoMessage() {}
 
 func (x *Redis) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1281,7 @@ func (x *Redis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redis.ProtoReflect.Descriptor instead.
 func (*Redis) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Redis) GetAddress() string {
@@ -1303,7 +1378,7 @@ type Server struct {
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1390,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1403,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Server) GetListen() string {
@@ -1466,7 +1541,7 @@ type ServerTls struct {
 
 func (x *ServerTls) Reset() {
 	*x = ServerTls{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1553,7 @@ func (x *ServerTls) String() string {
 func (*ServerTls) ProtoMessage() {}
 
 func (x *ServerTls) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1566,7 @@ func (x *ServerTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTls.ProtoReflect.Descriptor instead.
 func (*ServerTls) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ServerTls) GetCertFile() string {
@@ -1534,7 +1609,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1546,7 +1621,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1559,7 +1634,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Auth) GetTokensFile() string {
@@ -1598,7 +1673,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1685,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1698,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RateLimit) GetRequestsPerSecond() float64 {
@@ -1655,7 +1730,7 @@ type RetryBudget struct {
 
 func (x *RetryBudget) Reset() {
 	*x = RetryBudget{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1742,7 @@ func (x *RetryBudget) String() string {
 func (*RetryBudget) ProtoMessage() {}
 
 func (x *RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1755,7 @@ func (x *RetryBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryBudget.ProtoReflect.Descriptor instead.
 func (*RetryBudget) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RetryBudget) GetMaxTokens() float64 {
@@ -1711,7 +1786,7 @@ type Breaker struct {
 
 func (x *Breaker) Reset() {
 	*x = Breaker{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1798,7 @@ func (x *Breaker) String() string {
 func (*Breaker) ProtoMessage() {}
 
 func (x *Breaker) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1811,7 @@ func (x *Breaker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Breaker.ProtoReflect.Descriptor instead.
 func (*Breaker) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Breaker) GetConsecutiveFailures() uint32 {
@@ -1780,7 +1855,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1867,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +1880,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Telemetry) GetOtlpEndpoint() string {
@@ -1861,7 +1936,7 @@ var File_guardgen_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1fguardgen/config/v1/config.proto\x12\x12guardgen.config.v1\x1a\x1bbuf/validate/validate.proto\"\xed\a\n" +
+	"\x1fguardgen/config/v1/config.proto\x12\x12guardgen.config.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19guardgen/v1/options.proto\"\xed\a\n" +
 	"\x06Config\x12B\n" +
 	"\fllm_pipeline\x18\x01 \x01(\v2\x1f.guardgen.config.v1.LlmPipelineR\vllmPipeline\x12F\n" +
 	"\tproviders\x18\x02 \x03(\v2\x1c.guardgen.config.v1.ProviderB\n" +
@@ -1965,18 +2040,28 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"RouteEntry\x12%\n" +
 	"\bprovider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bprovider\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x125\n" +
-	"\x11max_output_tokens\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\"\xe0\x04\n" +
+	"\x11max_output_tokens\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\"\xd5\x06\n" +
 	"\aTargets\x125\n" +
 	"\x0fdescriptor_sets\x18\x01 \x03(\tB\f\xbaH\t\x92\x01\x06\"\x04r\x02\x10\x01R\x0edescriptorSets\x128\n" +
 	"\x0ebusiness_rules\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\rbusinessRules\x12\xa6\x01\n" +
 	"\x13non_critical_fields\x18\x03 \x03(\v22.guardgen.config.v1.Targets.NonCriticalFieldsEntryBB\xbaH?\x9a\x01<\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\x11nonCriticalFields\x12\x96\x01\n" +
-	"\ttemplates\x18\x04 \x03(\v2*.guardgen.config.v1.Targets.TemplatesEntryBL\xbaHI\x9a\x01F\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$*\br\x06\x10\x02(\x80\x80@R\ttemplates\x1ad\n" +
+	"\ttemplates\x18\x04 \x03(\v2*.guardgen.config.v1.Targets.TemplatesEntryBL\xbaHI\x9a\x01F\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$*\br\x06\x10\x02(\x80\x80@R\ttemplates\x12\x8f\x01\n" +
+	"\tsemantics\x18\x05 \x03(\v2*.guardgen.config.v1.Targets.SemanticsEntryBE\xbaHB\x9a\x01?\x10\x80\b\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\tsemantics\x1ad\n" +
 	"\x16NonCriticalFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
 	"\x05value\x18\x02 \x01(\v2\x1e.guardgen.config.v1.FieldPathsR\x05value:\x028\x01\x1a<\n" +
 	"\x0eTemplatesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"g\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aa\n" +
+	"\x0eSemanticsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x129\n" +
+	"\x05value\x18\x02 \x01(\v2#.guardgen.config.v1.TargetSemanticsR\x05value:\x028\x01\"\xbb\x02\n" +
+	"\x0fTargetSemantics\x12B\n" +
+	"\x0everifier_route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\rverifierRoute\x12\x8b\x01\n" +
+	"\x06fields\x18\x02 \x03(\v2/.guardgen.config.v1.TargetSemantics.FieldsEntryBB\xbaH?\x9a\x01<\x10\x80\x02\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x06fields\x1aV\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.guardgen.v1.FieldSemanticsR\x05value:\x028\x01\"g\n" +
 	"\n" +
 	"FieldPaths\x12Y\n" +
 	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\x9e\x03\n" +
@@ -2097,41 +2182,45 @@ func file_guardgen_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_guardgen_config_v1_config_proto_rawDescData
 }
 
-var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_guardgen_config_v1_config_proto_goTypes = []any{
-	(*Config)(nil),        // 0: guardgen.config.v1.Config
-	(*LlmPipeline)(nil),   // 1: guardgen.config.v1.LlmPipeline
-	(*Execution)(nil),     // 2: guardgen.config.v1.Execution
-	(*Validation)(nil),    // 3: guardgen.config.v1.Validation
-	(*Routing)(nil),       // 4: guardgen.config.v1.Routing
-	(*DomainPolicy)(nil),  // 5: guardgen.config.v1.DomainPolicy
-	(*Observability)(nil), // 6: guardgen.config.v1.Observability
-	(*Provider)(nil),      // 7: guardgen.config.v1.Provider
-	(*ClientTls)(nil),     // 8: guardgen.config.v1.ClientTls
-	(*Route)(nil),         // 9: guardgen.config.v1.Route
-	(*RouteEntry)(nil),    // 10: guardgen.config.v1.RouteEntry
-	(*Targets)(nil),       // 11: guardgen.config.v1.Targets
-	(*FieldPaths)(nil),    // 12: guardgen.config.v1.FieldPaths
-	(*Cache)(nil),         // 13: guardgen.config.v1.Cache
-	(*Redis)(nil),         // 14: guardgen.config.v1.Redis
-	(*Server)(nil),        // 15: guardgen.config.v1.Server
-	(*ServerTls)(nil),     // 16: guardgen.config.v1.ServerTls
-	(*Auth)(nil),          // 17: guardgen.config.v1.Auth
-	(*RateLimit)(nil),     // 18: guardgen.config.v1.RateLimit
-	(*RetryBudget)(nil),   // 19: guardgen.config.v1.RetryBudget
-	(*Breaker)(nil),       // 20: guardgen.config.v1.Breaker
-	(*Telemetry)(nil),     // 21: guardgen.config.v1.Telemetry
-	nil,                   // 22: guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	nil,                   // 23: guardgen.config.v1.Targets.TemplatesEntry
+	(*Config)(nil),            // 0: guardgen.config.v1.Config
+	(*LlmPipeline)(nil),       // 1: guardgen.config.v1.LlmPipeline
+	(*Execution)(nil),         // 2: guardgen.config.v1.Execution
+	(*Validation)(nil),        // 3: guardgen.config.v1.Validation
+	(*Routing)(nil),           // 4: guardgen.config.v1.Routing
+	(*DomainPolicy)(nil),      // 5: guardgen.config.v1.DomainPolicy
+	(*Observability)(nil),     // 6: guardgen.config.v1.Observability
+	(*Provider)(nil),          // 7: guardgen.config.v1.Provider
+	(*ClientTls)(nil),         // 8: guardgen.config.v1.ClientTls
+	(*Route)(nil),             // 9: guardgen.config.v1.Route
+	(*RouteEntry)(nil),        // 10: guardgen.config.v1.RouteEntry
+	(*Targets)(nil),           // 11: guardgen.config.v1.Targets
+	(*TargetSemantics)(nil),   // 12: guardgen.config.v1.TargetSemantics
+	(*FieldPaths)(nil),        // 13: guardgen.config.v1.FieldPaths
+	(*Cache)(nil),             // 14: guardgen.config.v1.Cache
+	(*Redis)(nil),             // 15: guardgen.config.v1.Redis
+	(*Server)(nil),            // 16: guardgen.config.v1.Server
+	(*ServerTls)(nil),         // 17: guardgen.config.v1.ServerTls
+	(*Auth)(nil),              // 18: guardgen.config.v1.Auth
+	(*RateLimit)(nil),         // 19: guardgen.config.v1.RateLimit
+	(*RetryBudget)(nil),       // 20: guardgen.config.v1.RetryBudget
+	(*Breaker)(nil),           // 21: guardgen.config.v1.Breaker
+	(*Telemetry)(nil),         // 22: guardgen.config.v1.Telemetry
+	nil,                       // 23: guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	nil,                       // 24: guardgen.config.v1.Targets.TemplatesEntry
+	nil,                       // 25: guardgen.config.v1.Targets.SemanticsEntry
+	nil,                       // 26: guardgen.config.v1.TargetSemantics.FieldsEntry
+	(*v1.FieldSemantics)(nil), // 27: guardgen.v1.FieldSemantics
 }
 var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: guardgen.config.v1.Config.llm_pipeline:type_name -> guardgen.config.v1.LlmPipeline
 	7,  // 1: guardgen.config.v1.Config.providers:type_name -> guardgen.config.v1.Provider
 	9,  // 2: guardgen.config.v1.Config.routes:type_name -> guardgen.config.v1.Route
 	11, // 3: guardgen.config.v1.Config.targets:type_name -> guardgen.config.v1.Targets
-	13, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
-	15, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
-	21, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
+	14, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
+	16, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
+	22, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
 	2,  // 7: guardgen.config.v1.LlmPipeline.execution:type_name -> guardgen.config.v1.Execution
 	3,  // 8: guardgen.config.v1.LlmPipeline.validation:type_name -> guardgen.config.v1.Validation
 	4,  // 9: guardgen.config.v1.LlmPipeline.routing:type_name -> guardgen.config.v1.Routing
@@ -2142,21 +2231,25 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	5,  // 14: guardgen.config.v1.Routing.pipeline_logic:type_name -> guardgen.config.v1.DomainPolicy
 	8,  // 15: guardgen.config.v1.Provider.tls:type_name -> guardgen.config.v1.ClientTls
 	10, // 16: guardgen.config.v1.Route.entries:type_name -> guardgen.config.v1.RouteEntry
-	22, // 17: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	23, // 18: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
-	14, // 19: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	8,  // 20: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	16, // 21: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	17, // 22: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	18, // 23: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	19, // 24: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	20, // 25: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	12, // 26: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	23, // 17: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	24, // 18: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
+	25, // 19: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
+	26, // 20: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
+	15, // 21: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
+	8,  // 22: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
+	17, // 23: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	18, // 24: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	19, // 25: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	20, // 26: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	21, // 27: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	13, // 28: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	12, // 29: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	27, // 30: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }
@@ -2170,19 +2263,19 @@ func file_guardgen_config_v1_config_proto_init() {
 	file_guardgen_config_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[13].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[19].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[20].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[21].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_config_v1_config_proto_rawDesc), len(file_guardgen_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

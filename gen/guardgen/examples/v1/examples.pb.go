@@ -8,6 +8,7 @@ package examplesv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/guardgen/guardgen/gen/guardgen/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -144,6 +145,74 @@ func (x *TicketClassification) GetSummary() string {
 	return ""
 }
 
+// VerifiedTicketClassification is TicketClassification with guardgen's
+// semantic checks: priority is critical, must be written with confidence of
+// at least 0.7 and is checked by a second model; a summary written with
+// confidence below 0.3 is a warning. (TicketClassification itself stays
+// unmarked, so its answers cost one call and no log-probabilities.)
+type VerifiedTicketClassification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// category is one of billing, technical, account, other.
+	Category string `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	// priority runs from 1 (lowest) to 5 (highest).
+	Priority int32 `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"`
+	// summary restates the ticket in one to 500 characters.
+	Summary       string `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifiedTicketClassification) Reset() {
+	*x = VerifiedTicketClassification{}
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifiedTicketClassification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifiedTicketClassification) ProtoMessage() {}
+
+func (x *VerifiedTicketClassification) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifiedTicketClassification.ProtoReflect.Descriptor instead.
+func (*VerifiedTicketClassification) Descriptor() ([]byte, []int) {
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *VerifiedTicketClassification) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *VerifiedTicketClassification) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *VerifiedTicketClassification) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 // IncidentReport is an incident write-up extracted from chat or logs. It
 // exercises nesting, repeated fields, an enum, a oneof, a map, Timestamps,
 // 64-bit integers and a message-level business rule.
@@ -175,7 +244,7 @@ type IncidentReport struct {
 
 func (x *IncidentReport) Reset() {
 	*x = IncidentReport{}
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[1]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +256,7 @@ func (x *IncidentReport) String() string {
 func (*IncidentReport) ProtoMessage() {}
 
 func (x *IncidentReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[1]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +269,7 @@ func (x *IncidentReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentReport.ProtoReflect.Descriptor instead.
 func (*IncidentReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{1}
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *IncidentReport) GetTitle() string {
@@ -315,7 +384,7 @@ type AffectedService struct {
 
 func (x *AffectedService) Reset() {
 	*x = AffectedService{}
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[2]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -327,7 +396,7 @@ func (x *AffectedService) String() string {
 func (*AffectedService) ProtoMessage() {}
 
 func (x *AffectedService) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[2]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -340,7 +409,7 @@ func (x *AffectedService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AffectedService.ProtoReflect.Descriptor instead.
 func (*AffectedService) Descriptor() ([]byte, []int) {
-	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{2}
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AffectedService) GetName() string {
@@ -375,7 +444,7 @@ type TimelineEntry struct {
 
 func (x *TimelineEntry) Reset() {
 	*x = TimelineEntry{}
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[3]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +456,7 @@ func (x *TimelineEntry) String() string {
 func (*TimelineEntry) ProtoMessage() {}
 
 func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[3]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +469,7 @@ func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
 func (*TimelineEntry) Descriptor() ([]byte, []int) {
-	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{3}
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TimelineEntry) GetAt() *timestamppb.Timestamp {
@@ -430,7 +499,7 @@ type TaskTree struct {
 
 func (x *TaskTree) Reset() {
 	*x = TaskTree{}
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[4]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +511,7 @@ func (x *TaskTree) String() string {
 func (*TaskTree) ProtoMessage() {}
 
 func (x *TaskTree) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[4]
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +524,7 @@ func (x *TaskTree) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskTree.ProtoReflect.Descriptor instead.
 func (*TaskTree) Descriptor() ([]byte, []int) {
-	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{4}
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TaskTree) GetTitle() string {
@@ -483,12 +552,16 @@ var File_guardgen_examples_v1_examples_proto protoreflect.FileDescriptor
 
 const file_guardgen_examples_v1_examples_proto_rawDesc = "" +
 	"\n" +
-	"#guardgen/examples/v1/examples.proto\x12\x14guardgen.examples.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n" +
+	"#guardgen/examples/v1/examples.proto\x12\x14guardgen.examples.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19guardgen/v1/options.proto\"\xaa\x01\n" +
 	"\x14TicketClassification\x12E\n" +
 	"\bcategory\x18\x01 \x01(\tB)\xbaH&r$R\abillingR\ttechnicalR\aaccountR\x05otherR\bcategory\x12%\n" +
 	"\bpriority\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x05(\x01R\bpriority\x12$\n" +
 	"\asummary\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\asummary\"\x8b\b\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\asummary\"\xf9\x01\n" +
+	"\x1cVerifiedTicketClassification\x12E\n" +
+	"\bcategory\x18\x01 \x01(\tB)\xbaH&r$R\abillingR\ttechnicalR\aaccountR\x05otherR\bcategory\x12_\n" +
+	"\bpriority\x18\x02 \x01(\x05BC\xbaH\x06\x1a\x04\x18\x05(\x01\xa2\xcc\x196\b\x01\x11ffffff\xe6?\x1a)Is this priority justified by the ticket?R\bpriority\x121\n" +
+	"\asummary\x18\x03 \x01(\tB\x17\xbaH\ar\x05\x10\x01\x18\xf4\x03\xa2\xcc\x19\t\x11333333\xd3?R\asummary\"\x8b\b\n" +
 	"\x0eIncidentReport\x12 \n" +
 	"\x05title\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x03\x18\xc8\x01R\x05title\x12F\n" +
@@ -548,26 +621,27 @@ func file_guardgen_examples_v1_examples_proto_rawDescGZIP() []byte {
 }
 
 var file_guardgen_examples_v1_examples_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_guardgen_examples_v1_examples_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_guardgen_examples_v1_examples_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_guardgen_examples_v1_examples_proto_goTypes = []any{
-	(Severity)(0),                 // 0: guardgen.examples.v1.Severity
-	(*TicketClassification)(nil),  // 1: guardgen.examples.v1.TicketClassification
-	(*IncidentReport)(nil),        // 2: guardgen.examples.v1.IncidentReport
-	(*AffectedService)(nil),       // 3: guardgen.examples.v1.AffectedService
-	(*TimelineEntry)(nil),         // 4: guardgen.examples.v1.TimelineEntry
-	(*TaskTree)(nil),              // 5: guardgen.examples.v1.TaskTree
-	nil,                           // 6: guardgen.examples.v1.IncidentReport.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(Severity)(0),                        // 0: guardgen.examples.v1.Severity
+	(*TicketClassification)(nil),         // 1: guardgen.examples.v1.TicketClassification
+	(*VerifiedTicketClassification)(nil), // 2: guardgen.examples.v1.VerifiedTicketClassification
+	(*IncidentReport)(nil),               // 3: guardgen.examples.v1.IncidentReport
+	(*AffectedService)(nil),              // 4: guardgen.examples.v1.AffectedService
+	(*TimelineEntry)(nil),                // 5: guardgen.examples.v1.TimelineEntry
+	(*TaskTree)(nil),                     // 6: guardgen.examples.v1.TaskTree
+	nil,                                  // 7: guardgen.examples.v1.IncidentReport.LabelsEntry
+	(*timestamppb.Timestamp)(nil),        // 8: google.protobuf.Timestamp
 }
 var file_guardgen_examples_v1_examples_proto_depIdxs = []int32{
 	0, // 0: guardgen.examples.v1.IncidentReport.severity:type_name -> guardgen.examples.v1.Severity
-	7, // 1: guardgen.examples.v1.IncidentReport.detected_at:type_name -> google.protobuf.Timestamp
-	7, // 2: guardgen.examples.v1.IncidentReport.resolved_at:type_name -> google.protobuf.Timestamp
-	3, // 3: guardgen.examples.v1.IncidentReport.services:type_name -> guardgen.examples.v1.AffectedService
-	6, // 4: guardgen.examples.v1.IncidentReport.labels:type_name -> guardgen.examples.v1.IncidentReport.LabelsEntry
-	4, // 5: guardgen.examples.v1.IncidentReport.timeline:type_name -> guardgen.examples.v1.TimelineEntry
-	7, // 6: guardgen.examples.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
-	5, // 7: guardgen.examples.v1.TaskTree.subtasks:type_name -> guardgen.examples.v1.TaskTree
+	8, // 1: guardgen.examples.v1.IncidentReport.detected_at:type_name -> google.protobuf.Timestamp
+	8, // 2: guardgen.examples.v1.IncidentReport.resolved_at:type_name -> google.protobuf.Timestamp
+	4, // 3: guardgen.examples.v1.IncidentReport.services:type_name -> guardgen.examples.v1.AffectedService
+	7, // 4: guardgen.examples.v1.IncidentReport.labels:type_name -> guardgen.examples.v1.IncidentReport.LabelsEntry
+	5, // 5: guardgen.examples.v1.IncidentReport.timeline:type_name -> guardgen.examples.v1.TimelineEntry
+	8, // 6: guardgen.examples.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
+	6, // 7: guardgen.examples.v1.TaskTree.subtasks:type_name -> guardgen.examples.v1.TaskTree
 	8, // [8:8] is the sub-list for method output_type
 	8, // [8:8] is the sub-list for method input_type
 	8, // [8:8] is the sub-list for extension type_name
@@ -580,7 +654,7 @@ func file_guardgen_examples_v1_examples_proto_init() {
 	if File_guardgen_examples_v1_examples_proto != nil {
 		return
 	}
-	file_guardgen_examples_v1_examples_proto_msgTypes[1].OneofWrappers = []any{
+	file_guardgen_examples_v1_examples_proto_msgTypes[2].OneofWrappers = []any{
 		(*IncidentReport_Team)(nil),
 		(*IncidentReport_OncallEmail)(nil),
 	}
@@ -590,7 +664,7 @@ func file_guardgen_examples_v1_examples_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_examples_v1_examples_proto_rawDesc), len(file_guardgen_examples_v1_examples_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -74,6 +74,60 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{0}
 }
 
+// Purpose is why guardgen asks for a completion.
+type Purpose int32
+
+const (
+	// PURPOSE_UNSPECIFIED is treated as PURPOSE_GENERATION.
+	Purpose_PURPOSE_UNSPECIFIED Purpose = 0
+	// PURPOSE_GENERATION asks for an instance of the target type.
+	Purpose_PURPOSE_GENERATION Purpose = 1
+	// PURPOSE_VERIFICATION asks a verifier model for a guardgen.v1.Verdict
+	// on a candidate message.
+	Purpose_PURPOSE_VERIFICATION Purpose = 2
+)
+
+// Enum value maps for Purpose.
+var (
+	Purpose_name = map[int32]string{
+		0: "PURPOSE_UNSPECIFIED",
+		1: "PURPOSE_GENERATION",
+		2: "PURPOSE_VERIFICATION",
+	}
+	Purpose_value = map[string]int32{
+		"PURPOSE_UNSPECIFIED":  0,
+		"PURPOSE_GENERATION":   1,
+		"PURPOSE_VERIFICATION": 2,
+	}
+)
+
+func (x Purpose) Enum() *Purpose {
+	p := new(Purpose)
+	*p = x
+	return p
+}
+
+func (x Purpose) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Purpose) Descriptor() protoreflect.EnumDescriptor {
+	return file_guardgen_provider_v1_provider_proto_enumTypes[1].Descriptor()
+}
+
+func (Purpose) Type() protoreflect.EnumType {
+	return &file_guardgen_provider_v1_provider_proto_enumTypes[1]
+}
+
+func (x Purpose) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Purpose.Descriptor instead.
+func (Purpose) EnumDescriptor() ([]byte, []int) {
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{1}
+}
+
 // FinishReason is why the model stopped generating.
 type FinishReason int32
 
@@ -120,11 +174,11 @@ func (x FinishReason) String() string {
 }
 
 func (FinishReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_guardgen_provider_v1_provider_proto_enumTypes[1].Descriptor()
+	return file_guardgen_provider_v1_provider_proto_enumTypes[2].Descriptor()
 }
 
 func (FinishReason) Type() protoreflect.EnumType {
-	return &file_guardgen_provider_v1_provider_proto_enumTypes[1]
+	return &file_guardgen_provider_v1_provider_proto_enumTypes[2]
 }
 
 func (x FinishReason) Number() protoreflect.EnumNumber {
@@ -133,7 +187,7 @@ func (x FinishReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FinishReason.Descriptor instead.
 func (FinishReason) EnumDescriptor() ([]byte, []int) {
-	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{1}
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{2}
 }
 
 // Message is one chat message.
@@ -320,9 +374,15 @@ type CompleteRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Messages []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	// model overrides the provider's configured model when set.
-	Model         string           `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
-	OutputSchema  *OutputSchema    `protobuf:"bytes,3,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
-	Sampling      *SamplingOptions `protobuf:"bytes,4,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	Model        string           `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	OutputSchema *OutputSchema    `protobuf:"bytes,3,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	Sampling     *SamplingOptions `protobuf:"bytes,4,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	// logprobs asks for the log-probability of every output token
+	// (CompleteResponse.logprobs). A provider that cannot return them answers
+	// without them; it never makes them up.
+	Logprobs bool `protobuf:"varint,10,opt,name=logprobs,proto3" json:"logprobs,omitempty"`
+	// purpose says why guardgen makes the call; providers may ignore it.
+	Purpose       Purpose `protobuf:"varint,11,opt,name=purpose,proto3,enum=guardgen.provider.v1.Purpose" json:"purpose,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -383,6 +443,20 @@ func (x *CompleteRequest) GetSampling() *SamplingOptions {
 		return x.Sampling
 	}
 	return nil
+}
+
+func (x *CompleteRequest) GetLogprobs() bool {
+	if x != nil {
+		return x.Logprobs
+	}
+	return false
+}
+
+func (x *CompleteRequest) GetPurpose() Purpose {
+	if x != nil {
+		return x.Purpose
+	}
+	return Purpose_PURPOSE_UNSPECIFIED
 }
 
 // Usage counts tokens.
@@ -456,7 +530,11 @@ type CompleteResponse struct {
 	Refusal string `protobuf:"bytes,3,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	Usage   *Usage `protobuf:"bytes,4,opt,name=usage,proto3" json:"usage,omitempty"`
 	// model is the model that answered, as the upstream reported it.
-	Model         string `protobuf:"bytes,5,opt,name=model,proto3" json:"model,omitempty"`
+	Model string `protobuf:"bytes,5,opt,name=model,proto3" json:"model,omitempty"`
+	// logprobs has one entry per token of content, in order, when the request
+	// asked for them and the provider has them; empty otherwise. The tokens'
+	// bytes, concatenated, are content.
+	Logprobs      []*TokenLogprob `protobuf:"bytes,10,rep,name=logprobs,proto3" json:"logprobs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -526,6 +604,69 @@ func (x *CompleteResponse) GetModel() string {
 	return ""
 }
 
+func (x *CompleteResponse) GetLogprobs() []*TokenLogprob {
+	if x != nil {
+		return x.Logprobs
+	}
+	return nil
+}
+
+// TokenLogprob is one output token and its log-probability.
+type TokenLogprob struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// token is the token's UTF-8 bytes as they appear in the content (a token
+	// may hold part of a multi-byte character).
+	Token []byte `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// logprob is the natural logarithm of the token's probability, at most 0.
+	Logprob       float64 `protobuf:"fixed64,2,opt,name=logprob,proto3" json:"logprob,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenLogprob) Reset() {
+	*x = TokenLogprob{}
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenLogprob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenLogprob) ProtoMessage() {}
+
+func (x *TokenLogprob) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenLogprob.ProtoReflect.Descriptor instead.
+func (*TokenLogprob) Descriptor() ([]byte, []int) {
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TokenLogprob) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *TokenLogprob) GetLogprob() float64 {
+	if x != nil {
+		return x.Logprob
+	}
+	return 0
+}
+
 var File_guardgen_provider_v1_provider_proto protoreflect.FileDescriptor
 
 const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
@@ -544,27 +685,39 @@ const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
 	"\x11max_output_tokens\x18\x02 \x01(\rR\x0fmaxOutputTokens\x12\x17\n" +
 	"\x04seed\x18\x03 \x01(\x03H\x01R\x04seed\x88\x01\x01B\x0e\n" +
 	"\f_temperatureB\a\n" +
-	"\x05_seed\"\xee\x01\n" +
+	"\x05_seed\"\xc3\x02\n" +
 	"\x0fCompleteRequest\x129\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1d.guardgen.provider.v1.MessageR\bmessages\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12G\n" +
 	"\routput_schema\x18\x03 \x01(\v2\".guardgen.provider.v1.OutputSchemaR\foutputSchema\x12A\n" +
-	"\bsampling\x18\x04 \x01(\v2%.guardgen.provider.v1.SamplingOptionsR\bsampling\"r\n" +
+	"\bsampling\x18\x04 \x01(\v2%.guardgen.provider.v1.SamplingOptionsR\bsampling\x12\x1a\n" +
+	"\blogprobs\x18\n" +
+	" \x01(\bR\blogprobs\x127\n" +
+	"\apurpose\x18\v \x01(\x0e2\x1d.guardgen.provider.v1.PurposeR\apurpose\"r\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
-	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\"\xd8\x01\n" +
+	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\"\x98\x02\n" +
 	"\x10CompleteResponse\x12\x18\n" +
 	"\acontent\x18\x01 \x01(\tR\acontent\x12G\n" +
 	"\rfinish_reason\x18\x02 \x01(\x0e2\".guardgen.provider.v1.FinishReasonR\ffinishReason\x12\x18\n" +
 	"\arefusal\x18\x03 \x01(\tR\arefusal\x121\n" +
 	"\x05usage\x18\x04 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x12\x14\n" +
-	"\x05model\x18\x05 \x01(\tR\x05model*P\n" +
+	"\x05model\x18\x05 \x01(\tR\x05model\x12>\n" +
+	"\blogprobs\x18\n" +
+	" \x03(\v2\".guardgen.provider.v1.TokenLogprobR\blogprobs\">\n" +
+	"\fTokenLogprob\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\x12\x18\n" +
+	"\alogprob\x18\x02 \x01(\x01R\alogprob*P\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_SYSTEM\x10\x01\x12\r\n" +
 	"\tROLE_USER\x10\x02\x12\x12\n" +
-	"\x0eROLE_ASSISTANT\x10\x03*\xd3\x01\n" +
+	"\x0eROLE_ASSISTANT\x10\x03*T\n" +
+	"\aPurpose\x12\x17\n" +
+	"\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12PURPOSE_GENERATION\x10\x01\x12\x18\n" +
+	"\x14PURPOSE_VERIFICATION\x10\x02*\xd3\x01\n" +
 	"\fFinishReason\x12\x1d\n" +
 	"\x19FINISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12FINISH_REASON_STOP\x10\x01\x12\x18\n" +
@@ -589,32 +742,36 @@ func file_guardgen_provider_v1_provider_proto_rawDescGZIP() []byte {
 	return file_guardgen_provider_v1_provider_proto_rawDescData
 }
 
-var file_guardgen_provider_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_guardgen_provider_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_guardgen_provider_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_guardgen_provider_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_guardgen_provider_v1_provider_proto_goTypes = []any{
 	(Role)(0),                // 0: guardgen.provider.v1.Role
-	(FinishReason)(0),        // 1: guardgen.provider.v1.FinishReason
-	(*Message)(nil),          // 2: guardgen.provider.v1.Message
-	(*OutputSchema)(nil),     // 3: guardgen.provider.v1.OutputSchema
-	(*SamplingOptions)(nil),  // 4: guardgen.provider.v1.SamplingOptions
-	(*CompleteRequest)(nil),  // 5: guardgen.provider.v1.CompleteRequest
-	(*Usage)(nil),            // 6: guardgen.provider.v1.Usage
-	(*CompleteResponse)(nil), // 7: guardgen.provider.v1.CompleteResponse
+	(Purpose)(0),             // 1: guardgen.provider.v1.Purpose
+	(FinishReason)(0),        // 2: guardgen.provider.v1.FinishReason
+	(*Message)(nil),          // 3: guardgen.provider.v1.Message
+	(*OutputSchema)(nil),     // 4: guardgen.provider.v1.OutputSchema
+	(*SamplingOptions)(nil),  // 5: guardgen.provider.v1.SamplingOptions
+	(*CompleteRequest)(nil),  // 6: guardgen.provider.v1.CompleteRequest
+	(*Usage)(nil),            // 7: guardgen.provider.v1.Usage
+	(*CompleteResponse)(nil), // 8: guardgen.provider.v1.CompleteResponse
+	(*TokenLogprob)(nil),     // 9: guardgen.provider.v1.TokenLogprob
 }
 var file_guardgen_provider_v1_provider_proto_depIdxs = []int32{
 	0, // 0: guardgen.provider.v1.Message.role:type_name -> guardgen.provider.v1.Role
-	2, // 1: guardgen.provider.v1.CompleteRequest.messages:type_name -> guardgen.provider.v1.Message
-	3, // 2: guardgen.provider.v1.CompleteRequest.output_schema:type_name -> guardgen.provider.v1.OutputSchema
-	4, // 3: guardgen.provider.v1.CompleteRequest.sampling:type_name -> guardgen.provider.v1.SamplingOptions
-	1, // 4: guardgen.provider.v1.CompleteResponse.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	6, // 5: guardgen.provider.v1.CompleteResponse.usage:type_name -> guardgen.provider.v1.Usage
-	5, // 6: guardgen.provider.v1.ProviderService.Complete:input_type -> guardgen.provider.v1.CompleteRequest
-	7, // 7: guardgen.provider.v1.ProviderService.Complete:output_type -> guardgen.provider.v1.CompleteResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	3, // 1: guardgen.provider.v1.CompleteRequest.messages:type_name -> guardgen.provider.v1.Message
+	4, // 2: guardgen.provider.v1.CompleteRequest.output_schema:type_name -> guardgen.provider.v1.OutputSchema
+	5, // 3: guardgen.provider.v1.CompleteRequest.sampling:type_name -> guardgen.provider.v1.SamplingOptions
+	1, // 4: guardgen.provider.v1.CompleteRequest.purpose:type_name -> guardgen.provider.v1.Purpose
+	2, // 5: guardgen.provider.v1.CompleteResponse.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	7, // 6: guardgen.provider.v1.CompleteResponse.usage:type_name -> guardgen.provider.v1.Usage
+	9, // 7: guardgen.provider.v1.CompleteResponse.logprobs:type_name -> guardgen.provider.v1.TokenLogprob
+	6, // 8: guardgen.provider.v1.ProviderService.Complete:input_type -> guardgen.provider.v1.CompleteRequest
+	8, // 9: guardgen.provider.v1.ProviderService.Complete:output_type -> guardgen.provider.v1.CompleteResponse
+	9, // [9:10] is the sub-list for method output_type
+	8, // [8:9] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_provider_v1_provider_proto_init() }
@@ -628,8 +785,8 @@ func file_guardgen_provider_v1_provider_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_provider_v1_provider_proto_rawDesc), len(file_guardgen_provider_v1_provider_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   6,
+			NumEnums:      3,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
