@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.strict.json from Str
 // reviewed golden file.
 func TestStrictGolden(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"ticket", "nested"} {
+	for _, name := range []string{"ticket", "nested", "map"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			in := readFile(t, filepath.Join("testdata", name+".schema.json"))
@@ -104,6 +104,22 @@ func TestStrictRules(t *testing.T) {
 		in:   `{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"#/$defs/R","$defs":{"R":{"title":"R","type":"object","properties":{"x":{"type":"string","default":"a","examples":["b"]}},"required":["x"]}}}`,
 		want: `{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false,"$defs":{"R":{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false}}}`,
 	}, {
+		name: "a map becomes a list of key/value entries",
+		in:   `{"type":"object","properties":{"m":{"type":"object","description":"M.","propertyNames":{"pattern":"^[a-z]+$"},"additionalProperties":{"type":"integer"},"maxProperties":3}},"required":["m"]}`,
+		want: `{"type":"object","properties":{"m":{"type":"array","description":"M. A map, as a list of key/value entries with unique keys.","items":{"type":"object","properties":{"key":{"type":"string","pattern":"^[a-z]+$"},"value":{"type":"integer"}},"required":["key","value"],"additionalProperties":false},"maxItems":3}},"required":["m"],"additionalProperties":false}`,
+	}, {
+		name: "an optional map becomes a nullable list",
+		in:   `{"type":"object","properties":{"m":{"type":"object","additionalProperties":{"type":"string"}}}}`,
+		want: `{"type":"object","properties":{"m":{"description":"A map, as a list of key/value entries with unique keys.","anyOf":[{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":"string"}},"required":["key","value"],"additionalProperties":false}},{"type":"null"}]}},"required":["m"],"additionalProperties":false}`,
+	}, {
+		name: "anyOf next to type is distributed over the branches",
+		in:   `{"type":"object","properties":{"n":{"type":"integer","description":"Outside 0..9.","anyOf":[{"maximum":-1},{"minimum":10}]}},"required":["n"]}`,
+		want: `{"type":"object","properties":{"n":{"description":"Outside 0..9.","anyOf":[{"type":"integer","maximum":-1},{"type":"integer","minimum":10}]}},"required":["n"],"additionalProperties":false}`,
+	}, {
+		name: "several oneofs are each said in the description",
+		in:   `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"},"c":{"type":"string"},"d":{"type":"string"}},"allOf":[{"oneOf":[{"required":["a"]},{"required":["b"]}]},{"oneOf":[{"required":["c"]},{"required":["d"]}]}]}`,
+		want: `{"type":"object","description":"Exactly one of a, b must be non-null; set the others to null. Exactly one of c, d must be non-null; set the others to null.","properties":{"a":{"type":["string","null"]},"b":{"type":["string","null"]},"c":{"type":["string","null"]},"d":{"type":["string","null"]}},"required":["a","b","c","d"],"additionalProperties":false}`,
+	}, {
 		name: "property order is kept",
 		in:   `{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string"},"m":{"type":"string"}},"required":["z","a","m"]}`,
 		want: `{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string"},"m":{"type":"string"}},"required":["z","a","m"],"additionalProperties":false}`,
@@ -137,7 +153,9 @@ func TestStrictErrors(t *testing.T) {
 		want     error
 		path     string
 	}{
-		{"map", string(readFile(t, "testdata/map.schema.json")), ErrNotStrict, "/properties/labels/additionalProperties"},
+		{"root map", `{"type":"object","additionalProperties":{"type":"string"}}`, ErrNotStrict, ""},
+		{"map with fixed properties", `{"type":"object","properties":{"m":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"string"}}}}`, ErrNotStrict, "/properties/m"},
+		{"anyOf branch contradicting its siblings", `{"type":"object","properties":{"v":{"type":"integer","minimum":1,"anyOf":[{"minimum":5},{"maximum":0}]}}}`, ErrNotStrict, "/properties/v/anyOf/0"},
 		{"free-form value", `{"type":"object","properties":{"v":{}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
 		{"schema true", `{"type":"object","properties":{"v":true},"required":["v"]}`, ErrNotStrict, "/properties/v"},
 		{"free-form object", `{"type":"object","properties":{"v":{"type":"object"}},"required":["v"]}`, ErrNotStrict, "/properties/v"},

@@ -121,7 +121,14 @@ type GenerateOptions struct {
 	MaxOutputTokens uint32 `protobuf:"varint,4,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
 	// max_attempts lowers the semantic attempt budget for this request; 0 means
 	// the configured budget. It can lower the budget, never raise it.
-	MaxAttempts   uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	MaxAttempts uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// seed asks the model for reproducible sampling where it supports it.
+	Seed *int64 `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	// top_p is nucleus sampling's probability mass.
+	TopP *float64 `protobuf:"fixed64,7,opt,name=top_p,json=topP,proto3,oneof" json:"top_p,omitempty"`
+	// examples are few-shot examples, sent before the prompt as user and
+	// assistant turns in order.
+	Examples      []*Example `protobuf:"bytes,8,rep,name=examples,proto3" json:"examples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -191,6 +198,83 @@ func (x *GenerateOptions) GetMaxAttempts() uint32 {
 	return 0
 }
 
+func (x *GenerateOptions) GetSeed() int64 {
+	if x != nil && x.Seed != nil {
+		return *x.Seed
+	}
+	return 0
+}
+
+func (x *GenerateOptions) GetTopP() float64 {
+	if x != nil && x.TopP != nil {
+		return *x.TopP
+	}
+	return 0
+}
+
+func (x *GenerateOptions) GetExamples() []*Example {
+	if x != nil {
+		return x.Examples
+	}
+	return nil
+}
+
+// Example is one few-shot example: an input and the answer it should get.
+type Example struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// input is sent as a user turn.
+	Input string `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	// output is sent as the assistant's answer, usually the JSON of an
+	// instance of the target type.
+	Output        string `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Example) Reset() {
+	*x = Example{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Example) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Example) ProtoMessage() {}
+
+func (x *Example) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Example.ProtoReflect.Descriptor instead.
+func (*Example) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Example) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+func (x *Example) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
 // GenerateResponse is a validated message.
 type GenerateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -212,7 +296,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -224,7 +308,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -237,7 +321,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{2}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GenerateResponse) GetMessage() *anypb.Any {
@@ -292,14 +376,16 @@ type GenerationReport struct {
 	// latency is the whole request's latency inside guardgen.
 	Latency *durationpb.Duration `protobuf:"bytes,3,opt,name=latency,proto3" json:"latency,omitempty"`
 	// repairs applied to the accepted output.
-	Repairs       []*Repair `protobuf:"bytes,4,rep,name=repairs,proto3" json:"repairs,omitempty"`
+	Repairs []*Repair `protobuf:"bytes,4,rep,name=repairs,proto3" json:"repairs,omitempty"`
+	// cost sums the attempts' cost; unset when no attempt had a price.
+	Cost          *float64 `protobuf:"fixed64,5,opt,name=cost,proto3,oneof" json:"cost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerationReport) Reset() {
 	*x = GenerationReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -311,7 +397,7 @@ func (x *GenerationReport) String() string {
 func (*GenerationReport) ProtoMessage() {}
 
 func (x *GenerationReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,7 +410,7 @@ func (x *GenerationReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationReport.ProtoReflect.Descriptor instead.
 func (*GenerationReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{3}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GenerationReport) GetAttempts() []*Attempt {
@@ -355,6 +441,13 @@ func (x *GenerationReport) GetRepairs() []*Repair {
 	return nil
 }
 
+func (x *GenerationReport) GetCost() float64 {
+	if x != nil && x.Cost != nil {
+		return *x.Cost
+	}
+	return 0
+}
+
 // Attempt is one provider call.
 type Attempt struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -371,14 +464,22 @@ type Attempt struct {
 	// repairs applied to this attempt's output.
 	Repairs []*Repair `protobuf:"bytes,8,rep,name=repairs,proto3" json:"repairs,omitempty"`
 	// failure is why this attempt was not accepted; unset for the accepted one.
-	Failure       *FailureDetail `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
+	Failure *FailureDetail `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
+	// constraint says how the provider constrained the output (mode, strict,
+	// a strict schema the upstream rejected, maps sent as entry lists).
+	Constraint *v1.Constraint `protobuf:"bytes,10,opt,name=constraint,proto3" json:"constraint,omitempty"`
+	// cost is the attempt's price by the provider's configured price table
+	// (in that table's currency); unset when the model has no price.
+	Cost *float64 `protobuf:"fixed64,11,opt,name=cost,proto3,oneof" json:"cost,omitempty"`
+	// response_id is the upstream's id of the completion, when it has one.
+	ResponseId    string `protobuf:"bytes,12,opt,name=response_id,json=responseId,proto3" json:"response_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +491,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +504,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -469,6 +570,27 @@ func (x *Attempt) GetFailure() *FailureDetail {
 	return nil
 }
 
+func (x *Attempt) GetConstraint() *v1.Constraint {
+	if x != nil {
+		return x.Constraint
+	}
+	return nil
+}
+
+func (x *Attempt) GetCost() float64 {
+	if x != nil && x.Cost != nil {
+		return *x.Cost
+	}
+	return 0
+}
+
+func (x *Attempt) GetResponseId() string {
+	if x != nil {
+		return x.ResponseId
+	}
+	return ""
+}
+
 // Repair is one change guardgen made to model output before accepting it.
 type Repair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -483,7 +605,7 @@ type Repair struct {
 
 func (x *Repair) Reset() {
 	*x = Repair{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +617,7 @@ func (x *Repair) String() string {
 func (*Repair) ProtoMessage() {}
 
 func (x *Repair) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +630,7 @@ func (x *Repair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repair.ProtoReflect.Descriptor instead.
 func (*Repair) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Repair) GetKind() string {
@@ -536,27 +658,37 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\x97\x02\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xb2\x03\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
 	"\vtemperature\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\vtemperature\x88\x01\x01\x125\n" +
 	"\x11max_output_tokens\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\x12*\n" +
 	"\fmax_attempts\x18\x05 \x01(\rB\a\xbaH\x04*\x02\x18\n" +
-	"R\vmaxAttemptsB\x0e\n" +
-	"\f_temperature\"\x9f\x02\n" +
+	"R\vmaxAttempts\x12\x17\n" +
+	"\x04seed\x18\x06 \x01(\x03H\x01R\x04seed\x88\x01\x01\x121\n" +
+	"\x05top_p\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x04topP\x88\x01\x01\x12:\n" +
+	"\bexamples\x18\b \x03(\v2\x14.guardgen.v1.ExampleB\b\xbaH\x05\x92\x01\x02\x10\x10R\bexamplesB\x0e\n" +
+	"\f_temperatureB\a\n" +
+	"\x05_seedB\b\n" +
+	"\x06_top_p\"Q\n" +
+	"\aExample\x12!\n" +
+	"\x05input\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x05input\x12#\n" +
+	"\x06output\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x06output\"\x9f\x02\n" +
 	"\x10GenerateResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\tR\x04json\x12\x1a\n" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12<\n" +
 	"\vdegradation\x18\x04 \x01(\v2\x1a.guardgen.v1.FailureDetailR\vdegradation\x125\n" +
 	"\x06report\x18\x05 \x01(\v2\x1d.guardgen.v1.GenerationReportR\x06report\x126\n" +
-	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xdb\x01\n" +
+	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xfd\x01\n" +
 	"\x10GenerationReport\x120\n" +
 	"\battempts\x18\x01 \x03(\v2\x14.guardgen.v1.AttemptR\battempts\x121\n" +
 	"\x05usage\x18\x02 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
 	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
-	"\arepairs\x18\x04 \x03(\v2\x13.guardgen.v1.RepairR\arepairs\"\x94\x03\n" +
+	"\arepairs\x18\x04 \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x12\x17\n" +
+	"\x04cost\x18\x05 \x01(\x01H\x00R\x04cost\x88\x01\x01B\a\n" +
+	"\x05_cost\"\x99\x04\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12)\n" +
 	"\x10semantic_attempt\x18\x02 \x01(\x05R\x0fsemanticAttempt\x12\x1a\n" +
@@ -566,7 +698,15 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x05usage\x18\x06 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
 	"\alatency\x18\a \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
 	"\arepairs\x18\b \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x124\n" +
-	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\"4\n" +
+	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\x12@\n" +
+	"\n" +
+	"constraint\x18\n" +
+	" \x01(\v2 .guardgen.provider.v1.ConstraintR\n" +
+	"constraint\x12\x17\n" +
+	"\x04cost\x18\v \x01(\x01H\x00R\x04cost\x88\x01\x01\x12\x1f\n" +
+	"\vresponse_id\x18\f \x01(\tR\n" +
+	"responseIdB\a\n" +
+	"\x05_cost\"4\n" +
 	"\x06Repair\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail2\\\n" +
@@ -586,44 +726,48 @@ func file_guardgen_v1_generation_proto_rawDescGZIP() []byte {
 	return file_guardgen_v1_generation_proto_rawDescData
 }
 
-var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_guardgen_v1_generation_proto_goTypes = []any{
 	(*GenerateRequest)(nil),                // 0: guardgen.v1.GenerateRequest
 	(*GenerateOptions)(nil),                // 1: guardgen.v1.GenerateOptions
-	(*GenerateResponse)(nil),               // 2: guardgen.v1.GenerateResponse
-	(*GenerationReport)(nil),               // 3: guardgen.v1.GenerationReport
-	(*Attempt)(nil),                        // 4: guardgen.v1.Attempt
-	(*Repair)(nil),                         // 5: guardgen.v1.Repair
-	(*descriptorpb.FileDescriptorSet)(nil), // 6: google.protobuf.FileDescriptorSet
-	(*anypb.Any)(nil),                      // 7: google.protobuf.Any
-	(*FailureDetail)(nil),                  // 8: guardgen.v1.FailureDetail
-	(*durationpb.Duration)(nil),            // 9: google.protobuf.Duration
-	(*v1.Usage)(nil),                       // 10: guardgen.provider.v1.Usage
-	(v1.FinishReason)(0),                   // 11: guardgen.provider.v1.FinishReason
+	(*Example)(nil),                        // 2: guardgen.v1.Example
+	(*GenerateResponse)(nil),               // 3: guardgen.v1.GenerateResponse
+	(*GenerationReport)(nil),               // 4: guardgen.v1.GenerationReport
+	(*Attempt)(nil),                        // 5: guardgen.v1.Attempt
+	(*Repair)(nil),                         // 6: guardgen.v1.Repair
+	(*descriptorpb.FileDescriptorSet)(nil), // 7: google.protobuf.FileDescriptorSet
+	(*anypb.Any)(nil),                      // 8: google.protobuf.Any
+	(*FailureDetail)(nil),                  // 9: guardgen.v1.FailureDetail
+	(*durationpb.Duration)(nil),            // 10: google.protobuf.Duration
+	(*v1.Usage)(nil),                       // 11: guardgen.provider.v1.Usage
+	(v1.FinishReason)(0),                   // 12: guardgen.provider.v1.FinishReason
+	(*v1.Constraint)(nil),                  // 13: guardgen.provider.v1.Constraint
 }
 var file_guardgen_v1_generation_proto_depIdxs = []int32{
-	6,  // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	7,  // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	1,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
-	7,  // 2: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
-	8,  // 3: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
-	3,  // 4: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	9,  // 5: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
-	4,  // 6: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	10, // 7: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	9,  // 8: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	5,  // 9: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	11, // 10: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	10, // 11: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	9,  // 12: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	5,  // 13: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	8,  // 14: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	0,  // 15: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	2,  // 16: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	16, // [16:17] is the sub-list for method output_type
-	15, // [15:16] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	2,  // 2: guardgen.v1.GenerateOptions.examples:type_name -> guardgen.v1.Example
+	8,  // 3: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
+	9,  // 4: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
+	4,  // 5: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
+	10, // 6: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	5,  // 7: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	11, // 8: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	10, // 9: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	6,  // 10: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	12, // 11: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	11, // 12: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	10, // 13: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	6,  // 14: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	9,  // 15: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	13, // 16: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
+	0,  // 17: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	3,  // 18: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	18, // [18:19] is the sub-list for method output_type
+	17, // [17:18] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }
@@ -633,13 +777,15 @@ func file_guardgen_v1_generation_proto_init() {
 	}
 	file_guardgen_v1_failure_proto_init()
 	file_guardgen_v1_generation_proto_msgTypes[1].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[4].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_v1_generation_proto_rawDesc), len(file_guardgen_v1_generation_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
