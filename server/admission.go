@@ -200,8 +200,10 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 			defer func() { <-s.inFlight }()
 		default:
 			s.metrics.RecordShed(ctx, telemetry.ShedOverload)
-			return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
-				"server is at its limit of %d requests in flight", cap(s.inFlight)).With("limit", "in_flight"))
+			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
+				"server is at its limit of %d requests in flight", cap(s.inFlight))
+			f.RetryDelay = s.opts.ShedRetryAfter
+			return nil, statusOf(f.With("limit", "in_flight"))
 		}
 	}
 	defer s.metrics.TrackInFlight(ctx)()

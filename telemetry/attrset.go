@@ -28,6 +28,9 @@ const (
 	useProviderCall
 	useProviderDuration
 	useTokens
+	useCost
+	useGenAIDuration
+	useGenAITokens
 )
 
 // attrSets caches metric options with pre-built attribute sets: building a

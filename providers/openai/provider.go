@@ -14,7 +14,8 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
-const defaultBaseURL = "https://api.openai.com/v1"
+// DefaultBaseURL is the API root when Options.BaseURL is empty.
+const DefaultBaseURL = "https://api.openai.com/v1"
 
 // Provider is the OpenAI ProviderService. It is safe for concurrent use.
 type Provider struct {
@@ -39,7 +40,7 @@ var _ providerv1.ProviderServiceServer = (*Provider)(nil)
 func New(opts Options) (*Provider, error) {
 	base := opts.BaseURL
 	if base == "" {
-		base = defaultBaseURL
+		base = DefaultBaseURL
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
