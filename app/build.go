@@ -28,6 +28,7 @@ import (
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/synthetic"
+	"github.com/guardgen/guardgen/ratelimit"
 	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 	"github.com/guardgen/guardgen/telemetry"
@@ -81,6 +82,10 @@ func (a *App) build() (server.Options, error) {
 		}
 		serverOpts = append(serverOpts, grpc.Creds(creds))
 	}
+	rateLimit, err := a.buildRateLimit(srv.GetRateLimit())
+	if err != nil {
+		return server.Options{}, err
+	}
 	thresholds := make(map[guardgenv1.FailureDomain]int)
 	for domain, p := range config.Routing(cfg) {
 		thresholds[domain] = p.AlertThreshold
@@ -124,7 +129,7 @@ func (a *App) build() (server.Options, error) {
 			Metrics:    metrics,
 		}),
 		Auth:            server.Auth{Tokens: tokens, OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
-		RateLimit:       server.RateLimit{PerSecond: srv.GetRateLimit().GetRequestsPerSecond(), Burst: int(srv.GetRateLimit().GetBurst())},
+		RateLimit:       rateLimit,
 		MaxInFlight:     int(srv.GetMaxInFlight()),
 		ShedRetryAfter:  config.Seconds(srv.GetShedRetryAfterSeconds()),
 		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
@@ -383,6 +388,42 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		return conn, p.GetModel(), nil
 	}
 	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
+}
+
+// buildRateLimit is the per-caller limit; with a redis section it is
+// shared by the replicas using that server, each falling back to its own
+// bucket while Redis cannot be reached.
+func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
+	burst := int(r.GetBurst())
+	if burst == 0 {
+		burst = max(1, int(math.Ceil(r.GetRequestsPerSecond())))
+	}
+	limit := server.RateLimit{PerSecond: r.GetRequestsPerSecond(), Burst: burst}
+	rc := r.GetRedis()
+	if rc == nil || r.GetRequestsPerSecond() == 0 {
+		return limit, nil
+	}
+	opts := ratelimit.Options{Addr: rc.GetAddress(), DB: int(rc.GetDb()), PerSecond: limit.PerSecond, Burst: burst}
+	if rc.KeyPrefix != nil {
+		opts.KeyPrefix = rc.GetKeyPrefix()
+	}
+	if env := rc.GetPasswordEnv(); env != "" {
+		opts.Password = a.opts.Getenv(env)
+	}
+	if t := rc.GetTls(); t != nil {
+		tc, err := clientTLS(t)
+		if err != nil {
+			return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis.%w", err)
+		}
+		opts.TLS = tc
+	}
+	shared, err := ratelimit.NewRedis(opts)
+	if err != nil {
+		return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis: %w", err)
+	}
+	a.closers = append(a.closers, shared.Close)
+	limit.Shared = shared
+	return limit, nil
 }
 
 func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache, string, error) {
