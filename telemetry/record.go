@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -118,10 +119,7 @@ func (m *Metrics) RecordShed(ctx context.Context, reason ShedReason) {
 	if m == nil {
 		return
 	}
-	v := string(reason)
-	if reason != ShedOverload && reason != ShedRateLimit {
-		v = labelOther
-	}
+	v := known(reason, ShedOverload, ShedRateLimit)
 	m.shed.Add(ctx, 1, metric.WithAttributes(attribute.String(labelReason, v)))
 	// A shed request is a rejected one too; counting it here keeps the
 	// two families from drifting apart.
@@ -259,13 +257,17 @@ func (m *Metrics) RecordRejected(ctx context.Context, reason RejectReason) {
 	if m == nil {
 		return
 	}
-	v := string(reason)
-	switch reason {
-	case RejectInvalidArgument, RejectUnknownTarget, RejectUnauthenticated, RejectRateLimit, RejectOverload:
-	default:
-		v = labelOther
-	}
+	v := known(reason, RejectInvalidArgument, RejectUnknownTarget, RejectUnauthenticated, RejectRateLimit, RejectOverload)
 	m.rejected.Add(ctx, 1, metric.WithAttributes(attribute.String(labelReason, v)))
+}
+
+// known is v as a label value when it is one of values, else "other": the
+// label keeps to the values the code names.
+func known[T ~string](v T, values ...T) string {
+	if slices.Contains(values, v) {
+		return string(v)
+	}
+	return labelOther
 }
 
 // RecordRetry counts one transport retry of a provider call, by the reason
@@ -308,12 +310,7 @@ func (m *Metrics) RecordFallback(ctx context.Context, kind FallbackKind) {
 	if m == nil {
 		return
 	}
-	v := string(kind)
-	switch kind {
-	case FallbackCache, FallbackRoute, FallbackTemplate, FallbackPartial:
-	default:
-		v = labelOther
-	}
+	v := known(kind, FallbackCache, FallbackRoute, FallbackTemplate, FallbackPartial)
 	m.fallbacks.Add(ctx, 1, metric.WithAttributes(attribute.String(labelKind, v)))
 }
 
