@@ -304,15 +304,17 @@ func keepaliveOptions(k *configv1.Keepalive) []grpc.ServerOption {
 			Timeout:               config.Seconds(k.GetTimeoutSeconds()),
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             config.Seconds(k.GetMinClientPingSeconds()),
+			// grpc-go reads a zero MinTime as its 5 min default; the
+			// configuration's 0 is "any interval".
+			MinTime:             max(config.Seconds(k.GetMinClientPingSeconds()), time.Nanosecond),
 			PermitWithoutStream: k.GetPermitPingsWithoutCalls(),
 		}),
 	}
 }
 
-// orInfinity maps the configuration's 0 ("off") to grpc-go's infinity;
-// grpc-go itself reads a zero as its default, which is also infinity for
-// these three but would not say so.
+// orInfinity maps the configuration's 0 ("no bound") to grpc-go's
+// infinity; grpc-go itself reads a zero as its default, which is also
+// infinity for these three but would not say so.
 func orInfinity(seconds float64) time.Duration {
 	if seconds == 0 {
 		return time.Duration(math.MaxInt64)

@@ -1618,8 +1618,8 @@ type Keepalive struct {
 	MaxConnectionAgeSeconds *float64 `protobuf:"fixed64,1,opt,name=max_connection_age_seconds,json=maxConnectionAgeSeconds,proto3,oneof" json:"max_connection_age_seconds,omitempty"`
 	// max_connection_age_grace_seconds is how long calls in flight on a
 	// connection past its age may still finish before it is closed; longer
-	// than the slowest Generate you allow. 0: no grace, calls are cut off.
-	// Default: 60.
+	// than the slowest Generate you allow. 0: no bound, calls in flight
+	// finish however long they take. Default: 60.
 	MaxConnectionAgeGraceSeconds *float64 `protobuf:"fixed64,2,opt,name=max_connection_age_grace_seconds,json=maxConnectionAgeGraceSeconds,proto3,oneof" json:"max_connection_age_grace_seconds,omitempty"`
 	// max_connection_idle_seconds closes a connection without calls for this
 	// long. 0: idle connections stay. Default: 0.
