@@ -318,3 +318,53 @@ func enumStrictObject(n int) string {
 	s := enumObject(n, 1)
 	return strings.TrimSuffix(s, "}") + `,"additionalProperties":false}`
 }
+
+// TestFromEntries: entry lists become objects where the original schema
+// declares a map (through $ref, items and nullable wrappers), and nothing
+// else changes.
+func TestFromEntries(t *testing.T) {
+	t.Parallel()
+	const schema = `{"type":"object","properties":{
+		"m":{"type":"object","additionalProperties":{"$ref":"#/$defs/V"}},
+		"list":{"type":"array","items":{"type":"object","additionalProperties":{"type":"integer"}}},
+		"plain":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":"string"}}}}},
+		"$defs":{"V":{"type":"object","properties":{"tags":{"type":"object","additionalProperties":{"type":"string"}}}}}}`
+	tests := []struct {
+		name, in, want string
+		paths          []string
+	}{{
+		name:  "nested maps through $ref",
+		in:    `{"m":[{"key":"a","value":{"tags":[{"key":"x","value":"1"}]}}]}`,
+		want:  `{"m":{"a":{"tags":{"x":"1"}}}}`,
+		paths: []string{"/m/a/tags", "/m"},
+	}, {
+		name:  "maps inside arrays; a repeated key keeps its last value",
+		in:    `{"list":[[{"key":"a","value":1},{"key":"a","value":2}],[]]}`,
+		want:  `{"list":[{"a":2},{}]}`,
+		paths: []string{"/list/0", "/list/1"},
+	}, {
+		name: "key/value objects that are not a map stay",
+		in:   `{"plain":[{"key":"a","value":"b"}]}`,
+		want: `{"plain":[{"key":"a","value":"b"}]}`,
+	}, {
+		name: "null and already-objects stay",
+		in:   `{"m":null,"list":[{"a":1}]}`,
+		want: `{"m":null,"list":[{"a":1}]}`,
+	}, {
+		name: "not JSON stays",
+		in:   `{"m":[`,
+		want: `{"m":[`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, paths := FromEntries([]byte(tt.in), []byte(schema))
+			if string(got) != tt.want {
+				t.Errorf("FromEntries = %s, want %s", got, tt.want)
+			}
+			if diff := cmp.Diff(tt.paths, paths); diff != "" {
+				t.Errorf("paths (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
