@@ -57,6 +57,13 @@ server:
   rate_limit:
     requests_per_second: 0.001
     burst: 30
+providers:
+  - name: synthetic
+    type: synthetic
+    prices:
+      - model: "*"
+        input_per_million: 0.15
+        output_per_million: 0.6
 `)
 	srv := apptest.Start(t, cfg, app.Options{})
 	gen := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
@@ -117,6 +124,12 @@ server:
 		base := "llm_pipeline_" + strings.ReplaceAll(inst, ".", "_")
 		if families[base] == nil && families[base+"_total"] == nil && families[base+"_seconds"] == nil {
 			t.Errorf("instrument %q: no family %s[_total|_seconds] in the scrape", inst, base)
+		}
+	}
+	// The GenAI semantic conventions' instruments keep their own names.
+	for _, name := range []string{"gen_ai_client_operation_duration_seconds", "gen_ai_client_token_usage"} {
+		if families[name] == nil {
+			t.Errorf("no family %s in the scrape", name)
 		}
 	}
 	promtoolCheck(t, body)

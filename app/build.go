@@ -6,14 +6,21 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
+	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
+	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/config"
 	"github.com/guardgen/guardgen/fallback"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
@@ -22,6 +29,7 @@ import (
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/synthetic"
+	"github.com/guardgen/guardgen/ratelimit"
 	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/semantic"
 	"github.com/guardgen/guardgen/server"
@@ -68,13 +76,17 @@ func (a *App) build() (server.Options, error) {
 	if err != nil {
 		return server.Options{}, err
 	}
-	var serverOpts []grpc.ServerOption
+	serverOpts := keepaliveOptions(srv.GetKeepalive())
 	if t := srv.GetTls(); t.GetCertFile() != "" {
 		creds, err := serverTLS(t)
 		if err != nil {
 			return server.Options{}, err
 		}
 		serverOpts = append(serverOpts, grpc.Creds(creds))
+	}
+	rateLimit, err := a.buildRateLimit(srv.GetRateLimit())
+	if err != nil {
+		return server.Options{}, err
 	}
 	thresholds := make(map[guardgenv1.FailureDomain]int)
 	for domain, p := range config.Routing(cfg) {
@@ -124,8 +136,9 @@ func (a *App) build() (server.Options, error) {
 			Metrics:    metrics,
 		}),
 		Auth:            server.Auth{Tokens: tokens, OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
-		RateLimit:       server.RateLimit{PerSecond: srv.GetRateLimit().GetRequestsPerSecond(), Burst: int(srv.GetRateLimit().GetBurst())},
+		RateLimit:       rateLimit,
 		MaxInFlight:     int(srv.GetMaxInFlight()),
+		ShedRetryAfter:  config.Seconds(srv.GetShedRetryAfterSeconds()),
 		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
 		ShutdownTimeout: config.Seconds(srv.GetShutdownTimeoutSeconds()),
 		DrainDelay:      config.Seconds(srv.GetDrainDelaySeconds()),
@@ -146,6 +159,7 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	clients := make(map[string]providerv1.ProviderServiceClient)
 	models := make(map[string]string)
 	for _, p := range cfg.GetProviders() {
+		endpoint := genAIEndpoint(p)
 		chain := providers.NewChain(providers.ChainOptions{
 			Provider: p.GetName(),
 			Model:    p.GetModel(),
@@ -168,9 +182,11 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
 				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
 			},
-			OnCall:  func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, call) },
+			OnCall:  func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, endpoint, call) },
 			OnRetry: metrics.RecordRetry,
 			Tracer:  a.tracerProvider().Tracer("github.com/guardgen/guardgen/providers"),
+			Prices:  prices(p.GetPrices()),
+			GenAI:   endpoint,
 		})
 		metrics.SetBreakerState(context.Background(), p.GetName(), telemetry.BreakerClosed)
 		conn, model, err := a.dialProvider(p, chain)
@@ -216,12 +232,103 @@ func jitter(f float64) float64 {
 	return f
 }
 
-func recordCall(ctx context.Context, metrics *telemetry.Metrics, call providers.Call) {
-	pc := telemetry.ProviderCall{Provider: call.Provider, Model: call.Model, Code: call.Code(), Duration: call.Latency}
+func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {
+	pc := telemetry.ProviderCall{
+		Provider: call.Provider, Model: call.Model, RequestModel: call.RequestModel, Code: call.Code(), Duration: call.Latency,
+		GenAI: endpoint, Cost: call.Cost, Priced: call.Priced,
+	}
+	if call.Err != nil {
+		pc.ErrorType = telemetry.ReasonLabel(classifier.As(call.Err).Reason)
+	}
 	if u := call.Usage; u != nil {
 		pc.InputTokens, pc.OutputTokens = u.GetInputTokens(), u.GetOutputTokens()
 	}
 	metrics.RecordProviderCall(ctx, pc)
+}
+
+// prices is a provider's price table; cached input without a price of its
+// own costs the input price.
+func prices(list []*configv1.ModelPrice) providers.Prices {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(providers.Prices, len(list))
+	for _, p := range list {
+		cached := p.GetInputPerMillion()
+		if p.CachedInputPerMillion != nil {
+			cached = p.GetCachedInputPerMillion()
+		}
+		out[p.GetModel()] = providers.Price{Input: p.GetInputPerMillion(), CachedInput: cached, Output: p.GetOutputPerMillion()}
+	}
+	return out
+}
+
+// genAIEndpoint names provider p in OpenTelemetry GenAI terms: the preset's
+// gen_ai.provider.name and the base URL's host and port for openai, the
+// address for a plug-in, guardgen's own name for the synthetic provider.
+func genAIEndpoint(p *configv1.Provider) telemetry.GenAIEndpoint {
+	switch p.GetType() {
+	case "openai":
+		e := telemetry.GenAIEndpoint{ProviderName: config.OpenAICompat(p).GenAIProviderName}
+		base := p.GetBaseUrl()
+		if base == "" {
+			base = openai.DefaultBaseURL
+		}
+		if u, err := url.Parse(base); err == nil {
+			e.ServerAddress = u.Hostname()
+			e.ServerPort = urlPort(u)
+		}
+		return e
+	case "grpc":
+		e := telemetry.GenAIEndpoint{ProviderName: p.GetName()}
+		if host, port, err := net.SplitHostPort(p.GetAddress()); err == nil {
+			e.ServerAddress = host
+			e.ServerPort, _ = strconv.Atoi(port)
+		}
+		return e
+	}
+	return telemetry.GenAIEndpoint{ProviderName: "guardgen.synthetic"}
+}
+
+// urlPort is u's port, or the scheme's default.
+func urlPort(u *url.URL) int {
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		return p
+	}
+	if u.Scheme == "http" {
+		return 80
+	}
+	return 443
+}
+
+// keepaliveOptions are the server's keepalive parameters and enforcement
+// policy; config.Default sets every field.
+func keepaliveOptions(k *configv1.Keepalive) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     orInfinity(k.GetMaxConnectionIdleSeconds()),
+			MaxConnectionAge:      orInfinity(k.GetMaxConnectionAgeSeconds()),
+			MaxConnectionAgeGrace: orInfinity(k.GetMaxConnectionAgeGraceSeconds()),
+			Time:                  config.Seconds(k.GetTimeSeconds()),
+			Timeout:               config.Seconds(k.GetTimeoutSeconds()),
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			// grpc-go reads a zero MinTime as its 5 min default; the
+			// configuration's 0 is "any interval".
+			MinTime:             max(config.Seconds(k.GetMinClientPingSeconds()), time.Nanosecond),
+			PermitWithoutStream: k.GetPermitPingsWithoutCalls(),
+		}),
+	}
+}
+
+// orInfinity maps the configuration's 0 ("no bound") to grpc-go's
+// infinity; grpc-go itself reads a zero as its default, which is also
+// infinity for these three but would not say so.
+func orInfinity(seconds float64) time.Duration {
+	if seconds == 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	return config.Seconds(seconds)
 }
 
 // dialProvider returns a connection to provider p through chain: in process
@@ -247,11 +354,20 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if env := p.GetApiKeyEnv(); env != "" {
 			opts.APIKey = getenv(env)
 		}
-		switch p.GetOutputMode() {
+		compat := config.OpenAICompat(p)
+		switch compat.OutputMode {
 		case "json_object":
 			opts.Mode = openai.ModeJSONObject
 		case "prompt":
 			opts.Mode = openai.ModePrompt
+		case "tools":
+			opts.Mode = openai.ModeTools
+		}
+		switch compat.TokenLimitField {
+		case "max_tokens":
+			opts.TokenLimit = openai.TokenLimitMaxTokens
+		case "both":
+			opts.TokenLimit = openai.TokenLimitBoth
 		}
 		impl, err := openai.New(opts)
 		if err != nil {
@@ -288,6 +404,42 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		return conn, p.GetModel(), nil
 	}
 	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
+}
+
+// buildRateLimit is the per-caller limit; with a redis section it is
+// shared by the replicas using that server, each falling back to its own
+// bucket while Redis cannot be reached.
+func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
+	burst := int(r.GetBurst())
+	if burst == 0 {
+		burst = max(1, int(math.Ceil(r.GetRequestsPerSecond())))
+	}
+	limit := server.RateLimit{PerSecond: r.GetRequestsPerSecond(), Burst: burst}
+	rc := r.GetRedis()
+	if rc == nil || r.GetRequestsPerSecond() == 0 {
+		return limit, nil
+	}
+	opts := ratelimit.Options{Addr: rc.GetAddress(), DB: int(rc.GetDb()), PerSecond: limit.PerSecond, Burst: burst}
+	if rc.KeyPrefix != nil {
+		opts.KeyPrefix = rc.GetKeyPrefix()
+	}
+	if env := rc.GetPasswordEnv(); env != "" {
+		opts.Password = a.opts.Getenv(env)
+	}
+	if t := rc.GetTls(); t != nil {
+		tc, err := clientTLS(t)
+		if err != nil {
+			return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis.%w", err)
+		}
+		opts.TLS = tc
+	}
+	shared, err := ratelimit.NewRedis(opts)
+	if err != nil {
+		return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis: %w", err)
+	}
+	a.closers = append(a.closers, shared.Close)
+	limit.Shared = shared
+	return limit, nil
 }
 
 func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache, string, error) {

@@ -17,10 +17,9 @@ import (
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
 )
 
-const ticketType = "guardgen.examples.v1.TicketClassification"
 
 // A call that carries a W3C traceparent is served in the caller's trace:
-// guardgen's spans (otelgrpc's, Generate's, the provider attempt's) have
+// guardgen's spans (otelgrpc's, Generate's, the model call's) have
 // the caller's trace id, and the upstream OpenAI request carries a
 // traceparent of that trace whose parent is guardgen's attempt span. The
 // sample ratio is 0, so only the caller's sampled flag records anything.
@@ -66,7 +65,9 @@ telemetry:
 		}
 		spans[s.Name()] = s.SpanContext()
 	}
-	for _, name := range []string{"guardgen.v1.GenerationService/Generate", "guardgen.generate", "guardgen.provider.attempt"} {
+	// The provider attempt span is named as the GenAI conventions say:
+	// "{operation} {model}".
+	for _, name := range []string{"guardgen.v1.GenerationService/Generate", "guardgen.generate", "chat gpt-4o-mini"} {
 		if _, ok := spans[name]; !ok {
 			t.Errorf("no %q span; got %v", name, spans)
 		}
@@ -75,7 +76,7 @@ telemetry:
 	if len(reqs) != 1 {
 		t.Fatalf("upstream requests = %d, want 1", len(reqs))
 	}
-	attempt := spans["guardgen.provider.attempt"]
+	attempt := spans["chat gpt-4o-mini"]
 	want := "00-" + traceID + "-" + attempt.SpanID().String() + "-01"
 	if got := reqs[0].Header.Get("traceparent"); got != want {
 		t.Errorf("upstream traceparent = %q, want %q (the attempt span's)", got, want)

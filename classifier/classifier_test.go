@@ -90,6 +90,7 @@ func TestFromProviderError(t *testing.T) {
 		{"context length", withDetails(codes.InvalidArgument, &errdetails.ErrorInfo{Reason: "CONTEXT_LENGTH_EXCEEDED"}), row{"CONTEXT_LENGTH_EXCEEDED", input, reject, codes.InvalidArgument, false, 0}},
 		{"other 400", status.Error(codes.InvalidArgument, "bad"), row{"INVALID_REQUEST", input, reject, codes.InvalidArgument, false, 0}},
 		{"content policy", withDetails(codes.FailedPrecondition, &errdetails.ErrorInfo{Reason: "CONTENT_FILTER"}), row{"CONTENT_FILTER", input, reject, codes.FailedPrecondition, false, 0}},
+		{"schema rejected", withDetails(codes.FailedPrecondition, &errdetails.ErrorInfo{Reason: "SCHEMA_REJECTED"}), row{"SCHEMA_REJECTED", pipeline, degrade, codes.Internal, true, 0}},
 		{"401", status.Error(codes.Unauthenticated, "key"), row{"PROVIDER_MISCONFIGURED", pipeline, degrade, codes.Internal, true, 0}},
 		{"403", status.Error(codes.PermissionDenied, "no"), row{"PROVIDER_MISCONFIGURED", pipeline, degrade, codes.Internal, true, 0}},
 		{"404", status.Error(codes.NotFound, "model"), row{"PROVIDER_MISCONFIGURED", pipeline, degrade, codes.Internal, true, 0}},

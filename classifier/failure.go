@@ -149,9 +149,12 @@ func FromProviderError(err error) *Failure {
 			f = New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "provider rejected the request as invalid")
 		}
 	case codes.FailedPrecondition:
-		if info.GetReason() == "CONTENT_FILTER" {
+		switch info.GetReason() {
+		case "CONTENT_FILTER":
 			f = New(guardgenv1.FailureReason_FAILURE_REASON_CONTENT_FILTER, "provider content policy blocked the request")
-		} else {
+		case "SCHEMA_REJECTED":
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_REJECTED, "provider rejected the output schema; change the schema or the provider's output_mode")
+		default:
 			f = New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "provider rejected the request")
 		}
 	case codes.Unauthenticated, codes.PermissionDenied, codes.NotFound:

@@ -82,6 +82,9 @@ var Matrix = map[guardgenv1.FailureReason]Decision{
 	// Bugs and misconfiguration: INTERNAL, alert.
 	guardgenv1.FailureReason_FAILURE_REASON_INTERNAL:               {pipeline, degrade, codes.Internal, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_PROVIDER_MISCONFIGURED: {pipeline, degrade, codes.Internal, 0},
+	// The upstream refused the output schema itself, strict and not: a
+	// misconfiguration (schema or output mode) the caller cannot fix.
+	guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_REJECTED: {pipeline, degrade, codes.Internal, 0},
 }
 
 // Decide returns the matrix row for reason. An unknown reason is a bug in

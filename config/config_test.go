@@ -269,6 +269,18 @@ var brokenTests = []struct {
 	// dropped: the error points at that list.
 	file: "providers-without-default.yaml",
 	want: []string{`4:3: providers: route entry names a provider that is not in providers (config.route_provider_exists)`},
+}, {
+	file: "preset-on-synthetic.yaml",
+	want: []string{`2:5: providers[0]: base_url, api_key_env, organization, project, output_mode, preset and token_limit_field apply to type openai only (provider.openai_only)`},
+}, {
+	file: "unknown-preset.yaml",
+	want: []string{`4:13: providers[0].preset: must be in list [openai, azure_openai, ollama, vllm, llama_cpp, anthropic, gemini] (string.in)`},
+}, {
+	file: "duplicate-price.yaml",
+	want: []string{`2:5: providers[0]: each model may have one price (provider.prices_unique)`},
+}, {
+	file: "rate-limit-redis-without-address.yaml",
+	want: []string{`5:7: server.rate_limit.redis: rate_limit.redis needs an address (rate_limit.redis_address)`},
 }}
 
 // Every broken file fails with the file, the line and column of the

@@ -75,6 +75,16 @@ func Default() *configv1.Config {
 				ConsecutiveFailures: proto.Uint32(5),
 				OpenSeconds:         proto.Float64(30),
 			},
+			Keepalive: &configv1.Keepalive{
+				MaxConnectionAgeSeconds:      proto.Float64(300),
+				MaxConnectionAgeGraceSeconds: proto.Float64(60),
+				MaxConnectionIdleSeconds:     proto.Float64(0),
+				TimeSeconds:                  proto.Float64(60),
+				TimeoutSeconds:               proto.Float64(20),
+				MinClientPingSeconds:         proto.Float64(10),
+				PermitPingsWithoutCalls:      proto.Bool(true),
+			},
+			ShedRetryAfterSeconds: proto.Float64(0.25),
 		},
 		Telemetry: &configv1.Telemetry{
 			TraceSampleRatio:   proto.Float64(1),

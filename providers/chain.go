@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/guardgen/guardgen/classifier"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
@@ -110,6 +110,11 @@ type ChainOptions struct {
 	// Breaker and Budget protect the provider during outages.
 	Breaker BreakerPolicy
 	Budget  BudgetPolicy
+	// Prices price each call's usage into Call.Cost; nil prices nothing.
+	Prices Prices
+	// GenAI names the provider in OpenTelemetry GenAI terms on the
+	// per-attempt spans; its zero value names it by Provider alone.
+	GenAI telemetry.GenAIEndpoint
 }
 
 // Chain is the client interceptor chain of one provider, with the state
@@ -292,14 +297,15 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(number))
 	model := c.opts.Model
-	if r, ok := req.(*providerv1.CompleteRequest); ok && r.GetModel() != "" {
-		model = r.GetModel()
+	preq, _ := req.(*providerv1.CompleteRequest)
+	if preq.GetModel() != "" {
+		model = preq.GetModel()
 	}
-	ctx, span := c.opts.Tracer.Start(ctx, "guardgen.provider.attempt", trace.WithSpanKind(trace.SpanKindClient),
+	// A model call span, named and attributed by the OpenTelemetry GenAI
+	// conventions (telemetry.GenAISemconvVersion).
+	ctx, span := c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, preq.GetSampling())...),
 		trace.WithAttributes(
-			telemetry.GenAIOperationChat,
-			telemetry.GenAIProviderNameKey.String(c.opts.Provider),
-			telemetry.GenAIRequestModelKey.String(model),
 			telemetry.RetryAttemptKey.Int(number),
 			attribute.Int("guardgen.semantic_attempt", semantic),
 		))
@@ -321,25 +327,27 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	case classifier.Infrastructure(err):
 		c.budget.failure()
 	}
-	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, Latency: c.opts.Now().Sub(start), Err: err}
+	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
+		Latency: c.opts.Now().Sub(start), Err: err}
 	if r, ok := req.(*providerv1.CompleteRequest); ok {
 		call.Verification = r.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
 	}
 	if resp, ok := reply.(*providerv1.CompleteResponse); ok && err == nil {
 		call.FinishReason = resp.GetFinishReason()
 		call.Usage = cloneUsage(resp.GetUsage())
+		call.ResponseID = resp.GetId()
+		if resp.GetConstraint() != nil {
+			call.Constraint = proto.CloneOf(resp.GetConstraint())
+		}
 		if resp.GetModel() != "" {
 			call.Model = resp.GetModel()
 		}
-		span.SetAttributes(
-			telemetry.GenAIResponseModelKey.String(call.Model),
-			telemetry.GenAIResponseFinishReasonsKey.StringSlice([]string{finishReasonName(call.FinishReason)}),
-			telemetry.GenAIUsageInputTokensKey.Int64(call.Usage.GetInputTokens()),
-			telemetry.GenAIUsageOutputTokensKey.Int64(call.Usage.GetOutputTokens()),
-		)
+		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
+		span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
 	}
 	if err != nil {
 		f := classifier.As(err)
+		span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
 		span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
 		span.SetStatus(codes.Error, f.Code.String())
 	}
@@ -366,10 +374,4 @@ func (c *Chain) invokeAttempt(ctx context.Context, method string, req, reply any
 		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", c.opts.Policy.AttemptTimeout)
 	}
 	return err
-}
-
-// finishReasonName is the OpenTelemetry GenAI spelling of a finish reason:
-// stop, length, content_filter, refusal, tool_calls, other.
-func finishReasonName(r providerv1.FinishReason) string {
-	return strings.ToLower(strings.TrimPrefix(r.String(), "FINISH_REASON_"))
 }

@@ -18,12 +18,24 @@ type Call struct {
 	// Number counts provider calls within one request, from 1.
 	Number int
 	// Semantic is the generation (re-ask) the call belonged to, from 1.
-	Semantic     int
-	Provider     string
-	Model        string
+	Semantic int
+	Provider string
+	// Model is the model that answered, or the requested one when the
+	// call failed or the provider did not say.
+	Model string
+	// RequestModel is the model the call asked for.
+	RequestModel string
 	FinishReason providerv1.FinishReason
 	Usage        *providerv1.Usage
 	Latency      time.Duration
+	// ResponseID is the upstream's id of the completion, when it sent one.
+	ResponseID string
+	// Constraint is how the provider constrained the output, when it said.
+	Constraint *providerv1.Constraint
+	// Cost is the call's price by the provider's price table; Priced says
+	// whether the model had a price at all.
+	Cost   float64
+	Priced bool
 	// Err is the call's error, nil when the provider answered.
 	Err error
 	// Verification marks a call that asked a verifier model about a

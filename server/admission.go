@@ -39,6 +39,25 @@ type RateLimit struct {
 	// Burst is how many requests a caller may send at once; 0 means
 	// max(1, PerSecond).
 	Burst int
+	// Shared, when set, enforces the limit across replicas; while it
+	// cannot decide (its store is down), the per-replica bucket does.
+	Shared SharedLimit
+}
+
+// SharedLimit is a per-caller rate limit kept outside the process, which
+// replicas share (ratelimit.Redis).
+type SharedLimit interface {
+	// Allow admits one request from key, or says how long to wait; an
+	// error means it cannot decide.
+	Allow(ctx context.Context, key string) (wait time.Duration, ok bool, err error)
+}
+
+// SharedLimitFunc adapts a function to SharedLimit.
+type SharedLimitFunc func(ctx context.Context, key string) (time.Duration, bool, error)
+
+// Allow calls f.
+func (f SharedLimitFunc) Allow(ctx context.Context, key string) (time.Duration, bool, error) {
+	return f(ctx, key)
 }
 
 // authenticator checks bearer tokens in constant time. Tokens are compared
@@ -129,11 +148,12 @@ func caller(ctx context.Context) string {
 // limiter holds a token bucket per caller, forgetting idle callers so the
 // map stays bounded by the number of recently active ones.
 type limiter struct {
-	limit rate.Limit
-	burst int
-	mu    sync.Mutex
-	byKey map[string]*callerBucket
-	swept time.Time
+	shared SharedLimit
+	limit  rate.Limit
+	burst  int
+	mu     sync.Mutex
+	byKey  map[string]*callerBucket
+	swept  time.Time
 }
 
 type callerBucket struct {
@@ -149,7 +169,20 @@ func newLimiter(r RateLimit) *limiter {
 	if burst <= 0 {
 		burst = max(1, int(r.PerSecond))
 	}
-	return &limiter{limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
+	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
+}
+
+// admit admits one request from key: by the shared limit when there is one
+// and it can decide, else by this replica's bucket. scope says which
+// decided: "fleet" or "replica".
+func (l *limiter) admit(ctx context.Context, key string, now time.Time) (wait time.Duration, ok bool, scope string) {
+	if l.shared != nil {
+		if wait, ok, err := l.shared.Allow(ctx, key); err == nil {
+			return wait, ok, "fleet"
+		}
+	}
+	wait, ok = l.reserve(key, now)
+	return wait, ok, "replica"
 }
 
 // reserve admits one request from key now, or says how long to wait.
@@ -187,11 +220,11 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		return handler(ctx, req)
 	}
 	if s.limiter != nil {
-		if wait, ok := s.limiter.reserve(caller(ctx), time.Now()); !ok {
+		if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
 			s.metrics.RecordShed(ctx, telemetry.ShedRateLimit)
 			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED, "rate limit exceeded for this caller")
 			f.RetryDelay = wait
-			return nil, statusOf(f.With("limit", "rate"))
+			return nil, statusOf(f.With("limit", "rate").With("scope", scope))
 		}
 	}
 	if s.inFlight != nil {
@@ -200,8 +233,10 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 			defer func() { <-s.inFlight }()
 		default:
 			s.metrics.RecordShed(ctx, telemetry.ShedOverload)
-			return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
-				"server is at its limit of %d requests in flight", cap(s.inFlight)).With("limit", "in_flight"))
+			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
+				"server is at its limit of %d requests in flight", cap(s.inFlight))
+			f.RetryDelay = s.opts.ShedRetryAfter
+			return nil, statusOf(f.With("limit", "in_flight"))
 		}
 	}
 	defer s.metrics.TrackInFlight(ctx)()

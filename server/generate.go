@@ -198,24 +198,37 @@ func (g *generation) providerRequest() *providerv1.CompleteRequest {
 		system = in + "\n\n" + system
 	}
 	opts := g.req.GetOptions()
-	var temperature *float64
-	if opts != nil && opts.Temperature != nil {
-		temperature = proto.Float64(opts.GetTemperature())
+	// Few-shot examples go between the instructions and the prompt, as
+	// the turns they stand for.
+	messages := make([]*providerv1.Message, 0, 2+2*len(opts.GetExamples()))
+	messages = append(messages, &providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: system})
+	for _, ex := range opts.GetExamples() {
+		messages = append(messages,
+			&providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: ex.GetInput()},
+			&providerv1.Message{Role: providerv1.Role_ROLE_ASSISTANT, Content: ex.GetOutput()})
+	}
+	messages = append(messages, &providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()})
+	sampling := &providerv1.SamplingOptions{MaxOutputTokens: opts.GetMaxOutputTokens()}
+	if opts != nil {
+		sampling.Temperature, sampling.TopP, sampling.Seed = copyOf(opts.Temperature), copyOf(opts.TopP), copyOf(opts.Seed)
 	}
 	return &providerv1.CompleteRequest{
-		Messages: []*providerv1.Message{
-			{Role: providerv1.Role_ROLE_SYSTEM, Content: system},
-			{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()},
-		},
+		Messages:     messages,
 		Model:        opts.GetModel(),
 		OutputSchema: &providerv1.OutputSchema{Name: g.target.Name, JsonSchema: g.target.JSONSchemaText, Strict: true},
-		Sampling: &providerv1.SamplingOptions{
-			Temperature:     temperature,
-			MaxOutputTokens: opts.GetMaxOutputTokens(),
-		},
-		Logprobs: g.wantsLogprobs(),
-		Purpose:  providerv1.Purpose_PURPOSE_GENERATION,
+		Sampling:     sampling,
+		Logprobs:     g.wantsLogprobs(),
+		Purpose:      providerv1.Purpose_PURPOSE_GENERATION,
 	}
+}
+
+// copyOf returns a copy of *p, or nil.
+func copyOf[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // report says how the answer was produced: one Attempt per provider call.
@@ -237,6 +250,12 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 			Usage:           c.Usage,
 			Latency:         durationpb.New(c.Latency),
 			Verification:    c.Verification,
+			Constraint:      c.Constraint,
+			ResponseId:      c.ResponseID,
+		}
+		if c.Priced {
+			a.Cost = proto.Float64(c.Cost)
+			r.Cost = proto.Float64(r.GetCost() + c.Cost)
 		}
 		switch f := g.failures[c.Number]; {
 		case f != nil:
@@ -249,6 +268,8 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 		r.Usage.InputTokens += c.Usage.GetInputTokens()
 		r.Usage.OutputTokens += c.Usage.GetOutputTokens()
 		r.Usage.TotalTokens += c.Usage.GetTotalTokens()
+		r.Usage.CachedInputTokens += c.Usage.GetCachedInputTokens()
+		r.Usage.ReasoningTokens += c.Usage.GetReasoningTokens()
 		r.Attempts = append(r.Attempts, a)
 	}
 	g.reportSemantics(r, calls)
@@ -289,8 +310,7 @@ func resolveFailure(err error) *classifier.Failure {
 	return classifier.Wrap(err, reason, "%s", err.Error())
 }
 
-// annotate records the outcome on the Generate span: the GenAI operation,
-// attempts, repairs and, for failures and degraded answers, the domain,
+// annotate records the outcome on the Generate span: attempts, repairs and, for failures and degraded answers, the domain,
 // action and reason that explain them.
 func (g *generation) annotate(ctx context.Context, resp *guardgenv1.GenerateResponse, f *classifier.Failure) {
 	span := trace.SpanFromContext(ctx)
@@ -298,7 +318,6 @@ func (g *generation) annotate(ctx context.Context, resp *guardgenv1.GenerateResp
 		return
 	}
 	attrs := []attribute.KeyValue{
-		telemetry.GenAIOperationChat,
 		attribute.String("guardgen.target", string(g.target.Desc.FullName())),
 		attribute.Int("guardgen.attempts", g.rec.Len()),
 		telemetry.DegradedKey.Bool(resp.GetDegraded()),

@@ -28,13 +28,15 @@ import (
 //
 //  1. logging sees every call's final code and failure domain, panics
 //     included, because it wraps recovery;
-//  2. recovery turns a panic into INTERNAL with a PIPELINE_LOGIC
+//  2. rejected calls are counted by reason, and failures get the retry
+//     pushback trailer that clients' retry policies read;
+//  3. recovery turns a panic into INTERNAL with a PIPELINE_LOGIC
 //     FailureDetail, and the process lives on;
-//  3. authentication: a missing or wrong bearer token is UNAUTHENTICATED
+//  4. authentication: a missing or wrong bearer token is UNAUTHENTICATED
 //     (health and reflection may be exempt);
-//  4. admission: per-caller rate limit and the in-flight limit shed excess
+//  5. admission: per-caller rate limit and the in-flight limit shed excess
 //     load at once with RESOURCE_EXHAUSTED;
-//  5. request validation rejects bad input with INVALID_ARGUMENT and the
+//  6. request validation rejects bad input with INVALID_ARGUMENT and the
 //     protovalidate violations before any handler runs.
 //
 // The OpenTelemetry stats handler is installed beside the chain
@@ -42,6 +44,8 @@ import (
 func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{
 		s.logCalls,
+		s.countRejections,
+		s.retryPushback,
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)),
 		s.authUnary,
 		s.admit,

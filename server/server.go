@@ -105,6 +105,9 @@ type Options struct {
 	RateLimit RateLimit
 	// MaxInFlight sheds requests beyond this many in flight; 0 means no limit.
 	MaxInFlight int
+	// ShedRetryAfter is the retry delay told to a caller shed at
+	// MaxInFlight (RetryInfo and grpc-retry-pushback-ms); 0 tells none.
+	ShedRetryAfter time.Duration
 	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
 	MaxRecvBytes int
 	// ServerOptions are added to the grpc.Server's (TLS credentials).

@@ -44,6 +44,7 @@ const ticket = "guardgen.examples.v1.TicketClassification"
 
 // harness is a guardgen server on a loopback port and a client of it.
 type harness struct {
+	addr    string
 	gen     guardgenv1.GenerationServiceClient
 	targets guardgenv1.TargetServiceClient
 	health  healthpb.HealthClient
@@ -113,6 +114,7 @@ func start(t *testing.T, ho harnessOptions) *harness {
 		conn.Close()
 	})
 	return &harness{
+		addr:    lis.Addr().String(),
 		gen:     guardgenv1.NewGenerationServiceClient(conn),
 		targets: guardgenv1.NewTargetServiceClient(conn),
 		health:  healthpb.NewHealthClient(conn),

@@ -2,10 +2,6 @@ package telemetry
 
 import (
 	"go.opentelemetry.io/otel/attribute"
-	// v1.41.0 is the newest semconv package in otel v1.47.0 that still
-	// holds the GenAI keys; later ones dropped them when the GenAI
-	// conventions moved out of the core registry.
-	genai "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
@@ -28,31 +24,10 @@ const (
 	RepairsKey attribute.Key = "guardgen.repairs"
 	// DegradedKey is true when the answer came from a fallback.
 	DegradedKey attribute.Key = "guardgen.degraded"
+	// ProviderKey is the provider's name in guardgen's configuration, next
+	// to gen_ai.provider.name, which names the kind of upstream.
+	ProviderKey attribute.Key = "guardgen.provider"
 )
-
-// OpenTelemetry GenAI semantic-convention attributes, from the semconv
-// package so their spelling follows the specification.
-const (
-	// GenAIOperationNameKey is gen_ai.operation.name ("chat").
-	GenAIOperationNameKey = genai.GenAIOperationNameKey
-	// GenAIProviderNameKey is gen_ai.provider.name ("openai", ...).
-	GenAIProviderNameKey = genai.GenAIProviderNameKey
-	// GenAIRequestModelKey is gen_ai.request.model.
-	GenAIRequestModelKey = genai.GenAIRequestModelKey
-	// GenAIResponseModelKey is gen_ai.response.model.
-	GenAIResponseModelKey = genai.GenAIResponseModelKey
-	// GenAIResponseFinishReasonsKey is gen_ai.response.finish_reasons, a
-	// string slice.
-	GenAIResponseFinishReasonsKey = genai.GenAIResponseFinishReasonsKey
-	// GenAIUsageInputTokensKey is gen_ai.usage.input_tokens.
-	GenAIUsageInputTokensKey = genai.GenAIUsageInputTokensKey
-	// GenAIUsageOutputTokensKey is gen_ai.usage.output_tokens.
-	GenAIUsageOutputTokensKey = genai.GenAIUsageOutputTokensKey
-)
-
-// GenAIOperationChat is gen_ai.operation.name = "chat", the operation of a
-// provider call.
-var GenAIOperationChat = genai.GenAIOperationNameChat
 
 // FailureAttributes are the span attributes of a classified failure, with
 // the same values as the metric labels.

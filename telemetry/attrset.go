@@ -30,6 +30,9 @@ const (
 	useTokens
 	useConfidence
 	useVerification
+	useCost
+	useGenAIDuration
+	useGenAITokens
 )
 
 // attrSets caches metric options with pre-built attribute sets: building a

@@ -17,12 +17,26 @@
 //	llm_pipeline_provider_calls_total{provider,model,outcome}
 //	llm_pipeline_provider_call_duration_seconds{provider,model,outcome}
 //	llm_pipeline_provider_retries_total{provider,reason}
-//	llm_pipeline_tokens_total{provider,direction}
+//	llm_pipeline_requests_rejected_total{reason}
+//	llm_pipeline_tokens_total{provider,model,direction}
+//	llm_pipeline_cost_total{provider,model}
 //	llm_pipeline_reasks_total{reason}
 //	llm_pipeline_fallbacks_total{kind}
 //	llm_pipeline_cache_lookups_total{backend,result}
 //	llm_pipeline_breaker_state{provider}
 //	llm_pipeline_alerts_total{domain}
+//
+// Beside them, under the names and with the bucket boundaries of the
+// OpenTelemetry GenAI semantic conventions (GenAISemconvVersion), whatever
+// the prefix:
+//
+//	gen_ai_client_operation_duration_seconds{gen_ai_operation_name,gen_ai_provider_name,gen_ai_request_model,gen_ai_response_model,server_address,server_port,error_type}
+//	gen_ai_client_token_usage{...,gen_ai_token_type}
+//
+// requests_rejected counts every request refused before any generation
+// (invalid_argument, unknown_target, unauthenticated, and the shed ones:
+// rate_limit, overload); requests_shed counts only the shed ones, for the
+// load-shed alert.
 //
 // Enum labels (domain, action, reason) carry the proto enum value name
 // without its prefix ("OUTPUT_SEMANTIC", "ALERT_AND_DEGRADE",

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 )
 
 // DefaultPrefix is the metrics prefix when Options.Prefix is empty: the
@@ -56,6 +57,17 @@ type Options struct {
 	// NoRuntimeMetrics leaves the Go runtime and process collectors out of
 	// a registry that NewMetrics creates.
 	NoRuntimeMetrics bool
+	// Readers receive the metrics besides the Prometheus registry, for
+	// example an sdkmetric.ManualReader in tests.
+	Readers []sdkmetric.Reader
+}
+
+func readers(rs []sdkmetric.Reader) []sdkmetric.Option {
+	opts := make([]sdkmetric.Option, 0, len(rs)+2)
+	for _, r := range rs {
+		opts = append(opts, sdkmetric.WithReader(r))
+	}
+	return opts
 }
 
 // Metrics records guardgen's metrics. Its methods are safe for concurrent
@@ -64,8 +76,8 @@ type Metrics struct {
 	provider *sdkmetric.MeterProvider
 	registry *prometheus.Registry
 
-	targets, providers, models, backends *boundedLabel
-	sets                                 attrSets
+	targets, providers, models, backends, servers *boundedLabel
+	sets                                          attrSets
 
 	requests         metric.Int64Counter
 	requestDuration  metric.Float64Histogram
@@ -82,7 +94,19 @@ type Metrics struct {
 	alerts           metric.Int64Counter
 	confidence       metric.Float64Histogram
 	verifications    metric.Int64Counter
+	cost             metric.Float64Counter
+	rejected         metric.Int64Counter
+	genaiDuration    genaiconv.ClientOperationDuration
+	genaiTokens      genaiconv.ClientTokenUsage
 }
+
+// GenAIDurationBuckets and GenAITokenBuckets are the bucket boundaries the
+// GenAI semantic conventions give gen_ai.client.operation.duration
+// (seconds) and gen_ai.client.token.usage (tokens).
+var (
+	GenAIDurationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+	GenAITokenBuckets    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+)
 
 // NewMetrics creates the instruments and a Prometheus exporter that feeds
 // them into a dedicated registry, served by Handler.
@@ -122,15 +146,16 @@ func NewMetrics(opts Options) (*Metrics, error) {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
 	m := &Metrics{
-		provider: sdkmetric.NewMeterProvider(
+		provider: sdkmetric.NewMeterProvider(append(readers(opts.Readers),
 			sdkmetric.WithReader(exporter),
 			sdkmetric.WithResource(resource.Empty()),
-		),
+		)...),
 		registry:  reg,
 		targets:   newBoundedLabel(maxValues),
 		providers: newBoundedLabel(maxValues),
 		models:    newBoundedLabel(maxValues),
 		backends:  newBoundedLabel(maxValues),
+		servers:   newBoundedLabel(maxValues),
 	}
 	if err := m.instruments(m.provider.Meter(meterName), prefix, buckets); err != nil {
 		return nil, errors.Join(err, m.provider.Shutdown(context.Background()))
@@ -168,7 +193,7 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 	m.providerDuration = seconds("provider.call.duration", "Latency of one provider call, by outcome (ok or error).")
 	m.retries = counter("provider.retries", "{retry}",
 		"Transport retries of provider calls by the retry interceptor, by the reason of the failed attempt.")
-	m.tokens = counter("tokens", "{token}", "Tokens reported by providers, by direction (input, output).")
+	m.tokens = counter("tokens", "{token}", "Tokens reported by providers, by model and direction (input, output).")
 	m.reasks = counter("reasks", "{reask}",
 		"Re-asks: further provider calls that carry the previous output's parse error or violations.")
 	m.fallbacks = counter("fallbacks", "{fallback}", "Degraded answers served, by fallback kind (cache, route, template, partial).")
@@ -185,6 +210,17 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 	errs = append(errs, err)
 	m.verifications = counter("verifications", "{verification}",
 		"Verifier checks of candidate answers, by target and outcome (supported, not_supported, rejected, skipped).")
+	m.cost, err = meter.Float64Counter(name("cost"), metric.WithUnit("{currency}"),
+		metric.WithDescription("Cost of provider calls by the configured price tables, by provider and model."))
+	errs = append(errs, err)
+	m.rejected = counter("requests.rejected", "{request}",
+		"Requests refused before any generation, by reason (invalid_argument, unknown_target, unauthenticated, rate_limit, overload).")
+	// The GenAI semantic conventions' client metrics, under their own
+	// names (no prefix) and with the specification's buckets.
+	m.genaiDuration, err = genaiconv.NewClientOperationDuration(meter, metric.WithExplicitBucketBoundaries(GenAIDurationBuckets...))
+	errs = append(errs, err)
+	m.genaiTokens, err = genaiconv.NewClientTokenUsage(meter, metric.WithExplicitBucketBoundaries(GenAITokenBuckets...))
+	errs = append(errs, err)
 	return errors.Join(errs...)
 }
 

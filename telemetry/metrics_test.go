@@ -39,6 +39,10 @@ var wantFamilies = []string{
 	"llm_pipeline_cache_lookups_total",
 	"llm_pipeline_breaker_state",
 	"llm_pipeline_alerts_total",
+	"llm_pipeline_requests_rejected_total",
+	"llm_pipeline_cost_total",
+	"gen_ai_client_operation_duration_seconds",
+	"gen_ai_client_token_usage",
 }
 
 func newMetrics(t *testing.T, opts telemetry.Options) *telemetry.Metrics {
@@ -71,8 +75,9 @@ func recordOneOfEach(ctx context.Context, m *telemetry.Metrics) {
 	m.RecordShed(ctx, telemetry.ShedOverload)
 	m.RecordProviderCall(ctx, telemetry.ProviderCall{
 		Provider: "synthetic", Model: "synthetic-1", Code: codes.OK,
-		Duration: 20 * time.Millisecond, InputTokens: 120, OutputTokens: 40,
+		Duration: 20 * time.Millisecond, InputTokens: 120, OutputTokens: 40, Cost: 0.001, Priced: true,
 	})
+	m.RecordRejected(ctx, telemetry.RejectUnknownTarget)
 	m.RecordProviderCall(ctx, telemetry.ProviderCall{
 		Provider: "synthetic", Model: "synthetic-1", Code: codes.Unavailable, Duration: 3 * time.Millisecond,
 	})

@@ -2,6 +2,8 @@ package telemetry
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -111,16 +113,17 @@ const (
 )
 
 // RecordShed counts a request refused with RESOURCE_EXHAUSTED before any
-// work. Reasons other than the ShedReason constants count as "other".
+// work, in the shed and in the rejected families. Reasons other than the
+// ShedReason constants count as "other".
 func (m *Metrics) RecordShed(ctx context.Context, reason ShedReason) {
 	if m == nil {
 		return
 	}
-	v := string(reason)
-	if reason != ShedOverload && reason != ShedRateLimit {
-		v = labelOther
-	}
+	v := known(reason, ShedOverload, ShedRateLimit)
 	m.shed.Add(ctx, 1, metric.WithAttributes(attribute.String(labelReason, v)))
+	// A shed request is a rejected one too; counting it here keeps the
+	// two families from drifting apart.
+	m.RecordRejected(ctx, RejectReason(v))
 }
 
 // ProviderCall describes one provider call: one transport attempt.
@@ -135,6 +138,15 @@ type ProviderCall struct {
 	// InputTokens and OutputTokens are the provider's usage; zero counts
 	// are not recorded.
 	InputTokens, OutputTokens int64
+	// RequestModel is the model the call asked for (gen_ai.request.model).
+	RequestModel string
+	// GenAI names the provider and its server for the GenAI metrics.
+	GenAI GenAIEndpoint
+	// ErrorType is error.type of a failed call: the failure reason.
+	ErrorType string
+	// Cost is the call's price, counted when Priced.
+	Cost   float64
+	Priced bool
 }
 
 // RecordProviderCall counts a provider call by outcome ("ok" or the
@@ -157,13 +169,105 @@ func (m *Metrics) RecordProviderCall(ctx context.Context, c ProviderCall) {
 	m.providerDuration.Record(ctx, c.Duration.Seconds(), m.sets.option(setKey{use: useProviderDuration, a: providerName, b: modelName, c: coarse},
 		provider, model, attribute.String(labelOutcome, coarse)))
 	if c.InputTokens > 0 {
-		m.tokens.Add(ctx, c.InputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: "input"},
-			provider, attribute.String(labelDirection, "input")))
+		m.tokens.Add(ctx, c.InputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: modelName, c: "input"},
+			provider, model, attribute.String(labelDirection, "input")))
 	}
 	if c.OutputTokens > 0 {
-		m.tokens.Add(ctx, c.OutputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: "output"},
-			provider, attribute.String(labelDirection, "output")))
+		m.tokens.Add(ctx, c.OutputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: modelName, c: "output"},
+			provider, model, attribute.String(labelDirection, "output")))
 	}
+	if c.Priced {
+		m.cost.Add(ctx, c.Cost, m.sets.option(setKey{use: useCost, a: providerName, b: modelName}, provider, model))
+	}
+	m.recordGenAI(ctx, c, modelName)
+}
+
+// recordGenAI records the call in the GenAI client metrics. Every label
+// value is bounded like guardgen's own: provider and server names come
+// from the configuration, models through the models bound, error.type is
+// a failure reason.
+func (m *Metrics) recordGenAI(ctx context.Context, c ProviderCall, responseModel string) {
+	providerName := m.providers.value(c.GenAI.providerName(c.Provider))
+	requestModel := m.models.value(c.RequestModel)
+	server := ""
+	if c.GenAI.ServerAddress != "" {
+		server = m.servers.value(c.GenAI.ServerAddress)
+	}
+	port := strconv.Itoa(c.GenAI.ServerPort)
+	common := func(extra ...attribute.KeyValue) []attribute.KeyValue {
+		attrs := append(make([]attribute.KeyValue, 0, 7+len(extra)),
+			GenAIOperationNameKey.String(GenAIOperation),
+			GenAIProviderNameKey.String(providerName),
+			GenAIRequestModelKey.String(requestModel),
+		)
+		if c.Code == codes.OK {
+			attrs = append(attrs, GenAIResponseModelKey.String(responseModel))
+		}
+		if server != "" {
+			attrs = append(attrs, attribute.String("server.address", server))
+		}
+		if c.GenAI.ServerPort > 0 {
+			attrs = append(attrs, attribute.Int("server.port", c.GenAI.ServerPort))
+		}
+		return append(attrs, extra...)
+	}
+	errType := ""
+	if c.Code != codes.OK {
+		errType = c.ErrorType
+		if errType == "" {
+			errType = providerOutcome(c.Code)
+		}
+	}
+	var durationAttrs []attribute.KeyValue
+	if errType != "" {
+		durationAttrs = common(ErrorTypeKey.String(errType))
+	} else {
+		durationAttrs = common()
+	}
+	m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(),
+		m.sets.option(setKey{use: useGenAIDuration, a: providerName, b: requestModel + "\x00" + responseModel, c: server + ":" + port, d: errType}, durationAttrs...))
+	for _, t := range []struct {
+		kind string
+		n    int64
+	}{{"input", c.InputTokens}, {"output", c.OutputTokens}} {
+		if t.n <= 0 || c.Code != codes.OK {
+			continue
+		}
+		m.genaiTokens.Inst().Record(ctx, t.n,
+			m.sets.option(setKey{use: useGenAITokens, a: providerName, b: requestModel + "\x00" + responseModel, c: server + ":" + port, d: t.kind},
+				common(attribute.String("gen_ai.token.type", t.kind))...))
+	}
+}
+
+// RejectReason is why a request was refused before any generation.
+type RejectReason string
+
+// Reasons for rejecting a request.
+const (
+	RejectInvalidArgument RejectReason = "invalid_argument"
+	RejectUnknownTarget   RejectReason = "unknown_target"
+	RejectUnauthenticated RejectReason = "unauthenticated"
+	RejectRateLimit       RejectReason = "rate_limit"
+	RejectOverload        RejectReason = "overload"
+)
+
+// RecordRejected counts a request refused before any generation. Reasons
+// other than the RejectReason constants count as "other".
+func (m *Metrics) RecordRejected(ctx context.Context, reason RejectReason) {
+	if m == nil {
+		return
+	}
+	v := known(reason, RejectInvalidArgument, RejectUnknownTarget, RejectUnauthenticated, RejectRateLimit, RejectOverload)
+	m.rejected.Add(ctx, 1, metric.WithAttributes(attribute.String(labelReason, v)))
+}
+
+// known is v as a label value when it is one of values, else "other": the
+// label keeps to the values the code names.
+func known[T ~string](v T, values ...T) string {
+	if slices.Contains(values, v) {
+		return string(v)
+	}
+	return labelOther
 }
 
 // RecordRetry counts one transport retry of a provider call, by the reason
@@ -206,12 +310,7 @@ func (m *Metrics) RecordFallback(ctx context.Context, kind FallbackKind) {
 	if m == nil {
 		return
 	}
-	v := string(kind)
-	switch kind {
-	case FallbackCache, FallbackRoute, FallbackTemplate, FallbackPartial:
-	default:
-		v = labelOther
-	}
+	v := known(kind, FallbackCache, FallbackRoute, FallbackTemplate, FallbackPartial)
 	m.fallbacks.Add(ctx, 1, metric.WithAttributes(attribute.String(labelKind, v)))
 }
 

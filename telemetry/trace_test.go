@@ -30,7 +30,7 @@ func TestTracerProviderWithoutEndpoint(t *testing.T) {
 	span.SetAttributes(telemetry.FailureAttributes(semantic,
 		guardgenv1.RecoveryAction_RECOVERY_ACTION_RETRY_WITH_BACKOFF,
 		guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH)...)
-	span.SetAttributes(telemetry.GenAIOperationChat, telemetry.RetryAttemptKey.Int(2))
+	span.SetAttributes(telemetry.GenAIOperationNameKey.String(telemetry.GenAIOperation), telemetry.RetryAttemptKey.Int(2))
 	span.End()
 
 	ended := rec.Ended()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ const (
 	ReasonUnauthenticated  = "UNAUTHENTICATED"
 	ReasonPermissionDenied = "PERMISSION_DENIED"
 	ReasonNotFound         = "NOT_FOUND"
+	ReasonSchemaRejected   = "SCHEMA_REJECTED"
 )
 
 // ErrorInfo metadata keys: the only two this provider sets.
@@ -134,6 +136,8 @@ func httpFault(u upstreamError, now time.Time) error {
 		code, info.Reason, msg = codes.InvalidArgument, ReasonContextLength, "prompt exceeds the model's context length"
 	case isContentFilter(u):
 		code, info.Reason, msg = codes.FailedPrecondition, ReasonContentFilter, "upstream content policy blocked the request"
+	case isSchemaRejected(u):
+		code, info.Reason, msg = codes.FailedPrecondition, ReasonSchemaRejected, "upstream rejected the output schema"
 	default: // 400, 422 and any other 4xx: the request itself was refused
 		code, info.Reason, msg = codes.InvalidArgument, ReasonInvalidRequest, "upstream rejected the request"
 	}
@@ -162,6 +166,30 @@ func isContentFilter(u upstreamError) bool {
 		}
 	}
 	return u.InnerCode == "ResponsibleAIPolicyViolation"
+}
+
+// isSchemaRejected recognises an upstream refusing the output schema
+// itself rather than the prompt: OpenAI names the parameter
+// (response_format, or tools for a function's parameters), and some
+// compatible servers say invalid_json_schema.
+func isSchemaRejected(u upstreamError) bool {
+	return strings.HasPrefix(u.Param, "response_format") || strings.HasPrefix(u.Param, "tools") ||
+		u.Code == "invalid_json_schema"
+}
+
+// isSchemaRejection reports whether err is the provider's SCHEMA_REJECTED
+// status.
+func isSchemaRejection(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.FailedPrecondition {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == ReasonSchemaRejected {
+			return true
+		}
+	}
+	return false
 }
 
 // upstreamCode is the error's code (else type) when it looks like an

@@ -35,10 +35,11 @@ func BenchmarkMapping(b *testing.B) {
 	}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.params(req); err != nil {
+		out, err := p.request(req, true)
+		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := response(c); err != nil {
+		if _, err := p.response(c, out); err != nil {
 			b.Fatal(err)
 		}
 	}

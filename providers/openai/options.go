@@ -23,6 +23,10 @@ const (
 	// ModePrompt sends no response_format and puts the schema in the system
 	// instructions, for compatible servers without JSON mode.
 	ModePrompt
+	// ModeTools sends the schema as the parameters of one function and
+	// forces the model to call it (tool_choice); the call's arguments are
+	// the answer. For servers that support tools but not json_schema.
+	ModeTools
 )
 
 // String returns the mode's name as used in configuration.
@@ -34,8 +38,37 @@ func (m OutputMode) String() string {
 		return "json_object"
 	case ModePrompt:
 		return "prompt"
+	case ModeTools:
+		return "tools"
 	}
 	return "OutputMode(unknown)"
+}
+
+// TokenLimit is the request field that carries the output token limit.
+type TokenLimit int
+
+const (
+	// TokenLimitMaxCompletionTokens sends max_completion_tokens, OpenAI's
+	// current field, which its reasoning models require.
+	TokenLimitMaxCompletionTokens TokenLimit = iota
+	// TokenLimitMaxTokens sends the deprecated max_tokens, which many
+	// compatible servers still read instead.
+	TokenLimitMaxTokens
+	// TokenLimitBoth sends both fields with the same value.
+	TokenLimitBoth
+)
+
+// String returns the field's name as used in configuration.
+func (t TokenLimit) String() string {
+	switch t {
+	case TokenLimitMaxCompletionTokens:
+		return "max_completion_tokens"
+	case TokenLimitMaxTokens:
+		return "max_tokens"
+	case TokenLimitBoth:
+		return "both"
+	}
+	return "TokenLimit(unknown)"
 }
 
 // Options configure a Provider. The zero value talks to api.openai.com with
@@ -64,9 +97,12 @@ type Options struct {
 	// HTTPClient makes the requests; nil means a client of the provider's
 	// own, on a clone of http.DefaultTransport, released by Close.
 	HTTPClient *http.Client
-	// MaxOutputTokens is sent as max_completion_tokens when a request does
+	// MaxOutputTokens is sent (in the TokenLimit field) when a request does
 	// not set its own; 0 leaves it to the model.
 	MaxOutputTokens uint32
+	// TokenLimit selects the field the output token limit is sent in; the
+	// zero value is max_completion_tokens.
+	TokenLimit TokenLimit
 	// Now is the clock used to read HTTP-date Retry-After headers; nil means
 	// time.Now.
 	Now func() time.Time

@@ -15,19 +15,21 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
-const defaultBaseURL = "https://api.openai.com/v1"
+// DefaultBaseURL is the API root when Options.BaseURL is empty.
+const DefaultBaseURL = "https://api.openai.com/v1"
 
 // Provider is the OpenAI ProviderService. It is safe for concurrent use.
 type Provider struct {
 	providerv1.UnimplementedProviderServiceServer
 
-	chat      openaisdk.ChatCompletionService
-	model     string
-	mode      OutputMode
-	timeout   time.Duration
-	maxTokens uint32
-	now       func() time.Time
-	schemas   schemaCache
+	chat       openaisdk.ChatCompletionService
+	model      string
+	mode       OutputMode
+	tokenLimit TokenLimit
+	timeout    time.Duration
+	maxTokens  uint32
+	now        func() time.Time
+	schemas    schemaCache
 	// transport is the provider's own, closed by Close; nil when the caller
 	// supplied the HTTP client.
 	transport *http.Transport
@@ -39,26 +41,32 @@ var _ providerv1.ProviderServiceServer = (*Provider)(nil)
 func New(opts Options) (*Provider, error) {
 	base := opts.BaseURL
 	if base == "" {
-		base = defaultBaseURL
+		base = DefaultBaseURL
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", base)
 	}
 	switch opts.Mode {
-	case ModeJSONSchema, ModeJSONObject, ModePrompt:
+	case ModeJSONSchema, ModeJSONObject, ModePrompt, ModeTools:
 	default:
 		return nil, fmt.Errorf("openai: unknown output mode %d", opts.Mode)
+	}
+	switch opts.TokenLimit {
+	case TokenLimitMaxCompletionTokens, TokenLimitMaxTokens, TokenLimitBoth:
+	default:
+		return nil, fmt.Errorf("openai: unknown token limit field %d", opts.TokenLimit)
 	}
 	if opts.Timeout < 0 {
 		return nil, errors.New("openai: negative timeout")
 	}
 	p := &Provider{
-		model:     opts.Model,
-		mode:      opts.Mode,
-		timeout:   opts.Timeout,
-		maxTokens: opts.MaxOutputTokens,
-		now:       opts.Now,
+		model:      opts.Model,
+		mode:       opts.Mode,
+		tokenLimit: opts.TokenLimit,
+		timeout:    opts.Timeout,
+		maxTokens:  opts.MaxOutputTokens,
+		now:        opts.Now,
 	}
 	if p.model == "" {
 		p.model = DefaultModel
@@ -121,13 +129,33 @@ func (p *Provider) Close() error {
 // errUpstreamTimeout is the cause of a context ended by Options.Timeout.
 var errUpstreamTimeout = errors.New("openai: upstream timeout")
 
-// Complete sends one chat completion request (never more: SDK retries are
-// off) and maps the answer, or the failure, per the provider contract.
+// Complete sends one chat completion request (never more, SDK retries
+// being off, but for one case: when the upstream rejects the strict schema
+// itself, the request is sent once more without strict mode, and the
+// answer's Constraint says so) and maps the answer, or the failure, per
+// the provider contract.
 func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
-	params, err := p.params(req)
+	out, err := p.request(req, true)
 	if err != nil {
 		return nil, err
 	}
+	completion, err := p.send(ctx, out)
+	if err != nil && out.constraint.GetStrict() && isSchemaRejection(err) {
+		p.schemas.reject(out.schemaText)
+		if out, err = p.request(req, false); err != nil {
+			return nil, err
+		}
+		out.constraint.StrictRejected = true
+		completion, err = p.send(ctx, out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.response(completion, out)
+}
+
+// send makes one upstream request under the provider's timeout.
+func (p *Provider) send(ctx context.Context, out outgoing) (*openaisdk.ChatCompletion, error) {
 	callCtx := ctx
 	if p.timeout > 0 {
 		var cancel context.CancelFunc
@@ -135,9 +163,9 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 		defer cancel()
 	}
 	var httpResp *http.Response
-	completion, err := p.chat.New(callCtx, params, option.WithResponseInto(&httpResp))
+	completion, err := p.chat.New(callCtx, out.params, option.WithResponseInto(&httpResp))
 	if err != nil {
 		return nil, p.fault(ctx, callCtx, httpResp, err)
 	}
-	return response(completion)
+	return completion, nil
 }

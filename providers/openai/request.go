@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	openaisdk "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/shared"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -14,16 +15,33 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
-// params maps a CompleteRequest onto Chat Completions parameters. Its
-// errors are INVALID_ARGUMENT statuses: the request cannot be sent.
-func (p *Provider) params(req *providerv1.CompleteRequest) (openaisdk.ChatCompletionNewParams, error) {
-	var params openaisdk.ChatCompletionNewParams
+// outgoing is one chat completion request as built, with what reading
+// its answer needs.
+type outgoing struct {
+	params openaisdk.ChatCompletionNewParams
+	// constraint says how the output was asked for; reported with the answer.
+	constraint *providerv1.Constraint
+	// entries is the original schema root when maps were sent as entry
+	// lists; the answer's entries are turned back into objects with it.
+	entries *object
+	// schemaText identifies the schema for the rejection memory.
+	schemaText string
+}
+
+// request maps a CompleteRequest onto Chat Completions parameters, in one
+// place: messages, the output constraint of the provider's mode, sampling
+// and the token limit in the configured field. allowStrict false sends the
+// schema without strict mode (after the upstream rejected it). Its errors
+// are INVALID_ARGUMENT statuses: the request cannot be sent.
+func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (outgoing, error) {
+	var out outgoing
+	params := &out.params
 	if len(req.GetMessages()) == 0 {
-		return params, status.Error(codes.InvalidArgument, "openai: the request has no messages")
+		return out, status.Error(codes.InvalidArgument, "openai: the request has no messages")
 	}
 	for i, m := range req.GetMessages() {
 		if m.GetRole() == providerv1.Role_ROLE_UNSPECIFIED {
-			return params, status.Errorf(codes.InvalidArgument, "openai: message %d has no role", i)
+			return out, status.Errorf(codes.InvalidArgument, "openai: message %d has no role", i)
 		}
 	}
 	params.Model = req.GetModel()
@@ -32,22 +50,54 @@ func (p *Provider) params(req *providerv1.CompleteRequest) (openaisdk.ChatComple
 	}
 
 	messages := req.GetMessages()
-	if out := req.GetOutputSchema(); out.GetJsonSchema() != "" {
-		if !json.Valid([]byte(out.GetJsonSchema())) {
-			return params, status.Error(codes.InvalidArgument, "openai: the output schema is not valid JSON")
+	if schema := req.GetOutputSchema(); schema.GetJsonSchema() != "" {
+		if !json.Valid([]byte(schema.GetJsonSchema())) {
+			return out, status.Error(codes.InvalidArgument, "openai: the output schema is not valid JSON")
 		}
+		out.schemaText = schema.GetJsonSchema()
 		switch p.mode {
 		case ModeJSONSchema:
-			rf, err := p.jsonSchemaFormat(out)
+			sent, err := p.sentSchema(schema, allowStrict)
 			if err != nil {
-				return params, err
+				return out, err
 			}
-			params.ResponseFormat.OfJSONSchema = rf
+			params.ResponseFormat.OfJSONSchema = &shared.ResponseFormatJSONSchemaParam{
+				JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
+					Name:   sent.name,
+					Strict: openaisdk.Bool(sent.strict),
+					Schema: json.RawMessage(sent.schema),
+				},
+			}
+			out.constraint, out.entries = sent.constraint(providerv1.ConstraintMode_CONSTRAINT_MODE_JSON_SCHEMA), sent.entries
+		case ModeTools:
+			sent, err := p.sentSchema(schema, allowStrict)
+			if err != nil {
+				return out, err
+			}
+			fn, err := marshalJSON(map[string]any{
+				"name":        sent.name,
+				"description": "Record the answer. Its arguments are the answer itself, an instance of " + schema.GetName() + ".",
+				"parameters":  json.RawMessage(sent.schema),
+				"strict":      sent.strict,
+			})
+			if err != nil {
+				return out, status.Error(codes.Internal, "openai: encoding the function failed")
+			}
+			// Override keeps the schema's bytes (and so its property
+			// order, which Structured Outputs generate in) as they are.
+			params.Tools = []openaisdk.ChatCompletionToolUnionParam{{OfFunction: &openaisdk.ChatCompletionFunctionToolParam{
+				Function: param.Override[shared.FunctionDefinitionParam](json.RawMessage(fn)),
+			}}}
+			params.ToolChoice = openaisdk.ToolChoiceOptionFunctionToolChoice(openaisdk.ChatCompletionNamedToolChoiceFunctionParam{Name: sent.name})
+			messages = withText(messages, "Answer by calling the function "+sent.name+"; its arguments are your answer.")
+			out.constraint, out.entries = sent.constraint(providerv1.ConstraintMode_CONSTRAINT_MODE_TOOL), sent.entries
 		case ModeJSONObject:
 			params.ResponseFormat.OfJSONObject = &shared.ResponseFormatJSONObjectParam{}
-			messages = withInstructions(messages, out)
+			messages = withInstructions(messages, schema)
+			out.constraint = &providerv1.Constraint{Mode: providerv1.ConstraintMode_CONSTRAINT_MODE_JSON_OBJECT}
 		case ModePrompt:
-			messages = withInstructions(messages, out)
+			messages = withInstructions(messages, schema)
+			out.constraint = &providerv1.Constraint{Mode: providerv1.ConstraintMode_CONSTRAINT_MODE_PROMPT}
 		}
 	}
 
@@ -61,7 +111,7 @@ func (p *Provider) params(req *providerv1.CompleteRequest) (openaisdk.ChatComple
 		case providerv1.Role_ROLE_ASSISTANT:
 			params.Messages = append(params.Messages, openaisdk.AssistantMessage(m.GetContent()))
 		default:
-			return params, status.Errorf(codes.InvalidArgument, "openai: message %d has unknown role %d", i, m.GetRole())
+			return out, status.Errorf(codes.InvalidArgument, "openai: message %d has unknown role %d", i, m.GetRole())
 		}
 	}
 
@@ -69,55 +119,79 @@ func (p *Provider) params(req *providerv1.CompleteRequest) (openaisdk.ChatComple
 	if s != nil && s.Temperature != nil {
 		params.Temperature = openaisdk.Float(s.GetTemperature())
 	}
+	if s != nil && s.TopP != nil {
+		params.TopP = openaisdk.Float(s.GetTopP())
+	}
 	if s != nil && s.Seed != nil {
 		params.Seed = openaisdk.Int(s.GetSeed())
 	}
-	// max_completion_tokens, not the deprecated max_tokens that reasoning
-	// models reject.
-	if n := s.GetMaxOutputTokens(); n > 0 {
-		params.MaxCompletionTokens = openaisdk.Int(int64(n))
-	} else if p.maxTokens > 0 {
-		params.MaxCompletionTokens = openaisdk.Int(int64(p.maxTokens))
+	limit := int64(s.GetMaxOutputTokens())
+	if limit == 0 {
+		limit = int64(p.maxTokens)
 	}
-	withLogprobs(&params, req)
-	return params, nil
-}
-
-// jsonSchemaFormat is response_format json_schema. A schema that fits the
-// strict subset goes strict; one that does not (a map, a free-form value,
-// a limit exceeded; see Strict) goes unchanged with strict: false, as does
-// any schema the request did not ask to be strict.
-func (p *Provider) jsonSchemaFormat(out *providerv1.OutputSchema) (*shared.ResponseFormatJSONSchemaParam, error) {
-	schema, strict := []byte(out.GetJsonSchema()), false
-	if out.GetStrict() {
-		converted, err := p.schemas.strict(out.GetJsonSchema())
-		switch {
-		case err == nil:
-			schema, strict = converted, true
-		case errors.Is(err, ErrInvalidSchema):
-			return nil, status.Error(codes.InvalidArgument, "openai: the output schema is not a JSON Schema object")
+	if limit > 0 {
+		if p.tokenLimit != TokenLimitMaxTokens {
+			params.MaxCompletionTokens = openaisdk.Int(limit)
+		}
+		if p.tokenLimit != TokenLimitMaxCompletionTokens {
+			params.MaxTokens = openaisdk.Int(limit)
 		}
 	}
-	return &shared.ResponseFormatJSONSchemaParam{
-		JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
-			Name:   schemaName(out.GetName()),
-			Strict: openaisdk.Bool(strict),
-			Schema: json.RawMessage(schema),
-		},
-	}, nil
+	withLogprobs(params, req)
+	return out, nil
+}
+
+// sent is the schema as it goes to the upstream.
+type sent struct {
+	name    string
+	schema  []byte
+	strict  bool
+	entries *object
+	// rejected: the upstream refused this schema in strict mode before.
+	rejected bool
+}
+
+func (s sent) constraint(mode providerv1.ConstraintMode) *providerv1.Constraint {
+	return &providerv1.Constraint{Mode: mode, Strict: s.strict, StrictRejected: s.rejected}
+}
+
+// sentSchema is the schema for json_schema and tools modes. A schema that
+// fits the strict subset goes strict (maps as entry lists); one that does
+// not (a free-form value, a limit exceeded; see Strict) goes unchanged with
+// strict: false, as does any schema the request did not ask to be strict,
+// or one the upstream rejected in strict mode before, or any schema when
+// allowStrict is false.
+func (p *Provider) sentSchema(out *providerv1.OutputSchema, allowStrict bool) (sent, error) {
+	s := sent{name: schemaName(out.GetName()), schema: []byte(out.GetJsonSchema())}
+	if !out.GetStrict() {
+		return s, nil
+	}
+	r := p.schemas.strict(out.GetJsonSchema())
+	s.rejected = r.rejected
+	switch {
+	case errors.Is(r.err, ErrInvalidSchema):
+		return s, status.Error(codes.InvalidArgument, "openai: the output schema is not a JSON Schema object")
+	case r.err == nil && allowStrict && !r.rejected:
+		s.schema, s.strict, s.entries = r.schema, true, r.entries
+	}
+	return s, nil
 }
 
 // withInstructions puts the schema into the system instructions, for the
-// modes that cannot send it as response_format. It extends a leading
-// system message, or adds one. JSON mode also requires the word "JSON" in
-// the messages, which this text carries.
+// modes that cannot send it as response_format. JSON mode also requires
+// the word "JSON" in the messages, which this text carries.
 func withInstructions(messages []*providerv1.Message, out *providerv1.OutputSchema) []*providerv1.Message {
 	text := "Respond with a single JSON object, and nothing else (no prose, no code fences), " +
 		"that conforms to this JSON Schema"
 	if name := out.GetName(); name != "" {
 		text += fmt.Sprintf(" (%s)", name)
 	}
-	text += ":\n" + out.GetJsonSchema()
+	return withText(messages, text+":\n"+out.GetJsonSchema())
+}
+
+// withText adds text to the system instructions: it extends a leading
+// system message, or adds one.
+func withText(messages []*providerv1.Message, text string) []*providerv1.Message {
 	withText := make([]*providerv1.Message, 0, len(messages)+1)
 	if first := messages[0]; first.GetRole() == providerv1.Role_ROLE_SYSTEM {
 		merged := &providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: first.GetContent() + "\n\n" + text}
@@ -147,7 +221,9 @@ func schemaName(name string) string {
 
 // schemaCache remembers Strict's answer per schema text: guardgen sends the
 // same few target schemas over and over. It is bounded because requests can
-// carry their own descriptor sets, hence schemas.
+// carry their own descriptor sets, hence schemas. It also remembers the
+// schemas an upstream refused in strict mode, so that later requests go
+// non-strict at once instead of paying for a rejected request each time.
 type schemaCache struct {
 	mu      sync.Mutex
 	entries map[string]strictResult
@@ -156,23 +232,44 @@ type schemaCache struct {
 type strictResult struct {
 	schema []byte
 	err    error
+	// entries is the parsed original schema when maps became entry lists.
+	entries *object
+	// rejected: the upstream refused the strict schema.
+	rejected bool
 }
 
 const schemaCacheSize = 256
 
-func (c *schemaCache) strict(schema string) ([]byte, error) {
+func (c *schemaCache) strict(schema string) strictResult {
 	c.mu.Lock()
 	r, ok := c.entries[schema]
 	c.mu.Unlock()
 	if ok {
-		return r.schema, r.err
+		return r
 	}
-	r.schema, r.err = Strict([]byte(schema))
+	var maps bool
+	r.schema, maps, r.err = strict([]byte(schema))
+	if r.err == nil && maps {
+		if v, err := parseJSON([]byte(schema)); err == nil {
+			r.entries, _ = v.(*object)
+		}
+	}
+	c.put(schema, r)
+	return r
+}
+
+// reject marks schema as refused by the upstream in strict mode.
+func (c *schemaCache) reject(schema string) {
+	r := c.strict(schema)
+	r.rejected = true
+	c.put(schema, r)
+}
+
+func (c *schemaCache) put(schema string, r strictResult) {
 	c.mu.Lock()
-	if c.entries == nil || len(c.entries) >= schemaCacheSize {
+	defer c.mu.Unlock()
+	if _, ok := c.entries[schema]; !ok && (c.entries == nil || len(c.entries) >= schemaCacheSize) {
 		c.entries = make(map[string]strictResult, 16) // crude but bounded: start over
 	}
 	c.entries[schema] = r
-	c.mu.Unlock()
-	return r.schema, r.err
 }

@@ -9,28 +9,47 @@ import (
 
 // response maps the first choice of a chat completion. A completion without
 // choices is a broken upstream answer, not the model's: UNAVAILABLE, so
-// guardgen retries it like a 5xx rather than re-asking the model.
-func response(c *openaisdk.ChatCompletion) (*providerv1.CompleteResponse, error) {
+// guardgen retries it like a 5xx rather than re-asking the model. In tools
+// mode the answer is the first tool call's arguments; maps sent as entry
+// lists come back as JSON objects.
+func (p *Provider) response(c *openaisdk.ChatCompletion, out outgoing) (*providerv1.CompleteResponse, error) {
 	if c == nil || len(c.Choices) == 0 {
 		return nil, fault(codes.Unavailable, "openai: upstream returned no choices", ReasonUnavailable, nil)
 	}
 	choice := c.Choices[0]
-	out := &providerv1.CompleteResponse{
+	resp := &providerv1.CompleteResponse{
 		Content:      choice.Message.Content,
 		FinishReason: finishReason(choice.FinishReason),
 		Refusal:      choice.Message.Refusal,
 		Model:        c.Model,
+		Id:           c.ID,
+		Constraint:   out.constraint,
 		Usage: &providerv1.Usage{
-			InputTokens:  c.Usage.PromptTokens,
-			OutputTokens: c.Usage.CompletionTokens,
-			TotalTokens:  c.Usage.TotalTokens,
+			InputTokens:       c.Usage.PromptTokens,
+			OutputTokens:      c.Usage.CompletionTokens,
+			TotalTokens:       c.Usage.TotalTokens,
+			CachedInputTokens: c.Usage.PromptTokensDetails.CachedTokens,
+			ReasoningTokens:   c.Usage.CompletionTokensDetails.ReasoningTokens,
 		},
 	}
-	out.Logprobs = tokenLogprobs(choice.Logprobs.Content)
-	if out.Refusal != "" {
-		out.FinishReason = providerv1.FinishReason_FINISH_REASON_REFUSAL
+	resp.Logprobs = tokenLogprobs(choice.Logprobs.Content)
+	if p.mode == ModeTools && len(choice.Message.ToolCalls) > 0 {
+		// The forced call is the answer: a model that called it stopped as
+		// asked, whichever finish reason the server reports for that.
+		resp.Content = choice.Message.ToolCalls[0].Function.Arguments
+		if resp.FinishReason == providerv1.FinishReason_FINISH_REASON_TOOL_CALLS {
+			resp.FinishReason = providerv1.FinishReason_FINISH_REASON_STOP
+		}
 	}
-	return out, nil
+	if out.entries != nil && resp.FinishReason == providerv1.FinishReason_FINISH_REASON_STOP {
+		content, paths := fromEntries([]byte(resp.Content), out.entries)
+		resp.Content = string(content)
+		out.constraint.MapEntries = paths
+	}
+	if resp.Refusal != "" {
+		resp.FinishReason = providerv1.FinishReason_FINISH_REASON_REFUSAL
+	}
+	return resp, nil
 }
 
 // finishReason maps choices[].finish_reason; function_call is the

@@ -79,61 +79,82 @@ var strictFormats = map[string]bool{
 //
 //   - the root must be an object schema (a root $ref is inlined); anyOf at
 //     the root is rejected;
+//
 //   - every object gets additionalProperties: false and lists all its
 //     properties in required; a property that was optional becomes
 //     nullable (type [T, "null"] for plain scalars, anyOf with
 //     {"type": "null"} for objects, arrays, enums, consts, $refs and
 //     anyOfs), since protojson reads null as "unset";
+//
 //   - a type list of several types (protojson's int64 as integer or
 //     string) becomes anyOf, one branch per type with its own keywords;
+//
 //   - a oneOf of required-lists (a proto oneof) is dropped and said in the
 //     description ("exactly one of ... is non-null"); a oneOf of schemas
 //     becomes anyOf;
+//
 //   - keywords strict mode does not support are dropped: annotations
 //     ($schema, $id, title, default, examples, ...) silently, constraints
 //     (minLength, maxLength, uniqueItems, contentEncoding, formats other
 //     than date-time, time, date, duration, email, hostname, ipv4, ipv6 and
 //     uuid) by restating them in the description, so the model still sees
 //     them and guardgen's validator still enforces them;
+//
 //   - type is inferred from enum and const values where missing, because
 //     strict mode wants a type on every schema.
 //
+//   - a map (an object whose additionalProperties is a schema) becomes an
+//     array of {"key", "value"} entries, since strict mode requires
+//     additionalProperties: false on every object and a map could only
+//     ever be generated empty; propertyNames constrain the key,
+//     minProperties and maxProperties become minItems and maxItems. The
+//     provider turns the entries back into a JSON object before the
+//     content leaves it ([FromEntries]);
+//
+//   - anyOf (or a oneOf of schemas) next to other keywords becomes anyOf
+//     with those keywords copied into each branch, and an allOf of
+//     required-list oneOfs (several proto oneofs) is said in the
+//     description like a single one.
+//
 // Strict returns ErrNotStrict (in a *SchemaError) for what the subset
-// cannot express. The notable case is a map (additionalProperties with a
-// schema) or a free-form value ({} or true, e.g. google.protobuf.Value):
-// strict mode requires additionalProperties: false on every object, so a
-// map could only ever be generated empty, silently losing data. The
-// provider therefore sends such schemas unchanged with strict: false; the
-// model is guided instead of constrained and guardgen's validator catches
-// what it gets wrong. ErrTooLarge reports an exceeded limit, and
-// ErrInvalidSchema input that is not a schema.
+// cannot express. The notable case is a free-form value ({} or true, e.g.
+// google.protobuf.Value or Struct): the provider sends such schemas
+// unchanged with strict: false; the model is guided instead of constrained
+// and guardgen's validator catches what it gets wrong. ErrTooLarge reports
+// an exceeded limit, and ErrInvalidSchema input that is not a schema.
 func Strict(schema []byte) ([]byte, error) {
+	out, _, err := strict(schema)
+	return out, err
+}
+
+// strict is Strict, also reporting whether a map was turned into entries.
+func strict(schema []byte) (out []byte, maps bool, err error) {
 	v, err := parseJSON(schema)
 	if err != nil {
-		return nil, schemaErr(ErrInvalidSchema, "", "not JSON: %v", err)
+		return nil, false, schemaErr(ErrInvalidSchema, "", "not JSON: %v", err)
 	}
 	root, ok := v.(*object)
 	if !ok {
 		if _, isBool := v.(bool); isBool {
-			return nil, schemaErr(ErrNotStrict, "", "a boolean schema is not an object")
+			return nil, false, schemaErr(ErrNotStrict, "", "a boolean schema is not an object")
 		}
-		return nil, schemaErr(ErrInvalidSchema, "", "the schema is a JSON %s, not an object", jsonKind(v))
+		return nil, false, schemaErr(ErrInvalidSchema, "", "the schema is a JSON %s, not an object", jsonKind(v))
 	}
 	c := converter{}
 	if d, ok := root.get("$defs"); ok {
 		if c.defs, ok = d.(*object); !ok {
-			return nil, schemaErr(ErrInvalidSchema, "/$defs", "$defs is not an object")
+			return nil, false, schemaErr(ErrInvalidSchema, "/$defs", "$defs is not an object")
 		}
 	}
 	if root.has("definitions") {
-		return nil, schemaErr(ErrNotStrict, "/definitions", "definitions is not supported; use $defs")
+		return nil, false, schemaErr(ErrNotStrict, "/definitions", "definitions is not supported; use $defs")
 	}
 	if ref, ok := root.get("$ref"); ok && ref != "#" {
 		// A root that only points at a definition: inline it, since strict
 		// mode wants the root itself to be an object.
 		def, err := c.resolve(ref, "/$ref")
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		inlined := newObject(def.len())
 		for _, k := range def.keys {
@@ -142,18 +163,21 @@ func Strict(schema []byte) ([]byte, error) {
 		root = inlined
 	}
 	if oneOf, ok := root.get("oneOf"); root.has("anyOf") || ok && !isRequiredLists(oneOf) {
-		return nil, schemaErr(ErrNotStrict, "", "the root must be an object, not anyOf")
+		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object, not anyOf")
 	}
-	out, err := c.node(root, "", 0, false, true)
+	if isMap(root) {
+		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema, not a map")
+	}
+	converted, err := c.node(root, "", 0, false, true)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	outRoot, ok := out.(*object)
+	outRoot, ok := converted.(*object)
 	if !ok {
-		return nil, schemaErr(ErrNotStrict, "", "the root must be an object schema")
+		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema")
 	}
 	if t, _ := outRoot.get("type"); t != "object" {
-		return nil, schemaErr(ErrNotStrict, "", "the root must be an object schema")
+		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema")
 	}
 	if c.defs != nil && c.defs.len() > 0 {
 		defs := newObject(c.defs.len())
@@ -162,16 +186,17 @@ func Strict(schema []byte) ([]byte, error) {
 			path := "/$defs/" + pointerEscape(name)
 			d, err := c.schema(c.defs.vals[name], path, 0, false)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			defs.set(name, d)
 		}
 		outRoot.set("$defs", defs)
 	}
 	if err := c.limits(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return marshalJSON(outRoot)
+	out, err = marshalJSON(outRoot)
+	return out, c.maps > 0, err
 }
 
 // converter carries the root's definitions and the running totals that
@@ -181,6 +206,8 @@ type converter struct {
 	properties int
 	enumValues int
 	strings    int
+	// maps counts maps turned into entry arrays.
+	maps int
 }
 
 func (c *converter) addString(s string) { c.strings += utf8.RuneCountInString(s) }
@@ -252,6 +279,7 @@ var (
 		"anyOf": true, "oneOf": true, "properties": true, "required": true, "additionalProperties": true,
 		"propertyNames": true, "minProperties": true, "maxProperties": true, "items": true,
 		"format": true, "minLength": true, "maxLength": true, "contentEncoding": true, "uniqueItems": true,
+		"allOf": true,
 	}
 )
 
@@ -294,6 +322,15 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 	}
 	isObject := slices.Contains(types, "object")
 	isArray := slices.Contains(types, "array")
+	if isObject && isMap(o) {
+		if nonNull := slices.DeleteFunc(slices.Clone(types), isNull); len(nonNull) > 1 {
+			return nil, schemaErr(ErrNotStrict, path, "a map that may also be another type")
+		}
+		return c.mapEntries(o, path, level, nullable || slices.Contains(types, "null"), desc)
+	}
+	if o.has("allOf") && !(isObject && isOneOfList(o)) {
+		return nil, schemaErr(ErrNotStrict, path, "allOf is supported only as a list of required-list oneOfs on an object")
+	}
 
 	out := newObject(o.len() + 3)
 
@@ -332,7 +369,11 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 		branches, hasBranches = oneOf, true
 	}
 	if hasBranches && (len(types) > 0 || enum != nil || hasConst) {
-		return nil, schemaErr(ErrNotStrict, path, "anyOf next to type, enum or const")
+		distributed, err := distribute(o, branches, hasOneOf && !requiredOneOf, path)
+		if err != nil {
+			return nil, err
+		}
+		return c.node(distributed, path, level, nullable, false)
 	}
 	if nonNull := slices.DeleteFunc(slices.Clone(types), isNull); len(nonNull) > 1 {
 		if enum != nil || hasConst {
@@ -575,9 +616,133 @@ func (c *converter) object(o *object, path string, level int, requiredOneOf bool
 	}
 	if requiredOneOf {
 		oneOf, _ := o.get("oneOf")
-		notes = append(notes, fmt.Sprintf("Exactly one of %s must be non-null; set the others to null.", strings.Join(oneOfNames(oneOf), ", ")))
+		notes = append(notes, exactlyOneNote(oneOf))
+	}
+	if all, ok := o.get("allOf"); ok {
+		for _, item := range all.([]any) { // isOneOfList checked the shape
+			oneOf, _ := item.(*object).get("oneOf")
+			notes = append(notes, exactlyOneNote(oneOf))
+		}
 	}
 	return props, notes, nil
+}
+
+func exactlyOneNote(oneOf any) string {
+	return fmt.Sprintf("Exactly one of %s must be non-null; set the others to null.", strings.Join(oneOfNames(oneOf), ", "))
+}
+
+// isOneOfList reports whether o's allOf lists only oneOfs of required
+// lists: how guardgen writes a message with several proto oneofs.
+func isOneOfList(o *object) bool {
+	all, ok := o.get("allOf")
+	list, isList := all.([]any)
+	if !ok || !isList || len(list) == 0 {
+		return false
+	}
+	for _, item := range list {
+		io, ok := item.(*object)
+		if !ok || io.len() != 1 {
+			return false
+		}
+		oneOf, ok := io.get("oneOf")
+		if !ok || !isRequiredLists(oneOf) {
+			return false
+		}
+	}
+	return true
+}
+
+// isMap reports whether o is a map: an object whose additionalProperties
+// is a schema rather than a boolean.
+func isMap(o *object) bool {
+	ap, _ := o.get("additionalProperties")
+	_, ok := ap.(*object)
+	return ok
+}
+
+// mapEntries converts a map into an array of {"key", "value"} entries, which
+// strict mode can constrain; FromEntries reverses it on the answer.
+func (c *converter) mapEntries(o *object, path string, level int, nullable bool, desc string) (any, error) {
+	if o.has("properties") {
+		return nil, schemaErr(ErrNotStrict, path, "a map with fixed properties besides")
+	}
+	c.maps++
+	value, _ := o.get("additionalProperties")
+	key := newObject(4)
+	key.set("type", "string")
+	if pn, ok := o.get("propertyNames"); ok {
+		names, ok := pn.(*object)
+		if !ok {
+			return nil, schemaErr(ErrInvalidSchema, path+"/propertyNames", "propertyNames is not a schema object")
+		}
+		// Keys are strings in JSON whatever the proto key type; keep the
+		// keywords that constrain a string.
+		for _, k := range []string{"description", "pattern", "minLength", "maxLength", "format", "enum"} {
+			if v, ok := names.get(k); ok {
+				key.set(k, v)
+			}
+		}
+	}
+	entryProps := newObject(2)
+	entryProps.set("key", key)
+	entryProps.set("value", value)
+	entry := newObject(4)
+	entry.set("type", "object")
+	entry.set("properties", entryProps)
+	entry.set("required", []any{"key", "value"})
+	entry.set("additionalProperties", false)
+	list := newObject(5)
+	list.set("type", "array")
+	list.set("description", joinNotes(desc, []string{"A map, as a list of key/value entries with unique keys."}))
+	list.set("items", entry)
+	if n, ok := o.get("minProperties"); ok {
+		list.set("minItems", n)
+	}
+	if n, ok := o.get("maxProperties"); ok {
+		list.set("maxItems", n)
+	}
+	return c.node(list, path, level, nullable, false)
+}
+
+// distribute rewrites {k: v, ..., "anyOf": [b1, b2]} as {"anyOf": [{k: v,
+// ..., b1...}, {k: v, ..., b2...}]}: the same instances, in the form strict
+// mode takes (anyOf alone). A keyword both the branch and its siblings set
+// differently cannot be merged that way.
+func distribute(o *object, branches any, fromOneOf bool, path string) (*object, error) {
+	list, ok := branches.([]any)
+	if !ok || len(list) == 0 {
+		return nil, schemaErr(ErrInvalidSchema, path+"/anyOf", "anyOf is not a non-empty array")
+	}
+	branchKey := "anyOf"
+	if fromOneOf {
+		branchKey = "oneOf"
+	}
+	out := newObject(2)
+	merged := make([]any, 0, len(list))
+	for i, b := range list {
+		bo, ok := b.(*object)
+		if !ok {
+			return nil, schemaErr(ErrNotStrict, fmt.Sprintf("%s/%s/%d", path, branchKey, i), "a branch next to other keywords is not a schema object")
+		}
+		m := newObject(o.len() + bo.len())
+		for _, k := range o.keys {
+			if k != branchKey && k != "description" {
+				m.set(k, o.vals[k])
+			}
+		}
+		for _, k := range bo.keys {
+			if prev, ok := m.get(k); ok && fmt.Sprint(prev) != fmt.Sprint(bo.vals[k]) {
+				return nil, schemaErr(ErrNotStrict, fmt.Sprintf("%s/%s/%d", path, branchKey, i), "keyword %q set both in the branch and next to it", k)
+			}
+			m.set(k, bo.vals[k])
+		}
+		merged = append(merged, m)
+	}
+	if d, ok := o.get("description"); ok {
+		out.set("description", d)
+	}
+	out.set("anyOf", merged)
+	return out, nil
 }
 
 // types returns the schema's type keyword as a list.

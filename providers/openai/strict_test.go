@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.strict.json from Str
 // reviewed golden file.
 func TestStrictGolden(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"ticket", "nested"} {
+	for _, name := range []string{"ticket", "nested", "map"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			in := readFile(t, filepath.Join("testdata", name+".schema.json"))
@@ -104,6 +104,22 @@ func TestStrictRules(t *testing.T) {
 		in:   `{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"#/$defs/R","$defs":{"R":{"title":"R","type":"object","properties":{"x":{"type":"string","default":"a","examples":["b"]}},"required":["x"]}}}`,
 		want: `{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false,"$defs":{"R":{"type":"object","properties":{"x":{"type":"string"}},"required":["x"],"additionalProperties":false}}}`,
 	}, {
+		name: "a map becomes a list of key/value entries",
+		in:   `{"type":"object","properties":{"m":{"type":"object","description":"M.","propertyNames":{"pattern":"^[a-z]+$"},"additionalProperties":{"type":"integer"},"maxProperties":3}},"required":["m"]}`,
+		want: `{"type":"object","properties":{"m":{"type":"array","description":"M. A map, as a list of key/value entries with unique keys.","items":{"type":"object","properties":{"key":{"type":"string","pattern":"^[a-z]+$"},"value":{"type":"integer"}},"required":["key","value"],"additionalProperties":false},"maxItems":3}},"required":["m"],"additionalProperties":false}`,
+	}, {
+		name: "an optional map becomes a nullable list",
+		in:   `{"type":"object","properties":{"m":{"type":"object","additionalProperties":{"type":"string"}}}}`,
+		want: `{"type":"object","properties":{"m":{"description":"A map, as a list of key/value entries with unique keys.","anyOf":[{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":"string"}},"required":["key","value"],"additionalProperties":false}},{"type":"null"}]}},"required":["m"],"additionalProperties":false}`,
+	}, {
+		name: "anyOf next to type is distributed over the branches",
+		in:   `{"type":"object","properties":{"n":{"type":"integer","description":"Outside 0..9.","anyOf":[{"maximum":-1},{"minimum":10}]}},"required":["n"]}`,
+		want: `{"type":"object","properties":{"n":{"description":"Outside 0..9.","anyOf":[{"type":"integer","maximum":-1},{"type":"integer","minimum":10}]}},"required":["n"],"additionalProperties":false}`,
+	}, {
+		name: "several oneofs are each said in the description",
+		in:   `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"},"c":{"type":"string"},"d":{"type":"string"}},"allOf":[{"oneOf":[{"required":["a"]},{"required":["b"]}]},{"oneOf":[{"required":["c"]},{"required":["d"]}]}]}`,
+		want: `{"type":"object","description":"Exactly one of a, b must be non-null; set the others to null. Exactly one of c, d must be non-null; set the others to null.","properties":{"a":{"type":["string","null"]},"b":{"type":["string","null"]},"c":{"type":["string","null"]},"d":{"type":["string","null"]}},"required":["a","b","c","d"],"additionalProperties":false}`,
+	}, {
 		name: "property order is kept",
 		in:   `{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string"},"m":{"type":"string"}},"required":["z","a","m"]}`,
 		want: `{"type":"object","properties":{"z":{"type":"string"},"a":{"type":"string"},"m":{"type":"string"}},"required":["z","a","m"],"additionalProperties":false}`,
@@ -137,7 +153,9 @@ func TestStrictErrors(t *testing.T) {
 		want     error
 		path     string
 	}{
-		{"map", string(readFile(t, "testdata/map.schema.json")), ErrNotStrict, "/properties/labels/additionalProperties"},
+		{"root map", `{"type":"object","additionalProperties":{"type":"string"}}`, ErrNotStrict, ""},
+		{"map with fixed properties", `{"type":"object","properties":{"m":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"string"}}}}`, ErrNotStrict, "/properties/m"},
+		{"anyOf branch contradicting its siblings", `{"type":"object","properties":{"v":{"type":"integer","minimum":1,"anyOf":[{"minimum":5},{"maximum":0}]}}}`, ErrNotStrict, "/properties/v/anyOf/0"},
 		{"free-form value", `{"type":"object","properties":{"v":{}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
 		{"schema true", `{"type":"object","properties":{"v":true},"required":["v"]}`, ErrNotStrict, "/properties/v"},
 		{"free-form object", `{"type":"object","properties":{"v":{"type":"object"}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
@@ -299,4 +317,54 @@ func enumObject(n, size int) string {
 func enumStrictObject(n int) string {
 	s := enumObject(n, 1)
 	return strings.TrimSuffix(s, "}") + `,"additionalProperties":false}`
+}
+
+// TestFromEntries: entry lists become objects where the original schema
+// declares a map (through $ref, items and nullable wrappers), and nothing
+// else changes.
+func TestFromEntries(t *testing.T) {
+	t.Parallel()
+	const schema = `{"type":"object","properties":{
+		"m":{"type":"object","additionalProperties":{"$ref":"#/$defs/V"}},
+		"list":{"type":"array","items":{"type":"object","additionalProperties":{"type":"integer"}}},
+		"plain":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"value":{"type":"string"}}}}},
+		"$defs":{"V":{"type":"object","properties":{"tags":{"type":"object","additionalProperties":{"type":"string"}}}}}}`
+	tests := []struct {
+		name, in, want string
+		paths          []string
+	}{{
+		name:  "nested maps through $ref",
+		in:    `{"m":[{"key":"a","value":{"tags":[{"key":"x","value":"1"}]}}]}`,
+		want:  `{"m":{"a":{"tags":{"x":"1"}}}}`,
+		paths: []string{"/m/a/tags", "/m"},
+	}, {
+		name:  "maps inside arrays; a repeated key keeps its last value",
+		in:    `{"list":[[{"key":"a","value":1},{"key":"a","value":2}],[]]}`,
+		want:  `{"list":[{"a":2},{}]}`,
+		paths: []string{"/list/0", "/list/1"},
+	}, {
+		name: "key/value objects that are not a map stay",
+		in:   `{"plain":[{"key":"a","value":"b"}]}`,
+		want: `{"plain":[{"key":"a","value":"b"}]}`,
+	}, {
+		name: "null and already-objects stay",
+		in:   `{"m":null,"list":[{"a":1}]}`,
+		want: `{"m":null,"list":[{"a":1}]}`,
+	}, {
+		name: "not JSON stays",
+		in:   `{"m":[`,
+		want: `{"m":[`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, paths := FromEntries([]byte(tt.in), []byte(schema))
+			if string(got) != tt.want {
+				t.Errorf("FromEntries = %s, want %s", got, tt.want)
+			}
+			if diff := cmp.Diff(tt.paths, paths); diff != "" {
+				t.Errorf("paths (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -4,10 +4,14 @@
 1. Generate a guardgen.examples.v1.TicketClassification and unpack the
    google.protobuf.Any into the generated Python class.
 2. Ask for one that the (synthetic) provider's content filter blocks, and read
-   the guardgen.v1.FailureDetail from the status details: the
-   grpc-status-details-bin trailer is a google.rpc.Status whose details are Anys.
+   the guardgen.v1.FailureDetail from the status details with grpcio-status's
+   rpc_status.from_call: the google.rpc.Status whose details are Anys.
 
-Run ./generate.sh first. GUARDGEN_ADDR names the server (default
+The channel uses guardgen's published service config (server/service_config.json):
+retries on UNAVAILABLE and RESOURCE_EXHAUSTED that honour the server's retry
+pushback.
+
+Run ./generate.sh first (Debian packages only, no Go toolchain). GUARDGEN_ADDR names the server (default
 localhost:50051). Exits non-zero when an answer is not as expected.
 """
 
@@ -17,7 +21,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
 
 import grpc  # noqa: E402
-from google.rpc import error_details_pb2, status_pb2  # noqa: E402
+from google.rpc import error_details_pb2  # noqa: E402
+
+try:
+    from grpc_status import rpc_status  # grpcio-status, where installed
+except ImportError:  # Debian has no grpcio-status package
+    import rpc_status_compat as rpc_status  # noqa: E402
 from guardgen.examples.v1 import examples_pb2  # noqa: E402
 from guardgen.v1 import failure_pb2, generation_pb2, generation_pb2_grpc  # noqa: E402
 
@@ -31,16 +40,13 @@ def check(ok, what):
         sys.exit(f"FAIL: {what}")
 
 
-def status_details(err):
-    """Returns the google.rpc.Status of a failed call, or None."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            return status_pb2.Status.FromString(value)
-    return None
+SERVICE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "server", "service_config.json")
 
 
 def main():
-    with grpc.insecure_channel(ADDR) as channel:
+    with open(SERVICE_CONFIG) as f:
+        options = [("grpc.service_config", f.read()), ("grpc.enable_retries", 1)]
+    with grpc.insecure_channel(ADDR, options=options) as channel:
         stub = generation_pb2_grpc.GenerationServiceStub(channel)
         request = generation_pb2.GenerateRequest(prompt=PROMPT, target_type=TARGET)
 
@@ -62,7 +68,7 @@ def main():
             stub.Generate(request, timeout=30,
                           metadata=[("x-guardgen-synthetic-faults", "content_filter")])
         except grpc.RpcError as err:
-            code, status = err.code(), status_details(err)
+            code, status = err.code(), rpc_status.from_call(err)
         else:
             sys.exit("FAIL: a content-filtered call succeeded")
         check(status is not None, "no grpc-status-details-bin trailer")

@@ -186,6 +186,10 @@ const (
 	// Pipeline logic.
 	FailureReason_FAILURE_REASON_INTERNAL               FailureReason = 60
 	FailureReason_FAILURE_REASON_PROVIDER_MISCONFIGURED FailureReason = 61
+	// The upstream rejected the output schema itself (HTTP 400 on
+	// response_format), also without strict mode: the schema or the
+	// provider's output mode must be changed.
+	FailureReason_FAILURE_REASON_SCHEMA_REJECTED FailureReason = 62
 )
 
 // Enum value maps for FailureReason.
@@ -219,6 +223,7 @@ var (
 		49: "FAILURE_REASON_VERIFICATION_FAILED",
 		60: "FAILURE_REASON_INTERNAL",
 		61: "FAILURE_REASON_PROVIDER_MISCONFIGURED",
+		62: "FAILURE_REASON_SCHEMA_REJECTED",
 	}
 	FailureReason_value = map[string]int32{
 		"FAILURE_REASON_UNSPECIFIED":             0,
@@ -249,6 +254,7 @@ var (
 		"FAILURE_REASON_VERIFICATION_FAILED":     49,
 		"FAILURE_REASON_INTERNAL":                60,
 		"FAILURE_REASON_PROVIDER_MISCONFIGURED":  61,
+		"FAILURE_REASON_SCHEMA_REJECTED":         62,
 	}
 )
 
@@ -430,7 +436,7 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	"\"RECOVERY_ACTION_RETRY_WITH_BACKOFF\x10\x01\x12\"\n" +
 	"\x1eRECOVERY_ACTION_REJECT_AND_FIX\x10\x02\x12%\n" +
 	"!RECOVERY_ACTION_ALERT_AND_DEGRADE\x10\x03\x12%\n" +
-	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\xed\a\n" +
+	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\x91\b\n" +
 	"\rFailureReason\x12\x1e\n" +
 	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bFAILURE_REASON_RATE_LIMITED\x10\x01\x12\"\n" +
@@ -459,7 +465,8 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	"\x1dFAILURE_REASON_LOW_CONFIDENCE\x100\x12&\n" +
 	"\"FAILURE_REASON_VERIFICATION_FAILED\x101\x12\x1b\n" +
 	"\x17FAILURE_REASON_INTERNAL\x10<\x12)\n" +
-	"%FAILURE_REASON_PROVIDER_MISCONFIGURED\x10=B\xa5\x01\n" +
+	"%FAILURE_REASON_PROVIDER_MISCONFIGURED\x10=\x12\"\n" +
+	"\x1eFAILURE_REASON_SCHEMA_REJECTED\x10>B\xa5\x01\n" +
 	"\x0fcom.guardgen.v1B\fFailureProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"
 
 var (

@@ -184,8 +184,15 @@ type GenerateOptions struct {
 	// log-probabilities from the provider) even when the target sets no
 	// min_confidence.
 	ReportConfidence bool `protobuf:"varint,20,opt,name=report_confidence,json=reportConfidence,proto3" json:"report_confidence,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// seed asks the model for reproducible sampling where it supports it.
+	Seed *int64 `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	// top_p is nucleus sampling's probability mass.
+	TopP *float64 `protobuf:"fixed64,7,opt,name=top_p,json=topP,proto3,oneof" json:"top_p,omitempty"`
+	// examples are few-shot examples, sent before the prompt as user and
+	// assistant turns in order.
+	Examples      []*Example `protobuf:"bytes,8,rep,name=examples,proto3" json:"examples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateOptions) Reset() {
@@ -260,6 +267,83 @@ func (x *GenerateOptions) GetReportConfidence() bool {
 	return false
 }
 
+func (x *GenerateOptions) GetSeed() int64 {
+	if x != nil && x.Seed != nil {
+		return *x.Seed
+	}
+	return 0
+}
+
+func (x *GenerateOptions) GetTopP() float64 {
+	if x != nil && x.TopP != nil {
+		return *x.TopP
+	}
+	return 0
+}
+
+func (x *GenerateOptions) GetExamples() []*Example {
+	if x != nil {
+		return x.Examples
+	}
+	return nil
+}
+
+// Example is one few-shot example: an input and the answer it should get.
+type Example struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// input is sent as a user turn.
+	Input string `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	// output is sent as the assistant's answer, usually the JSON of an
+	// instance of the target type.
+	Output        string `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Example) Reset() {
+	*x = Example{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Example) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Example) ProtoMessage() {}
+
+func (x *Example) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Example.ProtoReflect.Descriptor instead.
+func (*Example) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Example) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+func (x *Example) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
 // GenerateResponse is a validated message.
 type GenerateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -281,7 +365,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +377,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[2]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +390,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{2}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GenerateResponse) GetMessage() *anypb.Any {
@@ -362,6 +446,8 @@ type GenerationReport struct {
 	Latency *durationpb.Duration `protobuf:"bytes,3,opt,name=latency,proto3" json:"latency,omitempty"`
 	// repairs applied to the accepted output.
 	Repairs []*Repair `protobuf:"bytes,4,rep,name=repairs,proto3" json:"repairs,omitempty"`
+	// cost sums the attempts' cost; unset when no attempt had a price.
+	Cost *float64 `protobuf:"fixed64,5,opt,name=cost,proto3,oneof" json:"cost,omitempty"`
 	// confidence is the per-field confidence of the accepted output; set
 	// when token log-probabilities were asked for (the target sets a
 	// min_confidence, or options.report_confidence).
@@ -377,7 +463,7 @@ type GenerationReport struct {
 
 func (x *GenerationReport) Reset() {
 	*x = GenerationReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +475,7 @@ func (x *GenerationReport) String() string {
 func (*GenerationReport) ProtoMessage() {}
 
 func (x *GenerationReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[3]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +488,7 @@ func (x *GenerationReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationReport.ProtoReflect.Descriptor instead.
 func (*GenerationReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{3}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GenerationReport) GetAttempts() []*Attempt {
@@ -431,6 +517,13 @@ func (x *GenerationReport) GetRepairs() []*Repair {
 		return x.Repairs
 	}
 	return nil
+}
+
+func (x *GenerationReport) GetCost() float64 {
+	if x != nil && x.Cost != nil {
+		return *x.Cost
+	}
+	return 0
 }
 
 func (x *GenerationReport) GetConfidence() *ConfidenceReport {
@@ -482,7 +575,7 @@ type ConfidenceReport struct {
 
 func (x *ConfidenceReport) Reset() {
 	*x = ConfidenceReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +587,7 @@ func (x *ConfidenceReport) String() string {
 func (*ConfidenceReport) ProtoMessage() {}
 
 func (x *ConfidenceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +600,7 @@ func (x *ConfidenceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfidenceReport.ProtoReflect.Descriptor instead.
 func (*ConfidenceReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConfidenceReport) GetAvailable() bool {
@@ -561,7 +654,7 @@ type FieldConfidence struct {
 
 func (x *FieldConfidence) Reset() {
 	*x = FieldConfidence{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +666,7 @@ func (x *FieldConfidence) String() string {
 func (*FieldConfidence) ProtoMessage() {}
 
 func (x *FieldConfidence) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +679,7 @@ func (x *FieldConfidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldConfidence.ProtoReflect.Descriptor instead.
 func (*FieldConfidence) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FieldConfidence) GetPath() string {
@@ -655,7 +748,7 @@ type VerificationReport struct {
 
 func (x *VerificationReport) Reset() {
 	*x = VerificationReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +760,7 @@ func (x *VerificationReport) String() string {
 func (*VerificationReport) ProtoMessage() {}
 
 func (x *VerificationReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +773,7 @@ func (x *VerificationReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationReport.ProtoReflect.Descriptor instead.
 func (*VerificationReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{6}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VerificationReport) GetStatus() VerificationStatus {
@@ -748,7 +841,7 @@ type Warning struct {
 
 func (x *Warning) Reset() {
 	*x = Warning{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +853,7 @@ func (x *Warning) String() string {
 func (*Warning) ProtoMessage() {}
 
 func (x *Warning) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +866,7 @@ func (x *Warning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Warning.ProtoReflect.Descriptor instead.
 func (*Warning) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{7}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Warning) GetKind() string {
@@ -816,14 +909,22 @@ type Attempt struct {
 	Failure *FailureDetail `protobuf:"bytes,9,opt,name=failure,proto3" json:"failure,omitempty"`
 	// verification marks a call to the verifier route, which checks a
 	// candidate message rather than generating one.
-	Verification  bool `protobuf:"varint,20,opt,name=verification,proto3" json:"verification,omitempty"`
+	Verification bool `protobuf:"varint,20,opt,name=verification,proto3" json:"verification,omitempty"`
+	// constraint says how the provider constrained the output (mode, strict,
+	// a strict schema the upstream rejected, maps sent as entry lists).
+	Constraint *v1.Constraint `protobuf:"bytes,10,opt,name=constraint,proto3" json:"constraint,omitempty"`
+	// cost is the attempt's price by the provider's configured price table
+	// (in that table's currency); unset when the model has no price.
+	Cost *float64 `protobuf:"fixed64,11,opt,name=cost,proto3,oneof" json:"cost,omitempty"`
+	// response_id is the upstream's id of the completion, when it has one.
+	ResponseId    string `protobuf:"bytes,12,opt,name=response_id,json=responseId,proto3" json:"response_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +936,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +949,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{8}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -921,6 +1022,27 @@ func (x *Attempt) GetVerification() bool {
 	return false
 }
 
+func (x *Attempt) GetConstraint() *v1.Constraint {
+	if x != nil {
+		return x.Constraint
+	}
+	return nil
+}
+
+func (x *Attempt) GetCost() float64 {
+	if x != nil && x.Cost != nil {
+		return *x.Cost
+	}
+	return 0
+}
+
+func (x *Attempt) GetResponseId() string {
+	if x != nil {
+		return x.ResponseId
+	}
+	return ""
+}
+
 // Repair is one change guardgen made to model output before accepting it.
 type Repair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -935,7 +1057,7 @@ type Repair struct {
 
 func (x *Repair) Reset() {
 	*x = Repair{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1069,7 @@ func (x *Repair) String() string {
 func (*Repair) ProtoMessage() {}
 
 func (x *Repair) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1082,7 @@ func (x *Repair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repair.ProtoReflect.Descriptor instead.
 func (*Repair) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{9}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Repair) GetKind() string {
@@ -988,7 +1110,7 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xc4\x02\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xdf\x03\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
@@ -996,25 +1118,35 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x11max_output_tokens\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\x12*\n" +
 	"\fmax_attempts\x18\x05 \x01(\rB\a\xbaH\x04*\x02\x18\n" +
 	"R\vmaxAttempts\x12+\n" +
-	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidenceB\x0e\n" +
-	"\f_temperature\"\x9f\x02\n" +
+	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidence\x12\x17\n" +
+	"\x04seed\x18\x06 \x01(\x03H\x01R\x04seed\x88\x01\x01\x121\n" +
+	"\x05top_p\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x04topP\x88\x01\x01\x12:\n" +
+	"\bexamples\x18\b \x03(\v2\x14.guardgen.v1.ExampleB\b\xbaH\x05\x92\x01\x02\x10\x10R\bexamplesB\x0e\n" +
+	"\f_temperatureB\a\n" +
+	"\x05_seedB\b\n" +
+	"\x06_top_p\"Q\n" +
+	"\aExample\x12!\n" +
+	"\x05input\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x05input\x12#\n" +
+	"\x06output\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x06output\"\x9f\x02\n" +
 	"\x10GenerateResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\tR\x04json\x12\x1a\n" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12<\n" +
 	"\vdegradation\x18\x04 \x01(\v2\x1a.guardgen.v1.FailureDetailR\vdegradation\x125\n" +
 	"\x06report\x18\x05 \x01(\v2\x1d.guardgen.v1.GenerationReportR\x06report\x126\n" +
-	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\x91\x03\n" +
+	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xb3\x03\n" +
 	"\x10GenerationReport\x120\n" +
 	"\battempts\x18\x01 \x03(\v2\x14.guardgen.v1.AttemptR\battempts\x121\n" +
 	"\x05usage\x18\x02 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
 	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
-	"\arepairs\x18\x04 \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x12=\n" +
+	"\arepairs\x18\x04 \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x12\x17\n" +
+	"\x04cost\x18\x05 \x01(\x01H\x00R\x04cost\x88\x01\x01\x12=\n" +
 	"\n" +
 	"confidence\x18\x14 \x01(\v2\x1d.guardgen.v1.ConfidenceReportR\n" +
 	"confidence\x12C\n" +
 	"\fverification\x18\x15 \x01(\v2\x1f.guardgen.v1.VerificationReportR\fverification\x120\n" +
-	"\bwarnings\x18\x16 \x03(\v2\x14.guardgen.v1.WarningR\bwarnings\"\xaf\x01\n" +
+	"\bwarnings\x18\x16 \x03(\v2\x14.guardgen.v1.WarningR\bwarningsB\a\n" +
+	"\x05_cost\"\xaf\x01\n" +
 	"\x10ConfidenceReport\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\bR\tavailable\x12-\n" +
 	"\x12unavailable_reason\x18\x02 \x01(\tR\x11unavailableReason\x124\n" +
@@ -1041,7 +1173,7 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\aWarning\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xb8\x03\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xbd\x04\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12)\n" +
 	"\x10semantic_attempt\x18\x02 \x01(\x05R\x0fsemanticAttempt\x12\x1a\n" +
@@ -1052,7 +1184,15 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\alatency\x18\a \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
 	"\arepairs\x18\b \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x124\n" +
 	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\x12\"\n" +
-	"\fverification\x18\x14 \x01(\bR\fverification\"4\n" +
+	"\fverification\x18\x14 \x01(\bR\fverification\x12@\n" +
+	"\n" +
+	"constraint\x18\n" +
+	" \x01(\v2 .guardgen.provider.v1.ConstraintR\n" +
+	"constraint\x12\x17\n" +
+	"\x04cost\x18\v \x01(\x01H\x00R\x04cost\x88\x01\x01\x12\x1f\n" +
+	"\vresponse_id\x18\f \x01(\tR\n" +
+	"responseIdB\a\n" +
+	"\x05_cost\"4\n" +
 	"\x06Repair\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail*\xa4\x01\n" +
@@ -1078,55 +1218,59 @@ func file_guardgen_v1_generation_proto_rawDescGZIP() []byte {
 }
 
 var file_guardgen_v1_generation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_guardgen_v1_generation_proto_goTypes = []any{
 	(VerificationStatus)(0),                // 0: guardgen.v1.VerificationStatus
 	(*GenerateRequest)(nil),                // 1: guardgen.v1.GenerateRequest
 	(*GenerateOptions)(nil),                // 2: guardgen.v1.GenerateOptions
-	(*GenerateResponse)(nil),               // 3: guardgen.v1.GenerateResponse
-	(*GenerationReport)(nil),               // 4: guardgen.v1.GenerationReport
-	(*ConfidenceReport)(nil),               // 5: guardgen.v1.ConfidenceReport
-	(*FieldConfidence)(nil),                // 6: guardgen.v1.FieldConfidence
-	(*VerificationReport)(nil),             // 7: guardgen.v1.VerificationReport
-	(*Warning)(nil),                        // 8: guardgen.v1.Warning
-	(*Attempt)(nil),                        // 9: guardgen.v1.Attempt
-	(*Repair)(nil),                         // 10: guardgen.v1.Repair
-	(*descriptorpb.FileDescriptorSet)(nil), // 11: google.protobuf.FileDescriptorSet
-	(*anypb.Any)(nil),                      // 12: google.protobuf.Any
-	(*FailureDetail)(nil),                  // 13: guardgen.v1.FailureDetail
-	(*durationpb.Duration)(nil),            // 14: google.protobuf.Duration
-	(*v1.Usage)(nil),                       // 15: guardgen.provider.v1.Usage
-	(v1.FinishReason)(0),                   // 16: guardgen.provider.v1.FinishReason
+	(*Example)(nil),                        // 3: guardgen.v1.Example
+	(*GenerateResponse)(nil),               // 4: guardgen.v1.GenerateResponse
+	(*GenerationReport)(nil),               // 5: guardgen.v1.GenerationReport
+	(*ConfidenceReport)(nil),               // 6: guardgen.v1.ConfidenceReport
+	(*FieldConfidence)(nil),                // 7: guardgen.v1.FieldConfidence
+	(*VerificationReport)(nil),             // 8: guardgen.v1.VerificationReport
+	(*Warning)(nil),                        // 9: guardgen.v1.Warning
+	(*Attempt)(nil),                        // 10: guardgen.v1.Attempt
+	(*Repair)(nil),                         // 11: guardgen.v1.Repair
+	(*descriptorpb.FileDescriptorSet)(nil), // 12: google.protobuf.FileDescriptorSet
+	(*anypb.Any)(nil),                      // 13: google.protobuf.Any
+	(*FailureDetail)(nil),                  // 14: guardgen.v1.FailureDetail
+	(*durationpb.Duration)(nil),            // 15: google.protobuf.Duration
+	(*v1.Usage)(nil),                       // 16: guardgen.provider.v1.Usage
+	(v1.FinishReason)(0),                   // 17: guardgen.provider.v1.FinishReason
+	(*v1.Constraint)(nil),                  // 18: guardgen.provider.v1.Constraint
 }
 var file_guardgen_v1_generation_proto_depIdxs = []int32{
-	11, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	12, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	2,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
-	12, // 2: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
-	13, // 3: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
-	4,  // 4: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	14, // 5: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
-	9,  // 6: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	15, // 7: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	14, // 8: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	10, // 9: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	5,  // 10: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
-	7,  // 11: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
-	8,  // 12: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
-	6,  // 13: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
-	0,  // 14: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
-	15, // 15: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
-	16, // 16: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	15, // 17: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	14, // 18: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	10, // 19: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	13, // 20: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	1,  // 21: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	3,  // 22: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	22, // [22:23] is the sub-list for method output_type
-	21, // [21:22] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	3,  // 2: guardgen.v1.GenerateOptions.examples:type_name -> guardgen.v1.Example
+	13, // 3: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
+	14, // 4: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
+	5,  // 5: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
+	15, // 6: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	10, // 7: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	16, // 8: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	15, // 9: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	11, // 10: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	6,  // 11: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
+	8,  // 12: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
+	9,  // 13: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
+	7,  // 14: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
+	0,  // 15: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
+	16, // 16: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
+	17, // 17: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	16, // 18: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	15, // 19: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	11, // 20: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	14, // 21: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	18, // 22: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
+	1,  // 23: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	4,  // 24: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	24, // [24:25] is the sub-list for method output_type
+	23, // [23:24] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }
@@ -1136,14 +1280,16 @@ func file_guardgen_v1_generation_proto_init() {
 	}
 	file_guardgen_v1_failure_proto_init()
 	file_guardgen_v1_generation_proto_msgTypes[1].OneofWrappers = []any{}
-	file_guardgen_v1_generation_proto_msgTypes[5].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[4].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[6].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_v1_generation_proto_rawDesc), len(file_guardgen_v1_generation_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -337,16 +337,30 @@ func (s *Server) completion(step Step, req map[string]any) []byte {
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
 		usage = &u
 	}
+	message := map[string]any{
+		"role":        "assistant",
+		"content":     content,
+		"refusal":     refusal,
+		"annotations": []any{},
+	}
+	if step.ToolArguments != "" {
+		if step.Content == "" {
+			message["content"] = nil
+		}
+		message["tool_calls"] = []any{map[string]any{
+			"id":   "call_openaitest",
+			"type": "function",
+			"function": map[string]any{
+				"name":      forcedFunction(req),
+				"arguments": step.ToolArguments,
+			},
+		}}
+	}
 	choices := []any{}
 	if !step.NoChoices {
 		choices = append(choices, map[string]any{
-			"index": 0,
-			"message": map[string]any{
-				"role":        "assistant",
-				"content":     content,
-				"refusal":     refusal,
-				"annotations": []any{},
-			},
+			"index":         0,
+			"message":       message,
 			"logprobs":      logprobs(step, req),
 			"finish_reason": finish,
 		})
@@ -361,11 +375,7 @@ func (s *Server) completion(step Step, req map[string]any) []byte {
 		"model":              model,
 		"choices":            choices,
 		"system_fingerprint": "fp_openaitest",
-		"usage": map[string]any{
-			"prompt_tokens":     usage.PromptTokens,
-			"completion_tokens": usage.CompletionTokens,
-			"total_tokens":      usage.TotalTokens,
-		},
+		"usage":              usageBody(usage),
 	})
 	return out
 }
@@ -392,9 +402,13 @@ func logprobs(step Step, req map[string]any) any {
 }
 
 // isVerifier reports a request for a guardgen.v1.Verdict: named as the
-// response_format's json_schema, or, in the modes that put the schema in
-// the instructions, in the first system message.
+// forced function in tools mode, as the response_format's json_schema, or,
+// in the modes that put the schema in the instructions, in the first
+// system message.
 func isVerifier(req map[string]any) bool {
+	if _, ok := req["tool_choice"].(map[string]any); ok {
+		return forcedFunction(req) == VerdictSchema
+	}
 	if rf, ok := req["response_format"].(map[string]any); ok {
 		if js, ok := rf["json_schema"].(map[string]any); ok {
 			name, _ := js["name"].(string)
@@ -408,6 +422,32 @@ func isVerifier(req map[string]any) bool {
 	first, _ := msgs[0].(map[string]any)
 	content, _ := first["content"].(string)
 	return first["role"] == "system" && strings.Contains(content, VerdictSchema)
+}
+
+func usageBody(u *Usage) map[string]any {
+	body := map[string]any{
+		"prompt_tokens":     u.PromptTokens,
+		"completion_tokens": u.CompletionTokens,
+		"total_tokens":      u.TotalTokens,
+	}
+	if u.CachedTokens > 0 {
+		body["prompt_tokens_details"] = map[string]any{"cached_tokens": u.CachedTokens}
+	}
+	if u.ReasoningTokens > 0 {
+		body["completion_tokens_details"] = map[string]any{"reasoning_tokens": u.ReasoningTokens}
+	}
+	return body
+}
+
+// forcedFunction is the function the request's tool_choice forces, or
+// "answer".
+func forcedFunction(req map[string]any) string {
+	choice, _ := req["tool_choice"].(map[string]any)
+	fn, _ := choice["function"].(map[string]any)
+	if name, ok := fn["name"].(string); ok && name != "" {
+		return name
+	}
+	return "answer"
 }
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {

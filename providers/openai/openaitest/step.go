@@ -57,6 +57,11 @@ type Step struct {
 	Model string
 	// NoChoices answers 200 with an empty choices array.
 	NoChoices bool
+	// ToolArguments, when set, answers with one call of the function the
+	// request's tool_choice names (or "answer" when it names none), with
+	// these arguments, null content and finish reason "stop" as OpenAI
+	// reports a forced call (FinishReason overrides it).
+	ToolArguments string
 	// Logprobs are choices[0].logprobs.content, sent only when the request
 	// asked for logprobs (as the API does); nil sends null. Their tokens
 	// should spell Content.
@@ -82,11 +87,28 @@ type APIError struct {
 	Param   string
 }
 
-// Usage is a token count as the API reports it.
+// Usage is a token count as the API reports it. CachedTokens and
+// ReasoningTokens are sent as prompt_tokens_details.cached_tokens and
+// completion_tokens_details.reasoning_tokens when non-zero.
 type Usage struct {
 	PromptTokens     int64
 	CompletionTokens int64
 	TotalTokens      int64
+	CachedTokens     int64
+	ReasoningTokens  int64
+}
+
+// ToolCall answers with a call of the forced function carrying arguments.
+func ToolCall(arguments string) Step { return Step{ToolArguments: arguments} }
+
+// SchemaRejected answers 400 the way OpenAI refuses a response_format
+// schema it cannot take (param "response_format").
+func SchemaRejected() Step {
+	return Step{Status: http.StatusBadRequest, Error: &APIError{
+		Message: "Invalid schema for response_format 'output': In context=(), 'additionalProperties' is required to be supplied and to be false.",
+		Type:    "invalid_request_error",
+		Param:   "response_format",
+	}}
 }
 
 // VerdictSchema is the json_schema name guardgen gives its verifier

@@ -632,17 +632,53 @@ type Provider struct {
 	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset: only
 	// timeout_seconds and the caller's deadline.
 	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,9,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
-	// output_mode is how JSON is asked for (openai only): json_schema (strict
-	// Structured Outputs), json_object (JSON mode, schema in the
-	// instructions) or prompt (schema in the instructions only, for servers
-	// without response_format). Empty: json_schema.
+	// output_mode is how JSON is asked for (openai only), which says whether
+	// the server honours response_format:
+	//   - json_schema: response_format json_schema (Structured Outputs),
+	//     strict when the schema fits the strict subset; maps are sent as
+	//     lists of key/value entries so they stay strict;
+	//   - json_object: response_format json_object (JSON mode), the schema in
+	//     the instructions;
+	//   - prompt: no response_format at all (servers that ignore or reject
+	//     it), the schema in the instructions;
+	//   - tools: the schema as the parameters of one function the model is
+	//     forced to call (tool_choice), and the answer read from the call's
+	//     arguments, for servers that support tools but not json_schema
+	//     (Instructor's TOOLS mode, TensorZero's json_mode = tool).
+	//
+	// Empty: the preset's.
 	OutputMode string `protobuf:"bytes,10,opt,name=output_mode,json=outputMode,proto3" json:"output_mode,omitempty"`
 	// address is the plug-in's gRPC target (grpc only), e.g.
 	// provider.internal:50052 or dns:///provider:50052 or unix:///run/p.sock.
 	Address string `protobuf:"bytes,11,opt,name=address,proto3" json:"address,omitempty"`
 	// tls secures the connection to base_url or address. Unset: the system
 	// roots for https base URLs, plaintext for grpc addresses.
-	Tls           *ClientTls `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	Tls *ClientTls `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
+	// preset names the OpenAI-compatible server behind base_url (openai
+	// only), which sets the defaults of output_mode and token_limit_field
+	// and the gen_ai.provider.name of spans and metrics. Empty: openai.
+	//
+	//	preset        output_mode   token_limit_field      gen_ai.provider.name
+	//	openai        json_schema   max_completion_tokens  openai
+	//	azure_openai  json_schema   max_completion_tokens  azure.ai.openai
+	//	ollama        json_schema   max_tokens             ollama
+	//	vllm          json_schema   max_tokens             vllm
+	//	llama_cpp     json_schema   max_tokens             llama.cpp
+	//	anthropic     tools         max_tokens             anthropic
+	//	gemini        json_schema   max_completion_tokens  gcp.gemini
+	//
+	// README.md ("OpenAI-compatible servers") says what each server honours
+	// and where that was checked.
+	Preset string `protobuf:"bytes,13,opt,name=preset,proto3" json:"preset,omitempty"`
+	// token_limit_field is the request field that carries the output token
+	// limit (openai only): max_completion_tokens (OpenAI's current field,
+	// which reasoning models require), max_tokens (the deprecated field many
+	// compatible servers still read) or both. Empty: the preset's.
+	TokenLimitField string `protobuf:"bytes,14,opt,name=token_limit_field,json=tokenLimitField,proto3" json:"token_limit_field,omitempty"`
+	// prices are per-model prices: each attempt's usage times its model's
+	// price is the attempt's cost in the generation report, and is added to
+	// the cost counter of the metrics. A model without a price has no cost.
+	Prices        []*ModelPrice `protobuf:"bytes,15,rep,name=prices,proto3" json:"prices,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -761,6 +797,105 @@ func (x *Provider) GetTls() *ClientTls {
 	return nil
 }
 
+func (x *Provider) GetPreset() string {
+	if x != nil {
+		return x.Preset
+	}
+	return ""
+}
+
+func (x *Provider) GetTokenLimitField() string {
+	if x != nil {
+		return x.TokenLimitField
+	}
+	return ""
+}
+
+func (x *Provider) GetPrices() []*ModelPrice {
+	if x != nil {
+		return x.Prices
+	}
+	return nil
+}
+
+// ModelPrice is what a model's tokens cost, per million, in one currency
+// for all entries (the reports do not name it).
+type ModelPrice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// model is the model name as the upstream reports it (the response's
+	// model), or as requested when the upstream reports none; "*" prices
+	// every model without an entry of its own.
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// input_per_million is the price of a million input tokens.
+	InputPerMillion float64 `protobuf:"fixed64,2,opt,name=input_per_million,json=inputPerMillion,proto3" json:"input_per_million,omitempty"`
+	// cached_input_per_million is the price of a million input tokens served
+	// from the upstream's prompt cache. Unset: input_per_million.
+	CachedInputPerMillion *float64 `protobuf:"fixed64,3,opt,name=cached_input_per_million,json=cachedInputPerMillion,proto3,oneof" json:"cached_input_per_million,omitempty"`
+	// output_per_million is the price of a million output tokens (reasoning
+	// tokens included, as upstreams bill them).
+	OutputPerMillion float64 `protobuf:"fixed64,4,opt,name=output_per_million,json=outputPerMillion,proto3" json:"output_per_million,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ModelPrice) Reset() {
+	*x = ModelPrice{}
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelPrice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelPrice) ProtoMessage() {}
+
+func (x *ModelPrice) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelPrice.ProtoReflect.Descriptor instead.
+func (*ModelPrice) Descriptor() ([]byte, []int) {
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ModelPrice) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelPrice) GetInputPerMillion() float64 {
+	if x != nil {
+		return x.InputPerMillion
+	}
+	return 0
+}
+
+func (x *ModelPrice) GetCachedInputPerMillion() float64 {
+	if x != nil && x.CachedInputPerMillion != nil {
+		return *x.CachedInputPerMillion
+	}
+	return 0
+}
+
+func (x *ModelPrice) GetOutputPerMillion() float64 {
+	if x != nil {
+		return x.OutputPerMillion
+	}
+	return 0
+}
+
 // ClientTls configures TLS (and optionally a client certificate, for mTLS)
 // towards a server guardgen calls.
 type ClientTls struct {
@@ -781,7 +916,7 @@ type ClientTls struct {
 
 func (x *ClientTls) Reset() {
 	*x = ClientTls{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[8]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +928,7 @@ func (x *ClientTls) String() string {
 func (*ClientTls) ProtoMessage() {}
 
 func (x *ClientTls) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[8]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +941,7 @@ func (x *ClientTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientTls.ProtoReflect.Descriptor instead.
 func (*ClientTls) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{8}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClientTls) GetCaFile() string {
@@ -853,7 +988,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[9]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1000,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[9]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1013,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{9}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Route) GetName() string {
@@ -911,7 +1046,7 @@ type RouteEntry struct {
 
 func (x *RouteEntry) Reset() {
 	*x = RouteEntry{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[10]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1058,7 @@ func (x *RouteEntry) String() string {
 func (*RouteEntry) ProtoMessage() {}
 
 func (x *RouteEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[10]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1071,7 @@ func (x *RouteEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteEntry.ProtoReflect.Descriptor instead.
 func (*RouteEntry) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{10}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RouteEntry) GetProvider() string {
@@ -991,7 +1126,7 @@ type Targets struct {
 
 func (x *Targets) Reset() {
 	*x = Targets{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[11]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1138,7 @@ func (x *Targets) String() string {
 func (*Targets) ProtoMessage() {}
 
 func (x *Targets) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[11]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1151,7 @@ func (x *Targets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Targets.ProtoReflect.Descriptor instead.
 func (*Targets) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{11}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Targets) GetDescriptorSets() []string {
@@ -1072,7 +1207,7 @@ type TargetSemantics struct {
 
 func (x *TargetSemantics) Reset() {
 	*x = TargetSemantics{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1219,7 @@ func (x *TargetSemantics) String() string {
 func (*TargetSemantics) ProtoMessage() {}
 
 func (x *TargetSemantics) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[12]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1232,7 @@ func (x *TargetSemantics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TargetSemantics.ProtoReflect.Descriptor instead.
 func (*TargetSemantics) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{12}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TargetSemantics) GetVerifierRoute() string {
@@ -1126,7 +1261,7 @@ type FieldPaths struct {
 
 func (x *FieldPaths) Reset() {
 	*x = FieldPaths{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1273,7 @@ func (x *FieldPaths) String() string {
 func (*FieldPaths) ProtoMessage() {}
 
 func (x *FieldPaths) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[13]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1286,7 @@ func (x *FieldPaths) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldPaths.ProtoReflect.Descriptor instead.
 func (*FieldPaths) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{13}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FieldPaths) GetPaths() []string {
@@ -1180,7 +1315,7 @@ type Cache struct {
 
 func (x *Cache) Reset() {
 	*x = Cache{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1327,7 @@ func (x *Cache) String() string {
 func (*Cache) ProtoMessage() {}
 
 func (x *Cache) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1340,7 @@ func (x *Cache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cache.ProtoReflect.Descriptor instead.
 func (*Cache) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Cache) GetBackend() string {
@@ -1256,7 +1391,7 @@ type Redis struct {
 
 func (x *Redis) Reset() {
 	*x = Redis{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1403,7 @@ func (x *Redis) String() string {
 func (*Redis) ProtoMessage() {}
 
 func (x *Redis) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1416,7 @@ func (x *Redis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redis.ProtoReflect.Descriptor instead.
 func (*Redis) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Redis) GetAddress() string {
@@ -1372,13 +1507,21 @@ type Server struct {
 	// FailureDetail before the caller's own timer fires. Deadlines shorter
 	// than twice the margin are left as they are. Default: 0.1.
 	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
+	// keepalive rotates and probes client connections, so that clients
+	// rebalance onto new pods and dead peers are noticed. Default: see
+	// Keepalive.
+	Keepalive *Keepalive `protobuf:"bytes,18,opt,name=keepalive,proto3" json:"keepalive,omitempty"`
+	// shed_retry_after_seconds is the retry delay guardgen tells a caller
+	// whose call it shed at max_in_flight (RetryInfo and the
+	// grpc-retry-pushback-ms trailer). Default: 0.25.
+	ShedRetryAfterSeconds *float64 `protobuf:"fixed64,19,opt,name=shed_retry_after_seconds,json=shedRetryAfterSeconds,proto3,oneof" json:"shed_retry_after_seconds,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1533,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1546,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Server) GetListen() string {
@@ -1525,6 +1668,134 @@ func (x *Server) GetDeadlineMarginSeconds() float64 {
 	return 0
 }
 
+func (x *Server) GetKeepalive() *Keepalive {
+	if x != nil {
+		return x.Keepalive
+	}
+	return nil
+}
+
+func (x *Server) GetShedRetryAfterSeconds() float64 {
+	if x != nil && x.ShedRetryAfterSeconds != nil {
+		return *x.ShedRetryAfterSeconds
+	}
+	return 0
+}
+
+// Keepalive is the server side of gRPC keepalive (grpc-go's
+// keepalive.ServerParameters and EnforcementPolicy).
+type Keepalive struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// max_connection_age_seconds is how long a client connection may live
+	// before the server sends GOAWAY (with ±10 % jitter), so that clients
+	// reconnect and spread over new replicas. 0: connections live forever.
+	// Default: 300.
+	MaxConnectionAgeSeconds *float64 `protobuf:"fixed64,1,opt,name=max_connection_age_seconds,json=maxConnectionAgeSeconds,proto3,oneof" json:"max_connection_age_seconds,omitempty"`
+	// max_connection_age_grace_seconds is how long calls in flight on a
+	// connection past its age may still finish before it is closed; longer
+	// than the slowest Generate you allow. 0: no bound, calls in flight
+	// finish however long they take. Default: 60.
+	MaxConnectionAgeGraceSeconds *float64 `protobuf:"fixed64,2,opt,name=max_connection_age_grace_seconds,json=maxConnectionAgeGraceSeconds,proto3,oneof" json:"max_connection_age_grace_seconds,omitempty"`
+	// max_connection_idle_seconds closes a connection without calls for this
+	// long. 0: idle connections stay. Default: 0.
+	MaxConnectionIdleSeconds *float64 `protobuf:"fixed64,3,opt,name=max_connection_idle_seconds,json=maxConnectionIdleSeconds,proto3,oneof" json:"max_connection_idle_seconds,omitempty"`
+	// time_seconds is how long a connection may be quiet before the server
+	// pings the client to see that it is alive. Default: 60.
+	TimeSeconds *float64 `protobuf:"fixed64,4,opt,name=time_seconds,json=timeSeconds,proto3,oneof" json:"time_seconds,omitempty"`
+	// timeout_seconds is how long the server waits for the ping's answer
+	// before closing the connection. Default: 20.
+	TimeoutSeconds *float64 `protobuf:"fixed64,5,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
+	// min_client_ping_seconds is the shortest interval between client pings
+	// the server accepts; a client that pings more often is sent GOAWAY
+	// (too_many_pings). 0: any interval. Default: 10.
+	MinClientPingSeconds *float64 `protobuf:"fixed64,6,opt,name=min_client_ping_seconds,json=minClientPingSeconds,proto3,oneof" json:"min_client_ping_seconds,omitempty"`
+	// permit_pings_without_calls lets clients ping on connections with no
+	// call in flight (keepalive_permit_without_calls on the client).
+	// Default: true.
+	PermitPingsWithoutCalls *bool `protobuf:"varint,7,opt,name=permit_pings_without_calls,json=permitPingsWithoutCalls,proto3,oneof" json:"permit_pings_without_calls,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *Keepalive) Reset() {
+	*x = Keepalive{}
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Keepalive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Keepalive) ProtoMessage() {}
+
+func (x *Keepalive) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
+func (*Keepalive) Descriptor() ([]byte, []int) {
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Keepalive) GetMaxConnectionAgeSeconds() float64 {
+	if x != nil && x.MaxConnectionAgeSeconds != nil {
+		return *x.MaxConnectionAgeSeconds
+	}
+	return 0
+}
+
+func (x *Keepalive) GetMaxConnectionAgeGraceSeconds() float64 {
+	if x != nil && x.MaxConnectionAgeGraceSeconds != nil {
+		return *x.MaxConnectionAgeGraceSeconds
+	}
+	return 0
+}
+
+func (x *Keepalive) GetMaxConnectionIdleSeconds() float64 {
+	if x != nil && x.MaxConnectionIdleSeconds != nil {
+		return *x.MaxConnectionIdleSeconds
+	}
+	return 0
+}
+
+func (x *Keepalive) GetTimeSeconds() float64 {
+	if x != nil && x.TimeSeconds != nil {
+		return *x.TimeSeconds
+	}
+	return 0
+}
+
+func (x *Keepalive) GetTimeoutSeconds() float64 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Keepalive) GetMinClientPingSeconds() float64 {
+	if x != nil && x.MinClientPingSeconds != nil {
+		return *x.MinClientPingSeconds
+	}
+	return 0
+}
+
+func (x *Keepalive) GetPermitPingsWithoutCalls() bool {
+	if x != nil && x.PermitPingsWithoutCalls != nil {
+		return *x.PermitPingsWithoutCalls
+	}
+	return false
+}
+
 // ServerTls is the server's certificate and, for mTLS, the client roots.
 type ServerTls struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1541,7 +1812,7 @@ type ServerTls struct {
 
 func (x *ServerTls) Reset() {
 	*x = ServerTls{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +1824,7 @@ func (x *ServerTls) String() string {
 func (*ServerTls) ProtoMessage() {}
 
 func (x *ServerTls) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +1837,7 @@ func (x *ServerTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTls.ProtoReflect.Descriptor instead.
 func (*ServerTls) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ServerTls) GetCertFile() string {
@@ -1609,7 +1880,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1892,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1905,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Auth) GetTokensFile() string {
@@ -1666,14 +1937,19 @@ type RateLimit struct {
 	// requests_per_second refills the bucket.
 	RequestsPerSecond float64 `protobuf:"fixed64,1,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
 	// burst is the bucket size. 0: requests_per_second rounded up.
-	Burst         uint32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	Burst uint32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	// redis shares each caller's limit across replicas: the limit is kept in
+	// this redis-server (GCRA, one key per caller) and holds for the whole
+	// fleet. While the server cannot be reached, each replica falls back to
+	// its own per-replica bucket. Unset: per-replica limits only.
+	Redis         *Redis `protobuf:"bytes,3,opt,name=redis,proto3" json:"redis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1961,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1974,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RateLimit) GetRequestsPerSecond() float64 {
@@ -1713,6 +1989,13 @@ func (x *RateLimit) GetBurst() uint32 {
 		return x.Burst
 	}
 	return 0
+}
+
+func (x *RateLimit) GetRedis() *Redis {
+	if x != nil {
+		return x.Redis
+	}
+	return nil
 }
 
 // RetryBudget is gRFC A6 retry throttling per provider: every failed attempt
@@ -1730,7 +2013,7 @@ type RetryBudget struct {
 
 func (x *RetryBudget) Reset() {
 	*x = RetryBudget{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +2025,7 @@ func (x *RetryBudget) String() string {
 func (*RetryBudget) ProtoMessage() {}
 
 func (x *RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +2038,7 @@ func (x *RetryBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryBudget.ProtoReflect.Descriptor instead.
 func (*RetryBudget) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RetryBudget) GetMaxTokens() float64 {
@@ -1786,7 +2069,7 @@ type Breaker struct {
 
 func (x *Breaker) Reset() {
 	*x = Breaker{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +2081,7 @@ func (x *Breaker) String() string {
 func (*Breaker) ProtoMessage() {}
 
 func (x *Breaker) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +2094,7 @@ func (x *Breaker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Breaker.ProtoReflect.Descriptor instead.
 func (*Breaker) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Breaker) GetConsecutiveFailures() uint32 {
@@ -1855,7 +2138,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2150,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2163,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Telemetry) GetOtlpEndpoint() string {
@@ -2000,7 +2283,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x0emetrics_prefix\x18\x03 \x01(\tB<\xbaH9r7\x18@23^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$H\x02R\rmetricsPrefix\x88\x01\x01B\x0f\n" +
 	"\r_trace_errorsB\x13\n" +
 	"\x11_log_raw_payloadsB\x11\n" +
-	"\x0f_metrics_prefix\"\xa4\r\n" +
+	"\x0f_metrics_prefix\"\xe0\x10\n" +
 	"\bProvider\x120\n" +
 	"\x04name\x18\x01 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18@2\x11^[A-Za-z0-9_.-]+$R\x04name\x122\n" +
 	"\x04type\x18\x02 \x01(\tB\x1e\xbaH\x1br\x19R\tsyntheticR\x06openaiR\x04grpcR\x04type\x12\x1e\n" +
@@ -2011,20 +2294,33 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\forganization\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\forganization\x12\"\n" +
 	"\aproject\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\aproject\x12E\n" +
 	"\x0ftimeout_seconds\x18\b \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x0etimeoutSeconds\x88\x01\x01\x12T\n" +
-	"\x17attempt_timeout_seconds\x18\t \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x15attemptTimeoutSeconds\x88\x01\x01\x12K\n" +
+	"\x17attempt_timeout_seconds\x18\t \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x15attemptTimeoutSeconds\x88\x01\x01\x12R\n" +
 	"\voutput_mode\x18\n" +
-	" \x01(\tB*\xbaH'\xd8\x01\x01r\"R\vjson_schemaR\vjson_objectR\x06promptR\n" +
+	" \x01(\tB1\xbaH.\xd8\x01\x01r)R\vjson_schemaR\vjson_objectR\x06promptR\x05toolsR\n" +
 	"outputMode\x12)\n" +
 	"\aaddress\x18\v \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\aaddress\x12/\n" +
-	"\x03tls\x18\f \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tls:\xaf\x06\xbaH\xab\x06\x1al\n" +
+	"\x03tls\x18\f \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tls\x12b\n" +
+	"\x06preset\x18\r \x01(\tBJ\xbaHG\xd8\x01\x01rBR\x06openaiR\fazure_openaiR\x06ollamaR\x04vllmR\tllama_cppR\tanthropicR\x06geminiR\x06preset\x12]\n" +
+	"\x11token_limit_field\x18\x0e \x01(\tB1\xbaH.\xd8\x01\x01r)R\x15max_completion_tokensR\n" +
+	"max_tokensR\x04bothR\x0ftokenLimitField\x12A\n" +
+	"\x06prices\x18\x0f \x03(\v2\x1e.guardgen.config.v1.ModelPriceB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x06prices:\xde\a\xbaH\xda\a\x1al\n" +
 	"\x15provider.grpc_address\x12(a provider of type grpc needs an address\x1a)this.type != 'grpc' || this.address != ''\x1aj\n" +
-	"\x1aprovider.address_grpc_only\x12!address applies to type grpc only\x1a)this.address == '' || this.type == 'grpc'\x1a\x84\x02\n" +
-	"\x14provider.openai_only\x12Vbase_url, api_key_env, organization, project and output_mode apply to type openai only\x1a\x93\x01this.type == 'openai' || (this.base_url == '' && this.api_key_env == '' && this.organization == '' && this.project == '' && this.output_mode == '')\x1aq\n" +
+	"\x1aprovider.address_grpc_only\x12!address applies to type grpc only\x1a)this.address == '' || this.type == 'grpc'\x1a\xd4\x02\n" +
+	"\x14provider.openai_only\x12qbase_url, api_key_env, organization, project, output_mode, preset and token_limit_field apply to type openai only\x1a\xc8\x01this.type == 'openai' || (this.base_url == '' && this.api_key_env == '' && this.organization == '' && this.project == '' && this.output_mode == '' && this.preset == '' && this.token_limit_field == '')\x1a]\n" +
+	"\x16provider.prices_unique\x12\x1deach model may have one price\x1a$this.prices.map(p, p.model).unique()\x1aq\n" +
 	"\x18provider.tls_remote_only\x12)tls applies to types openai and grpc only\x1a*this.type != 'synthetic' || !has(this.tls)\x1a\xd4\x01\n" +
 	"\x1fprovider.attempt_within_timeout\x127attempt_timeout_seconds must not exceed timeout_seconds\x1ax!has(this.timeout_seconds) || !has(this.attempt_timeout_seconds) || this.attempt_timeout_seconds <= this.timeout_secondsB\x12\n" +
 	"\x10_timeout_secondsB\x1a\n" +
-	"\x18_attempt_timeout_seconds\"\x81\x02\n" +
+	"\x18_attempt_timeout_seconds\"\xae\x02\n" +
+	"\n" +
+	"ModelPrice\x12 \n" +
+	"\x05model\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x05model\x12C\n" +
+	"\x11input_per_million\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00R\x0finputPerMillion\x12U\n" +
+	"\x18cached_input_per_million\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x15cachedInputPerMillion\x88\x01\x01\x12E\n" +
+	"\x12output_per_million\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00R\x10outputPerMillionB\x1b\n" +
+	"\x19_cached_input_per_million\"\x81\x02\n" +
 	"\tClientTls\x12\x17\n" +
 	"\aca_file\x18\x01 \x01(\tR\x06caFile\x12\x1b\n" +
 	"\tcert_file\x18\x02 \x01(\tR\bcertFile\x12\x19\n" +
@@ -2086,7 +2382,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\x8f\x0e\n" +
+	"\v_key_prefix\"\xc0\x0f\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2109,7 +2405,9 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\abreaker\x18\x0f \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreaker\x12L\n" +
 	"\x13drain_delay_seconds\x18\x10 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0r@)\x00\x00\x00\x00\x00\x00\x00\x00H\n" +
 	"R\x11drainDelaySeconds\x88\x01\x01\x12T\n" +
-	"\x17deadline_margin_seconds\x18\x11 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\x00\x00H\vR\x15deadlineMarginSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"\x17deadline_margin_seconds\x18\x11 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\x00\x00H\vR\x15deadlineMarginSeconds\x88\x01\x01\x12;\n" +
+	"\tkeepalive\x18\x12 \x01(\v2\x1d.guardgen.config.v1.KeepaliveR\tkeepalive\x12U\n" +
+	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
@@ -2124,7 +2422,24 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x12_semantic_attemptsB\x15\n" +
 	"\x13_max_provider_callsB\x16\n" +
 	"\x14_drain_delay_secondsB\x1a\n" +
-	"\x18_deadline_margin_seconds\"{\n" +
+	"\x18_deadline_margin_secondsB\x1b\n" +
+	"\x19_shed_retry_after_seconds\"\xa4\b\n" +
+	"\tKeepalive\x12Y\n" +
+	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
+	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
+	"\x1bmax_connection_idle_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x18maxConnectionIdleSeconds\x88\x01\x01\x12?\n" +
+	"\ftime_seconds\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\xf0?H\x03R\vtimeSeconds\x88\x01\x01\x12E\n" +
+	"\x0ftimeout_seconds\x18\x05 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@)\x00\x00\x00\x00\x00\x00\xf0?H\x04R\x0etimeoutSeconds\x88\x01\x01\x12S\n" +
+	"\x17min_client_ping_seconds\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x05R\x14minClientPingSeconds\x88\x01\x01\x12@\n" +
+	"\x1apermit_pings_without_calls\x18\a \x01(\bH\x06R\x17permitPingsWithoutCalls\x88\x01\x01:\x95\x02\xbaH\x91\x02\x1a\x8e\x02\n" +
+	"\x19keepalive.grace_needs_age\x12Amax_connection_age_grace_seconds needs max_connection_age_seconds\x1a\xad\x01!has(this.max_connection_age_grace_seconds) || this.max_connection_age_grace_seconds == 0.0 || !has(this.max_connection_age_seconds) || this.max_connection_age_seconds > 0.0B\x1d\n" +
+	"\x1b_max_connection_age_secondsB#\n" +
+	"!_max_connection_age_grace_secondsB\x1e\n" +
+	"\x1c_max_connection_idle_secondsB\x0f\n" +
+	"\r_time_secondsB\x12\n" +
+	"\x10_timeout_secondsB\x1a\n" +
+	"\x18_min_client_ping_secondsB\x1d\n" +
+	"\x1b_permit_pings_without_calls\"{\n" +
 	"\tServerTls\x12$\n" +
 	"\tcert_file\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\bcertFile\x12\"\n" +
 	"\bkey_file\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\akeyFile\x12$\n" +
@@ -2135,10 +2450,12 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"tokens_env\x18\x02 \x01(\tB%\xbaH\"r \x18\x80\x012\x1b^([A-Za-z_][A-Za-z0-9_]*)?$R\ttokensEnv\x12\\\n" +
 	"+allow_unauthenticated_health_and_reflection\x18\x03 \x01(\bR'allowUnauthenticatedHealthAndReflection:i\xbaHf\x1ad\n" +
-	"\vauth.tokens\x12$auth needs tokens_file or tokens_env\x1a/this.tokens_file != '' || this.tokens_env != ''\"u\n" +
+	"\vauth.tokens\x12$auth needs tokens_file or tokens_env\x1a/this.tokens_file != '' || this.tokens_env != ''\"\x80\x02\n" +
 	"\tRateLimit\x12G\n" +
 	"\x13requests_per_second\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A!\x00\x00\x00\x00\x00\x00\x00\x00R\x11requestsPerSecond\x12\x1f\n" +
-	"\x05burst\x18\x02 \x01(\rB\t\xbaH\x06*\x04\x18\xc0\x84=R\x05burst\"\xa8\x01\n" +
+	"\x05burst\x18\x02 \x01(\rB\t\xbaH\x06*\x04\x18\xc0\x84=R\x05burst\x12\x88\x01\n" +
+	"\x05redis\x18\x03 \x01(\v2\x19.guardgen.config.v1.RedisBW\xbaHT\xba\x01Q\n" +
+	"\x18rate_limit.redis_address\x12!rate_limit.redis needs an address\x1a\x12this.address != ''R\x05redis\"\xa8\x01\n" +
 	"\vRetryBudget\x12;\n" +
 	"\n" +
 	"max_tokens\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00@\x8f@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\tmaxTokens\x88\x01\x01\x12=\n" +
@@ -2182,7 +2499,7 @@ func file_guardgen_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_guardgen_config_v1_config_proto_rawDescData
 }
 
-var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),            // 0: guardgen.config.v1.Config
 	(*LlmPipeline)(nil),       // 1: guardgen.config.v1.LlmPipeline
@@ -2192,35 +2509,37 @@ var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*DomainPolicy)(nil),      // 5: guardgen.config.v1.DomainPolicy
 	(*Observability)(nil),     // 6: guardgen.config.v1.Observability
 	(*Provider)(nil),          // 7: guardgen.config.v1.Provider
-	(*ClientTls)(nil),         // 8: guardgen.config.v1.ClientTls
-	(*Route)(nil),             // 9: guardgen.config.v1.Route
-	(*RouteEntry)(nil),        // 10: guardgen.config.v1.RouteEntry
-	(*Targets)(nil),           // 11: guardgen.config.v1.Targets
-	(*TargetSemantics)(nil),   // 12: guardgen.config.v1.TargetSemantics
-	(*FieldPaths)(nil),        // 13: guardgen.config.v1.FieldPaths
-	(*Cache)(nil),             // 14: guardgen.config.v1.Cache
-	(*Redis)(nil),             // 15: guardgen.config.v1.Redis
-	(*Server)(nil),            // 16: guardgen.config.v1.Server
-	(*ServerTls)(nil),         // 17: guardgen.config.v1.ServerTls
-	(*Auth)(nil),              // 18: guardgen.config.v1.Auth
-	(*RateLimit)(nil),         // 19: guardgen.config.v1.RateLimit
-	(*RetryBudget)(nil),       // 20: guardgen.config.v1.RetryBudget
-	(*Breaker)(nil),           // 21: guardgen.config.v1.Breaker
-	(*Telemetry)(nil),         // 22: guardgen.config.v1.Telemetry
-	nil,                       // 23: guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	nil,                       // 24: guardgen.config.v1.Targets.TemplatesEntry
-	nil,                       // 25: guardgen.config.v1.Targets.SemanticsEntry
-	nil,                       // 26: guardgen.config.v1.TargetSemantics.FieldsEntry
-	(*v1.FieldSemantics)(nil), // 27: guardgen.v1.FieldSemantics
+	(*ModelPrice)(nil),        // 8: guardgen.config.v1.ModelPrice
+	(*ClientTls)(nil),         // 9: guardgen.config.v1.ClientTls
+	(*Route)(nil),             // 10: guardgen.config.v1.Route
+	(*RouteEntry)(nil),        // 11: guardgen.config.v1.RouteEntry
+	(*Targets)(nil),           // 12: guardgen.config.v1.Targets
+	(*TargetSemantics)(nil),   // 13: guardgen.config.v1.TargetSemantics
+	(*FieldPaths)(nil),        // 14: guardgen.config.v1.FieldPaths
+	(*Cache)(nil),             // 15: guardgen.config.v1.Cache
+	(*Redis)(nil),             // 16: guardgen.config.v1.Redis
+	(*Server)(nil),            // 17: guardgen.config.v1.Server
+	(*Keepalive)(nil),         // 18: guardgen.config.v1.Keepalive
+	(*ServerTls)(nil),         // 19: guardgen.config.v1.ServerTls
+	(*Auth)(nil),              // 20: guardgen.config.v1.Auth
+	(*RateLimit)(nil),         // 21: guardgen.config.v1.RateLimit
+	(*RetryBudget)(nil),       // 22: guardgen.config.v1.RetryBudget
+	(*Breaker)(nil),           // 23: guardgen.config.v1.Breaker
+	(*Telemetry)(nil),         // 24: guardgen.config.v1.Telemetry
+	nil,                       // 25: guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	nil,                       // 26: guardgen.config.v1.Targets.TemplatesEntry
+	nil,                       // 27: guardgen.config.v1.Targets.SemanticsEntry
+	nil,                       // 28: guardgen.config.v1.TargetSemantics.FieldsEntry
+	(*v1.FieldSemantics)(nil), // 29: guardgen.v1.FieldSemantics
 }
 var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: guardgen.config.v1.Config.llm_pipeline:type_name -> guardgen.config.v1.LlmPipeline
 	7,  // 1: guardgen.config.v1.Config.providers:type_name -> guardgen.config.v1.Provider
-	9,  // 2: guardgen.config.v1.Config.routes:type_name -> guardgen.config.v1.Route
-	11, // 3: guardgen.config.v1.Config.targets:type_name -> guardgen.config.v1.Targets
-	14, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
-	16, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
-	22, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
+	10, // 2: guardgen.config.v1.Config.routes:type_name -> guardgen.config.v1.Route
+	12, // 3: guardgen.config.v1.Config.targets:type_name -> guardgen.config.v1.Targets
+	15, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
+	17, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
+	24, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
 	2,  // 7: guardgen.config.v1.LlmPipeline.execution:type_name -> guardgen.config.v1.Execution
 	3,  // 8: guardgen.config.v1.LlmPipeline.validation:type_name -> guardgen.config.v1.Validation
 	4,  // 9: guardgen.config.v1.LlmPipeline.routing:type_name -> guardgen.config.v1.Routing
@@ -2229,27 +2548,30 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	5,  // 12: guardgen.config.v1.Routing.input_constraint:type_name -> guardgen.config.v1.DomainPolicy
 	5,  // 13: guardgen.config.v1.Routing.output_semantic:type_name -> guardgen.config.v1.DomainPolicy
 	5,  // 14: guardgen.config.v1.Routing.pipeline_logic:type_name -> guardgen.config.v1.DomainPolicy
-	8,  // 15: guardgen.config.v1.Provider.tls:type_name -> guardgen.config.v1.ClientTls
-	10, // 16: guardgen.config.v1.Route.entries:type_name -> guardgen.config.v1.RouteEntry
-	23, // 17: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	24, // 18: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
-	25, // 19: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
-	26, // 20: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
-	15, // 21: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	8,  // 22: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	17, // 23: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	18, // 24: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	19, // 25: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	20, // 26: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	21, // 27: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	13, // 28: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	12, // 29: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
-	27, // 30: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	9,  // 15: guardgen.config.v1.Provider.tls:type_name -> guardgen.config.v1.ClientTls
+	8,  // 16: guardgen.config.v1.Provider.prices:type_name -> guardgen.config.v1.ModelPrice
+	11, // 17: guardgen.config.v1.Route.entries:type_name -> guardgen.config.v1.RouteEntry
+	25, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	26, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
+	27, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
+	28, // 21: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
+	16, // 22: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
+	9,  // 23: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
+	19, // 24: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	20, // 25: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	21, // 26: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	22, // 27: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	23, // 28: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	18, // 29: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
+	16, // 30: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
+	14, // 31: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	13, // 32: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	29, // 33: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }
@@ -2263,19 +2585,21 @@ func file_guardgen_config_v1_config_proto_init() {
 	file_guardgen_config_v1_config_proto_msgTypes[5].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[20].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[21].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_config_v1_config_proto_rawDesc), len(file_guardgen_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -190,6 +190,69 @@ func (FinishReason) EnumDescriptor() ([]byte, []int) {
 	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{2}
 }
 
+// ConstraintMode is how a provider asked the model for JSON.
+type ConstraintMode int32
+
+const (
+	ConstraintMode_CONSTRAINT_MODE_UNSPECIFIED ConstraintMode = 0
+	// CONSTRAINT_MODE_JSON_SCHEMA: response_format json_schema.
+	ConstraintMode_CONSTRAINT_MODE_JSON_SCHEMA ConstraintMode = 1
+	// CONSTRAINT_MODE_JSON_OBJECT: response_format json_object, the schema in
+	// the instructions.
+	ConstraintMode_CONSTRAINT_MODE_JSON_OBJECT ConstraintMode = 2
+	// CONSTRAINT_MODE_PROMPT: no response_format, the schema in the
+	// instructions.
+	ConstraintMode_CONSTRAINT_MODE_PROMPT ConstraintMode = 3
+	// CONSTRAINT_MODE_TOOL: the schema as the parameters of one forced
+	// function; the answer is the call's arguments.
+	ConstraintMode_CONSTRAINT_MODE_TOOL ConstraintMode = 4
+)
+
+// Enum value maps for ConstraintMode.
+var (
+	ConstraintMode_name = map[int32]string{
+		0: "CONSTRAINT_MODE_UNSPECIFIED",
+		1: "CONSTRAINT_MODE_JSON_SCHEMA",
+		2: "CONSTRAINT_MODE_JSON_OBJECT",
+		3: "CONSTRAINT_MODE_PROMPT",
+		4: "CONSTRAINT_MODE_TOOL",
+	}
+	ConstraintMode_value = map[string]int32{
+		"CONSTRAINT_MODE_UNSPECIFIED": 0,
+		"CONSTRAINT_MODE_JSON_SCHEMA": 1,
+		"CONSTRAINT_MODE_JSON_OBJECT": 2,
+		"CONSTRAINT_MODE_PROMPT":      3,
+		"CONSTRAINT_MODE_TOOL":        4,
+	}
+)
+
+func (x ConstraintMode) Enum() *ConstraintMode {
+	p := new(ConstraintMode)
+	*p = x
+	return p
+}
+
+func (x ConstraintMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConstraintMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_guardgen_provider_v1_provider_proto_enumTypes[3].Descriptor()
+}
+
+func (ConstraintMode) Type() protoreflect.EnumType {
+	return &file_guardgen_provider_v1_provider_proto_enumTypes[3]
+}
+
+func (x ConstraintMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConstraintMode.Descriptor instead.
+func (ConstraintMode) EnumDescriptor() ([]byte, []int) {
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{3}
+}
+
 // Message is one chat message.
 type Message struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -314,8 +377,10 @@ type SamplingOptions struct {
 	// max_output_tokens bounds the completion; 0 means the provider's default.
 	MaxOutputTokens uint32 `protobuf:"varint,2,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
 	Seed            *int64 `protobuf:"varint,3,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// top_p is nucleus sampling's probability mass, 0..1.
+	TopP          *float64 `protobuf:"fixed64,4,opt,name=top_p,json=topP,proto3,oneof" json:"top_p,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SamplingOptions) Reset() {
@@ -365,6 +430,13 @@ func (x *SamplingOptions) GetMaxOutputTokens() uint32 {
 func (x *SamplingOptions) GetSeed() int64 {
 	if x != nil && x.Seed != nil {
 		return *x.Seed
+	}
+	return 0
+}
+
+func (x *SamplingOptions) GetTopP() float64 {
+	if x != nil && x.TopP != nil {
+		return *x.TopP
 	}
 	return 0
 }
@@ -461,12 +533,18 @@ func (x *CompleteRequest) GetPurpose() Purpose {
 
 // Usage counts tokens.
 type Usage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	InputTokens   int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
-	OutputTokens  int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
-	TotalTokens   int64                  `protobuf:"varint,3,opt,name=total_tokens,json=totalTokens,proto3" json:"total_tokens,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InputTokens  int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	TotalTokens  int64                  `protobuf:"varint,3,opt,name=total_tokens,json=totalTokens,proto3" json:"total_tokens,omitempty"`
+	// cached_input_tokens are the part of input_tokens served from the
+	// upstream's prompt cache, when it reports them.
+	CachedInputTokens int64 `protobuf:"varint,4,opt,name=cached_input_tokens,json=cachedInputTokens,proto3" json:"cached_input_tokens,omitempty"`
+	// reasoning_tokens are the part of output_tokens the model spent
+	// reasoning, when the upstream reports them.
+	ReasoningTokens int64 `protobuf:"varint,5,opt,name=reasoning_tokens,json=reasoningTokens,proto3" json:"reasoning_tokens,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Usage) Reset() {
@@ -520,6 +598,98 @@ func (x *Usage) GetTotalTokens() int64 {
 	return 0
 }
 
+func (x *Usage) GetCachedInputTokens() int64 {
+	if x != nil {
+		return x.CachedInputTokens
+	}
+	return 0
+}
+
+func (x *Usage) GetReasoningTokens() int64 {
+	if x != nil {
+		return x.ReasoningTokens
+	}
+	return 0
+}
+
+// Constraint says how the output was constrained, so that reports show
+// what the model was really held to.
+type Constraint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  ConstraintMode         `protobuf:"varint,1,opt,name=mode,proto3,enum=guardgen.provider.v1.ConstraintMode" json:"mode,omitempty"`
+	// strict is true when the schema was enforced by constrained decoding
+	// (OpenAI's strict Structured Outputs or strict function parameters).
+	Strict bool `protobuf:"varint,2,opt,name=strict,proto3" json:"strict,omitempty"`
+	// strict_rejected is true when the upstream refused the strict schema
+	// (HTTP 400 on it) and the provider sent the request once more without
+	// strict mode; that answer is the one returned.
+	StrictRejected bool `protobuf:"varint,3,opt,name=strict_rejected,json=strictRejected,proto3" json:"strict_rejected,omitempty"`
+	// map_entries are the JSON Pointers, into the output, of maps the
+	// provider sent as lists of key/value entries (strict mode has no maps)
+	// and turned back into JSON objects before returning the content.
+	MapEntries    []string `protobuf:"bytes,4,rep,name=map_entries,json=mapEntries,proto3" json:"map_entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Constraint) Reset() {
+	*x = Constraint{}
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Constraint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Constraint) ProtoMessage() {}
+
+func (x *Constraint) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Constraint.ProtoReflect.Descriptor instead.
+func (*Constraint) Descriptor() ([]byte, []int) {
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Constraint) GetMode() ConstraintMode {
+	if x != nil {
+		return x.Mode
+	}
+	return ConstraintMode_CONSTRAINT_MODE_UNSPECIFIED
+}
+
+func (x *Constraint) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
+func (x *Constraint) GetStrictRejected() bool {
+	if x != nil {
+		return x.StrictRejected
+	}
+	return false
+}
+
+func (x *Constraint) GetMapEntries() []string {
+	if x != nil {
+		return x.MapEntries
+	}
+	return nil
+}
+
 // CompleteResponse is the model's answer.
 type CompleteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -531,6 +701,11 @@ type CompleteResponse struct {
 	Usage   *Usage `protobuf:"bytes,4,opt,name=usage,proto3" json:"usage,omitempty"`
 	// model is the model that answered, as the upstream reported it.
 	Model string `protobuf:"bytes,5,opt,name=model,proto3" json:"model,omitempty"`
+	// id is the upstream's identifier of the completion, when it has one.
+	Id string `protobuf:"bytes,6,opt,name=id,proto3" json:"id,omitempty"`
+	// constraint says how the provider constrained the output; unset when it
+	// does not say.
+	Constraint *Constraint `protobuf:"bytes,7,opt,name=constraint,proto3" json:"constraint,omitempty"`
 	// logprobs has one entry per token of content, in order, when the request
 	// asked for them and the provider has them; empty otherwise. The tokens'
 	// bytes, concatenated, are content.
@@ -541,7 +716,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[5]
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +728,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[5]
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +741,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{5}
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CompleteResponse) GetContent() string {
@@ -604,6 +779,20 @@ func (x *CompleteResponse) GetModel() string {
 	return ""
 }
 
+func (x *CompleteResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CompleteResponse) GetConstraint() *Constraint {
+	if x != nil {
+		return x.Constraint
+	}
+	return nil
+}
+
 func (x *CompleteResponse) GetLogprobs() []*TokenLogprob {
 	if x != nil {
 		return x.Logprobs
@@ -625,7 +814,7 @@ type TokenLogprob struct {
 
 func (x *TokenLogprob) Reset() {
 	*x = TokenLogprob{}
-	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[6]
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +826,7 @@ func (x *TokenLogprob) String() string {
 func (*TokenLogprob) ProtoMessage() {}
 
 func (x *TokenLogprob) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[6]
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +839,7 @@ func (x *TokenLogprob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenLogprob.ProtoReflect.Descriptor instead.
 func (*TokenLogprob) Descriptor() ([]byte, []int) {
-	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{6}
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TokenLogprob) GetToken() []byte {
@@ -679,13 +868,15 @@ const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vjson_schema\x18\x02 \x01(\tR\n" +
 	"jsonSchema\x12\x16\n" +
-	"\x06strict\x18\x03 \x01(\bR\x06strict\"\x96\x01\n" +
+	"\x06strict\x18\x03 \x01(\bR\x06strict\"\xba\x01\n" +
 	"\x0fSamplingOptions\x12%\n" +
 	"\vtemperature\x18\x01 \x01(\x01H\x00R\vtemperature\x88\x01\x01\x12*\n" +
 	"\x11max_output_tokens\x18\x02 \x01(\rR\x0fmaxOutputTokens\x12\x17\n" +
-	"\x04seed\x18\x03 \x01(\x03H\x01R\x04seed\x88\x01\x01B\x0e\n" +
+	"\x04seed\x18\x03 \x01(\x03H\x01R\x04seed\x88\x01\x01\x12\x18\n" +
+	"\x05top_p\x18\x04 \x01(\x01H\x02R\x04topP\x88\x01\x01B\x0e\n" +
 	"\f_temperatureB\a\n" +
-	"\x05_seed\"\xc3\x02\n" +
+	"\x05_seedB\b\n" +
+	"\x06_top_p\"\xc3\x02\n" +
 	"\x0fCompleteRequest\x129\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1d.guardgen.provider.v1.MessageR\bmessages\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12G\n" +
@@ -693,17 +884,30 @@ const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
 	"\bsampling\x18\x04 \x01(\v2%.guardgen.provider.v1.SamplingOptionsR\bsampling\x12\x1a\n" +
 	"\blogprobs\x18\n" +
 	" \x01(\bR\blogprobs\x127\n" +
-	"\apurpose\x18\v \x01(\x0e2\x1d.guardgen.provider.v1.PurposeR\apurpose\"r\n" +
+	"\apurpose\x18\v \x01(\x0e2\x1d.guardgen.provider.v1.PurposeR\apurpose\"\xcd\x01\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
-	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\"\x98\x02\n" +
+	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12.\n" +
+	"\x13cached_input_tokens\x18\x04 \x01(\x03R\x11cachedInputTokens\x12)\n" +
+	"\x10reasoning_tokens\x18\x05 \x01(\x03R\x0freasoningTokens\"\xa8\x01\n" +
+	"\n" +
+	"Constraint\x128\n" +
+	"\x04mode\x18\x01 \x01(\x0e2$.guardgen.provider.v1.ConstraintModeR\x04mode\x12\x16\n" +
+	"\x06strict\x18\x02 \x01(\bR\x06strict\x12'\n" +
+	"\x0fstrict_rejected\x18\x03 \x01(\bR\x0estrictRejected\x12\x1f\n" +
+	"\vmap_entries\x18\x04 \x03(\tR\n" +
+	"mapEntries\"\xea\x02\n" +
 	"\x10CompleteResponse\x12\x18\n" +
 	"\acontent\x18\x01 \x01(\tR\acontent\x12G\n" +
 	"\rfinish_reason\x18\x02 \x01(\x0e2\".guardgen.provider.v1.FinishReasonR\ffinishReason\x12\x18\n" +
 	"\arefusal\x18\x03 \x01(\tR\arefusal\x121\n" +
 	"\x05usage\x18\x04 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x12\x14\n" +
-	"\x05model\x18\x05 \x01(\tR\x05model\x12>\n" +
+	"\x05model\x18\x05 \x01(\tR\x05model\x12\x0e\n" +
+	"\x02id\x18\x06 \x01(\tR\x02id\x12@\n" +
+	"\n" +
+	"constraint\x18\a \x01(\v2 .guardgen.provider.v1.ConstraintR\n" +
+	"constraint\x12>\n" +
 	"\blogprobs\x18\n" +
 	" \x03(\v2\".guardgen.provider.v1.TokenLogprobR\blogprobs\">\n" +
 	"\fTokenLogprob\x12\x14\n" +
@@ -725,7 +929,13 @@ const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
 	"\x1cFINISH_REASON_CONTENT_FILTER\x10\x03\x12\x19\n" +
 	"\x15FINISH_REASON_REFUSAL\x10\x04\x12\x1c\n" +
 	"\x18FINISH_REASON_TOOL_CALLS\x10\x05\x12\x17\n" +
-	"\x13FINISH_REASON_OTHER\x10\x062l\n" +
+	"\x13FINISH_REASON_OTHER\x10\x06*\xa9\x01\n" +
+	"\x0eConstraintMode\x12\x1f\n" +
+	"\x1bCONSTRAINT_MODE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bCONSTRAINT_MODE_JSON_SCHEMA\x10\x01\x12\x1f\n" +
+	"\x1bCONSTRAINT_MODE_JSON_OBJECT\x10\x02\x12\x1a\n" +
+	"\x16CONSTRAINT_MODE_PROMPT\x10\x03\x12\x18\n" +
+	"\x14CONSTRAINT_MODE_TOOL\x10\x042l\n" +
 	"\x0fProviderService\x12Y\n" +
 	"\bComplete\x12%.guardgen.provider.v1.CompleteRequest\x1a&.guardgen.provider.v1.CompleteResponseB\xdd\x01\n" +
 	"\x18com.guardgen.provider.v1B\rProviderProtoP\x01Z@github.com/guardgen/guardgen/gen/guardgen/provider/v1;providerv1\xa2\x02\x03GPX\xaa\x02\x14Guardgen.Provider.V1\xca\x02\x14Guardgen\\Provider\\V1\xe2\x02 Guardgen\\Provider\\V1\\GPBMetadata\xea\x02\x16Guardgen::Provider::V1b\x06proto3"
@@ -742,36 +952,40 @@ func file_guardgen_provider_v1_provider_proto_rawDescGZIP() []byte {
 	return file_guardgen_provider_v1_provider_proto_rawDescData
 }
 
-var file_guardgen_provider_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_guardgen_provider_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_guardgen_provider_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_guardgen_provider_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_guardgen_provider_v1_provider_proto_goTypes = []any{
 	(Role)(0),                // 0: guardgen.provider.v1.Role
 	(Purpose)(0),             // 1: guardgen.provider.v1.Purpose
 	(FinishReason)(0),        // 2: guardgen.provider.v1.FinishReason
-	(*Message)(nil),          // 3: guardgen.provider.v1.Message
-	(*OutputSchema)(nil),     // 4: guardgen.provider.v1.OutputSchema
-	(*SamplingOptions)(nil),  // 5: guardgen.provider.v1.SamplingOptions
-	(*CompleteRequest)(nil),  // 6: guardgen.provider.v1.CompleteRequest
-	(*Usage)(nil),            // 7: guardgen.provider.v1.Usage
-	(*CompleteResponse)(nil), // 8: guardgen.provider.v1.CompleteResponse
-	(*TokenLogprob)(nil),     // 9: guardgen.provider.v1.TokenLogprob
+	(ConstraintMode)(0),      // 3: guardgen.provider.v1.ConstraintMode
+	(*Message)(nil),          // 4: guardgen.provider.v1.Message
+	(*OutputSchema)(nil),     // 5: guardgen.provider.v1.OutputSchema
+	(*SamplingOptions)(nil),  // 6: guardgen.provider.v1.SamplingOptions
+	(*CompleteRequest)(nil),  // 7: guardgen.provider.v1.CompleteRequest
+	(*Usage)(nil),            // 8: guardgen.provider.v1.Usage
+	(*Constraint)(nil),       // 9: guardgen.provider.v1.Constraint
+	(*CompleteResponse)(nil), // 10: guardgen.provider.v1.CompleteResponse
+	(*TokenLogprob)(nil),     // 11: guardgen.provider.v1.TokenLogprob
 }
 var file_guardgen_provider_v1_provider_proto_depIdxs = []int32{
-	0, // 0: guardgen.provider.v1.Message.role:type_name -> guardgen.provider.v1.Role
-	3, // 1: guardgen.provider.v1.CompleteRequest.messages:type_name -> guardgen.provider.v1.Message
-	4, // 2: guardgen.provider.v1.CompleteRequest.output_schema:type_name -> guardgen.provider.v1.OutputSchema
-	5, // 3: guardgen.provider.v1.CompleteRequest.sampling:type_name -> guardgen.provider.v1.SamplingOptions
-	1, // 4: guardgen.provider.v1.CompleteRequest.purpose:type_name -> guardgen.provider.v1.Purpose
-	2, // 5: guardgen.provider.v1.CompleteResponse.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	7, // 6: guardgen.provider.v1.CompleteResponse.usage:type_name -> guardgen.provider.v1.Usage
-	9, // 7: guardgen.provider.v1.CompleteResponse.logprobs:type_name -> guardgen.provider.v1.TokenLogprob
-	6, // 8: guardgen.provider.v1.ProviderService.Complete:input_type -> guardgen.provider.v1.CompleteRequest
-	8, // 9: guardgen.provider.v1.ProviderService.Complete:output_type -> guardgen.provider.v1.CompleteResponse
-	9, // [9:10] is the sub-list for method output_type
-	8, // [8:9] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0,  // 0: guardgen.provider.v1.Message.role:type_name -> guardgen.provider.v1.Role
+	4,  // 1: guardgen.provider.v1.CompleteRequest.messages:type_name -> guardgen.provider.v1.Message
+	5,  // 2: guardgen.provider.v1.CompleteRequest.output_schema:type_name -> guardgen.provider.v1.OutputSchema
+	6,  // 3: guardgen.provider.v1.CompleteRequest.sampling:type_name -> guardgen.provider.v1.SamplingOptions
+	1,  // 4: guardgen.provider.v1.CompleteRequest.purpose:type_name -> guardgen.provider.v1.Purpose
+	3,  // 5: guardgen.provider.v1.Constraint.mode:type_name -> guardgen.provider.v1.ConstraintMode
+	2,  // 6: guardgen.provider.v1.CompleteResponse.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	8,  // 7: guardgen.provider.v1.CompleteResponse.usage:type_name -> guardgen.provider.v1.Usage
+	9,  // 8: guardgen.provider.v1.CompleteResponse.constraint:type_name -> guardgen.provider.v1.Constraint
+	11, // 9: guardgen.provider.v1.CompleteResponse.logprobs:type_name -> guardgen.provider.v1.TokenLogprob
+	7,  // 10: guardgen.provider.v1.ProviderService.Complete:input_type -> guardgen.provider.v1.CompleteRequest
+	10, // 11: guardgen.provider.v1.ProviderService.Complete:output_type -> guardgen.provider.v1.CompleteResponse
+	11, // [11:12] is the sub-list for method output_type
+	10, // [10:11] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_provider_v1_provider_proto_init() }
@@ -785,8 +999,8 @@ func file_guardgen_provider_v1_provider_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_provider_v1_provider_proto_rawDesc), len(file_guardgen_provider_v1_provider_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   7,
+			NumEnums:      4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

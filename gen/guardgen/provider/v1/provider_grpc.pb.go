@@ -41,6 +41,9 @@ const (
 //   - context too long: INVALID_ARGUMENT with ErrorInfo reason
 //     CONTEXT_LENGTH_EXCEEDED;
 //   - content policy: FAILED_PRECONDITION with ErrorInfo reason CONTENT_FILTER;
+//   - the upstream rejected the output schema itself (a misconfiguration
+//     the caller cannot fix): FAILED_PRECONDITION with ErrorInfo reason
+//     SCHEMA_REJECTED;
 //   - 401 / 403 / 404: UNAUTHENTICATED / PERMISSION_DENIED / NOT_FOUND.
 type ProviderServiceClient interface {
 	// Complete asks the model for one completion.
@@ -84,6 +87,9 @@ func (c *providerServiceClient) Complete(ctx context.Context, in *CompleteReques
 //   - context too long: INVALID_ARGUMENT with ErrorInfo reason
 //     CONTEXT_LENGTH_EXCEEDED;
 //   - content policy: FAILED_PRECONDITION with ErrorInfo reason CONTENT_FILTER;
+//   - the upstream rejected the output schema itself (a misconfiguration
+//     the caller cannot fix): FAILED_PRECONDITION with ErrorInfo reason
+//     SCHEMA_REJECTED;
 //   - 401 / 403 / 404: UNAUTHENTICATED / PERMISSION_DENIED / NOT_FOUND.
 type ProviderServiceServer interface {
 	// Complete asks the model for one completion.

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"strconv"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/telemetry"
+)
+
+// countRejections counts calls refused before any generation, by reason: a
+// missing or wrong token, an unknown target type, any other bad request
+// (protovalidate, prompt size, unknown route, bad descriptor set). Shed
+// calls are counted where they are shed (admit). It decides on structure:
+// the code, and the FailureDetail's reason and attempts (0: no provider was
+// called).
+func (s *Server) countRejections(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	if status.Code(err) == codes.Unauthenticated {
+		s.metrics.RecordRejected(ctx, telemetry.RejectUnauthenticated)
+		return resp, err
+	}
+	d := failureDetail(err)
+	if d == nil || d.GetAttempts() > 0 {
+		return resp, err
+	}
+	switch d.GetReason() {
+	case guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_TARGET:
+		s.metrics.RecordRejected(ctx, telemetry.RejectUnknownTarget)
+	case guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET:
+		s.metrics.RecordRejected(ctx, telemetry.RejectInvalidArgument)
+	}
+	return resp, err
+}
+
+// PushbackTrailer is the trailer of gRFC A6 retry pushback: grpc-go (and
+// the other gRPC libraries) with a retry policy wait this many
+// milliseconds before retrying, and do not retry at all on a negative
+// value.
+const PushbackTrailer = "grpc-retry-pushback-ms"
+
+// retryPushback tells clients with a retry policy (ServiceConfig) when to
+// retry: a status with RetryInfo (a shed or rate-limited call, an upstream
+// rate limit) gets grpc-retry-pushback-ms with the same delay; an
+// UNAVAILABLE or RESOURCE_EXHAUSTED failure that guardgen has already
+// retried upstream or that cannot recover (retries exhausted, breaker
+// open, quota gone: ALERT_AND_DEGRADE) gets -1, so that clients do not
+// multiply the upstream load.
+func (s *Server) retryPushback(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	if v, ok := pushback(err); ok {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackTrailer, v)) // fails only outside a call
+	}
+	return resp, err
+}
+
+// pushback is the grpc-retry-pushback-ms value for err, if it has one.
+func pushback(err error) (string, bool) {
+	st, ok := status.FromError(err)
+	if !ok || (st.Code() != codes.Unavailable && st.Code() != codes.ResourceExhausted) {
+		return "", false
+	}
+	var detail *guardgenv1.FailureDetail
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.RetryInfo:
+			return strconv.FormatInt(max(d.GetRetryDelay().AsDuration().Milliseconds(), 0), 10), true
+		case *guardgenv1.FailureDetail:
+			detail = d
+		}
+	}
+	if detail.GetAction() == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE {
+		return "-1", true
+	}
+	return "", false
+}
