@@ -9,14 +9,17 @@ import "strings"
 type scanner struct {
 	src       string
 	maxBytes  int
-	max       int // candidates to collect; the rest are parsed and dropped
+	max       int // candidates of each kind to collect; the rest are parsed and dropped
 	noRepair  bool
-	found     int         // candidates collected
-	first     Candidate   // the only one collected when max is 1
-	cands     []Candidate // all of them when max is more than 1
+	arrays    bool        // top-level arrays are candidates too
+	objects   int         // object candidates collected
+	lists     int         // array candidates collected
+	first     Candidate   // the only candidate collected when max is 1
+	cands     []Candidate // the objects when max is more than 1
+	arrCands  []Candidate // the arrays when max is more than 1
 	fence     fence
 	firstText int // offset of the first non-whitespace byte
-	array     int // offset of the first top-level array, -1 if none
+	array     int // offset of the first top-level array that is not a candidate, -1 if none
 	malformed *Error
 	truncated *Error
 	work      int // bytes examined, for the linear-time tests
@@ -35,6 +38,7 @@ func newScanner(text string, opts Options) scanner {
 		maxBytes: opts.MaxBytes,
 		max:      opts.MaxCandidates,
 		noRepair: opts.NoRepair,
+		arrays:   opts.Arrays,
 		array:    -1,
 	}
 	if s.maxBytes <= 0 {
@@ -72,12 +76,14 @@ func (s *scanner) run() error {
 		}
 	}
 	switch {
-	case s.found > 0:
+	case s.objects+s.lists > 0:
 		return nil
 	case s.malformed != nil:
 		return s.malformed
-	case s.array >= 0:
+	case s.array >= 0 && !s.arrays:
 		return &Error{Err: ErrNoJSON, Offset: s.array, Reason: "only top-level arrays, which are not objects"}
+	case s.array >= 0:
+		return &Error{Err: ErrNoJSON, Offset: s.array, Reason: "only bracketed prose"}
 	}
 	return &Error{Err: ErrNoJSON, Offset: 0, Reason: "no '{' outside strings and arrays"}
 }
@@ -122,6 +128,7 @@ func (s *scanner) parse(p *parser, i int, out []byte, repairs []Repair) {
 		pos:      i,
 		last:     i,
 		noRepair: s.noRepair,
+		fenced:   s.fence.open,
 		emit:     out != nil,
 		out:      out,
 		repairs:  repairs,
@@ -129,28 +136,36 @@ func (s *scanner) parse(p *parser, i int, out []byte, repairs []Repair) {
 	if s.src[i] == '{' {
 		p.object()
 	} else {
-		p.array()
+		p.array(inArray)
 	}
-	// The parser only moves forward, apart from peeking past whitespace
-	// and comments after a comma.
+	// The parser only moves forward, apart from reading ahead, which it
+	// counts in work.
 	s.work += max(p.pos, p.err.Offset) - i + p.work
 }
 
 // region parses the object or array starting at i, keeps it if it is a
-// wanted object, and returns where scanning goes on.
+// wanted candidate, and returns where scanning goes on.
 func (s *scanner) region(i int) int {
 	isObject := s.src[i] == '{'
 	var p parser
 	s.parse(&p, i, nil, nil)
 	switch {
 	case p.err.Err == nil && isObject:
-		if s.found < s.max {
-			s.add(s.candidate(i, &p))
+		if s.objects < s.max {
+			s.add(s.candidate(i, &p), false)
 		}
 		return p.pos
 	case p.err.Err == nil:
-		if s.array < 0 {
-			s.array = i
+		// An array holding words without quotes is bracketed prose:
+		// [x] done, [see below].
+		prose := p.bare || s.emptyInProse(i, p.pos)
+		switch {
+		case s.arrays && !prose && s.lists < s.max:
+			s.add(s.candidate(i, &p), true)
+		case !s.arrays || prose:
+			if s.array < 0 {
+				s.array = i
+			}
 		}
 		return p.pos
 	case p.err.Err == ErrTruncated:
@@ -164,21 +179,49 @@ func (s *scanner) region(i int) int {
 		// A bracket in prose ("[1]", "[0, 1)", "- [x] done") that went
 		// wrong before holding any object or array: go on scanning right
 		// where it failed, so the prose does not hide what follows.
-		return p.err.Offset
+		return max(p.err.Offset, i+1)
 	}
 	// Skip the rest of the failed region so that objects nested in it are
 	// not mistaken for answers.
 	return s.skip(p.err.Offset, p.depth, p.inString)
 }
 
-// add collects c. JSON wants one candidate and no slice to hold it.
-func (s *scanner) add(c Candidate) {
-	if s.max == 1 {
-		s.first = c
-	} else {
-		s.cands = append(s.cands, c)
+// emptyInProse reports whether [start, end) is an empty array with text
+// around it: a markdown checkbox, "- [ ] todo", rather than an answer.
+func (s *scanner) emptyInProse(start, end int) bool {
+	inner := strings.TrimSpace(s.src[start+1 : end-1])
+	if inner != "" || s.src[end-1] != ']' {
+		return false
 	}
-	s.found++
+	before, nb := s.before(start)
+	after, na := s.after(end)
+	for _, r := range append(before[:nb], after[:na]...) {
+		if r.Kind == KindStripProse {
+			return true
+		}
+	}
+	return false
+}
+
+// add collects c. JSON wants one candidate and no slice to hold it: an
+// object, or else an array.
+func (s *scanner) add(c Candidate, isArray bool) {
+	switch {
+	case s.max == 1 && isArray:
+		if s.objects == 0 {
+			s.first = c
+		}
+		s.lists++
+	case s.max == 1:
+		s.first = c
+		s.objects++
+	case isArray:
+		s.arrCands = append(s.arrCands, c)
+		s.lists++
+	default:
+		s.cands = append(s.cands, c)
+		s.objects++
+	}
 }
 
 // candidate builds the candidate for the object at [start, p.pos), which p
