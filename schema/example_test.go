@@ -61,7 +61,7 @@ func ExampleResolver_Resolve() {
 	fmt.Println(target.Name)
 	fmt.Println(string(target.JSONSchema))
 	// Output:
-	// target_type: unknown type "guardgen.examples.v1.Ticket"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TimelineEntry
+	// target_type: unknown type "guardgen.examples.v1.Ticket"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TimelineEntry, google.protobuf.BoolValue, google.protobuf.BytesValue, google.protobuf.DoubleValue, google.protobuf.FloatValue, google.protobuf.Int32Value, google.protobuf.Int64Value, google.protobuf.ListValue, google.protobuf.StringValue, google.protobuf.Struct, google.protobuf.UInt32Value, google.protobuf.UInt64Value, google.protobuf.Value
 	// guardgen_examples_v1_TaskTree
 	// {"$schema":"https://json-schema.org/draft/2020-12/schema","title":"guardgen.examples.v1.TaskTree","type":"object","properties":{"title":{"type":"string","minLength":1,"maxLength":200},"estimateMinutes":{"type":"integer","minimum":0,"maximum":10080},"subtasks":{"type":"array","items":{"$ref":"#"},"maxItems":10}},"required":["title"],"additionalProperties":false}
 }

@@ -64,12 +64,25 @@ func TestList(t *testing.T) {
 	r := newResolver(t, Options{})
 	const file = "guardgen/examples/v1/examples.proto"
 	compiled := guardgenv1.TargetSource_TARGET_SOURCE_COMPILED_IN
+	const structs, wrappers = "google/protobuf/struct.proto", "google/protobuf/wrappers.proto"
 	want := []*guardgenv1.Target{
 		{FullName: "guardgen.examples.v1.AffectedService", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.IncidentReport", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TaskTree", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TicketClassification", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TimelineEntry", Source: compiled, File: file},
+		{FullName: "google.protobuf.BoolValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.BytesValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.DoubleValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.FloatValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Int32Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Int64Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.ListValue", Source: compiled, File: structs},
+		{FullName: "google.protobuf.StringValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Struct", Source: compiled, File: structs},
+		{FullName: "google.protobuf.UInt32Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.UInt64Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Value", Source: compiled, File: structs},
 	}
 	if diff := cmp.Diff(want, r.List(), protocmp.Transform()); diff != "" {
 		t.Errorf("List() mismatch (-want +got):\n%s", diff)
@@ -143,7 +156,7 @@ message TicketClassification { string category = 1; }
 			target:     "x.Y",
 			wantErr:    ErrUnknownTarget,
 			wantField:  FieldTargetType,
-			wantReason: `unknown type "x.Y"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TimelineEntry`,
+			wantReason: `unknown type "x.Y"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TimelineEntry, google.protobuf.BoolValue, google.protobuf.BytesValue, google.protobuf.DoubleValue, google.protobuf.FloatValue, google.protobuf.Int32Value, google.protobuf.Int64Value, google.protobuf.ListValue, google.protobuf.StringValue, google.protobuf.Struct, google.protobuf.UInt32Value, google.protobuf.UInt64Value, google.protobuf.Value`,
 		},
 		{
 			desc:       "set does not define the target",

@@ -370,6 +370,25 @@ func (p *treeParser) hex4(i int) (rune, bool) {
 	return r, true
 }
 
+// clone returns a deep copy of n.
+func (n *node) clone() *node {
+	c := *n
+	if n.items != nil {
+		c.items = make([]*node, len(n.items))
+		for i, item := range n.items {
+			c.items[i] = item.clone()
+		}
+	}
+	if n.keys != nil {
+		c.keys = append([]string(nil), n.keys...)
+		c.vals = make([]*node, len(n.vals))
+		for i, v := range n.vals {
+			c.vals[i] = v.clone()
+		}
+	}
+	return &c
+}
+
 // appendJSON appends n as compact JSON.
 func (n *node) appendJSON(b []byte) []byte {
 	switch n.kind {
