@@ -572,3 +572,52 @@ func TestCleanObjectAllocs(t *testing.T) {
 		})
 	}
 }
+
+// scalar is what a TestScalar case checks, as a result.
+func scalar(text string) result {
+	c, err := extract.Scalar(text, extract.Options{})
+	if err != nil {
+		return result{Err: err}
+	}
+	kinds := make([]string, 0, len(c.Repairs))
+	for _, rep := range c.Repairs {
+		kinds = append(kinds, rep.Kind)
+	}
+	return ok(string(c.JSON), strings.Join(kinds, " "))
+}
+
+func TestScalar(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want result
+	}{
+		{name: "string", in: ` "Paris" `, want: ok(`"Paris"`, "")},
+		{name: "number", in: "42\n", want: ok(`42`, "")},
+		{name: "negative float", in: `-0.5`, want: ok(`-0.5`, "")},
+		{name: "boolean", in: `true`, want: ok(`true`, "")},
+		{name: "python literal", in: `False`, want: ok(`false`, "python_literal")},
+		{name: "number spelling", in: `1_000`, want: ok(`1000`, "number_spelling")},
+		{name: "words", in: `Paris, France: the capital`, want: ok(`"Paris, France: the capital"`, "unquoted_value")},
+		{name: "fenced", in: "```json\n\"Oslo\"\n```", want: ok(`"Oslo"`, "strip_fence strip_fence")},
+		{name: "fenced words", in: "```\nOslo\n```", want: ok(`"Oslo"`, "strip_fence unquoted_value strip_fence")},
+		{name: "single quotes", in: `'it's'`, want: ok(`"it's"`, "single_quotes inner_quote")},
+		{name: "backticks", in: "`ls -l`", want: ok(`"ls -l"`, "quoted_string")},
+		{name: "empty", in: "  \n", want: fails(extract.ErrNoJSON)},
+		{name: "object", in: `{"value": 1}`, want: fails(extract.ErrNoJSON)},
+		{name: "array", in: `[1, 2]`, want: fails(extract.ErrNoJSON)},
+		{name: "two lines", in: "Oslo\nNorway", want: fails(extract.ErrMalformed)},
+		{name: "two values", in: `"a" "b"`, want: fails(extract.ErrMalformed)},
+		{name: "cut off string", in: `"Par`, want: fails(extract.ErrTruncated)},
+		{name: "NaN", in: `NaN`, want: fails(extract.ErrMalformed)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, scalar(tc.in), cmpopts.EquateErrors(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Scalar(%q) mismatch (-want +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}

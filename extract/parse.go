@@ -37,6 +37,7 @@ type parser struct {
 	keySpan  [2]int // the span of the text of the last key read, when emit is set
 	ticks    int    // how many backticks opened the string being read
 	inKey    bool   // the string being read is a key, which the first quote ends
+	final    bool   // the text's end is the value's end, not a cut (Scalar)
 	err      Error
 	work     int    // bytes examined ahead of pos by lookahead, which are read again
 	path     []step // where pos is, for repairs; kept only when emit is set

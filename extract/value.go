@@ -253,8 +253,8 @@ func startsStructure(c byte) bool {
 
 // unquoted reads the value at start, written without quotes, as a string.
 // It runs to the next ',', '}', ']' or line end outside the brackets it
-// opens itself, or to a comment, without the spaces before it. It is
-// refused in a tuple, when it holds ": " (which may start a key that lost
+// opens itself, or to a comment, without the spaces before it; a scalar
+// answer (Scalar) runs to the end of its line. It is refused in a tuple, when it holds ": " (which may start a key that lost
 // its comma), when its brackets do not balance, and when it is NaN or
 // Infinity, which have no JSON meaning; it is cut off when the text ends in
 // it.
@@ -265,6 +265,11 @@ func (p *parser) unquoted(start int, in container) bool {
 	src := p.src
 	depth := 0
 	i := start
+	if in == inNothing { // a scalar answer: one line of words, commas and colons included
+		for i < len(src) && src[i] != '\n' && src[i] != '\r' {
+			i++
+		}
+	}
 scan:
 	for ; i < len(src); i++ {
 		switch c := src[i]; {
@@ -298,7 +303,7 @@ scan:
 			return p.fail(i, reasonControl)
 		}
 	}
-	if i >= len(src) {
+	if i >= len(src) && !p.final {
 		return p.truncated(start, reasonValueEnd)
 	}
 	if depth != 0 {

@@ -48,6 +48,10 @@ const (
 	// ChangePickElement: of an array of objects where one object is
 	// expected, the only element that fits was taken.
 	ChangePickElement = "pick_element"
+	// ChangeUnwrapValue: an object holding only "value" where a wrapper
+	// type's scalar is expected ({"value": 3} for an Int32Value) was read
+	// as that value.
+	ChangeUnwrapValue = "unwrap_value"
 )
 
 // Change is one thing a non-strict [Target.Decode] did to make the output
@@ -61,14 +65,14 @@ type Change struct {
 	Path string
 	// Detail says what was done, e.g. `"high" → SEVERITY_HIGH`. It quotes
 	// at most a few dozen characters of output, and none for fields
-	// marked debug_redact. Empty for dropped fields.
+	// marked debug_redact.
 	Detail string
 }
 
-// String returns "path: detail", or the path alone.
+// String returns "path: detail", or the detail alone at the root.
 func (c Change) String() string {
-	if c.Detail == "" {
-		return c.Path
+	if c.Path == "" {
+		return c.Detail
 	}
 	return c.Path + ": " + c.Detail
 }

@@ -409,6 +409,12 @@ func TestDecodeCoercions(t *testing.T) {
 			strictErr: &DecodeError{Path: "mainItem", Reason: "not coerced in strict mode: one object of an array where an object is expected"},
 		},
 		{
+			desc: "a wrapper written as its message", target: form,
+			json: `{"maybeCount":{"Value":4}}`, want: `{"maybeCount":4}`,
+			changes:   []Change{{ChangeUnwrapValue, "maybeCount", "an object holding only value read as the value"}},
+			strictErr: &DecodeError{Path: "maybeCount", Reason: "not coerced in strict mode: an object holding only value where the value is expected"},
+		},
+		{
 			desc: "a long value is quoted cut short", target: form,
 			json:    `{"severity":"          very          high                    "}`,
 			want:    `{"severity":"SEVERITY_VERY_HIGH"}`,
@@ -576,7 +582,7 @@ func FuzzDecode(f *testing.F) {
 	kinds := map[string]bool{ChangeDropUnknownField: true, ChangeCoerceEnum: true, ChangeCoerceNumber: true,
 		ChangeCoerceBool: true, ChangeWrapRepeated: true, ChangeMatchKey: true, ChangeCoerceChoice: true,
 		ChangePickChoice: true, ChangeParseJSONString: true, ChangeUnwrapList: true, ChangeFillList: true,
-		ChangePickElement: true}
+		ChangePickElement: true, ChangeUnwrapValue: true}
 	// Strings with an "in" rule are left alone in strict mode, for
 	// validation to judge: those changes do not make the modes disagree.
 	choice := func(c Change) bool { return c.Kind == ChangeCoerceChoice || c.Kind == ChangePickChoice }

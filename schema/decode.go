@@ -170,12 +170,15 @@ func (w *walker) field(path string, md protoreflect.MessageDescriptor, n *node, 
 	return fd, nil
 }
 
+// detailDropped is the detail of every ChangeDropUnknownField.
+const detailDropped = "no field has this name: dropped"
+
 // drop records an unknown field at path, or fails when strict.
 func (w *walker) drop(path string) *DecodeError {
 	if w.strict {
 		return &DecodeError{Path: path, Reason: "unknown field"}
 	}
-	w.changes = append(w.changes, Change{Kind: ChangeDropUnknownField, Path: path})
+	w.changes = append(w.changes, Change{Kind: ChangeDropUnknownField, Path: path, Detail: detailDropped})
 	return nil
 }
 

@@ -294,5 +294,5 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 
 // drop is the change an unknown field at path makes.
 func drop(path string) Change {
-	return Change{Kind: ChangeDropUnknownField, Path: path}
+	return Change{Kind: ChangeDropUnknownField, Path: path, Detail: "no field has this name: dropped"}
 }

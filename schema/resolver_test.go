@@ -68,8 +68,12 @@ func TestList(t *testing.T) {
 	want := []*guardgenv1.Target{
 		{FullName: "guardgen.examples.v1.AffectedService", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.IncidentReport", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.Person", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.Producto", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.ShellStep", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TaskTree", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TicketClassification", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.TicketTags", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TimelineEntry", Source: compiled, File: file},
 		{FullName: "google.protobuf.BoolValue", Source: compiled, File: wrappers},
 		{FullName: "google.protobuf.BytesValue", Source: compiled, File: wrappers},
@@ -156,7 +160,7 @@ message TicketClassification { string category = 1; }
 			target:     "x.Y",
 			wantErr:    ErrUnknownTarget,
 			wantField:  FieldTargetType,
-			wantReason: `unknown type "x.Y"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TimelineEntry, google.protobuf.BoolValue, google.protobuf.BytesValue, google.protobuf.DoubleValue, google.protobuf.FloatValue, google.protobuf.Int32Value, google.protobuf.Int64Value, google.protobuf.ListValue, google.protobuf.StringValue, google.protobuf.Struct, google.protobuf.UInt32Value, google.protobuf.UInt64Value, google.protobuf.Value`,
+			wantReason: `unknown type "x.Y"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.Person, guardgen.examples.v1.Producto, guardgen.examples.v1.ShellStep, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TicketTags, guardgen.examples.v1.TimelineEntry, google.protobuf.BoolValue, google.protobuf.BytesValue, google.protobuf.DoubleValue, google.protobuf.FloatValue, google.protobuf.Int32Value, google.protobuf.Int64Value, google.protobuf.ListValue, google.protobuf.StringValue, google.protobuf.Struct, google.protobuf.UInt32Value, google.protobuf.UInt64Value, and 1 more`,
 		},
 		{
 			desc:       "set does not define the target",

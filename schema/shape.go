@@ -18,8 +18,9 @@ import (
 //     else a list of one is unwrapped; else, of an array of objects, the
 //     one element that fits md is taken (see pick).
 //
-// For well-known types: JSON in a string for Struct and ListValue, and a
-// list of one unwrapped for the scalar ones. The caller passes what shape
+// For well-known types: JSON in a string for Struct and ListValue, and for
+// the scalar ones a list of one unwrapped, and an object holding only a
+// "value" (the wrapper message written out) read as that value. The caller passes what shape
 // entered to leave once it has walked n.
 func (w *walker) shape(path string, md protoreflect.MessageDescriptor, n *node) (e entered, err *DecodeError) {
 	switch md.FullName() {
@@ -33,6 +34,12 @@ func (w *walker) shape(path string, md protoreflect.MessageDescriptor, n *node) 
 			return e, err
 		}
 		return e, w.unwrap(path, n)
+	}
+	if wrappers[md.FullName()] && n.kind == objectNode && len(n.keys) == 1 && looseKey(n.keys[0]) == "value" {
+		c := Change{Kind: ChangeUnwrapValue, Path: path, Detail: "an object holding only value read as the value"}
+		if err := w.coerce(n, *n.vals[0], c, "an object holding only value where the value is expected"); err != nil {
+			return e, err
+		}
 	}
 	if isWellKnown(md.FullName()) {
 		return e, w.unwrap(path, n)

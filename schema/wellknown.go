@@ -18,6 +18,34 @@ var wellKnownFiles = []protoreflect.FileDescriptor{
 	wrapperspb.File_google_protobuf_wrappers_proto,
 }
 
+// Form is the kind of JSON value a target's answer is at the top level.
+type Form uint8
+
+// Forms of answer.
+const (
+	// FormObject is a JSON object: any message but the ones below.
+	FormObject Form = iota
+	// FormArray is a JSON array: google.protobuf.ListValue.
+	FormArray
+	// FormScalar is a string, number or boolean: the wrapper types.
+	FormScalar
+	// FormAny is any JSON value: google.protobuf.Value.
+	FormAny
+)
+
+// Form returns the kind of JSON value the target's answer is.
+func (t *Target) Form() Form {
+	switch name := t.Desc.FullName(); {
+	case name == "google.protobuf.ListValue":
+		return FormArray
+	case name == "google.protobuf.Value":
+		return FormAny
+	case wrappers[name]:
+		return FormScalar
+	}
+	return FormObject
+}
+
 // byNameWellKnownLast orders target names by full name, the well-known
 // types after the rest: a list of what is known starts with the types a
 // caller defined.

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -33,7 +35,7 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 		return accepted{}, f
 	}
 	content := resp.GetContent()
-	candidates, err := extract.Candidates(content, extract.Options{MaxBytes: g.s.opts.MaxOutputBytes})
+	candidates, err := g.candidates(content)
 	if err != nil {
 		return accepted{}, g.withPreview(extractFailure(err), content)
 	}
@@ -50,18 +52,49 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 	return accepted{}, first
 }
 
-// acceptCandidate decodes and validates one extracted JSON object.
+// candidates extracts what may be the answer from content, in the order
+// to try: objects, then arrays (an array holding the answer, or a bare
+// array for a list field); arrays first for a list target; and, for a
+// target whose JSON form may be a scalar, the text read as one value when
+// it holds no object or array.
+func (g *generation) candidates(content string) ([]extract.Candidate, error) {
+	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, Arrays: true}
+	candidates, err := extract.Candidates(content, opts)
+	form := g.target.Form()
+	switch {
+	case err == nil && form == schema.FormArray:
+		slices.SortStableFunc(candidates, func(a, b extract.Candidate) int {
+			return cmp.Compare(b.JSON[0], a.JSON[0]) // '[' before '{'
+		})
+	case errors.Is(err, extract.ErrNoJSON) && (form == schema.FormScalar || form == schema.FormAny):
+		if c, serr := extract.Scalar(content, opts); serr == nil {
+			return []extract.Candidate{c}, nil
+		}
+	}
+	return candidates, err
+}
+
+// strict reports whether this request runs in strict schema mode: the
+// request's own option when it sets one, else the server's.
+func (g *generation) strict() bool {
+	if opts := g.req.GetOptions(); opts != nil && opts.StrictSchemaMode != nil {
+		return opts.GetStrictSchemaMode()
+	}
+	return g.s.opts.StrictSchema
+}
+
+// acceptCandidate decodes and validates one extracted JSON value.
 func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
 	repairs := make([]*guardgenv1.Repair, 0, len(c.Repairs))
 	for _, r := range c.Repairs {
-		repairs = appendRepair(repairs, r.Kind, r.Detail)
+		repairs = appendRepair(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail, Path: r.Path, Offset: proto.Uint32(uint32(r.Offset))})
 	}
-	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
+	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.strict()})
 	if err != nil {
 		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
 	}
 	for _, ch := range changes {
-		repairs = appendRepair(repairs, ch.Kind, ch.String())
+		repairs = appendRepair(repairs, &guardgenv1.Repair{Kind: ch.Kind, Detail: ch.Detail, Path: ch.Path})
 	}
 	err = g.target.Validate(msg)
 	if err == nil {
@@ -110,10 +143,10 @@ const maxRepairs = 64
 
 // appendRepair appends a repair, or counts it in a final "more" entry once
 // maxRepairs are listed.
-func appendRepair(repairs []*guardgenv1.Repair, kind, detail string) []*guardgenv1.Repair {
+func appendRepair(repairs []*guardgenv1.Repair, r *guardgenv1.Repair) []*guardgenv1.Repair {
 	switch {
 	case len(repairs) < maxRepairs:
-		return append(repairs, &guardgenv1.Repair{Kind: kind, Detail: detail})
+		return append(repairs, r)
 	case len(repairs) == maxRepairs:
 		return append(repairs, &guardgenv1.Repair{Kind: "more", Detail: "1"})
 	}

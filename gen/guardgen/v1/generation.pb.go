@@ -121,9 +121,15 @@ type GenerateOptions struct {
 	MaxOutputTokens uint32 `protobuf:"varint,4,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
 	// max_attempts lowers the semantic attempt budget for this request; 0 means
 	// the configured budget. It can lower the budget, never raise it.
-	MaxAttempts   uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxAttempts uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// strict_schema_mode, when set, overrides the configured
+	// validation.strict_schema_mode for this request: true makes unknown
+	// output fields and every schema alignment (loose keys, coerced values,
+	// reshaped lists) failures; false drops and aligns them, each recorded in
+	// report.repairs. Syntax repairs of the output text are made either way.
+	StrictSchemaMode *bool `protobuf:"varint,6,opt,name=strict_schema_mode,json=strictSchemaMode,proto3,oneof" json:"strict_schema_mode,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GenerateOptions) Reset() {
@@ -189,6 +195,13 @@ func (x *GenerateOptions) GetMaxAttempts() uint32 {
 		return x.MaxAttempts
 	}
 	return 0
+}
+
+func (x *GenerateOptions) GetStrictSchemaMode() bool {
+	if x != nil && x.StrictSchemaMode != nil {
+		return *x.StrictSchemaMode
+	}
+	return false
 }
 
 // GenerateResponse is a validated message.
@@ -469,14 +482,25 @@ func (x *Attempt) GetFailure() *FailureDetail {
 	return nil
 }
 
-// Repair is one change guardgen made to model output before accepting it.
+// Repair is one change guardgen made to model output before accepting it:
+// a syntax repair of the text (strip_fence, inner_quote, unquoted_value,
+// missing_comma, unclosed, ...) or an alignment to the schema
+// (drop_unknown_field, match_key, coerce_bool, pick_choice, fill_list, ...).
+// The README lists every kind.
 type Repair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kind names the repair, e.g. strip_fence, strip_prose, drop_unknown_field.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// detail says what was changed: a path and at most a short quoted value,
 	// never a field marked debug_redact.
-	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// path is the JSON path of the value the repair is in or next to, e.g.
+	// services[0].region; empty at the top level and for fences and prose.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// offset is the byte offset in the model's output where a syntax repair
+	// starts; unset for alignments to the schema, which apply to the parsed
+	// value rather than to a place in the text.
+	Offset        *uint32 `protobuf:"varint,4,opt,name=offset,proto3,oneof" json:"offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,6 +549,20 @@ func (x *Repair) GetDetail() string {
 	return ""
 }
 
+func (x *Repair) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Repair) GetOffset() uint32 {
+	if x != nil && x.Offset != nil {
+		return *x.Offset
+	}
+	return 0
+}
+
 var File_guardgen_v1_generation_proto protoreflect.FileDescriptor
 
 const file_guardgen_v1_generation_proto_rawDesc = "" +
@@ -536,15 +574,17 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\x97\x02\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xe1\x02\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
 	"\vtemperature\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\vtemperature\x88\x01\x01\x125\n" +
 	"\x11max_output_tokens\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\x12*\n" +
 	"\fmax_attempts\x18\x05 \x01(\rB\a\xbaH\x04*\x02\x18\n" +
-	"R\vmaxAttemptsB\x0e\n" +
-	"\f_temperature\"\x9f\x02\n" +
+	"R\vmaxAttempts\x121\n" +
+	"\x12strict_schema_mode\x18\x06 \x01(\bH\x01R\x10strictSchemaMode\x88\x01\x01B\x0e\n" +
+	"\f_temperatureB\x15\n" +
+	"\x13_strict_schema_mode\"\x9f\x02\n" +
 	"\x10GenerateResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\tR\x04json\x12\x1a\n" +
@@ -566,10 +606,13 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x05usage\x18\x06 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
 	"\alatency\x18\a \x01(\v2\x19.google.protobuf.DurationR\alatency\x12-\n" +
 	"\arepairs\x18\b \x03(\v2\x13.guardgen.v1.RepairR\arepairs\x124\n" +
-	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\"4\n" +
+	"\afailure\x18\t \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\"p\n" +
 	"\x06Repair\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail2\\\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1b\n" +
+	"\x06offset\x18\x04 \x01(\rH\x00R\x06offset\x88\x01\x01B\t\n" +
+	"\a_offset2\\\n" +
 	"\x11GenerationService\x12G\n" +
 	"\bGenerate\x12\x1c.guardgen.v1.GenerateRequest\x1a\x1d.guardgen.v1.GenerateResponseB\xa8\x01\n" +
 	"\x0fcom.guardgen.v1B\x0fGenerationProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"
@@ -633,6 +676,7 @@ func file_guardgen_v1_generation_proto_init() {
 	}
 	file_guardgen_v1_failure_proto_init()
 	file_guardgen_v1_generation_proto_msgTypes[1].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
