@@ -1,0 +1,130 @@
+package server
+
+import (
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/schema"
+)
+
+// largeOutputs returns corpus-like outputs of about n bytes for each
+// target: long strings, many list items, map entries, unknown fields,
+// repairs, coercions, prose, example objects and cut-off answers.
+func largeOutputs(n int) map[string]struct{ target, output string } {
+	fill := func(unit string) string { return strings.Repeat(unit, max(1, n/len(unit))) }
+	items := func(unit string) string { // comma-separated, n bytes
+		s := fill(unit + ",")
+		return s[:len(s)-1]
+	}
+	const (
+		ticket   = "guardgen.examples.v1.TicketClassification"
+		incident = "guardgen.examples.v1.IncidentReport"
+		tree     = "guardgen.examples.v1.TaskTree"
+	)
+	head := `{"title":"Checkout down","severity":"SEVERITY_HIGH","detectedAt":"2024-05-01T10:00:00Z","team":"payments",`
+	// 60 levels: objects and lists nest 120 deep, under extract.MaxDepth.
+	step := `{"title":"` + strings.Repeat("s", max(1, n/60-30)) + `","subtasks":[`
+	deep := strings.Repeat(step, 60) + `{"title":"leaf"}` + strings.Repeat("]}", 60)
+	return map[string]struct{ target, output string }{
+		"long summary":       {ticket, `{"category":"billing","priority":3,"summary":"` + fill("charged twice ") + `"}`},
+		"long emoji summary": {ticket, `{"category":"billing","priority":3,"summary":"` + fill("😡 “quoted” \\\" ") + `"}`},
+		"prose before":       {ticket, fill("Let me think about this ticket step by step. ") + "\n```json\n" + `{"category":"billing","priority":3,"summary":"s"}` + "\n```"},
+		"prose with braces":  {ticket, fill("{placeholder} [note] ") + `{"category":"billing","priority":3,"summary":"s"}`},
+		"many examples":      {ticket, fill(`Example: {"category":"other","priority":0,"summary":""} `)},
+		"raw newlines":       {ticket, `{"category":"billing","priority":3,"summary":"` + fill("line\n") + `"}`},
+		"single quotes":      {incident, head + `'labels':{` + items(`'k':'v'`) + `}}`},
+		"many services":      {incident, head + `"services":[` + items(`{"name":"api","region":"eu-west-1","errorRatePercent":"12.5"}`) + `]}`},
+		"many unknown":       {incident, head + items(`"extra_field":{"nested":[1,2,3]}`) + `}`},
+		"many coercions":     {incident, head + `"services":[` + items(`{"name":"api","errorRatePercent":" 1.5"}`) + `]}`},
+		"trailing commas":    {incident, head + `"timeline":[` + fill(`{"at":"2024-05-01T10:00:00Z","event":"paged",},`) + `],}`},
+		"python literals":    {incident, head + `"timeline":[` + items(`{"at":None,"event":None}`) + `]}`},
+		"comments":           {tree, `{"title":"t", ` + fill("// a comment\n") + `"subtasks":[]}`},
+		"unquoted keys":      {tree, `{title:"t",subtasks:[` + items(`{title:"u",estimateMinutes:5}`) + `]}`},
+		"deep tree":          {tree, deep},
+		"truncated":          {incident, head + `"services":[` + fill(`{"name":"api","region":"eu-west-1"},`)},
+		"truncated string":   {ticket, `{"category":"billing","priority":3,"summary":"` + fill("x")},
+	}
+}
+
+// TestAcceptLinear checks that accept's cost grows linearly with the size
+// of corpus-like outputs: from 16 KiB to 64 KiB the heap allocated may grow
+// about 4×, never the 16× of a quadratic step. Allocation is deterministic
+// where time is not; extract.TestLinear bounds the bytes the extractor
+// examines, and BenchmarkAcceptLarge reports the time.
+func TestAcceptLinear(t *testing.T) {
+	// Not parallel: it reads the process-wide allocation counters.
+	if testing.Short() {
+		t.Skip("allocation profile of 64 KiB inputs")
+	}
+	resolver, err := schema.NewResolver(schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const factor = 6 // for 4× the input; a quadratic step would be 16×
+	small, large := largeOutputs(16<<10), largeOutputs(64<<10)
+	for name, in := range large {
+		target, err := resolver.Resolve(in.target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &generation{s: &Server{opts: Options{PreviewLength: 200}}, target: target}
+		// cost is the least of three runs, after a warm-up, so that a stray
+		// allocation elsewhere in the process does not count.
+		cost := func(output string) uint64 {
+			resp := &providerv1.CompleteResponse{Content: output, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
+			g.accept(resp)
+			least := uint64(math.MaxUint64)
+			for range 3 {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				g.accept(resp)
+				runtime.ReadMemStats(&after)
+				least = min(least, after.TotalAlloc-before.TotalAlloc)
+			}
+			return least
+		}
+		s, l := cost(small[name].output), cost(in.output)
+		t.Logf("%-18s %7d B for %6d B, %8d B for %6d B", name, s, len(small[name].output), l, len(in.output))
+		if l > factor*s+64<<10 {
+			t.Errorf("%s: accept allocated %d B for %d B of output but %d B for %d B, want at most %d×",
+				name, s, len(small[name].output), l, len(in.output), factor)
+		}
+	}
+}
+
+// BenchmarkAcceptLarge measures accept on 64 KiB corpus-like outputs.
+// Issue budget: under 10 ms each.
+//
+//	go test -run '^$' -bench AcceptLarge -benchmem ./server/
+func BenchmarkAcceptLarge(b *testing.B) {
+	resolver, err := schema.NewResolver(schema.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	outputs := largeOutputs(64 << 10)
+	names := make([]string, 0, len(outputs))
+	for name := range outputs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		in := outputs[name]
+		target, err := resolver.Resolve(in.target, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
+			g := &generation{s: &Server{opts: Options{PreviewLength: 200}}, target: target}
+			resp := &providerv1.CompleteResponse{Content: in.output, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
+			b.SetBytes(int64(len(in.output)))
+			b.ReportAllocs()
+			for b.Loop() {
+				g.accept(resp)
+			}
+		})
+	}
+}
