@@ -39,8 +39,12 @@ type parser struct {
 	inKey    bool   // the string being read is a key, which the first quote ends
 	final    bool   // the text's end is the value's end, not a cut (Scalar)
 	err      Error
-	work     int    // bytes examined ahead of pos by lookahead, which are read again
-	path     []step // where pos is, for repairs; kept only when emit is set
+	work     int // bytes examined ahead of pos by lookahead, which are read again
+	// path, pathBuf and lastPath say where pos is, for repairs; they are
+	// kept only when emit is set (see path.go).
+	path     []int
+	pathBuf  []byte
+	lastPath string
 }
 
 // container is what holds the value being read.

@@ -5,30 +5,47 @@ import (
 	"strings"
 )
 
-// step is one level of the JSON path of the value being read: an object
-// key, by its span in the input, or an array index.
-type step struct {
-	from, to int // the key's text; to < 0 for an index
-	index    int
-}
+// The path of the value being read is kept written out in parser.pathBuf,
+// with the length it had before each step in parser.path, so that a
+// repair copies it rather than writes it.
 
 // enterKey descends into the value of the member whose key was just read.
 func (p *parser) enterKey() {
-	if p.emit {
-		p.path = append(p.path, step{from: p.keySpan[0], to: p.keySpan[1]})
+	if !p.emit {
+		return
 	}
+	p.path = append(p.path, len(p.pathBuf))
+	key := p.src[p.keySpan[0]:p.keySpan[1]]
+	if isIdentifier(key) {
+		if len(p.pathBuf) > 0 {
+			p.pathBuf = append(p.pathBuf, '.')
+		}
+		p.pathBuf = append(p.pathBuf, key...)
+		return
+	}
+	if len(key) > maxPathKey {
+		key = strings.ToValidUTF8(key[:maxPathKey], "") + "…"
+	}
+	p.pathBuf = append(p.pathBuf, '[')
+	p.pathBuf = strconv.AppendQuote(p.pathBuf, key)
+	p.pathBuf = append(p.pathBuf, ']')
 }
 
 // enterIndex descends into the element at index i.
 func (p *parser) enterIndex(i int) {
-	if p.emit {
-		p.path = append(p.path, step{to: -1, index: i})
+	if !p.emit {
+		return
 	}
+	p.path = append(p.path, len(p.pathBuf))
+	p.pathBuf = append(p.pathBuf, '[')
+	p.pathBuf = strconv.AppendInt(p.pathBuf, int64(i), 10)
+	p.pathBuf = append(p.pathBuf, ']')
 }
 
 // exitStep returns to the container.
 func (p *parser) exitStep() {
 	if p.emit {
+		p.pathBuf = p.pathBuf[:p.path[len(p.path)-1]]
 		p.path = p.path[:len(p.path)-1]
 	}
 }
@@ -36,36 +53,14 @@ func (p *parser) exitStep() {
 // maxPathKey bounds how much of a key a path quotes: it is model output.
 const maxPathKey = 64
 
-// pathString writes the current path: services[0].region, with keys that
-// are not identifiers in brackets (["first name"]).
+// pathString returns the current path: services[0].region, with keys that
+// are not identifiers in brackets (["first name"]). Consecutive repairs at
+// one path share one string.
 func (p *parser) pathString() string {
-	if len(p.path) == 0 {
-		return ""
+	if string(p.pathBuf) != p.lastPath {
+		p.lastPath = string(p.pathBuf)
 	}
-	var b strings.Builder
-	for _, s := range p.path {
-		if s.to < 0 {
-			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(s.index))
-			b.WriteByte(']')
-			continue
-		}
-		key := p.src[s.from:s.to]
-		if isIdentifier(key) {
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(key)
-			continue
-		}
-		if len(key) > maxPathKey {
-			key = strings.ToValidUTF8(key[:maxPathKey], "") + "…"
-		}
-		b.WriteByte('[')
-		b.WriteString(strconv.Quote(key))
-		b.WriteByte(']')
-	}
-	return b.String()
+	return p.lastPath
 }
 
 // isIdentifier reports whether key can follow a '.' in a path.

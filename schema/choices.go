@@ -124,11 +124,12 @@ func (c *choices) spelled(s string) (string, bool) {
 }
 
 // within returns the one allowed value whose words appear, as whole
-// words, in s; false when none or several do, or s is too long to search.
+// words, in s; false when none or several do, or s is too long to search,
+// or s holds JSON punctuation: a piece of broken JSON is not an answer.
 // A value found only inside another one's words ("high" in "very high")
 // does not count.
 func (c *choices) within(s string) (string, bool) {
-	if c == nil || len(s) > maxChoiceText || c.maxWords == 0 {
+	if c == nil || len(s) > maxChoiceText || c.maxWords == 0 || strings.ContainsAny(s, `{}[]"`) {
 		return "", false
 	}
 	w := splitWords(s)

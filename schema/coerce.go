@@ -12,9 +12,9 @@ import (
 // value once case, the type prefix and spaces or hyphens are set aside,
 // and else a longer answer that names exactly one value the field's rules
 // admit (see choices).
-func (w *walker) enum(path string, fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
+func (w *walker) enum(fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
 	ed := valueOf(fd).Enum()
-	err := enumOK(path, ed, n)
+	err := w.failed(enumOK(ed, n))
 	if err == nil || n.kind != stringNode {
 		return err
 	}
@@ -30,18 +30,18 @@ func (w *walker) enum(path string, fd protoreflect.FieldDescriptor, n *node, red
 		kind, what = ChangePickChoice, "a longer answer naming one value, "
 	case 1:
 	default:
-		return &DecodeError{Path: path, Reason: "ambiguous name for " + string(ed.FullName()) + ": it could be " + joinNames(matches, 5)}
+		return &DecodeError{Path: w.at(), Reason: "ambiguous name for " + string(ed.FullName()) + ": it could be " + joinNames(matches, 5)}
 	}
-	return w.coerce(n, node{kind: stringNode, text: matches[0]}, w.change(kind, path, n.text, matches[0], redact), what+matches[0])
+	return w.coerce(n, node{kind: stringNode, text: matches[0]}, w.change(kind, n.text, matches[0], redact), what+matches[0])
 }
 
 // change describes a coercion of the value from to to, quoting from only
 // when the field is not redacted.
-func (w *walker) change(kind, path, from, to string, redact bool) Change {
+func (w *walker) change(kind, from, to string, redact bool) Change {
 	if redact {
-		return Change{Kind: kind, Path: path, Detail: "→ " + to}
+		return Change{Kind: kind, Path: w.at(), Detail: "→ " + to}
 	}
-	return Change{Kind: kind, Path: path, Detail: quoteOutput(from) + " → " + to}
+	return Change{Kind: kind, Path: w.at(), Detail: quoteOutput(from) + " → " + to}
 }
 
 // matchEnum returns the names of the values of ed that s names loosely:
@@ -130,13 +130,13 @@ func commonPrefix(values protoreflect.EnumValueDescriptors) string {
 // surrounding spaces, a plus sign or (for integers) thousands separators.
 // Numbers in plain strings need no coercion: protojson reads them, and
 // 64-bit integers are written that way.
-func (w *walker) scalar(path string, kind protoreflect.Kind, n *node, redact bool) *DecodeError {
-	err := scalarOK(path, kind, n)
+func (w *walker) scalar(kind protoreflect.Kind, n *node, redact bool) *DecodeError {
+	err := w.failed(scalarOK(kind, n))
 	switch {
 	case err == nil:
 		return nil
 	case kind == protoreflect.BoolKind:
-		return w.boolean(path, n, err, redact)
+		return w.boolean(n, err, redact)
 	case n.kind != stringNode || kind == protoreflect.StringKind || kind == protoreflect.BytesKind:
 		return err
 	}
@@ -149,10 +149,10 @@ func (w *walker) scalar(path string, kind protoreflect.Kind, n *node, redact boo
 		text, what = grouped, "a number with thousands separators"
 	}
 	to := node{kind: numberNode, text: text}
-	if text == n.text || !isJSONNumber(text) || scalarOK(path, kind, &to) != nil {
+	if text == n.text || !isJSONNumber(text) || scalarOK(kind, &to) != nil {
 		return err
 	}
-	c := w.change(ChangeCoerceNumber, path, n.text, text, false)
+	c := w.change(ChangeCoerceNumber, n.text, text, false)
 	if redact {
 		c.Detail = "a string → a number"
 	}
@@ -161,7 +161,7 @@ func (w *walker) scalar(path string, kind protoreflect.Kind, n *node, redact boo
 
 // boolean coerces true, false, yes, no, 1 and 0, in strings in any case
 // with spaces around them, and the numbers 1 and 0, to a boolean.
-func (w *walker) boolean(path string, n *node, err *DecodeError, redact bool) *DecodeError {
+func (w *walker) boolean(n *node, err *DecodeError, redact bool) *DecodeError {
 	var b bool
 	switch {
 	case n.kind == numberNode && (n.text == "1" || n.text == "0"):
@@ -177,7 +177,7 @@ func (w *walker) boolean(path string, n *node, err *DecodeError, redact bool) *D
 	default:
 		return err
 	}
-	c := Change{Kind: ChangeCoerceBool, Path: path, Detail: "a " + nodeNames[n.kind] + " → " + strconv.FormatBool(b)}
+	c := Change{Kind: ChangeCoerceBool, Path: w.at(), Detail: "a " + nodeNames[n.kind] + " → " + strconv.FormatBool(b)}
 	if !redact {
 		from := n.text
 		if n.kind == stringNode {

@@ -605,3 +605,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBuild checks the builder against protojson: for any JSON the walk
+// accepts, building the message from the tree gives what protojson gives
+// for the tree written out, and the builder fails only where protojson
+// does.
+//
+//	go test -run '^$' -fuzz FuzzBuild -fuzztime 30s ./schema/
+func FuzzBuild(f *testing.F) {
+	for _, seed := range []string{
+		`{"title":"t","severity":"SEVERITY_LOW","detectedAt":"2024-05-01T10:00:00.123456789+02:00","customerImpactCount":"12e1",` +
+			`"labels":{"a":"b"},"services":[{"name":"x","errorRatePercent":"NaN"}],"timeline":[{"at":"2024-05-01T10:00:00Z"}]}`,
+		`{"timeout":"1.5s","maybe":7,"attrs":{"k":[1,{"x":null}]},"anything":null,"list":[1,"a",null],"mask":"a,b.c","nothing":{}}`,
+		`{"extra":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"2s"},"blob":"aGk","u64":"18446744073709551615"}`,
+		`{"children":{"12":{},"-3":{"a":"x"}},"switches":{"true":"on"},"ratio":"-Infinity","f":3.4e38,"nul":null}`,
+		`{"attrs":{"n":1e400}}`, `{"children":{"1":{},"01":{}}}`, `{"title":"\ud800"}`, "{\"title\":\"\xff\"}",
+	} {
+		f.Add(seed)
+	}
+	r := newResolver(f, Options{})
+	sink := resolve(f, r, "kitchen.v1.Sink", compileSet(f, map[string]string{"kitchen/v1/sink.proto": sinkProto}, "kitchen/v1/sink.proto"))
+	incident := resolve(f, r, "guardgen.examples.v1.IncidentReport", nil)
+	f.Fuzz(func(t *testing.T, data string) {
+		for _, tg := range []*Target{sink, incident} {
+			root, err := parseTree([]byte(data))
+			if err != nil {
+				return
+			}
+			w := walker{types: tg.types, align: tg.align}
+			if w.root(tg.Desc, root) != nil {
+				continue
+			}
+			want := tg.Type.New().Interface()
+			werr := tg.discard.Unmarshal(root.appendJSON(nil), want)
+			got, gerr := tg.build(root)
+			if (werr == nil) != (gerr == nil) || werr == nil && !proto.Equal(want, got) {
+				t.Fatalf("build = %v, %v; protojson = %v, %v", got, gerr, want, werr)
+			}
+		}
+	})
+}

@@ -14,8 +14,8 @@ import (
 // in a form protojson refuses but with one clear meaning are coerced in the
 // tree (both reported as changes, or the error when strict), and the first
 // value that is neither becomes a *DecodeError with its path. With no such
-// value it decodes again, skipping unknown fields, from the tree written
-// back out when a coercion rewrote it.
+// value it builds the message from the tree (see builder), as protojson
+// would read the tree's JSON with unknown fields skipped.
 func (t *Target) decodeSlow(data []byte, opts DecodeOptions) (proto.Message, []Change, error) {
 	root, err := parseTree(data)
 	if err != nil {
@@ -25,15 +25,8 @@ func (t *Target) decodeSlow(data []byte, opts DecodeOptions) (proto.Message, []C
 	if err := w.root(t.Desc, root); err != nil {
 		return nil, nil, err
 	}
-	if w.coerced {
-		data = root.appendJSON(make([]byte, 0, len(data)))
-	}
-	final := t.discard
-	if opts.Strict {
-		final = t.unmarshal
-	}
-	m := t.Type.New().Interface()
-	if err := final.Unmarshal(data, m); err != nil {
+	m, berr := t.build(root)
+	if berr != nil {
 		return nil, nil, &DecodeError{Reason: "does not match " + string(t.Desc.FullName())}
 	}
 	return m, w.changes, nil
@@ -46,8 +39,7 @@ type walker struct {
 	types   typeResolver
 	align   *alignment
 	changes []Change
-	// coerced is set when the tree was rewritten.
-	coerced bool
+	path    []jsonStep // where the walk is (see jsonpath.go)
 	// embedded is set inside JSON read from a string, which is not read
 	// from a string again; picked inside an element picked from an array,
 	// where no element is picked again. Both keep the walk linear.
@@ -57,19 +49,19 @@ type walker struct {
 // root checks n as the whole output for md: its shape first (see shape),
 // then its value.
 func (w *walker) root(md protoreflect.MessageDescriptor, n *node) *DecodeError {
-	if _, err := w.shape("", md, n); err != nil {
+	if _, err := w.shape(md, n); err != nil {
 		return err
 	}
-	return w.message("", md, n, false)
+	return w.message(md, n, false)
 }
 
 // message checks n as a value of md. redact is set when the field holding
 // it is marked debug_redact, so that change details quote nothing.
-func (w *walker) message(path string, md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
+func (w *walker) message(md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
 	if isWellKnown(md.FullName()) && md.FullName() != "google.protobuf.Empty" {
-		return w.wellKnown(path, md, n, redact)
+		return w.wellKnown(md, n, redact)
 	}
-	return w.fields(path, md, n, false)
+	return w.fields(md, n, false)
 }
 
 // coerce replaces n with to and records c; in strict mode it returns the
@@ -81,16 +73,15 @@ func (w *walker) coerce(n *node, to node, c Change, what string) *DecodeError {
 	}
 	*n = to
 	w.changes = append(w.changes, c)
-	w.coerced = true
 	return nil
 }
 
 // fields checks the members of an object; skipType skips the "@type" of an
 // expanded Any. An object with members none of which is a field is
 // refused: dropping them all would answer with an empty message.
-func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node, skipType bool) *DecodeError {
+func (w *walker) fields(md protoreflect.MessageDescriptor, n *node, skipType bool) *DecodeError {
 	if n.kind != objectNode {
-		return expected(path, "an object")
+		return w.expected("an object")
 	}
 	var seen []protoreflect.FieldNumber
 	var seenOneofs []protoreflect.OneofDescriptor
@@ -101,7 +92,7 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 			continue
 		}
 		val := n.vals[i]
-		fd, err := w.field(path, md, n, i)
+		fd, err := w.field(md, n, i)
 		if err != nil {
 			return err
 		}
@@ -109,36 +100,38 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 			continue
 		}
 		known++
-		p := joinPath(path, fd.JSONName())
+		w.enterField(fd.JSONName())
 		if containsNumber(seen, fd.Number()) {
-			return &DecodeError{Path: p, Reason: "duplicate field"}
+			return &DecodeError{Path: w.at(), Reason: "duplicate field"}
 		}
 		seen = append(seen, fd.Number())
 		if val.kind == nullNode && !acceptsNull(fd) {
+			w.exit()
 			continue // null means unset
 		}
 		switch {
 		case fd.IsList():
-			err = w.list(p, fd, val)
+			err = w.list(fd, val)
 		case fd.IsMap():
-			err = w.mapValue(p, fd, val, isRedacted(fd))
+			err = w.mapValue(fd, val, isRedacted(fd))
 		default:
 			if od := fd.ContainingOneof(); od != nil {
 				for _, s := range seenOneofs {
 					if s == od {
-						return &DecodeError{Path: p, Reason: "only one of " + oneofNames(od) + " may be set"}
+						return &DecodeError{Path: w.at(), Reason: "only one of " + oneofNames(od) + " may be set"}
 					}
 				}
 				seenOneofs = append(seenOneofs, od)
 			}
-			err = w.single(p, fd, val, isRedacted(fd))
+			err = w.single(fd, val, isRedacted(fd))
 		}
 		if err != nil {
 			return err
 		}
+		w.exit()
 	}
 	if known == 0 && len(n.keys) > 0 {
-		return &DecodeError{Path: path, Reason: "none of its " + strconv.Itoa(len(n.keys)) +
+		return &DecodeError{Path: w.at(), Reason: "none of its " + strconv.Itoa(len(n.keys)) +
 			" keys is a field of " + string(md.FullName())}
 	}
 	return nil
@@ -148,134 +141,148 @@ func (w *walker) fields(path string, md protoreflect.MessageDescriptor, n *node,
 // renames a loosely written key to the field's JSON name. A key that
 // names no field is dropped and reported (an error when strict); fd is
 // then nil.
-func (w *walker) field(path string, md protoreflect.MessageDescriptor, n *node, i int) (protoreflect.FieldDescriptor, *DecodeError) {
+func (w *walker) field(md protoreflect.MessageDescriptor, n *node, i int) (protoreflect.FieldDescriptor, *DecodeError) {
 	key := n.keys[i]
 	if strings.HasPrefix(key, "[") { // "[full.name]" is an extension
-		return nil, w.drop(memberPath(path, key))
+		return nil, w.drop(key)
 	}
 	fd, loose, ok := w.align.field(md, key)
 	switch {
 	case !ok:
-		return nil, &DecodeError{Path: memberPath(path, key), Reason: "the key could name several fields"}
+		return nil, w.atMember(key, &DecodeError{Reason: "the key could name several fields"})
 	case fd == nil:
-		return nil, w.drop(memberPath(path, key))
+		return nil, w.drop(key)
 	case !loose:
 		return fd, nil
 	case w.strict:
-		return nil, &DecodeError{Path: memberPath(path, key), Reason: "not coerced in strict mode: a key written unlike field " + fd.JSONName()}
+		return nil, w.atMember(key, &DecodeError{Reason: "not coerced in strict mode: a key written unlike field " + fd.JSONName()})
 	}
 	n.keys[i] = fd.JSONName()
-	w.coerced = true
-	w.changes = append(w.changes, Change{Kind: ChangeMatchKey, Path: joinPath(path, fd.JSONName()), Detail: quoteOutput(key) + " → " + fd.JSONName()})
+	w.enterField(fd.JSONName())
+	w.changes = append(w.changes, Change{Kind: ChangeMatchKey, Path: w.at(), Detail: quoteOutput(key) + " → " + fd.JSONName()})
+	w.exit()
 	return fd, nil
 }
 
 // detailDropped is the detail of every ChangeDropUnknownField.
 const detailDropped = "no field has this name: dropped"
 
-// drop records an unknown field at path, or fails when strict.
-func (w *walker) drop(path string) *DecodeError {
+// drop records the member with key key, which no field has, as dropped,
+// or fails when strict.
+func (w *walker) drop(key string) *DecodeError {
 	if w.strict {
-		return &DecodeError{Path: path, Reason: "unknown field"}
+		return w.atMember(key, &DecodeError{Reason: "unknown field"})
 	}
-	w.changes = append(w.changes, Change{Kind: ChangeDropUnknownField, Path: path, Detail: detailDropped})
+	w.enterMember(key)
+	w.changes = append(w.changes, Change{Kind: ChangeDropUnknownField, Path: w.at(), Detail: detailDropped})
+	w.exit()
 	return nil
 }
 
-// list checks a repeated field: JSON in a string is read first, then a
-// single value where the list belongs is wrapped in one (null never gets
-// here: it means unset).
-func (w *walker) list(path string, fd protoreflect.FieldDescriptor, n *node) *DecodeError {
+// atMember places err at the member with key key of the object the walk
+// is at.
+func (w *walker) atMember(key string, err *DecodeError) *DecodeError {
+	w.enterMember(key)
+	err.Path = w.at()
+	w.exit()
+	return err
+}
+
+// list checks a repeated field: JSON in a string is read first (an array,
+// or one object for a list of messages), then a single value where the
+// list belongs is wrapped in one (null never gets here: it means unset).
+func (w *walker) list(fd protoreflect.FieldDescriptor, n *node) *DecodeError {
 	redact := isRedacted(fd)
-	parsed, err := w.jsonInString(path, n, arrayNode)
+	parsed, err := w.jsonInString(n, arrayNode)
+	if err == nil && !parsed && fd.Message() != nil {
+		parsed, err = w.jsonInString(n, objectNode) // one element, to wrap
+	}
 	if err != nil {
 		return err
 	}
 	defer w.leave(entered{embedded: parsed})
 	if n.kind != arrayNode {
 		if !mayBe(fd, n) {
-			return expected(path, "an array")
+			return w.expected("an array")
 		}
 		item := *n
-		c := Change{Kind: ChangeWrapRepeated, Path: path, Detail: "a single " + nodeNames[item.kind] + " read as a list of one"}
+		c := Change{Kind: ChangeWrapRepeated, Path: w.at(), Detail: "a single " + nodeNames[item.kind] + " read as a list of one"}
 		if err := w.coerce(n, node{kind: arrayNode, items: []*node{&item}}, c, "a single value where a list is expected"); err != nil {
 			return err
 		}
 	}
 	for i, item := range n.items {
-		p := path + "[" + strconv.Itoa(i) + "]"
+		w.enterItem(i)
 		if item.kind == nullNode && !acceptsNull(fd) {
-			return &DecodeError{Path: p, Reason: "null is not allowed in a list"}
+			return &DecodeError{Path: w.at(), Reason: "null is not allowed in a list"}
 		}
-		if err := w.single(p, fd, item, redact); err != nil {
+		if err := w.single(fd, item, redact); err != nil {
 			return err
 		}
+		w.exit()
 	}
 	return nil
 }
 
 // mapValue checks a map field, reading JSON in a string first.
-func (w *walker) mapValue(path string, fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
-	parsed, err := w.jsonInString(path, n, objectNode)
+func (w *walker) mapValue(fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
+	parsed, err := w.jsonInString(n, objectNode)
 	if err != nil {
 		return err
 	}
 	defer w.leave(entered{embedded: parsed})
 	if n.kind != objectNode {
-		return expected(path, "an object")
+		return w.expected("an object")
 	}
 	keyKind := fd.MapKey().Kind()
 	value := fd.MapValue()
 	seen := make(map[string]bool, len(n.keys))
 	for i, key := range n.keys {
-		p := path + "[" + quoteKey(key) + "]"
+		w.enterMapKey(key)
 		if seen[key] {
-			return &DecodeError{Path: p, Reason: "duplicate map key"}
+			return &DecodeError{Path: w.at(), Reason: "duplicate map key"}
 		}
 		seen[key] = true
 		if !mapKeyOK(keyKind, key) {
-			return &DecodeError{Path: p, Reason: "map key is not a " + keyKind.String()}
+			return &DecodeError{Path: w.at(), Reason: "map key is not a " + keyKind.String()}
 		}
 		val := n.vals[i]
 		if val.kind == nullNode && !acceptsNull(value) {
-			return &DecodeError{Path: p, Reason: "null is not allowed as a map value"}
+			return &DecodeError{Path: w.at(), Reason: "null is not allowed as a map value"}
 		}
-		if err := w.single(p, fd, val, redact); err != nil {
+		if err := w.single(fd, val, redact); err != nil {
 			return err
 		}
+		w.exit()
 	}
 	return nil
 }
 
 // single checks one value of fd: the field's value, or one item of a list
 // or map field. A list of one where one value belongs is unwrapped first.
-func (w *walker) single(path string, fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
+func (w *walker) single(fd protoreflect.FieldDescriptor, n *node, redact bool) *DecodeError {
 	v := valueOf(fd)
 	if md := v.Message(); md != nil {
-		e, err := w.shape(path, md, n)
+		e, err := w.shape(md, n)
 		if err != nil {
 			return err
 		}
 		defer w.leave(e)
-		return w.message(path, md, n, redact)
+		return w.message(md, n, redact)
 	}
-	if err := w.unwrap(path, n); err != nil {
+	if err := w.unwrap(n); err != nil {
 		return err
 	}
 	if v.Kind() == protoreflect.EnumKind {
-		return w.enum(path, fd, n, redact)
+		return w.enum(fd, n, redact)
 	}
-	return w.scalar(path, v.Kind(), n, redact)
+	return w.scalar(v.Kind(), n, redact)
 }
 
 // isRedacted reports whether fd is marked debug_redact.
 func isRedacted(fd protoreflect.FieldDescriptor) bool {
 	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
 	return ok && opts.GetDebugRedact()
-}
-
-func expected(path, what string) *DecodeError {
-	return &DecodeError{Path: path, Reason: "expected " + what}
 }
 
 // acceptsNull reports whether null is a value of fd rather than "unset".
@@ -304,15 +311,6 @@ func oneofNames(od protoreflect.OneofDescriptor) string {
 		names[i] = od.Fields().Get(i).JSONName()
 	}
 	return strings.Join(names, ", ")
-}
-
-// memberPath extends path with an object key: .key for identifiers,
-// ["key"] otherwise.
-func memberPath(path, key string) string {
-	if isIdentifier(key) {
-		return joinPath(path, key)
-	}
-	return path + "[" + quoteKey(key) + "]"
 }
 
 func isIdentifier(s string) bool {

@@ -13,7 +13,8 @@ import (
 
 // The checks below say whether a parsed value is what protojson reads for
 // a field, without coercing anything; they are what makes the walk's
-// errors name a path before protojson would fail without one.
+// errors name a path before protojson would fail without one. Their errors
+// have no path: the walker places them where it is (walker.failed).
 
 // nodeNames names JSON kinds for change details.
 var nodeNames = [...]string{
@@ -50,7 +51,7 @@ func mayBe(fd protoreflect.FieldDescriptor, n *node) bool {
 	}
 }
 
-func enumOK(path string, ed protoreflect.EnumDescriptor, n *node) *DecodeError {
+func enumOK(ed protoreflect.EnumDescriptor, n *node) *DecodeError {
 	switch n.kind {
 	case stringNode:
 		if ed.Values().ByName(protoreflect.Name(n.text)) != nil {
@@ -63,7 +64,7 @@ func enumOK(path string, ed protoreflect.EnumDescriptor, n *node) *DecodeError {
 		for i := range names {
 			names[i] = string(values.Get(i).Name())
 		}
-		return &DecodeError{Path: path, Reason: "not a value of " + string(ed.FullName()) + "; expected one of " + joinNames(names, 20)}
+		return &DecodeError{Reason: "not a value of " + string(ed.FullName()) + "; expected one of " + joinNames(names, 20)}
 	case numberNode:
 		if integerOK(n.text, 32, false) {
 			return nil
@@ -73,26 +74,32 @@ func enumOK(path string, ed protoreflect.EnumDescriptor, n *node) *DecodeError {
 			return nil
 		}
 	}
-	return expected(path, "an enum value name")
+	return expected("an enum value name")
 }
 
-func scalarOK(path string, kind protoreflect.Kind, n *node) *DecodeError {
+// expected is the error for a value of the wrong kind; the walker places
+// it (walker.failed).
+func expected(what string) *DecodeError {
+	return &DecodeError{Reason: "expected " + what}
+}
+
+func scalarOK(kind protoreflect.Kind, n *node) *DecodeError {
 	switch kind {
 	case protoreflect.BoolKind:
 		if n.kind != boolNode {
-			return expected(path, "true or false")
+			return expected("true or false")
 		}
 	case protoreflect.StringKind:
 		if n.kind != stringNode {
-			return expected(path, "a string")
+			return expected("a string")
 		}
 	case protoreflect.BytesKind:
 		if n.kind != stringNode || !base64OK(n.text) {
-			return expected(path, "base64 text")
+			return expected("base64 text")
 		}
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		if !floatOK(n, kind) {
-			return expected(path, "a number")
+			return expected("a number")
 		}
 	default:
 		bits, unsigned := intShape(kind)
@@ -101,7 +108,7 @@ func scalarOK(path string, kind protoreflect.Kind, n *node) *DecodeError {
 			if bits == 64 {
 				what = "an integer (a decimal string)"
 			}
-			return expected(path, what+" in the "+kind.String()+" range")
+			return expected(what + " in the " + kind.String() + " range")
 		}
 	}
 	return nil
@@ -129,48 +136,72 @@ func intShape(kind protoreflect.Kind) (bits int, unsigned bool) {
 // integerOK reports whether the JSON number text is an integer that fits;
 // like protojson it accepts forms such as 1e2 and 5.0.
 func integerOK(s string, bits int, unsigned bool) bool {
+	_, _, ok := parseInteger(s, bits, unsigned)
+	return ok
+}
+
+// parseInteger returns the JSON number text as an integer of the given
+// width, signed in i or unsigned in u, when it is one that fits.
+func parseInteger(s string, bits int, unsigned bool) (i int64, u uint64, ok bool) {
+	var err error
 	if unsigned {
-		if _, err := strconv.ParseUint(s, 10, bits); err == nil {
-			return true
+		if u, err = strconv.ParseUint(s, 10, bits); err == nil {
+			return 0, u, true
 		}
-	} else if _, err := strconv.ParseInt(s, 10, bits); err == nil {
-		return true
+	} else if i, err = strconv.ParseInt(s, 10, bits); err == nil {
+		return i, 0, true
 	}
-	i := strings.IndexAny(s, ".eE")
-	if i < 0 {
-		return false // plain digits that did not fit
+	if strings.IndexAny(s, ".eE") < 0 {
+		return 0, 0, false // plain digits that did not fit
 	}
 	if e := strings.IndexAny(s, "eE"); e >= 0 {
 		if exp, err := strconv.Atoi(s[e+1:]); err != nil || exp > 400 || exp < -400 {
-			return false
+			return 0, 0, false
 		}
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok || !r.IsInt() {
-		return false
+		return 0, 0, false
 	}
 	v := r.Num()
 	if unsigned {
-		return v.Sign() >= 0 && v.BitLen() <= bits
+		if v.Sign() < 0 || v.BitLen() > bits {
+			return 0, 0, false
+		}
+		return 0, v.Uint64(), true
 	}
 	lo := new(big.Int).Lsh(big.NewInt(-1), uint(bits-1))
 	hi := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(bits-1)), big.NewInt(1))
-	return v.Cmp(lo) >= 0 && v.Cmp(hi) <= 0
+	if v.Cmp(lo) < 0 || v.Cmp(hi) > 0 {
+		return 0, 0, false
+	}
+	return v.Int64(), 0, true
 }
 
 func floatOK(n *node, kind protoreflect.Kind) bool {
+	_, ok := parseFloat(n, kind)
+	return ok
+}
+
+// parseFloat returns n as a float or double the way protojson reads it:
+// a number, a number in a string, or "NaN", "Infinity" or "-Infinity".
+func parseFloat(n *node, kind protoreflect.Kind) (float64, bool) {
 	bits := 64
 	if kind == protoreflect.FloatKind {
 		bits = 32
 	}
 	switch {
-	case n.kind == stringNode && (n.text == "NaN" || n.text == "Infinity" || n.text == "-Infinity"):
-		return true
+	case n.kind == stringNode && n.text == "NaN":
+		return math.NaN(), true
+	case n.kind == stringNode && n.text == "Infinity":
+		return math.Inf(1), true
+	case n.kind == stringNode && n.text == "-Infinity":
+		return math.Inf(-1), true
 	case !numeric(n):
-		return false
+		return 0, false
 	}
 	f, err := strconv.ParseFloat(n.text, bits)
-	return err == nil && !math.IsInf(f, 0)
+	return f, err == nil && !math.IsInf(f, 0)
 }
 
 // isJSONNumber reports whether s is a number in JSON syntax.
@@ -213,6 +244,12 @@ func isJSONNumber(s string) bool {
 // base64OK accepts what protojson accepts: standard or URL alphabet,
 // padded or not.
 func base64OK(s string) bool {
+	_, ok := decodeBase64(s)
+	return ok
+}
+
+// decodeBase64 decodes s the way protojson does.
+func decodeBase64(s string) ([]byte, bool) {
 	enc := base64.StdEncoding
 	if strings.ContainsAny(s, "-_") {
 		enc = base64.URLEncoding
@@ -220,8 +257,8 @@ func base64OK(s string) bool {
 	if len(s)%4 != 0 {
 		enc = enc.WithPadding(base64.NoPadding)
 	}
-	_, err := enc.DecodeString(s)
-	return err == nil
+	b, err := enc.DecodeString(s)
+	return b, err == nil
 }
 
 func mapKeyOK(kind protoreflect.Kind, key string) bool {
@@ -240,10 +277,26 @@ func mapKeyOK(kind protoreflect.Kind, key string) bool {
 	return err == nil
 }
 
-// timestampOK checks an RFC 3339 timestamp in the years protobuf allows.
+// timestampOK checks an RFC 3339 timestamp the way protojson does.
 func timestampOK(s string) bool {
+	_, ok := parseTimestamp(s)
+	return ok
+}
+
+// The range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z.
+const minTimestamp, maxTimestamp = -62135596800, 253402300799
+
+// parseTimestamp reads an RFC 3339 timestamp as protojson does: in the
+// years 1 to 9999 (UTC), with at most nine fractional digits.
+func parseTimestamp(s string) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	return err == nil && t.Year() >= 1 && t.Year() <= 9999
+	if err != nil || t.Unix() < minTimestamp || t.Unix() > maxTimestamp {
+		return t, false
+	}
+	i := strings.LastIndexByte(s, '.')  // start of the fraction
+	j := strings.LastIndexAny(s, "Z-+") // start of the zone
+	return t, !(i >= 0 && j >= i && j-i > len(".999999999"))
 }
 
 // durationOK checks protojson's duration form: seconds with up to nine

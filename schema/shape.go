@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,44 +23,46 @@ import (
 // the scalar ones a list of one unwrapped, and an object holding only a
 // "value" (the wrapper message written out) read as that value. The caller passes what shape
 // entered to leave once it has walked n.
-func (w *walker) shape(path string, md protoreflect.MessageDescriptor, n *node) (e entered, err *DecodeError) {
+func (w *walker) shape(md protoreflect.MessageDescriptor, n *node) (e entered, err *DecodeError) {
 	switch md.FullName() {
 	case "google.protobuf.Value":
 		return e, nil
 	case "google.protobuf.ListValue":
-		e.embedded, err = w.jsonInString(path, n, arrayNode)
+		e.embedded, err = w.jsonInString(n, arrayNode)
 		return e, err
 	case "google.protobuf.Struct":
-		if e.embedded, err = w.jsonInString(path, n, objectNode); err != nil || e.embedded {
+		if e.embedded, err = w.jsonInString(n, objectNode); err != nil || e.embedded {
 			return e, err
 		}
-		return e, w.unwrap(path, n)
+		return e, w.unwrap(n)
 	}
 	if wrappers[md.FullName()] && n.kind == objectNode && len(n.keys) == 1 && looseKey(n.keys[0]) == "value" {
-		c := Change{Kind: ChangeUnwrapValue, Path: path, Detail: "an object holding only value read as the value"}
+		c := Change{Kind: ChangeUnwrapValue, Path: w.at(), Detail: "an object holding only value read as the value"}
 		if err := w.coerce(n, *n.vals[0], c, "an object holding only value where the value is expected"); err != nil {
 			return e, err
 		}
 	}
 	if isWellKnown(md.FullName()) {
-		return e, w.unwrap(path, n)
+		return e, w.unwrap(n)
 	}
-	if e.embedded, err = w.jsonInString(path, n, objectNode); err != nil || e.embedded {
+	if e.embedded, err = w.jsonInString(n, objectNode); err != nil || e.embedded {
 		return e, err
 	}
-	if e.embedded, err = w.jsonInString(path, n, arrayNode); err != nil || n.kind != arrayNode {
+	if e.embedded, err = w.jsonInString(n, arrayNode); err != nil || n.kind != arrayNode {
 		return e, err
 	}
 	if lf := w.align.lists[md.FullName()]; lf != nil && fills(lf, md, n) {
-		c := Change{Kind: ChangeFillList, Path: joinPath(path, lf.JSONName()), Detail: "a bare array read as " + lf.JSONName()}
+		w.enterField(lf.JSONName())
+		c := Change{Kind: ChangeFillList, Path: w.at(), Detail: "a bare array read as " + lf.JSONName()}
+		w.exit()
 		list := *n
 		to := node{kind: objectNode, keys: []string{lf.JSONName()}, vals: []*node{&list}}
 		return e, w.coerce(n, to, c, "a bare array for the list field "+lf.JSONName())
 	}
 	if len(n.items) == 1 {
-		return e, w.unwrap(path, n)
+		return e, w.unwrap(n)
 	}
-	e.picked, err = w.pick(path, md, n)
+	e.picked, err = w.pick(md, n)
 	return e, err
 }
 
@@ -95,7 +98,7 @@ func fills(lf protoreflect.FieldDescriptor, md protoreflect.MessageDescriptor, n
 // jsonInString reads n, a string that holds a JSON value of kind want
 // (after spaces), as that value. A string that does not parse, or holds
 // another kind, is left as it is for the caller to judge.
-func (w *walker) jsonInString(path string, n *node, want nodeKind) (bool, *DecodeError) {
+func (w *walker) jsonInString(n *node, want nodeKind) (bool, *DecodeError) {
 	if w.embedded || n.kind != stringNode {
 		return false, nil
 	}
@@ -111,7 +114,7 @@ func (w *walker) jsonInString(path string, n *node, want nodeKind) (bool, *Decod
 	if err != nil || inner.kind != want {
 		return false, nil
 	}
-	c := Change{Kind: ChangeParseJSONString, Path: path, Detail: "a string holding JSON read as an " + nodeNames[want]}
+	c := Change{Kind: ChangeParseJSONString, Path: w.at(), Detail: "a string holding JSON read as an " + nodeNames[want]}
 	if err := w.coerce(n, *inner, c, "a string holding JSON where an "+nodeNames[want]+" is expected"); err != nil {
 		return false, err
 	}
@@ -121,12 +124,12 @@ func (w *walker) jsonInString(path string, n *node, want nodeKind) (bool, *Decod
 
 // unwrap reads a list of one, where one value belongs, as its element.
 // Other arrays are left for the caller to refuse.
-func (w *walker) unwrap(path string, n *node) *DecodeError {
+func (w *walker) unwrap(n *node) *DecodeError {
 	if n.kind != arrayNode || len(n.items) != 1 {
 		return nil
 	}
 	item := n.items[0]
-	c := Change{Kind: ChangeUnwrapList, Path: path, Detail: "a list of one " + nodeNames[item.kind] + " read as its element"}
+	c := Change{Kind: ChangeUnwrapList, Path: w.at(), Detail: "a list of one " + nodeNames[item.kind] + " read as its element"}
 	return w.coerce(n, *item, c, "a list of one where a single value is expected")
 }
 
@@ -135,7 +138,7 @@ func (w *walker) unwrap(path string, n *node) *DecodeError {
 // one key. None or several fitting is an error. Each element is tried on
 // a copy, so a node is tried at most once: elements are not picked inside
 // a picked element.
-func (w *walker) pick(path string, md protoreflect.MessageDescriptor, n *node) (bool, *DecodeError) {
+func (w *walker) pick(md protoreflect.MessageDescriptor, n *node) (bool, *DecodeError) {
 	if w.picked || len(n.items) == 0 {
 		return false, nil // the caller refuses the array
 	}
@@ -144,19 +147,19 @@ func (w *walker) pick(path string, md protoreflect.MessageDescriptor, n *node) (
 		if item.kind != objectNode || len(item.keys) == 0 {
 			continue
 		}
-		probe := walker{types: w.types, align: w.align, embedded: w.embedded, picked: true}
-		if probe.fields(path, md, item.clone(), false) != nil || probe.dropped() {
+		probe := walker{types: w.types, align: w.align, path: slices.Clip(w.path), embedded: w.embedded, picked: true}
+		if probe.fields(md, item.clone(), false) != nil || probe.dropped() {
 			continue
 		}
 		if fit >= 0 {
-			return false, &DecodeError{Path: path, Reason: "expected an object; an array holds several that fit"}
+			return false, &DecodeError{Path: w.at(), Reason: "expected an object; an array holds several that fit"}
 		}
 		fit = i
 	}
 	if fit < 0 {
 		return false, nil
 	}
-	c := Change{Kind: ChangePickElement, Path: path,
+	c := Change{Kind: ChangePickElement, Path: w.at(),
 		Detail: "element " + strconv.Itoa(fit) + " of an array of " + strconv.Itoa(len(n.items)) + ", the only one that fits"}
 	if err := w.coerce(n, *n.items[fit], c, "one object of an array where an object is expected"); err != nil {
 		return false, err

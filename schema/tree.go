@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -31,12 +32,12 @@ type node struct {
 	vals  []*node  // object, parallel to keys
 }
 
-// parseTree parses one JSON value (RFC 8259, as encoding/json reads it:
-// invalid UTF-8 and lone surrogates become U+FFFD), and nothing after it
+// parseTree parses one JSON value (RFC 8259, as protojson reads it:
+// invalid UTF-8 and lone surrogates are errors), and nothing after it
 // but whitespace. It runs in time linear in len(data). Errors give a byte
 // offset, never the text.
 func parseTree(data []byte) (*node, *DecodeError) {
-	p := treeParser{data: data}
+	p := treeParser{data: data, text: string(data)}
 	p.space()
 	if p.i == len(data) {
 		return nil, &DecodeError{Reason: "no JSON value"}
@@ -55,10 +56,16 @@ func parseTree(data []byte) (*node, *DecodeError) {
 // every method returns at once and the error stays in err.
 type treeParser struct {
 	data  []byte
+	text  string // data, copied once: numbers and strings without escapes are slices of it
 	i     int
 	err   *DecodeError
 	block []node // nodes are allocated in blocks
 	buf   []byte // scratch for strings with escapes
+	// The members and items of the open objects and arrays, copied into
+	// slices of their exact size when each closes.
+	keys  []string
+	vals  []*node
+	items []*node
 }
 
 func (p *treeParser) node(kind nodeKind) *node {
@@ -149,6 +156,10 @@ func (p *treeParser) object(depth int) *node {
 		p.i++
 		return n
 	}
+	first := len(p.keys)
+	defer func() {
+		p.keys, p.vals = p.keys[:first], p.vals[:first]
+	}()
 	for {
 		p.space()
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
@@ -168,12 +179,14 @@ func (p *treeParser) object(depth int) *node {
 		if v == nil {
 			return nil
 		}
-		n.keys = append(n.keys, key)
-		n.vals = append(n.vals, v)
+		p.keys = append(p.keys, key)
+		p.vals = append(p.vals, v)
 		if !p.next('}') {
 			return nil
 		}
 		if p.data[p.i-1] == '}' {
+			n.keys = slices.Clone(p.keys[first:])
+			n.vals = slices.Clone(p.vals[first:])
 			return n
 		}
 	}
@@ -187,17 +200,20 @@ func (p *treeParser) array(depth int) *node {
 		p.i++
 		return n
 	}
+	first := len(p.items)
+	defer func() { p.items = p.items[:first] }()
 	for {
 		p.space()
 		v := p.value(depth + 1)
 		if v == nil {
 			return nil
 		}
-		n.items = append(n.items, v)
+		p.items = append(p.items, v)
 		if !p.next(']') {
 			return nil
 		}
 		if p.data[p.i-1] == ']' {
+			n.items = slices.Clone(p.items[first:])
 			return n
 		}
 	}
@@ -249,7 +265,7 @@ func (p *treeParser) number() *node {
 		}
 	}
 	n := p.node(numberNode)
-	n.text = string(p.data[start:p.i])
+	n.text = p.text[start:p.i]
 	return n
 }
 
@@ -261,7 +277,7 @@ func (p *treeParser) str() (string, bool) {
 		c := p.data[p.i]
 		switch {
 		case c == '"':
-			s := string(p.data[start:p.i])
+			s := p.text[start:p.i]
 			p.i++
 			return s, true
 		case c == '\\' || c >= utf8.RuneSelf:
@@ -291,7 +307,11 @@ func (p *treeParser) slowStr(start int) (string, bool) {
 			return "", false
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(p.data[p.i:])
-			b = utf8.AppendRune(b, r) // invalid bytes become U+FFFD
+			if r == utf8.RuneError && size == 1 {
+				p.err = &DecodeError{Reason: "invalid UTF-8 at byte " + strconv.Itoa(p.i)}
+				return "", false
+			}
+			b = append(b, p.data[p.i:p.i+size]...)
 			p.i += size
 			continue
 		case c != '\\':
@@ -328,12 +348,13 @@ func (p *treeParser) slowStr(start int) (string, bool) {
 				if p.i+2 < len(p.data) && p.data[p.i+1] == '\\' && p.data[p.i+2] == 'u' {
 					r2, ok = p.hex4(p.i + 3)
 				}
-				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-					r = dec
-					p.i += 6
-				} else {
-					r = utf8.RuneError
+				dec := utf16.DecodeRune(r, r2)
+				if !ok || dec == utf8.RuneError {
+					p.err = &DecodeError{Reason: "a lone surrogate escape at byte " + strconv.Itoa(p.i-5)}
+					return "", false
 				}
+				r = dec
+				p.i += 6
 			}
 			b = utf8.AppendRune(b, r)
 		default:

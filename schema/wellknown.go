@@ -71,41 +71,40 @@ func wellKnownTargets(compiled []protoreflect.FileDescriptor) []protoreflect.Fil
 	return files
 }
 
-func (w *walker) wellKnown(path string, md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
+func (w *walker) wellKnown(md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
 	switch name := md.FullName(); {
 	case wrappers[name]:
-		return w.scalar(path, md.Fields().ByName("value").Kind(), n, redact)
+		return w.scalar(md.Fields().ByName("value").Kind(), n, redact)
 	case name == "google.protobuf.Timestamp":
 		if n.kind != stringNode || !timestampOK(n.text) {
-			return expected(path, "an RFC 3339 timestamp such as 2024-01-02T15:04:05Z")
+			return w.expected("an RFC 3339 timestamp such as 2024-01-02T15:04:05Z")
 		}
 	case name == "google.protobuf.Duration":
 		if n.kind != stringNode || !durationOK(n.text) {
-			return expected(path, `a duration in seconds such as "1.5s"`)
+			return w.expected(`a duration in seconds such as "1.5s"`)
 		}
 	case name == "google.protobuf.FieldMask":
 		if n.kind != stringNode {
-			return expected(path, "a string of comma-separated field paths")
+			return w.expected("a string of comma-separated field paths")
 		}
 	case name == "google.protobuf.Struct":
 		if n.kind != objectNode {
-			return expected(path, "an object")
+			return w.expected("an object")
 		}
 	case name == "google.protobuf.ListValue":
 		if n.kind != arrayNode {
-			return expected(path, "an array")
+			return w.expected("an array")
 		}
 	case name == "google.protobuf.Any":
-		return w.anyValue(path, n)
+		return w.anyValue(n)
 	}
 	return nil // google.protobuf.Value takes any JSON
 }
 
-func (w *walker) anyValue(path string, n *node) *DecodeError {
+func (w *walker) anyValue(n *node) *DecodeError {
 	if n.kind != objectNode {
-		return expected(path, "an object")
+		return w.expected("an object")
 	}
-	typePath := path + `["@type"]`
 	var url *node
 	for i, key := range n.keys {
 		if key == "@type" {
@@ -113,20 +112,22 @@ func (w *walker) anyValue(path string, n *node) *DecodeError {
 		}
 	}
 	if url == nil || url.kind != stringNode {
-		return expected(typePath, "a type URL string")
+		return w.atMember("@type", expected("a type URL string"))
 	}
 	mt, err := w.types.FindMessageByURL(url.text)
 	if err != nil {
-		return &DecodeError{Path: typePath, Reason: "unknown type URL"}
+		return w.atMember("@type", &DecodeError{Reason: "unknown type URL"})
 	}
 	md := mt.Descriptor()
 	if !isWellKnown(md.FullName()) || md.FullName() == "google.protobuf.Empty" {
-		return w.fields(path, md, n, true)
+		return w.fields(md, n, true)
 	}
+	w.enterField("value")
+	defer w.exit()
 	for i, key := range n.keys {
 		if key == "value" {
-			return w.message(joinPath(path, "value"), md, n.vals[i], false)
+			return w.message(md, n.vals[i], false)
 		}
 	}
-	return expected(joinPath(path, "value"), "a value")
+	return w.expected("a value")
 }

@@ -85,17 +85,11 @@ func (g *generation) strict() bool {
 
 // acceptCandidate decodes and validates one extracted JSON value.
 func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
-	repairs := make([]*guardgenv1.Repair, 0, len(c.Repairs))
-	for _, r := range c.Repairs {
-		repairs = appendRepair(repairs, &guardgenv1.Repair{Kind: r.Kind, Detail: r.Detail, Path: r.Path, Offset: proto.Uint32(uint32(r.Offset))})
-	}
 	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.strict()})
 	if err != nil {
 		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
 	}
-	for _, ch := range changes {
-		repairs = appendRepair(repairs, &guardgenv1.Repair{Kind: ch.Kind, Detail: ch.Detail, Path: ch.Path})
-	}
+	repairs := reportRepairs(c.Repairs, changes)
 	err = g.target.Validate(msg)
 	if err == nil {
 		return accepted{msg: msg, repairs: repairs}, nil
@@ -141,17 +135,33 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 // entries long. The last entry then counts what was left out.
 const maxRepairs = 64
 
-// appendRepair appends a repair, or counts it in a final "more" entry once
-// maxRepairs are listed.
-func appendRepair(repairs []*guardgenv1.Repair, r *guardgenv1.Repair) []*guardgenv1.Repair {
-	switch {
-	case len(repairs) < maxRepairs:
-		return append(repairs, r)
-	case len(repairs) == maxRepairs:
-		return append(repairs, &guardgenv1.Repair{Kind: "more", Detail: "1"})
+// reportRepairs lists the repairs of the text and the alignments to the
+// schema for the report, in that order, at most maxRepairs of them and then
+// a "more" entry counting the rest. The entries share two allocations.
+func reportRepairs(text []extract.Repair, changes []schema.Change) []*guardgenv1.Repair {
+	total := len(text) + len(changes)
+	n := min(total, maxRepairs)
+	if total > maxRepairs {
+		n++
 	}
-	n, _ := strconv.Atoi(repairs[maxRepairs].GetDetail())
-	repairs[maxRepairs].Detail = strconv.Itoa(n + 1)
+	entries := make([]guardgenv1.Repair, n)
+	offsets := make([]uint32, min(len(text), maxRepairs))
+	repairs := make([]*guardgenv1.Repair, n)
+	for i := range repairs {
+		repairs[i] = &entries[i]
+	}
+	for i, r := range text[:len(offsets)] {
+		offsets[i] = uint32(r.Offset)
+		e := repairs[i]
+		e.Kind, e.Detail, e.Path, e.Offset = r.Kind, r.Detail, r.Path, &offsets[i]
+	}
+	for i, ch := range changes[:min(len(changes), maxRepairs-len(offsets))] {
+		e := repairs[len(offsets)+i]
+		e.Kind, e.Detail, e.Path = ch.Kind, ch.Detail, ch.Path
+	}
+	if total > maxRepairs {
+		repairs[maxRepairs].Kind, repairs[maxRepairs].Detail = "more", strconv.Itoa(total-maxRepairs)
+	}
 	return repairs
 }
 
