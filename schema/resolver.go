@@ -228,8 +228,8 @@ func (r *Resolver) build(name string, set *descriptorpb.FileDescriptorSet) (*Tar
 	}
 	d, err := local.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
-		if t, ok := r.known[name]; ok && declares(set, protoreflect.FullName(name)) {
-			return t, nil // the set repeats a file the server knows
+		if t, ok := r.known[name]; ok && (declares(set, protoreflect.FullName(name)) || imports(set, t.Desc.ParentFile().Path())) {
+			return t, nil // the set repeats or imports a file the server knows
 		}
 		return nil, invalidSet(fmt.Sprintf("does not define %q", name))
 	}

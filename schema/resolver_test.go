@@ -517,3 +517,44 @@ func TestProviderName(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveWellKnown: the well-known JSON types are compiled-in targets
+// whatever CompiledIn says, a request's set that imports their file names
+// them too, and each answers in its JSON form.
+func TestResolveWellKnown(t *testing.T) {
+	t.Parallel()
+	r := newResolver(t, Options{})
+	set := compileSet(t, map[string]string{"poll/v1/poll.proto": `syntax = "proto3";
+package poll.v1;
+import "google/protobuf/struct.proto";
+message Poll { google.protobuf.ListValue options = 1; }
+`}, "poll/v1/poll.proto")
+	tests := []struct {
+		name string
+		want Form
+	}{
+		{"google.protobuf.Struct", FormObject},
+		{"google.protobuf.ListValue", FormArray},
+		{"google.protobuf.Value", FormAny},
+		{"google.protobuf.StringValue", FormScalar},
+		{"google.protobuf.BoolValue", FormScalar},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tg := resolve(t, r, tt.name, nil)
+			if got := tg.Form(); got != tt.want {
+				t.Errorf("Form() = %v, want %v", got, tt.want)
+			}
+			if got := tg.Info().GetSource(); got != guardgenv1.TargetSource_TARGET_SOURCE_COMPILED_IN {
+				t.Errorf("source = %v, want compiled in", got)
+			}
+		})
+	}
+	if got := resolve(t, r, "google.protobuf.ListValue", set); got != resolve(t, r, "google.protobuf.ListValue", nil) {
+		t.Error("a set importing struct.proto did not resolve ListValue to the compiled-in target")
+	}
+	if _, err := r.Resolve("google.protobuf.Duration", set); err == nil {
+		t.Error("Duration resolved from a set that neither defines nor imports it")
+	}
+}
