@@ -66,18 +66,30 @@ func BenchmarkJSON(b *testing.B) {
 	}
 }
 
-// BenchmarkJSON64K runs 64 KiB inputs: a valid object and the
-// pathological ones of TestLinear.
-func BenchmarkJSON64K(b *testing.B) {
-	inputs := pathological(64 << 10)
-	inputs["valid object"] = "{" + strings.Repeat(`"key": [1, "two", {"three": null}], `, (64<<10)/36) + `"end": true}`
-	for name, in := range inputs {
-		b.Run(strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
-			b.SetBytes(int64(len(in)))
-			b.ReportAllocs()
-			for b.Loop() {
-				_, _ = extract.JSON(in, extract.Options{})
+// BenchmarkJSONLarge runs the pathological inputs of TestLinear and a
+// valid object at 64 KiB and at 1 MiB, the default limit. Issue budget:
+// under 50 ms for any 1 MiB input.
+//
+//	go test -run '^$' -bench JSONLarge -benchmem ./extract/
+func BenchmarkJSONLarge(b *testing.B) {
+	for _, size := range []struct {
+		name  string
+		bytes int
+	}{{"64KiB", 64 << 10}, {"1MiB", 1<<20 - 4<<10}} {
+		inputs := pathological(size.bytes)
+		inputs["valid object"] = "{" + strings.Repeat(`"key": [1, "two", {"three": null}], `, size.bytes/36) + `"end": true}`
+		inputs["malformed answers"] = strings.Repeat(malformed2K, size.bytes/len(malformed2K))
+		for name, in := range inputs {
+			if len(in) > extract.DefaultMaxBytes {
+				b.Fatalf("%s: %d bytes, more than the limit", name, len(in))
 			}
-		})
+			b.Run(size.name+"/"+strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				b.ReportAllocs()
+				for b.Loop() {
+					_, _ = extract.Candidates(in, extract.Options{Arrays: true})
+				}
+			})
+		}
 	}
 }

@@ -19,6 +19,9 @@
 // A repair is made only where the text has one reading; anything else is
 // [ErrMalformed]. A missing colon is never guessed, and an unquoted value
 // holding ": " is refused, since it may hide a key whose comma was lost.
+// An object or array that needs more than one repair per 16 bytes of text
+// (and more than 256) is not JSON with slips but another format, and is
+// refused too.
 //
 // Text cut off by the model's token limit is never completed. Brackets the
 // model forgot to close are closed only when the text ends right after a

@@ -4,6 +4,8 @@ package extract
 const (
 	// DefaultMaxBytes is the input limit when Options.MaxBytes is zero.
 	DefaultMaxBytes = 1 << 20
+	// DefaultMaxValues is the value limit when Options.MaxValues is zero.
+	DefaultMaxValues = 1 << 14
 	// DefaultMaxCandidates is the candidate limit when
 	// Options.MaxCandidates is zero.
 	DefaultMaxCandidates = 8
@@ -12,11 +14,24 @@ const (
 	MaxDepth = 128
 )
 
+// repairBound is how many repairs one object or array may need in a text
+// of n bytes: one per 16 bytes, and at least 256. Text that needs more is
+// not JSON with a few slips but some other format, and repairing it all
+// would cost more than asking again. It is ErrMalformed.
+func repairBound(n int) int { return max(256, n/16) }
+
 // Options tunes extraction. The zero value means the defaults.
 type Options struct {
 	// MaxBytes is the longest input accepted; longer input is ErrTooLarge
 	// before any scanning. Zero or less means DefaultMaxBytes.
 	MaxBytes int
+	// MaxValues bounds the JSON values (strings, numbers, literals,
+	// objects and arrays, nested ones included) in all the candidates of a
+	// text; more is ErrTooLarge. Decoding and validating cost about the
+	// same per value whatever its size, so this, and not the byte limit,
+	// bounds their time: a mebibyte of short values is hundreds of
+	// thousands of them. Zero or less means DefaultMaxValues.
+	MaxValues int
 	// MaxCandidates bounds how many candidates Candidates returns. The
 	// rest of the text is still scanned, so that a cut-off object at the
 	// end is reported. Zero or less means DefaultMaxCandidates.

@@ -296,6 +296,9 @@ var cases = []struct {
 	// Options.
 	{name: "too large", in: `{"a": 1}`, opts: extract.Options{MaxBytes: 7}, want: fails(extract.ErrTooLarge)},
 	{name: "at the size limit", in: `{"a": 1}`, opts: extract.Options{MaxBytes: 8}, want: ok(`{"a": 1}`, "")},
+	{name: "too many values", in: `{"a": [1, 2]}`, opts: extract.Options{MaxValues: 3}, want: fails(extract.ErrTooLarge)},
+	{name: "at the value limit", in: `{"a": [1, 'x']}`, opts: extract.Options{MaxValues: 4}, want: ok(`{"a": [1, "x"]}`, "single_quotes")},
+	{name: "values counted over candidates", in: `{"a": 1} {"b": 2}`, opts: extract.Options{MaxValues: 3}, want: fails(extract.ErrTooLarge)},
 	{
 		name: "max candidates",
 		in:   `{"a": 1} {"b": 2} {"c": 3}`,
@@ -314,6 +317,7 @@ var cases = []struct {
 	{name: "no repair raw newline", in: "{\"a\": \"x\ny\"}", opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
 	{name: "no repair still reports truncation", in: `{"a": 1,`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrTruncated)},
 	{name: "no repair unclosed", in: `{"a": [1]`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrTruncated)},
+	{name: "repairs within the bound", in: "{" + strings.Repeat("a:1,", 255) + "z:0}", want: ok("{"+strings.Repeat(`"a":1,`, 255)+`"z":0}`, strings.TrimSpace(strings.Repeat("unquoted_key ", 256)))},
 }
 
 func TestCandidates(t *testing.T) {
@@ -491,6 +495,12 @@ func TestErrors(t *testing.T) {
 			in:      `{"a": NaN} {"b" 2}`,
 			want:    extract.Error{Err: extract.ErrMalformed, Offset: 6, Reason: "invalid number"},
 			wantMsg: "extract: malformed JSON at byte 6: invalid number",
+		},
+		{
+			name:    "more repairs than one per 16 bytes",
+			in:      "{" + strings.Repeat("a:1,", 300) + "}",
+			want:    extract.Error{Err: extract.ErrMalformed, Offset: 1025, Reason: "more repairs than one per 16 bytes of text: not JSON with slips"},
+			wantMsg: "extract: malformed JSON at byte 1025: more repairs than one per 16 bytes of text: not JSON with slips",
 		},
 		{
 			name:    "array only",

@@ -16,17 +16,21 @@ type parser struct {
 	src      string
 	pos      int
 	noRepair bool
-	fenced   bool // the region is in a markdown fence, whose closing line ends it like the end of the text
-	emit     bool // build out, repairs and path
-	out      []byte
-	last     int
-	repairs  []Repair
-	nrepairs int  // repairs made
-	grow     int  // bytes the output is longer than the input region
-	changed  bool // the output differs from the input region
-	depth    int  // open objects and arrays
-	nested   bool // an object or array was opened inside the region
-	inString bool // the error is inside a double-quoted string
+	// maxRepairs bounds the repairs in the region (see repairBound);
+	// maxValues the values, of which it has read values.
+	maxRepairs        int
+	maxValues, values int
+	fenced            bool // the region is in a markdown fence, whose closing line ends it like the end of the text
+	emit              bool // build out, repairs and path
+	out               []byte
+	last              int
+	repairs           []Repair
+	nrepairs          int  // repairs made
+	grow              int  // bytes the output is longer than the input region
+	changed           bool // the output differs from the input region
+	depth             int  // open objects and arrays
+	nested            bool // an object or array was opened inside the region
+	inString          bool // the error is inside a double-quoted string
 	// complete is set when the value just read ends in a delimiter of its
 	// own: a '"' that certainly closes its string, '}' or ']'. Only after
 	// such a value may brackets left open at the end be closed.
@@ -78,6 +82,8 @@ const (
 	reasonTupleWord     = "unquoted value in a tuple"
 	reasonMismatch      = "closing bracket that does not match"
 	reasonInnerEnd      = "a quote read as inside a string leaves it open to the end of the text"
+	reasonTooMany       = "more repairs than one per 16 bytes of text: not JSON with slips"
+	reasonValues        = "more values than MaxValues"
 	reasonComma         = "trailing comma (repairs off)"
 	reasonComment       = "comment (repairs off)"
 	reasonSingle        = "single-quoted string (repairs off)"
@@ -113,8 +119,11 @@ func (p *parser) truncated(off int, reason string) bool {
 // repair records a repair of kind at off, or fails with reasonOff when
 // repairs are off.
 func (p *parser) repair(kind string, off int, detail, reasonOff string) bool {
-	if p.noRepair {
+	switch {
+	case p.noRepair:
 		return p.fail(off, reasonOff)
+	case p.nrepairs >= p.maxRepairs:
+		return p.fail(off, reasonTooMany)
 	}
 	p.nrepairs++
 	if p.emit {
@@ -168,8 +177,7 @@ func (p *parser) object() bool {
 		}
 		if first && p.src[p.pos] == '}' {
 			p.leave()
-			p.dropStrayAfter()
-			return true
+			return p.dropStrayAfter()
 		}
 		if !p.key() || !p.space() {
 			return false
@@ -198,7 +206,7 @@ func (p *parser) object() bool {
 			return false
 		}
 		if done && !p.earlyClose() {
-			return true
+			return p.err.Err == nil
 		}
 	}
 }
@@ -225,8 +233,7 @@ func (p *parser) array(in container) bool {
 		}
 		if i == 0 && p.src[p.pos] == closer {
 			p.closeWith(in)
-			p.dropStrayAfter()
-			return true
+			return p.dropStrayAfter()
 		}
 		p.enterIndex(i)
 		ok := p.value(in)
@@ -239,8 +246,7 @@ func (p *parser) array(in container) bool {
 			return false
 		}
 		if done {
-			p.dropStrayAfter()
-			return true
+			return p.dropStrayAfter()
 		}
 	}
 }
@@ -428,7 +434,9 @@ func (p *parser) earlyClose() bool {
 	at := p.pos - 1
 	i := p.skipSpace(p.pos)
 	if i < len(p.src) && p.src[i] == ',' && p.keyAhead(p.skipSpace(i+1)) {
-		p.repair(KindEarlyClose, at, detailEarlyClose, reasonEarlyClose)
+		if !p.repair(KindEarlyClose, at, detailEarlyClose, reasonEarlyClose) {
+			return false
+		}
 		p.splice(at, at+1, "")
 		p.depth++
 		p.complete = false
@@ -440,17 +448,20 @@ func (p *parser) earlyClose() bool {
 }
 
 // dropStrayAfter drops closing brackets right after the region's
-// outermost object or array closed: `{"a": 1}}`.
-func (p *parser) dropStrayAfter() {
+// outermost object or array closed: `{"a": 1}}`. It returns false when the
+// repairs run out.
+func (p *parser) dropStrayAfter() bool {
 	if p.depth != 0 || p.atEnd() {
-		return
+		return true
 	}
 	for {
 		i := p.skipSpace(p.pos)
 		if i >= len(p.src) || !isCloser(p.src[i]) || p.noRepair {
-			return
+			return true
 		}
-		p.repair(KindStrayBracket, i, detailStrayBracket, reasonStray)
+		if !p.repair(KindStrayBracket, i, detailStrayBracket, reasonStray) {
+			return false
+		}
 		p.splice(p.pos, i+1, "")
 		p.pos = i + 1
 	}

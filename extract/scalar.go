@@ -29,7 +29,7 @@ func Scalar(text string, opts Options) (Candidate, error) {
 	if c := text[start]; c == '{' || c == '[' || c == '(' {
 		return Candidate{}, &Error{Err: ErrNoJSON, Offset: start, Reason: "an object or array, not a scalar"}
 	}
-	p := parser{src: text[:end], pos: start, last: start, noRepair: opts.NoRepair, final: true}
+	p := parser{src: text[:end], pos: start, last: start, noRepair: opts.NoRepair, maxRepairs: repairBound(len(text)), final: true}
 	if p.value(inNothing) && p.space() && p.pos < end {
 		p.fail(p.pos, reasonOneValue)
 	}
@@ -38,7 +38,7 @@ func Scalar(text string, opts Options) (Candidate, error) {
 	}
 	c := Candidate{Offset: start, End: end}
 	if p.changed {
-		e := parser{src: text[:end], pos: start, last: start, final: true, emit: true,
+		e := parser{src: text[:end], pos: start, last: start, maxRepairs: p.maxRepairs, final: true, emit: true,
 			out: make([]byte, 0, end-start+p.grow), repairs: make([]Repair, 0, len(fences)+p.nrepairs)}
 		e.repairs = append(e.repairs, fences[:min(1, len(fences))]...)
 		e.value(inNothing)

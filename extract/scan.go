@@ -9,6 +9,7 @@ import "strings"
 type scanner struct {
 	src       string
 	maxBytes  int
+	maxValues int // values left to read in the text
 	max       int // candidates of each kind to collect; the rest are parsed and dropped
 	noRepair  bool
 	arrays    bool        // top-level arrays are candidates too
@@ -21,8 +22,8 @@ type scanner struct {
 	firstText int // offset of the first non-whitespace byte
 	array     int // offset of the first top-level array that is not a candidate, -1 if none
 	malformed *Error
-	truncated *Error
-	work      int // bytes examined, for the linear-time tests
+	truncated *Error // or too large: an error that ends the scan
+	work      int    // bytes examined, for the linear-time tests
 }
 
 // fence is the markdown code fence the scanner is in, if any.
@@ -43,6 +44,9 @@ func newScanner(text string, opts Options) scanner {
 	}
 	if s.maxBytes <= 0 {
 		s.maxBytes = DefaultMaxBytes
+	}
+	if s.maxValues = opts.MaxValues; s.maxValues <= 0 {
+		s.maxValues = DefaultMaxValues
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxCandidates
@@ -124,14 +128,22 @@ func (s *scanner) fenceMarker(i int) int {
 // repairs into the given buffers if they are not nil.
 func (s *scanner) parse(p *parser, i int, out []byte, repairs []Repair) {
 	*p = parser{
-		src:      s.src,
-		pos:      i,
-		last:     i,
-		noRepair: s.noRepair,
-		fenced:   s.fence.open,
-		emit:     out != nil,
-		out:      out,
-		repairs:  repairs,
+		src:        s.src,
+		pos:        i,
+		last:       i,
+		noRepair:   s.noRepair,
+		maxRepairs: repairBound(len(s.src)),
+		fenced:     s.fence.open,
+		emit:       out != nil,
+		out:        out,
+		repairs:    repairs,
+	}
+	if out == nil { // the emit pass reads a region that passed already
+		p.maxValues, p.values = s.maxValues, 1 // the region's own object or array
+		if s.maxValues < 1 {
+			p.err = Error{Err: ErrTooLarge, Offset: i, Reason: reasonValues}
+			return
+		}
 	}
 	if s.src[i] == '{' {
 		p.object()
@@ -149,6 +161,7 @@ func (s *scanner) region(i int) int {
 	isObject := s.src[i] == '{'
 	var p parser
 	s.parse(&p, i, nil, nil)
+	s.maxValues -= p.values
 	switch {
 	case p.err.Err == nil && isObject:
 		if s.objects < s.max {
@@ -168,7 +181,7 @@ func (s *scanner) region(i int) int {
 			}
 		}
 		return p.pos
-	case p.err.Err == ErrTruncated:
+	case p.err.Err == ErrTruncated || p.err.Err == ErrTooLarge:
 		s.truncated = p.err.clone()
 		return len(s.src)
 	case isObject:

@@ -6,6 +6,10 @@ import "strings"
 // what holds it.
 func (p *parser) value(in container) bool {
 	p.complete = false
+	if p.values++; p.values > p.maxValues && p.maxValues > 0 {
+		p.err = Error{Err: ErrTooLarge, Offset: p.pos, Reason: reasonValues}
+		return false
+	}
 	switch c := p.src[p.pos]; {
 	case c == '{':
 		return p.object()
@@ -272,6 +276,9 @@ func (p *parser) unquoted(start int, in container) bool {
 	}
 scan:
 	for ; i < len(src); i++ {
+		if !unquotedSpecial[src[i]] {
+			continue
+		}
 		switch c := src[i]; {
 		case c == '\n' || c == '\r':
 			break scan
@@ -328,9 +335,24 @@ scan:
 	return true
 }
 
+// unquotedSpecial marks the bytes the unquoted-value scan must look at.
+var unquotedSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	for _, c := range "\n\r,}]{[():/" {
+		t[c] = true
+	}
+	return t
+}()
+
 // quoteRaw writes src[start:end], text without quotes, as a JSON string.
 func (p *parser) quoteRaw(start, end int) {
 	p.splice(start, start, `"`)
+	if !strings.ContainsAny(p.src[start:end], "\"\\\t") {
+		p.splice(end, end, `"`)
+		return
+	}
 	for j := start; j < end; j++ {
 		switch p.src[j] {
 		case '"':

@@ -44,6 +44,8 @@ type walker struct {
 	// from a string again; picked inside an element picked from an array,
 	// where no element is picked again. Both keep the walk linear.
 	embedded, picked bool
+	// embeddedValues counts the values read from strings holding JSON.
+	embeddedValues int
 }
 
 // root checks n as the whole output for md: its shape first (see shape),

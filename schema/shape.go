@@ -95,9 +95,15 @@ func fills(lf protoreflect.FieldDescriptor, md protoreflect.MessageDescriptor, n
 	return true
 }
 
+// maxEmbeddedValues bounds the values read from strings holding JSON in
+// one output, as extract.DefaultMaxValues bounds those of the output
+// itself: decoding and validating cost about the same per value.
+const maxEmbeddedValues = 1 << 14
+
 // jsonInString reads n, a string that holds a JSON value of kind want
 // (after spaces), as that value. A string that does not parse, or holds
-// another kind, is left as it is for the caller to judge.
+// another kind, or would bring the values read from strings past
+// maxEmbeddedValues, is left as it is for the caller to judge.
 func (w *walker) jsonInString(n *node, want nodeKind) (bool, *DecodeError) {
 	if w.embedded || n.kind != stringNode {
 		return false, nil
@@ -110,7 +116,12 @@ func (w *walker) jsonInString(n *node, want nodeKind) (bool, *DecodeError) {
 	if len(text) < 2 || text[0] != open {
 		return false, nil
 	}
-	inner, err := parseTree([]byte(text))
+	budget := maxEmbeddedValues - w.embeddedValues
+	if budget <= 0 {
+		return false, nil
+	}
+	inner, read, err := parseTreeWithin([]byte(text), budget)
+	w.embeddedValues += read
 	if err != nil || inner.kind != want {
 		return false, nil
 	}

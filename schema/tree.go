@@ -37,19 +37,26 @@ type node struct {
 // but whitespace. It runs in time linear in len(data). Errors give a byte
 // offset, never the text.
 func parseTree(data []byte) (*node, *DecodeError) {
-	p := treeParser{data: data, text: string(data)}
+	n, _, err := parseTreeWithin(data, 0)
+	return n, err
+}
+
+// parseTreeWithin is parseTree reading at most limit values (0: no
+// limit); it returns how many it read.
+func parseTreeWithin(data []byte, limit int) (*node, int, *DecodeError) {
+	p := treeParser{data: data, text: string(data), limit: limit}
 	p.space()
 	if p.i == len(data) {
-		return nil, &DecodeError{Reason: "no JSON value"}
+		return nil, 0, &DecodeError{Reason: "no JSON value"}
 	}
 	n := p.value(0)
 	if p.err != nil {
-		return nil, p.err
+		return nil, p.count, p.err
 	}
 	if p.space(); p.i < len(data) {
-		return nil, &DecodeError{Reason: "unexpected data after the JSON value"}
+		return nil, p.count, &DecodeError{Reason: "unexpected data after the JSON value"}
 	}
-	return n, nil
+	return n, p.count, nil
 }
 
 // treeParser is a recursive-descent JSON parser. After the first error
@@ -57,6 +64,8 @@ func parseTree(data []byte) (*node, *DecodeError) {
 type treeParser struct {
 	data  []byte
 	text  string // data, copied once: numbers and strings without escapes are slices of it
+	limit int    // values to read at most; 0 means no limit
+	count int    // values read
 	i     int
 	err   *DecodeError
 	block []node // nodes are allocated in blocks
@@ -69,6 +78,9 @@ type treeParser struct {
 }
 
 func (p *treeParser) node(kind nodeKind) *node {
+	if p.count++; p.limit > 0 && p.count > p.limit && p.err == nil {
+		p.err = &DecodeError{Reason: "more than " + strconv.Itoa(p.limit) + " values"}
+	}
 	if len(p.block) == 0 {
 		p.block = make([]node, 32)
 	}
@@ -103,6 +115,9 @@ func (p *treeParser) space() {
 }
 
 func (p *treeParser) value(depth int) *node {
+	if p.err != nil { // past the value limit
+		return nil
+	}
 	if depth > maxJSONDepth {
 		p.err = &DecodeError{Reason: "the JSON is nested too deeply"}
 		return nil
