@@ -21,7 +21,7 @@ func FuzzJSON(f *testing.F) {
 	}
 	f.Add(typical)
 	f.Add(repaired)
-	f.Add(malformed2K)
+	f.Add(repaired2K)
 	f.Fuzz(func(t *testing.T, text string) {
 		opts := extract.Options{Arrays: true}
 		cands, err := extract.Candidates(text, opts)

@@ -478,17 +478,10 @@ func (p *parser) keyAhead(i int) bool {
 	}
 	switch c := src[i]; {
 	case c == '"' || c == '\'':
-		i++
-		for i < len(src) && src[i] != c && src[i] != '\n' {
-			if src[i] == '\\' {
-				i++
-			}
-			i++
-		}
-		if i >= len(src) || src[i] != c {
+		var ok bool
+		if i, ok = lineStringEnd(src, i); !ok {
 			return false
 		}
-		i++
 	case isIdentStart(c):
 		for i < len(src) && isIdent(src[i]) {
 			i++
@@ -505,10 +498,7 @@ func (p *parser) keyAhead(i int) bool {
 // skipSpace returns the offset of the first byte at or after i that is not
 // whitespace, counting the bytes read ahead.
 func (p *parser) skipSpace(i int) int {
-	j := i
-	for j < len(p.src) && isSpace(p.src[j]) {
-		j++
-	}
+	j := spaceEnd(p.src, i)
 	p.work += j - i
 	return j
 }

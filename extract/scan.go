@@ -303,12 +303,18 @@ func (s *scanner) after(i int) (rs [2]Repair, n int) {
 // nonSpace returns the offset of the first non-whitespace byte at or after
 // i, or len(s.src).
 func (s *scanner) nonSpace(i int) int {
-	j := i
-	for j < len(s.src) && isSpace(s.src[j]) {
-		j++
-	}
+	j := spaceEnd(s.src, i)
 	s.work += j - i
 	return j
+}
+
+// spaceEnd returns the offset of the first byte at or after i that is not
+// whitespace, or len(src).
+func spaceEnd(src string, i int) int {
+	for i < len(src) && isSpace(src[i]) {
+		i++
+	}
+	return i
 }
 
 // skip returns the end of a region that failed at i with depth open

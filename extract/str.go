@@ -164,11 +164,9 @@ func (p *parser) body(start int, q quote) bool {
 				}
 				return p.endString(i+1, inner >= 0)
 			}
-			if !p.repair(KindInnerQuote, i, detailInnerQuote, reasonInnerQuote) {
-				p.pos = i
+			if !p.innerQuote(i, &inner) {
 				return false
 			}
-			inner = max(inner, i)
 			if q == quoteDouble {
 				p.splice(i, i+1, `\"`)
 			}
@@ -218,11 +216,9 @@ func (p *parser) body(start int, q quote) bool {
 				p.splice(i, i+3, `"`)
 				return p.endString(i+3, inner >= 0)
 			}
-			if !p.repair(KindInnerQuote, i, detailInnerQuote, reasonInnerQuote) {
-				p.pos = i
+			if !p.innerQuote(i, &inner) {
 				return false
 			}
-			inner = max(inner, i)
 			i += 3
 		default: // ', ` or 0xE2 starting some other character
 			i++
@@ -236,6 +232,19 @@ func (p *parser) body(start int, q quote) bool {
 		return p.fail(inner, reasonInnerEnd)
 	}
 	return p.truncated(start, reasonStringEnd)
+}
+
+// innerQuote records the quote at i as inside its string, keeping the
+// offset of the first such quote in inner.
+func (p *parser) innerQuote(i int, inner *int) bool {
+	if !p.repair(KindInnerQuote, i, detailInnerQuote, reasonInnerQuote) {
+		p.pos = i
+		return false
+	}
+	if *inner < 0 {
+		*inner = i
+	}
+	return true
 }
 
 // endString ends a string whose closing quote ends before next. A string
@@ -329,19 +338,11 @@ func (p *parser) closes(i int) bool {
 // its line and is followed, after spaces, by , } ] ) : or a line end.
 func (p *parser) stringAhead(i int) bool {
 	src := p.src
-	q := src[i]
-	j := i + 1
+	j, ok := lineStringEnd(src, i)
 	defer func() { p.work += j - i }()
-	for j < len(src) && src[j] != q && src[j] != '\n' {
-		if src[j] == '\\' {
-			j++
-		}
-		j++
-	}
-	if j >= len(src) || src[j] != q {
+	if !ok {
 		return false
 	}
-	j++
 	for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
 		j++
 	}
@@ -353,6 +354,23 @@ func (p *parser) stringAhead(i int) bool {
 		return true
 	}
 	return false
+}
+
+// lineStringEnd returns the end of the string quoted with the quote at i,
+// and false when it does not close on its line.
+func lineStringEnd(src string, i int) (int, bool) {
+	q := src[i]
+	j := i + 1
+	for j < len(src) && src[j] != q && src[j] != '\n' {
+		if src[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	if j >= len(src) || src[j] != q {
+		return j, false
+	}
+	return j + 1, true
 }
 
 // escape checks the escape sequence at i, in the string opened at start,

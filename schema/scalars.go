@@ -151,7 +151,7 @@ func parseInteger(s string, bits int, unsigned bool) (i int64, u uint64, ok bool
 	} else if i, err = strconv.ParseInt(s, 10, bits); err == nil {
 		return i, 0, true
 	}
-	if strings.IndexAny(s, ".eE") < 0 {
+	if !strings.ContainsAny(s, ".eE") {
 		return 0, 0, false // plain digits that did not fit
 	}
 	if e := strings.IndexAny(s, "eE"); e >= 0 {
