@@ -44,11 +44,13 @@ type parser struct {
 	final    bool   // the text's end is the value's end, not a cut (Scalar)
 	err      Error
 	work     int // bytes examined ahead of pos by lookahead, which are read again
-	// path, pathBuf and lastPath say where pos is, for repairs; they are
-	// kept only when emit is set (see path.go).
-	path     []int
-	pathBuf  []byte
-	lastPath string
+	// path and pathBuf say where pos is, and pathArena and pathSpans hold
+	// the paths of the repairs made; all are kept only when emit is set
+	// (see path.go).
+	path      []int
+	pathBuf   []byte
+	pathArena []byte
+	pathSpans [][2]int
 }
 
 // container is what holds the value being read.
@@ -127,7 +129,8 @@ func (p *parser) repair(kind string, off int, detail, reasonOff string) bool {
 	}
 	p.nrepairs++
 	if p.emit {
-		p.repairs = append(p.repairs, Repair{Kind: kind, Offset: off, Path: p.pathString(), Detail: detail})
+		p.repairs = append(p.repairs, Repair{Kind: kind, Offset: off, Detail: detail})
+		p.notePath()
 	}
 	return true
 }

@@ -53,14 +53,30 @@ func (p *parser) exitStep() {
 // maxPathKey bounds how much of a key a path quotes: it is model output.
 const maxPathKey = 64
 
-// pathString returns the current path: services[0].region, with keys that
-// are not identifiers in brackets (["first name"]). Consecutive repairs at
-// one path share one string.
-func (p *parser) pathString() string {
-	if string(p.pathBuf) != p.lastPath {
-		p.lastPath = string(p.pathBuf)
+// notePath keeps the current path for the repair just recorded: written
+// into one arena, shared with the repair before when it is the same path.
+func (p *parser) notePath() {
+	if n := len(p.pathSpans); n > 0 {
+		if last := p.pathSpans[n-1]; string(p.pathArena[last[0]:last[1]]) == string(p.pathBuf) {
+			p.pathSpans = append(p.pathSpans, last)
+			return
+		}
 	}
-	return p.lastPath
+	start := len(p.pathArena)
+	p.pathArena = append(p.pathArena, p.pathBuf...)
+	p.pathSpans = append(p.pathSpans, [2]int{start, len(p.pathArena)})
+}
+
+// setPaths gives the repairs this parser recorded, the last
+// len(pathSpans) of repairs, their paths: services[0].region, with keys
+// that are not identifiers in brackets (["first name"]). They share one
+// string.
+func (p *parser) setPaths() {
+	arena := string(p.pathArena)
+	recorded := p.repairs[len(p.repairs)-len(p.pathSpans):]
+	for i, span := range p.pathSpans {
+		recorded[i].Path = arena[span[0]:span[1]]
+	}
 }
 
 // isIdentifier reports whether key can follow a '.' in a path.

@@ -41,7 +41,9 @@ func Scalar(text string, opts Options) (Candidate, error) {
 		e := parser{src: text[:end], pos: start, last: start, maxRepairs: p.maxRepairs, final: true, emit: true,
 			out: make([]byte, 0, end-start+p.grow), repairs: make([]Repair, 0, len(fences)+p.nrepairs)}
 		e.repairs = append(e.repairs, fences[:min(1, len(fences))]...)
+		e.pathSpans = make([][2]int, 0, p.nrepairs)
 		e.value(inNothing)
+		e.setPaths()
 		c.JSON = append(e.out, text[e.last:e.pos]...)
 		c.Repairs = append(e.repairs, fences[min(1, len(fences)):]...)
 		return c, nil

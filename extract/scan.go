@@ -138,6 +138,9 @@ func (s *scanner) parse(p *parser, i int, out []byte, repairs []Repair) {
 		out:        out,
 		repairs:    repairs,
 	}
+	if out != nil {
+		p.pathSpans = make([][2]int, 0, cap(repairs)-len(repairs))
+	}
 	if out == nil { // the emit pass reads a region that passed already
 		p.maxValues, p.values = s.maxValues, 1 // the region's own object or array
 		if s.maxValues < 1 {
@@ -250,6 +253,7 @@ func (s *scanner) candidate(start int, p *parser) Candidate {
 	if p.changed {
 		var e parser
 		s.parse(&e, start, make([]byte, 0, p.pos-start+p.grow), c.Repairs)
+		e.setPaths()
 		c.JSON = append(e.out, s.src[e.last:e.pos]...)
 		c.Repairs = e.repairs
 	} else {

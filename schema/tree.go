@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -75,6 +74,34 @@ type treeParser struct {
 	keys  []string
 	vals  []*node
 	items []*node
+	// The closed objects' and arrays' slices are carved from these.
+	keySlab  []string
+	nodeSlab []*node
+}
+
+// slabSize is how many keys or nodes one slab allocation holds.
+const slabSize = 64
+
+// carveKeys returns a copy of keys of its exact size, carved from a slab.
+func (p *treeParser) carveKeys(keys []string) []string {
+	if len(keys) > len(p.keySlab) {
+		p.keySlab = make([]string, max(slabSize, len(keys)))
+	}
+	out := p.keySlab[:len(keys):len(keys)]
+	p.keySlab = p.keySlab[len(keys):]
+	copy(out, keys)
+	return out
+}
+
+// carveNodes returns a copy of nodes of its exact size, carved from a slab.
+func (p *treeParser) carveNodes(nodes []*node) []*node {
+	if len(nodes) > len(p.nodeSlab) {
+		p.nodeSlab = make([]*node, max(slabSize, len(nodes)))
+	}
+	out := p.nodeSlab[:len(nodes):len(nodes)]
+	p.nodeSlab = p.nodeSlab[len(nodes):]
+	copy(out, nodes)
+	return out
 }
 
 func (p *treeParser) node(kind nodeKind) *node {
@@ -200,8 +227,8 @@ func (p *treeParser) object(depth int) *node {
 			return nil
 		}
 		if p.data[p.i-1] == '}' {
-			n.keys = slices.Clone(p.keys[first:])
-			n.vals = slices.Clone(p.vals[first:])
+			n.keys = p.carveKeys(p.keys[first:])
+			n.vals = p.carveNodes(p.vals[first:])
 			return n
 		}
 	}
@@ -228,7 +255,7 @@ func (p *treeParser) array(depth int) *node {
 			return nil
 		}
 		if p.data[p.i-1] == ']' {
-			n.items = slices.Clone(p.items[first:])
+			n.items = p.carveNodes(p.items[first:])
 			return n
 		}
 	}
