@@ -33,7 +33,8 @@
 //
 // Every step is a forward scan whose lookahead is bounded by what it then
 // reads anyway, so the work is linear in the input, which is bounded by
-// [Options.MaxBytes]. An object that needs no repair is returned as a copy
-// of its bytes with no other allocation than the repair list for stripped
-// fences or prose.
+// [Options.MaxBytes]; the values the caller will decode are bounded by
+// [Options.MaxValues]. An object that needs no repair is returned as a
+// copy of its bytes with no other allocation than the repair list for
+// stripped fences or prose.
 package extract
