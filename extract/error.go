@@ -18,7 +18,8 @@ var (
 	// array or string: the model's output was cut off. It wins over any
 	// complete object found earlier in the same text.
 	ErrTruncated = errors.New("extract: truncated JSON")
-	// ErrTooLarge means the text is longer than [Options.MaxBytes].
+	// ErrTooLarge means the text is longer than [Options.MaxBytes], or
+	// holds more values than [Options.MaxValues].
 	ErrTooLarge = errors.New("extract: text too large")
 )
 

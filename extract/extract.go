@@ -4,6 +4,8 @@ package extract
 const (
 	// DefaultMaxBytes is the input limit when Options.MaxBytes is zero.
 	DefaultMaxBytes = 1 << 20
+	// DefaultMaxValues is the value limit when Options.MaxValues is zero.
+	DefaultMaxValues = 1 << 14
 	// DefaultMaxCandidates is the candidate limit when
 	// Options.MaxCandidates is zero.
 	DefaultMaxCandidates = 8
@@ -12,11 +14,24 @@ const (
 	MaxDepth = 128
 )
 
+// repairBound is how many repairs one object or array may need in a text
+// of n bytes: one per 16 bytes, and at least 256. Text that needs more is
+// not JSON with a few slips but some other format, and repairing it all
+// would cost more than asking again. It is ErrMalformed.
+func repairBound(n int) int { return max(256, n/16) }
+
 // Options tunes extraction. The zero value means the defaults.
 type Options struct {
 	// MaxBytes is the longest input accepted; longer input is ErrTooLarge
 	// before any scanning. Zero or less means DefaultMaxBytes.
 	MaxBytes int
+	// MaxValues bounds the JSON values (strings, numbers, literals,
+	// objects and arrays, nested ones included) in all the candidates of a
+	// text; more is ErrTooLarge. Decoding and validating cost about the
+	// same per value whatever its size, so this, and not the byte limit,
+	// bounds their time: a mebibyte of short values is hundreds of
+	// thousands of them. Zero or less means DefaultMaxValues.
+	MaxValues int
 	// MaxCandidates bounds how many candidates Candidates returns. The
 	// rest of the text is still scanned, so that a cut-off object at the
 	// end is reported. Zero or less means DefaultMaxCandidates.
@@ -24,28 +39,35 @@ type Options struct {
 	// NoRepair turns off the syntax repairs: each object must be strict
 	// JSON. Fences and prose are still stripped and recorded.
 	NoRepair bool
+	// Arrays makes top-level arrays candidates too, after every object:
+	// for targets that take a list, or one of a list's elements. An array
+	// whose own elements are words without quotes ([x], [see below]) is
+	// bracketed prose, never a candidate.
+	Arrays bool
 }
 
-// Candidate is one JSON object found in the text.
+// Candidate is one JSON object, or array, found in the text.
 type Candidate struct {
-	// JSON is the object, valid per encoding/json. It is a copy the
-	// caller owns.
+	// JSON is the object or array, valid per encoding/json. It is a copy
+	// the caller owns.
 	JSON []byte
 	// Repairs lists, in input order, the fences and prose stripped around
 	// the object and the syntax repairs made inside it. It is nil when the
 	// text was the object alone, give or take whitespace.
 	Repairs []Repair
 	// Offset and End delimit the object in the input: text[Offset:End]
-	// runs from its opening '{' to its closing '}' before any repair.
+	// runs from its opening '{' past its closing '}' (and any stray
+	// brackets after it) before any repair.
 	Offset, End int
 }
 
-// JSON returns the first JSON object candidate in text.
+// JSON returns the first JSON object candidate in text; with
+// Options.Arrays, the first array when there is no object.
 //
-// The whole text is still scanned: if it ends inside an unterminated
-// object, array or string, JSON returns ErrTruncated even when an earlier
-// object is complete, since the cut-off one is likely the answer and the
-// earlier one an example. See [Candidates] for the other errors.
+// The whole text is still scanned: if it is cut off inside an object,
+// array or string, JSON returns ErrTruncated even when an earlier object
+// is complete, since the cut-off one is likely the answer and the earlier
+// one an example. See [Candidates] for the other errors.
 func JSON(text string, opts Options) (Candidate, error) {
 	s := newScanner(text, opts)
 	s.max = 1
@@ -57,22 +79,23 @@ func JSON(text string, opts Options) (Candidate, error) {
 
 // Candidates returns every JSON object candidate in text, in order, at
 // most Options.MaxCandidates of them, so a caller can take the first one
-// that fits its target type.
+// that fits its target type. With Options.Arrays the top-level arrays
+// follow, in order, at most Options.MaxCandidates of them too.
 //
-// Objects nested in a top-level array are not candidates. Regions that look
-// like objects but stay malformed after the bounded repairs are skipped when
-// another object is found; otherwise the first one's error is returned
-// (ErrMalformed). The error is ErrNoJSON when there is no object at all,
-// ErrTruncated when the text ends inside an object, array or string, and
-// ErrTooLarge when text is longer than Options.MaxBytes. Errors are
-// [*Error] values.
+// Objects nested in a top-level array are not candidates of their own.
+// Regions that look like objects but stay malformed after the bounded
+// repairs are skipped when another candidate is found; otherwise the first
+// one's error is returned (ErrMalformed). The error is ErrNoJSON when there
+// is no candidate at all, ErrTruncated when the text is cut off inside an
+// object, array or string, and ErrTooLarge when text is longer than
+// Options.MaxBytes. Errors are [*Error] values.
 func Candidates(text string, opts Options) ([]Candidate, error) {
 	s := newScanner(text, opts)
 	if err := s.run(); err != nil {
 		return nil, err
 	}
-	if s.cands == nil {
+	if s.cands == nil && s.arrCands == nil {
 		return []Candidate{s.first}, nil
 	}
-	return s.cands, nil
+	return append(s.cands, s.arrCands...), nil
 }

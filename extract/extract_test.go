@@ -45,6 +45,9 @@ func ok(pairs ...string) result {
 
 func fails(err error) result { return result{Err: err} }
 
+// arrays asks for top-level arrays too.
+var arrays = extract.Options{Arrays: true}
+
 var deep = func(n int) string {
 	return `{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`
 }
@@ -93,6 +96,10 @@ var cases = []struct {
 	{name: "array before object", in: "[1, 2]\n{\"a\": 1}", want: ok(`{"a": 1}`, "strip_prose")},
 	{name: "top-level array", in: `[{"a": 1}, {"b": 2}]`, want: fails(extract.ErrNoJSON)},
 	{name: "array in fence", in: "```json\n[1, 2, 3]\n```", want: fails(extract.ErrNoJSON)},
+	{name: "arrays wanted", in: `[{"a": 1}, {"b": 2}]`, opts: arrays, want: ok(`[{"a": 1}, {"b": 2}]`, "")},
+	{name: "arrays after objects", in: "[1, 2]\n{\"a\": 1}", opts: arrays, want: ok(`{"a": 1}`, "strip_prose", `[1, 2]`, "strip_prose")},
+	{name: "bracketed prose is no array", in: "- [x] done\n- [ ] see [the docs](https://x.y)", opts: arrays, want: fails(extract.ErrNoJSON)},
+	{name: "array of words", in: "```json\n[urgent, refund]\n```", opts: arrays, want: fails(extract.ErrNoJSON)},
 	{name: "no JSON", in: "I'm sorry, I can't help with that.", want: fails(extract.ErrNoJSON)},
 	{name: "empty", in: "", want: fails(extract.ErrNoJSON)},
 	{name: "only whitespace", in: " \n\t ", want: fails(extract.ErrNoJSON)},
@@ -169,23 +176,117 @@ var cases = []struct {
 	{name: "raw tab", in: "{\"a\": \"x\ty\", \"b\": \"\tz\"}", want: ok(`{"a": "x\ty", "b": "\tz"}`, "raw_newline raw_newline")},
 	{name: "malformed region then object", in: `{"a" 1} {"b": 2}`, want: ok(`{"b": 2}`, "strip_prose")},
 
+	// Quotes inside strings.
+	{
+		name: "quote in string",
+		in:   `{"cmd": "echo "done" > log", "n": 1}`,
+		want: ok(`{"cmd": "echo \"done\" > log", "n": 1}`, "inner_quote inner_quote"),
+	},
+	{name: "quoted word at the end", in: `{"msg": "He said: "no""}`, want: ok(`{"msg": "He said: \"no\""}`, "inner_quote inner_quote")},
+	{name: "quote before colon ends the string", in: `{"a": "x": 1}`, want: fails(extract.ErrMalformed)},
+	{name: "apostrophe in single quotes", in: `{'s': 'can't log in'}`, want: ok(`{"s": "can't log in"}`, "single_quotes single_quotes inner_quote")},
+	{name: "typographic apostrophe", in: `{"q": ‘Don’t’}`, want: ok(`{"q": "Don’t"}`, "smart_quotes inner_quote")},
+	{name: "keys end at their first quote", in: `{"a" 1}`, want: fails(extract.ErrMalformed)},
+	{name: "inner quote then end of text", in: `{"cmd": "echo "done`, want: fails(extract.ErrMalformed)},
+	{name: "no repair inner quote", in: `{"a": "x "y" z"}`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
+
+	// Values without quotes.
+	{
+		name: "unquoted values",
+		in:   `{name: Ada Lovelace, born: 1815, alive: false}`,
+		want: ok(`{"name": "Ada Lovelace", "born": 1815, "alive": false}`, "unquoted_key unquoted_value unquoted_key unquoted_key"),
+	},
+	{
+		name: "unquoted words that start like numbers",
+		in:   `{date: 2024-05-01T10:00:00Z, pct: 12.5%, addr: 221B Baker St, born: 1815 in London}`,
+		want: ok(`{"date": "2024-05-01T10:00:00Z", "pct": "12.5%", "addr": "221B Baker St", "born": "1815 in London"}`,
+			"unquoted_key unquoted_value unquoted_key unquoted_value unquoted_key unquoted_value unquoted_key unquoted_value"),
+	},
+	{name: "unquoted url", in: `{"url": https://x.y/a?b=1, "n": 1}`, want: ok(`{"url": "https://x.y/a?b=1", "n": 1}`, "unquoted_value")},
+	{name: "unquoted value with quotes and brackets", in: `{"t": The "best" plan [v2], "u": 1}`, want: ok(`{"t": "The \"best\" plan [v2]", "u": 1}`, "unquoted_value")},
+	{name: "unquoted value before comment", in: "{\"a\": Ada // the name\n}", want: ok("{\"a\": \"Ada\"  \n}", "unquoted_value comment")},
+	{name: "unquoted value holding a key", in: `{note: Re: refund}`, want: fails(extract.ErrMalformed)},
+	{name: "unquoted value with open bracket", in: `{"a": see (below, "b": 1}`, want: fails(extract.ErrMalformed)},
+	{name: "unquoted value in a tuple", in: `{"a": (x, y)}`, want: fails(extract.ErrMalformed)},
+	{name: "NaN", in: `{"a": NaN}`, want: fails(extract.ErrMalformed)},
+	{name: "minus Infinity", in: `{"a": -Infinity}`, want: fails(extract.ErrMalformed)},
+	{name: "hex number", in: `{"a": 0x1F}`, want: ok(`{"a": "0x1F"}`, "unquoted_value")},
+	{name: "keys with spaces", in: `{first name: "Ada", e-mail : "a@x.y"}`, want: ok(`{"first name": "Ada", "e-mail" : "a@x.y"}`, "unquoted_key unquoted_key")},
+	{name: "no repair unquoted value", in: `{"a": Ada}`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
+
+	// Missing commas.
+	{name: "missing comma", in: `{"a": 1 "b": 2}`, want: ok(`{"a": 1 ,"b": 2}`, "missing_comma")},
+	{name: "missing commas in array", in: `{"a": [1 2 3]}`, want: ok(`{"a": [1 ,2 ,3]}`, "missing_comma missing_comma")},
+	{name: "missing comma between strings", in: `{"a": "x" "b": "y"}`, want: ok(`{"a": "x" ,"b": "y"}`, "missing_comma")},
+	{name: "missing comma before unquoted key", in: `{"a": 1 b: 2}`, want: ok(`{"a": 1 ,"b": 2}`, "missing_comma unquoted_key")},
+	{
+		name: "lines without commas",
+		in:   "{\n  name: Ada Lovelace\n  born: 1815\n  alive: false\n}",
+		want: ok("{\n  \"name\": \"Ada Lovelace\"\n  ,\"born\": 1815\n  ,\"alive\": false\n}",
+			"unquoted_key unquoted_value missing_comma unquoted_key missing_comma unquoted_key"),
+	},
+	{name: "missing comma between objects", in: `{"a": [{"b": 1} {"b": 2}]}`, want: ok(`{"a": [{"b": 1} ,{"b": 2}]}`, "missing_comma")},
+	{name: "no repair missing comma", in: `{"a": 1 "b": 2}`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
+
+	// Number spellings and literals.
+	{
+		name: "number spellings",
+		in:   `{"a": 1_000, "b": .5, "c": 5., "d": +3, "e": -.25}`,
+		want: ok(`{"a": 1000, "b": 0.5, "c": 5, "d": 3, "e": -0.25}`, "number_spelling number_spelling number_spelling number_spelling number_spelling"),
+	},
+	{name: "leading zero", in: `{"a": 007}`, want: ok(`{"a": "007"}`, "unquoted_value")},
+	{name: "undefined", in: `{"a": undefined}`, want: ok(`{"a": null}`, "python_literal")},
+	{name: "literal followed by a word", in: `{"a": null value}`, want: ok(`{"a": "null value"}`, "unquoted_value")},
+	{name: "no repair number spelling", in: `{"a": .5}`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
+
+	// Other string delimiters.
+	{name: "backticks", in: "{\"a\": `say \"hi\"`}", want: ok(`{"a": "say \"hi\""}`, "quoted_string")},
+	{name: "double backticks", in: "{\"a\": ``x ` y``}", want: ok("{\"a\": \"x ` y\"}", "quoted_string")},
+	{name: "code block", in: "{\"code\": ```python\nprint(\"hi\")\n```, \"n\": 1}", want: ok(`{"code": "print(\"hi\")", "n": 1}`, "quoted_string")},
+	{name: "triple quotes", in: "{\"a\": \"\"\"two\nlines \"q\" \"\"\"}", want: ok(`{"a": "two\nlines \"q\" "}`, "quoted_string")},
+	{name: "triple single quotes", in: `{'a': '''it's'''}`, want: ok(`{"a": "it's"}`, "single_quotes quoted_string")},
+	{name: "empty string is not triple quotes", in: `{"a": "", "b": ""}`, want: ok(`{"a": "", "b": ""}`, "")},
+	{name: "unclosed backticks", in: "{\"a\": `x", want: fails(extract.ErrTruncated)},
+
+	// Brackets closed too early or too late.
+	{name: "closed too early", in: `{"city": "Oslo"}, "zip": "0150"}`, want: ok(`{"city": "Oslo", "zip": "0150"}`, "early_close")},
+	{name: "nested closed too early", in: `{"a": {"b": 1}}, c: 2}`, want: ok(`{"a": {"b": 1}, "c": 2}`, "early_close unquoted_key")},
+	{name: "stray brackets", in: `{"a": [1, 2]], "b": 3}}`, want: ok(`{"a": [1, 2], "b": 3}`, "stray_bracket stray_bracket")},
+	{name: "two objects stay two", in: `{"a": 1}, {"b": 2}`, want: ok(`{"a": 1}`, "strip_prose", `{"b": 2}`, "strip_prose")},
+	{name: "mismatched bracket", in: `{"a": [1, 2}`, want: fails(extract.ErrMalformed)},
+
+	// Missing values and tuples.
+	{name: "missing values", in: `{"a": , "b": 1, "c": }`, want: ok(`{"a": null, "b": 1, "c": null}`, "missing_value missing_value")},
+	{name: "tuples", in: `{"t": (1, 2), "u": (3,)}`, want: ok(`{"t": [1, 2], "u": [3]}`, "tuple tuple trailing_comma")},
+
+	// Brackets the text forgot to close, after a complete value only.
+	{name: "unclosed after array", in: `{"a": 1, "b": [2, 3]`, want: ok(`{"a": 1, "b": [2, 3]}`, "unclosed")},
+	{name: "unclosed after string", in: `{"a": {"b": "c"` + "\n", want: ok("{\"a\": {\"b\": \"c\"\n}}", "unclosed")},
+	{name: "unclosed in fence", in: "```json\n{\"a\": [\"x\"]\n```", want: ok("{\"a\": [\"x\"]\n}", "strip_fence unclosed strip_fence")},
+	{name: "unclosed array", in: `["a", "b"`, opts: arrays, want: ok(`["a", "b"]`, "unclosed")},
+
 	// Truncation is reported, never repaired.
 	{name: "truncated in string", in: "```json\n{\"a\": \"hel", want: fails(extract.ErrTruncated)},
 	{name: "truncated in array", in: `{"a": 1, "b": [1, 2`, want: fails(extract.ErrTruncated)},
+	{name: "truncated after number", in: `{"a": 1, "b": 2`, want: fails(extract.ErrTruncated)},
+	{name: "truncated after literal", in: `{"a": true`, want: fails(extract.ErrTruncated)},
+	{name: "truncated after colon", in: `{"a": 1, "b":`, want: fails(extract.ErrTruncated)},
+	{name: "truncated in key", in: `{"a": 1, "b`, want: fails(extract.ErrTruncated)},
+	{name: "truncated after key", in: `{"a": "x", "b"`, want: fails(extract.ErrTruncated)},
 	{name: "truncated after comma", in: `{"a": 1,`, want: fails(extract.ErrTruncated)},
+	{name: "truncated after open bracket", in: `{"a": [`, want: fails(extract.ErrTruncated)},
 	{name: "truncated in literal", in: `{"a": tru`, want: fails(extract.ErrTruncated)},
+	{name: "truncated in unquoted value", in: `{name: Ada Love`, want: fails(extract.ErrTruncated)},
+	{name: "truncated in unquoted key", in: `{"a": "x", first na`, want: fails(extract.ErrTruncated)},
+	{name: "truncated in number spelling", in: `{"a": "x", "b": 1.`, want: fails(extract.ErrTruncated)},
 	{name: "truncated in escape", in: `{"a": "\u00`, want: fails(extract.ErrTruncated)},
-	{name: "truncated in comment", in: `{"a": 1 /* more`, want: fails(extract.ErrTruncated)},
+	{name: "truncated in comment", in: `{"a": "x" /* more`, want: fails(extract.ErrTruncated)},
 	{name: "truncated in smart quote", in: "{\"a\": \xe2\x80", want: fails(extract.ErrTruncated)},
 	{name: "truncated top-level array", in: "[1, 2", want: fails(extract.ErrTruncated)},
 	{name: "truncated after complete example", in: "Example: {\"a\": 1}\nAnswer: {\"a\": 2, \"b\"", want: fails(extract.ErrTruncated)},
 
 	// Not repaired.
 	{name: "missing colon", in: `{"a" 1}`, want: fails(extract.ErrMalformed)},
-	{name: "missing comma", in: `{"a": 1 "b": 2}`, want: fails(extract.ErrMalformed)},
-	{name: "NaN", in: `{"a": NaN}`, want: fails(extract.ErrMalformed)},
-	{name: "hex number", in: `{"a": 0x1F}`, want: fails(extract.ErrMalformed)},
-	{name: "leading plus", in: `{"a": +1}`, want: fails(extract.ErrMalformed)},
 	{name: "escaped apostrophe in double quotes", in: `{"a": "it\'s"}`, want: fails(extract.ErrMalformed)},
 	{name: "control character", in: "{\"a\": \"x\x01y\"}", want: fails(extract.ErrMalformed)},
 	{name: "double comma", in: `{"a": [1,,2]}`, want: fails(extract.ErrMalformed)},
@@ -195,6 +296,9 @@ var cases = []struct {
 	// Options.
 	{name: "too large", in: `{"a": 1}`, opts: extract.Options{MaxBytes: 7}, want: fails(extract.ErrTooLarge)},
 	{name: "at the size limit", in: `{"a": 1}`, opts: extract.Options{MaxBytes: 8}, want: ok(`{"a": 1}`, "")},
+	{name: "too many values", in: `{"a": [1, 2]}`, opts: extract.Options{MaxValues: 3}, want: fails(extract.ErrTooLarge)},
+	{name: "at the value limit", in: `{"a": [1, 'x']}`, opts: extract.Options{MaxValues: 4}, want: ok(`{"a": [1, "x"]}`, "single_quotes")},
+	{name: "values counted over candidates", in: `{"a": 1} {"b": 2}`, opts: extract.Options{MaxValues: 3}, want: fails(extract.ErrTooLarge)},
 	{
 		name: "max candidates",
 		in:   `{"a": 1} {"b": 2} {"c": 3}`,
@@ -212,6 +316,8 @@ var cases = []struct {
 	{name: "no repair smart quotes", in: `{“a”: 1}`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
 	{name: "no repair raw newline", in: "{\"a\": \"x\ny\"}", opts: extract.Options{NoRepair: true}, want: fails(extract.ErrMalformed)},
 	{name: "no repair still reports truncation", in: `{"a": 1,`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrTruncated)},
+	{name: "no repair unclosed", in: `{"a": [1]`, opts: extract.Options{NoRepair: true}, want: fails(extract.ErrTruncated)},
+	{name: "repairs within the bound", in: "{" + strings.Repeat("a:1,", 255) + "z:0}", want: ok("{"+strings.Repeat(`"a":1,`, 255)+`"z":0}`, strings.TrimSpace(strings.Repeat("unquoted_key ", 256)))},
 }
 
 func TestCandidates(t *testing.T) {
@@ -289,10 +395,10 @@ func TestRepairs(t *testing.T) {
 				JSON: []byte(`{"a": true, "b": "c", "d": "x\ny\n"}`),
 				Repairs: []extract.Repair{
 					{Kind: extract.KindSingleQuotes, Offset: 2, Detail: "single-quoted string"},
-					{Kind: extract.KindPythonLiteral, Offset: 7, Detail: "True as true"},
+					{Kind: extract.KindPythonLiteral, Offset: 7, Path: "a", Detail: "True as true"},
 					{Kind: extract.KindUnquotedKey, Offset: 13, Detail: "unquoted object key"},
-					{Kind: extract.KindSmartQuotes, Offset: 16, Detail: "typographic quotes as \""},
-					{Kind: extract.KindRawNewline, Offset: 32, Detail: "raw newline, carriage return or tab escaped"},
+					{Kind: extract.KindSmartQuotes, Offset: 16, Path: "b", Detail: "typographic quotes as \""},
+					{Kind: extract.KindRawNewline, Offset: 32, Path: "d", Detail: "raw newline, carriage return or tab escaped"},
 					{Kind: extract.KindTrailingComma, Offset: 36, Detail: "trailing comma before '}'"},
 				},
 				Offset: 1,
@@ -310,6 +416,23 @@ func TestRepairs(t *testing.T) {
 				},
 				Offset: 0,
 				End:    19,
+			},
+		},
+		{
+			name: "paths",
+			in:   `{"a": [{b: 1_0}, {"first name": Ada}], "c": {"d": ("x",)}`,
+			want: extract.Candidate{
+				JSON: []byte(`{"a": [{"b": 10}, {"first name": "Ada"}], "c": {"d": ["x"]}}`),
+				Repairs: []extract.Repair{
+					{Kind: extract.KindUnquotedKey, Offset: 8, Path: "a[0]", Detail: "unquoted object key"},
+					{Kind: extract.KindNumberSpelling, Offset: 11, Path: "a[0].b", Detail: "'_' between digits removed"},
+					{Kind: extract.KindUnquotedValue, Offset: 32, Path: `a[1]["first name"]`, Detail: "unquoted value read as a string"},
+					{Kind: extract.KindTuple, Offset: 50, Path: "c.d", Detail: "tuple read as an array"},
+					{Kind: extract.KindTrailingComma, Offset: 54, Path: "c.d", Detail: "trailing comma before ')'"},
+					{Kind: extract.KindUnclosed, Offset: 57, Path: "", Detail: "brackets left open at the end closed"},
+				},
+				Offset: 0,
+				End:    57,
 			},
 		},
 	}
@@ -357,7 +480,7 @@ func TestErrors(t *testing.T) {
 		},
 		{
 			name:    "truncated object",
-			in:      `{"a": {"b": 1}`,
+			in:      `{"a": {"b": 1}, "c": 2`,
 			want:    extract.Error{Err: extract.ErrTruncated, Offset: 0, Reason: "text ends inside object"},
 			wantMsg: "extract: truncated JSON at byte 0: text ends inside object",
 		},
@@ -369,15 +492,46 @@ func TestErrors(t *testing.T) {
 		},
 		{
 			name:    "first malformed region is reported",
-			in:      `{"a": x} {"b" 2}`,
-			want:    extract.Error{Err: extract.ErrMalformed, Offset: 6, Reason: "invalid literal"},
-			wantMsg: "extract: malformed JSON at byte 6: invalid literal",
+			in:      `{"a": NaN} {"b" 2}`,
+			want:    extract.Error{Err: extract.ErrMalformed, Offset: 6, Reason: "invalid number"},
+			wantMsg: "extract: malformed JSON at byte 6: invalid number",
+		},
+		{
+			name:    "more repairs than one per 16 bytes",
+			in:      "{" + strings.Repeat("a:1,", 300) + "}",
+			want:    extract.Error{Err: extract.ErrMalformed, Offset: 1025, Reason: "more repairs than one per 16 bytes of text: not JSON with slips"},
+			wantMsg: "extract: malformed JSON at byte 1025: more repairs than one per 16 bytes of text: not JSON with slips",
 		},
 		{
 			name:    "array only",
 			in:      "x [1]",
 			want:    extract.Error{Err: extract.ErrNoJSON, Offset: 2, Reason: "only top-level arrays, which are not objects"},
 			wantMsg: "extract: no JSON object at byte 2: only top-level arrays, which are not objects",
+		},
+		{
+			name:    "bracketed prose only",
+			in:      "- [x] done",
+			opts:    extract.Options{Arrays: true},
+			want:    extract.Error{Err: extract.ErrNoJSON, Offset: 2, Reason: "only bracketed prose"},
+			wantMsg: "extract: no JSON object at byte 2: only bracketed prose",
+		},
+		{
+			name:    "unquoted value holding a key",
+			in:      `{summary: Note: call back}`,
+			want:    extract.Error{Err: extract.ErrMalformed, Offset: 14, Reason: `unquoted value holds ": ", which may start a key`},
+			wantMsg: `extract: malformed JSON at byte 14: unquoted value holds ": ", which may start a key`,
+		},
+		{
+			name:    "inner quote to the end",
+			in:      `{"cmd": "echo "done`,
+			want:    extract.Error{Err: extract.ErrMalformed, Offset: 14, Reason: "a quote read as inside a string leaves it open to the end of the text"},
+			wantMsg: "extract: malformed JSON at byte 14: a quote read as inside a string leaves it open to the end of the text",
+		},
+		{
+			name:    "cut after a number",
+			in:      `{"a": [1, 2`,
+			want:    extract.Error{Err: extract.ErrTruncated, Offset: 6, Reason: "text ends inside array"},
+			wantMsg: "extract: truncated JSON at byte 6: text ends inside array",
 		},
 		{
 			name:    "too large",
@@ -393,6 +547,9 @@ func TestErrors(t *testing.T) {
 			_, err := extract.JSON(tc.in, tc.opts)
 			if diff := cmp.Diff(tc.want, asError(err), cmpopts.EquateErrors()); diff != "" {
 				t.Errorf("JSON(%q) error mismatch (-want +got):\n%s", tc.in, diff)
+			}
+			if err == nil {
+				t.Fatalf("JSON(%q) succeeded", tc.in)
 			}
 			if diff := cmp.Diff(tc.wantMsg, err.Error()); diff != "" {
 				t.Errorf("JSON(%q) error text mismatch (-want +got):\n%s", tc.in, diff)
@@ -421,6 +578,55 @@ func TestCleanObjectAllocs(t *testing.T) {
 			})
 			if got > tc.want {
 				t.Errorf("JSON allocations = %v, want at most %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// scalar is what a TestScalar case checks, as a result.
+func scalar(text string) result {
+	c, err := extract.Scalar(text, extract.Options{})
+	if err != nil {
+		return result{Err: err}
+	}
+	kinds := make([]string, 0, len(c.Repairs))
+	for _, rep := range c.Repairs {
+		kinds = append(kinds, rep.Kind)
+	}
+	return ok(string(c.JSON), strings.Join(kinds, " "))
+}
+
+func TestScalar(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want result
+	}{
+		{name: "string", in: ` "Paris" `, want: ok(`"Paris"`, "")},
+		{name: "number", in: "42\n", want: ok(`42`, "")},
+		{name: "negative float", in: `-0.5`, want: ok(`-0.5`, "")},
+		{name: "boolean", in: `true`, want: ok(`true`, "")},
+		{name: "python literal", in: `False`, want: ok(`false`, "python_literal")},
+		{name: "number spelling", in: `1_000`, want: ok(`1000`, "number_spelling")},
+		{name: "words", in: `Paris, France: the capital`, want: ok(`"Paris, France: the capital"`, "unquoted_value")},
+		{name: "fenced", in: "```json\n\"Oslo\"\n```", want: ok(`"Oslo"`, "strip_fence strip_fence")},
+		{name: "fenced words", in: "```\nOslo\n```", want: ok(`"Oslo"`, "strip_fence unquoted_value strip_fence")},
+		{name: "single quotes", in: `'it's'`, want: ok(`"it's"`, "single_quotes inner_quote")},
+		{name: "backticks", in: "`ls -l`", want: ok(`"ls -l"`, "quoted_string")},
+		{name: "empty", in: "  \n", want: fails(extract.ErrNoJSON)},
+		{name: "object", in: `{"value": 1}`, want: fails(extract.ErrNoJSON)},
+		{name: "array", in: `[1, 2]`, want: fails(extract.ErrNoJSON)},
+		{name: "two lines", in: "Oslo\nNorway", want: fails(extract.ErrMalformed)},
+		{name: "two values", in: `"a" "b"`, want: fails(extract.ErrMalformed)},
+		{name: "cut off string", in: `"Par`, want: fails(extract.ErrTruncated)},
+		{name: "NaN", in: `NaN`, want: fails(extract.ErrMalformed)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, scalar(tc.in), cmpopts.EquateErrors(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Scalar(%q) mismatch (-want +got):\n%s", tc.in, diff)
 			}
 		})
 	}

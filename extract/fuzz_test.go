@@ -9,10 +9,9 @@ import (
 )
 
 // FuzzJSON checks, for any text: no panic; every candidate is valid JSON,
-// is an object, and its span is in range; JSON agrees with Candidates; a
-// candidate fed back is returned unchanged; and cutting the text inside a
-// candidate, or cutting the candidate itself, is reported as truncation,
-// never repaired.
+// is an object or array, and its span is in range; JSON agrees with
+// Candidates; a candidate fed back is returned unchanged; and no prefix of
+// a candidate that ends inside a value is accepted (see checkCutOff).
 func FuzzJSON(f *testing.F) {
 	for _, tc := range cases {
 		f.Add(tc.in)
@@ -22,9 +21,11 @@ func FuzzJSON(f *testing.F) {
 	}
 	f.Add(typical)
 	f.Add(repaired)
+	f.Add(repaired2K)
 	f.Fuzz(func(t *testing.T, text string) {
-		cands, err := extract.Candidates(text, extract.Options{})
-		first, firstErr := extract.JSON(text, extract.Options{})
+		opts := extract.Options{Arrays: true}
+		cands, err := extract.Candidates(text, opts)
+		first, firstErr := extract.JSON(text, opts)
 		if !errors.Is(firstErr, sentinel(err)) {
 			t.Fatalf("JSON error %v, Candidates error %v", firstErr, err)
 		}
@@ -36,6 +37,7 @@ func FuzzJSON(f *testing.F) {
 		}
 		for _, c := range cands {
 			checkCandidate(t, text, c)
+			checkCutOff(t, c.JSON)
 		}
 	})
 }
@@ -45,32 +47,89 @@ func checkCandidate(t *testing.T, text string, c extract.Candidate) {
 	if !json.Valid(c.JSON) {
 		t.Fatalf("invalid JSON %q from %q", c.JSON, text)
 	}
-	if c.JSON[0] != '{' || c.Offset < 0 || c.End > len(text) || text[c.Offset] != '{' || text[c.End-1] != '}' {
+	if c.JSON[0] != '{' && c.JSON[0] != '[' || c.Offset < 0 || c.End > len(text) || c.Offset >= c.End || text[c.Offset] != c.JSON[0] {
 		t.Fatalf("candidate %q has span [%d, %d) in %d bytes", c.JSON, c.Offset, c.End, len(text))
 	}
-	again, err := extract.JSON(string(c.JSON), extract.Options{NoRepair: true})
+	again, err := extract.JSON(string(c.JSON), extract.Options{NoRepair: true, Arrays: true})
 	if err != nil || string(again.JSON) != string(c.JSON) || len(again.Repairs) != 0 {
 		t.Fatalf("candidate %q fed back gives %q, %v, %v", c.JSON, again.JSON, again.Repairs, err)
 	}
-	for _, k := range cuts(c.Offset, c.End) {
-		if _, err := extract.Candidates(text[:k], extract.Options{}); !errors.Is(err, extract.ErrTruncated) {
-			t.Fatalf("text cut at %d inside candidate [%d, %d): error %v, want ErrTruncated", k, c.Offset, c.End, err)
+}
+
+// checkCutOff is the cut-off property: answer is valid JSON, and every
+// prefix of it that ends inside a value (a string, number, literal or key)
+// or right after '{', '[', ':' or ',' is refused as ErrTruncated, never
+// closed up and accepted. Only a prefix that ends right after a complete
+// string value, '}' or ']' (then perhaps whitespace) may be closed.
+func checkCutOff(t *testing.T, answer []byte) {
+	t.Helper()
+	closable := closablePrefixes(answer)
+	step := max(1, len(answer)/256)
+	for k := 1; k < len(answer); k += step {
+		if closable[k] {
+			continue
 		}
-	}
-	for _, k := range cuts(0, len(c.JSON)) {
-		if _, err := extract.JSON(string(c.JSON[:k]), extract.Options{}); !errors.Is(err, extract.ErrTruncated) {
-			t.Fatalf("candidate %q cut at %d: error %v, want ErrTruncated", c.JSON, k, err)
+		c, err := extract.JSON(string(answer[:k]), extract.Options{Arrays: true})
+		if !errors.Is(err, extract.ErrTruncated) {
+			t.Fatalf("answer %q cut at %d, inside a value: got %q, %v; want ErrTruncated", answer, k, c.JSON, err)
 		}
 	}
 }
 
-// cuts returns a few offsets strictly inside (start, end): both ends and
-// the middle.
-func cuts(start, end int) []int {
-	if end-start < 2 {
-		return nil
+// closablePrefixes returns, for each k, whether answer[:k] ends right
+// after a complete string value (not a key), '}' or ']', give or take
+// whitespace. answer must be valid JSON.
+func closablePrefixes(answer []byte) []bool {
+	closable := make([]bool, len(answer)+1)
+	// open holds the open containers: for an object, whether a key is next.
+	type container struct{ object, wantKey bool }
+	var open []container
+	complete := false
+	for i := 0; i < len(answer); {
+		switch c := answer[i]; c {
+		case ' ', '\t', '\n', '\r':
+			i++
+		case '"':
+			isKey := len(open) > 0 && open[len(open)-1].wantKey
+			i++
+			for answer[i] != '"' {
+				if answer[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			i++
+			complete = !isKey
+		case '{', '[':
+			open = append(open, container{object: c == '{', wantKey: c == '{'})
+			complete = false
+			i++
+		case '}', ']':
+			open = open[:len(open)-1]
+			complete = true
+			i++
+		case ':', ',':
+			top := &open[len(open)-1]
+			top.wantKey = c == ',' && top.object
+			complete = false
+			i++
+		default: // a number or literal
+			for i < len(answer) && !isDelimiter(answer[i]) {
+				i++
+			}
+			complete = false
+		}
+		closable[i] = complete
 	}
-	return []int{start + 1, (start + end) / 2, end - 1}
+	return closable
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', '{', '}', '[', ']', '"':
+		return true
+	}
+	return false
 }
 
 // sentinel returns the sentinel error err wraps, or nil.

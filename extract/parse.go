@@ -16,60 +16,93 @@ type parser struct {
 	src      string
 	pos      int
 	noRepair bool
-	emit     bool // build out and repairs
-	out      []byte
-	last     int
-	repairs  []Repair
-	nrepairs int  // repairs made
-	grow     int  // bytes the output is longer than the input region
-	changed  bool // the output differs from the input region
-	depth    int  // open objects and arrays
-	nested   bool // an object or array was opened inside the region
-	inString bool // the error is inside a double-quoted string
+	// maxRepairs bounds the repairs in the region (see repairBound);
+	// maxValues the values, of which it has read values.
+	maxRepairs        int
+	maxValues, values int
+	fenced            bool // the region is in a markdown fence, whose closing line ends it like the end of the text
+	emit              bool // build out, repairs and path
+	out               []byte
+	last              int
+	repairs           []Repair
+	nrepairs          int  // repairs made
+	grow              int  // bytes the output is longer than the input region
+	changed           bool // the output differs from the input region
+	depth             int  // open objects and arrays
+	nested            bool // an object or array was opened inside the region
+	inString          bool // the error is inside a double-quoted string
+	// complete is set when the value just read ends in a delimiter of its
+	// own: a '"' that certainly closes its string, '}' or ']'. Only after
+	// such a value may brackets left open at the end be closed.
+	complete bool
+	closed   bool   // KindUnclosed was recorded
+	cutOff   bool   // a comment runs to the end of the text
+	bare     bool   // an unquoted value is an element of the region's own array
+	keySpan  [2]int // the span of the text of the last key read, when emit is set
+	ticks    int    // how many backticks opened the string being read
+	inKey    bool   // the string being read is a key, which the first quote ends
+	final    bool   // the text's end is the value's end, not a cut (Scalar)
 	err      Error
-	work     int // bytes examined ahead of pos by peek, which are read again
+	work     int // bytes examined ahead of pos by lookahead, which are read again
+	// path and pathBuf say where pos is, and pathArena and pathSpans hold
+	// the paths of the repairs made; all are kept only when emit is set
+	// (see path.go).
+	path      []int
+	pathBuf   []byte
+	pathArena []byte
+	pathSpans [][2]int
 }
 
-// quote is how a string is delimited.
-type quote uint8
+// container is what holds the value being read.
+type container uint8
 
 const (
-	quoteDouble      quote = iota // "…"
-	quoteSingle                   // '…'
-	quoteSmartDouble              // “…”
-	quoteSmartSingle              // ‘…’
-)
-
-// The UTF-8 encodings of the typographic quotes are 0xE2 0x80 then one of:
-const (
-	smartLeftSingle  = 0x98 // ‘
-	smartRightSingle = 0x99 // ’
-	smartLeftDouble  = 0x9C // “
-	smartRightDouble = 0x9D // ”
+	inObject container = iota
+	inArray
+	inTuple
+	inNothing // a top-level scalar
 )
 
 // Reasons for ErrMalformed and ErrTruncated.
 const (
-	reasonObjectEnd   = "text ends inside object"
-	reasonArrayEnd    = "text ends inside array"
-	reasonStringEnd   = "text ends inside string"
-	reasonDepth       = "objects and arrays nested deeper than 128"
-	reasonKey         = "expected object key"
-	reasonColon       = "expected ':' after object key"
-	reasonAfterMember = "expected ',' or '}' after object member"
-	reasonAfterElem   = "expected ',' or ']' after array element"
-	reasonValue       = "expected value"
-	reasonNumber      = "invalid number"
-	reasonLiteral     = "invalid literal"
-	reasonEscape      = "invalid escape in string"
-	reasonControl     = "control character in string"
-	reasonComma       = "trailing comma (repairs off)"
-	reasonComment     = "comment (repairs off)"
-	reasonSingle      = "single-quoted string (repairs off)"
-	reasonSmart       = "typographic quotes (repairs off)"
-	reasonUnquoted    = "unquoted object key (repairs off)"
-	reasonPython      = "Python literal (repairs off)"
-	reasonRawNewline  = "raw newline or tab in string (repairs off)"
+	reasonObjectEnd     = "text ends inside object"
+	reasonArrayEnd      = "text ends inside array"
+	reasonStringEnd     = "text ends inside string"
+	reasonValueEnd      = "text ends inside value"
+	reasonDepth         = "objects and arrays nested deeper than 128"
+	reasonKey           = "expected object key"
+	reasonColon         = "expected ':' after object key"
+	reasonAfterMember   = "expected ',' or '}' after object member"
+	reasonAfterElem     = "expected ',' or ']' after array element"
+	reasonAfterTuple    = "expected ',' or ')' after tuple element"
+	reasonValue         = "expected value"
+	reasonNumber        = "invalid number"
+	reasonEscape        = "invalid escape in string"
+	reasonControl       = "control character in string"
+	reasonAmbiguous     = "unquoted value holds \": \", which may start a key"
+	reasonUnbalanced    = "unquoted value with unbalanced brackets"
+	reasonTupleWord     = "unquoted value in a tuple"
+	reasonMismatch      = "closing bracket that does not match"
+	reasonInnerEnd      = "a quote read as inside a string leaves it open to the end of the text"
+	reasonTooMany       = "more repairs than one per 16 bytes of text: not JSON with slips"
+	reasonValues        = "more values than MaxValues"
+	reasonComma         = "trailing comma (repairs off)"
+	reasonComment       = "comment (repairs off)"
+	reasonSingle        = "single-quoted string (repairs off)"
+	reasonSmart         = "typographic quotes (repairs off)"
+	reasonUnquoted      = "unquoted object key (repairs off)"
+	reasonPython        = "Python literal (repairs off)"
+	reasonRawNewline    = "raw newline or tab in string (repairs off)"
+	reasonInnerQuote    = "quote inside a string (repairs off)"
+	reasonUnquotedValue = "unquoted value (repairs off)"
+	reasonMissingComma  = "missing comma (repairs off)"
+	reasonSpelling      = "number spelling (repairs off)"
+	reasonQuoted        = "backticks or triple quotes (repairs off)"
+	reasonEarlyClose    = "'}' before more members (repairs off)"
+	reasonStray         = "stray closing bracket (repairs off)"
+	reasonMissingValue  = "missing value (repairs off)"
+	reasonTuple         = "tuple (repairs off)"
+	reasonUnclosed      = "unclosed object or array (repairs off)"
 )
 
 // fail records a malformed region at off and returns false.
@@ -88,12 +121,16 @@ func (p *parser) truncated(off int, reason string) bool {
 // repair records a repair of kind at off, or fails with reasonOff when
 // repairs are off.
 func (p *parser) repair(kind string, off int, detail, reasonOff string) bool {
-	if p.noRepair {
+	switch {
+	case p.noRepair:
 		return p.fail(off, reasonOff)
+	case p.nrepairs >= p.maxRepairs:
+		return p.fail(off, reasonTooMany)
 	}
 	p.nrepairs++
 	if p.emit {
 		p.repairs = append(p.repairs, Repair{Kind: kind, Offset: off, Detail: detail})
+		p.notePath()
 	}
 	return true
 }
@@ -121,6 +158,13 @@ func (p *parser) enter() bool {
 	return true
 }
 
+// leave closes the object or array whose closer is at pos.
+func (p *parser) leave() {
+	p.pos++
+	p.depth--
+	p.complete = true
+}
+
 // object parses the object at pos.
 func (p *parser) object() bool {
 	start := p.pos
@@ -135,7 +179,8 @@ func (p *parser) object() bool {
 			return p.truncated(start, reasonObjectEnd)
 		}
 		if first && p.src[p.pos] == '}' {
-			break
+			p.leave()
+			return p.dropStrayAfter()
 		}
 		if !p.key() || !p.space() {
 			return false
@@ -153,71 +198,189 @@ func (p *parser) object() bool {
 		if p.pos >= len(p.src) {
 			return p.truncated(start, reasonObjectEnd)
 		}
-		if !p.value() || !p.space() {
+		p.enterKey()
+		ok := p.value(inObject)
+		p.exitStep()
+		if !ok || !p.space() {
 			return false
 		}
-		if p.pos >= len(p.src) {
-			return p.truncated(start, reasonObjectEnd)
-		}
-		if c := p.src[p.pos]; c == '}' {
-			break
-		} else if c != ',' {
-			return p.fail(p.pos, reasonAfterMember)
-		}
-		if done, ok := p.comma(start, '}'); !ok {
+		done, ok := p.next(start, inObject)
+		if !ok {
 			return false
-		} else if done {
-			break
+		}
+		if done && !p.earlyClose() {
+			return p.err.Err == nil
 		}
 	}
-	p.pos++
-	p.depth--
-	return true
 }
 
-// array parses the array at pos.
-func (p *parser) array() bool {
+// array parses the array at pos, or the tuple when in is inTuple.
+func (p *parser) array(in container) bool {
 	start := p.pos
+	if in == inTuple && !p.repair(KindTuple, start, detailTuple, reasonTuple) {
+		return false
+	}
 	if !p.enter() {
 		return false
 	}
-	for first := true; ; first = false {
+	if in == inTuple {
+		p.splice(start, start+1, "[")
+	}
+	closer := closerOf(in)
+	for i := 0; ; i++ {
 		if !p.space() {
 			return false
 		}
 		if p.pos >= len(p.src) {
 			return p.truncated(start, reasonArrayEnd)
 		}
-		if first && p.src[p.pos] == ']' {
-			break
+		if i == 0 && p.src[p.pos] == closer {
+			p.closeWith(in)
+			return p.dropStrayAfter()
 		}
-		if !p.value() || !p.space() {
+		p.enterIndex(i)
+		ok := p.value(in)
+		p.exitStep()
+		if !ok || !p.space() {
 			return false
 		}
-		if p.pos >= len(p.src) {
-			return p.truncated(start, reasonArrayEnd)
-		}
-		if c := p.src[p.pos]; c == ']' {
-			break
-		} else if c != ',' {
-			return p.fail(p.pos, reasonAfterElem)
-		}
-		if done, ok := p.comma(start, ']'); !ok {
+		done, ok := p.next(start, in)
+		if !ok {
 			return false
-		} else if done {
-			break
+		}
+		if done {
+			return p.dropStrayAfter()
 		}
 	}
-	p.pos++
-	p.depth--
-	return true
 }
 
-// comma consumes the ',' at pos in the object or array opened at start,
-// whose closing byte is closer. If the next significant byte is closer, the
-// comma is a trailing one: it is removed, pos moves to closer and done is
-// true. ok is false when the region fails.
-func (p *parser) comma(start int, closer byte) (done, ok bool) {
+// closeWith consumes the closer at pos of the array or tuple.
+func (p *parser) closeWith(in container) {
+	if in == inTuple {
+		p.splice(p.pos, p.pos+1, "]")
+	}
+	p.leave()
+}
+
+func closerOf(in container) byte {
+	switch in {
+	case inObject:
+		return '}'
+	case inTuple:
+		return ')'
+	}
+	return ']'
+}
+
+// next reads what follows a member or element of the container opened at
+// start, with pos past the whitespace after it: the closer (done), a comma
+// (not done), or what a repair can make of something else. ok is false when
+// the region fails.
+func (p *parser) next(start int, in container) (done, ok bool) {
+	closer := closerOf(in)
+	for {
+		if p.atEnd() {
+			return p.closeAtEnd(start, in)
+		}
+		c := p.src[p.pos]
+		switch {
+		case c == closer:
+			p.closeWith(in)
+			return true, true
+		case c == ',':
+			done, ok := p.comma(start, in)
+			if done && ok {
+				p.closeWith(in)
+			}
+			return done, ok
+		case isCloser(c):
+			if !p.stray(closer) {
+				return false, false
+			}
+			continue
+		case p.startsItem(c, in):
+			if !p.repair(KindMissingComma, p.pos, detailMissingComma, reasonMissingComma) {
+				return false, false
+			}
+			p.splice(p.pos, p.pos, ",")
+			return false, true
+		}
+		return false, p.fail(p.pos, afterReason(in))
+	}
+}
+
+func afterReason(in container) string {
+	switch in {
+	case inObject:
+		return reasonAfterMember
+	case inTuple:
+		return reasonAfterTuple
+	}
+	return reasonAfterElem
+}
+
+func isCloser(c byte) bool { return c == '}' || c == ']' || c == ')' }
+
+// startsItem reports whether c, after a member or element and whitespace,
+// starts another one: a key in an object, a value in an array. A tuple
+// takes no missing commas: (1 2) is not Python.
+func (p *parser) startsItem(c byte, in container) bool {
+	switch in {
+	case inObject:
+		return c == '"' || c == '\'' || p.smartOpen(p.pos) || isIdentStart(c)
+	case inArray:
+		return c == '"' || c == '\'' || c == '{' || c == '[' || c == '(' || c == '`' ||
+			isDigit(c) || c == '-' || c == '+' || c == '.' || isIdentStart(c) || c >= 0x80
+	}
+	return false
+}
+
+// atEnd reports whether pos is where the text, or the fence the region is
+// in, ends.
+func (p *parser) atEnd() bool {
+	return p.pos >= len(p.src) || p.fenced && strings.HasPrefix(p.src[p.pos:], "```")
+}
+
+// closeAtEnd handles the end of the text (or of the fence) after a member
+// or element of the container opened at start: the brackets left open are
+// closed when the value before ends in its own delimiter, and the text is
+// cut off otherwise.
+func (p *parser) closeAtEnd(start int, in container) (done, ok bool) {
+	reason := reasonObjectEnd
+	if in != inObject {
+		reason = reasonArrayEnd
+	}
+	switch {
+	case !p.complete || p.cutOff:
+		if p.pos >= len(p.src) {
+			return false, p.truncated(start, reason)
+		}
+		return false, p.fail(p.pos, afterReason(in))
+	case !p.closed:
+		if !p.repair(KindUnclosed, p.pos, detailUnclosed, reasonUnclosed) {
+			if p.pos >= len(p.src) {
+				return false, p.truncated(start, reason)
+			}
+			return false, false
+		}
+		p.closed = true
+	}
+	closer := "]"
+	if in == inObject {
+		closer = "}"
+	}
+	p.splice(p.pos, p.pos, closer)
+	p.depth--
+	p.complete = true
+	return true, true
+}
+
+// comma consumes the ',' at pos in the container opened at start. If the
+// next significant byte is the closer, the comma is a trailing one: it is
+// removed, pos moves to the closer and done is true. ok is false when the
+// region fails.
+func (p *parser) comma(start int, in container) (done, ok bool) {
+	closer := closerOf(in)
 	at := p.pos
 	p.pos++
 	next := p.peek()
@@ -225,14 +388,17 @@ func (p *parser) comma(start int, closer byte) (done, ok bool) {
 	case next < len(p.src) && p.src[next] != closer:
 		return false, true
 	case next < len(p.src):
-	case closer == '}':
+	case in == inObject:
 		return false, p.truncated(start, reasonObjectEnd)
 	default:
 		return false, p.truncated(start, reasonArrayEnd)
 	}
 	detail := detailCommaArray
-	if closer == '}' {
+	switch in {
+	case inObject:
 		detail = detailCommaObject
+	case inTuple:
+		detail = detailCommaTuple
 	}
 	if !p.repair(KindTrailingComma, at, detail, reasonComma) {
 		return false, false
@@ -241,387 +407,101 @@ func (p *parser) comma(start int, closer byte) (done, ok bool) {
 	return true, p.space()
 }
 
-// key parses an object key at pos.
-func (p *parser) key() bool {
-	switch c := p.src[p.pos]; {
-	case c == '"':
-		return p.str(quoteDouble)
-	case c == '\'':
-		return p.str(quoteSingle)
-	case c == 0xE2:
-		return p.smart(reasonKey)
-	case isIdentStart(c):
-		start := p.pos
-		end := p.identEnd()
-		if !p.repair(KindUnquotedKey, start, detailUnquotedKey, reasonUnquoted) {
-			return false
-		}
-		p.splice(start, start, `"`)
-		p.splice(end, end, `"`)
-		p.pos = end
-		return true
+// stray drops the closing bracket at pos, which does not close the
+// innermost open container, when what follows it is a comma or another
+// closer: {"a": [1]], "b": 2}. Followed by the end of the text it is more
+// likely the wrong closer ({"a": [1, 2}), and refused.
+func (p *parser) stray(closer byte) bool {
+	at := p.pos
+	p.pos++
+	next := p.peek()
+	if next >= len(p.src) || p.src[next] != ',' && !isCloser(p.src[next]) && !(p.fenced && strings.HasPrefix(p.src[next:], "```")) {
+		return p.fail(at, reasonMismatch)
 	}
-	return p.fail(p.pos, reasonKey)
-}
-
-// value parses a value at pos, which is before the end of the text.
-func (p *parser) value() bool {
-	switch c := p.src[p.pos]; {
-	case c == '{':
-		return p.object()
-	case c == '[':
-		return p.array()
-	case c == '"':
-		return p.str(quoteDouble)
-	case c == '\'':
-		return p.str(quoteSingle)
-	case c == '-' || '0' <= c && c <= '9':
-		return p.number()
-	case isIdentStart(c):
-		return p.literal()
-	case c == 0xE2:
-		return p.smart(reasonValue)
-	}
-	return p.fail(p.pos, reasonValue)
-}
-
-// literal parses true, false or null, or repairs a Python literal. A word
-// cut off by the end of the text is left for the caller to report.
-func (p *parser) literal() bool {
-	start := p.pos
-	end := p.identEnd()
-	p.pos = end
-	if end >= len(p.src) {
-		return true
-	}
-	var with, detail string
-	switch p.src[start:end] {
-	case "true", "false", "null":
-		return true
-	case "True":
-		with, detail = "true", detailTrue
-	case "False":
-		with, detail = "false", detailFalse
-	case "None":
-		with, detail = "null", detailNone
-	default:
-		return p.fail(start, reasonLiteral)
-	}
-	if !p.repair(KindPythonLiteral, start, detail, reasonPython) {
+	if !p.repair(KindStrayBracket, at, detailStrayBracket, reasonStray) {
 		return false
 	}
-	p.splice(start, end, with)
-	return true
+	p.splice(at, at+1, "")
+	return p.space()
 }
 
-// number parses a number by the strict JSON grammar. A number cut off by
-// the end of the text is left for the caller to report.
-func (p *parser) number() bool {
-	end, bad := numberEnd(p.src, p.pos)
-	if bad >= 0 {
-		p.pos = bad
-		return p.fail(bad, reasonNumber)
+// earlyClose is called when the region's outermost object has just closed
+// at pos-1. If a comma and another member follow ({"a": 1}, "b": 2}), that
+// '}' was premature: it is dropped, the comma consumed, and true returned
+// so that the member loop goes on. Otherwise pos stays and trailing stray
+// closers (`{"a": 1}}`) are dropped.
+func (p *parser) earlyClose() bool {
+	if p.depth != 0 || p.noRepair || p.atEnd() {
+		return false
 	}
-	p.pos = end
-	return true
+	at := p.pos - 1
+	i := p.skipSpace(p.pos)
+	if i < len(p.src) && p.src[i] == ',' && p.keyAhead(p.skipSpace(i+1)) {
+		if !p.repair(KindEarlyClose, at, detailEarlyClose, reasonEarlyClose) {
+			return false
+		}
+		p.splice(at, at+1, "")
+		p.depth++
+		p.complete = false
+		p.pos = i + 1
+		return true
+	}
+	p.dropStrayAfter()
+	return false
 }
 
-// numberEnd returns the end of the number at i, or the offset of the byte
-// that makes it invalid as bad (else -1). A number the text ends in runs
-// to len(src).
-func numberEnd(src string, i int) (end, bad int) {
-	if src[i] == '-' {
-		i++
+// dropStrayAfter drops closing brackets right after the region's
+// outermost object or array closed: `{"a": 1}}`. It returns false when the
+// repairs run out.
+func (p *parser) dropStrayAfter() bool {
+	if p.depth != 0 || p.atEnd() {
+		return true
 	}
+	for {
+		i := p.skipSpace(p.pos)
+		if i >= len(p.src) || !isCloser(p.src[i]) || p.noRepair {
+			return true
+		}
+		if !p.repair(KindStrayBracket, i, detailStrayBracket, reasonStray) {
+			return false
+		}
+		p.splice(p.pos, i+1, "")
+		p.pos = i + 1
+	}
+}
+
+// keyAhead reports whether a key and its ':' start at i: a quoted string
+// or an identifier, then spaces and ':'. It reads ahead without consuming.
+func (p *parser) keyAhead(i int) bool {
+	src := p.src
+	start := i
+	defer func() { p.work += i - start }()
 	if i >= len(src) {
-		return i, -1
+		return false
 	}
 	switch c := src[i]; {
-	case c == '0':
-		i++
-	case '1' <= c && c <= '9':
-		i = digits(src, i)
-	default:
-		return i, i
-	}
-	if i < len(src) && src[i] == '.' {
-		if i = digits(src, i+1); i < len(src) && !isDigit(src[i-1]) {
-			return i, i
-		}
-	}
-	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
-		i++
-		if i < len(src) && (src[i] == '+' || src[i] == '-') {
-			i++
-		}
-		if i < len(src) && !isDigit(src[i]) {
-			return i, i
-		}
-		i = digits(src, i)
-	}
-	return i, -1
-}
-
-// smart parses a string delimited by typographic quotes at pos, whose
-// first byte is 0xE2; anything else starting with 0xE2 fails with reason.
-func (p *parser) smart(reason string) bool {
-	i, src := p.pos, p.src
-	if len(src)-i < 3 {
-		// Possibly a quote cut in the middle of its encoding.
-		p.pos = len(src)
-		return true
-	}
-	var q quote
-	switch {
-	case src[i+1] == 0x80 && src[i+2] == smartLeftDouble:
-		q = quoteSmartDouble
-	case src[i+1] == 0x80 && src[i+2] == smartLeftSingle:
-		q = quoteSmartSingle
-	default:
-		return p.fail(i, reason)
-	}
-	if !p.repair(KindSmartQuotes, i, detailSmartQuotes, reasonSmart) {
-		return false
-	}
-	p.splice(i, i+3, `"`)
-	p.pos = i + 3
-	return p.body(i, q)
-}
-
-// str parses a string at pos delimited by an ASCII quote.
-func (p *parser) str(q quote) bool {
-	start := p.pos
-	if q == quoteSingle {
-		if !p.repair(KindSingleQuotes, start, detailSingleQuotes, reasonSingle) {
+	case c == '"' || c == '\'':
+		var ok bool
+		if i, ok = lineStringEnd(src, i); !ok {
 			return false
 		}
-		p.splice(start, start+1, `"`)
-	}
-	p.pos++
-	return p.body(start, q)
-}
-
-// stringSpecial marks the bytes the string loop must look at; the rest are
-// copied as they are.
-var stringSpecial = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'], t['\''], t[0xE2] = true, true, true, true
-	return t
-}()
-
-// body parses the rest of the string opened at start with q, from pos.
-// Strings not delimited by '"' are rewritten to be.
-func (p *parser) body(start int, q quote) bool {
-	src, i := p.src, p.pos
-	p.inString = q == quoteDouble
-	escaped := false // a raw newline or tab was escaped already
-	for i < len(src) {
-		c := src[i]
-		if !stringSpecial[c] {
-			i++
-			continue
-		}
-		switch {
-		case c == '"':
-			if q == quoteDouble {
-				i++
-				p.pos, p.inString = i, false
-				return true
-			}
-			p.splice(i, i+1, `\"`)
-			i++
-		case c == '\'':
-			if q == quoteSingle {
-				p.splice(i, i+1, `"`)
-				i++
-				p.pos = i
-				return true
-			}
-			i++
-		case c == '\\':
-			n, ok := p.escape(i, start, q)
-			if !ok {
-				p.pos = i
-				return false
-			}
-			i += n
-		case c < 0x20:
-			var with string
-			switch c {
-			case '\n':
-				with = `\n`
-			case '\r':
-				with = `\r`
-			case '\t':
-				with = `\t`
-			default:
-				p.pos = i
-				return p.fail(i, reasonControl)
-			}
-			if !escaped && !p.repair(KindRawNewline, i, detailRawNewline, reasonRawNewline) {
-				p.pos = i
-				return false
-			}
-			escaped = true
-			p.splice(i, i+1, with)
-			i++
-		case i+2 < len(src) && src[i+1] == 0x80 &&
-			(q == quoteSmartDouble && src[i+2] == smartRightDouble ||
-				q == quoteSmartSingle && src[i+2] == smartRightSingle):
-			p.splice(i, i+3, `"`)
-			i += 3
-			p.pos = i
-			return true
-		default: // 0xE2 starting some other character
+	case isIdentStart(c):
+		for i < len(src) && isIdent(src[i]) {
 			i++
 		}
+	default:
+		return false
 	}
-	p.pos = i
-	return p.truncated(start, reasonStringEnd)
-}
-
-// escape checks the escape sequence at i, in the string opened at start,
-// and returns its length. \' is valid only outside double-quoted strings,
-// where it becomes a plain '.
-func (p *parser) escape(i, start int, q quote) (int, bool) {
-	src := p.src
-	if i+1 >= len(src) {
-		return 0, p.truncated(start, reasonStringEnd)
-	}
-	switch src[i+1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return 2, true
-	case 'u':
-		for k := i + 2; k < i+6; k++ {
-			if k >= len(src) {
-				return 0, p.truncated(start, reasonStringEnd)
-			}
-			if !isHex(src[k]) {
-				return 0, p.fail(i, reasonEscape)
-			}
-		}
-		return 6, true
-	case '\'':
-		if q != quoteDouble {
-			p.splice(i, i+2, "'")
-			return 2, true
-		}
-	}
-	return 0, p.fail(i, reasonEscape)
-}
-
-// space skips whitespace and comments, replacing each comment by a space.
-// A comment the text ends in, or a lone '/' at its end, leaves pos at the
-// end for the caller to report truncation.
-func (p *parser) space() bool {
-	src, i := p.src, p.pos
-loop:
-	for i < len(src) {
-		switch src[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		case '/':
-			end, detail := commentEnd(src, i)
-			if end < 0 {
-				break loop
-			}
-			if end >= len(src) {
-				i = len(src)
-				break loop
-			}
-			if !p.repair(KindComment, i, detail, reasonComment) {
-				p.pos = i
-				return false
-			}
-			p.splice(i, end, " ")
-			i = end
-		default:
-			break loop
-		}
-	}
-	p.pos = i
-	return true
-}
-
-// peek returns the offset of the next byte after pos that is neither
-// whitespace nor part of a comment, or len(p.src), without consuming
-// anything. With repairs off it stops at comments, which then fail.
-func (p *parser) peek() int {
-	src, i := p.src, p.pos
-	defer func() { p.work += i - p.pos }()
-	for i < len(src) {
-		switch src[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-			continue
-		case '/':
-			if p.noRepair {
-				return i
-			}
-			end, _ := commentEnd(src, i)
-			if end < 0 {
-				return i
-			}
-			if end >= len(src) {
-				i = len(src)
-				return i
-			}
-			i = end
-			continue
-		}
-		return i
-	}
-	return i
-}
-
-// commentEnd returns the end of the comment at i, which holds a '/', and
-// its detail. The end is len(src) when the text ends inside the comment,
-// or -1 when the '/' does not start one.
-func commentEnd(src string, i int) (int, string) {
-	if i+1 >= len(src) {
-		return len(src), ""
-	}
-	switch src[i+1] {
-	case '/':
-		if j := strings.IndexByte(src[i+2:], '\n'); j >= 0 {
-			return i + 2 + j, detailLineComment
-		}
-		return len(src), detailLineComment
-	case '*':
-		if j := strings.Index(src[i+2:], "*/"); j >= 0 {
-			return i + 2 + j + 2, detailBlockComment
-		}
-		return len(src), detailBlockComment
-	}
-	return -1, ""
-}
-
-// identEnd returns the end of the identifier at pos.
-func (p *parser) identEnd() int {
-	i := p.pos
-	for i < len(p.src) && isIdent(p.src[i]) {
+	for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
 		i++
 	}
-	return i
+	return i < len(src) && src[i] == ':'
 }
 
-func digits(src string, i int) int {
-	for i < len(src) && isDigit(src[i]) {
-		i++
-	}
-	return i
+// skipSpace returns the offset of the first byte at or after i that is not
+// whitespace, counting the bytes read ahead.
+func (p *parser) skipSpace(i int) int {
+	j := spaceEnd(p.src, i)
+	p.work += j - i
+	return j
 }
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func isIdentStart(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '$'
-}
-
-func isIdent(c byte) bool { return isIdentStart(c) || isDigit(c) }

@@ -9,17 +9,21 @@ import "strings"
 type scanner struct {
 	src       string
 	maxBytes  int
-	max       int // candidates to collect; the rest are parsed and dropped
+	maxValues int // values left to read in the text
+	max       int // candidates of each kind to collect; the rest are parsed and dropped
 	noRepair  bool
-	found     int         // candidates collected
-	first     Candidate   // the only one collected when max is 1
-	cands     []Candidate // all of them when max is more than 1
+	arrays    bool        // top-level arrays are candidates too
+	objects   int         // object candidates collected
+	lists     int         // array candidates collected
+	first     Candidate   // the only candidate collected when max is 1
+	cands     []Candidate // the objects when max is more than 1
+	arrCands  []Candidate // the arrays when max is more than 1
 	fence     fence
 	firstText int // offset of the first non-whitespace byte
-	array     int // offset of the first top-level array, -1 if none
+	array     int // offset of the first top-level array that is not a candidate, -1 if none
 	malformed *Error
-	truncated *Error
-	work      int // bytes examined, for the linear-time tests
+	truncated *Error // or too large: an error that ends the scan
+	work      int    // bytes examined, for the linear-time tests
 }
 
 // fence is the markdown code fence the scanner is in, if any.
@@ -35,10 +39,14 @@ func newScanner(text string, opts Options) scanner {
 		maxBytes: opts.MaxBytes,
 		max:      opts.MaxCandidates,
 		noRepair: opts.NoRepair,
+		arrays:   opts.Arrays,
 		array:    -1,
 	}
 	if s.maxBytes <= 0 {
 		s.maxBytes = DefaultMaxBytes
+	}
+	if s.maxValues = opts.MaxValues; s.maxValues <= 0 {
+		s.maxValues = DefaultMaxValues
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxCandidates
@@ -72,12 +80,14 @@ func (s *scanner) run() error {
 		}
 	}
 	switch {
-	case s.found > 0:
+	case s.objects+s.lists > 0:
 		return nil
 	case s.malformed != nil:
 		return s.malformed
-	case s.array >= 0:
+	case s.array >= 0 && !s.arrays:
 		return &Error{Err: ErrNoJSON, Offset: s.array, Reason: "only top-level arrays, which are not objects"}
+	case s.array >= 0:
+		return &Error{Err: ErrNoJSON, Offset: s.array, Reason: "only bracketed prose"}
 	}
 	return &Error{Err: ErrNoJSON, Offset: 0, Reason: "no '{' outside strings and arrays"}
 }
@@ -118,42 +128,63 @@ func (s *scanner) fenceMarker(i int) int {
 // repairs into the given buffers if they are not nil.
 func (s *scanner) parse(p *parser, i int, out []byte, repairs []Repair) {
 	*p = parser{
-		src:      s.src,
-		pos:      i,
-		last:     i,
-		noRepair: s.noRepair,
-		emit:     out != nil,
-		out:      out,
-		repairs:  repairs,
+		src:        s.src,
+		pos:        i,
+		last:       i,
+		noRepair:   s.noRepair,
+		maxRepairs: repairBound(len(s.src)),
+		fenced:     s.fence.open,
+		emit:       out != nil,
+		out:        out,
+		repairs:    repairs,
+	}
+	if out != nil {
+		p.pathSpans = make([][2]int, 0, cap(repairs)-len(repairs))
+	}
+	if out == nil { // the emit pass reads a region that passed already
+		p.maxValues, p.values = s.maxValues, 1 // the region's own object or array
+		if s.maxValues < 1 {
+			p.err = Error{Err: ErrTooLarge, Offset: i, Reason: reasonValues}
+			return
+		}
 	}
 	if s.src[i] == '{' {
 		p.object()
 	} else {
-		p.array()
+		p.array(inArray)
 	}
-	// The parser only moves forward, apart from peeking past whitespace
-	// and comments after a comma.
+	// The parser only moves forward, apart from reading ahead, which it
+	// counts in work.
 	s.work += max(p.pos, p.err.Offset) - i + p.work
 }
 
 // region parses the object or array starting at i, keeps it if it is a
-// wanted object, and returns where scanning goes on.
+// wanted candidate, and returns where scanning goes on.
 func (s *scanner) region(i int) int {
 	isObject := s.src[i] == '{'
 	var p parser
 	s.parse(&p, i, nil, nil)
+	s.maxValues -= p.values
 	switch {
 	case p.err.Err == nil && isObject:
-		if s.found < s.max {
-			s.add(s.candidate(i, &p))
+		if s.objects < s.max {
+			s.add(s.candidate(i, &p), false)
 		}
 		return p.pos
 	case p.err.Err == nil:
-		if s.array < 0 {
-			s.array = i
+		// An array holding words without quotes is bracketed prose:
+		// [x] done, [see below].
+		prose := p.bare || s.emptyInProse(i, p.pos)
+		switch {
+		case s.arrays && !prose && s.lists < s.max:
+			s.add(s.candidate(i, &p), true)
+		case !s.arrays || prose:
+			if s.array < 0 {
+				s.array = i
+			}
 		}
 		return p.pos
-	case p.err.Err == ErrTruncated:
+	case p.err.Err == ErrTruncated || p.err.Err == ErrTooLarge:
 		s.truncated = p.err.clone()
 		return len(s.src)
 	case isObject:
@@ -164,21 +195,49 @@ func (s *scanner) region(i int) int {
 		// A bracket in prose ("[1]", "[0, 1)", "- [x] done") that went
 		// wrong before holding any object or array: go on scanning right
 		// where it failed, so the prose does not hide what follows.
-		return p.err.Offset
+		return max(p.err.Offset, i+1)
 	}
 	// Skip the rest of the failed region so that objects nested in it are
 	// not mistaken for answers.
 	return s.skip(p.err.Offset, p.depth, p.inString)
 }
 
-// add collects c. JSON wants one candidate and no slice to hold it.
-func (s *scanner) add(c Candidate) {
-	if s.max == 1 {
-		s.first = c
-	} else {
-		s.cands = append(s.cands, c)
+// emptyInProse reports whether [start, end) is an empty array with text
+// around it: a markdown checkbox, "- [ ] todo", rather than an answer.
+func (s *scanner) emptyInProse(start, end int) bool {
+	inner := strings.TrimSpace(s.src[start+1 : end-1])
+	if inner != "" || s.src[end-1] != ']' {
+		return false
 	}
-	s.found++
+	before, nb := s.before(start)
+	after, na := s.after(end)
+	for _, r := range append(before[:nb], after[:na]...) {
+		if r.Kind == KindStripProse {
+			return true
+		}
+	}
+	return false
+}
+
+// add collects c. JSON wants one candidate and no slice to hold it: an
+// object, or else an array.
+func (s *scanner) add(c Candidate, isArray bool) {
+	switch {
+	case s.max == 1 && isArray:
+		if s.objects == 0 {
+			s.first = c
+		}
+		s.lists++
+	case s.max == 1:
+		s.first = c
+		s.objects++
+	case isArray:
+		s.arrCands = append(s.arrCands, c)
+		s.lists++
+	default:
+		s.cands = append(s.cands, c)
+		s.objects++
+	}
 }
 
 // candidate builds the candidate for the object at [start, p.pos), which p
@@ -194,6 +253,7 @@ func (s *scanner) candidate(start int, p *parser) Candidate {
 	if p.changed {
 		var e parser
 		s.parse(&e, start, make([]byte, 0, p.pos-start+p.grow), c.Repairs)
+		e.setPaths()
 		c.JSON = append(e.out, s.src[e.last:e.pos]...)
 		c.Repairs = e.repairs
 	} else {
@@ -247,12 +307,18 @@ func (s *scanner) after(i int) (rs [2]Repair, n int) {
 // nonSpace returns the offset of the first non-whitespace byte at or after
 // i, or len(s.src).
 func (s *scanner) nonSpace(i int) int {
-	j := i
-	for j < len(s.src) && isSpace(s.src[j]) {
-		j++
-	}
+	j := spaceEnd(s.src, i)
 	s.work += j - i
 	return j
+}
+
+// spaceEnd returns the offset of the first byte at or after i that is not
+// whitespace, or len(src).
+func spaceEnd(src string, i int) int {
+	for i < len(src) && isSpace(src[i]) {
+		i++
+	}
+	return i
 }
 
 // skip returns the end of a region that failed at i with depth open

@@ -24,11 +24,40 @@ const (
 	// ChangeWrapRepeated: a single value where a list is expected was
 	// read as a list of one.
 	ChangeWrapRepeated = "wrap_repeated"
+	// ChangeMatchKey: a key written unlike its field's names (spaces
+	// around it, another case, accents, '-', '_', spaces or camelCase)
+	// was read as the one field it loosely names.
+	ChangeMatchKey = "match_key"
+	// ChangeCoerceChoice: a string whose field allows only a list of
+	// values ("in"), written in another case or with spaces around it,
+	// was read as the one allowed value.
+	ChangeCoerceChoice = "coerce_choice"
+	// ChangePickChoice: a longer answer where an enum or a string with an
+	// "in" rule is expected, naming exactly one allowed value as whole
+	// words, was read as that value.
+	ChangePickChoice = "pick_choice"
+	// ChangeParseJSONString: a string holding JSON where an object or an
+	// array is expected was read as that JSON.
+	ChangeParseJSONString = "parse_json_string"
+	// ChangeUnwrapList: a list of one where a single value is expected
+	// was read as its element.
+	ChangeUnwrapList = "unwrap_list"
+	// ChangeFillList: an array where a message is expected filled the
+	// message's only repeated field.
+	ChangeFillList = "fill_list"
+	// ChangePickElement: of an array of objects where one object is
+	// expected, the only element that fits was taken.
+	ChangePickElement = "pick_element"
+	// ChangeUnwrapValue: an object holding only "value" where a wrapper
+	// type's scalar is expected ({"value": 3} for an Int32Value) was read
+	// as that value.
+	ChangeUnwrapValue = "unwrap_value"
 )
 
 // Change is one thing a non-strict [Target.Decode] did to make the output
-// fit the target type: an unknown field dropped or a value coerced. Each
-// is unambiguous; anything that is not fails the decode instead.
+// fit the target type: an unknown field dropped, a key matched, or a value
+// coerced or reshaped. Each is unambiguous; anything that is not fails the
+// decode instead.
 type Change struct {
 	// Kind is one of the Change* constants.
 	Kind string
@@ -36,14 +65,14 @@ type Change struct {
 	Path string
 	// Detail says what was done, e.g. `"high" → SEVERITY_HIGH`. It quotes
 	// at most a few dozen characters of output, and none for fields
-	// marked debug_redact. Empty for dropped fields.
+	// marked debug_redact.
 	Detail string
 }
 
-// String returns "path: detail", or the path alone.
+// String returns "path: detail", or the detail alone at the root.
 func (c Change) String() string {
-	if c.Detail == "" {
-		return c.Path
+	if c.Path == "" {
+		return c.Detail
 	}
 	return c.Path + ": " + c.Detail
 }

@@ -262,7 +262,7 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 		{desc: "any without a type", json: `{"extra":{"value":"2s"}}`,
 			wantErr: &DecodeError{Path: `extra["@type"]`, Reason: "expected a type URL string"}},
 		{desc: "bad base64", json: `{"blob":"***","x1":0}`, wantErr: &DecodeError{Path: "blob", Reason: "expected base64 text"}},
-		{desc: "bad bool", json: `{"flag":"yes","x1":0}`, wantErr: &DecodeError{Path: "flag", Reason: "expected true or false"}},
+		{desc: "bad bool", json: `{"flag":"maybe","x1":0}`, wantErr: &DecodeError{Path: "flag", Reason: "expected true or false"}},
 		{desc: "negative uint64", json: `{"u64":"-1","x1":0}`,
 			wantErr: &DecodeError{Path: "u64", Reason: "expected an integer (a decimal string) in the uint64 range"}},
 		{desc: "int map key", json: `{"children":{"abc":{}},"x1":0}`,
@@ -294,5 +294,5 @@ func TestDecodeWellKnownAndScalars(t *testing.T) {
 
 // drop is the change an unknown field at path makes.
 func drop(path string) Change {
-	return Change{Kind: ChangeDropUnknownField, Path: path}
+	return Change{Kind: ChangeDropUnknownField, Path: path, Detail: "no field has this name: dropped"}
 }

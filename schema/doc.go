@@ -41,21 +41,52 @@
 // [Target.Decode] runs plain protojson first, so a well-formed answer costs
 // no more than protojson itself. Only when that fails does it parse the JSON
 // into a tree and walk it against the descriptor. The walk finds unknown
-// fields, coerces what has exactly one reading, and pinpoints everything
-// else by JSON path:
+// fields, aligns to the schema what has exactly one reading, and pinpoints
+// everything else by JSON path:
 //
+//   - keys: the JSON name, then the proto name, then the one field a key
+//     names once spaces around it, case, accents, '-', '_', spaces and
+//     camelCase are set aside (" Priority ", "due-date", "descripcion" for
+//     descripción); a key naming two fields is refused;
 //   - an enum name in another case, without its type prefix, or with
 //     spaces or hyphens for underscores ("high", "High", "severity high" →
-//     SEVERITY_HIGH); a name matching two values is refused;
-//   - "true" and "false" in strings, in any case, for bool fields;
-//   - a number in a string with surrounding spaces or a plus sign, when it
-//     is exact and in range for the field (" 3", "+3" → 3; never "3.5" for
-//     an integer). A number in a plain string ("3") needs no coercion:
+//     SEVERITY_HIGH); a name matching two values is refused; a longer
+//     answer naming exactly one allowed value as whole words ("High:
+//     customers cannot pay");
+//   - true, false, yes, no, 1 and 0, in strings in any case, and the
+//     numbers 1 and 0, for bool fields;
+//   - a number in a string with surrounding spaces or a plus sign, or, for
+//     integers, thousands separators, when it is exact and in range for the
+//     field (" 3", "+3" → 3; "1,234" → 1234; never "3.5" or "1,5" for an
+//     integer). A number in a plain string ("3") needs no coercion:
 //     protojson accepts it for every numeric type;
+//   - a string holding JSON where an object or array is expected
+//     (`"[\"urgent\"]"`), read once: JSON read from a string is not read
+//     from a string again;
 //   - a single value where a repeated field expects a list, when it may be
-//     an element (an object for a message list, a scalar for a scalar list).
+//     an element; a list of one where a single value is expected;
+//   - an array where a message is expected: it fills the message's only
+//     repeated field when it has one and the items fit, else the one
+//     object of the array that fits the message is taken (several fitting
+//     is refused).
+//
+// After decoding, on either path, a string whose field has an "in" rule
+// and whose value is not allowed is read as the one allowed value it names:
+// in another case or with spaces around it, or as whole words in a longer
+// answer ("Billing — charged twice" → billing). One that names none or
+// several is left for validation to report.
 //
 // Each is reported as a [Change] with its path; in strict mode each is a
-// *[DecodeError] instead. Coercions never reach inside google.protobuf.Struct
-// or Value, and timestamps, durations and strings are never guessed at.
+// *[DecodeError] instead, and "in" strings are left for validation. An
+// object whose members are all unknown is refused in both modes: dropping
+// them would answer with an empty message. Coercions never reach inside
+// google.protobuf.Struct or Value, and timestamps, durations and strings
+// are never guessed at.
+//
+// # Well-known targets
+//
+// google.protobuf.Struct, Value and ListValue and the wrapper types are
+// targets of every [Resolver], and request descriptor sets may import them,
+// so a caller can ask for a top-level array or scalar: their JSON Schema
+// and decoding follow protojson's JSON forms.
 package schema

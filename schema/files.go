@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -213,6 +214,16 @@ func declares(set *descriptorpb.FileDescriptorSet, name protoreflect.FullName) b
 	}
 	for _, f := range set.GetFile() {
 		if walk(protoreflect.FullName(f.GetPackage()), f.GetMessageType()) {
+			return true
+		}
+	}
+	return false
+}
+
+// imports reports whether a file of set imports the file at path.
+func imports(set *descriptorpb.FileDescriptorSet, path string) bool {
+	for _, f := range set.GetFile() {
+		if slices.Contains(f.GetDependency(), path) {
 			return true
 		}
 	}

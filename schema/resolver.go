@@ -25,7 +25,8 @@ import (
 type Options struct {
 	// CompiledIn are files whose messages are targets, typically generated
 	// code's File_*_proto variables. Empty means the guardgen.examples.v1
-	// file.
+	// file. The well-known JSON types (Struct, Value, ListValue and the
+	// wrappers) are targets in any case.
 	CompiledIn []protoreflect.FileDescriptor
 	// DescriptorFiles are binary FileDescriptorSet files (as `buf build -o
 	// x.binpb` writes them) whose new messages become targets at start.
@@ -86,7 +87,7 @@ func NewResolver(opts Options) (*Resolver, error) {
 		source guardgenv1.TargetSource
 	}
 	var candidates []candidate
-	for _, fd := range compiled {
+	for _, fd := range wellKnownTargets(compiled) {
 		for _, md := range messages(fd) {
 			candidates = append(candidates, candidate{md, guardgenv1.TargetSource_TARGET_SOURCE_COMPILED_IN})
 		}
@@ -138,7 +139,7 @@ func NewResolver(opts Options) (*Resolver, error) {
 		r.known[name] = t
 		r.names = append(r.names, name)
 	}
-	slices.Sort(r.names)
+	slices.SortFunc(r.names, byNameWellKnownLast)
 	return r, nil
 }
 
@@ -169,7 +170,8 @@ func messageType(md protoreflect.MessageDescriptor) protoreflect.MessageType {
 	return dynamicpb.NewMessageType(md)
 }
 
-// List returns the compiled-in and start-file targets sorted by full name.
+// List returns the compiled-in and start-file targets sorted by full name,
+// the well-known types last.
 func (r *Resolver) List() []*guardgenv1.Target {
 	out := make([]*guardgenv1.Target, len(r.names))
 	for i, name := range r.names {
@@ -226,8 +228,8 @@ func (r *Resolver) build(name string, set *descriptorpb.FileDescriptorSet) (*Tar
 	}
 	d, err := local.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
-		if t, ok := r.known[name]; ok && declares(set, protoreflect.FullName(name)) {
-			return t, nil // the set repeats a file the server knows
+		if t, ok := r.known[name]; ok && (declares(set, protoreflect.FullName(name)) || imports(set, t.Desc.ParentFile().Path())) {
+			return t, nil // the set repeats or imports a file the server knows
 		}
 		return nil, invalidSet(fmt.Sprintf("does not define %q", name))
 	}

@@ -64,13 +64,30 @@ func TestList(t *testing.T) {
 	r := newResolver(t, Options{})
 	const file = "guardgen/examples/v1/examples.proto"
 	compiled := guardgenv1.TargetSource_TARGET_SOURCE_COMPILED_IN
+	const structs, wrappers = "google/protobuf/struct.proto", "google/protobuf/wrappers.proto"
 	want := []*guardgenv1.Target{
 		{FullName: "guardgen.examples.v1.AffectedService", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.IncidentReport", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.Person", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.Producto", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.ShellStep", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TaskTree", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TicketClassification", Source: compiled, File: file},
+		{FullName: "guardgen.examples.v1.TicketTags", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.TimelineEntry", Source: compiled, File: file},
 		{FullName: "guardgen.examples.v1.VerifiedTicketClassification", Source: compiled, File: file},
+		{FullName: "google.protobuf.BoolValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.BytesValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.DoubleValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.FloatValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Int32Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Int64Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.ListValue", Source: compiled, File: structs},
+		{FullName: "google.protobuf.StringValue", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Struct", Source: compiled, File: structs},
+		{FullName: "google.protobuf.UInt32Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.UInt64Value", Source: compiled, File: wrappers},
+		{FullName: "google.protobuf.Value", Source: compiled, File: structs},
 	}
 	if diff := cmp.Diff(want, r.List(), protocmp.Transform()); diff != "" {
 		t.Errorf("List() mismatch (-want +got):\n%s", diff)
@@ -144,7 +161,7 @@ message TicketClassification { string category = 1; }
 			target:     "x.Y",
 			wantErr:    ErrUnknownTarget,
 			wantField:  FieldTargetType,
-			wantReason: `unknown type "x.Y"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TimelineEntry`,
+			wantReason: `unknown type "x.Y"; known: guardgen.examples.v1.AffectedService, guardgen.examples.v1.IncidentReport, guardgen.examples.v1.Person, guardgen.examples.v1.Producto, guardgen.examples.v1.ShellStep, guardgen.examples.v1.TaskTree, guardgen.examples.v1.TicketClassification, guardgen.examples.v1.TicketTags, guardgen.examples.v1.TimelineEntry, guardgen.examples.v1.VerifiedTicketClassification, google.protobuf.BoolValue, google.protobuf.BytesValue, google.protobuf.DoubleValue, google.protobuf.FloatValue, google.protobuf.Int32Value, google.protobuf.Int64Value, google.protobuf.ListValue, google.protobuf.StringValue, google.protobuf.Struct, google.protobuf.UInt32Value, and 2 more`,
 		},
 		{
 			desc:       "set does not define the target",
@@ -499,5 +516,46 @@ func TestProviderName(t *testing.T) {
 				t.Errorf("providerName(%q) = %q, want %q", tt.full, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestResolveWellKnown: the well-known JSON types are compiled-in targets
+// whatever CompiledIn says, a request's set that imports their file names
+// them too, and each answers in its JSON form.
+func TestResolveWellKnown(t *testing.T) {
+	t.Parallel()
+	r := newResolver(t, Options{})
+	set := compileSet(t, map[string]string{"poll/v1/poll.proto": `syntax = "proto3";
+package poll.v1;
+import "google/protobuf/struct.proto";
+message Poll { google.protobuf.ListValue options = 1; }
+`}, "poll/v1/poll.proto")
+	tests := []struct {
+		name string
+		want Form
+	}{
+		{"google.protobuf.Struct", FormObject},
+		{"google.protobuf.ListValue", FormArray},
+		{"google.protobuf.Value", FormAny},
+		{"google.protobuf.StringValue", FormScalar},
+		{"google.protobuf.BoolValue", FormScalar},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tg := resolve(t, r, tt.name, nil)
+			if got := tg.Form(); got != tt.want {
+				t.Errorf("Form() = %v, want %v", got, tt.want)
+			}
+			if got := tg.Info().GetSource(); got != guardgenv1.TargetSource_TARGET_SOURCE_COMPILED_IN {
+				t.Errorf("source = %v, want compiled in", got)
+			}
+		})
+	}
+	if got := resolve(t, r, "google.protobuf.ListValue", set); got != resolve(t, r, "google.protobuf.ListValue", nil) {
+		t.Error("a set importing struct.proto did not resolve ListValue to the compiled-in target")
+	}
+	if _, err := r.Resolve("google.protobuf.Duration", set); err == nil {
+		t.Error("Duration resolved from a set that neither defines nor imports it")
 	}
 }

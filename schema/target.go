@@ -50,6 +50,7 @@ type Target struct {
 
 	validator protovalidate.Validator
 	types     typeResolver
+	align     *alignment
 	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
 	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
 }
@@ -83,10 +84,16 @@ type DecodeOptions struct {
 // text.
 func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Change, error) {
 	m := t.Type.New().Interface()
-	if err := t.unmarshal.Unmarshal(data, m); err == nil {
-		return m, nil, nil
+	var changes []Change
+	if err := t.unmarshal.Unmarshal(data, m); err != nil {
+		if m, changes, err = t.decodeSlow(data, opts); err != nil {
+			return nil, nil, err
+		}
 	}
-	return t.decodeSlow(data, opts)
+	if !opts.Strict && t.align.inStrings[t.Desc.FullName()] != nil {
+		changes = t.alignInStrings(m.ProtoReflect(), "", changes)
+	}
+	return m, changes, nil
 }
 
 // Validate checks m against the target's protovalidate rules with the
@@ -124,6 +131,7 @@ func newTarget(
 		Hash:       closureHash(md, hashFile),
 		validator:  v,
 		types:      types,
+		align:      newAlignment(md),
 		unmarshal:  protojson.UnmarshalOptions{Resolver: types},
 		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
 	}

@@ -31,37 +31,83 @@ type node struct {
 	vals  []*node  // object, parallel to keys
 }
 
-// parseTree parses one JSON value (RFC 8259, as encoding/json reads it:
-// invalid UTF-8 and lone surrogates become U+FFFD), and nothing after it
+// parseTree parses one JSON value (RFC 8259, as protojson reads it:
+// invalid UTF-8 and lone surrogates are errors), and nothing after it
 // but whitespace. It runs in time linear in len(data). Errors give a byte
 // offset, never the text.
 func parseTree(data []byte) (*node, *DecodeError) {
-	p := treeParser{data: data}
+	n, _, err := parseTreeWithin(data, 0)
+	return n, err
+}
+
+// parseTreeWithin is parseTree reading at most limit values (0: no
+// limit); it returns how many it read.
+func parseTreeWithin(data []byte, limit int) (*node, int, *DecodeError) {
+	p := treeParser{data: data, text: string(data), limit: limit}
 	p.space()
 	if p.i == len(data) {
-		return nil, &DecodeError{Reason: "no JSON value"}
+		return nil, 0, &DecodeError{Reason: "no JSON value"}
 	}
 	n := p.value(0)
 	if p.err != nil {
-		return nil, p.err
+		return nil, p.count, p.err
 	}
 	if p.space(); p.i < len(data) {
-		return nil, &DecodeError{Reason: "unexpected data after the JSON value"}
+		return nil, p.count, &DecodeError{Reason: "unexpected data after the JSON value"}
 	}
-	return n, nil
+	return n, p.count, nil
 }
 
 // treeParser is a recursive-descent JSON parser. After the first error
 // every method returns at once and the error stays in err.
 type treeParser struct {
 	data  []byte
+	text  string // data, copied once: numbers and strings without escapes are slices of it
+	limit int    // values to read at most; 0 means no limit
+	count int    // values read
 	i     int
 	err   *DecodeError
 	block []node // nodes are allocated in blocks
 	buf   []byte // scratch for strings with escapes
+	// The members and items of the open objects and arrays, copied into
+	// slices of their exact size when each closes.
+	keys  []string
+	vals  []*node
+	items []*node
+	// The closed objects' and arrays' slices are carved from these.
+	keySlab  []string
+	nodeSlab []*node
+}
+
+// slabSize is how many keys or nodes one slab allocation holds.
+const slabSize = 64
+
+// carveKeys returns a copy of keys of its exact size, carved from a slab.
+func (p *treeParser) carveKeys(keys []string) []string {
+	if len(keys) > len(p.keySlab) {
+		p.keySlab = make([]string, max(slabSize, len(keys)))
+	}
+	out := p.keySlab[:len(keys):len(keys)]
+	p.keySlab = p.keySlab[len(keys):]
+	copy(out, keys)
+	return out
+}
+
+// carveNodes returns a copy of nodes of its exact size, carved from a slab.
+func (p *treeParser) carveNodes(nodes []*node) []*node {
+	if len(nodes) > len(p.nodeSlab) {
+		p.nodeSlab = make([]*node, max(slabSize, len(nodes)))
+	}
+	out := p.nodeSlab[:len(nodes):len(nodes)]
+	p.nodeSlab = p.nodeSlab[len(nodes):]
+	copy(out, nodes)
+	return out
 }
 
 func (p *treeParser) node(kind nodeKind) *node {
+	if p.count++; p.limit > 0 && p.count > p.limit && p.err == nil {
+		p.err = &DecodeError{Reason: "more than " + strconv.Itoa(p.limit) + " values"}
+	}
 	if len(p.block) == 0 {
 		p.block = make([]node, 32)
 	}
@@ -96,6 +142,9 @@ func (p *treeParser) space() {
 }
 
 func (p *treeParser) value(depth int) *node {
+	if p.err != nil { // past the value limit
+		return nil
+	}
 	if depth > maxJSONDepth {
 		p.err = &DecodeError{Reason: "the JSON is nested too deeply"}
 		return nil
@@ -149,6 +198,10 @@ func (p *treeParser) object(depth int) *node {
 		p.i++
 		return n
 	}
+	first := len(p.keys)
+	defer func() {
+		p.keys, p.vals = p.keys[:first], p.vals[:first]
+	}()
 	for {
 		p.space()
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
@@ -168,12 +221,14 @@ func (p *treeParser) object(depth int) *node {
 		if v == nil {
 			return nil
 		}
-		n.keys = append(n.keys, key)
-		n.vals = append(n.vals, v)
+		p.keys = append(p.keys, key)
+		p.vals = append(p.vals, v)
 		if !p.next('}') {
 			return nil
 		}
 		if p.data[p.i-1] == '}' {
+			n.keys = p.carveKeys(p.keys[first:])
+			n.vals = p.carveNodes(p.vals[first:])
 			return n
 		}
 	}
@@ -187,17 +242,20 @@ func (p *treeParser) array(depth int) *node {
 		p.i++
 		return n
 	}
+	first := len(p.items)
+	defer func() { p.items = p.items[:first] }()
 	for {
 		p.space()
 		v := p.value(depth + 1)
 		if v == nil {
 			return nil
 		}
-		n.items = append(n.items, v)
+		p.items = append(p.items, v)
 		if !p.next(']') {
 			return nil
 		}
 		if p.data[p.i-1] == ']' {
+			n.items = p.carveNodes(p.items[first:])
 			return n
 		}
 	}
@@ -249,7 +307,7 @@ func (p *treeParser) number() *node {
 		}
 	}
 	n := p.node(numberNode)
-	n.text = string(p.data[start:p.i])
+	n.text = p.text[start:p.i]
 	return n
 }
 
@@ -261,7 +319,7 @@ func (p *treeParser) str() (string, bool) {
 		c := p.data[p.i]
 		switch {
 		case c == '"':
-			s := string(p.data[start:p.i])
+			s := p.text[start:p.i]
 			p.i++
 			return s, true
 		case c == '\\' || c >= utf8.RuneSelf:
@@ -291,7 +349,11 @@ func (p *treeParser) slowStr(start int) (string, bool) {
 			return "", false
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(p.data[p.i:])
-			b = utf8.AppendRune(b, r) // invalid bytes become U+FFFD
+			if r == utf8.RuneError && size == 1 {
+				p.err = &DecodeError{Reason: "invalid UTF-8 at byte " + strconv.Itoa(p.i)}
+				return "", false
+			}
+			b = append(b, p.data[p.i:p.i+size]...)
 			p.i += size
 			continue
 		case c != '\\':
@@ -328,12 +390,13 @@ func (p *treeParser) slowStr(start int) (string, bool) {
 				if p.i+2 < len(p.data) && p.data[p.i+1] == '\\' && p.data[p.i+2] == 'u' {
 					r2, ok = p.hex4(p.i + 3)
 				}
-				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-					r = dec
-					p.i += 6
-				} else {
-					r = utf8.RuneError
+				dec := utf16.DecodeRune(r, r2)
+				if !ok || dec == utf8.RuneError {
+					p.err = &DecodeError{Reason: "a lone surrogate escape at byte " + strconv.Itoa(p.i-5)}
+					return "", false
 				}
+				r = dec
+				p.i += 6
 			}
 			b = utf8.AppendRune(b, r)
 		default:
@@ -368,6 +431,25 @@ func (p *treeParser) hex4(i int) (rune, bool) {
 		r = r<<4 | rune(c)
 	}
 	return r, true
+}
+
+// clone returns a deep copy of n.
+func (n *node) clone() *node {
+	c := *n
+	if n.items != nil {
+		c.items = make([]*node, len(n.items))
+		for i, item := range n.items {
+			c.items[i] = item.clone()
+		}
+	}
+	if n.keys != nil {
+		c.keys = append([]string(nil), n.keys...)
+		c.vals = make([]*node, len(n.vals))
+		for i, v := range n.vals {
+			c.vals[i] = v.clone()
+		}
+	}
+	return &c
 }
 
 // appendJSON appends n as compact JSON.

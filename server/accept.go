@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -36,7 +38,7 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 		return accepted{}, f
 	}
 	content := resp.GetContent()
-	candidates, err := extract.Candidates(content, extract.Options{MaxBytes: g.s.opts.MaxOutputBytes})
+	candidates, err := g.candidates(content)
 	if err != nil {
 		return accepted{}, g.withPreview(extractFailure(err), content)
 	}
@@ -53,19 +55,44 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 	return accepted{}, first
 }
 
-// acceptCandidate decodes and validates one extracted JSON object.
-func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
-	repairs := make([]*guardgenv1.Repair, 0, len(c.Repairs))
-	for _, r := range c.Repairs {
-		repairs = appendRepair(repairs, r.Kind, r.Detail)
+// candidates extracts what may be the answer from content, in the order
+// to try: objects, then arrays (an array holding the answer, or a bare
+// array for a list field); arrays first for a list target; and, for a
+// target whose JSON form may be a scalar, the text read as one value when
+// it holds no object or array.
+func (g *generation) candidates(content string) ([]extract.Candidate, error) {
+	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true}
+	candidates, err := extract.Candidates(content, opts)
+	form := g.target.Form()
+	switch {
+	case err == nil && form == schema.FormArray:
+		slices.SortStableFunc(candidates, func(a, b extract.Candidate) int {
+			return cmp.Compare(b.JSON[0], a.JSON[0]) // '[' before '{'
+		})
+	case errors.Is(err, extract.ErrNoJSON) && (form == schema.FormScalar || form == schema.FormAny):
+		if c, serr := extract.Scalar(content, opts); serr == nil {
+			return []extract.Candidate{c}, nil
+		}
 	}
-	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.s.opts.StrictSchema})
+	return candidates, err
+}
+
+// strict reports whether this request runs in strict schema mode: the
+// request's own option when it sets one, else the server's.
+func (g *generation) strict() bool {
+	if opts := g.req.GetOptions(); opts != nil && opts.StrictSchemaMode != nil {
+		return opts.GetStrictSchemaMode()
+	}
+	return g.s.opts.StrictSchema
+}
+
+// acceptCandidate decodes and validates one extracted JSON value.
+func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
+	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.strict()})
 	if err != nil {
 		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
 	}
-	for _, ch := range changes {
-		repairs = appendRepair(repairs, ch.Kind, ch.String())
-	}
+	repairs := reportRepairs(c.Repairs, changes)
 	err = g.target.Validate(msg)
 	if err == nil {
 		return accepted{msg: msg, repairs: repairs, candidate: c}, nil
@@ -111,17 +138,33 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 // entries long. The last entry then counts what was left out.
 const maxRepairs = 64
 
-// appendRepair appends a repair, or counts it in a final "more" entry once
-// maxRepairs are listed.
-func appendRepair(repairs []*guardgenv1.Repair, kind, detail string) []*guardgenv1.Repair {
-	switch {
-	case len(repairs) < maxRepairs:
-		return append(repairs, &guardgenv1.Repair{Kind: kind, Detail: detail})
-	case len(repairs) == maxRepairs:
-		return append(repairs, &guardgenv1.Repair{Kind: "more", Detail: "1"})
+// reportRepairs lists the repairs of the text and the alignments to the
+// schema for the report, in that order, at most maxRepairs of them and then
+// a "more" entry counting the rest. The entries share two allocations.
+func reportRepairs(text []extract.Repair, changes []schema.Change) []*guardgenv1.Repair {
+	total := len(text) + len(changes)
+	n := min(total, maxRepairs)
+	if total > maxRepairs {
+		n++
 	}
-	n, _ := strconv.Atoi(repairs[maxRepairs].GetDetail())
-	repairs[maxRepairs].Detail = strconv.Itoa(n + 1)
+	entries := make([]guardgenv1.Repair, n)
+	offsets := make([]uint32, min(len(text), maxRepairs))
+	repairs := make([]*guardgenv1.Repair, n)
+	for i := range repairs {
+		repairs[i] = &entries[i]
+	}
+	for i, r := range text[:len(offsets)] {
+		offsets[i] = uint32(r.Offset)
+		e := repairs[i]
+		e.Kind, e.Detail, e.Path, e.Offset = r.Kind, r.Detail, r.Path, &offsets[i]
+	}
+	for i, ch := range changes[:min(len(changes), maxRepairs-len(offsets))] {
+		e := repairs[len(offsets)+i]
+		e.Kind, e.Detail, e.Path = ch.Kind, ch.Detail, ch.Path
+	}
+	if total > maxRepairs {
+		repairs[maxRepairs].Kind, repairs[maxRepairs].Detail = "more", strconv.Itoa(total-maxRepairs)
+	}
 	return repairs
 }
 

@@ -192,8 +192,9 @@ func (g *generation) respond(a accepted) (*guardgenv1.GenerateResponse, *classif
 // caller's instructions, guardgen's, the prompt and the output schema.
 func (g *generation) providerRequest() *providerv1.CompleteRequest {
 	// One concatenation: this runs on every request.
-	system := "Answer with one JSON object that conforms to the JSON Schema named " + g.target.Name +
-		" (protobuf message " + string(g.target.Desc.FullName()) + "). Output only the JSON object: no prose, no markdown."
+	value := answerForms[g.target.Form()]
+	system := "Answer with one " + value + " that conforms to the JSON Schema named " + g.target.Name +
+		" (protobuf message " + string(g.target.Desc.FullName()) + "). Output only the " + value + ": no prose, no markdown."
 	if in := g.req.GetInstructions(); in != "" {
 		system = in + "\n\n" + system
 	}
@@ -229,6 +230,15 @@ func copyOf[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+// answerForms names the JSON value a target's answer is, for the
+// instructions.
+var answerForms = [...]string{
+	schema.FormObject: "JSON object",
+	schema.FormArray:  "JSON array",
+	schema.FormScalar: "JSON value",
+	schema.FormAny:    "JSON value",
 }
 
 // report says how the answer was produced: one Attempt per provider call.

@@ -64,6 +64,10 @@ type Options struct {
 	NonCriticalFields map[string]map[string]bool
 	// MaxOutputBytes bounds model output; 0 means extract's default (1 MiB).
 	MaxOutputBytes int
+	// MaxOutputValues bounds the JSON values in model output; 0 means
+	// extract's default (16384). Decoding and validation cost about the
+	// same per value, so this bounds their time where bytes do not.
+	MaxOutputValues int
 	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
 	// rules and the message size limit.
 	MaxPromptBytes int

@@ -180,19 +180,25 @@ type GenerateOptions struct {
 	// max_attempts lowers the semantic attempt budget for this request; 0 means
 	// the configured budget. It can lower the budget, never raise it.
 	MaxAttempts uint32 `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
-	// report_confidence asks for per-field confidence in the report (token
-	// log-probabilities from the provider) even when the target sets no
-	// min_confidence.
-	ReportConfidence bool `protobuf:"varint,20,opt,name=report_confidence,json=reportConfidence,proto3" json:"report_confidence,omitempty"`
 	// seed asks the model for reproducible sampling where it supports it.
 	Seed *int64 `protobuf:"varint,6,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
 	// top_p is nucleus sampling's probability mass.
 	TopP *float64 `protobuf:"fixed64,7,opt,name=top_p,json=topP,proto3,oneof" json:"top_p,omitempty"`
 	// examples are few-shot examples, sent before the prompt as user and
 	// assistant turns in order.
-	Examples      []*Example `protobuf:"bytes,8,rep,name=examples,proto3" json:"examples,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Examples []*Example `protobuf:"bytes,8,rep,name=examples,proto3" json:"examples,omitempty"`
+	// strict_schema_mode, when set, overrides the configured
+	// validation.strict_schema_mode for this request: true makes unknown
+	// output fields and every schema alignment (loose keys, coerced values,
+	// reshaped lists) failures; false drops and aligns them, each recorded in
+	// report.repairs. Syntax repairs of the output text are made either way.
+	StrictSchemaMode *bool `protobuf:"varint,9,opt,name=strict_schema_mode,json=strictSchemaMode,proto3,oneof" json:"strict_schema_mode,omitempty"`
+	// report_confidence asks for per-field confidence in the report (token
+	// log-probabilities from the provider) even when the target sets no
+	// min_confidence.
+	ReportConfidence bool `protobuf:"varint,20,opt,name=report_confidence,json=reportConfidence,proto3" json:"report_confidence,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GenerateOptions) Reset() {
@@ -260,13 +266,6 @@ func (x *GenerateOptions) GetMaxAttempts() uint32 {
 	return 0
 }
 
-func (x *GenerateOptions) GetReportConfidence() bool {
-	if x != nil {
-		return x.ReportConfidence
-	}
-	return false
-}
-
 func (x *GenerateOptions) GetSeed() int64 {
 	if x != nil && x.Seed != nil {
 		return *x.Seed
@@ -286,6 +285,20 @@ func (x *GenerateOptions) GetExamples() []*Example {
 		return x.Examples
 	}
 	return nil
+}
+
+func (x *GenerateOptions) GetStrictSchemaMode() bool {
+	if x != nil && x.StrictSchemaMode != nil {
+		return *x.StrictSchemaMode
+	}
+	return false
+}
+
+func (x *GenerateOptions) GetReportConfidence() bool {
+	if x != nil {
+		return x.ReportConfidence
+	}
+	return false
 }
 
 // Example is one few-shot example: an input and the answer it should get.
@@ -1043,14 +1056,25 @@ func (x *Attempt) GetResponseId() string {
 	return ""
 }
 
-// Repair is one change guardgen made to model output before accepting it.
+// Repair is one change guardgen made to model output before accepting it:
+// a syntax repair of the text (strip_fence, inner_quote, unquoted_value,
+// missing_comma, unclosed, ...) or an alignment to the schema
+// (drop_unknown_field, match_key, coerce_bool, pick_choice, fill_list, ...).
+// The README lists every kind.
 type Repair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kind names the repair, e.g. strip_fence, strip_prose, drop_unknown_field.
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// detail says what was changed: a path and at most a short quoted value,
 	// never a field marked debug_redact.
-	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// path is the JSON path of the value the repair is in or next to, e.g.
+	// services[0].region; empty at the top level and for fences and prose.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// offset is the byte offset in the model's output where a syntax repair
+	// starts; unset for alignments to the schema, which apply to the parsed
+	// value rather than to a place in the text.
+	Offset        *uint32 `protobuf:"varint,4,opt,name=offset,proto3,oneof" json:"offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1099,6 +1123,20 @@ func (x *Repair) GetDetail() string {
 	return ""
 }
 
+func (x *Repair) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Repair) GetOffset() uint32 {
+	if x != nil && x.Offset != nil {
+		return *x.Offset
+	}
+	return 0
+}
+
 var File_guardgen_v1_generation_proto protoreflect.FileDescriptor
 
 const file_guardgen_v1_generation_proto_rawDesc = "" +
@@ -1110,21 +1148,23 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xdf\x03\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xa9\x04\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
 	"\vtemperature\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\x00@)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\vtemperature\x88\x01\x01\x125\n" +
 	"\x11max_output_tokens\x18\x04 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\x12*\n" +
 	"\fmax_attempts\x18\x05 \x01(\rB\a\xbaH\x04*\x02\x18\n" +
-	"R\vmaxAttempts\x12+\n" +
-	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidence\x12\x17\n" +
+	"R\vmaxAttempts\x12\x17\n" +
 	"\x04seed\x18\x06 \x01(\x03H\x01R\x04seed\x88\x01\x01\x121\n" +
 	"\x05top_p\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x04topP\x88\x01\x01\x12:\n" +
-	"\bexamples\x18\b \x03(\v2\x14.guardgen.v1.ExampleB\b\xbaH\x05\x92\x01\x02\x10\x10R\bexamplesB\x0e\n" +
+	"\bexamples\x18\b \x03(\v2\x14.guardgen.v1.ExampleB\b\xbaH\x05\x92\x01\x02\x10\x10R\bexamples\x121\n" +
+	"\x12strict_schema_mode\x18\t \x01(\bH\x03R\x10strictSchemaMode\x88\x01\x01\x12+\n" +
+	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidenceB\x0e\n" +
 	"\f_temperatureB\a\n" +
 	"\x05_seedB\b\n" +
-	"\x06_top_p\"Q\n" +
+	"\x06_top_pB\x15\n" +
+	"\x13_strict_schema_mode\"Q\n" +
 	"\aExample\x12!\n" +
 	"\x05input\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x05input\x12#\n" +
 	"\x06output\x18\x02 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x06output\"\x9f\x02\n" +
@@ -1192,10 +1232,13 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x04cost\x18\v \x01(\x01H\x00R\x04cost\x88\x01\x01\x12\x1f\n" +
 	"\vresponse_id\x18\f \x01(\tR\n" +
 	"responseIdB\a\n" +
-	"\x05_cost\"4\n" +
+	"\x05_cost\"p\n" +
 	"\x06Repair\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail*\xa4\x01\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1b\n" +
+	"\x06offset\x18\x04 \x01(\rH\x00R\x06offset\x88\x01\x01B\t\n" +
+	"\a_offset*\xa4\x01\n" +
 	"\x12VerificationStatus\x12#\n" +
 	"\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dVERIFICATION_STATUS_SUPPORTED\x10\x01\x12%\n" +
@@ -1283,6 +1326,7 @@ func file_guardgen_v1_generation_proto_init() {
 	file_guardgen_v1_generation_proto_msgTypes[4].OneofWrappers = []any{}
 	file_guardgen_v1_generation_proto_msgTypes[6].OneofWrappers = []any{}
 	file_guardgen_v1_generation_proto_msgTypes[9].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -548,6 +548,240 @@ func (x *TaskTree) GetSubtasks() []*TaskTree {
 	return nil
 }
 
+// ShellStep is one command of a runbook. Models writing shell commands often
+// leave the quotes inside the command unescaped.
+type ShellStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cmd is the command line, e.g. echo "done" > log.
+	Cmd string `protobuf:"bytes,1,opt,name=cmd,proto3" json:"cmd,omitempty"`
+	// n is how many times to run the command.
+	N             int32 `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShellStep) Reset() {
+	*x = ShellStep{}
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShellStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShellStep) ProtoMessage() {}
+
+func (x *ShellStep) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShellStep.ProtoReflect.Descriptor instead.
+func (*ShellStep) Descriptor() ([]byte, []int) {
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ShellStep) GetCmd() string {
+	if x != nil {
+		return x.Cmd
+	}
+	return ""
+}
+
+func (x *ShellStep) GetN() int32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+// Person is a short biographical record.
+type Person struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// born is the year of birth.
+	Born          int32 `protobuf:"varint,2,opt,name=born,proto3" json:"born,omitempty"`
+	Alive         bool  `protobuf:"varint,3,opt,name=alive,proto3" json:"alive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Person) Reset() {
+	*x = Person{}
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Person) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Person) ProtoMessage() {}
+
+func (x *Person) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Person.ProtoReflect.Descriptor instead.
+func (*Person) Descriptor() ([]byte, []int) {
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Person) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Person) GetBorn() int32 {
+	if x != nil {
+		return x.Born
+	}
+	return 0
+}
+
+func (x *Person) GetAlive() bool {
+	if x != nil {
+		return x.Alive
+	}
+	return false
+}
+
+// TicketTags labels a support ticket. Its only repeated field can take a
+// bare array.
+type TicketTags struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tags          []string               `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TicketTags) Reset() {
+	*x = TicketTags{}
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TicketTags) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TicketTags) ProtoMessage() {}
+
+func (x *TicketTags) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TicketTags.ProtoReflect.Descriptor instead.
+func (*TicketTags) Descriptor() ([]byte, []int) {
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TicketTags) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+// Producto is a catalogue entry written in Spanish: its JSON names carry
+// accents, which models often drop or change.
+type Producto struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nombre        string                 `protobuf:"bytes,1,opt,name=nombre,proto3" json:"nombre,omitempty"`
+	Descripcion   string                 `protobuf:"bytes,2,opt,name=descripcion,json=descripción,proto3" json:"descripcion,omitempty"`
+	Precio        float64                `protobuf:"fixed64,3,opt,name=precio,proto3" json:"precio,omitempty"`
+	Disponible    bool                   `protobuf:"varint,4,opt,name=disponible,proto3" json:"disponible,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Producto) Reset() {
+	*x = Producto{}
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Producto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Producto) ProtoMessage() {}
+
+func (x *Producto) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_examples_v1_examples_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Producto.ProtoReflect.Descriptor instead.
+func (*Producto) Descriptor() ([]byte, []int) {
+	return file_guardgen_examples_v1_examples_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Producto) GetNombre() string {
+	if x != nil {
+		return x.Nombre
+	}
+	return ""
+}
+
+func (x *Producto) GetDescripcion() string {
+	if x != nil {
+		return x.Descripcion
+	}
+	return ""
+}
+
+func (x *Producto) GetPrecio() float64 {
+	if x != nil {
+		return x.Precio
+	}
+	return 0
+}
+
+func (x *Producto) GetDisponible() bool {
+	if x != nil {
+		return x.Disponible
+	}
+	return false
+}
+
 var File_guardgen_examples_v1_examples_proto protoreflect.FileDescriptor
 
 const file_guardgen_examples_v1_examples_proto_rawDesc = "" +
@@ -599,7 +833,28 @@ const file_guardgen_examples_v1_examples_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05title\x123\n" +
 	"\x10estimate_minutes\x18\x02 \x01(\rB\b\xbaH\x05*\x03\x18\xe0NR\x0festimateMinutes\x12D\n" +
 	"\bsubtasks\x18\x03 \x03(\v2\x1e.guardgen.examples.v1.TaskTreeB\b\xbaH\x05\x92\x01\x02\x10\n" +
-	"R\bsubtasks*u\n" +
+	"R\bsubtasks\"B\n" +
+	"\tShellStep\x12\x1c\n" +
+	"\x03cmd\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\x03cmd\x12\x17\n" +
+	"\x01n\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x01R\x01n\"g\n" +
+	"\x06Person\x12\x1e\n" +
+	"\x04name\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12'\n" +
+	"\x04born\x18\x02 \x01(\x05B\x13\xbaH\x10\x1a\x0e\x18\xb4\x10(\xc8\xe8\xff\xff\xff\xff\xff\xff\xff\x01R\x04born\x12\x14\n" +
+	"\x05alive\x18\x03 \x01(\bR\x05alive\"f\n" +
+	"\n" +
+	"TicketTags\x12X\n" +
+	"\x04tags\x18\x01 \x03(\tBD\xbaHA\x92\x01>\b\x01\x10\n" +
+	"\"8r6R\x06urgentR\x06refundR\abillingR\x03bugR\aaccountR\bfeedbackR\x03vipR\x04tags\"\xa3\x01\n" +
+	"\bProducto\x12\"\n" +
+	"\x06nombre\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06nombre\x12+\n" +
+	"\vdescripcion\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\fdescripción\x12&\n" +
+	"\x06precio\x18\x03 \x01(\x01B\x0e\xbaH\v\x12\t)\x00\x00\x00\x00\x00\x00\x00\x00R\x06precio\x12\x1e\n" +
+	"\n" +
+	"disponible\x18\x04 \x01(\bR\n" +
+	"disponible*u\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSEVERITY_LOW\x10\x01\x12\x13\n" +
@@ -621,7 +876,7 @@ func file_guardgen_examples_v1_examples_proto_rawDescGZIP() []byte {
 }
 
 var file_guardgen_examples_v1_examples_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_guardgen_examples_v1_examples_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_guardgen_examples_v1_examples_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_guardgen_examples_v1_examples_proto_goTypes = []any{
 	(Severity)(0),                        // 0: guardgen.examples.v1.Severity
 	(*TicketClassification)(nil),         // 1: guardgen.examples.v1.TicketClassification
@@ -630,23 +885,27 @@ var file_guardgen_examples_v1_examples_proto_goTypes = []any{
 	(*AffectedService)(nil),              // 4: guardgen.examples.v1.AffectedService
 	(*TimelineEntry)(nil),                // 5: guardgen.examples.v1.TimelineEntry
 	(*TaskTree)(nil),                     // 6: guardgen.examples.v1.TaskTree
-	nil,                                  // 7: guardgen.examples.v1.IncidentReport.LabelsEntry
-	(*timestamppb.Timestamp)(nil),        // 8: google.protobuf.Timestamp
+	(*ShellStep)(nil),                    // 7: guardgen.examples.v1.ShellStep
+	(*Person)(nil),                       // 8: guardgen.examples.v1.Person
+	(*TicketTags)(nil),                   // 9: guardgen.examples.v1.TicketTags
+	(*Producto)(nil),                     // 10: guardgen.examples.v1.Producto
+	nil,                                  // 11: guardgen.examples.v1.IncidentReport.LabelsEntry
+	(*timestamppb.Timestamp)(nil),        // 12: google.protobuf.Timestamp
 }
 var file_guardgen_examples_v1_examples_proto_depIdxs = []int32{
-	0, // 0: guardgen.examples.v1.IncidentReport.severity:type_name -> guardgen.examples.v1.Severity
-	8, // 1: guardgen.examples.v1.IncidentReport.detected_at:type_name -> google.protobuf.Timestamp
-	8, // 2: guardgen.examples.v1.IncidentReport.resolved_at:type_name -> google.protobuf.Timestamp
-	4, // 3: guardgen.examples.v1.IncidentReport.services:type_name -> guardgen.examples.v1.AffectedService
-	7, // 4: guardgen.examples.v1.IncidentReport.labels:type_name -> guardgen.examples.v1.IncidentReport.LabelsEntry
-	5, // 5: guardgen.examples.v1.IncidentReport.timeline:type_name -> guardgen.examples.v1.TimelineEntry
-	8, // 6: guardgen.examples.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
-	6, // 7: guardgen.examples.v1.TaskTree.subtasks:type_name -> guardgen.examples.v1.TaskTree
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0,  // 0: guardgen.examples.v1.IncidentReport.severity:type_name -> guardgen.examples.v1.Severity
+	12, // 1: guardgen.examples.v1.IncidentReport.detected_at:type_name -> google.protobuf.Timestamp
+	12, // 2: guardgen.examples.v1.IncidentReport.resolved_at:type_name -> google.protobuf.Timestamp
+	4,  // 3: guardgen.examples.v1.IncidentReport.services:type_name -> guardgen.examples.v1.AffectedService
+	11, // 4: guardgen.examples.v1.IncidentReport.labels:type_name -> guardgen.examples.v1.IncidentReport.LabelsEntry
+	5,  // 5: guardgen.examples.v1.IncidentReport.timeline:type_name -> guardgen.examples.v1.TimelineEntry
+	12, // 6: guardgen.examples.v1.TimelineEntry.at:type_name -> google.protobuf.Timestamp
+	6,  // 7: guardgen.examples.v1.TaskTree.subtasks:type_name -> guardgen.examples.v1.TaskTree
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_examples_v1_examples_proto_init() }
@@ -664,7 +923,7 @@ func file_guardgen_examples_v1_examples_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_examples_v1_examples_proto_rawDesc), len(file_guardgen_examples_v1_examples_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

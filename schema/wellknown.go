@@ -1,0 +1,133 @@
+package schema
+
+import (
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// wellKnownFiles declare the well-known types that are targets in every
+// resolver: google.protobuf.Struct, Value and ListValue, and the wrapper
+// types, so that a caller can ask for any JSON shape, a top-level array or
+// scalar included. A request's descriptor set may import them.
+var wellKnownFiles = []protoreflect.FileDescriptor{
+	structpb.File_google_protobuf_struct_proto,
+	wrapperspb.File_google_protobuf_wrappers_proto,
+}
+
+// Form is the kind of JSON value a target's answer is at the top level.
+type Form uint8
+
+// Forms of answer.
+const (
+	// FormObject is a JSON object: any message but the ones below.
+	FormObject Form = iota
+	// FormArray is a JSON array: google.protobuf.ListValue.
+	FormArray
+	// FormScalar is a string, number or boolean: the wrapper types.
+	FormScalar
+	// FormAny is any JSON value: google.protobuf.Value.
+	FormAny
+)
+
+// Form returns the kind of JSON value the target's answer is.
+func (t *Target) Form() Form {
+	switch name := t.Desc.FullName(); {
+	case name == "google.protobuf.ListValue":
+		return FormArray
+	case name == "google.protobuf.Value":
+		return FormAny
+	case wrappers[name]:
+		return FormScalar
+	}
+	return FormObject
+}
+
+// byNameWellKnownLast orders target names by full name, the well-known
+// types after the rest: a list of what is known starts with the types a
+// caller defined.
+func byNameWellKnownLast(a, b string) int {
+	if wa, wb := isWellKnown(protoreflect.FullName(a)), isWellKnown(protoreflect.FullName(b)); wa != wb {
+		if wa {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a, b)
+}
+
+// wellKnownTargets returns the files whose messages are compiled-in
+// targets: compiled, and the well-known files it does not hold already.
+func wellKnownTargets(compiled []protoreflect.FileDescriptor) []protoreflect.FileDescriptor {
+	files := slices.Clone(compiled)
+	for _, fd := range wellKnownFiles {
+		if !slices.Contains(files, fd) {
+			files = append(files, fd)
+		}
+	}
+	return files
+}
+
+func (w *walker) wellKnown(md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
+	switch name := md.FullName(); {
+	case wrappers[name]:
+		return w.scalar(md.Fields().ByName("value").Kind(), n, redact)
+	case name == "google.protobuf.Timestamp":
+		if n.kind != stringNode || !timestampOK(n.text) {
+			return w.expected("an RFC 3339 timestamp such as 2024-01-02T15:04:05Z")
+		}
+	case name == "google.protobuf.Duration":
+		if n.kind != stringNode || !durationOK(n.text) {
+			return w.expected(`a duration in seconds such as "1.5s"`)
+		}
+	case name == "google.protobuf.FieldMask":
+		if n.kind != stringNode {
+			return w.expected("a string of comma-separated field paths")
+		}
+	case name == "google.protobuf.Struct":
+		if n.kind != objectNode {
+			return w.expected("an object")
+		}
+	case name == "google.protobuf.ListValue":
+		if n.kind != arrayNode {
+			return w.expected("an array")
+		}
+	case name == "google.protobuf.Any":
+		return w.anyValue(n)
+	}
+	return nil // google.protobuf.Value takes any JSON
+}
+
+func (w *walker) anyValue(n *node) *DecodeError {
+	if n.kind != objectNode {
+		return w.expected("an object")
+	}
+	var url *node
+	for i, key := range n.keys {
+		if key == "@type" {
+			url = n.vals[i]
+		}
+	}
+	if url == nil || url.kind != stringNode {
+		return w.atMember("@type", expected("a type URL string"))
+	}
+	mt, err := w.types.FindMessageByURL(url.text)
+	if err != nil {
+		return w.atMember("@type", &DecodeError{Reason: "unknown type URL"})
+	}
+	md := mt.Descriptor()
+	if !isWellKnown(md.FullName()) || md.FullName() == "google.protobuf.Empty" {
+		return w.fields(md, n, true)
+	}
+	w.enterField("value")
+	defer w.exit()
+	for i, key := range n.keys {
+		if key == "value" {
+			return w.message(md, n.vals[i], false)
+		}
+	}
+	return w.expected("a value")
+}
