@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,10 @@ func TestExampleConfig(t *testing.T) {
 	want := &configv1.Route{Name: "default", Entries: []*configv1.RouteEntry{
 		{Provider: "openai", MaxOutputTokens: 1024},
 		{Provider: "openai", Model: "gpt-4o", MaxOutputTokens: 4096},
-	}}
+	}, AllowedModels: []string{"gpt-4o-mini"}, MaxOutputTokens: proto.Uint32(4096)}
+	if got := config.Route(cfg, "drill").GetCallers(); !slices.Equal(got, []string{"drill"}) {
+		t.Errorf("drill route callers = %v, want [drill]: it must not be open to every caller", got)
+	}
 	if diff := cmp.Diff(want, config.Route(cfg, ""), protocmp.Transform()); diff != "" {
 		t.Errorf(`Route(cfg, "") (-want +got):\n%s`, diff)
 	}

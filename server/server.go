@@ -113,7 +113,14 @@ type Options struct {
 	// MaxInFlight (RetryInfo and grpc-retry-pushback-ms); 0 tells none.
 	ShedRetryAfter time.Duration
 	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
+	// A request up to twice this size is refused with a FailureDetail
+	// (REQUEST_TOO_LARGE); a larger one by grpc-go itself, before it is
+	// read, with a bare RESOURCE_EXHAUSTED.
 	MaxRecvBytes int
+	// MaxHeaderListBytes bounds the metadata of a call (the HTTP/2 header
+	// list as HPACK counts it); 0 means 16 KiB. The transport refuses a
+	// larger one before any handler runs.
+	MaxHeaderListBytes uint32
 	// ServerOptions are added to the grpc.Server's (TLS credentials).
 	ServerOptions []grpc.ServerOption
 }
@@ -137,6 +144,7 @@ type Server struct {
 	auth             *authenticator
 	limiter          *limiter
 	inFlight         chan struct{}
+	codec            *requestCodec
 }
 
 // New returns a Server ready to Serve.
@@ -201,11 +209,19 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRecvBytes <= 0 {
 		opts.MaxRecvBytes = 4 << 20
 	}
+	if opts.MaxHeaderListBytes == 0 {
+		opts.MaxHeaderListBytes = 16 << 10
+	}
+	s.codec = newRequestCodec(opts.MaxRecvBytes)
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.authStream),
-		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
+		grpc.ChainStreamInterceptor(s.rejectUndecodableStream, s.authStream),
+		grpc.ForceServerCodecV2(s.codec),
+		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
+		// own limit, which answers without one, is the backstop.
+		grpc.MaxRecvMsgSize(2 * opts.MaxRecvBytes),
+		grpc.MaxHeaderListSize(opts.MaxHeaderListBytes),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(grpcOpts...)
 	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
