@@ -282,6 +282,13 @@ server:
 			t.Errorf("got %v with %v; want DeadlineExceeded with a FailureDetail", err, d)
 		}
 	})
+	t.Run("unknown method", func(t *testing.T) {
+		var out []byte
+		err := conn.Invoke(callCtx(t, 5*time.Second), "/guardgen.v1.GenerationService/Nope", []byte{}, &out, grpc.ForceCodecV2(rawCodec{}))
+		if d := detailOf(t, err); status.Code(err) != codes.Unimplemented || d.GetReason() != guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD {
+			t.Errorf("got %v with %v; want Unimplemented, UNKNOWN_METHOD", err, d)
+		}
+	})
 	t.Run("malformed grpc-timeout: grpc-go answers", func(t *testing.T) {
 		st := rawHTTP2Call(t, srv.Addr, [][2]string{{"grpc-timeout", "soon"}})
 		if st.code != strconv.Itoa(int(codes.Internal)) || st.details {

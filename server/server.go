@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/fallback"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
@@ -222,6 +223,7 @@ func New(opts Options) (*Server, error) {
 		// own limit, which answers without one, is the backstop.
 		grpc.MaxRecvMsgSize(2 * opts.MaxRecvBytes),
 		grpc.MaxHeaderListSize(opts.MaxHeaderListBytes),
+		grpc.UnknownServiceHandler(unknownMethod),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(grpcOpts...)
 	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
@@ -232,6 +234,14 @@ func New(opts Options) (*Server, error) {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	return s, nil
+}
+
+// unknownMethod answers a call to a service or method the server does not
+// have, in place of grpc-go's bare UNIMPLEMENTED.
+func unknownMethod(_ any, stream grpc.ServerStream) error {
+	method, _ := grpc.Method(stream.Context())
+	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
+		"unknown method %q; server reflection lists the services", method))
 }
 
 // Serve serves on lis until ctx is done, then shuts down gracefully:
