@@ -109,6 +109,11 @@ func TestCELBombsRefused(t *testing.T) {
 		if err != nil {
 			t.Errorf("an ordinary call beside the bombs: %v", err)
 		}
+		fine := hostile.CELType("fine.cel", "this.text.size() < 1000 && this.tags.all(x, x.size() < 100)")
+		resp, err := gen.Generate(callCtx(t, 5*time.Second), &guardgenv1.GenerateRequest{Prompt: "anything", TargetType: fine.Name, DescriptorSet: fine.Set})
+		if err != nil || resp.GetDegraded() {
+			t.Errorf("a request-defined type with affordable CEL rules: %v (degraded %v)", err, resp.GetDegraded())
+		}
 		wg.Wait()
 		for _, b := range bombs {
 			_, err := targets.DescribeTarget(callCtx(t, 5*time.Second), &guardgenv1.DescribeTargetRequest{TargetType: b.Name, DescriptorSet: b.Set})

@@ -305,7 +305,8 @@ func (r *Resolver) build(ctx context.Context, name string, set *descriptorpb.Fil
 		return nil, invalidSet(fmt.Sprintf("%q is not a message type", name))
 	}
 	types := chainTypes{dynamicpb.NewTypes(local), r.types}
-	check := ruleCheck{ctx: ctx, base: r.celEnv, types: types, lim: r.rules, est: sizeBound{r.rules.valueBytes}}
+	check := ruleCheck{ctx: ctx, base: r.celEnv, types: types, lim: r.rules, est: sizeBound{r.rules.valueBytes},
+		guard: newCELGuard(r.rules.maxCost, local)}
 	if rerr := check.check(local); rerr != nil {
 		return nil, rerr
 	}
@@ -319,6 +320,9 @@ func (r *Resolver) build(ctx context.Context, name string, set *descriptorpb.Fil
 	t, err := newRequestTarget(md, v, types, r.hashFile)
 	if err != nil {
 		return nil, invalidSet(err.Error())
+	}
+	if !check.guard.empty() {
+		t.guard = check.guard
 	}
 	t.weight = weigh(proto.Size(set), len(t.JSONSchema), check.stats)
 	if t.weight > r.cache.maxBytes {

@@ -43,10 +43,10 @@ type ruleStats struct {
 // static cost estimate, with every value as large as the server accepts,
 // must stay within the budget; every regular expression (pattern rules and
 // the constant argument of CEL matches) must compile to a bounded program.
-// Nothing is evaluated. protovalidate-go cannot take a cel.CostLimit for
-// its programs, so the estimate is the bound: cel-go's estimate is an upper
-// bound of the runtime cost when the sizes it is given are, and they are
-// (model output larger than valueBytes is refused before validation).
+// Nothing is evaluated. cel-go's estimate is an upper bound of the runtime
+// cost when the sizes it is given are, and they are (model output larger
+// than valueBytes is refused before validation); the programs it compiles
+// along the way become the type's [celGuard], the runtime line behind it.
 type ruleCheck struct {
 	ctx   context.Context
 	base  *cel.Env
@@ -55,6 +55,7 @@ type ruleCheck struct {
 	est   sizeBound
 	stats ruleStats
 	cost  uint64
+	guard *celGuard // the set's CEL rules as cost-limited programs
 }
 
 // newRuleEnv is the CEL environment protovalidate compiles rules in: the
@@ -89,9 +90,11 @@ func (c *ruleCheck) message(md protoreflect.MessageDescriptor) *ResolveError {
 			return ruleError(string(md.FullName()), "", fmt.Sprintf("rules cannot be typed: %v", err))
 		}
 		for _, r := range rules {
-			if rerr := c.expression(env, string(md.FullName()), r); rerr != nil {
+			prog, rerr := c.expression(env, string(md.FullName()), r)
+			if rerr != nil {
 				return rerr
 			}
+			c.guard.messages[md.FullName()] = append(c.guard.messages[md.FullName()], prog)
 		}
 	}
 	fields := md.Fields()
@@ -104,22 +107,22 @@ func (c *ruleCheck) message(md protoreflect.MessageDescriptor) *ResolveError {
 		if fr == nil {
 			continue
 		}
-		if rerr := c.field(fd, fr, false); rerr != nil {
+		if rerr := c.field(site{fd, wholeValue}, fr); rerr != nil {
 			return rerr
 		}
 		switch {
 		case fd.IsList() && fr.GetRepeated().HasItems():
-			if rerr := c.field(fd, fr.GetRepeated().GetItems(), true); rerr != nil {
+			if rerr := c.field(site{fd, listItems}, fr.GetRepeated().GetItems()); rerr != nil {
 				return rerr
 			}
 		case fd.IsMap():
 			if k := fr.GetMap().GetKeys(); k != nil {
-				if rerr := c.field(fd.MapKey(), k, true); rerr != nil {
+				if rerr := c.field(site{fd, mapKeys}, k); rerr != nil {
 					return rerr
 				}
 			}
 			if v := fr.GetMap().GetValues(); v != nil {
-				if rerr := c.field(fd.MapValue(), v, true); rerr != nil {
+				if rerr := c.field(site{fd, mapValues}, v); rerr != nil {
 					return rerr
 				}
 			}
@@ -129,10 +132,10 @@ func (c *ruleCheck) message(md protoreflect.MessageDescriptor) *ResolveError {
 }
 
 // field checks one set of field rules: its CEL, its patterns and the
-// predefined rules it sets. forItems says the rules apply to list items or
-// map keys or values.
-func (c *ruleCheck) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules, forItems bool) *ResolveError {
-	element := string(fd.FullName())
+// predefined rules it sets.
+func (c *ruleCheck) field(at site, fr *validatepb.FieldRules) *ResolveError {
+	fd, forItems := at.value(), at.each != wholeValue
+	element := string(at.field.FullName())
 	m := fr.ProtoReflect()
 	if set := m.WhichOneof(m.Descriptor().Oneofs().ByName("type")); set != nil {
 		if want, ok := expectedRules(fd, forItems); !ok || set.Name() != want {
@@ -162,12 +165,14 @@ func (c *ruleCheck) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldR
 			return ruleError(element, "", fmt.Sprintf("rules cannot be typed: %v", err))
 		}
 		for _, r := range rules {
-			if rerr := c.expression(env, element, r); rerr != nil {
+			prog, rerr := c.expression(env, element, r)
+			if rerr != nil {
 				return rerr
 			}
+			c.guard.addField(at, fieldProgram{prog: prog})
 		}
 	}
-	return c.predefined(fd, fr, forItems)
+	return c.predefined(at, fr)
 }
 
 // expectedRules names the FieldRules type that protovalidate accepts for
@@ -206,7 +211,8 @@ func expectedRules(fd protoreflect.FieldDescriptor, forItems bool) (protoreflect
 // predefined checks the CEL of predefined rules (extensions of the
 // buf.validate rule messages) that the rules set, as protovalidate will
 // read them: the extensions are re-parsed with the set's own types.
-func (c *ruleCheck) predefined(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules, forItems bool) *ResolveError {
+func (c *ruleCheck) predefined(at site, fr *validatepb.FieldRules) *ResolveError {
+	fd, forItems := at.value(), at.each != wholeValue
 	m := fr.ProtoReflect()
 	oneof := m.WhichOneof(m.Descriptor().Oneofs().ByName("type"))
 	if oneof == nil || oneof.Message() == nil {
@@ -220,7 +226,7 @@ func (c *ruleCheck) predefined(fd protoreflect.FieldDescriptor, fr *validatepb.F
 		}
 	}
 	var rerr *ResolveError
-	rules.Range(func(ext protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+	rules.Range(func(ext protoreflect.FieldDescriptor, value protoreflect.Value) bool {
 		if !ext.IsExtension() {
 			return true
 		}
@@ -239,9 +245,11 @@ func (c *ruleCheck) predefined(fd protoreflect.FieldDescriptor, fr *validatepb.F
 			return false
 		}
 		for _, r := range pr.GetCel() {
-			if rerr = c.expression(env, string(ext.FullName()), r); rerr != nil {
+			prog, perr := c.expression(env, string(ext.FullName()), r)
+			if rerr = perr; rerr != nil {
 				return false
 			}
+			c.guard.addField(at, fieldProgram{prog: prog, rules: rules.Interface(), rule: celValue(ext, value)})
 		}
 		return true
 	})
@@ -249,35 +257,40 @@ func (c *ruleCheck) predefined(fd protoreflect.FieldDescriptor, fr *validatepb.F
 }
 
 // expression compiles one CEL rule, checks the constant patterns it
-// matches against, and adds its estimated cost to the set's.
-func (c *ruleCheck) expression(env *cel.Env, element string, r *validatepb.Rule) *ResolveError {
+// matches against, adds its estimated cost to the set's, and returns the
+// rule as a program with a runtime cost limit, for the guard.
+func (c *ruleCheck) expression(env *cel.Env, element string, r *validatepb.Rule) (cel.Program, *ResolveError) {
 	id := ruleName(r)
 	if c.lim.celOff {
-		return ruleError(element, id, "CEL rules in request-defined types are turned off on this server")
+		return nil, ruleError(element, id, "CEL rules in request-defined types are turned off on this server")
 	}
 	if err := c.ctx.Err(); err != nil {
-		return &ResolveError{Field: FieldDescriptorSet, Reason: "checking the rules was cancelled", Err: err}
+		return nil, &ResolveError{Field: FieldDescriptorSet, Reason: "checking the rules was cancelled", Err: err}
 	}
 	if c.stats.celRules++; c.stats.celRules > maxCELRules {
-		return ruleError(element, id, fmt.Sprintf("more than %d CEL rules in one descriptor set", maxCELRules))
+		return nil, ruleError(element, id, fmt.Sprintf("more than %d CEL rules in one descriptor set", maxCELRules))
 	}
 	checked, iss := env.Compile(r.GetExpression())
 	if err := iss.Err(); err != nil {
-		return ruleError(element, id, "does not compile: "+firstLine(err.Error()))
+		return nil, ruleError(element, id, "does not compile: "+firstLine(err.Error()))
 	}
 	if rerr := c.matches(checked, element, id); rerr != nil {
-		return rerr
+		return nil, rerr
 	}
 	est, err := env.EstimateCost(checked, c.est)
 	if err != nil {
-		return ruleError(element, id, "cost cannot be estimated: "+firstLine(err.Error()))
+		return nil, ruleError(element, id, "cost cannot be estimated: "+firstLine(err.Error()))
 	}
 	if est.Max > c.lim.maxCost || c.cost+est.Max > c.lim.maxCost {
-		return ruleError(element, id, fmt.Sprintf("estimated cost %s brings the set's CEL rules over the limit of %d",
+		return nil, ruleError(element, id, fmt.Sprintf("estimated cost %s brings the set's CEL rules over the limit of %d",
 			costText(est.Max), c.lim.maxCost))
 	}
 	c.cost += est.Max
-	return nil
+	prog, err := env.Program(checked, cel.CostLimit(c.lim.maxCost), cel.InterruptCheckFrequency(interruptEvery))
+	if err != nil {
+		return nil, ruleError(element, id, "does not compile: "+firstLine(err.Error()))
+	}
+	return prog, nil
 }
 
 // matches bounds the regular expressions of matches() calls: each must be

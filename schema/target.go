@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -54,7 +55,10 @@ type Target struct {
 	align     *alignment
 	// weight is the estimated memory of a request-defined target, for the
 	// type cache; zero for the others.
-	weight    int64
+	weight int64
+	// guard runs a request-defined type's CEL rules under a runtime cost
+	// limit before protovalidate does; nil when it has none.
+	guard     *celGuard
 	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
 	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
 }
@@ -100,10 +104,22 @@ func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Chang
 	return m, changes, nil
 }
 
-// Validate checks m against the target's protovalidate rules with the
-// target's warm validator. Violations come back as a
-// *protovalidate.ValidationError.
+// Validate is [Target.ValidateContext] without a deadline.
 func (t *Target) Validate(m proto.Message) error {
+	return t.ValidateContext(context.Background(), m)
+}
+
+// ValidateContext checks m against the target's protovalidate rules.
+// Violations come back as a *protovalidate.ValidationError. The CEL rules
+// of a request-defined type first run under their runtime cost limit and
+// ctx: past the limit the error is [ErrRuleCostExceeded] and nothing is
+// validated.
+func (t *Target) ValidateContext(ctx context.Context, m proto.Message) error {
+	if t.guard != nil {
+		if err := t.guard.check(ctx, m.ProtoReflect()); err != nil {
+			return err
+		}
+	}
 	return t.validator.Validate(m)
 }
 
