@@ -77,8 +77,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// DeadlineMargin is kept back from the caller's deadline so that a
 	// request that runs out of time still answers with its FailureDetail
-	// before the caller's own timer fires; 0 means 100 ms. Deadlines shorter
-	// than twice the margin are left as they are.
+	// before the caller's own timer fires; 0 means 100 ms. A deadline
+	// shorter than twice the margin keeps half of what is left.
 	DeadlineMargin time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes

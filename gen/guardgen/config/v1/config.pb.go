@@ -1617,8 +1617,9 @@ type Server struct {
 	// max_in_flight bounds concurrent Generate calls; excess calls fail at
 	// once with RESOURCE_EXHAUSTED. Default: 128.
 	MaxInFlight *uint32 `protobuf:"varint,3,opt,name=max_in_flight,json=maxInFlight,proto3,oneof" json:"max_in_flight,omitempty"`
-	// max_message_bytes bounds received and sent gRPC messages.
-	// Default: 4194304 (4 MiB).
+	// max_message_bytes bounds received gRPC messages. A request up to twice
+	// as large is refused with a FailureDetail (REQUEST_TOO_LARGE); a larger
+	// one by grpc-go, before it is read, without one. Default: 4194304 (4 MiB).
 	MaxMessageBytes *uint32 `protobuf:"varint,4,opt,name=max_message_bytes,json=maxMessageBytes,proto3,oneof" json:"max_message_bytes,omitempty"`
 	// max_prompt_bytes bounds a request's prompt. Default: 262144 (256 KiB).
 	MaxPromptBytes *uint32 `protobuf:"varint,5,opt,name=max_prompt_bytes,json=maxPromptBytes,proto3,oneof" json:"max_prompt_bytes,omitempty"`
@@ -1656,8 +1657,8 @@ type Server struct {
 	DrainDelaySeconds *float64 `protobuf:"fixed64,16,opt,name=drain_delay_seconds,json=drainDelaySeconds,proto3,oneof" json:"drain_delay_seconds,omitempty"`
 	// deadline_margin_seconds is kept back from each caller's deadline so
 	// that a request that runs out of time still answers with its
-	// FailureDetail before the caller's own timer fires. Deadlines shorter
-	// than twice the margin are left as they are. Default: 0.1.
+	// FailureDetail before the caller's own timer fires. A deadline shorter
+	// than twice the margin keeps half of what is left. Default: 0.1.
 	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
 	// keepalive rotates and probes client connections, so that clients
 	// rebalance onto new pods and dead peers are noticed. Default: see
