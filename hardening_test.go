@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
@@ -39,6 +32,8 @@ import (
 // regression fails as DEADLINE_EXCEEDED instead of hanging; memory is
 // measured as bytes allocated by the process around the calls (the tests
 // that measure do not run in parallel).
+
+const generateMethod = "/guardgen.v1.GenerationService/Generate"
 
 // detailOf returns the FailureDetail of err's status, failing the test
 // when there is none.
@@ -248,7 +243,7 @@ server:
 
 	t.Run("invalid UTF-8", func(t *testing.T) {
 		var out []byte
-		err := conn.Invoke(callCtx(t, 5*time.Second), "/guardgen.v1.GenerationService/Generate",
+		err := conn.Invoke(callCtx(t, 5*time.Second), generateMethod,
 			hostile.InvalidUTF8Request(ticketType), &out, grpc.ForceCodecV2(rawCodec{}))
 		d := detailOf(t, err)
 		if status.Code(err) != codes.InvalidArgument || d.GetMetadata()["field"] != "prompt" ||
@@ -258,7 +253,7 @@ server:
 	})
 	t.Run("not protobuf", func(t *testing.T) {
 		var out []byte
-		err := conn.Invoke(callCtx(t, 5*time.Second), "/guardgen.v1.GenerationService/Generate",
+		err := conn.Invoke(callCtx(t, 5*time.Second), generateMethod,
 			[]byte{0x0a, 0xff, 0xff, 0xff}, &out, grpc.ForceCodecV2(rawCodec{}))
 		if d := detailOf(t, err); status.Code(err) != codes.InvalidArgument || d.GetReason() != guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST {
 			t.Errorf("got %v with %v; want InvalidArgument", err, d)
@@ -295,9 +290,9 @@ server:
 		}
 	})
 	t.Run("malformed grpc-timeout: grpc-go answers", func(t *testing.T) {
-		st := rawHTTP2Call(t, srv.Addr, [][2]string{{"grpc-timeout", "soon"}})
-		if st.code != strconv.Itoa(int(codes.Internal)) || st.details {
-			t.Errorf("got grpc-status %s (details %v); README documents a bare INTERNAL", st.code, st.details)
+		st, err := hostile.Call(callCtx(t, 5*time.Second), srv.Addr, generateMethod, []hostile.Header{hostile.MalformedTimeout})
+		if err != nil || st.Code != strconv.Itoa(int(codes.Internal)) || st.Details {
+			t.Errorf("got grpc-status %q (details %v, %v); README documents a bare INTERNAL", st.Code, st.Details, err)
 		}
 	})
 }
@@ -309,15 +304,15 @@ server:
 // accepted header lists up to grpc-go's 16 MiB default (485 MB of RSS).
 func TestMetadataBomb(t *testing.T) {
 	srv := apptest.Start(t, config.Default(), app.Options{})
-	headers := make([][2]string, 100)
-	for i := range headers {
-		headers[i] = [2]string{fmt.Sprintf("x-bomb-%d", i), strings.Repeat("b", 100<<10)}
-	}
-	block := encodeHeaders(srv.Addr, headers)
+	block := hostile.EncodeHeaders(srv.Addr, generateMethod, hostile.MetadataBomb(100, 100<<10))
 	var refused int
 	grew := allocated(func() {
 		for range 50 {
-			if st := sendHeaderBlock(t, srv.Addr, block); st.code == "" || st.code == strconv.Itoa(int(codes.Internal)) {
+			st, err := hostile.CallBlock(callCtx(t, 10*time.Second), srv.Addr, block)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Code == "" || st.Code == strconv.Itoa(int(codes.Internal)) {
 				refused++
 			}
 		}
@@ -338,102 +333,6 @@ func TestMetadataBomb(t *testing.T) {
 		t.Errorf("an ordinary call with metadata: %v", err)
 	}
 }
-
-// rawStatus is what a raw HTTP/2 call got back.
-type rawStatus struct {
-	code    string // grpc-status, "" when the stream was reset or the connection closed
-	details bool   // grpc-status-details-bin was present
-}
-
-// rawHTTP2Call sends one Generate call over a raw HTTP/2 connection with
-// extra headers, past any check a gRPC client would make.
-func rawHTTP2Call(t *testing.T, addr string, extra [][2]string) rawStatus {
-	t.Helper()
-	return sendHeaderBlock(t, addr, encodeHeaders(addr, extra))
-}
-
-// encodeHeaders HPACK-encodes the request headers of a Generate call plus
-// extra.
-func encodeHeaders(addr string, extra [][2]string) []byte {
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf)
-	for _, h := range append([][2]string{
-		{":method", "POST"}, {":scheme", "http"}, {":path", "/guardgen.v1.GenerationService/Generate"},
-		{":authority", addr}, {"content-type", "application/grpc"}, {"te", "trailers"},
-	}, extra...) {
-		_ = enc.WriteField(hpack.HeaderField{Name: h[0], Value: h[1]})
-	}
-	return buf.Bytes()
-}
-
-// sendHeaderBlock opens a connection, sends block as HEADERS and
-// CONTINUATION frames of 16 KB and an empty request message, and reads
-// the answer. Write errors are expected: the server may close the
-// connection mid-block.
-func sendHeaderBlock(t *testing.T, addr string, block []byte) rawStatus {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	go func() {
-		if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
-			return
-		}
-		fr := http2.NewFramer(conn, nil)
-		if fr.WriteSettings() != nil {
-			return
-		}
-		const chunk = 16 << 10
-		first := block[:min(chunk, len(block))]
-		rest := block[len(first):]
-		if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: first, EndHeaders: len(rest) == 0}) != nil {
-			return
-		}
-		for len(rest) > 0 {
-			n := min(chunk, len(rest))
-			if fr.WriteContinuation(1, n == len(rest), rest[:n]) != nil {
-				return
-			}
-			rest = rest[n:]
-		}
-		msg := binary.BigEndian.AppendUint32([]byte{0}, 0) // an empty GenerateRequest
-		_ = fr.WriteData(1, true, msg)
-	}()
-	fr := http2.NewFramer(io.Discard, conn)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	var st rawStatus
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isReset(err) && !isTimeout(err) {
-				t.Logf("read: %v", err)
-			}
-			return st
-		}
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			for _, h := range f.Fields {
-				switch h.Name {
-				case "grpc-status":
-					st.code = h.Value
-				case "grpc-status-details-bin":
-					st.details = true
-				}
-			}
-			if f.StreamEnded() {
-				return st
-			}
-		case *http2.RSTStreamFrame, *http2.GoAwayFrame:
-			return st
-		}
-	}
-}
-
-func isReset(err error) bool   { return strings.Contains(err.Error(), "connection reset") }
-func isTimeout(err error) bool { var ne net.Error; return errors.As(err, &ne) && ne.Timeout() }
 
 // TestRoutePolicy (issue 11 defect 12): a request may name only the models
 // its route allows and ask for at most the route's output token limit;
