@@ -269,6 +269,9 @@ var brokenTests = []struct {
 	file: "semantics-confidence-above-one.yaml",
 	want: []string{`6:27: targets.semantics["guardgen.examples.v1.TicketClassification"].fields["priority"].min_confidence: 1.5 is out of range (must be 0–1) (double.gte_lte)`},
 }, {
+	file: "route-callers-without-auth.yaml",
+	want: []string{`8:14: routes[1].callers: a route with callers needs server.auth: callers are authenticated subjects (config.route_callers_need_auth)`},
+}, {
 	// The default route names the synthetic provider the file's list
 	// dropped: the error points at that list.
 	file: "providers-without-default.yaml",
