@@ -356,10 +356,10 @@ func (s sizeBound) EstimateCallCost(function, overloadID string, target *cost.As
 	}
 	switch {
 	case function == "getField":
-		return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: 1, Max: 1}, ResultSize: &cost.SizeEstimate{Max: s.max}}
+		return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: 1}, &cost.SizeEstimate{Max: s.max})
 	case function == "unique", strings.HasPrefix(function, "is") && function != "isNan" && function != "isInf",
 		strings.HasSuffix(overloadID, "_bytes") && (function == "contains" || function == "startsWith" || function == "endsWith"):
-		return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: 1, Max: addSat(1, input())}}
+		return cost.NewCallEstimate(cost.Estimate{Min: 1, Max: addSat(1, input())}, nil)
 	}
 	return nil
 }
