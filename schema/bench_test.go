@@ -28,26 +28,22 @@ func BenchmarkDecodeValidate(b *testing.B) {
 }
 
 func BenchmarkDecodeValidateRequestTarget(b *testing.B) {
-	tg := resolve(b, newResolver(b, Options{}), "acme.v1.Order", orderSet(b))
-	data := []byte(`{"id":"9b2f0b1e-4a8e-4a3c-9a57-0c1f2b3d4e5f","items":[{"sku":"ABC-1234","quantity":2}],` +
-		`"totalCents":"1999","placedAt":"2024-01-01T00:00:00Z","status":"STATUS_SHIPPED"}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		m, _, err := tg.Decode(data, DecodeOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := tg.Validate(m); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchmarkOrder(b, true)
 }
 
 // BenchmarkDecodeValidateRequestTargetUnguarded is the benchmark above
 // without the CEL guard, so that the ratio of the two is the guard's cost.
 func BenchmarkDecodeValidateRequestTargetUnguarded(b *testing.B) {
+	benchmarkOrder(b, false)
+}
+
+// benchmarkOrder decodes and validates one request-defined acme.v1.Order,
+// whose message-level CEL rule the guard runs first when guarded.
+func benchmarkOrder(b *testing.B, guarded bool) {
 	tg := *resolve(b, newResolver(b, Options{}), "acme.v1.Order", orderSet(b))
-	tg.guard = nil
+	if !guarded {
+		tg.guard = nil
+	}
 	data := []byte(`{"id":"9b2f0b1e-4a8e-4a3c-9a57-0c1f2b3d4e5f","items":[{"sku":"ABC-1234","quantity":2}],` +
 		`"totalCents":"1999","placedAt":"2024-01-01T00:00:00Z","status":"STATUS_SHIPPED"}`)
 	b.ReportAllocs()
