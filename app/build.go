@@ -43,9 +43,17 @@ import (
 func (a *App) build() (server.Options, error) {
 	cfg, getenv, logger := a.cfg, a.opts.Getenv, a.logger
 	srv := cfg.GetServer()
+	rt := cfg.GetTargets().GetRequestTypes()
 	resolver, err := schema.NewResolver(schema.Options{
 		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
 		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
+		RequestTypesOff:       !rt.GetAllowed(),
+		RequestCELOff:         !rt.GetCelRules(),
+		MaxCELCost:            rt.GetMaxCelCost(),
+		MaxRegexInstructions:  int(rt.GetMaxRegexInstructions()),
+		MaxValueBytes:         int(srv.GetMaxOutputBytes()),
+		CacheBytes:            int64(rt.GetCacheBytes()),
+		CacheSize:             int(rt.GetCacheEntries()),
 	})
 	if err != nil {
 		return server.Options{}, err
@@ -72,7 +80,7 @@ func (a *App) build() (server.Options, error) {
 	if err != nil {
 		return server.Options{}, fmt.Errorf("targets.templates: %w", err)
 	}
-	tokens, err := authTokens(srv.GetAuth(), getenv)
+	tokens, subjects, err := authTokens(srv.GetAuth(), getenv)
 	if err != nil {
 		return server.Options{}, err
 	}
@@ -135,18 +143,20 @@ func (a *App) build() (server.Options, error) {
 			Logger:     logger,
 			Metrics:    metrics,
 		}),
-		Auth:            server.Auth{Tokens: tokens, OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
-		RateLimit:       rateLimit,
-		MaxInFlight:     int(srv.GetMaxInFlight()),
-		ShedRetryAfter:  config.Seconds(srv.GetShedRetryAfterSeconds()),
-		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
-		ShutdownTimeout: config.Seconds(srv.GetShutdownTimeoutSeconds()),
-		DrainDelay:      config.Seconds(srv.GetDrainDelaySeconds()),
-		DeadlineMargin:  config.Seconds(srv.GetDeadlineMarginSeconds()),
-		ServerOptions:   serverOpts,
-		TracerProvider:  a.tracerProvider(),
-		Propagator:      a.propagator,
-		TraceErrors:     cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
+		Auth: server.Auth{Tokens: tokens, Subjects: subjects,
+			OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
+		RateLimit:          rateLimit,
+		MaxInFlight:        int(srv.GetMaxInFlight()),
+		ShedRetryAfter:     config.Seconds(srv.GetShedRetryAfterSeconds()),
+		MaxRecvBytes:       int(srv.GetMaxMessageBytes()),
+		MaxHeaderListBytes: srv.GetMaxHeaderListBytes(),
+		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
+		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
+		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
+		ServerOptions:      serverOpts,
+		TracerProvider:     a.tracerProvider(),
+		Propagator:         a.propagator,
+		TraceErrors:        cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
 	}, nil
 }
 
@@ -205,7 +215,15 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	}
 	routes := make([]server.Route, 0, len(ordered))
 	for _, r := range ordered {
-		route := server.Route{Name: r.GetName()}
+		route := server.Route{
+			Name:            r.GetName(),
+			AllowedModels:   r.GetAllowedModels(),
+			MaxOutputTokens: config.RouteMaxOutputTokens,
+			Callers:         r.GetCallers(),
+		}
+		if r.MaxOutputTokens != nil {
+			route.MaxOutputTokens = r.GetMaxOutputTokens()
+		}
 		for _, e := range r.GetEntries() {
 			model := e.GetModel()
 			if model == "" {
@@ -463,34 +481,56 @@ func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache
 }
 
 // authTokens reads the bearer tokens: one per line from tokens_file,
-// comma-separated from the variable tokens_env names.
-func authTokens(a *configv1.Auth, getenv func(string) string) ([]string, error) {
+// comma-separated from the variable tokens_env names. An entry
+// "subject:token" is a token of that subject (bearer tokens never hold a
+// colon); a bare token has none.
+func authTokens(a *configv1.Auth, getenv func(string) string) ([]string, map[string]string, error) {
 	if a == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var tokens []string
+	subjects := make(map[string]string)
+	add := func(entry, source string) error {
+		subject, token, named := strings.Cut(entry, ":")
+		if !named {
+			tokens = append(tokens, entry)
+			return nil
+		}
+		if subject == "" || token == "" {
+			return fmt.Errorf("%s: an entry has an empty subject or token", source)
+		}
+		if _, dup := subjects[subject]; dup {
+			return fmt.Errorf("%s: subject %q has two tokens", source, subject)
+		}
+		subjects[subject] = token
+		return nil
+	}
 	if f := a.GetTokensFile(); f != "" {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("server.auth.tokens_file: %w", err)
+			return nil, nil, fmt.Errorf("server.auth.tokens_file: %w", err)
 		}
 		for line := range strings.Lines(string(data)) {
 			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
-				tokens = append(tokens, t)
+				if err := add(t, "server.auth.tokens_file"); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
 	if env := a.GetTokensEnv(); env != "" {
 		for t := range strings.SplitSeq(getenv(env), ",") {
 			if t = strings.TrimSpace(t); t != "" {
-				tokens = append(tokens, t)
+				if err := add(t, "server.auth.tokens_env"); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
-	if len(tokens) == 0 {
-		return nil, errors.New("server.auth: no tokens found in tokens_file or tokens_env")
+	if len(tokens) == 0 && len(subjects) == 0 {
+		return nil, nil, errors.New("server.auth: no tokens found in tokens_file or tokens_env")
 	}
-	return tokens, nil
+	return tokens, subjects, nil
 }
 
 func serverTLS(t *configv1.ServerTls) (credentials.TransportCredentials, error) {

@@ -110,6 +110,14 @@ var locators = map[string]func(file, merged *configv1.Config) []path{
 		}
 		return out
 	},
+	"config.route_callers_need_auth": func(file, merged *configv1.Config) []path {
+		for i, r := range merged.GetRoutes() {
+			if len(r.GetCallers()) > 0 {
+				return firstSet(file, path{"routes", i, "callers"})
+			}
+		}
+		return nil
+	},
 	"config.provider_names_unique": func(_, merged *configv1.Config) []path {
 		return duplicates("providers", merged.GetProviders(), (*configv1.Provider).GetName)
 	},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,10 @@ func TestExampleConfig(t *testing.T) {
 	want := &configv1.Route{Name: "default", Entries: []*configv1.RouteEntry{
 		{Provider: "openai", MaxOutputTokens: 1024},
 		{Provider: "openai", Model: "gpt-4o", MaxOutputTokens: 4096},
-	}}
+	}, AllowedModels: []string{"gpt-4o-mini"}, MaxOutputTokens: proto.Uint32(4096)}
+	if got := config.Route(cfg, "drill").GetCallers(); !slices.Equal(got, []string{"drill"}) {
+		t.Errorf("drill route callers = %v, want [drill]: it must not be open to every caller", got)
+	}
 	if diff := cmp.Diff(want, config.Route(cfg, ""), protocmp.Transform()); diff != "" {
 		t.Errorf(`Route(cfg, "") (-want +got):\n%s`, diff)
 	}
@@ -264,6 +268,9 @@ var brokenTests = []struct {
 }, {
 	file: "semantics-confidence-above-one.yaml",
 	want: []string{`6:27: targets.semantics["guardgen.examples.v1.TicketClassification"].fields["priority"].min_confidence: 1.5 is out of range (must be 0–1) (double.gte_lte)`},
+}, {
+	file: "route-callers-without-auth.yaml",
+	want: []string{`8:14: routes[1].callers: a route with callers needs server.auth: callers are authenticated subjects (config.route_callers_need_auth)`},
 }, {
 	// The default route names the synthetic provider the file's list
 	// dropped: the error points at that list.

@@ -45,7 +45,16 @@ func Default() *configv1.Config {
 			Entries: []*configv1.RouteEntry{{Provider: "synthetic"}},
 		}},
 		DefaultRoute: proto.String("default"),
-		Targets:      &configv1.Targets{},
+		Targets: &configv1.Targets{
+			RequestTypes: &configv1.RequestTypes{
+				Allowed:              proto.Bool(true),
+				CelRules:             proto.Bool(true),
+				MaxCelCost:           proto.Uint64(10_000_000),
+				MaxRegexInstructions: proto.Uint32(10_000),
+				CacheBytes:           proto.Uint64(64 << 20),
+				CacheEntries:         proto.Uint32(256),
+			},
+		},
 		Cache: &configv1.Cache{
 			Backend:    proto.String("memory"),
 			TtlSeconds: proto.Float64(3600),
@@ -65,6 +74,7 @@ func Default() *configv1.Config {
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
+			MaxHeaderListBytes:     proto.Uint32(16 << 10),
 			SemanticAttempts:       proto.Uint32(3),
 			MaxProviderCalls:       proto.Uint32(6),
 			RetryBudget: &configv1.RetryBudget{
@@ -95,6 +105,11 @@ func Default() *configv1.Config {
 		},
 	}
 }
+
+// RouteMaxOutputTokens is the largest options.max_output_tokens a request
+// may set on a route whose max_output_tokens is unset. Routes are a list
+// a file replaces whole, so this default cannot live in Default.
+const RouteMaxOutputTokens = 4096
 
 func domainPolicy(action string, alertThreshold uint32) *configv1.DomainPolicy {
 	return &configv1.DomainPolicy{Action: proto.String(action), AlertThreshold: proto.Uint32(alertThreshold)}

@@ -11,11 +11,9 @@ import (
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -24,8 +22,12 @@ import (
 
 // Auth configures bearer-token authentication. The zero value turns it off.
 type Auth struct {
-	// Tokens are the accepted bearer tokens; none means no authentication.
+	// Tokens are the accepted bearer tokens; none (and no Subjects) means
+	// no authentication.
 	Tokens []string
+	// Subjects are accepted bearer tokens by the subject they authenticate:
+	// a caller presenting one is that subject, which Route.Callers names.
+	Subjects map[string]string
 	// OpenHealthAndReflection lets grpc.health.v1 and server reflection
 	// answer without a token, for probes and grpcurl.
 	OpenHealthAndReflection bool
@@ -63,17 +65,23 @@ func (f SharedLimitFunc) Allow(ctx context.Context, key string) (time.Duration, 
 // authenticator checks bearer tokens in constant time. Tokens are compared
 // as SHA-256 digests so that their lengths do not leak either.
 type authenticator struct {
-	digests [][sha256.Size]byte
-	open    bool
+	digests  [][sha256.Size]byte
+	subjects []string // per digest; "" for a token without one
+	open     bool
 }
 
 func newAuthenticator(a Auth) *authenticator {
-	if len(a.Tokens) == 0 {
+	if len(a.Tokens) == 0 && len(a.Subjects) == 0 {
 		return nil
 	}
 	au := &authenticator{open: a.OpenHealthAndReflection}
 	for _, t := range a.Tokens {
 		au.digests = append(au.digests, sha256.Sum256([]byte(t)))
+		au.subjects = append(au.subjects, "")
+	}
+	for subject, t := range a.Subjects {
+		au.digests = append(au.digests, sha256.Sum256([]byte(t)))
+		au.subjects = append(au.subjects, subject)
 	}
 	return au
 }
@@ -84,9 +92,14 @@ func (a *authenticator) exempt(method string) bool {
 		strings.HasPrefix(method, "/grpc.reflection."))
 }
 
-// check returns the caller's identity (a digest prefix, never the token)
-// or an UNAUTHENTICATED status.
-func (a *authenticator) check(ctx context.Context) (string, error) {
+// identity is an authenticated caller.
+type identity struct {
+	id      string // a digest prefix of the token, never the token
+	subject string // the token's subject, "" when it has none
+}
+
+// check returns the caller's identity or an UNAUTHENTICATED status.
+func (a *authenticator) check(ctx context.Context) (identity, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var got [sha256.Size]byte
 	found := false
@@ -96,25 +109,30 @@ func (a *authenticator) check(ctx context.Context) (string, error) {
 			break
 		}
 	}
-	match := 0
-	for _, d := range a.digests {
-		match |= subtle.ConstantTimeCompare(got[:], d[:])
+	match, subject := 0, ""
+	for i, d := range a.digests {
+		eq := subtle.ConstantTimeCompare(got[:], d[:])
+		match |= eq
+		if eq == 1 {
+			subject = a.subjects[i]
+		}
 	}
 	if !found || match == 0 {
-		return "", status.Error(codes.Unauthenticated, "missing or invalid bearer token")
+		return identity{}, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNAUTHENTICATED,
+			"missing or invalid bearer token (metadata authorization: Bearer TOKEN)"))
 	}
-	return string(got[:8]), nil
+	return identity{id: string(got[:8]), subject: subject}, nil
 }
 
 func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if s.auth == nil || s.auth.exempt(info.FullMethod) {
 		return handler(ctx, req)
 	}
-	id, err := s.auth.check(ctx)
+	who, err := s.auth.check(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return handler(context.WithValue(ctx, callerKey{}, id), req)
+	return handler(context.WithValue(ctx, callerKey{}, who), req)
 }
 
 func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -129,11 +147,18 @@ func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 
 type callerKey struct{}
 
+// subject is the authenticated caller's subject, "" when the caller did not
+// authenticate or its token has none.
+func subject(ctx context.Context) string {
+	who, _ := ctx.Value(callerKey{}).(identity)
+	return who.subject
+}
+
 // caller identifies who is calling, for rate limiting: the token digest
 // when authenticated, else the peer's IP address.
 func caller(ctx context.Context) string {
-	if id, ok := ctx.Value(callerKey{}).(string); ok {
-		return "token:" + id
+	if who, ok := ctx.Value(callerKey{}).(identity); ok {
+		return "token:" + who.id
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		host, _, err := net.SplitHostPort(p.Addr.String())

@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/fallback"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
@@ -76,8 +77,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// DeadlineMargin is kept back from the caller's deadline so that a
 	// request that runs out of time still answers with its FailureDetail
-	// before the caller's own timer fires; 0 means 100 ms. Deadlines shorter
-	// than twice the margin are left as they are.
+	// before the caller's own timer fires; 0 means 100 ms. A deadline
+	// shorter than twice the margin keeps half of what is left.
 	DeadlineMargin time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes
@@ -113,7 +114,14 @@ type Options struct {
 	// MaxInFlight (RetryInfo and grpc-retry-pushback-ms); 0 tells none.
 	ShedRetryAfter time.Duration
 	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
+	// A request up to twice this size is refused with a FailureDetail
+	// (REQUEST_TOO_LARGE); a larger one by grpc-go itself, before it is
+	// read, with a bare RESOURCE_EXHAUSTED.
 	MaxRecvBytes int
+	// MaxHeaderListBytes bounds the metadata of a call (the HTTP/2 header
+	// list as HPACK counts it); 0 means 16 KiB. The transport refuses a
+	// larger one before any handler runs.
+	MaxHeaderListBytes uint32
 	// ServerOptions are added to the grpc.Server's (TLS credentials).
 	ServerOptions []grpc.ServerOption
 }
@@ -137,6 +145,7 @@ type Server struct {
 	auth             *authenticator
 	limiter          *limiter
 	inFlight         chan struct{}
+	codec            *requestCodec
 }
 
 // New returns a Server ready to Serve.
@@ -201,11 +210,20 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRecvBytes <= 0 {
 		opts.MaxRecvBytes = 4 << 20
 	}
+	if opts.MaxHeaderListBytes == 0 {
+		opts.MaxHeaderListBytes = 16 << 10
+	}
+	s.codec = newRequestCodec(opts.MaxRecvBytes)
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.authStream),
-		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
+		grpc.ChainStreamInterceptor(s.rejectUndecodableStream, s.authStream),
+		grpc.ForceServerCodecV2(s.codec),
+		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
+		// own limit, which answers without one, is the backstop.
+		grpc.MaxRecvMsgSize(2 * opts.MaxRecvBytes),
+		grpc.MaxHeaderListSize(opts.MaxHeaderListBytes),
+		grpc.UnknownServiceHandler(unknownMethod),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(grpcOpts...)
 	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
@@ -216,6 +234,14 @@ func New(opts Options) (*Server, error) {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	return s, nil
+}
+
+// unknownMethod answers a call to a service or method the server does not
+// have, in place of grpc-go's bare UNIMPLEMENTED.
+func unknownMethod(_ any, stream grpc.ServerStream) error {
+	method, _ := grpc.Method(stream.Context())
+	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
+		"unknown method %q; server reflection lists the services", method))
 }
 
 // Serve serves on lis until ctx is done, then shuts down gracefully:

@@ -981,7 +981,20 @@ type Route struct {
 	// name is what GenerateOptions.route names.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// entries are tried in order; the first is the primary.
-	Entries       []*RouteEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	Entries []*RouteEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	// allowed_models are the models a request may name in options.model on
+	// this route; any other is INVALID_ARGUMENT. Empty: requests may not name
+	// a model (the entries' models serve).
+	AllowedModels []string `protobuf:"bytes,3,rep,name=allowed_models,json=allowedModels,proto3" json:"allowed_models,omitempty"`
+	// max_output_tokens is the largest options.max_output_tokens a request may
+	// set on this route; more is INVALID_ARGUMENT (a request may always ask
+	// for less). Unset: 4096.
+	MaxOutputTokens *uint32 `protobuf:"varint,4,opt,name=max_output_tokens,json=maxOutputTokens,proto3,oneof" json:"max_output_tokens,omitempty"`
+	// callers are the authenticated subjects (see Auth) allowed to use this
+	// route; anyone else gets PERMISSION_DENIED. Use it for routes that are
+	// not for ordinary callers, such as a synthetic drill route. Empty: every
+	// caller. Needs server.auth.
+	Callers       []string `protobuf:"bytes,5,rep,name=callers,proto3" json:"callers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1026,6 +1039,27 @@ func (x *Route) GetName() string {
 func (x *Route) GetEntries() []*RouteEntry {
 	if x != nil {
 		return x.Entries
+	}
+	return nil
+}
+
+func (x *Route) GetAllowedModels() []string {
+	if x != nil {
+		return x.AllowedModels
+	}
+	return nil
+}
+
+func (x *Route) GetMaxOutputTokens() uint32 {
+	if x != nil && x.MaxOutputTokens != nil {
+		return *x.MaxOutputTokens
+	}
+	return 0
+}
+
+func (x *Route) GetCallers() []string {
+	if x != nil {
+		return x.Callers
 	}
 	return nil
 }
@@ -1119,7 +1153,10 @@ type Targets struct {
 	// own (guardgen.v1.field) option as a whole; verifier_route, when set,
 	// replaces the type's (guardgen.v1.message) option. At start every type
 	// must be known and every path must name a field. Default: none.
-	Semantics     map[string]*TargetSemantics `protobuf:"bytes,5,rep,name=semantics,proto3" json:"semantics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Semantics map[string]*TargetSemantics `protobuf:"bytes,5,rep,name=semantics,proto3" json:"semantics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// request_types bounds the target types that requests define
+	// themselves with descriptor_set, or turns them off.
+	RequestTypes  *RequestTypes `protobuf:"bytes,6,opt,name=request_types,json=requestTypes,proto3" json:"request_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1189,6 +1226,13 @@ func (x *Targets) GetSemantics() map[string]*TargetSemantics {
 	return nil
 }
 
+func (x *Targets) GetRequestTypes() *RequestTypes {
+	if x != nil {
+		return x.RequestTypes
+	}
+	return nil
+}
+
 // TargetSemantics are the semantic checks of one target type.
 type TargetSemantics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1249,6 +1293,114 @@ func (x *TargetSemantics) GetFields() map[string]*v1.FieldSemantics {
 	return nil
 }
 
+// RequestTypes is the policy for request-defined target types (a
+// GenerateRequest or DescribeTargetRequest with descriptor_set). Their
+// rules are untrusted: each set is checked before anything is built from
+// it, and a set over a bound is INVALID_ARGUMENT naming the rule.
+type RequestTypes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// allowed lets requests define their target type. false refuses every
+	// descriptor_set (only compiled-in and descriptor_sets types are served).
+	// Default: true.
+	Allowed *bool `protobuf:"varint,1,opt,name=allowed,proto3,oneof" json:"allowed,omitempty"`
+	// cel_rules lets request-defined types carry CEL rules (message or field
+	// cel, cel_expression, predefined rules). false refuses such sets; their
+	// standard rules (lengths, ranges, patterns...) still apply.
+	// Default: true.
+	CelRules *bool `protobuf:"varint,2,opt,name=cel_rules,json=celRules,proto3,oneof" json:"cel_rules,omitempty"`
+	// max_cel_cost bounds the static cost estimate of a set's CEL rules added
+	// up, in cel-go cost units (about one basic operation each, ~50 ns), with
+	// every string, bytes, list and map assumed server.max_output_bytes large
+	// (the largest answer validated). A set may also hold at most 512 CEL
+	// rules, and matches() needs a constant pattern. Default: 10000000.
+	MaxCelCost *uint64 `protobuf:"varint,3,opt,name=max_cel_cost,json=maxCelCost,proto3,oneof" json:"max_cel_cost,omitempty"`
+	// max_regex_instructions bounds the compiled program of each regular
+	// expression in a set's rules (pattern rules and matches() patterns), in
+	// instructions of about 50 bytes each. Default: 10000.
+	MaxRegexInstructions *uint32 `protobuf:"varint,4,opt,name=max_regex_instructions,json=maxRegexInstructions,proto3,oneof" json:"max_regex_instructions,omitempty"`
+	// cache_bytes bounds the estimated memory of the request-defined types
+	// kept for reuse (least recently used first out); a set whose type alone
+	// would exceed it is refused. Default: 67108864 (64 MiB).
+	CacheBytes *uint64 `protobuf:"varint,5,opt,name=cache_bytes,json=cacheBytes,proto3,oneof" json:"cache_bytes,omitempty"`
+	// cache_entries bounds how many request-defined types are kept.
+	// Default: 256.
+	CacheEntries  *uint32 `protobuf:"varint,6,opt,name=cache_entries,json=cacheEntries,proto3,oneof" json:"cache_entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTypes) Reset() {
+	*x = RequestTypes{}
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTypes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTypes) ProtoMessage() {}
+
+func (x *RequestTypes) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTypes.ProtoReflect.Descriptor instead.
+func (*RequestTypes) Descriptor() ([]byte, []int) {
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RequestTypes) GetAllowed() bool {
+	if x != nil && x.Allowed != nil {
+		return *x.Allowed
+	}
+	return false
+}
+
+func (x *RequestTypes) GetCelRules() bool {
+	if x != nil && x.CelRules != nil {
+		return *x.CelRules
+	}
+	return false
+}
+
+func (x *RequestTypes) GetMaxCelCost() uint64 {
+	if x != nil && x.MaxCelCost != nil {
+		return *x.MaxCelCost
+	}
+	return 0
+}
+
+func (x *RequestTypes) GetMaxRegexInstructions() uint32 {
+	if x != nil && x.MaxRegexInstructions != nil {
+		return *x.MaxRegexInstructions
+	}
+	return 0
+}
+
+func (x *RequestTypes) GetCacheBytes() uint64 {
+	if x != nil && x.CacheBytes != nil {
+		return *x.CacheBytes
+	}
+	return 0
+}
+
+func (x *RequestTypes) GetCacheEntries() uint32 {
+	if x != nil && x.CacheEntries != nil {
+		return *x.CacheEntries
+	}
+	return 0
+}
+
 // FieldPaths lists field paths of a target type, e.g. summary or
 // location.city.
 type FieldPaths struct {
@@ -1261,7 +1413,7 @@ type FieldPaths struct {
 
 func (x *FieldPaths) Reset() {
 	*x = FieldPaths{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1425,7 @@ func (x *FieldPaths) String() string {
 func (*FieldPaths) ProtoMessage() {}
 
 func (x *FieldPaths) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1438,7 @@ func (x *FieldPaths) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldPaths.ProtoReflect.Descriptor instead.
 func (*FieldPaths) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FieldPaths) GetPaths() []string {
@@ -1315,7 +1467,7 @@ type Cache struct {
 
 func (x *Cache) Reset() {
 	*x = Cache{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1479,7 @@ func (x *Cache) String() string {
 func (*Cache) ProtoMessage() {}
 
 func (x *Cache) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1492,7 @@ func (x *Cache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cache.ProtoReflect.Descriptor instead.
 func (*Cache) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Cache) GetBackend() string {
@@ -1391,7 +1543,7 @@ type Redis struct {
 
 func (x *Redis) Reset() {
 	*x = Redis{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1555,7 @@ func (x *Redis) String() string {
 func (*Redis) ProtoMessage() {}
 
 func (x *Redis) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1568,7 @@ func (x *Redis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redis.ProtoReflect.Descriptor instead.
 func (*Redis) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Redis) GetAddress() string {
@@ -1465,8 +1617,9 @@ type Server struct {
 	// max_in_flight bounds concurrent Generate calls; excess calls fail at
 	// once with RESOURCE_EXHAUSTED. Default: 128.
 	MaxInFlight *uint32 `protobuf:"varint,3,opt,name=max_in_flight,json=maxInFlight,proto3,oneof" json:"max_in_flight,omitempty"`
-	// max_message_bytes bounds received and sent gRPC messages.
-	// Default: 4194304 (4 MiB).
+	// max_message_bytes bounds received gRPC messages. A request up to twice
+	// as large is refused with a FailureDetail (REQUEST_TOO_LARGE); a larger
+	// one by grpc-go, before it is read, without one. Default: 4194304 (4 MiB).
 	MaxMessageBytes *uint32 `protobuf:"varint,4,opt,name=max_message_bytes,json=maxMessageBytes,proto3,oneof" json:"max_message_bytes,omitempty"`
 	// max_prompt_bytes bounds a request's prompt. Default: 262144 (256 KiB).
 	MaxPromptBytes *uint32 `protobuf:"varint,5,opt,name=max_prompt_bytes,json=maxPromptBytes,proto3,oneof" json:"max_prompt_bytes,omitempty"`
@@ -1504,8 +1657,8 @@ type Server struct {
 	DrainDelaySeconds *float64 `protobuf:"fixed64,16,opt,name=drain_delay_seconds,json=drainDelaySeconds,proto3,oneof" json:"drain_delay_seconds,omitempty"`
 	// deadline_margin_seconds is kept back from each caller's deadline so
 	// that a request that runs out of time still answers with its
-	// FailureDetail before the caller's own timer fires. Deadlines shorter
-	// than twice the margin are left as they are. Default: 0.1.
+	// FailureDetail before the caller's own timer fires. A deadline shorter
+	// than twice the margin keeps half of what is left. Default: 0.1.
 	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
 	// keepalive rotates and probes client connections, so that clients
 	// rebalance onto new pods and dead peers are noticed. Default: see
@@ -1515,13 +1668,18 @@ type Server struct {
 	// whose call it shed at max_in_flight (RetryInfo and the
 	// grpc-retry-pushback-ms trailer). Default: 0.25.
 	ShedRetryAfterSeconds *float64 `protobuf:"fixed64,19,opt,name=shed_retry_after_seconds,json=shedRetryAfterSeconds,proto3,oneof" json:"shed_retry_after_seconds,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// max_header_list_bytes bounds the request metadata (HTTP/2 header list,
+	// as HPACK counts it: names, values and 32 bytes per entry) a call may
+	// carry; the server advertises it, and a larger header list is refused
+	// by the transport before any handler runs. Default: 16384 (16 KiB).
+	MaxHeaderListBytes *uint32 `protobuf:"varint,20,opt,name=max_header_list_bytes,json=maxHeaderListBytes,proto3,oneof" json:"max_header_list_bytes,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1691,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1704,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Server) GetListen() string {
@@ -1682,6 +1840,13 @@ func (x *Server) GetShedRetryAfterSeconds() float64 {
 	return 0
 }
 
+func (x *Server) GetMaxHeaderListBytes() uint32 {
+	if x != nil && x.MaxHeaderListBytes != nil {
+		return *x.MaxHeaderListBytes
+	}
+	return 0
+}
+
 // Keepalive is the server side of gRPC keepalive (grpc-go's
 // keepalive.ServerParameters and EnforcementPolicy).
 type Keepalive struct {
@@ -1719,7 +1884,7 @@ type Keepalive struct {
 
 func (x *Keepalive) Reset() {
 	*x = Keepalive{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1896,7 @@ func (x *Keepalive) String() string {
 func (*Keepalive) ProtoMessage() {}
 
 func (x *Keepalive) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1909,7 @@ func (x *Keepalive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
 func (*Keepalive) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Keepalive) GetMaxConnectionAgeSeconds() float64 {
@@ -1812,7 +1977,7 @@ type ServerTls struct {
 
 func (x *ServerTls) Reset() {
 	*x = ServerTls{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +1989,7 @@ func (x *ServerTls) String() string {
 func (*ServerTls) ProtoMessage() {}
 
 func (x *ServerTls) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2002,7 @@ func (x *ServerTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTls.ProtoReflect.Descriptor instead.
 func (*ServerTls) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ServerTls) GetCertFile() string {
@@ -1866,9 +2031,11 @@ func (x *ServerTls) GetClientCaFile() string {
 type Auth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tokens_file holds accepted tokens, one per line ('#' starts a comment).
+	// A line "subject:token" names the token's subject, which routes' callers
+	// refer to; a bare token has none.
 	TokensFile string `protobuf:"bytes,1,opt,name=tokens_file,json=tokensFile,proto3" json:"tokens_file,omitempty"`
 	// tokens_env names an environment variable holding accepted tokens,
-	// comma-separated.
+	// comma-separated, each "token" or "subject:token".
 	TokensEnv string `protobuf:"bytes,2,opt,name=tokens_env,json=tokensEnv,proto3" json:"tokens_env,omitempty"`
 	// allow_unauthenticated_health_and_reflection lets grpc.health.v1 and
 	// server reflection answer without a token (Kubernetes gRPC probes send
@@ -1880,7 +2047,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +2059,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +2072,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Auth) GetTokensFile() string {
@@ -1949,7 +2116,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2128,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2141,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RateLimit) GetRequestsPerSecond() float64 {
@@ -2013,7 +2180,7 @@ type RetryBudget struct {
 
 func (x *RetryBudget) Reset() {
 	*x = RetryBudget{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2192,7 @@ func (x *RetryBudget) String() string {
 func (*RetryBudget) ProtoMessage() {}
 
 func (x *RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2205,7 @@ func (x *RetryBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryBudget.ProtoReflect.Descriptor instead.
 func (*RetryBudget) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RetryBudget) GetMaxTokens() float64 {
@@ -2069,7 +2236,7 @@ type Breaker struct {
 
 func (x *Breaker) Reset() {
 	*x = Breaker{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2248,7 @@ func (x *Breaker) String() string {
 func (*Breaker) ProtoMessage() {}
 
 func (x *Breaker) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2261,7 @@ func (x *Breaker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Breaker.ProtoReflect.Descriptor instead.
 func (*Breaker) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Breaker) GetConsecutiveFailures() uint32 {
@@ -2138,7 +2305,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2317,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2330,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Telemetry) GetOtlpEndpoint() string {
@@ -2219,7 +2386,7 @@ var File_guardgen_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1fguardgen/config/v1/config.proto\x12\x12guardgen.config.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19guardgen/v1/options.proto\"\xed\a\n" +
+	"\x1fguardgen/config/v1/config.proto\x12\x12guardgen.config.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19guardgen/v1/options.proto\"\xa0\t\n" +
 	"\x06Config\x12B\n" +
 	"\fllm_pipeline\x18\x01 \x01(\v2\x1f.guardgen.config.v1.LlmPipelineR\vllmPipeline\x12F\n" +
 	"\tproviders\x18\x02 \x03(\v2\x1c.guardgen.config.v1.ProviderB\n" +
@@ -2231,11 +2398,12 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\atargets\x18\x05 \x01(\v2\x1b.guardgen.config.v1.TargetsR\atargets\x12/\n" +
 	"\x05cache\x18\x06 \x01(\v2\x19.guardgen.config.v1.CacheR\x05cache\x122\n" +
 	"\x06server\x18\a \x01(\v2\x1a.guardgen.config.v1.ServerR\x06server\x12;\n" +
-	"\ttelemetry\x18\b \x01(\v2\x1d.guardgen.config.v1.TelemetryR\ttelemetry:\xf6\x03\xbaH\xf2\x03\x1a}\n" +
+	"\ttelemetry\x18\b \x01(\v2\x1d.guardgen.config.v1.TelemetryR\ttelemetry:\xa9\x05\xbaH\xa5\x05\x1a}\n" +
 	"\x1bconfig.default_route_exists\x12)default_route must name a route in routes\x1a3this.routes.exists(r, r.name == this.default_route)\x1a\xab\x01\n" +
 	"\x1cconfig.route_provider_exists\x125route entry names a provider that is not in providers\x1aTthis.routes.all(r, r.entries.all(e, this.providers.exists(p, p.name == e.provider)))\x1ae\n" +
 	"\x1cconfig.provider_names_unique\x12\x1dprovider names must be unique\x1a&this.providers.map(p, p.name).unique()\x1a\\\n" +
-	"\x19config.route_names_unique\x12\x1aroute names must be unique\x1a#this.routes.map(r, r.name).unique()B\x10\n" +
+	"\x19config.route_names_unique\x12\x1aroute names must be unique\x1a#this.routes.map(r, r.name).unique()\x1a\xb0\x01\n" +
+	"\x1econfig.route_callers_need_auth\x12Ja route with callers needs server.auth: callers are authenticated subjects\x1aBthis.routes.all(r, r.callers.size() == 0 || has(this.server.auth))B\x10\n" +
 	"\x0e_default_route\"\x8a\x02\n" +
 	"\vLlmPipeline\x12;\n" +
 	"\texecution\x18\x01 \x01(\v2\x1d.guardgen.config.v1.ExecutionR\texecution\x12>\n" +
@@ -2327,22 +2495,27 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\bkey_file\x18\x03 \x01(\tR\akeyFile\x12)\n" +
 	"\vserver_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xfd\x01R\n" +
 	"serverName:x\xbaHu\x1as\n" +
-	"\x13client_tls.key_pair\x12+cert_file and key_file must be set together\x1a/(this.cert_file == '') == (this.key_file == '')\"\x80\x01\n" +
+	"\x13client_tls.key_pair\x12+cert_file and key_file must be set together\x1a/(this.cert_file == '') == (this.key_file == '')\"\xd3\x02\n" +
 	"\x05Route\x121\n" +
 	"\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x04name\x12D\n" +
 	"\aentries\x18\x02 \x03(\v2\x1e.guardgen.config.v1.RouteEntryB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10\bR\aentries\"\x8a\x01\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10\bR\aentries\x12:\n" +
+	"\x0eallowed_models\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10@\x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\rallowedModels\x12<\n" +
+	"\x11max_output_tokens\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\x80\x80@(\x01H\x00R\x0fmaxOutputTokens\x88\x01\x01\x12A\n" +
+	"\acallers\x18\x05 \x03(\tB'\xbaH$\x92\x01!\x10\x80\x02\x18\x01\"\x1ar\x182\x16^[A-Za-z0-9_.-]{1,64}$R\acallersB\x14\n" +
+	"\x12_max_output_tokens\"\x8a\x01\n" +
 	"\n" +
 	"RouteEntry\x12%\n" +
 	"\bprovider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bprovider\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x125\n" +
-	"\x11max_output_tokens\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\"\xd5\x06\n" +
+	"\x11max_output_tokens\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\"\x9c\a\n" +
 	"\aTargets\x125\n" +
 	"\x0fdescriptor_sets\x18\x01 \x03(\tB\f\xbaH\t\x92\x01\x06\"\x04r\x02\x10\x01R\x0edescriptorSets\x128\n" +
 	"\x0ebusiness_rules\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\rbusinessRules\x12\xa6\x01\n" +
 	"\x13non_critical_fields\x18\x03 \x03(\v22.guardgen.config.v1.Targets.NonCriticalFieldsEntryBB\xbaH?\x9a\x01<\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\x11nonCriticalFields\x12\x96\x01\n" +
 	"\ttemplates\x18\x04 \x03(\v2*.guardgen.config.v1.Targets.TemplatesEntryBL\xbaHI\x9a\x01F\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$*\br\x06\x10\x02(\x80\x80@R\ttemplates\x12\x8f\x01\n" +
-	"\tsemantics\x18\x05 \x03(\v2*.guardgen.config.v1.Targets.SemanticsEntryBE\xbaHB\x9a\x01?\x10\x80\b\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\tsemantics\x1ad\n" +
+	"\tsemantics\x18\x05 \x03(\v2*.guardgen.config.v1.Targets.SemanticsEntryBE\xbaHB\x9a\x01?\x10\x80\b\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\tsemantics\x12E\n" +
+	"\rrequest_types\x18\x06 \x01(\v2 .guardgen.config.v1.RequestTypesR\frequestTypes\x1ad\n" +
 	"\x16NonCriticalFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
 	"\x05value\x18\x02 \x01(\v2\x1e.guardgen.config.v1.FieldPathsR\x05value:\x028\x01\x1a<\n" +
@@ -2357,7 +2530,24 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x06fields\x18\x02 \x03(\v2/.guardgen.config.v1.TargetSemantics.FieldsEntryBB\xbaH?\x9a\x01<\x10\x80\x02\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x06fields\x1aV\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
-	"\x05value\x18\x02 \x01(\v2\x1b.guardgen.v1.FieldSemanticsR\x05value:\x028\x01\"g\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.guardgen.v1.FieldSemanticsR\x05value:\x028\x01\"\xa5\x03\n" +
+	"\fRequestTypes\x12\x1d\n" +
+	"\aallowed\x18\x01 \x01(\bH\x00R\aallowed\x88\x01\x01\x12 \n" +
+	"\tcel_rules\x18\x02 \x01(\bH\x01R\bcelRules\x88\x01\x01\x125\n" +
+	"\fmax_cel_cost\x18\x03 \x01(\x04B\x0e\xbaH\v2\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x01H\x02R\n" +
+	"maxCelCost\x88\x01\x01\x12F\n" +
+	"\x16max_regex_instructions\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x03R\x14maxRegexInstructions\x88\x01\x01\x126\n" +
+	"\vcache_bytes\x18\x05 \x01(\x04B\x10\xbaH\r2\v\x18\x80\x80\x80\x80\x80\x02(\x80\x80@H\x04R\n" +
+	"cacheBytes\x88\x01\x01\x125\n" +
+	"\rcache_entries\x18\x06 \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x05R\fcacheEntries\x88\x01\x01B\n" +
+	"\n" +
+	"\b_allowedB\f\n" +
+	"\n" +
+	"_cel_rulesB\x0f\n" +
+	"\r_max_cel_costB\x19\n" +
+	"\x17_max_regex_instructionsB\x0e\n" +
+	"\f_cache_bytesB\x10\n" +
+	"\x0e_cache_entries\"g\n" +
 	"\n" +
 	"FieldPaths\x12Y\n" +
 	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\x9e\x03\n" +
@@ -2382,7 +2572,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xc0\x0f\n" +
+	"\v_key_prefix\"\xa1\x10\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2407,7 +2597,9 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"R\x11drainDelaySeconds\x88\x01\x01\x12T\n" +
 	"\x17deadline_margin_seconds\x18\x11 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\x00\x00H\vR\x15deadlineMarginSeconds\x88\x01\x01\x12;\n" +
 	"\tkeepalive\x18\x12 \x01(\v2\x1d.guardgen.config.v1.KeepaliveR\tkeepalive\x12U\n" +
-	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01\x12E\n" +
+	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
+	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
@@ -2423,7 +2615,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x13_max_provider_callsB\x16\n" +
 	"\x14_drain_delay_secondsB\x1a\n" +
 	"\x18_deadline_margin_secondsB\x1b\n" +
-	"\x19_shed_retry_after_seconds\"\xa4\b\n" +
+	"\x19_shed_retry_after_secondsB\x18\n" +
+	"\x16_max_header_list_bytes\"\xa4\b\n" +
 	"\tKeepalive\x12Y\n" +
 	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
 	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
@@ -2499,7 +2692,7 @@ func file_guardgen_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_guardgen_config_v1_config_proto_rawDescData
 }
 
-var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),            // 0: guardgen.config.v1.Config
 	(*LlmPipeline)(nil),       // 1: guardgen.config.v1.LlmPipeline
@@ -2515,31 +2708,32 @@ var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*RouteEntry)(nil),        // 11: guardgen.config.v1.RouteEntry
 	(*Targets)(nil),           // 12: guardgen.config.v1.Targets
 	(*TargetSemantics)(nil),   // 13: guardgen.config.v1.TargetSemantics
-	(*FieldPaths)(nil),        // 14: guardgen.config.v1.FieldPaths
-	(*Cache)(nil),             // 15: guardgen.config.v1.Cache
-	(*Redis)(nil),             // 16: guardgen.config.v1.Redis
-	(*Server)(nil),            // 17: guardgen.config.v1.Server
-	(*Keepalive)(nil),         // 18: guardgen.config.v1.Keepalive
-	(*ServerTls)(nil),         // 19: guardgen.config.v1.ServerTls
-	(*Auth)(nil),              // 20: guardgen.config.v1.Auth
-	(*RateLimit)(nil),         // 21: guardgen.config.v1.RateLimit
-	(*RetryBudget)(nil),       // 22: guardgen.config.v1.RetryBudget
-	(*Breaker)(nil),           // 23: guardgen.config.v1.Breaker
-	(*Telemetry)(nil),         // 24: guardgen.config.v1.Telemetry
-	nil,                       // 25: guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	nil,                       // 26: guardgen.config.v1.Targets.TemplatesEntry
-	nil,                       // 27: guardgen.config.v1.Targets.SemanticsEntry
-	nil,                       // 28: guardgen.config.v1.TargetSemantics.FieldsEntry
-	(*v1.FieldSemantics)(nil), // 29: guardgen.v1.FieldSemantics
+	(*RequestTypes)(nil),      // 14: guardgen.config.v1.RequestTypes
+	(*FieldPaths)(nil),        // 15: guardgen.config.v1.FieldPaths
+	(*Cache)(nil),             // 16: guardgen.config.v1.Cache
+	(*Redis)(nil),             // 17: guardgen.config.v1.Redis
+	(*Server)(nil),            // 18: guardgen.config.v1.Server
+	(*Keepalive)(nil),         // 19: guardgen.config.v1.Keepalive
+	(*ServerTls)(nil),         // 20: guardgen.config.v1.ServerTls
+	(*Auth)(nil),              // 21: guardgen.config.v1.Auth
+	(*RateLimit)(nil),         // 22: guardgen.config.v1.RateLimit
+	(*RetryBudget)(nil),       // 23: guardgen.config.v1.RetryBudget
+	(*Breaker)(nil),           // 24: guardgen.config.v1.Breaker
+	(*Telemetry)(nil),         // 25: guardgen.config.v1.Telemetry
+	nil,                       // 26: guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	nil,                       // 27: guardgen.config.v1.Targets.TemplatesEntry
+	nil,                       // 28: guardgen.config.v1.Targets.SemanticsEntry
+	nil,                       // 29: guardgen.config.v1.TargetSemantics.FieldsEntry
+	(*v1.FieldSemantics)(nil), // 30: guardgen.v1.FieldSemantics
 }
 var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: guardgen.config.v1.Config.llm_pipeline:type_name -> guardgen.config.v1.LlmPipeline
 	7,  // 1: guardgen.config.v1.Config.providers:type_name -> guardgen.config.v1.Provider
 	10, // 2: guardgen.config.v1.Config.routes:type_name -> guardgen.config.v1.Route
 	12, // 3: guardgen.config.v1.Config.targets:type_name -> guardgen.config.v1.Targets
-	15, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
-	17, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
-	24, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
+	16, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
+	18, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
+	25, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
 	2,  // 7: guardgen.config.v1.LlmPipeline.execution:type_name -> guardgen.config.v1.Execution
 	3,  // 8: guardgen.config.v1.LlmPipeline.validation:type_name -> guardgen.config.v1.Validation
 	4,  // 9: guardgen.config.v1.LlmPipeline.routing:type_name -> guardgen.config.v1.Routing
@@ -2551,27 +2745,28 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	9,  // 15: guardgen.config.v1.Provider.tls:type_name -> guardgen.config.v1.ClientTls
 	8,  // 16: guardgen.config.v1.Provider.prices:type_name -> guardgen.config.v1.ModelPrice
 	11, // 17: guardgen.config.v1.Route.entries:type_name -> guardgen.config.v1.RouteEntry
-	25, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	26, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
-	27, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
-	28, // 21: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
-	16, // 22: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	9,  // 23: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	19, // 24: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	20, // 25: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	21, // 26: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	22, // 27: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	23, // 28: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	18, // 29: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
-	16, // 30: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
-	14, // 31: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	13, // 32: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
-	29, // 33: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	26, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	27, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
+	28, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
+	14, // 21: guardgen.config.v1.Targets.request_types:type_name -> guardgen.config.v1.RequestTypes
+	29, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
+	17, // 23: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
+	9,  // 24: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
+	20, // 25: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	21, // 26: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	22, // 27: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	23, // 28: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	24, // 29: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	19, // 30: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
+	17, // 31: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
+	15, // 32: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	13, // 33: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	30, // 34: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }
@@ -2586,20 +2781,22 @@ func file_guardgen_config_v1_config_proto_init() {
 	file_guardgen_config_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[19].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_config_v1_config_proto_rawDesc), len(file_guardgen_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
