@@ -177,11 +177,13 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				MaxAttempts:    uint(retry.MaxAttempts),
 				BaseDelay:      retry.BaseDelay,
 				MaxDelay:       retry.MaxDelay,
-				Jitter:         jitter(retry.Jitter),
+				Jitter:         retry.Jitter,
 				AttemptTimeout: config.Seconds(p.GetAttemptTimeoutSeconds()),
 			},
 			RetryReasons: retry.Reasons,
 			Breaker: providers.BreakerPolicy{
+				// config.proto: consecutive_failures 0 turns the breaker off.
+				Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
 				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
 				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
 				OnStateChange: func(provider string, _, to providers.BreakerState) {
@@ -189,6 +191,8 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				},
 			},
 			Budget: providers.BudgetPolicy{
+				// config.proto: max_tokens 0 turns the budget off.
+				Disabled:  srv.GetRetryBudget().GetMaxTokens() == 0,
 				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
 				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
 			},
@@ -239,15 +243,6 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 		routes = append(routes, route)
 	}
 	return routes, nil
-}
-
-// jitter maps the configuration's jitter factor to Policy.Jitter, where
-// zero means the default and a negative value means none.
-func jitter(f float64) float64 {
-	if f == 0 {
-		return -1
-	}
-	return f
 }
 
 func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {

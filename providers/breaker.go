@@ -17,7 +17,10 @@ type BreakerState = gobreaker.State
 // BreakerPolicy configures a provider's circuit breaker. The zero value
 // trips after 5 consecutive infrastructure failures and stays open 30 s.
 type BreakerPolicy struct {
-	// ConsecutiveFailures trips the breaker; negative disables it.
+	// Disabled turns the breaker off: every attempt is admitted and none
+	// is counted. The other fields are then ignored.
+	Disabled bool
+	// ConsecutiveFailures trips the breaker; 0 means 5.
 	ConsecutiveFailures int
 	// OpenFor is how long the breaker stays open before letting one probe
 	// through (half-open).
@@ -36,10 +39,10 @@ type breaker struct {
 }
 
 func newBreaker(provider string, p BreakerPolicy) *breaker {
-	if p.ConsecutiveFailures < 0 {
+	if p.Disabled {
 		return nil
 	}
-	if p.ConsecutiveFailures == 0 {
+	if p.ConsecutiveFailures <= 0 {
 		p.ConsecutiveFailures = 5
 	}
 	if p.OpenFor <= 0 {

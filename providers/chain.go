@@ -26,51 +26,40 @@ import (
 	"github.com/guardgen/guardgen/telemetry"
 )
 
-// Policy is the transport retry policy of one provider. Its zero value
-// means the article's defaults: 3 attempts, exponential backoff from 2 s
-// capped at 20 s, plus 0–30 % jitter.
+// Policy is the transport retry policy of one provider. It is used as
+// given: a zero delay retries at once, a zero Jitter adds none, and a zero
+// MaxAttempts makes one call. The article's values (3 attempts, backoff
+// from 2 s capped at 20 s, 0–30 % jitter) are config.Default's, the one
+// place defaults live.
 type Policy struct {
 	// MaxAttempts counts every call, the first included, so 3 means one
-	// call and at most two retries. It is passed to go-grpc-middleware's
-	// retry.WithMax unchanged because, on the pinned v2.3.4, WithMax(n)
-	// bounds calls, not retries, whatever its doc comment and parameter
-	// name (maxRetries) say: UnaryClientInterceptor loops
-	// "for attempt := uint(0); attempt < callOpts.max; attempt++" with one
-	// invoker call per iteration, and WithMax(0) (Disable) makes one call
-	// without retrying. TestRetryWithMaxCountsCalls pins this; re-read
-	// interceptors/retry/retry.go when upgrading.
+	// call and at most two retries; 0 means 1. It is passed to
+	// go-grpc-middleware's retry.WithMax unchanged because, on the pinned
+	// v2.3.4, WithMax(n) bounds calls, not retries, whatever its doc
+	// comment and parameter name (maxRetries) say: UnaryClientInterceptor
+	// loops "for attempt := uint(0); attempt < callOpts.max; attempt++"
+	// with one invoker call per iteration, and WithMax(0) (Disable) makes
+	// one call without retrying. TestRetryWithMaxCountsCalls pins this;
+	// re-read interceptors/retry/retry.go when upgrading.
 	MaxAttempts uint
 	BaseDelay   time.Duration
-	MaxDelay    time.Duration
-	// Jitter is the largest fraction added to each wait; negative disables it.
+	// MaxDelay caps the backoff.
+	MaxDelay time.Duration
+	// Jitter is the largest fraction added to each wait, 0..1.
 	Jitter float64
 	// AttemptTimeout bounds each attempt; zero leaves only the caller's deadline.
 	AttemptTimeout time.Duration
 }
 
-func (p Policy) withDefaults() Policy {
-	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 3
-	}
-	if p.BaseDelay == 0 {
-		p.BaseDelay = 2 * time.Second
-	}
-	if p.MaxDelay == 0 {
-		p.MaxDelay = 20 * time.Second
-	}
-	switch {
-	case p.Jitter == 0:
-		p.Jitter = 0.3
-	case p.Jitter < 0:
-		p.Jitter = 0
-	}
+func (p Policy) normalized() Policy {
+	p.MaxAttempts = max(p.MaxAttempts, 1)
+	p.Jitter = min(max(p.Jitter, 0), 1)
 	return p
 }
 
 // Backoff is the wait before retry number retry (1 for the first retry),
 // before jitter: BaseDelay·2^(retry-1), capped at MaxDelay.
 func (p Policy) Backoff(retry uint) time.Duration {
-	p = p.withDefaults()
 	d := p.BaseDelay
 	for i := uint(1); i < retry && d < p.MaxDelay; i++ {
 		d *= 2
@@ -128,7 +117,7 @@ type Chain struct {
 
 // NewChain returns the chain for one provider.
 func NewChain(opts ChainOptions) *Chain {
-	opts.Policy = opts.Policy.withDefaults()
+	opts.Policy = opts.Policy.normalized()
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

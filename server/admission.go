@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ type RateLimit struct {
 	// PerSecond is each caller's sustained request rate.
 	PerSecond float64
 	// Burst is how many requests a caller may send at once; 0 means
-	// max(1, PerSecond).
+	// PerSecond rounded up.
 	Burst int
 	// Shared, when set, enforces the limit across replicas; while it
 	// cannot decide (its store is down), the per-replica bucket does.
@@ -192,7 +193,7 @@ func newLimiter(r RateLimit) *limiter {
 	}
 	burst := r.Burst
 	if burst <= 0 {
-		burst = max(1, int(r.PerSecond))
+		burst = int(math.Ceil(r.PerSecond))
 	}
 	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
 }

@@ -45,9 +45,9 @@ func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServi
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: name,
 		Model:    model,
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:   providers.BudgetPolicy{MaxTokens: -1},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Breaker:  providers.BreakerPolicy{Disabled: true},
+		Budget:   providers.BudgetPolicy{Disabled: true},
 	})
 	return server.RouteEntry{
 		Provider:        name,

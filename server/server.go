@@ -42,7 +42,8 @@ type Options struct {
 	// MaxProviderCalls caps provider calls per request, transport retries,
 	// re-asks and fallbacks together; 0 means 6.
 	MaxProviderCalls int
-	// PreviewLength bounds output previews in failures; 0 means 200.
+	// PreviewLength bounds output previews in failures and logs, in runes;
+	// 0 leaves previews out.
 	PreviewLength int
 	// LogRawPayloads adds the prompt and the accepted (or last) model
 	// output to each Generate's log line, each cut to PreviewLength with
@@ -73,11 +74,11 @@ type Options struct {
 	// rules and the message size limit.
 	MaxPromptBytes int
 	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
-	// 0 means 15 s.
+	// 0 stops them at once.
 	ShutdownTimeout time.Duration
 	// DeadlineMargin is kept back from the caller's deadline so that a
 	// request that runs out of time still answers with its FailureDetail
-	// before the caller's own timer fires; 0 means 100 ms. A deadline
+	// before the caller's own timer fires; 0 keeps none. A deadline
 	// shorter than twice the margin keeps half of what is left.
 	DeadlineMargin time.Duration
 	// DrainDelay keeps serving for this long after health turns
@@ -169,15 +170,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxProviderCalls <= 0 {
 		opts.MaxProviderCalls = 6
-	}
-	if opts.PreviewLength <= 0 {
-		opts.PreviewLength = 200
-	}
-	if opts.DeadlineMargin <= 0 {
-		opts.DeadlineMargin = 100 * time.Millisecond
-	}
-	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = 15 * time.Second
 	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},

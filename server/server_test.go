@@ -70,11 +70,11 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "synthetic",
 		Model:    "synthetic-1",
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 		// Parallel fault plans share this chain; the breaker and the budget
 		// have tests of their own.
-		Breaker: providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:  providers.BudgetPolicy{MaxTokens: -1},
+		Breaker: providers.BreakerPolicy{Disabled: true},
+		Budget:  providers.BudgetPolicy{Disabled: true},
 		Tracer:  chainTracer(ho.tracer),
 	})
 	opts := ho.server

@@ -229,12 +229,13 @@ type Execution struct {
 	// max_attempts counts provider calls per request and route entry, the
 	// first included (3 means one call and two retries). Default: 3.
 	MaxAttempts *uint32 `protobuf:"varint,1,opt,name=max_attempts,json=maxAttempts,proto3,oneof" json:"max_attempts,omitempty"`
-	// base_delay_seconds is the wait before the first retry. Default: 2.
+	// base_delay_seconds is the wait before the first retry; 0 retries at
+	// once. Default: 2.
 	BaseDelaySeconds *float64 `protobuf:"fixed64,2,opt,name=base_delay_seconds,json=baseDelaySeconds,proto3,oneof" json:"base_delay_seconds,omitempty"`
 	// max_delay_seconds caps every wait (before jitter). Default: 20.
 	MaxDelaySeconds *float64 `protobuf:"fixed64,3,opt,name=max_delay_seconds,json=maxDelaySeconds,proto3,oneof" json:"max_delay_seconds,omitempty"`
-	// jitter_factor is the largest fraction of a wait added at random, 0..1.
-	// Default: 0.3.
+	// jitter_factor is the largest fraction of a wait added at random, 0..1;
+	// 0 adds none. Default: 0.3.
 	JitterFactor *float64 `protobuf:"fixed64,4,opt,name=jitter_factor,json=jitterFactor,proto3,oneof" json:"jitter_factor,omitempty"`
 	// infra_errors names the transient faults that are retried, with the
 	// Python OpenAI SDK's exception names as in the article; guardgen maps
@@ -1630,7 +1631,7 @@ type Server struct {
 	// Default: 1048576 (1 MiB).
 	MaxDescriptorSetBytes *uint32 `protobuf:"varint,7,opt,name=max_descriptor_set_bytes,json=maxDescriptorSetBytes,proto3,oneof" json:"max_descriptor_set_bytes,omitempty"`
 	// shutdown_timeout_seconds bounds the drain of in-flight calls on
-	// SIGTERM. Default: 15.
+	// SIGTERM; 0 stops them at once. Default: 15.
 	ShutdownTimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=shutdown_timeout_seconds,json=shutdownTimeoutSeconds,proto3,oneof" json:"shutdown_timeout_seconds,omitempty"`
 	// semantic_attempts bounds generations per request, re-asks included.
 	// Default: 3.
@@ -1658,7 +1659,8 @@ type Server struct {
 	// deadline_margin_seconds is kept back from each caller's deadline so
 	// that a request that runs out of time still answers with its
 	// FailureDetail before the caller's own timer fires. A deadline shorter
-	// than twice the margin keeps half of what is left. Default: 0.1.
+	// than twice the margin keeps half of what is left; 0 keeps no margin.
+	// Default: 0.1.
 	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
 	// keepalive rotates and probes client connections, so that clients
 	// rebalance onto new pods and dead peers are noticed. Default: see
