@@ -52,7 +52,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 llm_pipeline:
   execution:
     base_delay_seconds: 0.001
-    max_delay_seconds: 0.005
+    max_delay_seconds: 0.1 # above the synthetic rate limit's 50 ms RetryInfo
 server:
   rate_limit:
     requests_per_second: 0.001

@@ -153,6 +153,7 @@ func (a *App) build() (server.Options, error) {
 		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
 		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
 		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
+		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
 		ServerOptions:      serverOpts,
 		TracerProvider:     a.tracerProvider(),
 		Propagator:         a.propagator,
@@ -178,7 +179,7 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				BaseDelay:      retry.BaseDelay,
 				MaxDelay:       retry.MaxDelay,
 				Jitter:         retry.Jitter,
-				AttemptTimeout: config.Seconds(p.GetAttemptTimeoutSeconds()),
+				AttemptTimeout: config.Seconds(attemptTimeout(cfg, p)),
 			},
 			RetryReasons: retry.Reasons,
 			Breaker: providers.BreakerPolicy{
@@ -186,6 +187,7 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
 				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
 				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
+				ProbeTimeout:        config.Seconds(srv.GetBreaker().GetProbeTimeoutSeconds()),
 				OnStateChange: func(provider string, _, to providers.BreakerState) {
 					metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
 				},
@@ -243,6 +245,15 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 		routes = append(routes, route)
 	}
 	return routes, nil
+}
+
+// attemptTimeout is provider p's own attempt timeout, or the execution
+// policy's for every provider.
+func attemptTimeout(cfg *configv1.Config, p *configv1.Provider) float64 {
+	if p.AttemptTimeoutSeconds != nil {
+		return p.GetAttemptTimeoutSeconds()
+	}
+	return cfg.GetLlmPipeline().GetExecution().GetAttemptTimeoutSeconds()
 }
 
 func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {

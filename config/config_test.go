@@ -215,7 +215,7 @@ var brokenTests = []struct {
 	want []string
 }{{
 	file: "unknown-key.yaml",
-	want: []string{`7:5: unknown field "max_attemps", expected one of [max_attempts base_delay_seconds max_delay_seconds jitter_factor infra_errors]`},
+	want: []string{`7:5: unknown field "max_attemps", expected one of [max_attempts base_delay_seconds max_delay_seconds jitter_factor infra_errors attempt_timeout_seconds]`},
 }, {
 	file: "bad-action.yaml",
 	want: []string{`4:15: llm_pipeline.routing.infrastructure.action: must be in list [retry_with_backoff, reject_and_fix, alert_and_degrade, fallback_to_cache] (string.in)`},

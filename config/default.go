@@ -20,6 +20,9 @@ func Default() *configv1.Config {
 				MaxDelaySeconds:  proto.Float64(20),
 				JitterFactor:     proto.Float64(0.3),
 				InfraErrors:      []string{"RateLimitError", "APITimeoutError", "APIConnectionError"},
+				// A hung upstream attempt ends in time for one retry
+				// within the request timeout.
+				AttemptTimeoutSeconds: proto.Float64(30),
 			},
 			Validation: &configv1.Validation{
 				StripMarkdownFences:     proto.Bool(true),
@@ -75,8 +78,11 @@ func Default() *configv1.Config {
 			ShutdownTimeoutSeconds: proto.Float64(15),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
 			MaxHeaderListBytes:     proto.Uint32(16 << 10),
-			SemanticAttempts:       proto.Uint32(3),
-			MaxProviderCalls:       proto.Uint32(6),
+			// A caller without a deadline must not hold a slot (and an
+			// upstream connection) for ever.
+			RequestTimeoutSeconds: proto.Float64(60),
+			SemanticAttempts:      proto.Uint32(3),
+			MaxProviderCalls:      proto.Uint32(6),
 			RetryBudget: &configv1.RetryBudget{
 				MaxTokens:  proto.Float64(10),
 				TokenRatio: proto.Float64(0.1),
@@ -84,6 +90,7 @@ func Default() *configv1.Config {
 			Breaker: &configv1.Breaker{
 				ConsecutiveFailures: proto.Uint32(5),
 				OpenSeconds:         proto.Float64(30),
+				ProbeTimeoutSeconds: proto.Float64(10),
 			},
 			Keepalive: &configv1.Keepalive{
 				MaxConnectionAgeSeconds:      proto.Float64(300),

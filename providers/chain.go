@@ -43,7 +43,9 @@ type Policy struct {
 	// re-read interceptors/retry/retry.go when upgrading.
 	MaxAttempts uint
 	BaseDelay   time.Duration
-	// MaxDelay caps the backoff.
+	// MaxDelay caps every wait, the backoff and RetryInfo hints alike: a
+	// hint longer than MaxDelay is not waited for; the call fails at once
+	// and hands the hint on as RetryInfo, for its caller to honour.
 	MaxDelay time.Duration
 	// Jitter is the largest fraction added to each wait, 0..1.
 	Jitter float64
@@ -223,6 +225,11 @@ func (st *retryState) retriable(err error) bool {
 		return false
 	}
 	p := st.c.opts.Policy
+	if f.RetryDelay > p.MaxDelay {
+		f.With("provider", st.c.opts.Provider).With("retry_stopped", "retry_after")
+		st.stopped = f
+		return false
+	}
 	wait := p.Backoff(next)
 	wait += time.Duration(float64(wait) * p.Jitter * st.c.opts.Rand())
 	wait = max(wait, f.RetryDelay)
@@ -266,7 +273,7 @@ func (st *retryState) backoff(context.Context, uint) time.Duration {
 
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	done, err := c.breaker.allow(c.opts.Provider)
+	done, probeTimeout, err := c.breaker.allow(c.opts.Provider)
 	if err != nil {
 		return err
 	}
@@ -300,7 +307,7 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 		))
 	defer span.End()
 	start := c.opts.Now()
-	err = c.invokeAttempt(ctx, method, req, reply, cc, invoker, opts...)
+	err = c.invokeAttempt(ctx, probeTimeout, method, req, reply, cc, invoker, opts...)
 	if err != nil && ctx.Err() != nil {
 		// The caller's deadline or cancellation ended the attempt; whatever
 		// the provider made of it (a provider sees an expired deadline as a
@@ -349,18 +356,23 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	return err
 }
 
-// invokeAttempt calls the provider under the per-attempt timeout. An
-// attempt that runs out of its own time, while the caller still has some,
-// is an upstream timeout, which the retry interceptor may retry.
-func (c *Chain) invokeAttempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if c.opts.Policy.AttemptTimeout <= 0 {
+// invokeAttempt calls the provider under the per-attempt timeout, or
+// probeTimeout when it is shorter and not zero (the breaker's half-open
+// probe). An attempt that runs out of its own time, while the caller still
+// has some, is an upstream timeout, which the retry interceptor may retry.
+func (c *Chain) invokeAttempt(ctx context.Context, probeTimeout time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	timeout := c.opts.Policy.AttemptTimeout
+	if probeTimeout > 0 && (timeout <= 0 || probeTimeout < timeout) {
+		timeout = probeTimeout
+	}
+	if timeout <= 0 {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	actx, cancel := context.WithTimeout(ctx, c.opts.Policy.AttemptTimeout)
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := invoker(actx, method, req, reply, cc, opts...)
 	if err != nil && ctx.Err() == nil && actx.Err() != nil {
-		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", c.opts.Policy.AttemptTimeout)
+		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", timeout)
 	}
 	return err
 }

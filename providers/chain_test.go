@@ -342,7 +342,7 @@ func TestRetryInfoSurvivesExhaustion(t *testing.T) {
 	t.Parallel()
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "openai",
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 	})
 	client, upstream := openAIClient(t, chain)
 	upstream.SetDefault(openaitest.RateLimitedMs(7))
@@ -491,6 +491,26 @@ func TestDisabledIsOff(t *testing.T) {
 	reasons, _ = run(providers.BreakerPolicy{Disabled: true}, providers.BudgetPolicy{})
 	if reasons[guardgenv1.FailureReason_FAILURE_REASON_UNSPECIFIED] == 0 {
 		t.Errorf("zero BudgetPolicy: reasons %v, want the budget to refuse retries", reasons)
+	}
+}
+
+// TestRetryAfterBeyondMaxDelay: a RetryInfo hint longer than MaxDelay is
+// not waited for: the call fails at once, the hint handed on.
+func TestRetryAfterBeyondMaxDelay(t *testing.T) {
+	t.Parallel()
+	chain := providers.NewChain(providers.ChainOptions{
+		Provider: "openai",
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Second},
+	})
+	client, upstream := openAIClient(t, chain)
+	upstream.SetDefault(openaitest.RateLimited("45"))
+	_, err := client.Complete(t.Context(), completeRequest())
+	f := classifier.As(err)
+	if f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RATE_LIMITED || f.RetryDelay != 45*time.Second || f.Metadata["retry_stopped"] != "retry_after" {
+		t.Errorf("error = %v %v, want RATE_LIMITED stopped by the cap, with the 45s hint", err, f.Metadata)
+	}
+	if n := upstream.Count(); n != 1 {
+		t.Errorf("upstream requests = %d, want 1", n)
 	}
 }
 

@@ -45,7 +45,7 @@ func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServi
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: name,
 		Model:    model,
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
 		Breaker:  providers.BreakerPolicy{Disabled: true},
 		Budget:   providers.BudgetPolicy{Disabled: true},
 	})

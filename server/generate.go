@@ -33,6 +33,12 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 		return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
 			"prompt: %d bytes exceeds the limit of %d", n, s.opts.MaxPromptBytes))
 	}
+	if s.opts.RequestTimeout > 0 {
+		// guardgen's own bound, whatever the caller sent or did not send.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
+		defer cancel()
+	}
 	ctx, cancel := s.withMargin(ctx)
 	defer cancel()
 	route, rf := s.route(ctx, req)

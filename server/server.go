@@ -81,6 +81,10 @@ type Options struct {
 	// before the caller's own timer fires; 0 keeps none. A deadline
 	// shorter than twice the margin keeps half of what is left.
 	DeadlineMargin time.Duration
+	// RequestTimeout bounds each Generate call, whatever deadline the
+	// caller sent; a shorter caller deadline wins. 0 leaves only the
+	// caller's.
+	RequestTimeout time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes
 	// see the change first. 0 stops taking calls at once.

@@ -70,7 +70,7 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "synthetic",
 		Model:    "synthetic-1",
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
 		// Parallel fault plans share this chain; the breaker and the budget
 		// have tests of their own.
 		Breaker: providers.BreakerPolicy{Disabled: true},

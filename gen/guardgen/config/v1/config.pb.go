@@ -232,7 +232,10 @@ type Execution struct {
 	// base_delay_seconds is the wait before the first retry; 0 retries at
 	// once. Default: 2.
 	BaseDelaySeconds *float64 `protobuf:"fixed64,2,opt,name=base_delay_seconds,json=baseDelaySeconds,proto3,oneof" json:"base_delay_seconds,omitempty"`
-	// max_delay_seconds caps every wait (before jitter). Default: 20.
+	// max_delay_seconds caps every wait (before jitter). A provider's
+	// RetryInfo (Retry-After) hint longer than this is not waited for: the
+	// call fails at once and hands the hint to the caller as RetryInfo.
+	// Default: 20.
 	MaxDelaySeconds *float64 `protobuf:"fixed64,3,opt,name=max_delay_seconds,json=maxDelaySeconds,proto3,oneof" json:"max_delay_seconds,omitempty"`
 	// jitter_factor is the largest fraction of a wait added at random, 0..1;
 	// 0 adds none. Default: 0.3.
@@ -246,9 +249,13 @@ type Execution struct {
 	// the three enables both). Default: RateLimitError, APITimeoutError,
 	// APIConnectionError. An empty list in a file keeps the default; set
 	// max_attempts to 1 to retry nothing.
-	InfraErrors   []string `protobuf:"bytes,5,rep,name=infra_errors,json=infraErrors,proto3" json:"infra_errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	InfraErrors []string `protobuf:"bytes,5,rep,name=infra_errors,json=infraErrors,proto3" json:"infra_errors,omitempty"`
+	// attempt_timeout_seconds bounds each transport attempt of a provider
+	// that sets no attempt_timeout_seconds of its own; a timed-out attempt
+	// is UPSTREAM_TIMEOUT and may be retried. Default: 30.
+	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,6,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
@@ -314,6 +321,13 @@ func (x *Execution) GetInfraErrors() []string {
 		return x.InfraErrors
 	}
 	return nil
+}
+
+func (x *Execution) GetAttemptTimeoutSeconds() float64 {
+	if x != nil && x.AttemptTimeoutSeconds != nil {
+		return *x.AttemptTimeoutSeconds
+	}
+	return 0
 }
 
 // Validation configures how model output is turned into a message.
@@ -627,11 +641,12 @@ type Provider struct {
 	// project sets the OpenAI-Project header (openai only). Empty: not sent.
 	Project string `protobuf:"bytes,7,opt,name=project,proto3" json:"project,omitempty"`
 	// timeout_seconds bounds one provider call as a whole: every transport
-	// attempt and backoff wait. Unset: only the caller's deadline.
+	// attempt and backoff wait. Unset: only server.request_timeout_seconds
+	// and the caller's deadline.
 	TimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
 	// attempt_timeout_seconds bounds each transport attempt; a timed-out
-	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset: only
-	// timeout_seconds and the caller's deadline.
+	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset:
+	// llm_pipeline.execution.attempt_timeout_seconds.
 	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,9,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
 	// output_mode is how JSON is asked for (openai only), which says whether
 	// the server honours response_format:
@@ -1675,8 +1690,13 @@ type Server struct {
 	// carry; the server advertises it, and a larger header list is refused
 	// by the transport before any handler runs. Default: 16384 (16 KiB).
 	MaxHeaderListBytes *uint32 `protobuf:"varint,20,opt,name=max_header_list_bytes,json=maxHeaderListBytes,proto3,oneof" json:"max_header_list_bytes,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// request_timeout_seconds bounds each Generate call inside guardgen,
+	// whatever deadline the caller sent or did not send; a shorter caller
+	// deadline wins. Past it the call fails with DEADLINE_EXCEEDED and its
+	// FailureDetail. Default: 60.
+	RequestTimeoutSeconds *float64 `protobuf:"fixed64,21,opt,name=request_timeout_seconds,json=requestTimeoutSeconds,proto3,oneof" json:"request_timeout_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1845,6 +1865,13 @@ func (x *Server) GetShedRetryAfterSeconds() float64 {
 func (x *Server) GetMaxHeaderListBytes() uint32 {
 	if x != nil && x.MaxHeaderListBytes != nil {
 		return *x.MaxHeaderListBytes
+	}
+	return 0
+}
+
+func (x *Server) GetRequestTimeoutSeconds() float64 {
+	if x != nil && x.RequestTimeoutSeconds != nil {
+		return *x.RequestTimeoutSeconds
 	}
 	return 0
 }
@@ -2231,9 +2258,15 @@ type Breaker struct {
 	// consecutive_failures trips the breaker; 0 disables it. Default: 5.
 	ConsecutiveFailures *uint32 `protobuf:"varint,1,opt,name=consecutive_failures,json=consecutiveFailures,proto3,oneof" json:"consecutive_failures,omitempty"`
 	// open_seconds is how long it stays open before the probe. Default: 30.
-	OpenSeconds   *float64 `protobuf:"fixed64,2,opt,name=open_seconds,json=openSeconds,proto3,oneof" json:"open_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OpenSeconds *float64 `protobuf:"fixed64,2,opt,name=open_seconds,json=openSeconds,proto3,oneof" json:"open_seconds,omitempty"`
+	// probe_timeout_seconds bounds the single attempt a half-open breaker
+	// lets through (on top of the attempt timeout), so that one hung probe
+	// cannot keep the provider's breaker half-open, refusing every other
+	// call, for longer. Keep it above the provider's usual latency, or the
+	// probe never succeeds. Default: 10.
+	ProbeTimeoutSeconds *float64 `protobuf:"fixed64,3,opt,name=probe_timeout_seconds,json=probeTimeoutSeconds,proto3,oneof" json:"probe_timeout_seconds,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Breaker) Reset() {
@@ -2276,6 +2309,13 @@ func (x *Breaker) GetConsecutiveFailures() uint32 {
 func (x *Breaker) GetOpenSeconds() float64 {
 	if x != nil && x.OpenSeconds != nil {
 		return *x.OpenSeconds
+	}
+	return 0
+}
+
+func (x *Breaker) GetProbeTimeoutSeconds() float64 {
+	if x != nil && x.ProbeTimeoutSeconds != nil {
+		return *x.ProbeTimeoutSeconds
 	}
 	return 0
 }
@@ -2413,19 +2453,21 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"validation\x18\x02 \x01(\v2\x1e.guardgen.config.v1.ValidationR\n" +
 	"validation\x125\n" +
 	"\arouting\x18\x03 \x01(\v2\x1b.guardgen.config.v1.RoutingR\arouting\x12G\n" +
-	"\robservability\x18\x04 \x01(\v2!.guardgen.config.v1.ObservabilityR\robservability\"\x89\x05\n" +
+	"\robservability\x18\x04 \x01(\v2!.guardgen.config.v1.ObservabilityR\robservability\"\xfb\x05\n" +
 	"\tExecution\x121\n" +
 	"\fmax_attempts\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\n" +
 	"(\x01H\x00R\vmaxAttempts\x88\x01\x01\x12J\n" +
 	"\x12base_delay_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x10baseDelaySeconds\x88\x01\x01\x12H\n" +
 	"\x11max_delay_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x0fmaxDelaySeconds\x88\x01\x01\x12A\n" +
 	"\rjitter_factor\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x03R\fjitterFactor\x88\x01\x01\x12\x92\x01\n" +
-	"\finfra_errors\x18\x05 \x03(\tBo\xbaHl\x92\x01i\x18\x01\"ercR\x0eRateLimitErrorR\x0fAPITimeoutErrorR\x12APIConnectionErrorR\x13InternalServerErrorR\x17ServiceUnavailableErrorR\vinfraErrors:\x8a\x01\xbaH\x86\x01\x1a\x83\x01\n" +
+	"\finfra_errors\x18\x05 \x03(\tBo\xbaHl\x92\x01i\x18\x01\"ercR\x0eRateLimitErrorR\x0fAPITimeoutErrorR\x12APIConnectionErrorR\x13InternalServerErrorR\x17ServiceUnavailableErrorR\vinfraErrors\x12T\n" +
+	"\x17attempt_timeout_seconds\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x04R\x15attemptTimeoutSeconds\x88\x01\x01:\x8a\x01\xbaH\x86\x01\x1a\x83\x01\n" +
 	"\x18execution.delays_ordered\x124base_delay_seconds must not exceed max_delay_seconds\x1a1this.base_delay_seconds <= this.max_delay_secondsB\x0f\n" +
 	"\r_max_attemptsB\x15\n" +
 	"\x13_base_delay_secondsB\x14\n" +
 	"\x12_max_delay_secondsB\x10\n" +
-	"\x0e_jitter_factor\"\xe8\x02\n" +
+	"\x0e_jitter_factorB\x1a\n" +
+	"\x18_attempt_timeout_seconds\"\xe8\x02\n" +
 	"\n" +
 	"Validation\x127\n" +
 	"\x15strip_markdown_fences\x18\x01 \x01(\bH\x00R\x13stripMarkdownFences\x88\x01\x01\x12K\n" +
@@ -2574,7 +2616,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xa1\x10\n" +
+	"\v_key_prefix\"\x93\x11\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2601,7 +2643,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\tkeepalive\x18\x12 \x01(\v2\x1d.guardgen.config.v1.KeepaliveR\tkeepalive\x12U\n" +
 	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01\x12E\n" +
 	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
-	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
+	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
@@ -2618,7 +2661,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x14_drain_delay_secondsB\x1a\n" +
 	"\x18_deadline_margin_secondsB\x1b\n" +
 	"\x19_shed_retry_after_secondsB\x18\n" +
-	"\x16_max_header_list_bytes\"\xa4\b\n" +
+	"\x16_max_header_list_bytesB\x1a\n" +
+	"\x18_request_timeout_seconds\"\xa4\b\n" +
 	"\tKeepalive\x12Y\n" +
 	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
 	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
@@ -2657,12 +2701,14 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\vtoken_ratio\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
 	"tokenRatio\x88\x01\x01B\r\n" +
 	"\v_max_tokensB\x0e\n" +
-	"\f_token_ratio\"\xb6\x01\n" +
+	"\f_token_ratio\"\xa2\x02\n" +
 	"\aBreaker\x12@\n" +
 	"\x14consecutive_failures\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\x90NH\x00R\x13consecutiveFailures\x88\x01\x01\x12?\n" +
-	"\fopen_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\vopenSeconds\x88\x01\x01B\x17\n" +
+	"\fopen_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\vopenSeconds\x88\x01\x01\x12P\n" +
+	"\x15probe_timeout_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x13probeTimeoutSeconds\x88\x01\x01B\x17\n" +
 	"\x15_consecutive_failuresB\x0f\n" +
-	"\r_open_seconds\"\x8e\x04\n" +
+	"\r_open_secondsB\x18\n" +
+	"\x16_probe_timeout_seconds\"\x8e\x04\n" +
 	"\tTelemetry\x124\n" +
 	"\rotlp_endpoint\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\fotlpEndpoint\x12#\n" +
