@@ -374,6 +374,9 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			Project:      p.GetProject(),
 			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
 			Propagator:   a.propagator,
+			// A provider's model output is at most max_output_bytes; the
+			// body around it is bounded on its own.
+			MaxResponseBytes: int64(a.cfg.GetServer().GetMaxProviderResponseBytes()),
 		}
 		if env := p.GetApiKeyEnv(); env != "" {
 			opts.APIKey = getenv(env)

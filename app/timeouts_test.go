@@ -187,3 +187,21 @@ func classifierReason(err error) string {
 	}
 	return strings.TrimPrefix(d.GetReason().String(), "FAILURE_REASON_")
 }
+
+// TestHugeUpstreamAnswer: a 50 MiB 200 answer fails the call with
+// OUTPUT_TOO_LARGE and its FailureDetail; the body is not read past
+// server.max_provider_response_bytes (the memory it costs is measured in
+// providers/openai's TestHugeResponseCostsLittleMemory).
+func TestHugeUpstreamAnswer(t *testing.T) {
+	t.Parallel()
+	up := upstream(t)
+	up.SetDefault(openaitest.Step{Content: validTicket, PadContent: 50 << 20})
+	c := client(t, openAIConfig(t, up))
+	_, err := generatePlan(t, c, "", nil)
+	if status.Code(err) != codes.Aborted || classifierReason(err) != "OUTPUT_TOO_LARGE" {
+		t.Fatalf("Generate = %v (detail %v), want ABORTED with OUTPUT_TOO_LARGE", err, detail(err))
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream requests = %d, want 1 (not retried)", n)
+	}
+}

@@ -80,9 +80,10 @@ func Default() *configv1.Config {
 			MaxHeaderListBytes:     proto.Uint32(16 << 10),
 			// A caller without a deadline must not hold a slot (and an
 			// upstream connection) for ever.
-			RequestTimeoutSeconds: proto.Float64(60),
-			SemanticAttempts:      proto.Uint32(3),
-			MaxProviderCalls:      proto.Uint32(6),
+			RequestTimeoutSeconds:    proto.Float64(60),
+			MaxProviderResponseBytes: proto.Uint32(4 << 20),
+			SemanticAttempts:         proto.Uint32(3),
+			MaxProviderCalls:         proto.Uint32(6),
 			RetryBudget: &configv1.RetryBudget{
 				MaxTokens:  proto.Float64(10),
 				TokenRatio: proto.Float64(0.1),

@@ -66,6 +66,10 @@ type Step struct {
 	// asked for logprobs (as the API does); nil sends null. Their tokens
 	// should spell Content.
 	Logprobs []Logprob
+	// PadContent appends this many spaces to the assistant content, sent
+	// in chunks without a Content-Length, so that a test can send an
+	// answer of any size without holding it in memory.
+	PadContent int64
 }
 
 // Logprob is one content token and its log-probability.

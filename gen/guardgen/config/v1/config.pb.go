@@ -1695,8 +1695,13 @@ type Server struct {
 	// deadline wins. Past it the call fails with DEADLINE_EXCEEDED and its
 	// FailureDetail. Default: 60.
 	RequestTimeoutSeconds *float64 `protobuf:"fixed64,21,opt,name=request_timeout_seconds,json=requestTimeoutSeconds,proto3,oneof" json:"request_timeout_seconds,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// max_provider_response_bytes bounds each HTTP response body guardgen
+	// reads from an openai provider: a larger answer is not read past the
+	// bound and fails as OUTPUT_TOO_LARGE. (Plug-ins of type grpc are bounded
+	// by gRPC's 4 MiB receive limit.) Default: 4194304 (4 MiB).
+	MaxProviderResponseBytes *uint32 `protobuf:"varint,22,opt,name=max_provider_response_bytes,json=maxProviderResponseBytes,proto3,oneof" json:"max_provider_response_bytes,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1872,6 +1877,13 @@ func (x *Server) GetMaxHeaderListBytes() uint32 {
 func (x *Server) GetRequestTimeoutSeconds() float64 {
 	if x != nil && x.RequestTimeoutSeconds != nil {
 		return *x.RequestTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Server) GetMaxProviderResponseBytes() uint32 {
+	if x != nil && x.MaxProviderResponseBytes != nil {
+		return *x.MaxProviderResponseBytes
 	}
 	return 0
 }
@@ -2616,7 +2628,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\x93\x11\n" +
+	"\v_key_prefix\"\x87\x12\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2644,7 +2656,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01\x12E\n" +
 	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
 	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
-	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
+	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
@@ -2662,7 +2675,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x18_deadline_margin_secondsB\x1b\n" +
 	"\x19_shed_retry_after_secondsB\x18\n" +
 	"\x16_max_header_list_bytesB\x1a\n" +
-	"\x18_request_timeout_seconds\"\xa4\b\n" +
+	"\x18_request_timeout_secondsB\x1e\n" +
+	"\x1c_max_provider_response_bytes\"\xa4\b\n" +
 	"\tKeepalive\x12Y\n" +
 	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
 	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
