@@ -33,6 +33,8 @@ cache:
   redis:
     address: %s
     key_prefix: "guardgen-replicas-test:"
+server:
+  drain_delay_seconds: 0
 `
 
 func TestReplicasShareTheRedisCache(t *testing.T) {

@@ -74,7 +74,7 @@ llm_pipeline:
     max_delay_seconds: 0
     jitter_factor: 0
 server:
-  drain_delay_seconds: 0
+  max_in_flight: 128
 `
 	reasons := func(t *testing.T, yaml, plan string, n int) map[string]int {
 		c := client(t, parse(t, fast+yaml))

@@ -63,7 +63,7 @@ func (a *App) build() (server.Options, error) {
 		return server.Options{}, err
 	}
 	a.metrics = metrics
-	a.closers = append(a.closers, func() error { return metrics.Shutdown(context.Background()) })
+	a.closers = append(a.closers, metrics.Shutdown)
 
 	routes, err := a.buildRoutes()
 	if err != nil {
@@ -74,7 +74,7 @@ func (a *App) build() (server.Options, error) {
 		return server.Options{}, err
 	}
 	if closer, ok := cache.(interface{ Close() error }); ok {
-		a.closers = append(a.closers, closer.Close)
+		a.closers = append(a.closers, func(context.Context) error { return closer.Close() })
 	}
 	templates, err := fallback.NewTemplates(cfg.GetTargets().GetTemplates())
 	if err != nil {
@@ -400,7 +400,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if err != nil {
 			return nil, "", err
 		}
-		a.closers = append(a.closers, impl.Close)
+		a.closers = append(a.closers, func(context.Context) error { return impl.Close() })
 		a.idle = append(a.idle, impl.Close)
 		model := opts.Model
 		if model == "" {
@@ -427,7 +427,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if err != nil {
 			return nil, "", err
 		}
-		a.closers = append(a.closers, conn.Close)
+		a.closers = append(a.closers, func(context.Context) error { return conn.Close() })
 		return conn, p.GetModel(), nil
 	}
 	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
@@ -464,7 +464,7 @@ func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
 	if err != nil {
 		return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis: %w", err)
 	}
-	a.closers = append(a.closers, shared.Close)
+	a.closers = append(a.closers, func(context.Context) error { return shared.Close() })
 	limit.Shared = shared
 	return limit, nil
 }

@@ -35,7 +35,6 @@ func openAIConfig(t *testing.T, up *openaitest.Server) *configv1.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Server.DrainDelaySeconds = proto.Float64(0)
 	return cfg
 }
 

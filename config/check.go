@@ -141,6 +141,9 @@ var locators = map[string]func(file, merged *configv1.Config) []path{
 	"server.descriptor_set_within_message": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"server", "max_descriptor_set_bytes"}, path{"server", "max_message_bytes"})
 	},
+	"server.drain_within_shutdown": func(file, _ *configv1.Config) []path {
+		return firstSet(file, path{"server", "drain_delay_seconds"}, path{"server", "shutdown_timeout_seconds"})
+	},
 	"server.semantic_within_calls": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"server", "semantic_attempts"}, path{"server", "max_provider_calls"})
 	},

@@ -229,6 +229,9 @@ var brokenTests = []struct {
 	file: "base-above-max.yaml",
 	want: []string{`6:25: llm_pipeline.execution.base_delay_seconds: base_delay_seconds must not exceed max_delay_seconds (execution.delays_ordered)`},
 }, {
+	file: "drain-past-shutdown.yaml",
+	want: []string{`4:24: server.drain_delay_seconds: drain_delay_seconds must not exceed shutdown_timeout_seconds (server.drain_within_shutdown)`},
+}, {
 	file: "route-missing-provider.yaml",
 	want: []string{`9:19: routes[0].entries[1].provider: route entry names a provider that is not in providers (config.route_provider_exists)`},
 }, {

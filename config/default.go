@@ -76,6 +76,7 @@ func Default() *configv1.Config {
 			MaxOutputBytes:         proto.Uint32(1 << 20),
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
+			DrainDelaySeconds:      proto.Float64(2),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
 			MaxHeaderListBytes:     proto.Uint32(16 << 10),
 			// A caller without a deadline must not hold a slot (and an

@@ -97,7 +97,7 @@ func startRoutes(t testing.TB, opts server.Options) *harness {
 		stop()
 		conn.Close()
 	})
-	return &harness{gen: guardgenv1.NewGenerationServiceClient(conn), targets: guardgenv1.NewTargetServiceClient(conn), stop: stop}
+	return &harness{addr: lis.Addr().String(), gen: guardgenv1.NewGenerationServiceClient(conn), targets: guardgenv1.NewTargetServiceClient(conn), stop: stop}
 }
 
 // agedCache is a memory cache whose entries were stored age ago, so the

@@ -54,6 +54,9 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
 	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
 	resp, f := run.loop(ctx)
+	if f != nil && shutDown(ctx) {
+		f = shutdownFailure()
+	}
 	if f != nil {
 		f.Attempts = rec.Len()
 		if d := run.degrade(ctx, run.preq, f); d != nil {

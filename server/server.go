@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -73,8 +72,11 @@ type Options struct {
 	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
 	// rules and the message size limit.
 	MaxPromptBytes int
-	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
-	// 0 stops them at once.
+	// ShutdownTimeout bounds shutdown, from the signal to the end of the
+	// drain of in-flight calls; calls still running then are ended with
+	// UNAVAILABLE and a SHUTTING_DOWN FailureDetail, and Serve returns
+	// within about half a second more whatever the handlers do. 0 ends
+	// in-flight calls at once.
 	ShutdownTimeout time.Duration
 	// DeadlineMargin is kept back from the caller's deadline so that a
 	// request that runs out of time still answers with its FailureDetail
@@ -87,7 +89,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes
-	// see the change first. 0 stops taking calls at once.
+	// see the change first; it is part of ShutdownTimeout. 0 stops taking
+	// calls at once.
 	DrainDelay time.Duration
 	// Cache holds the last valid result per request, for the degradation
 	// chain; nil disables it. CacheBackend names it in metrics.
@@ -151,6 +154,10 @@ type Server struct {
 	limiter          *limiter
 	inFlight         chan struct{}
 	codec            *requestCodec
+	// stopping is cancelled, with errShuttingDown as its cause, when the
+	// drain runs out on shutdown: every handler's context derives from it.
+	stopping     context.Context
+	stopHandlers context.CancelCauseFunc
 }
 
 // New returns a Server ready to Serve.
@@ -193,6 +200,7 @@ func New(opts Options) (*Server, error) {
 		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
 	}
+	s.stopping, s.stopHandlers = context.WithCancelCause(context.Background())
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}
@@ -213,7 +221,7 @@ func New(opts Options) (*Server, error) {
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.rejectUndecodableStream, s.authStream),
+		grpc.ChainStreamInterceptor(s.endStreamOnShutdown, s.rejectUndecodableStream, s.authStream),
 		grpc.ForceServerCodecV2(s.codec),
 		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
 		// own limit, which answers without one, is the backstop.
@@ -238,40 +246,4 @@ func unknownMethod(_ any, stream grpc.ServerStream) error {
 	method, _ := grpc.Method(stream.Context())
 	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
 		"unknown method %q; server reflection lists the services", method))
-}
-
-// Serve serves on lis until ctx is done, then shuts down gracefully:
-// health turns NOT_SERVING first so balancers stop sending, in-flight calls
-// drain for at most ShutdownTimeout, and whatever remains is cut off.
-func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	served := make(chan error, 1)
-	go func() { served <- s.grpc.Serve(lis) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	s.health.Shutdown()
-	s.logger.Info("shutting down", slog.Duration("drain_delay", s.opts.DrainDelay), slog.Duration("drain_timeout", s.opts.ShutdownTimeout))
-	if s.opts.DrainDelay > 0 {
-		time.Sleep(s.opts.DrainDelay)
-	}
-	drained := make(chan struct{})
-	go func() {
-		s.grpc.GracefulStop()
-		close(drained)
-	}()
-	timer := time.NewTimer(s.opts.ShutdownTimeout)
-	defer timer.Stop()
-	select {
-	case <-drained:
-	case <-timer.C:
-		s.logger.Warn("drain timed out; stopping in-flight calls")
-		s.grpc.Stop()
-		<-drained
-	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
-	}
-	return nil
 }

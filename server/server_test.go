@@ -496,7 +496,7 @@ func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*
 func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond}})
+	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 10 * time.Second}})
 	ctx := context.Background()
 	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)

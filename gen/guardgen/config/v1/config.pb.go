@@ -1645,8 +1645,11 @@ type Server struct {
 	// max_descriptor_set_bytes bounds a request's descriptor_set.
 	// Default: 1048576 (1 MiB).
 	MaxDescriptorSetBytes *uint32 `protobuf:"varint,7,opt,name=max_descriptor_set_bytes,json=maxDescriptorSetBytes,proto3,oneof" json:"max_descriptor_set_bytes,omitempty"`
-	// shutdown_timeout_seconds bounds the drain of in-flight calls on
-	// SIGTERM; 0 stops them at once. Default: 15.
+	// shutdown_timeout_seconds bounds shutdown on SIGTERM, from the signal
+	// to the end of the drain, drain_delay_seconds included. Calls still in
+	// flight then are ended with UNAVAILABLE and a SHUTTING_DOWN
+	// FailureDetail, and guardgen exits within a second more whatever its
+	// handlers do. 0 ends in-flight calls at once. Default: 15.
 	ShutdownTimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=shutdown_timeout_seconds,json=shutdownTimeoutSeconds,proto3,oneof" json:"shutdown_timeout_seconds,omitempty"`
 	// semantic_attempts bounds generations per request, re-asks included.
 	// Default: 3.
@@ -1669,7 +1672,12 @@ type Server struct {
 	Breaker *Breaker `protobuf:"bytes,15,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	// drain_delay_seconds is how long guardgen keeps serving after its health
 	// turns NOT_SERVING on SIGTERM and before it stops taking new calls, so
-	// load balancers and probes see the change first. Default: 0.
+	// load balancers and probes see the change first. It is part of
+	// shutdown_timeout_seconds. The default covers clients and proxies that
+	// watch health (gRPC client-side health checking is told at once) or
+	// poll it about once a second; behind a balancer that polls less often,
+	// or Kubernetes endpoints, raise it or add a preStop sleep.
+	// Default: 2.
 	DrainDelaySeconds *float64 `protobuf:"fixed64,16,opt,name=drain_delay_seconds,json=drainDelaySeconds,proto3,oneof" json:"drain_delay_seconds,omitempty"`
 	// deadline_margin_seconds is kept back from each caller's deadline so
 	// that a request that runs out of time still answers with its
@@ -2628,7 +2636,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\x87\x12\n" +
+	"\v_key_prefix\"\xa1\x13\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2657,9 +2665,10 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
 	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
 	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
-	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
-	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
+	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x97\x01\n" +
+	"\x1cserver.drain_within_shutdown\x12<drain_delay_seconds must not exceed shutdown_timeout_seconds\x1a9this.drain_delay_seconds <= this.shutdown_timeout_seconds\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
 	"\a_listenB\x11\n" +
 	"\x0f_metrics_listenB\x10\n" +
