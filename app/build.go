@@ -135,6 +135,7 @@ func (a *App) build() (server.Options, error) {
 		MaxPromptBytes:    int(srv.GetMaxPromptBytes()),
 		Cache:             cache,
 		CacheBackend:      backend,
+		CacheTenant:       cfg.GetCache().GetTenant(),
 		Templates:         templates,
 		Metrics:           metrics,
 		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{

@@ -7,8 +7,9 @@
 //
 // # Cache
 //
-// Every valid result is stored under [Key]: target type, descriptor hash,
-// model and a hash of the normalised prompt. A degraded answer is the
+// Every valid result is stored under [Key] of its [Scope]: target type,
+// descriptor hash, model, and a hash of the caller, the instructions, the
+// request options that change the output and the normalised prompt. A degraded answer is the
 // stored [Entry], served with its [Age]. Two backends implement [Cache]:
 // [Memory], a bounded LRU with a TTL for a single replica (the default),
 // and [Redis], shared by all replicas so that one serves what another

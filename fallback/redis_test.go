@@ -44,7 +44,7 @@ func TestRedisRoundTrip(t *testing.T) {
 	srv := redistest.Start(t)
 	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "test:"})
 	ctx := t.Context()
-	key := fallback.Key("guardgen.examples.v1.TicketClassification", "0123456789abcdef0123", "a prompt", "gpt-4o-mini")
+	key := fallback.Key(fallback.Scope{TargetType: "guardgen.examples.v1.TicketClassification", DescriptorHash: "0123456789abcdef0123", Prompt: "a prompt", Model: "gpt-4o-mini"})
 
 	if _, ok, err := r.Get(ctx, key); ok || err != nil {
 		t.Fatalf("Get before Put = ok %v, err %v; want a clean miss", ok, err)

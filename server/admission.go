@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"math"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -153,6 +155,26 @@ type callerKey struct{}
 func subject(ctx context.Context) string {
 	who, _ := ctx.Value(callerKey{}).(identity)
 	return who.subject
+}
+
+// cacheCaller names who is calling in cache keys: the authenticated
+// subject, else the bearer token's digest prefix, else the verified client
+// certificate's digest (mTLS), else the configured tenant, shared by every
+// caller guardgen cannot tell apart.
+func (s *Server) cacheCaller(ctx context.Context) string {
+	if who, ok := ctx.Value(callerKey{}).(identity); ok {
+		if who.subject != "" {
+			return "subject:" + who.subject
+		}
+		return "token:" + hex.EncodeToString([]byte(who.id))
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
+			sum := sha256.Sum256(info.State.VerifiedChains[0][0].Raw)
+			return "cert:" + hex.EncodeToString(sum[:8])
+		}
+	}
+	return "tenant:" + s.opts.CacheTenant
 }
 
 // caller identifies who is calling, for rate limiting: the token digest

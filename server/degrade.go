@@ -64,20 +64,45 @@ func degradation(f *classifier.Failure, kind string) *guardgenv1.FailureDetail {
 	return d
 }
 
-// cacheKey identifies a request's result: target type, descriptor hash,
-// normalised prompt and the route and model asked for.
+// cacheKey identifies a request's result: what was asked for (target
+// type and descriptor, route and model, instructions, prompt and every
+// option that changes the output) and who asked.
 func (g *generation) cacheKey() string {
+	opts := g.req.GetOptions()
 	model := g.route.Name
-	if m := g.req.GetOptions().GetModel(); m != "" {
+	if m := opts.GetModel(); m != "" {
 		model += "/" + m
 	}
-	return fallback.Key(string(g.target.Desc.FullName()), g.target.Hash, g.req.GetPrompt(), model)
+	return fallback.Key(fallback.Scope{
+		TargetType:     string(g.target.Desc.FullName()),
+		DescriptorHash: g.target.Hash,
+		Model:          model,
+		Caller:         g.caller,
+		Instructions:   g.req.GetInstructions(),
+		Options:        outputOptions(opts),
+		Prompt:         g.req.GetPrompt(),
+	})
+}
+
+// outputOptions encodes the request options that change the answer:
+// all of them but those already in the key (route, model) and those that
+// only say how the request is served. An option added to GenerateOptions
+// is part of the key unless it is cleared here.
+func outputOptions(opts *guardgenv1.GenerateOptions) []byte {
+	if opts == nil {
+		return nil
+	}
+	o := proto.CloneOf(opts)
+	o.Route, o.Model = "", ""
+	o.MaxAttempts, o.MaxCacheAge, o.SkipCache, o.ReportConfidence = 0, nil, false, false
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(o) // cannot fail: no required fields
+	return b
 }
 
 // remember stores a clean answer as the last valid result for its key. A
 // cache failure never fails the request.
 func (g *generation) remember(ctx context.Context, msg proto.Message, js string, model string) {
-	if g.s.opts.Cache == nil {
+	if g.s.opts.Cache == nil || g.req.GetOptions().GetSkipCache() {
 		return
 	}
 	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
@@ -96,7 +121,7 @@ func (g *generation) remember(ctx context.Context, msg proto.Message, js string,
 }
 
 func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guardgenv1.GenerateResponse {
-	if g.s.opts.Cache == nil {
+	if g.s.opts.Cache == nil || g.req.GetOptions().GetSkipCache() {
 		return nil
 	}
 	entry, ok, err := g.s.opts.Cache.Get(ctx, g.cacheKey())
@@ -109,6 +134,9 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 		return nil
 	}
 	age := fallback.Age(entry, time.Now())
+	if limit := g.req.GetOptions().GetMaxCacheAge().AsDuration(); limit > 0 && age > limit {
+		return nil // older than the caller accepts
+	}
 	d := degradation(f, "cache")
 	d.Metadata["cache_age_seconds"] = strconv.FormatFloat(age.Seconds(), 'f', 3, 64)
 	g.s.metrics.RecordFallback(ctx, "cache")

@@ -52,7 +52,8 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	ctx, span := s.tracer.Start(ctx, "guardgen.generate")
 	defer span.End()
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
-	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
+	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
+		caller: s.cacheCaller(ctx)}
 	resp, f := run.loop(ctx)
 	if f != nil && shutDown(ctx) {
 		f = shutdownFailure()
@@ -105,6 +106,8 @@ type generation struct {
 	// answered is the number of the provider call whose output is the
 	// answer; 0 when no generation answered (a failure, cache, template).
 	answered int
+	// caller scopes the request's cached results (see cacheCaller).
+	caller string
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each

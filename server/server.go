@@ -96,6 +96,10 @@ type Options struct {
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
 	CacheBackend string
+	// CacheTenant scopes the cached results of callers guardgen cannot
+	// tell apart (no bearer token, no verified client certificate); each
+	// authenticated caller's results are its own.
+	CacheTenant string
 	// Templates are per-type fallback messages, the chain's last resort.
 	Templates *fallback.Templates
 	// Metrics records guardgen's metrics; nil records nothing.

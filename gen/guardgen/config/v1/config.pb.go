@@ -1464,8 +1464,11 @@ func (x *FieldPaths) GetPaths() []string {
 	return nil
 }
 
-// Cache configures the cache of last valid results (keyed by target type,
-// descriptor hash, normalised prompt hash and model).
+// Cache configures the cache of last valid results. A result answers only
+// requests for the same target type and descriptor, route and model,
+// instructions, prompt (normalised) and output options, from the same
+// caller: the bearer token when auth is on, else the verified client
+// certificate (mTLS), else the tenant.
 type Cache struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// backend is memory (bounded, per process), redis (shared by replicas) or
@@ -1476,7 +1479,11 @@ type Cache struct {
 	// max_entries bounds the memory backend. Default: 1000.
 	MaxEntries *uint32 `protobuf:"varint,3,opt,name=max_entries,json=maxEntries,proto3,oneof" json:"max_entries,omitempty"`
 	// redis configures the redis backend.
-	Redis         *Redis `protobuf:"bytes,4,opt,name=redis,proto3" json:"redis,omitempty"`
+	Redis *Redis `protobuf:"bytes,4,opt,name=redis,proto3" json:"redis,omitempty"`
+	// tenant names, in cache keys, the callers guardgen cannot tell apart
+	// (no bearer token, no verified client certificate): they share cached
+	// results with each other and with no one else. Default: "".
+	Tenant        string `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1537,6 +1544,13 @@ func (x *Cache) GetRedis() *Redis {
 		return x.Redis
 	}
 	return nil
+}
+
+func (x *Cache) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 // Redis is a redis-server the cache shares between replicas.
@@ -2614,14 +2628,15 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x0e_cache_entries\"g\n" +
 	"\n" +
 	"FieldPaths\x12Y\n" +
-	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\x9e\x03\n" +
+	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\xc0\x03\n" +
 	"\x05Cache\x129\n" +
 	"\abackend\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15R\x06memoryR\x05redisR\x04noneH\x00R\abackend\x88\x01\x01\x12=\n" +
 	"\vttl_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x008\x13~A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
 	"ttlSeconds\x88\x01\x01\x122\n" +
 	"\vmax_entries\x18\x03 \x01(\rB\f\xbaH\t*\a\x18\x80\xad\xe2\x04(\x01H\x02R\n" +
 	"maxEntries\x88\x01\x01\x12/\n" +
-	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis:\x89\x01\xbaH\x85\x01\x1a\x82\x01\n" +
+	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis\x12 \n" +
+	"\x06tenant\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06tenant:\x89\x01\xbaH\x85\x01\x1a\x82\x01\n" +
 	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')B\n" +
 	"\n" +
 	"\b_backendB\x0e\n" +
