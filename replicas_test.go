@@ -62,7 +62,15 @@ func TestReplicasShareTheRedisCache(t *testing.T) {
 			if err != nil || clean.GetDegraded() {
 				t.Fatalf("clean request to %s: %v, degraded %v", tt.fill.addr, err, clean.GetDegraded())
 			}
-			resp, err := tt.degrade.client.Generate(replicaCallContext(t, "length"), req)
+			// The write leaves the request path: it reaches Redis soon after
+			// the answer, not before it.
+			var resp *guardgenv1.GenerateResponse
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				resp, err = tt.degrade.client.Generate(replicaCallContext(t, "length"), req)
+				if err == nil || time.Now().After(deadline) {
+					break
+				}
+			}
 			if err != nil {
 				t.Fatalf("truncated request to %s: %v; want OK degraded from the other replica's cache\n%s", tt.degrade.addr, err, tt.degrade.log)
 			}

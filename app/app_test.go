@@ -38,6 +38,25 @@ func client(t *testing.T, cfg *configv1.Config) guardgenv1.GenerationServiceClie
 	return guardgenv1.NewGenerationServiceClient(apptest.Start(t, cfg, app.Options{LogOutput: io.Discard}).Dial(t))
 }
 
+// caller returns a function that sends prompt for a ticket to c with the
+// synthetic fault plan, under a 5 s deadline.
+func caller(t *testing.T, c guardgenv1.GenerationServiceClient) func(prompt, plan string) (*guardgenv1.GenerateResponse, error) {
+	return func(prompt, plan string) (*guardgenv1.GenerateResponse, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		return generateCtx(ctx, c, prompt, plan)
+	}
+}
+
+// generateCtx sends prompt for a ticket under ctx with the synthetic fault
+// plan.
+func generateCtx(ctx context.Context, c guardgenv1.GenerationServiceClient, prompt, plan string) (*guardgenv1.GenerateResponse, error) {
+	if plan != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
+	}
+	return c.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: prompt, TargetType: ticket})
+}
+
 // generatePlan sends one ticket request with the synthetic fault plan.
 func generatePlan(t *testing.T, c guardgenv1.GenerationServiceClient, plan string, req *guardgenv1.GenerateRequest) (*guardgenv1.GenerateResponse, error) {
 	t.Helper()

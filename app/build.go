@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -69,12 +71,9 @@ func (a *App) build() (server.Options, error) {
 	if err != nil {
 		return server.Options{}, err
 	}
-	cache, backend, err := buildCache(cfg.GetCache(), getenv)
+	cache, backend, err := a.buildCache()
 	if err != nil {
 		return server.Options{}, err
-	}
-	if closer, ok := cache.(interface{ Close() error }); ok {
-		a.closers = append(a.closers, func(context.Context) error { return closer.Close() })
 	}
 	templates, err := fallback.NewTemplates(cfg.GetTargets().GetTemplates())
 	if err != nil {
@@ -470,22 +469,57 @@ func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
 	return limit, nil
 }
 
-func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache, string, error) {
+// buildCache returns the configured cache and its backend's name. A Redis
+// is guarded: bounded reads, queued writes off the request path, and a
+// breaker that turns it off while it fails.
+func (a *App) buildCache() (fallback.Cache, string, error) {
+	cfg, metrics := a.cfg.GetCache(), a.metrics
 	ttl := config.Seconds(cfg.GetTtlSeconds())
 	switch cfg.GetBackend() {
 	case "none":
 		return nil, "", nil
 	case "redis":
+		const backend = "redis"
 		r := cfg.GetRedis()
-		opts := fallback.RedisOptions{Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl}
-		if env := r.GetPasswordEnv(); env != "" {
-			opts.Password = getenv(env)
+		timeout := config.Seconds(r.GetTimeoutSeconds())
+		opts := fallback.RedisOptions{
+			Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
 		}
-		cache, err := fallback.NewRedis(opts)
+		if env := r.GetPasswordEnv(); env != "" {
+			opts.Password = a.opts.Getenv(env)
+		}
+		if t := r.GetTls(); t != nil {
+			tc, err := clientTLS(t)
+			if err != nil {
+				return nil, "", fmt.Errorf("cache.redis.tls: %w", err)
+			}
+			opts.TLS = tc
+		}
+		redis, err := fallback.NewRedis(opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("cache.redis: %w", err)
 		}
-		return cache, "redis", nil
+		b := r.GetBreaker()
+		metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerClosed)
+		guarded := fallback.NewGuarded(redis, fallback.GuardOptions{
+			Timeout: timeout,
+			Queue:   int(r.GetWriteQueue()),
+			Breaker: fallback.GuardBreaker{
+				// config.proto: consecutive_failures 0 turns the breaker off.
+				Disabled:            b.GetConsecutiveFailures() == 0,
+				ConsecutiveFailures: int(b.GetConsecutiveFailures()),
+				OpenFor:             config.Seconds(b.GetOpenSeconds()),
+				ProbeTimeout:        config.Seconds(b.GetProbeTimeoutSeconds()),
+			},
+			OnWrite: func(r fallback.WriteResult) { metrics.RecordCacheWrite(context.Background(), backend, r.String()) },
+			OnStateChange: func(from, to gobreaker.State) {
+				metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerState(to))
+				a.logger.Warn("cache breaker", slog.String("backend", backend), slog.String("from", from.String()), slog.String("to", to.String()))
+			},
+		})
+		a.closers = append(a.closers, guarded.Close)
+		return guarded, backend, nil
 	}
 	return fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl}), "memory", nil
 }

@@ -19,7 +19,11 @@
 // error never fails a request: callers log it and treat it as a miss (on
 // Get) or ignore it (on Put). Backends return errors rather than hide them
 // so that the caller can count and log them; [Redis] bounds every call
-// with dial, read and write timeouts and the caller's context.
+// with dial, read and write timeouts and the caller's context. A remote
+// backend is wrapped in [Guarded], so that it can never slow a request
+// down: reads under a short timeout, writes queued off the request path
+// (dropped and reported when the queue is full), and a circuit breaker
+// that turns an unhealthy backend off and probes it back on.
 //
 // # Templates
 //

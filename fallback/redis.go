@@ -2,6 +2,7 @@ package fallback
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -45,6 +46,8 @@ type RedisOptions struct {
 	// PoolSize is the maximum number of connections. Zero means
 	// go-redis's default (10 per GOMAXPROCS).
 	PoolSize int
+	// TLS, when set, secures the connection.
+	TLS *tls.Config
 	// Now is the clock that fills a zero StoredAt. Nil means time.Now.
 	Now func() time.Time
 }
@@ -119,6 +122,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		ReadTimeout:  opts.ReadTimeout,
 		WriteTimeout: opts.WriteTimeout,
 		PoolSize:     opts.PoolSize,
+		TLSConfig:    opts.TLS,
 		// Honour the caller's deadline as well as the socket timeouts.
 		ContextTimeoutEnabled: true,
 		// One retry covers a pooled connection the server closed; more

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // degradable reports whether a final failure may be answered from the
@@ -124,15 +126,22 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 	if g.s.opts.Cache == nil || g.req.GetOptions().GetSkipCache() {
 		return nil
 	}
+	backend := g.s.opts.CacheBackend
 	entry, ok, err := g.s.opts.Cache.Get(ctx, g.cacheKey())
-	g.s.metrics.RecordCacheLookup(ctx, g.s.opts.CacheBackend, ok && err == nil)
-	if err != nil {
+	switch {
+	case errors.Is(err, fallback.ErrUnavailable):
+		// The breaker has the backend off; it was logged when it opened.
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheOff)
+		return nil
+	case err != nil:
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheError)
 		g.s.logger.WarnContext(ctx, "cache get failed", "error", err)
 		return nil
-	}
-	if !ok {
+	case !ok:
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheMiss)
 		return nil
 	}
+	g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheHit)
 	age := fallback.Age(entry, time.Now())
 	if limit := g.req.GetOptions().GetMaxCacheAge().AsDuration(); limit > 0 && age > limit {
 		return nil // older than the caller accepts

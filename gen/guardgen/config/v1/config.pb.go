@@ -1566,7 +1566,20 @@ type Redis struct {
 	// key_prefix starts every key guardgen writes. Default: "guardgen:".
 	KeyPrefix *string `protobuf:"bytes,4,opt,name=key_prefix,json=keyPrefix,proto3,oneof" json:"key_prefix,omitempty"`
 	// tls secures the connection. Unset: plaintext.
-	Tls           *ClientTls `protobuf:"bytes,5,opt,name=tls,proto3" json:"tls,omitempty"`
+	Tls *ClientTls `protobuf:"bytes,5,opt,name=tls,proto3" json:"tls,omitempty"`
+	// timeout_seconds bounds each cache read, and each write (writes run off
+	// the request path, from a queue); a Redis slower than this is a miss.
+	// Default: 0.1.
+	TimeoutSeconds *float64 `protobuf:"fixed64,6,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
+	// write_queue bounds the writes waiting for Redis; a write that finds it
+	// full is dropped and counted (cache_writes_total{result="dropped"}).
+	// Default: 1000.
+	WriteQueue *uint32 `protobuf:"varint,7,opt,name=write_queue,json=writeQueue,proto3,oneof" json:"write_queue,omitempty"`
+	// breaker turns the cache off after consecutive Redis failures (reads
+	// miss at once, writes are skipped) and probes Redis again after
+	// open_seconds; consecutive_failures 0 disables it. Default: 3 failures,
+	// open 5 s, probe timeout 0.1 s.
+	Breaker       *Breaker `protobuf:"bytes,8,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1632,6 +1645,27 @@ func (x *Redis) GetKeyPrefix() string {
 func (x *Redis) GetTls() *ClientTls {
 	if x != nil {
 		return x.Tls
+	}
+	return nil
+}
+
+func (x *Redis) GetTimeoutSeconds() float64 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Redis) GetWriteQueue() uint32 {
+	if x != nil && x.WriteQueue != nil {
+		return *x.WriteQueue
+	}
+	return 0
+}
+
+func (x *Redis) GetBreaker() *Breaker {
+	if x != nil {
+		return x.Breaker
 	}
 	return nil
 }
@@ -2285,8 +2319,10 @@ func (x *RetryBudget) GetTokenRatio() float64 {
 	return 0
 }
 
-// Breaker is a circuit breaker per provider that counts only
-// infrastructure failures and half-opens with a single probe.
+// Breaker is a circuit breaker that half-opens with a single probe: one per
+// provider (server.breaker, counting only infrastructure failures) and one
+// for a shared cache (cache.redis.breaker). Defaults are those of
+// server.breaker; cache.redis.breaker documents its own.
 type Breaker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// consecutive_failures trips the breaker; 0 disables it. Default: 5.
@@ -2641,7 +2677,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"\b_backendB\x0e\n" +
 	"\f_ttl_secondsB\x0e\n" +
-	"\f_max_entries\"\x90\x02\n" +
+	"\f_max_entries\"\xe5\x03\n" +
 	"\x05Redis\x12)\n" +
 	"\aaddress\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\aaddress\x12H\n" +
@@ -2649,9 +2685,15 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x02db\x18\x03 \x01(\rB\b\xbaH\x05*\x03\x18\xff\aH\x00R\x02db\x88\x01\x01\x12,\n" +
 	"\n" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
-	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
+	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tls\x12E\n" +
+	"\x0ftimeout_seconds\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@!\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x0etimeoutSeconds\x88\x01\x01\x121\n" +
+	"\vwrite_queue\x18\a \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x03R\n" +
+	"writeQueue\x88\x01\x01\x125\n" +
+	"\abreaker\x18\b \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreakerB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xa1\x13\n" +
+	"\v_key_prefixB\x12\n" +
+	"\x10_timeout_secondsB\x0e\n" +
+	"\f_write_queue\"\xa1\x13\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2838,21 +2880,22 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	29, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
 	17, // 23: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
 	9,  // 24: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	20, // 25: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	21, // 26: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	22, // 27: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	23, // 28: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	24, // 29: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	19, // 30: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
-	17, // 31: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
-	15, // 32: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	13, // 33: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
-	30, // 34: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	24, // 25: guardgen.config.v1.Redis.breaker:type_name -> guardgen.config.v1.Breaker
+	20, // 26: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	21, // 27: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	22, // 28: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	23, // 29: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	24, // 30: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	19, // 31: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
+	17, // 32: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
+	15, // 33: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	13, // 34: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	30, // 35: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }
