@@ -30,6 +30,7 @@ const replicaConfig = `
 cache:
   backend: redis
   ttl_seconds: 600
+  hmac_key_env: GUARDGEN_TEST_CACHE_KEY
   redis:
     address: %s
     key_prefix: "guardgen-replicas-test:"
@@ -111,6 +112,7 @@ func startReplica(t *testing.T, bin, cfg string) *replica {
 	t.Helper()
 	r := &replica{log: &pluginLog{}}
 	cmd := exec.Command(bin, "--config", cfg, "--listen", "127.0.0.1:0", "--metrics-listen", "")
+	cmd.Env = append(os.Environ(), "GUARDGEN_TEST_CACHE_KEY=replicas-share-this-test-key-of-32-bytes")
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

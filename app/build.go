@@ -119,24 +119,26 @@ func (a *App) build() (server.Options, error) {
 		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
 	}
 	return server.Options{
-		Resolver:          resolver,
-		Routes:            routes,
-		Logger:            logger,
-		SemanticAttempts:  int(srv.GetSemanticAttempts()),
-		MaxProviderCalls:  int(srv.GetMaxProviderCalls()),
-		PreviewLength:     int(validation.GetMaxContentPreviewLength()),
-		LogRawPayloads:    cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
-		StrictSchema:      validation.GetStrictSchemaMode(),
-		BusinessRules:     business,
-		NonCriticalFields: nonCritical,
-		Semantics:         semantics,
-		MaxOutputBytes:    int(srv.GetMaxOutputBytes()),
-		MaxPromptBytes:    int(srv.GetMaxPromptBytes()),
-		Cache:             cache,
-		CacheBackend:      backend,
-		CacheTenant:       cfg.GetCache().GetTenant(),
-		Templates:         templates,
-		Metrics:           metrics,
+		Resolver:           resolver,
+		Routes:             routes,
+		Logger:             logger,
+		SemanticAttempts:   int(srv.GetSemanticAttempts()),
+		MaxProviderCalls:   int(srv.GetMaxProviderCalls()),
+		PreviewLength:      int(validation.GetMaxContentPreviewLength()),
+		LogRawPayloads:     cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
+		StrictSchema:       validation.GetStrictSchemaMode(),
+		BusinessRules:      business,
+		NonCriticalFields:  nonCritical,
+		Semantics:          semantics,
+		MaxOutputBytes:     int(srv.GetMaxOutputBytes()),
+		MaxPromptBytes:     int(srv.GetMaxPromptBytes()),
+		Cache:              cache,
+		CacheBackend:       backend,
+		CacheTenant:        cfg.GetCache().GetTenant(),
+		CacheTTL:           config.Seconds(cfg.GetCache().GetTtlSeconds()),
+		MaxCacheEntryBytes: int(cfg.GetCache().GetMaxEntryBytes()),
+		Templates:          templates,
+		Metrics:            metrics,
 		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{
 			Thresholds: thresholds,
 			Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
@@ -469,6 +471,9 @@ func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
 	return limit, nil
 }
 
+// entryOverhead bounds what a stored entry adds to its message.
+const entryOverhead = 4096
+
 // buildCache returns the configured cache and its backend's name. A Redis
 // is guarded: bounded reads, queued writes off the request path, and a
 // breaker that turns it off while it fails.
@@ -481,10 +486,16 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 	case "redis":
 		const backend = "redis"
 		r := cfg.GetRedis()
-		timeout := config.Seconds(r.GetTimeoutSeconds())
+		timeout := config.Seconds(cfg.GetTimeoutSeconds())
 		opts := fallback.RedisOptions{
 			Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+			HMACKey: []byte(a.opts.Getenv(cfg.GetHmacKeyEnv())),
+			// The message, and room for its type URL, model, date and tag.
+			MaxEntryBytes: int(cfg.GetMaxEntryBytes()) + entryOverhead,
+		}
+		if n := len(opts.HMACKey); n < fallback.MinHMACKeyBytes {
+			return nil, "", fmt.Errorf("cache.hmac_key_env: %s holds %d bytes, want at least %d", cfg.GetHmacKeyEnv(), n, fallback.MinHMACKeyBytes)
 		}
 		if env := r.GetPasswordEnv(); env != "" {
 			opts.Password = a.opts.Getenv(env)
@@ -500,11 +511,11 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("cache.redis: %w", err)
 		}
-		b := r.GetBreaker()
+		b := cfg.GetBreaker()
 		metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerClosed)
 		guarded := fallback.NewGuarded(redis, fallback.GuardOptions{
 			Timeout: timeout,
-			Queue:   int(r.GetWriteQueue()),
+			Queue:   int(cfg.GetWriteQueue()),
 			Breaker: fallback.GuardBreaker{
 				// config.proto: consecutive_failures 0 turns the breaker off.
 				Disabled:            b.GetConsecutiveFailures() == 0,

@@ -21,13 +21,22 @@ import (
 )
 
 // redisConfig is a configuration with the Redis cache at addr; extra is
-// added under cache.redis.
+// added under cache.
 const redisConfig = `
 cache:
   backend: redis
+  hmac_key_env: CACHE_KEY
   redis:
     address: %s
 %s`
+
+// cacheKeyEnv holds the cache's authentication key for redisConfig.
+var cacheKeyEnv = app.Options{Getenv: func(k string) string {
+	if k == "CACHE_KEY" {
+		return "a test key for the cache, 32 bytes or more"
+	}
+	return ""
+}}
 
 // metric returns the value of the series of family whose labels include
 // labels (counter or gauge), 0 when there is none.
@@ -66,8 +75,8 @@ next:
 func TestFrozenRedisKeepsOKCalls(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
-	cfg := parse(t, fmt.Sprintf(redisConfig, redis.Addr, "    timeout_seconds: 30\n    write_queue: 4\n")+"server:\n  max_in_flight: 4\n")
-	srv := apptest.Start(t, cfg, app.Options{})
+	cfg := parse(t, fmt.Sprintf(redisConfig, redis.Addr, "  timeout_seconds: 30\n  write_queue: 4\n")+"server:\n  max_in_flight: 4\n")
+	srv := apptest.Start(t, cfg, cacheKeyEnv)
 	c := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
 	call := caller(t, c)
 	if _, err := call("warm up", ""); err != nil {
@@ -125,8 +134,8 @@ func TestRedisBreaker(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
 	cfg := parse(t, fmt.Sprintf(redisConfig, redis.Addr,
-		"    timeout_seconds: 0.05\n    breaker: {consecutive_failures: 2, open_seconds: 0.3, probe_timeout_seconds: 0.05}\n"))
-	srv := apptest.Start(t, cfg, app.Options{})
+		"  timeout_seconds: 0.05\n  breaker: {consecutive_failures: 2, open_seconds: 0.3, probe_timeout_seconds: 0.05}\n"))
+	srv := apptest.Start(t, cfg, cacheKeyEnv)
 	c := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
 	call := caller(t, c)
 	const prompt = "My parcel never arrived"

@@ -135,6 +135,9 @@ var locators = map[string]func(file, merged *configv1.Config) []path{
 	"cache.redis_address": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"cache", "redis", "address"}, path{"cache", "backend"})
 	},
+	"cache.redis_hmac_key": func(file, _ *configv1.Config) []path {
+		return firstSet(file, path{"cache", "hmac_key_env"}, path{"cache", "backend"})
+	},
 	"server.prompt_within_message": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"server", "max_prompt_bytes"}, path{"server", "max_message_bytes"})
 	},

@@ -186,10 +186,11 @@ func TestOverlay(t *testing.T) {
 		},
 	}, {
 		name: "a nested message merges",
-		yaml: "cache:\n  backend: redis\n  redis:\n    address: localhost:6379\n",
+		yaml: "cache:\n  backend: redis\n  hmac_key_env: K\n  redis:\n    address: localhost:6379\n",
 		want: func(c *configv1.Config) {
 			c.Cache.Backend = proto.String("redis")
 			c.Cache.Redis.Address = "localhost:6379"
+			c.Cache.HmacKeyEnv = "K"
 		},
 	}}
 	for _, tt := range tests {
@@ -228,6 +229,9 @@ var brokenTests = []struct {
 }, {
 	file: "base-above-max.yaml",
 	want: []string{`6:25: llm_pipeline.execution.base_delay_seconds: base_delay_seconds must not exceed max_delay_seconds (execution.delays_ordered)`},
+}, {
+	file: "redis-without-hmac-key.yaml",
+	want: []string{`3:12: cache.backend: backend redis needs hmac_key_env: whoever can write to a shared Redis must not be able to make guardgen serve it (cache.redis_hmac_key)`},
 }, {
 	file: "drain-past-shutdown.yaml",
 	want: []string{`4:24: server.drain_delay_seconds: drain_delay_seconds must not exceed shutdown_timeout_seconds (server.drain_within_shutdown)`},

@@ -62,18 +62,21 @@ func Default() *configv1.Config {
 			Backend:    proto.String("memory"),
 			TtlSeconds: proto.Float64(3600),
 			MaxEntries: proto.Uint32(1000),
+			// Model output is at most max_output_bytes of JSON; its wire
+			// form is no larger.
+			MaxEntryBytes: proto.Uint32(1 << 20),
 			Redis: &configv1.Redis{
 				Db:        proto.Uint32(0),
 				KeyPrefix: proto.String("guardgen:"),
-				// A cache lookup happens on a request that is already
-				// degrading: a slow Redis costs a miss, not the deadline.
-				TimeoutSeconds: proto.Float64(0.1),
-				WriteQueue:     proto.Uint32(1000),
-				Breaker: &configv1.Breaker{
-					ConsecutiveFailures: proto.Uint32(3),
-					OpenSeconds:         proto.Float64(5),
-					ProbeTimeoutSeconds: proto.Float64(0.1),
-				},
+			},
+			// A cache lookup happens on a request that is already
+			// degrading: a slow Redis costs a miss, not the deadline.
+			TimeoutSeconds: proto.Float64(0.1),
+			WriteQueue:     proto.Uint32(1000),
+			Breaker: &configv1.Breaker{
+				ConsecutiveFailures: proto.Uint32(3),
+				OpenSeconds:         proto.Float64(5),
+				ProbeTimeoutSeconds: proto.Float64(0.1),
 			},
 		},
 		Server: &configv1.Server{

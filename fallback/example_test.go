@@ -35,16 +35,16 @@ func ExampleMemory() {
 
 	key := fallback.Key(fallback.Scope{TargetType: "guardgen.examples.v1.TicketClassification", DescriptorHash: "9f86d081884c7d65",
 		Model: "gpt-4o-mini", Prompt: "my invoice is wrong"})
-	_ = cache.Put(ctx, key, fallback.Entry{JSON: `{"category":"billing"}`, Model: "gpt-4o-mini"})
+	_ = cache.Put(ctx, key, fallback.Entry{Message: []byte{0x0a, 0x07, 'b', 'i', 'l', 'l', 'i', 'n', 'g'}, Model: "gpt-4o-mini"})
 
 	now = now.Add(10 * time.Minute) // later, generation fails and degrades to the cache
 	if e, ok, err := cache.Get(ctx, key); err == nil && ok {
-		fmt.Println(e.JSON, "age", fallback.Age(e, now))
+		fmt.Println(e.Model, len(e.Message), "bytes, age", fallback.Age(e, now))
 	}
 	now = now.Add(time.Hour)
 	_, ok, _ := cache.Get(ctx, key)
 	fmt.Println("after the TTL:", ok)
 	// Output:
-	// {"category":"billing"} age 10m0s
+	// gpt-4o-mini 9 bytes, age 10m0s
 	// after the TTL: false
 }

@@ -93,8 +93,9 @@ type GuardBreaker struct {
 // request path (dropped, and reported, when the queue is full), and a
 // circuit breaker turns an unhealthy backend off (Get misses at once with
 // [ErrUnavailable], Put is skipped) and probes it again after a while.
-// Misses are successes to the breaker; corrupt entries and the caller's own
-// cancellation say nothing about the backend's health and are not counted.
+// Misses are successes to the breaker; bad entries (corrupt,
+// unauthenticated, too large) and the caller's own cancellation say
+// nothing about the backend's health and are not counted.
 //
 // Call Close to stop the writers; Get and Put are safe for concurrent use
 // until then.
@@ -236,9 +237,9 @@ func (g *Guarded) allow() (done func(error), timeout time.Duration, err error) {
 }
 
 // outcome is what the breaker learns from err, given the caller's ctx: a
-// corrupt entry or the caller's own end is not the backend's fault.
+// bad entry or the caller's own end is not the backend's fault.
 func (g *Guarded) outcome(ctx context.Context, err error) error {
-	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrCorrupt)) {
+	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrTooLarge)) {
 		return errNotCounted
 	}
 	return err

@@ -28,7 +28,7 @@ func (c *writeCounts) get(r fallback.WriteResult) int64 { return c.n[r].Load() }
 func TestGuardedFrozenRedis(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	redis := newRedisNoCleanup(t, fallback.RedisOptions{Addr: srv.Addr})
+	redis := newRedisNoCleanup(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr})
 	var writes writeCounts
 	var mu sync.Mutex
 	var states []gobreaker.State

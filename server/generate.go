@@ -141,7 +141,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 			g.repairs, g.answered = a.repairs, call
 			out, rf := g.respond(a)
 			if rf == nil && !out.GetDegraded() {
-				g.remember(ctx, a.msg, out.GetJson(), resp.GetModel())
+				g.remember(ctx, a.msg, resp.GetModel())
 			}
 			return out, rf
 		}

@@ -96,6 +96,13 @@ type Options struct {
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
 	CacheBackend string
+	// CacheTTL is how old a cached result may be (0 means
+	// fallback.DefaultTTL); MaxCacheEntryBytes bounds one (0 means
+	// fallback.DefaultMaxEntryBytes). A cached entry outside either is
+	// refused, as is one of another type, dated in the future, undecodable
+	// or invalid.
+	CacheTTL           time.Duration
+	MaxCacheEntryBytes int
 	// CacheTenant scopes the cached results of callers guardgen cannot
 	// tell apart (no bearer token, no verified client certificate); each
 	// authenticated caller's results are its own.
@@ -185,6 +192,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxProviderCalls <= 0 {
 		opts.MaxProviderCalls = 6
+	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = fallback.DefaultTTL
+	}
+	if opts.MaxCacheEntryBytes <= 0 {
+		opts.MaxCacheEntryBytes = fallback.DefaultMaxEntryBytes
 	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},

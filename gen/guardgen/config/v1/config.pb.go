@@ -1483,7 +1483,30 @@ type Cache struct {
 	// tenant names, in cache keys, the callers guardgen cannot tell apart
 	// (no bearer token, no verified client certificate): they share cached
 	// results with each other and with no one else. Default: "".
-	Tenant        string `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Tenant string `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// max_entry_bytes bounds one cached message (protobuf wire format):
+	// larger answers are not stored, and a larger entry is refused unread
+	// (Redis) or unserved (memory). Default: 1048576 (1 MiB).
+	MaxEntryBytes *uint32 `protobuf:"varint,6,opt,name=max_entry_bytes,json=maxEntryBytes,proto3,oneof" json:"max_entry_bytes,omitempty"`
+	// timeout_seconds bounds each read of the redis backend, and each write
+	// (writes run off the request path, from a queue); a Redis slower than
+	// this is a miss. Default: 0.1.
+	TimeoutSeconds *float64 `protobuf:"fixed64,7,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
+	// write_queue bounds the writes waiting for Redis; a write that finds it
+	// full is dropped and counted (cache_writes_total{result="dropped"}).
+	// Default: 1000.
+	WriteQueue *uint32 `protobuf:"varint,8,opt,name=write_queue,json=writeQueue,proto3,oneof" json:"write_queue,omitempty"`
+	// breaker turns the redis backend off after consecutive failures (reads
+	// miss at once, writes are skipped) and probes Redis again after
+	// open_seconds; consecutive_failures 0 disables it. Default: 3 failures,
+	// open 5 s, probe timeout 0.1 s.
+	Breaker *Breaker `protobuf:"bytes,9,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// hmac_key_env names the environment variable holding the key (at least
+	// 32 bytes, the same on every replica) that authenticates each entry in
+	// Redis: HMAC-SHA256 over its key and contents. An entry without a valid
+	// tag, written by anything but a guardgen with the key, is refused.
+	// Required for the redis backend.
+	HmacKeyEnv    string `protobuf:"bytes,10,opt,name=hmac_key_env,json=hmacKeyEnv,proto3" json:"hmac_key_env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1553,6 +1576,41 @@ func (x *Cache) GetTenant() string {
 	return ""
 }
 
+func (x *Cache) GetMaxEntryBytes() uint32 {
+	if x != nil && x.MaxEntryBytes != nil {
+		return *x.MaxEntryBytes
+	}
+	return 0
+}
+
+func (x *Cache) GetTimeoutSeconds() float64 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Cache) GetWriteQueue() uint32 {
+	if x != nil && x.WriteQueue != nil {
+		return *x.WriteQueue
+	}
+	return 0
+}
+
+func (x *Cache) GetBreaker() *Breaker {
+	if x != nil {
+		return x.Breaker
+	}
+	return nil
+}
+
+func (x *Cache) GetHmacKeyEnv() string {
+	if x != nil {
+		return x.HmacKeyEnv
+	}
+	return ""
+}
+
 // Redis is a redis-server the cache shares between replicas.
 type Redis struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1566,20 +1624,7 @@ type Redis struct {
 	// key_prefix starts every key guardgen writes. Default: "guardgen:".
 	KeyPrefix *string `protobuf:"bytes,4,opt,name=key_prefix,json=keyPrefix,proto3,oneof" json:"key_prefix,omitempty"`
 	// tls secures the connection. Unset: plaintext.
-	Tls *ClientTls `protobuf:"bytes,5,opt,name=tls,proto3" json:"tls,omitempty"`
-	// timeout_seconds bounds each cache read, and each write (writes run off
-	// the request path, from a queue); a Redis slower than this is a miss.
-	// Default: 0.1.
-	TimeoutSeconds *float64 `protobuf:"fixed64,6,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
-	// write_queue bounds the writes waiting for Redis; a write that finds it
-	// full is dropped and counted (cache_writes_total{result="dropped"}).
-	// Default: 1000.
-	WriteQueue *uint32 `protobuf:"varint,7,opt,name=write_queue,json=writeQueue,proto3,oneof" json:"write_queue,omitempty"`
-	// breaker turns the cache off after consecutive Redis failures (reads
-	// miss at once, writes are skipped) and probes Redis again after
-	// open_seconds; consecutive_failures 0 disables it. Default: 3 failures,
-	// open 5 s, probe timeout 0.1 s.
-	Breaker       *Breaker `protobuf:"bytes,8,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	Tls           *ClientTls `protobuf:"bytes,5,opt,name=tls,proto3" json:"tls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1645,27 +1690,6 @@ func (x *Redis) GetKeyPrefix() string {
 func (x *Redis) GetTls() *ClientTls {
 	if x != nil {
 		return x.Tls
-	}
-	return nil
-}
-
-func (x *Redis) GetTimeoutSeconds() float64 {
-	if x != nil && x.TimeoutSeconds != nil {
-		return *x.TimeoutSeconds
-	}
-	return 0
-}
-
-func (x *Redis) GetWriteQueue() uint32 {
-	if x != nil && x.WriteQueue != nil {
-		return *x.WriteQueue
-	}
-	return 0
-}
-
-func (x *Redis) GetBreaker() *Breaker {
-	if x != nil {
-		return x.Breaker
 	}
 	return nil
 }
@@ -2321,8 +2345,8 @@ func (x *RetryBudget) GetTokenRatio() float64 {
 
 // Breaker is a circuit breaker that half-opens with a single probe: one per
 // provider (server.breaker, counting only infrastructure failures) and one
-// for a shared cache (cache.redis.breaker). Defaults are those of
-// server.breaker; cache.redis.breaker documents its own.
+// for a shared cache (cache.breaker). Defaults are those of
+// server.breaker; cache.breaker documents its own.
 type Breaker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// consecutive_failures trips the breaker; 0 disables it. Default: 5.
@@ -2664,7 +2688,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x0e_cache_entries\"g\n" +
 	"\n" +
 	"FieldPaths\x12Y\n" +
-	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\xc0\x03\n" +
+	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\xee\a\n" +
 	"\x05Cache\x129\n" +
 	"\abackend\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15R\x06memoryR\x05redisR\x04noneH\x00R\abackend\x88\x01\x01\x12=\n" +
 	"\vttl_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x008\x13~A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
@@ -2672,12 +2696,24 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\vmax_entries\x18\x03 \x01(\rB\f\xbaH\t*\a\x18\x80\xad\xe2\x04(\x01H\x02R\n" +
 	"maxEntries\x88\x01\x01\x12/\n" +
 	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis\x12 \n" +
-	"\x06tenant\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06tenant:\x89\x01\xbaH\x85\x01\x1a\x82\x01\n" +
-	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')B\n" +
+	"\x06tenant\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06tenant\x12;\n" +
+	"\x0fmax_entry_bytes\x18\x06 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x03R\rmaxEntryBytes\x88\x01\x01\x12E\n" +
+	"\x0ftimeout_seconds\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@!\x00\x00\x00\x00\x00\x00\x00\x00H\x04R\x0etimeoutSeconds\x88\x01\x01\x121\n" +
+	"\vwrite_queue\x18\b \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x05R\n" +
+	"writeQueue\x88\x01\x01\x125\n" +
+	"\abreaker\x18\t \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreaker\x12G\n" +
+	"\fhmac_key_env\x18\n" +
+	" \x01(\tB%\xbaH\"r \x18\x80\x012\x1b^([A-Za-z_][A-Za-z0-9_]*)?$R\n" +
+	"hmacKeyEnv:\xc8\x02\xbaH\xc4\x02\x1a\x82\x01\n" +
+	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')\x1a\xbc\x01\n" +
+	"\x14cache.redis_hmac_key\x12pbackend redis needs hmac_key_env: whoever can write to a shared Redis must not be able to make guardgen serve it\x1a2this.backend != 'redis' || this.hmac_key_env != ''B\n" +
 	"\n" +
 	"\b_backendB\x0e\n" +
 	"\f_ttl_secondsB\x0e\n" +
-	"\f_max_entries\"\xe5\x03\n" +
+	"\f_max_entriesB\x12\n" +
+	"\x10_max_entry_bytesB\x12\n" +
+	"\x10_timeout_secondsB\x0e\n" +
+	"\f_write_queue\"\x90\x02\n" +
 	"\x05Redis\x12)\n" +
 	"\aaddress\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\aaddress\x12H\n" +
@@ -2685,15 +2721,9 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x02db\x18\x03 \x01(\rB\b\xbaH\x05*\x03\x18\xff\aH\x00R\x02db\x88\x01\x01\x12,\n" +
 	"\n" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
-	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tls\x12E\n" +
-	"\x0ftimeout_seconds\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@!\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x0etimeoutSeconds\x88\x01\x01\x121\n" +
-	"\vwrite_queue\x18\a \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x03R\n" +
-	"writeQueue\x88\x01\x01\x125\n" +
-	"\abreaker\x18\b \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreakerB\x05\n" +
+	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefixB\x12\n" +
-	"\x10_timeout_secondsB\x0e\n" +
-	"\f_write_queue\"\xa1\x13\n" +
+	"\v_key_prefix\"\xa1\x13\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2879,8 +2909,8 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	14, // 21: guardgen.config.v1.Targets.request_types:type_name -> guardgen.config.v1.RequestTypes
 	29, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
 	17, // 23: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	9,  // 24: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	24, // 25: guardgen.config.v1.Redis.breaker:type_name -> guardgen.config.v1.Breaker
+	24, // 24: guardgen.config.v1.Cache.breaker:type_name -> guardgen.config.v1.Breaker
+	9,  // 25: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
 	20, // 26: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
 	21, // 27: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
 	22, // 28: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
