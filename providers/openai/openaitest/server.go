@@ -278,6 +278,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		s.writePadded(w, step, body)
 		return
 	}
+	step = withTokenLimit(step, body)
 	status, contentType, payload := s.render(step, body)
 	if step.TruncateBody {
 		truncate(w, status, contentType, step.Headers, payload)
@@ -291,6 +292,19 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(payload)))
 	w.WriteHeader(status)
 	_, _ = w.Write(payload)
+}
+
+// withTokenLimit cuts step's content at the request's
+// max_completion_tokens (at four characters per token), with finish reason
+// "length", as a model stops at its limit; a step with its own finish
+// reason is left alone.
+func withTokenLimit(step Step, req map[string]any) Step {
+	limit, _ := req["max_completion_tokens"].(float64)
+	if limit <= 0 || step.FinishReason != "" || float64(len(step.Content)) <= 4*limit {
+		return step
+	}
+	step.Content, step.FinishReason = step.Content[:int(4*limit)], "length"
+	return step
 }
 
 // padMarker stands for the padding in a rendered completion: JSON encodes

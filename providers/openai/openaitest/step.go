@@ -42,7 +42,9 @@ type Step struct {
 	TruncateBody bool
 
 	// Content is the assistant message's content; "" means "{}" unless
-	// Refusal is set or NoContent is true.
+	// Refusal is set or NoContent is true. Content longer than the
+	// request's max_completion_tokens (at four characters per token) is cut
+	// there with finish reason "length", unless FinishReason is set.
 	Content string
 	// NoContent sends a null content even when Refusal is empty.
 	NoContent bool
