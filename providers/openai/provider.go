@@ -29,7 +29,7 @@ type Provider struct {
 	timeout    time.Duration
 	maxTokens  uint32
 	now        func() time.Time
-	schemas    schemaCache
+	targets    *targets
 	// transport is the provider's own, closed by Close; nil when the caller
 	// supplied the HTTP client.
 	transport *http.Transport
@@ -73,6 +73,7 @@ func New(opts Options) (*Provider, error) {
 		timeout:    opts.Timeout,
 		maxTokens:  opts.MaxOutputTokens,
 		now:        opts.Now,
+		targets:    newTargets(opts.Mode),
 	}
 	if p.model == "" {
 		p.model = DefaultModel
@@ -148,7 +149,7 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	}
 	completion, err := p.send(ctx, out)
 	if err != nil && out.constraint.GetStrict() && isSchemaRejection(err) {
-		p.schemas.reject(out.schemaText)
+		out.target.reject()
 		if out, err = p.request(req, false); err != nil {
 			return nil, err
 		}
@@ -161,18 +162,40 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	return p.response(completion, out)
 }
 
-// send makes one upstream request under the provider's timeout.
-func (p *Provider) send(ctx context.Context, out outgoing) (*openaisdk.ChatCompletion, error) {
+// errNotJSON is the SDK's verdict on a 2xx answer that is not JSON; the
+// answer is unreadable.
+var errNotJSON = errors.New("openai: upstream answered with a body that is not JSON")
+
+// send makes one upstream request under the provider's timeout. The SDK
+// sends the encoded body as it is and hands back the answer's bytes (read
+// through the size limit), so error statuses still become *openai.Error
+// there, and only a 2xx body is decoded here.
+func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) {
 	callCtx := ctx
 	if p.timeout > 0 {
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
 		defer cancel()
 	}
-	var httpResp *http.Response
-	completion, err := p.chat.New(callCtx, out.params, option.WithResponseInto(&httpResp))
+	var (
+		httpResp *http.Response
+		body     []byte
+	)
+	// The empty params are replaced by the body; the completion the SDK
+	// would decode stays nil, its bytes going into body instead.
+	_, err := p.chat.New(callCtx, openaisdk.ChatCompletionNewParams{},
+		option.WithRequestBody("application/json", out.body),
+		option.WithResponseBodyInto(&body),
+		option.WithResponseInto(&httpResp))
+	if err == nil && !isJSON(httpResp.Header.Get("Content-Type")) {
+		err = errNotJSON
+	}
+	var c *completion
+	if err == nil {
+		c, err = decodeCompletion(body)
+	}
 	if err != nil {
 		return nil, p.fault(ctx, callCtx, httpResp, err)
 	}
-	return completion, nil
+	return c, nil
 }
