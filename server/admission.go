@@ -103,10 +103,9 @@ type identity struct {
 
 // check returns the caller's identity or an UNAUTHENTICATED status.
 func (a *authenticator) check(ctx context.Context) (identity, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var got [sha256.Size]byte
 	found := false
-	for _, v := range md.Get("authorization") {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
 		if tok, ok := strings.CutPrefix(v, "Bearer "); ok {
 			got, found = sha256.Sum256([]byte(tok)), true
 			break
