@@ -18,21 +18,22 @@ import (
 // outermost). The provider sees the caller's outgoing metadata as incoming
 // metadata and the caller's deadline, exactly as it would over gRPC.
 func InProcess(srv providerv1.ProviderServiceServer, interceptors ...grpc.UnaryClientInterceptor) grpc.ClientConnInterface {
-	return &inProcessConn{srv: srv, chain: chainUnary(interceptors)}
+	c := &inProcessConn{srv: srv}
+	c.call = chainInvoker(interceptors, c.invoke)
+	return c
 }
 
 type inProcessConn struct {
-	srv   providerv1.ProviderServiceServer
-	chain grpc.UnaryClientInterceptor
+	srv providerv1.ProviderServiceServer
+	// call is the interceptors composed around invoke, once: a call makes
+	// no closure per layer.
+	call grpc.UnaryInvoker
 }
 
 var errStreamsUnsupported = status.Error(codes.Unimplemented, "providers: streaming is not part of the provider contract")
 
 func (c *inProcessConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	if c.chain == nil {
-		return c.invoke(ctx, method, args, reply, nil, opts...)
-	}
-	return c.chain(ctx, method, args, reply, nil, c.invoke, opts...)
+	return c.call(ctx, method, args, reply, nil, opts...)
 }
 
 func (c *inProcessConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -72,27 +73,19 @@ func (c *inProcessConn) invoke(ctx context.Context, method string, args, reply a
 	return nil
 }
 
-// chainUnary composes interceptors into one, first outermost, as
-// grpc.WithChainUnaryInterceptor does for a real connection.
-func chainUnary(interceptors []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
-	switch len(interceptors) {
-	case 0:
-		return nil
-	case 1:
-		return interceptors[0]
+// chainInvoker composes interceptors around final, first outermost, as
+// grpc.WithChainUnaryInterceptor does for a real connection, but once:
+// grpc-go builds a closure per layer on every call, this builds one per
+// layer when the connection is made.
+func chainInvoker(interceptors []grpc.UnaryClientInterceptor, final grpc.UnaryInvoker) grpc.UnaryInvoker {
+	next := final
+	for i := len(interceptors) - 1; i >= 0; i-- {
+		interceptor, inner := interceptors[i], next
+		next = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+			return interceptor(ctx, method, req, reply, cc, inner, opts...)
+		}
 	}
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return interceptors[0](ctx, method, req, reply, cc, chained(interceptors[1:], invoker), opts...)
-	}
-}
-
-func chained(rest []grpc.UnaryClientInterceptor, final grpc.UnaryInvoker) grpc.UnaryInvoker {
-	if len(rest) == 0 {
-		return final
-	}
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-		return rest[0](ctx, method, req, reply, cc, chained(rest[1:], final), opts...)
-	}
+	return next
 }
 
 // String names the connection in logs.
