@@ -43,6 +43,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	go func() { served <- s.grpc.Serve(lis) }()
 	select {
 	case err := <-served:
+		s.grpc.Stop() // ends the stream workers New started
 		return err
 	case <-ctx.Done():
 	}
@@ -75,6 +76,14 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// Close stops a Server that will not be served, or whose Serve has
+// returned: it closes any connections and ends the goroutines New started
+// to run calls on. It does not wait for handlers. Serve's own shutdown
+// does the same, so Close after Serve is harmless.
+func (s *Server) Close() {
+	s.grpc.Stop()
 }
 
 // within reports whether done closes within d.
