@@ -81,7 +81,10 @@ func New(opts Options) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	const maxIdleConns = 1024
+	maxIdle := opts.MaxIdleConns
+	if maxIdle <= 0 {
+		maxIdle = DefaultMaxIdleConns
+	}
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{}
@@ -89,10 +92,10 @@ func New(opts Options) (*Provider, error) {
 			p.transport = t.Clone()
 			// Go keeps 2 idle connections per host by default: under
 			// concurrent load almost every call would dial anew (measured
-			// in bench/: dialing was 12 % of CPU). One upstream host gets
-			// as many idle connections as guardgen has calls in flight.
-			p.transport.MaxIdleConns = maxIdleConns
-			p.transport.MaxIdleConnsPerHost = maxIdleConns
+			// in bench/: dialing was 12 % of CPU). The one upstream host
+			// gets them all.
+			p.transport.MaxIdleConns = maxIdle
+			p.transport.MaxIdleConnsPerHost = maxIdle
 			client.Transport = p.transport
 		}
 	}
