@@ -34,6 +34,7 @@ import (
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
+	"github.com/guardgen/guardgen/providers/openai/strictcheck"
 	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
@@ -515,7 +516,7 @@ func TestOpenAISustainedOutage(t *testing.T) {
 
 // TestOpenAIRequestShape: every example target's schema reaches the
 // upstream in the documented Chat Completions shape: strict when it fits
-// OpenAI's strict subset (checked by CheckStrict, written from the
+// OpenAI's strict subset (checked by strictcheck.Check, written from the
 // documented rules), else unchanged with strict: false.
 func TestOpenAIRequestShape(t *testing.T) {
 	t.Parallel()
@@ -534,7 +535,7 @@ func TestOpenAIRequestShape(t *testing.T) {
 			wantStrict := err == nil
 			switch {
 			case wantStrict:
-				if err := openai.CheckStrict(wantSchema); err != nil {
+				if err := strictcheck.Check(wantSchema); err != nil {
 					t.Errorf("Strict's output breaks the strict subset: %v", err)
 				}
 			case errors.Is(err, openai.ErrNotStrict):

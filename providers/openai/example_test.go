@@ -25,10 +25,8 @@ func ExampleStrict() {
 		panic(err)
 	}
 	fmt.Println(string(strict))
-	fmt.Println(openai.CheckStrict(strict))
 	// Output:
 	// {"type":"object","properties":{"summary":{"type":"string","description":"At most 500 characters."},"note":{"type":["string","null"]}},"required":["summary","note"],"additionalProperties":false}
-	// <nil>
 }
 
 func ExampleProvider_Complete() {

@@ -21,6 +21,7 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
+	"github.com/guardgen/guardgen/providers/openai/strictcheck"
 )
 
 const testKey = "sk-test-not-a-secret"
@@ -268,7 +269,7 @@ func TestRequestShape(t *testing.T) {
 		t.Errorf("request body mismatch (-want +got):\n%s", diff)
 	}
 	sent, _ := json.Marshal(got.Body["response_format"].(map[string]any)["json_schema"].(map[string]any)["schema"])
-	if err := openai.CheckStrict(sent); err != nil {
+	if err := strictcheck.Check(sent); err != nil {
 		t.Errorf("sent schema breaks the strict subset: %v", err)
 	}
 	for header, want := range map[string]string{
