@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 const (
@@ -32,28 +35,28 @@ type deriver struct {
 // deriveJSONSchema returns the compact JSON Schema of md's protojson form.
 func deriveJSONSchema(md protoreflect.MessageDescriptor) []byte {
 	d := &deriver{root: md.FullName(), queued: map[protoreflect.FullName]bool{md.FullName(): true}}
-	root := (&object{}).set("$schema", draft2020).set("title", string(md.FullName()))
+	root := new(orderedjson.Object).Set("$schema", draft2020).Set("title", string(md.FullName()))
 	if wk := d.wellKnown(md, nil); wk != nil {
-		for i, k := range wk.keys {
-			root.set(k, wk.vals[i])
+		for k, v := range wk.All() {
+			root.Set(k, v)
 		}
-		return appendJSON(nil, root)
+		return orderedjson.Append(nil, root)
 	}
 	d.message(root, md)
-	defs := &object{}
+	defs := new(orderedjson.Object)
 	for len(d.pending) > 0 {
 		next := d.pending[0]
 		d.pending = d.pending[1:]
-		defs.set(string(next.FullName()), d.message(&object{}, next))
+		defs.Set(string(next.FullName()), d.message(new(orderedjson.Object), next))
 	}
-	if defs.len() > 0 {
-		root.set("$defs", defs)
+	if defs.Len() > 0 {
+		root.Set("$defs", defs)
 	}
-	return appendJSON(nil, root)
+	return orderedjson.Append(nil, root)
 }
 
 // message writes the object schema of md into obj.
-func (d *deriver) message(obj *object, md protoreflect.MessageDescriptor) *object {
+func (d *deriver) message(obj *orderedjson.Object, md protoreflect.MessageDescriptor) *orderedjson.Object {
 	var notes []string
 	if c := comment(md); c != "" {
 		notes = append(notes, c)
@@ -93,42 +96,42 @@ func (d *deriver) message(obj *object, md protoreflect.MessageDescriptor) *objec
 		notes = append(notes, "Business rules: "+strings.Join(texts, "; ")+".")
 	}
 
-	obj.set("type", "object")
+	obj.Set("type", "object")
 	if len(notes) > 0 {
-		obj.set("description", strings.Join(notes, " "))
+		obj.Set("description", strings.Join(notes, " "))
 	}
-	props := &object{}
+	props := new(orderedjson.Object)
 	required := []string{}
 	for _, fd := range sortedFields(md) {
 		fr := active(fieldRules(fd))
-		props.set(fd.JSONName(), d.field(fd, fr))
+		props.Set(fd.JSONName(), d.field(fd, fr))
 		if isRequired(fd, fr) {
 			required = append(required, fd.JSONName())
 		}
 	}
-	obj.set("properties", props)
+	obj.Set("properties", props)
 	if len(required) > 0 {
-		obj.set("required", required)
+		obj.Set("required", required)
 	}
 	switch len(exactlyOne) {
 	case 0:
 	case 1:
-		obj.set("oneOf", alternatives(exactlyOne[0]))
+		obj.Set("oneOf", alternatives(exactlyOne[0]))
 	default:
 		all := make([]any, len(exactlyOne))
 		for i, names := range exactlyOne {
-			all[i] = (&object{}).set("oneOf", alternatives(names))
+			all[i] = new(orderedjson.Object).Set("oneOf", alternatives(names))
 		}
-		obj.set("allOf", all)
+		obj.Set("allOf", all)
 	}
-	return obj.set("additionalProperties", false)
+	return obj.Set("additionalProperties", false)
 }
 
 // alternatives is a oneOf list requiring exactly one of names.
 func alternatives(names []string) []any {
 	out := make([]any, len(names))
 	for i, n := range names {
-		out[i] = (&object{}).set("required", []string{n})
+		out[i] = new(orderedjson.Object).Set("required", []string{n})
 	}
 	return out
 }
@@ -148,22 +151,22 @@ func ruleTexts(rules []*validatepb.Rule) []string {
 }
 
 // field returns the schema of a field: a list, a map or a single value.
-func (d *deriver) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *object {
-	var s *object
+func (d *deriver) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
+	var s *orderedjson.Object
 	switch {
 	case fd.IsMap():
 		s = d.mapSchema(fd, fr.GetMap())
 	case fd.IsList():
 		rr := fr.GetRepeated()
-		s = (&object{}).set("type", "array").set("items", d.value(fd, active(rr.GetItems())))
+		s = new(orderedjson.Object).Set("type", "array").Set("items", d.value(fd, active(rr.GetItems())))
 		if rr.HasMinItems() {
-			s.set("minItems", uintNumber(rr.GetMinItems()))
+			s.Set("minItems", uintNumber(rr.GetMinItems()))
 		}
 		if rr.HasMaxItems() {
-			s.set("maxItems", uintNumber(rr.GetMaxItems()))
+			s.Set("maxItems", uintNumber(rr.GetMaxItems()))
 		}
 		if rr.GetUnique() {
-			s.set("uniqueItems", true)
+			s.Set("uniqueItems", true)
 		}
 	default:
 		s = d.value(fd, fr)
@@ -172,7 +175,7 @@ func (d *deriver) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRul
 		describe(s, "Must satisfy: "+strings.Join(texts, "; ")+".")
 	}
 	if c := comment(fd); c != "" {
-		s.set("description", strings.TrimSpace(c+" "+descriptionOf(s)))
+		s.Set("description", strings.TrimSpace(c+" "+descriptionOf(s)))
 	}
 	return s
 }
@@ -186,26 +189,26 @@ func fieldCEL(fr *validatepb.FieldRules) []*validatepb.Rule {
 	return append(out, fr.GetCel()...)
 }
 
-func (d *deriver) mapSchema(fd protoreflect.FieldDescriptor, mr *validatepb.MapRules) *object {
-	s := (&object{}).set("type", "object")
-	s.set("propertyNames", keySchema(fd.MapKey(), active(mr.GetKeys())))
-	s.set("additionalProperties", d.value(fd.MapValue(), active(mr.GetValues())))
+func (d *deriver) mapSchema(fd protoreflect.FieldDescriptor, mr *validatepb.MapRules) *orderedjson.Object {
+	s := new(orderedjson.Object).Set("type", "object")
+	s.Set("propertyNames", keySchema(fd.MapKey(), active(mr.GetKeys())))
+	s.Set("additionalProperties", d.value(fd.MapValue(), active(mr.GetValues())))
 	if mr.HasMinPairs() {
-		s.set("minProperties", uintNumber(mr.GetMinPairs()))
+		s.Set("minProperties", uintNumber(mr.GetMinPairs()))
 	}
 	if mr.HasMaxPairs() {
-		s.set("maxProperties", uintNumber(mr.GetMaxPairs()))
+		s.Set("maxProperties", uintNumber(mr.GetMaxPairs()))
 	}
 	return s
 }
 
 // keySchema describes map keys, which protojson always writes as strings.
-func keySchema(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *object {
+func keySchema(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return stringSchema(fr.GetString())
 	case protoreflect.BoolKind:
-		return (&object{}).set("type", "string").set("enum", []string{"true", "false"})
+		return new(orderedjson.Object).Set("type", "string").Set("enum", []string{"true", "false"})
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return int64Schema(numericOf(fr), true)
 	default:
@@ -214,7 +217,7 @@ func keySchema(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *obje
 }
 
 // value returns the schema of one value of fd (one item of a list).
-func (d *deriver) value(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *object {
+func (d *deriver) value(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		md := fd.Message()
@@ -230,16 +233,16 @@ func (d *deriver) value(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRul
 }
 
 // ref points at md's schema, queueing it for $defs on first use.
-func (d *deriver) ref(md protoreflect.MessageDescriptor) *object {
+func (d *deriver) ref(md protoreflect.MessageDescriptor) *orderedjson.Object {
 	name := md.FullName()
 	if name == d.root {
-		return (&object{}).set("$ref", "#")
+		return new(orderedjson.Object).Set("$ref", "#")
 	}
 	if !d.queued[name] {
 		d.queued[name] = true
 		d.pending = append(d.pending, md)
 	}
-	return (&object{}).set("$ref", "#/$defs/"+string(name))
+	return new(orderedjson.Object).Set("$ref", "#/$defs/"+string(name))
 }
 
 var wrappers = map[protoreflect.FullName]bool{
@@ -262,50 +265,50 @@ func isWellKnown(name protoreflect.FullName) bool {
 
 // wellKnown returns the schema of a well-known type's JSON form, nil for
 // other messages.
-func (d *deriver) wellKnown(md protoreflect.MessageDescriptor, fr *validatepb.FieldRules) *object {
+func (d *deriver) wellKnown(md protoreflect.MessageDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	name := md.FullName()
 	if wrappers[name] {
 		return scalarSchema(md.Fields().ByName("value").Kind(), fr)
 	}
-	s := &object{}
+	s := new(orderedjson.Object)
 	switch name {
 	case "google.protobuf.Timestamp":
-		s.set("type", "string").set("format", "date-time")
+		s.Set("type", "string").Set("format", "date-time")
 		timestampNotes(s, fr.GetTimestamp())
 	case "google.protobuf.Duration":
-		s.set("type", "string").set("pattern", durationPattern)
+		s.Set("type", "string").Set("pattern", durationPattern)
 		durationNotes(s, fr.GetDuration())
 	case "google.protobuf.Struct":
-		s.set("type", "object")
+		s.Set("type", "object")
 	case "google.protobuf.Value":
 		// Any JSON value.
 	case "google.protobuf.ListValue":
-		s.set("type", "array")
+		s.Set("type", "array")
 	case "google.protobuf.FieldMask":
-		s.set("type", "string").set("description", "Comma-separated field paths in lowerCamelCase.")
+		s.Set("type", "string").Set("description", "Comma-separated field paths in lowerCamelCase.")
 	case "google.protobuf.Empty":
-		s.set("type", "object").set("additionalProperties", false)
+		s.Set("type", "object").Set("additionalProperties", false)
 	case "google.protobuf.Any":
-		typeURL := (&object{}).set("type", "string")
+		typeURL := new(orderedjson.Object).Set("type", "string")
 		if in := fr.GetAny().GetIn(); len(in) > 0 {
-			typeURL.set("enum", in)
+			typeURL.Set("enum", in)
 		}
 		if notIn := fr.GetAny().GetNotIn(); len(notIn) > 0 {
 			describe(typeURL, "Must not be one of "+quoteList(notIn)+".")
 		}
-		s.set("type", "object").set("properties", (&object{}).set("@type", typeURL)).set("required", []string{"@type"})
+		s.Set("type", "object").Set("properties", new(orderedjson.Object).Set("@type", typeURL)).Set("required", []string{"@type"})
 	default:
 		return nil
 	}
 	return s
 }
 
-func scalarSchema(kind protoreflect.Kind, fr *validatepb.FieldRules) *object {
+func scalarSchema(kind protoreflect.Kind, fr *validatepb.FieldRules) *orderedjson.Object {
 	switch kind {
 	case protoreflect.BoolKind:
-		s := (&object{}).set("type", "boolean")
+		s := new(orderedjson.Object).Set("type", "boolean")
 		if br := fr.GetBool(); br.HasConst() {
-			s.set("const", br.GetConst())
+			s.Set("const", br.GetConst())
 		}
 		return s
 	case protoreflect.StringKind:
@@ -327,61 +330,61 @@ func scalarSchema(kind protoreflect.Kind, fr *validatepb.FieldRules) *object {
 
 // numberSchema describes a JSON number; typeMin and typeMax are the
 // range of the proto type ("" for none).
-func numberSchema(typ string, nr *numRules, typeMin, typeMax string) *object {
-	s := (&object{}).set("type", typ)
+func numberSchema(typ string, nr *numRules, typeMin, typeMax string) *orderedjson.Object {
+	s := new(orderedjson.Object).Set("type", typ)
 	if nr == nil {
 		nr = &numRules{}
 	}
-	bound := func(v *numVal, excl bool, inclusiveKey, exclusiveKey string) *object {
-		o := &object{}
+	bound := func(v *numVal, excl bool, inclusiveKey, exclusiveKey string) *orderedjson.Object {
+		o := new(orderedjson.Object)
 		if excl {
-			return o.set(exclusiveKey, number(v.text))
+			return o.Set(exclusiveKey, json.Number(v.text))
 		}
-		return o.set(inclusiveKey, number(v.text))
+		return o.Set(inclusiveKey, json.Number(v.text))
 	}
 	lo := nr.lo != nil && nr.lo.finite()
 	hi := nr.hi != nil && nr.hi.finite()
 	if lo && hi && !nr.normal() {
-		s.set("anyOf", []any{
+		s.Set("anyOf", []any{
 			bound(nr.lo, nr.loExcl, "minimum", "exclusiveMinimum"),
 			bound(nr.hi, nr.hiExcl, "maximum", "exclusiveMaximum"),
 		})
 	} else {
 		switch {
 		case lo && nr.loExcl:
-			s.set("exclusiveMinimum", number(nr.lo.text))
+			s.Set("exclusiveMinimum", json.Number(nr.lo.text))
 		case lo:
-			s.set("minimum", number(nr.lo.text))
+			s.Set("minimum", json.Number(nr.lo.text))
 		case typeMin != "":
-			s.set("minimum", number(typeMin))
+			s.Set("minimum", json.Number(typeMin))
 		}
 		switch {
 		case hi && nr.hiExcl:
-			s.set("exclusiveMaximum", number(nr.hi.text))
+			s.Set("exclusiveMaximum", json.Number(nr.hi.text))
 		case hi:
-			s.set("maximum", number(nr.hi.text))
+			s.Set("maximum", json.Number(nr.hi.text))
 		case typeMax != "":
-			s.set("maximum", number(typeMax))
+			s.Set("maximum", json.Number(typeMax))
 		}
 	}
 	if nr.konst != nil && nr.konst.finite() {
-		s.set("const", number(nr.konst.text))
+		s.Set("const", json.Number(nr.konst.text))
 	}
 	if len(nr.in) > 0 {
-		s.set("enum", numbers(nr.in))
+		s.Set("enum", numbers(nr.in))
 	}
 	if len(nr.notIn) > 0 {
 		describe(s, "Must not be one of "+texts(nr.notIn)+".")
 	}
 	if len(nr.examples) > 0 {
-		s.set("examples", numbers(nr.examples))
+		s.Set("examples", numbers(nr.examples))
 	}
 	return s
 }
 
 // int64Schema describes a 64-bit integer, which protojson writes as a
 // decimal string; range rules can only be stated in the description.
-func int64Schema(nr *numRules, unsigned bool) *object {
+func int64Schema(nr *numRules, unsigned bool) *orderedjson.Object {
 	nonNegative := unsigned
 	if nr != nil && nr.lo != nil && nr.lo.val != nil && nr.normal() {
 		// gte >= 0, or gt >= -1: no minus sign needed.
@@ -392,20 +395,20 @@ func int64Schema(nr *numRules, unsigned bool) *object {
 		f, _ := nr.lo.val.Float64()
 		nonNegative = nonNegative || f >= limit
 	}
-	s := (&object{}).set("type", "string")
+	s := new(orderedjson.Object).Set("type", "string")
 	if nonNegative {
-		s.set("pattern", unsignedPattern)
+		s.Set("pattern", unsignedPattern)
 	} else {
-		s.set("pattern", signedPattern)
+		s.Set("pattern", signedPattern)
 	}
 	if nr == nil {
 		return s
 	}
 	if nr.konst != nil {
-		s.set("const", nr.konst.text)
+		s.Set("const", nr.konst.text)
 	}
 	if len(nr.in) > 0 {
-		s.set("enum", strs(nr.in))
+		s.Set("enum", strs(nr.in))
 	}
 	if note := rangeNote(nr.lo.textOrEmpty(), nr.loExcl, nr.hi.textOrEmpty(), nr.hiExcl, nr.normal(), numberWords); note != "" {
 		describe(s, note)
@@ -414,36 +417,36 @@ func int64Schema(nr *numRules, unsigned bool) *object {
 		describe(s, "Must not be one of "+texts(nr.notIn)+".")
 	}
 	if len(nr.examples) > 0 {
-		s.set("examples", strs(nr.examples))
+		s.Set("examples", strs(nr.examples))
 	}
 	return s
 }
 
-func stringSchema(sr *validatepb.StringRules) *object {
-	s := (&object{}).set("type", "string")
+func stringSchema(sr *validatepb.StringRules) *orderedjson.Object {
+	s := new(orderedjson.Object).Set("type", "string")
 	if sr == nil {
 		return s
 	}
 	if sr.HasConst() {
-		s.set("const", sr.GetConst())
+		s.Set("const", sr.GetConst())
 	}
 	if in := sr.GetIn(); len(in) > 0 {
-		s.set("enum", in)
+		s.Set("enum", in)
 	}
 	switch {
 	case sr.HasLen():
-		s.set("minLength", uintNumber(sr.GetLen())).set("maxLength", uintNumber(sr.GetLen()))
+		s.Set("minLength", uintNumber(sr.GetLen())).Set("maxLength", uintNumber(sr.GetLen()))
 	default:
 		if sr.HasMinLen() {
-			s.set("minLength", uintNumber(sr.GetMinLen()))
+			s.Set("minLength", uintNumber(sr.GetMinLen()))
 		}
 		if sr.HasMaxLen() {
-			s.set("maxLength", uintNumber(sr.GetMaxLen()))
+			s.Set("maxLength", uintNumber(sr.GetMaxLen()))
 		}
 	}
 	wk := wellKnown(sr.ProtoReflect())
 	if format, ok := stringFormats[wk]; ok {
-		s.set("format", format)
+		s.Set("format", format)
 	}
 
 	// Patterns: the rule's own, or else prefix, suffix and contains.
@@ -470,13 +473,13 @@ func stringSchema(sr *validatepb.StringRules) *object {
 	switch len(patterns) {
 	case 0:
 	case 1:
-		s.set("pattern", patterns[0])
+		s.Set("pattern", patterns[0])
 	default:
 		all := make([]any, len(patterns))
 		for i, p := range patterns {
-			all[i] = (&object{}).set("pattern", p)
+			all[i] = new(orderedjson.Object).Set("pattern", p)
 		}
-		s.set("allOf", all)
+		s.Set("allOf", all)
 	}
 
 	if note, ok := stringNotes[wk]; ok {
@@ -505,7 +508,7 @@ func stringSchema(sr *validatepb.StringRules) *object {
 		describe(s, n)
 	}
 	if ex := sr.GetExample(); len(ex) > 0 {
-		s.set("examples", ex)
+		s.Set("examples", ex)
 	}
 	return s
 }
@@ -537,8 +540,8 @@ var stringNotes = map[protoreflect.Name]string{
 	"protobuf_dot_fqn":    "Must be a fully-qualified Protobuf name with a leading dot.",
 }
 
-func bytesSchema(br *validatepb.BytesRules) *object {
-	s := (&object{}).set("type", "string").set("contentEncoding", "base64")
+func bytesSchema(br *validatepb.BytesRules) *orderedjson.Object {
+	s := new(orderedjson.Object).Set("type", "string").Set("contentEncoding", "base64")
 	if br == nil {
 		return s
 	}
@@ -566,9 +569,9 @@ func bytesSchema(br *validatepb.BytesRules) *object {
 }
 
 // enumSchema lists the value names that the rules admit.
-func enumSchema(ed protoreflect.EnumDescriptor, er *validatepb.EnumRules) *object {
+func enumSchema(ed protoreflect.EnumDescriptor, er *validatepb.EnumRules) *orderedjson.Object {
 	if ed.FullName() == "google.protobuf.NullValue" {
-		return (&object{}).set("type", "null")
+		return new(orderedjson.Object).Set("type", "null")
 	}
 	values := ed.Values()
 	names := []string{}
@@ -582,7 +585,7 @@ func enumSchema(ed protoreflect.EnumDescriptor, er *validatepb.EnumRules) *objec
 		}
 		names = append(names, string(v.Name()))
 	}
-	return (&object{}).set("type", "string").set("enum", names)
+	return new(orderedjson.Object).Set("type", "string").Set("enum", names)
 }
 
 func containsInt32(list []int32, n int32) bool {
@@ -628,7 +631,7 @@ func rangeNote(lo string, loExcl bool, hi string, hiExcl bool, normal bool, w wo
 	return "Must be " + strings.Join(parts, join) + "."
 }
 
-func timestampNotes(s *object, tr *validatepb.TimestampRules) {
+func timestampNotes(s *orderedjson.Object, tr *validatepb.TimestampRules) {
 	if tr == nil {
 		return
 	}
@@ -664,7 +667,7 @@ func timestampNotes(s *object, tr *validatepb.TimestampRules) {
 	}
 }
 
-func durationNotes(s *object, dr *validatepb.DurationRules) {
+func durationNotes(s *orderedjson.Object, dr *validatepb.DurationRules) {
 	if dr == nil {
 		return
 	}
@@ -694,7 +697,7 @@ func durationNotes(s *object, dr *validatepb.DurationRules) {
 		for i, d := range in {
 			texts[i] = text(d)
 		}
-		s.set("enum", texts)
+		s.Set("enum", texts)
 	}
 	if notIn := dr.GetNotIn(); len(notIn) > 0 {
 		texts := make([]string, len(notIn))
@@ -715,21 +718,17 @@ func durationText(d *durationpb.Duration) string {
 }
 
 // describe appends a sentence to s's description.
-func describe(s *object, sentence string) {
+func describe(s *orderedjson.Object, sentence string) {
 	if prev := descriptionOf(s); prev != "" {
 		sentence = prev + " " + sentence
 	}
-	s.set("description", sentence)
+	s.Set("description", sentence)
 }
 
-func descriptionOf(s *object) string {
-	for i, k := range s.keys {
-		if k == "description" {
-			text, _ := s.vals[i].(string)
-			return text
-		}
-	}
-	return ""
+func descriptionOf(s *orderedjson.Object) string {
+	text, _ := s.Get("description")
+	str, _ := text.(string)
+	return str
 }
 
 // comment returns the leading comment of a declaration, on one line; empty
@@ -739,13 +738,13 @@ func comment(d protoreflect.Descriptor) string {
 	return strings.Join(strings.Fields(loc.LeadingComments), " ")
 }
 
-func uintNumber(n uint64) number { return number(strconv.FormatUint(n, 10)) }
+func uintNumber(n uint64) json.Number { return json.Number(strconv.FormatUint(n, 10)) }
 
 func numbers(vals []numVal) []any {
 	out := make([]any, 0, len(vals))
 	for _, v := range vals {
 		if v.finite() {
-			out = append(out, number(v.text))
+			out = append(out, json.Number(v.text))
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // outgoing is one chat completion request as built, with what reading
@@ -23,7 +25,7 @@ type outgoing struct {
 	constraint *providerv1.Constraint
 	// entries is the original schema root when maps were sent as entry
 	// lists; the answer's entries are turned back into objects with it.
-	entries *object
+	entries *orderedjson.Object
 	// schemaText identifies the schema for the rejection memory.
 	schemaText string
 }
@@ -74,15 +76,15 @@ func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (o
 			if err != nil {
 				return out, err
 			}
-			fn, err := marshalJSON(map[string]any{
-				"name":        sent.name,
-				"description": "Record the answer. Its arguments are the answer itself, an instance of " + schema.GetName() + ".",
-				"parameters":  json.RawMessage(sent.schema),
-				"strict":      sent.strict,
-			})
-			if err != nil {
-				return out, status.Error(codes.Internal, "openai: encoding the function failed")
+			var args bytes.Buffer
+			if err := json.Compact(&args, sent.schema); err != nil {
+				return out, status.Error(codes.InvalidArgument, "openai: the output schema is not JSON")
 			}
+			fn := orderedjson.Append(nil, orderedjson.New(4).
+				Set("description", "Record the answer. Its arguments are the answer itself, an instance of "+schema.GetName()+".").
+				Set("name", sent.name).
+				Set("parameters", json.RawMessage(args.Bytes())).
+				Set("strict", sent.strict))
 			// Override keeps the schema's bytes (and so its property
 			// order, which Structured Outputs generate in) as they are.
 			params.Tools = []openaisdk.ChatCompletionToolUnionParam{{OfFunction: &openaisdk.ChatCompletionFunctionToolParam{
@@ -146,7 +148,7 @@ type sent struct {
 	name    string
 	schema  []byte
 	strict  bool
-	entries *object
+	entries *orderedjson.Object
 	// rejected: the upstream refused this schema in strict mode before.
 	rejected bool
 }
@@ -233,7 +235,7 @@ type strictResult struct {
 	schema []byte
 	err    error
 	// entries is the parsed original schema when maps became entry lists.
-	entries *object
+	entries *orderedjson.Object
 	// rejected: the upstream refused the strict schema.
 	rejected bool
 }
@@ -250,8 +252,8 @@ func (c *schemaCache) strict(schema string) strictResult {
 	var maps bool
 	r.schema, maps, r.err = strict([]byte(schema))
 	if r.err == nil && maps {
-		if v, err := parseJSON([]byte(schema)); err == nil {
-			r.entries, _ = v.(*object)
+		if v, err := orderedjson.Parse([]byte(schema)); err == nil {
+			r.entries, _ = v.(*orderedjson.Object)
 		}
 	}
 	c.put(schema, r)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // Limits of OpenAI's Structured Outputs strict mode, as its guide documents
@@ -30,7 +32,7 @@ const (
 	StrictLargeEnum = 250
 )
 
-// Sentinel errors of Strict and CheckStrict, matched with errors.Is.
+// Sentinel errors of Strict (and of the strictcheck test oracle), matched with errors.Is.
 var (
 	// ErrInvalidSchema: the input is not JSON or not a JSON Schema document.
 	ErrInvalidSchema = errors.New("openai: invalid JSON Schema")
@@ -129,11 +131,11 @@ func Strict(schema []byte) ([]byte, error) {
 
 // strict is Strict, also reporting whether a map was turned into entries.
 func strict(schema []byte) (out []byte, maps bool, err error) {
-	v, err := parseJSON(schema)
+	v, err := orderedjson.Parse(schema)
 	if err != nil {
 		return nil, false, schemaErr(ErrInvalidSchema, "", "not JSON: %v", err)
 	}
-	root, ok := v.(*object)
+	root, ok := v.(*orderedjson.Object)
 	if !ok {
 		if _, isBool := v.(bool); isBool {
 			return nil, false, schemaErr(ErrNotStrict, "", "a boolean schema is not an object")
@@ -141,28 +143,28 @@ func strict(schema []byte) (out []byte, maps bool, err error) {
 		return nil, false, schemaErr(ErrInvalidSchema, "", "the schema is a JSON %s, not an object", jsonKind(v))
 	}
 	c := converter{}
-	if d, ok := root.get("$defs"); ok {
-		if c.defs, ok = d.(*object); !ok {
+	if d, ok := root.Get("$defs"); ok {
+		if c.defs, ok = d.(*orderedjson.Object); !ok {
 			return nil, false, schemaErr(ErrInvalidSchema, "/$defs", "$defs is not an object")
 		}
 	}
-	if root.has("definitions") {
+	if root.Has("definitions") {
 		return nil, false, schemaErr(ErrNotStrict, "/definitions", "definitions is not supported; use $defs")
 	}
-	if ref, ok := root.get("$ref"); ok && ref != "#" {
+	if ref, ok := root.Get("$ref"); ok && ref != "#" {
 		// A root that only points at a definition: inline it, since strict
 		// mode wants the root itself to be an object.
 		def, err := c.resolve(ref, "/$ref")
 		if err != nil {
 			return nil, false, err
 		}
-		inlined := newObject(def.len())
-		for _, k := range def.keys {
-			inlined.set(k, def.vals[k])
+		inlined := orderedjson.New(def.Len())
+		for _, k := range def.Keys() {
+			inlined.Set(k, def.Value(k))
 		}
 		root = inlined
 	}
-	if oneOf, ok := root.get("oneOf"); root.has("anyOf") || ok && !isRequiredLists(oneOf) {
+	if oneOf, ok := root.Get("oneOf"); root.Has("anyOf") || ok && !isRequiredLists(oneOf) {
 		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object, not anyOf")
 	}
 	if isMap(root) {
@@ -172,37 +174,36 @@ func strict(schema []byte) (out []byte, maps bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	outRoot, ok := converted.(*object)
+	outRoot, ok := converted.(*orderedjson.Object)
 	if !ok {
 		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema")
 	}
-	if t, _ := outRoot.get("type"); t != "object" {
+	if t, _ := outRoot.Get("type"); t != "object" {
 		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema")
 	}
-	if c.defs != nil && c.defs.len() > 0 {
-		defs := newObject(c.defs.len())
-		for _, name := range c.defs.keys {
+	if c.defs != nil && c.defs.Len() > 0 {
+		defs := orderedjson.New(c.defs.Len())
+		for _, name := range c.defs.Keys() {
 			c.addString(name)
 			path := "/$defs/" + pointerEscape(name)
-			d, err := c.schema(c.defs.vals[name], path, 0, false)
+			d, err := c.schema(c.defs.Value(name), path, 0, false)
 			if err != nil {
 				return nil, false, err
 			}
-			defs.set(name, d)
+			defs.Set(name, d)
 		}
-		outRoot.set("$defs", defs)
+		outRoot.Set("$defs", defs)
 	}
 	if err := c.limits(); err != nil {
 		return nil, false, err
 	}
-	out, err = marshalJSON(outRoot)
-	return out, c.maps > 0, err
+	return orderedjson.Append(nil, outRoot), c.maps > 0, nil
 }
 
 // converter carries the root's definitions and the running totals that
 // strict-mode limits apply to.
 type converter struct {
-	defs       *object
+	defs       *orderedjson.Object
 	properties int
 	enumValues int
 	strings    int
@@ -225,7 +226,7 @@ func (c *converter) limits() error {
 }
 
 // resolve returns the definition ref points at.
-func (c *converter) resolve(ref any, path string) (*object, error) {
+func (c *converter) resolve(ref any, path string) (*orderedjson.Object, error) {
 	s, ok := ref.(string)
 	if !ok {
 		return nil, schemaErr(ErrInvalidSchema, path, "$ref is not a string")
@@ -235,10 +236,10 @@ func (c *converter) resolve(ref any, path string) (*object, error) {
 		return nil, schemaErr(ErrNotStrict, path, "$ref %q: only \"#\" and \"#/$defs/<name>\" are supported", s)
 	}
 	name = pointerUnescape(name)
-	if c.defs == nil || !c.defs.has(name) {
+	if c.defs == nil || !c.defs.Has(name) {
 		return nil, schemaErr(ErrInvalidSchema, path, "$ref %q: no such definition", s)
 	}
-	def, ok := c.defs.vals[name].(*object)
+	def, ok := c.defs.Value(name).(*orderedjson.Object)
 	if !ok {
 		return nil, schemaErr(ErrNotStrict, path, "$ref %q: the definition is not an object schema", s)
 	}
@@ -248,7 +249,7 @@ func (c *converter) resolve(ref any, path string) (*object, error) {
 // schema converts any schema value: only objects are schemas strict mode
 // accepts.
 func (c *converter) schema(v any, path string, level int, nullable bool) (any, error) {
-	o, ok := v.(*object)
+	o, ok := v.(*orderedjson.Object)
 	if !ok {
 		if b, isBool := v.(bool); isBool {
 			if b {
@@ -285,13 +286,13 @@ var (
 
 // node converts one schema object. level is the object nesting level of the
 // enclosing object (0 outside any); nullable makes the result accept null.
-func (c *converter) node(o *object, path string, level int, nullable, root bool) (any, error) {
-	for _, k := range o.keys {
+func (c *converter) node(o *orderedjson.Object, path string, level int, nullable, root bool) (any, error) {
+	for _, k := range o.Keys() {
 		if !annotations[k] && !handled[k] && !slices.Contains(passThrough, k) {
 			return nil, schemaErr(ErrNotStrict, path, "keyword %q is not supported", k)
 		}
 	}
-	if o.has("$defs") && !root {
+	if o.Has("$defs") && !root {
 		return nil, schemaErr(ErrNotStrict, path, "$defs is only supported at the root")
 	}
 	desc, err := optString(o, "description", path)
@@ -300,8 +301,8 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 	}
 	var notes []string
 
-	if ref, ok := o.get("$ref"); ok {
-		for _, k := range o.keys {
+	if ref, ok := o.Get("$ref"); ok {
+		for _, k := range o.Keys() {
 			if k != "$ref" && k != "description" && !annotations[k] {
 				return nil, schemaErr(ErrNotStrict, path, "$ref with sibling keyword %q", k)
 			}
@@ -311,8 +312,8 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 				return nil, err
 			}
 		}
-		out := newObject(1)
-		out.set("$ref", ref)
+		out := orderedjson.New(1)
+		out.Set("$ref", ref)
 		return wrap(out, desc, nullable), nil
 	}
 
@@ -328,15 +329,15 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 		}
 		return c.mapEntries(o, path, level, nullable || slices.Contains(types, "null"), desc)
 	}
-	if o.has("allOf") && !(isObject && isOneOfList(o)) {
+	if o.Has("allOf") && !(isObject && isOneOfList(o)) {
 		return nil, schemaErr(ErrNotStrict, path, "allOf is supported only as a list of required-list oneOfs on an object")
 	}
 
-	out := newObject(o.len() + 3)
+	out := orderedjson.New(o.Len() + 3)
 
 	// enum and const: count them, and infer the type strict mode wants.
 	var enum []any
-	if e, ok := o.get("enum"); ok {
+	if e, ok := o.Get("enum"); ok {
 		if enum, ok = e.([]any); !ok || len(enum) == 0 {
 			return nil, schemaErr(ErrInvalidSchema, path+"/enum", "enum is not a non-empty array")
 		}
@@ -345,7 +346,7 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 		}
 		enum = slices.Clone(enum)
 	}
-	constVal, hasConst := o.get("const")
+	constVal, hasConst := o.Get("const")
 	if s, ok := constVal.(string); ok {
 		c.addString(s)
 	}
@@ -359,8 +360,8 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 	}
 
 	// anyOf, or oneOf of schemas (not of required-lists), become anyOf.
-	branches, hasBranches := o.get("anyOf")
-	oneOf, hasOneOf := o.get("oneOf")
+	branches, hasBranches := o.Get("anyOf")
+	oneOf, hasOneOf := o.Get("oneOf")
 	requiredOneOf := hasOneOf && isRequiredLists(oneOf)
 	if hasOneOf && !requiredOneOf {
 		if hasBranches {
@@ -402,9 +403,9 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 			conv = append(conv, nullSchema())
 		}
 		if desc != "" {
-			out.set("description", desc)
+			out.Set("description", desc)
 		}
-		out.set("anyOf", conv)
+		out.Set("anyOf", conv)
 		return out, nil
 	}
 
@@ -413,7 +414,7 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 	}
 
 	// Objects.
-	var props *object
+	var props *orderedjson.Object
 	if isObject {
 		level++
 		if level > MaxStrictDepth {
@@ -425,7 +426,7 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 		}
 	} else {
 		for _, k := range []string{"properties", "additionalProperties", "required", "propertyNames"} {
-			if o.has(k) {
+			if o.Has(k) {
 				return nil, schemaErr(ErrNotStrict, path, "%q on a schema that is not an object", k)
 			}
 		}
@@ -434,17 +435,17 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 	// Arrays.
 	var items any
 	if isArray {
-		it, ok := o.get("items")
+		it, ok := o.Get("items")
 		if !ok {
 			return nil, schemaErr(ErrNotStrict, path, "array without items (free-form items)")
 		}
 		if items, err = c.schema(it, path+"/items", level, false); err != nil {
 			return nil, err
 		}
-		if u, _ := o.get("uniqueItems"); u == true {
+		if u, _ := o.Get("uniqueItems"); u == true {
 			notes = append(notes, "Items must be unique.")
 		}
-	} else if o.has("items") {
+	} else if o.Has("items") {
 		return nil, schemaErr(ErrNotStrict, path, "items on a schema that is not an array")
 	}
 
@@ -460,7 +461,7 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 	if n := lengthNote(o); n != "" {
 		notes = append(notes, n)
 	}
-	if enc, _ := o.get("contentEncoding"); enc != nil {
+	if enc, _ := o.Get("contentEncoding"); enc != nil {
 		notes = append(notes, fmt.Sprintf("Encoding: %v.", enc))
 	}
 
@@ -478,34 +479,34 @@ func (c *converter) node(o *object, path string, level int, nullable, root bool)
 
 	// Emit in a fixed order: type, description, values, shape, constraints.
 	if len(types) == 1 {
-		out.set("type", types[0])
+		out.Set("type", types[0])
 	} else {
-		out.set("type", types)
+		out.Set("type", types)
 	}
 	if d := joinNotes(desc, notes); d != "" && !wrapNull {
-		out.set("description", d)
+		out.Set("description", d)
 	}
 	if enum != nil {
-		out.set("enum", enum)
+		out.Set("enum", enum)
 	}
 	if hasConst {
-		out.set("const", constVal)
+		out.Set("const", constVal)
 	}
 	if props != nil {
-		out.set("properties", props)
-		out.set("required", slices.Clone(props.keys))
-		out.set("additionalProperties", false)
+		out.Set("properties", props)
+		out.Set("required", slices.Clone(props.Keys()))
+		out.Set("additionalProperties", false)
 	}
 	if items != nil {
-		out.set("items", items)
+		out.Set("items", items)
 	}
 	for _, k := range passThrough {
-		if v, ok := o.get(k); ok {
-			out.set(k, v)
+		if v, ok := o.Get(k); ok {
+			out.Set(k, v)
 		}
 	}
 	if format != "" {
-		out.set("format", format)
+		out.Set("format", format)
 	}
 	if wrapNull {
 		return wrap(out, joinNotes(desc, notes), true), nil
@@ -527,18 +528,18 @@ var keywordKind = map[string]string{
 // (protojson's int64) into anyOf with one branch per type, each with the
 // keywords that constrain it: OpenAI's guide only shows type lists of one
 // type and null.
-func (c *converter) split(o *object, path string, level int, nullable bool, types []string, desc string) (any, error) {
+func (c *converter) split(o *orderedjson.Object, path string, level int, nullable bool, types []string, desc string) (any, error) {
 	branches := make([]any, 0, len(types)+1)
 	for _, t := range types {
-		one := newObject(o.len())
-		for _, k := range o.keys {
+		one := orderedjson.New(o.Len())
+		for _, k := range o.Keys() {
 			kind, typed := keywordKind[k]
 			if k == "type" || k == "description" || typed && kind != t && (kind != "number" || t != "integer") {
 				continue
 			}
-			one.set(k, o.vals[k])
+			one.Set(k, o.Value(k))
 		}
-		one.set("type", t)
+		one.Set("type", t)
 		b, err := c.node(one, path, level, false, false)
 		if err != nil {
 			return nil, err
@@ -548,11 +549,11 @@ func (c *converter) split(o *object, path string, level int, nullable bool, type
 	if nullable {
 		branches = append(branches, nullSchema())
 	}
-	out := newObject(2)
+	out := orderedjson.New(2)
 	if desc != "" {
-		out.set("description", desc)
+		out.Set("description", desc)
 	}
-	out.set("anyOf", branches)
+	out.Set("anyOf", branches)
 	return out, nil
 }
 
@@ -560,14 +561,14 @@ func isNull(t string) bool { return t == "null" }
 
 // object converts properties, optional ones to nullable: the caller lists
 // every property in required.
-func (c *converter) object(o *object, path string, level int, requiredOneOf bool, notes []string) (*object, []string, error) {
-	var in *object
-	if p, ok := o.get("properties"); ok {
-		if in, ok = p.(*object); !ok {
+func (c *converter) object(o *orderedjson.Object, path string, level int, requiredOneOf bool, notes []string) (*orderedjson.Object, []string, error) {
+	var in *orderedjson.Object
+	if p, ok := o.Get("properties"); ok {
+		if in, ok = p.(*orderedjson.Object); !ok {
 			return nil, nil, schemaErr(ErrInvalidSchema, path+"/properties", "properties is not an object")
 		}
 	}
-	switch ap, _ := o.get("additionalProperties"); ap {
+	switch ap, _ := o.Get("additionalProperties"); ap {
 	case false:
 	case nil, true:
 		if in == nil {
@@ -579,48 +580,48 @@ func (c *converter) object(o *object, path string, level int, requiredOneOf bool
 		return nil, nil, schemaErr(ErrNotStrict, path+"/additionalProperties",
 			"a map (additionalProperties with a schema) cannot be strict: every strict object has additionalProperties false")
 	}
-	if n, ok := o.get("minProperties"); ok {
+	if n, ok := o.Get("minProperties"); ok {
 		notes = append(notes, fmt.Sprintf("At least %v properties.", n))
 	}
-	if n, ok := o.get("maxProperties"); ok {
+	if n, ok := o.Get("maxProperties"); ok {
 		notes = append(notes, fmt.Sprintf("At most %v properties.", n))
 	}
 
 	was := map[string]bool{}
-	if r, ok := o.get("required"); ok {
+	if r, ok := o.Get("required"); ok {
 		list, ok := r.([]any)
 		if !ok {
 			return nil, nil, schemaErr(ErrInvalidSchema, path+"/required", "required is not an array")
 		}
 		for _, n := range list {
 			name, ok := n.(string)
-			if !ok || in == nil || !in.has(name) {
+			if !ok || in == nil || !in.Has(name) {
 				return nil, nil, schemaErr(ErrInvalidSchema, path+"/required", "required names %v, which is not a property", n)
 			}
 			was[name] = true
 		}
 	}
 
-	props := newObject(0)
+	props := orderedjson.New(0)
 	if in != nil {
-		props = newObject(in.len())
-		for _, name := range in.keys {
+		props = orderedjson.New(in.Len())
+		for _, name := range in.Keys() {
 			c.properties++
 			c.addString(name)
-			p, err := c.schema(in.vals[name], path+"/properties/"+pointerEscape(name), level, !was[name])
+			p, err := c.schema(in.Value(name), path+"/properties/"+pointerEscape(name), level, !was[name])
 			if err != nil {
 				return nil, nil, err
 			}
-			props.set(name, p)
+			props.Set(name, p)
 		}
 	}
 	if requiredOneOf {
-		oneOf, _ := o.get("oneOf")
+		oneOf, _ := o.Get("oneOf")
 		notes = append(notes, exactlyOneNote(oneOf))
 	}
-	if all, ok := o.get("allOf"); ok {
+	if all, ok := o.Get("allOf"); ok {
 		for _, item := range all.([]any) { // isOneOfList checked the shape
-			oneOf, _ := item.(*object).get("oneOf")
+			oneOf, _ := item.(*orderedjson.Object).Get("oneOf")
 			notes = append(notes, exactlyOneNote(oneOf))
 		}
 	}
@@ -633,18 +634,18 @@ func exactlyOneNote(oneOf any) string {
 
 // isOneOfList reports whether o's allOf lists only oneOfs of required
 // lists: how guardgen writes a message with several proto oneofs.
-func isOneOfList(o *object) bool {
-	all, ok := o.get("allOf")
+func isOneOfList(o *orderedjson.Object) bool {
+	all, ok := o.Get("allOf")
 	list, isList := all.([]any)
 	if !ok || !isList || len(list) == 0 {
 		return false
 	}
 	for _, item := range list {
-		io, ok := item.(*object)
-		if !ok || io.len() != 1 {
+		io, ok := item.(*orderedjson.Object)
+		if !ok || io.Len() != 1 {
 			return false
 		}
-		oneOf, ok := io.get("oneOf")
+		oneOf, ok := io.Get("oneOf")
 		if !ok || !isRequiredLists(oneOf) {
 			return false
 		}
@@ -654,52 +655,52 @@ func isOneOfList(o *object) bool {
 
 // isMap reports whether o is a map: an object whose additionalProperties
 // is a schema rather than a boolean.
-func isMap(o *object) bool {
-	ap, _ := o.get("additionalProperties")
-	_, ok := ap.(*object)
+func isMap(o *orderedjson.Object) bool {
+	ap, _ := o.Get("additionalProperties")
+	_, ok := ap.(*orderedjson.Object)
 	return ok
 }
 
 // mapEntries converts a map into an array of {"key", "value"} entries, which
 // strict mode can constrain; FromEntries reverses it on the answer.
-func (c *converter) mapEntries(o *object, path string, level int, nullable bool, desc string) (any, error) {
-	if o.has("properties") {
+func (c *converter) mapEntries(o *orderedjson.Object, path string, level int, nullable bool, desc string) (any, error) {
+	if o.Has("properties") {
 		return nil, schemaErr(ErrNotStrict, path, "a map with fixed properties besides")
 	}
 	c.maps++
-	value, _ := o.get("additionalProperties")
-	key := newObject(4)
-	key.set("type", "string")
-	if pn, ok := o.get("propertyNames"); ok {
-		names, ok := pn.(*object)
+	value, _ := o.Get("additionalProperties")
+	key := orderedjson.New(4)
+	key.Set("type", "string")
+	if pn, ok := o.Get("propertyNames"); ok {
+		names, ok := pn.(*orderedjson.Object)
 		if !ok {
 			return nil, schemaErr(ErrInvalidSchema, path+"/propertyNames", "propertyNames is not a schema object")
 		}
 		// Keys are strings in JSON whatever the proto key type; keep the
 		// keywords that constrain a string.
 		for _, k := range []string{"description", "pattern", "minLength", "maxLength", "format", "enum"} {
-			if v, ok := names.get(k); ok {
-				key.set(k, v)
+			if v, ok := names.Get(k); ok {
+				key.Set(k, v)
 			}
 		}
 	}
-	entryProps := newObject(2)
-	entryProps.set("key", key)
-	entryProps.set("value", value)
-	entry := newObject(4)
-	entry.set("type", "object")
-	entry.set("properties", entryProps)
-	entry.set("required", []any{"key", "value"})
-	entry.set("additionalProperties", false)
-	list := newObject(5)
-	list.set("type", "array")
-	list.set("description", joinNotes(desc, []string{"A map, as a list of key/value entries with unique keys."}))
-	list.set("items", entry)
-	if n, ok := o.get("minProperties"); ok {
-		list.set("minItems", n)
+	entryProps := orderedjson.New(2)
+	entryProps.Set("key", key)
+	entryProps.Set("value", value)
+	entry := orderedjson.New(4)
+	entry.Set("type", "object")
+	entry.Set("properties", entryProps)
+	entry.Set("required", []any{"key", "value"})
+	entry.Set("additionalProperties", false)
+	list := orderedjson.New(5)
+	list.Set("type", "array")
+	list.Set("description", joinNotes(desc, []string{"A map, as a list of key/value entries with unique keys."}))
+	list.Set("items", entry)
+	if n, ok := o.Get("minProperties"); ok {
+		list.Set("minItems", n)
 	}
-	if n, ok := o.get("maxProperties"); ok {
-		list.set("maxItems", n)
+	if n, ok := o.Get("maxProperties"); ok {
+		list.Set("maxItems", n)
 	}
 	return c.node(list, path, level, nullable, false)
 }
@@ -708,7 +709,7 @@ func (c *converter) mapEntries(o *object, path string, level int, nullable bool,
 // ..., b1...}, {k: v, ..., b2...}]}: the same instances, in the form strict
 // mode takes (anyOf alone). A keyword both the branch and its siblings set
 // differently cannot be merged that way.
-func distribute(o *object, branches any, fromOneOf bool, path string) (*object, error) {
+func distribute(o *orderedjson.Object, branches any, fromOneOf bool, path string) (*orderedjson.Object, error) {
 	list, ok := branches.([]any)
 	if !ok || len(list) == 0 {
 		return nil, schemaErr(ErrInvalidSchema, path+"/anyOf", "anyOf is not a non-empty array")
@@ -717,42 +718,42 @@ func distribute(o *object, branches any, fromOneOf bool, path string) (*object, 
 	if fromOneOf {
 		branchKey = "oneOf"
 	}
-	out := newObject(2)
+	out := orderedjson.New(2)
 	merged := make([]any, 0, len(list))
 	for i, b := range list {
-		bo, ok := b.(*object)
+		bo, ok := b.(*orderedjson.Object)
 		if !ok {
 			return nil, schemaErr(ErrNotStrict, fmt.Sprintf("%s/%s/%d", path, branchKey, i), "a branch next to other keywords is not a schema object")
 		}
-		m := newObject(o.len() + bo.len())
-		for _, k := range o.keys {
+		m := orderedjson.New(o.Len() + bo.Len())
+		for _, k := range o.Keys() {
 			if k != branchKey && k != "description" {
-				m.set(k, o.vals[k])
+				m.Set(k, o.Value(k))
 			}
 		}
-		for _, k := range bo.keys {
-			if prev, ok := m.get(k); ok && fmt.Sprint(prev) != fmt.Sprint(bo.vals[k]) {
+		for _, k := range bo.Keys() {
+			if prev, ok := m.Get(k); ok && !sameJSON(prev, bo.Value(k)) {
 				return nil, schemaErr(ErrNotStrict, fmt.Sprintf("%s/%s/%d", path, branchKey, i), "keyword %q set both in the branch and next to it", k)
 			}
-			m.set(k, bo.vals[k])
+			m.Set(k, bo.Value(k))
 		}
 		merged = append(merged, m)
 	}
-	if d, ok := o.get("description"); ok {
-		out.set("description", d)
+	if d, ok := o.Get("description"); ok {
+		out.Set("description", d)
 	}
-	out.set("anyOf", merged)
+	out.Set("anyOf", merged)
 	return out, nil
 }
 
 // types returns the schema's type keyword as a list.
-func (c *converter) types(o *object, path string) ([]string, error) {
-	t, ok := o.get("type")
+func (c *converter) types(o *orderedjson.Object, path string) ([]string, error) {
+	t, ok := o.Get("type")
 	if !ok {
-		if o.has("properties") || o.has("additionalProperties") {
+		if o.Has("properties") || o.Has("additionalProperties") {
 			return []string{"object"}, nil
 		}
-		if o.has("items") {
+		if o.Has("items") {
 			return []string{"array"}, nil
 		}
 		return nil, nil
@@ -812,8 +813,8 @@ func isRequiredLists(v any) bool {
 		return false
 	}
 	for _, b := range list {
-		o, ok := b.(*object)
-		if !ok || o.len() != 1 || !o.has("required") {
+		o, ok := b.(*orderedjson.Object)
+		if !ok || o.Len() != 1 || !o.Has("required") {
 			return false
 		}
 	}
@@ -825,7 +826,7 @@ func oneOfNames(v any) []string {
 	list, _ := v.([]any)
 	names := make([]string, 0, len(list))
 	for _, b := range list {
-		req, _ := b.(*object).get("required")
+		req, _ := b.(*orderedjson.Object).Get("required")
 		r, _ := req.([]any)
 		for _, n := range r {
 			if s, ok := n.(string); ok {
@@ -838,9 +839,9 @@ func oneOfNames(v any) []string {
 
 // lengthNote restates minLength and maxLength, which strict mode does not
 // take.
-func lengthNote(o *object) string {
-	lo, hasLo := o.get("minLength")
-	hi, hasHi := o.get("maxLength")
+func lengthNote(o *orderedjson.Object) string {
+	lo, hasLo := o.Get("minLength")
+	hi, hasHi := o.Get("maxLength")
 	switch {
 	case hasLo && hasHi:
 		return fmt.Sprintf("Between %v and %v characters.", lo, hi)
@@ -893,35 +894,35 @@ func valueTypes(values []any) []string {
 
 // wrap makes node nullable with anyOf and/or attaches a description next
 // to it; a $ref cannot carry siblings itself.
-func wrap(node *object, desc string, nullable bool) any {
+func wrap(node *orderedjson.Object, desc string, nullable bool) any {
 	if !nullable && desc == "" {
 		return node
 	}
-	out := newObject(2)
+	out := orderedjson.New(2)
 	if desc != "" {
-		out.set("description", desc)
+		out.Set("description", desc)
 	}
 	branches := []any{node}
 	if nullable {
 		branches = append(branches, nullSchema())
 	}
-	out.set("anyOf", branches)
+	out.Set("anyOf", branches)
 	return out
 }
 
-func nullSchema() *object {
-	o := newObject(1)
-	o.set("type", "null")
+func nullSchema() *orderedjson.Object {
+	o := orderedjson.New(1)
+	o.Set("type", "null")
 	return o
 }
 
 func isNullSchema(v any) bool {
-	o, ok := v.(*object)
+	o, ok := v.(*orderedjson.Object)
 	if !ok {
 		return false
 	}
-	t, _ := o.get("type")
-	return o.len() == 1 && t == "null"
+	t, _ := o.Get("type")
+	return o.Len() == 1 && t == "null"
 }
 
 func joinNotes(desc string, notes []string) string {
@@ -934,8 +935,8 @@ func joinNotes(desc string, notes []string) string {
 	return desc + " " + strings.Join(notes, " ")
 }
 
-func optString(o *object, key, path string) (string, error) {
-	v, ok := o.get(key)
+func optString(o *orderedjson.Object, key, path string) (string, error) {
+	v, ok := o.Get(key)
 	if !ok {
 		return "", nil
 	}
@@ -948,7 +949,7 @@ func optString(o *object, key, path string) (string, error) {
 
 func jsonKind(v any) string {
 	switch v.(type) {
-	case *object, map[string]any:
+	case *orderedjson.Object:
 		return "object"
 	case []any:
 		return "array"
@@ -962,6 +963,12 @@ func jsonKind(v any) string {
 		return "null"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// sameJSON reports whether a and b, as orderedjson.Parse returns values,
+// are written alike.
+func sameJSON(a, b any) bool {
+	return string(orderedjson.Append(nil, a)) == string(orderedjson.Append(nil, b))
 }
 
 func pointerEscape(s string) string {
