@@ -44,7 +44,7 @@ import (
 // The OpenTelemetry stats handler is installed beside the chain
 // (grpc.StatsHandler), so its spans cover all of it.
 func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
-	return []grpc.UnaryServerInterceptor{
+	return withoutNil(
 		s.logCalls,
 		s.countRejections,
 		s.retryPushback,
@@ -53,7 +53,25 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 		s.authUnary,
 		s.admit,
 		s.validateRequests,
+	)
+}
+
+// streamInterceptors is the stream chain, outermost first: undecodable
+// requests, then authentication, as in the unary chain.
+func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
+	return withoutNil(s.rejectUndecodableStream, s.authStream)
+}
+
+// withoutNil lists the interceptors that are on: a nil one (authentication
+// without tokens) is left out.
+func withoutNil[I grpc.UnaryServerInterceptor | grpc.StreamServerInterceptor](list ...I) []I {
+	out := list[:0]
+	for _, i := range list {
+		if i != nil {
+			out = append(out, i)
+		}
 	}
+	return out
 }
 
 // recovered is recovery's handler: a panic is a pipeline bug.

@@ -142,10 +142,12 @@ type Server struct {
 	health           *health.Server
 	metrics          *telemetry.Metrics
 	tracer           trace.Tracer
-	auth             *authenticator
-	limiter          *limiter
-	inFlight         chan struct{}
-	codec            *requestCodec
+	// authUnary and authStream authenticate callers; nil without tokens.
+	authUnary  grpc.UnaryServerInterceptor
+	authStream grpc.StreamServerInterceptor
+	limiter    *limiter
+	inFlight   chan struct{}
+	codec      *requestCodec
 }
 
 // New returns a Server ready to Serve.
@@ -194,7 +196,6 @@ func New(opts Options) (*Server, error) {
 		requestValidator: v,
 		health:           health.NewServer(),
 		metrics:          opts.Metrics,
-		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
 	}
 	if opts.TracerProvider == nil {
@@ -204,6 +205,7 @@ func New(opts Options) (*Server, error) {
 		opts.Propagator = otel.GetTextMapPropagator()
 	}
 	s.tracer = opts.TracerProvider.Tracer("github.com/guardgen/guardgen/server")
+	s.authUnary, s.authStream = newAuthenticator(opts.Auth).interceptors()
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
@@ -217,7 +219,7 @@ func New(opts Options) (*Server, error) {
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.rejectUndecodableStream, s.authStream),
+		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.ForceServerCodecV2(s.codec),
 		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
 		// own limit, which answers without one, is the backstop.

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -622,7 +623,9 @@ func TestBearerAuth(t *testing.T) {
 		{"missing", "", codes.Unauthenticated},
 		{"wrong", "Bearer nope", codes.Unauthenticated},
 		{"not bearer", "Basic czNjcmV0LXRva2Vu", codes.Unauthenticated},
+		{"no scheme", "s3cret-token", codes.Unauthenticated},
 		{"right", "Bearer s3cret-token", codes.OK},
+		{"scheme in lower case", "bearer s3cret-token", codes.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -639,6 +642,42 @@ func TestBearerAuth(t *testing.T) {
 	}
 	if hc, err := h.health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health without a token = %v, %v; want SERVING", hc, err)
+	}
+}
+
+// TestBearerAuthStreams: streaming methods (server reflection here) need a
+// token too unless they are exempt, and the refusal carries its
+// FailureDetail.
+func TestBearerAuthStreams(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{server: server.Options{Auth: server.Auth{Subjects: map[string]string{"ops": "s3cret-token"}}}})
+	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	reflect := func(ctx context.Context) error {
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			return err
+		}
+		_, err = stream.Recv()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = reflect(ctx)
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("reflection without a token: %v, want Unauthenticated", err)
+	}
+	if fd, info := failureOf(t, err); info.GetReason() != "UNAUTHENTICATED" || fd.GetDomain() != guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT {
+		t.Errorf("failure = %v", fd)
+	}
+	if err := reflect(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer s3cret-token")); err != nil {
+		t.Errorf("reflection with the subject's token: %v", err)
 	}
 }
 
