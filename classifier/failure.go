@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -15,6 +14,7 @@ import (
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/protoenum"
 )
 
 // ErrorInfoDomain is the google.rpc.ErrorInfo domain of guardgen's errors.
@@ -98,7 +98,7 @@ func (f *Failure) Detail() *guardgenv1.FailureDetail {
 // ReasonName is reason's name without the enum prefix, e.g. RATE_LIMITED;
 // it is the google.rpc.ErrorInfo reason.
 func ReasonName(reason guardgenv1.FailureReason) string {
-	return strings.TrimPrefix(reason.String(), "FAILURE_REASON_")
+	return protoenum.Name(reason)
 }
 
 // As returns err as a *Failure: itself when it is one (anywhere in its

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/guardgen/guardgen/internal/orderedjson"
+	"github.com/guardgen/guardgen/internal/protoenum"
 )
 
 const (
@@ -487,7 +488,7 @@ func stringSchema(sr *validatepb.StringRules) *orderedjson.Object {
 	}
 	if sr.GetWellKnownRegex() != validatepb.KnownRegex_KNOWN_REGEX_UNSPECIFIED {
 		notes = append(notes, "Must be a valid HTTP header "+
-			strings.ToLower(strings.TrimPrefix(sr.GetWellKnownRegex().String(), "KNOWN_REGEX_HTTP_HEADER_"))+".")
+			strings.TrimPrefix(protoenum.Lower(sr.GetWellKnownRegex()), "http_header_")+".")
 	}
 	if sr.HasNotContains() {
 		notes = append(notes, fmt.Sprintf("Must not contain %q.", sr.GetNotContains()))

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
@@ -201,7 +202,7 @@ func classify(err error) (codes.Code, bool, string) {
 	}
 	for _, d := range st.Details() {
 		if fd, ok := d.(*guardgenv1.FailureDetail); ok {
-			return st.Code(), true, strings.TrimPrefix(fd.GetReason().String(), "FAILURE_REASON_")
+			return st.Code(), true, classifier.ReasonName(fd.GetReason())
 		}
 	}
 	return st.Code(), false, "(no detail)"
