@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -63,18 +65,15 @@ func (a *App) build() (server.Options, error) {
 		return server.Options{}, err
 	}
 	a.metrics = metrics
-	a.closers = append(a.closers, func() error { return metrics.Shutdown(context.Background()) })
+	a.closers = append(a.closers, metrics.Shutdown)
 
 	routes, err := a.buildRoutes()
 	if err != nil {
 		return server.Options{}, err
 	}
-	cache, backend, err := buildCache(cfg.GetCache(), getenv)
+	cache, backend, err := a.buildCache()
 	if err != nil {
 		return server.Options{}, err
-	}
-	if closer, ok := cache.(interface{ Close() error }); ok {
-		a.closers = append(a.closers, closer.Close)
 	}
 	templates, err := fallback.NewTemplates(cfg.GetTargets().GetTemplates())
 	if err != nil {
@@ -120,23 +119,26 @@ func (a *App) build() (server.Options, error) {
 		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
 	}
 	return server.Options{
-		Resolver:          resolver,
-		Routes:            routes,
-		Logger:            logger,
-		SemanticAttempts:  int(srv.GetSemanticAttempts()),
-		MaxProviderCalls:  int(srv.GetMaxProviderCalls()),
-		PreviewLength:     int(validation.GetMaxContentPreviewLength()),
-		LogRawPayloads:    cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
-		StrictSchema:      validation.GetStrictSchemaMode(),
-		BusinessRules:     business,
-		NonCriticalFields: nonCritical,
-		Semantics:         semantics,
-		MaxOutputBytes:    int(srv.GetMaxOutputBytes()),
-		MaxPromptBytes:    int(srv.GetMaxPromptBytes()),
-		Cache:             cache,
-		CacheBackend:      backend,
-		Templates:         templates,
-		Metrics:           metrics,
+		Resolver:           resolver,
+		Routes:             routes,
+		Logger:             logger,
+		SemanticAttempts:   int(srv.GetSemanticAttempts()),
+		MaxProviderCalls:   int(srv.GetMaxProviderCalls()),
+		PreviewLength:      int(validation.GetMaxContentPreviewLength()),
+		LogRawPayloads:     cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
+		StrictSchema:       validation.GetStrictSchemaMode(),
+		BusinessRules:      business,
+		NonCriticalFields:  nonCritical,
+		Semantics:          semantics,
+		MaxOutputBytes:     int(srv.GetMaxOutputBytes()),
+		MaxPromptBytes:     int(srv.GetMaxPromptBytes()),
+		Cache:              cache,
+		CacheBackend:       backend,
+		CacheTenant:        cfg.GetCache().GetTenant(),
+		CacheTTL:           config.Seconds(cfg.GetCache().GetTtlSeconds()),
+		MaxCacheEntryBytes: int(cfg.GetCache().GetMaxEntryBytes()),
+		Templates:          templates,
+		Metrics:            metrics,
 		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{
 			Thresholds: thresholds,
 			Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
@@ -153,6 +155,7 @@ func (a *App) build() (server.Options, error) {
 		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
 		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
 		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
+		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
 		ServerOptions:      serverOpts,
 		TracerProvider:     a.tracerProvider(),
 		Propagator:         a.propagator,
@@ -177,18 +180,23 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				MaxAttempts:    uint(retry.MaxAttempts),
 				BaseDelay:      retry.BaseDelay,
 				MaxDelay:       retry.MaxDelay,
-				Jitter:         jitter(retry.Jitter),
-				AttemptTimeout: config.Seconds(p.GetAttemptTimeoutSeconds()),
+				Jitter:         retry.Jitter,
+				AttemptTimeout: config.Seconds(attemptTimeout(cfg, p)),
 			},
 			RetryReasons: retry.Reasons,
 			Breaker: providers.BreakerPolicy{
+				// config.proto: consecutive_failures 0 turns the breaker off.
+				Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
 				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
 				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
+				ProbeTimeout:        config.Seconds(srv.GetBreaker().GetProbeTimeoutSeconds()),
 				OnStateChange: func(provider string, _, to providers.BreakerState) {
 					metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
 				},
 			},
 			Budget: providers.BudgetPolicy{
+				// config.proto: max_tokens 0 turns the budget off.
+				Disabled:  srv.GetRetryBudget().GetMaxTokens() == 0,
 				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
 				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
 			},
@@ -241,13 +249,13 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	return routes, nil
 }
 
-// jitter maps the configuration's jitter factor to Policy.Jitter, where
-// zero means the default and a negative value means none.
-func jitter(f float64) float64 {
-	if f == 0 {
-		return -1
+// attemptTimeout is provider p's own attempt timeout, or the execution
+// policy's for every provider.
+func attemptTimeout(cfg *configv1.Config, p *configv1.Provider) float64 {
+	if p.AttemptTimeoutSeconds != nil {
+		return p.GetAttemptTimeoutSeconds()
 	}
-	return f
+	return cfg.GetLlmPipeline().GetExecution().GetAttemptTimeoutSeconds()
 }
 
 func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {
@@ -368,6 +376,9 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			Project:      p.GetProject(),
 			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
 			Propagator:   a.propagator,
+			// A provider's model output is at most max_output_bytes; the
+			// body around it is bounded on its own.
+			MaxResponseBytes: int64(a.cfg.GetServer().GetMaxProviderResponseBytes()),
 		}
 		if env := p.GetApiKeyEnv(); env != "" {
 			opts.APIKey = getenv(env)
@@ -391,7 +402,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if err != nil {
 			return nil, "", err
 		}
-		a.closers = append(a.closers, impl.Close)
+		a.closers = append(a.closers, func(context.Context) error { return impl.Close() })
 		a.idle = append(a.idle, impl.Close)
 		model := opts.Model
 		if model == "" {
@@ -418,7 +429,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if err != nil {
 			return nil, "", err
 		}
-		a.closers = append(a.closers, conn.Close)
+		a.closers = append(a.closers, func(context.Context) error { return conn.Close() })
 		return conn, p.GetModel(), nil
 	}
 	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
@@ -455,27 +466,71 @@ func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
 	if err != nil {
 		return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis: %w", err)
 	}
-	a.closers = append(a.closers, shared.Close)
+	a.closers = append(a.closers, func(context.Context) error { return shared.Close() })
 	limit.Shared = shared
 	return limit, nil
 }
 
-func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache, string, error) {
+// entryOverhead bounds what a stored entry adds to its message.
+const entryOverhead = 4096
+
+// buildCache returns the configured cache and its backend's name. A Redis
+// is guarded: bounded reads, queued writes off the request path, and a
+// breaker that turns it off while it fails.
+func (a *App) buildCache() (fallback.Cache, string, error) {
+	cfg, metrics := a.cfg.GetCache(), a.metrics
 	ttl := config.Seconds(cfg.GetTtlSeconds())
 	switch cfg.GetBackend() {
 	case "none":
 		return nil, "", nil
 	case "redis":
+		const backend = "redis"
 		r := cfg.GetRedis()
-		opts := fallback.RedisOptions{Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl}
-		if env := r.GetPasswordEnv(); env != "" {
-			opts.Password = getenv(env)
+		timeout := config.Seconds(cfg.GetTimeoutSeconds())
+		opts := fallback.RedisOptions{
+			Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+			HMACKey: []byte(a.opts.Getenv(cfg.GetHmacKeyEnv())),
+			// The message, and room for its type URL, model, date and tag.
+			MaxEntryBytes: int(cfg.GetMaxEntryBytes()) + entryOverhead,
 		}
-		cache, err := fallback.NewRedis(opts)
+		if n := len(opts.HMACKey); n < fallback.MinHMACKeyBytes {
+			return nil, "", fmt.Errorf("cache.hmac_key_env: %s holds %d bytes, want at least %d", cfg.GetHmacKeyEnv(), n, fallback.MinHMACKeyBytes)
+		}
+		if env := r.GetPasswordEnv(); env != "" {
+			opts.Password = a.opts.Getenv(env)
+		}
+		if t := r.GetTls(); t != nil {
+			tc, err := clientTLS(t)
+			if err != nil {
+				return nil, "", fmt.Errorf("cache.redis.tls: %w", err)
+			}
+			opts.TLS = tc
+		}
+		redis, err := fallback.NewRedis(opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("cache.redis: %w", err)
 		}
-		return cache, "redis", nil
+		b := cfg.GetBreaker()
+		metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerClosed)
+		guarded := fallback.NewGuarded(redis, fallback.GuardOptions{
+			Timeout: timeout,
+			Queue:   int(cfg.GetWriteQueue()),
+			Breaker: fallback.GuardBreaker{
+				// config.proto: consecutive_failures 0 turns the breaker off.
+				Disabled:            b.GetConsecutiveFailures() == 0,
+				ConsecutiveFailures: int(b.GetConsecutiveFailures()),
+				OpenFor:             config.Seconds(b.GetOpenSeconds()),
+				ProbeTimeout:        config.Seconds(b.GetProbeTimeoutSeconds()),
+			},
+			OnWrite: func(r fallback.WriteResult) { metrics.RecordCacheWrite(context.Background(), backend, r.String()) },
+			OnStateChange: func(from, to gobreaker.State) {
+				metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerState(to))
+				a.logger.Warn("cache breaker", slog.String("backend", backend), slog.String("from", from.String()), slog.String("to", to.String()))
+			},
+		})
+		a.closers = append(a.closers, guarded.Close)
+		return guarded, backend, nil
 	}
 	return fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl}), "memory", nil
 }

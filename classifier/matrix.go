@@ -44,6 +44,8 @@ var Matrix = map[guardgenv1.FailureReason]Decision{
 	guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_TIMEOUT:     {infra, retry, codes.Unavailable, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED:           {infra, retry, codes.ResourceExhausted, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_DEADLINE_EXCEEDED:    {infra, retry, codes.DeadlineExceeded, 0},
+	// The server's own drain ran out on shutdown: another replica answers.
+	guardgenv1.FailureReason_FAILURE_REASON_SHUTTING_DOWN: {infra, retry, codes.Unavailable, 0},
 	// Retries exhausted, breaker open, quota gone: alert and degrade.
 	guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED: {infra, degrade, codes.Unavailable, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN:      {infra, degrade, codes.Unavailable, 0},

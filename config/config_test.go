@@ -186,10 +186,11 @@ func TestOverlay(t *testing.T) {
 		},
 	}, {
 		name: "a nested message merges",
-		yaml: "cache:\n  backend: redis\n  redis:\n    address: localhost:6379\n",
+		yaml: "cache:\n  backend: redis\n  hmac_key_env: K\n  redis:\n    address: localhost:6379\n",
 		want: func(c *configv1.Config) {
 			c.Cache.Backend = proto.String("redis")
 			c.Cache.Redis.Address = "localhost:6379"
+			c.Cache.HmacKeyEnv = "K"
 		},
 	}}
 	for _, tt := range tests {
@@ -215,7 +216,7 @@ var brokenTests = []struct {
 	want []string
 }{{
 	file: "unknown-key.yaml",
-	want: []string{`7:5: unknown field "max_attemps", expected one of [max_attempts base_delay_seconds max_delay_seconds jitter_factor infra_errors]`},
+	want: []string{`7:5: unknown field "max_attemps", expected one of [max_attempts base_delay_seconds max_delay_seconds jitter_factor infra_errors attempt_timeout_seconds]`},
 }, {
 	file: "bad-action.yaml",
 	want: []string{`4:15: llm_pipeline.routing.infrastructure.action: must be in list [retry_with_backoff, reject_and_fix, alert_and_degrade, fallback_to_cache] (string.in)`},
@@ -228,6 +229,12 @@ var brokenTests = []struct {
 }, {
 	file: "base-above-max.yaml",
 	want: []string{`6:25: llm_pipeline.execution.base_delay_seconds: base_delay_seconds must not exceed max_delay_seconds (execution.delays_ordered)`},
+}, {
+	file: "redis-without-hmac-key.yaml",
+	want: []string{`3:12: cache.backend: backend redis needs hmac_key_env: whoever can write to a shared Redis must not be able to make guardgen serve it (cache.redis_hmac_key)`},
+}, {
+	file: "drain-past-shutdown.yaml",
+	want: []string{`4:24: server.drain_delay_seconds: drain_delay_seconds must not exceed shutdown_timeout_seconds (server.drain_within_shutdown)`},
 }, {
 	file: "route-missing-provider.yaml",
 	want: []string{`9:19: routes[0].entries[1].provider: route entry names a provider that is not in providers (config.route_provider_exists)`},

@@ -20,6 +20,9 @@ func Default() *configv1.Config {
 				MaxDelaySeconds:  proto.Float64(20),
 				JitterFactor:     proto.Float64(0.3),
 				InfraErrors:      []string{"RateLimitError", "APITimeoutError", "APIConnectionError"},
+				// A hung upstream attempt ends in time for one retry
+				// within the request timeout.
+				AttemptTimeoutSeconds: proto.Float64(30),
 			},
 			Validation: &configv1.Validation{
 				StripMarkdownFences:     proto.Bool(true),
@@ -59,9 +62,21 @@ func Default() *configv1.Config {
 			Backend:    proto.String("memory"),
 			TtlSeconds: proto.Float64(3600),
 			MaxEntries: proto.Uint32(1000),
+			// Model output is at most max_output_bytes of JSON; its wire
+			// form is no larger.
+			MaxEntryBytes: proto.Uint32(1 << 20),
 			Redis: &configv1.Redis{
 				Db:        proto.Uint32(0),
 				KeyPrefix: proto.String("guardgen:"),
+			},
+			// A cache lookup happens on a request that is already
+			// degrading: a slow Redis costs a miss, not the deadline.
+			TimeoutSeconds: proto.Float64(0.1),
+			WriteQueue:     proto.Uint32(1000),
+			Breaker: &configv1.Breaker{
+				ConsecutiveFailures: proto.Uint32(3),
+				OpenSeconds:         proto.Float64(5),
+				ProbeTimeoutSeconds: proto.Float64(0.1),
 			},
 		},
 		Server: &configv1.Server{
@@ -73,10 +88,15 @@ func Default() *configv1.Config {
 			MaxOutputBytes:         proto.Uint32(1 << 20),
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
+			DrainDelaySeconds:      proto.Float64(2),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
 			MaxHeaderListBytes:     proto.Uint32(16 << 10),
-			SemanticAttempts:       proto.Uint32(3),
-			MaxProviderCalls:       proto.Uint32(6),
+			// A caller without a deadline must not hold a slot (and an
+			// upstream connection) for ever.
+			RequestTimeoutSeconds:    proto.Float64(60),
+			MaxProviderResponseBytes: proto.Uint32(4 << 20),
+			SemanticAttempts:         proto.Uint32(3),
+			MaxProviderCalls:         proto.Uint32(6),
 			RetryBudget: &configv1.RetryBudget{
 				MaxTokens:  proto.Float64(10),
 				TokenRatio: proto.Float64(0.1),
@@ -84,6 +104,7 @@ func Default() *configv1.Config {
 			Breaker: &configv1.Breaker{
 				ConsecutiveFailures: proto.Uint32(5),
 				OpenSeconds:         proto.Float64(30),
+				ProbeTimeoutSeconds: proto.Float64(10),
 			},
 			Keepalive: &configv1.Keepalive{
 				MaxConnectionAgeSeconds:      proto.Float64(300),

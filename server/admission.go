@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 
@@ -41,7 +44,7 @@ type RateLimit struct {
 	// PerSecond is each caller's sustained request rate.
 	PerSecond float64
 	// Burst is how many requests a caller may send at once; 0 means
-	// max(1, PerSecond).
+	// PerSecond rounded up.
 	Burst int
 	// Shared, when set, enforces the limit across replicas; while it
 	// cannot decide (its store is down), the per-replica bucket does.
@@ -153,6 +156,26 @@ func subject(ctx context.Context) string {
 	return who.subject
 }
 
+// cacheCaller names who is calling in cache keys: the authenticated
+// subject, else the bearer token's digest prefix, else the verified client
+// certificate's digest (mTLS), else the configured tenant, shared by every
+// caller guardgen cannot tell apart.
+func (s *Server) cacheCaller(ctx context.Context) string {
+	if who, ok := ctx.Value(callerKey{}).(identity); ok {
+		if who.subject != "" {
+			return "subject:" + who.subject
+		}
+		return "token:" + hex.EncodeToString([]byte(who.id))
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
+			sum := sha256.Sum256(info.State.VerifiedChains[0][0].Raw)
+			return "cert:" + hex.EncodeToString(sum[:8])
+		}
+	}
+	return "tenant:" + s.opts.CacheTenant
+}
+
 // caller identifies who is calling, for rate limiting: the token digest
 // when authenticated, else the peer's IP address.
 func caller(ctx context.Context) string {
@@ -191,7 +214,7 @@ func newLimiter(r RateLimit) *limiter {
 	}
 	burst := r.Burst
 	if burst <= 0 {
-		burst = max(1, int(r.PerSecond))
+		burst = int(math.Ceil(r.PerSecond))
 	}
 	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
 }

@@ -33,6 +33,12 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 		return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
 			"prompt: %d bytes exceeds the limit of %d", n, s.opts.MaxPromptBytes))
 	}
+	if s.opts.RequestTimeout > 0 {
+		// guardgen's own bound, whatever the caller sent or did not send.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
+		defer cancel()
+	}
 	ctx, cancel := s.withMargin(ctx)
 	defer cancel()
 	route, rf := s.route(ctx, req)
@@ -46,8 +52,12 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	ctx, span := s.tracer.Start(ctx, "guardgen.generate")
 	defer span.End()
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
-	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure)}
+	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
+		caller: s.cacheCaller(ctx)}
 	resp, f := run.loop(ctx)
+	if f != nil && shutDown(ctx) {
+		f = shutdownFailure()
+	}
 	if f != nil {
 		f.Attempts = rec.Len()
 		if d := run.degrade(ctx, run.preq, f); d != nil {
@@ -96,6 +106,8 @@ type generation struct {
 	// answered is the number of the provider call whose output is the
 	// answer; 0 when no generation answered (a failure, cache, template).
 	answered int
+	// caller scopes the request's cached results (see cacheCaller).
+	caller string
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -129,7 +141,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 			g.repairs, g.answered = a.repairs, call
 			out, rf := g.respond(a)
 			if rf == nil && !out.GetDegraded() {
-				g.remember(ctx, a.msg, out.GetJson(), resp.GetModel())
+				g.remember(ctx, a.msg, resp.GetModel())
 			}
 			return out, rf
 		}

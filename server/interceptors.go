@@ -34,11 +34,13 @@ import (
 //     FailureDetail, and the process lives on;
 //  4. a request the codec could not decode (not UTF-8, not protobuf, over
 //     the size limit) is refused with its FailureDetail;
-//  5. authentication: a missing or wrong bearer token is UNAUTHENTICATED
+//  5. shutdown: the handler's context ends when the drain runs out, and
+//     the call then answers UNAVAILABLE with a SHUTTING_DOWN FailureDetail;
+//  6. authentication: a missing or wrong bearer token is UNAUTHENTICATED
 //     (health and reflection may be exempt);
-//  6. admission: per-caller rate limit and the in-flight limit shed excess
+//  7. admission: per-caller rate limit and the in-flight limit shed excess
 //     load at once with RESOURCE_EXHAUSTED;
-//  7. request validation rejects bad input with INVALID_ARGUMENT and the
+//  8. request validation rejects bad input with INVALID_ARGUMENT and the
 //     protovalidate violations before any handler runs.
 //
 // The OpenTelemetry stats handler is installed beside the chain
@@ -50,16 +52,18 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 		s.retryPushback,
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)),
 		s.rejectUndecodable,
+		s.endOnShutdown,
 		s.authUnary,
 		s.admit,
 		s.validateRequests,
 	)
 }
 
-// streamInterceptors is the stream chain, outermost first: undecodable
-// requests, then authentication, as in the unary chain.
+// streamInterceptors is the stream chain, outermost first: shutdown ends
+// streams still open when the drain runs out, then undecodable requests
+// and authentication, as in the unary chain.
 func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
-	return withoutNil(s.rejectUndecodableStream, s.authStream)
+	return withoutNil(s.endStreamOnShutdown, s.rejectUndecodableStream, s.authStream)
 }
 
 // withoutNil lists the interceptors that are on: a nil one (authentication

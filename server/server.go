@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -42,7 +41,8 @@ type Options struct {
 	// MaxProviderCalls caps provider calls per request, transport retries,
 	// re-asks and fallbacks together; 0 means 6.
 	MaxProviderCalls int
-	// PreviewLength bounds output previews in failures; 0 means 200.
+	// PreviewLength bounds output previews in failures and logs, in runes;
+	// 0 leaves previews out.
 	PreviewLength int
 	// LogRawPayloads adds the prompt and the accepted (or last) model
 	// output to each Generate's log line, each cut to PreviewLength with
@@ -72,22 +72,41 @@ type Options struct {
 	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
 	// rules and the message size limit.
 	MaxPromptBytes int
-	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
-	// 0 means 15 s.
+	// ShutdownTimeout bounds shutdown, from the signal to the end of the
+	// drain of in-flight calls; calls still running then are ended with
+	// UNAVAILABLE and a SHUTTING_DOWN FailureDetail, and Serve returns
+	// within about half a second more whatever the handlers do. 0 ends
+	// in-flight calls at once.
 	ShutdownTimeout time.Duration
 	// DeadlineMargin is kept back from the caller's deadline so that a
 	// request that runs out of time still answers with its FailureDetail
-	// before the caller's own timer fires; 0 means 100 ms. A deadline
+	// before the caller's own timer fires; 0 keeps none. A deadline
 	// shorter than twice the margin keeps half of what is left.
 	DeadlineMargin time.Duration
+	// RequestTimeout bounds each Generate call, whatever deadline the
+	// caller sent; a shorter caller deadline wins. 0 leaves only the
+	// caller's.
+	RequestTimeout time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes
-	// see the change first. 0 stops taking calls at once.
+	// see the change first; it is part of ShutdownTimeout. 0 stops taking
+	// calls at once.
 	DrainDelay time.Duration
 	// Cache holds the last valid result per request, for the degradation
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
 	CacheBackend string
+	// CacheTTL is how old a cached result may be (0 means
+	// fallback.DefaultTTL); MaxCacheEntryBytes bounds one (0 means
+	// fallback.DefaultMaxEntryBytes). A cached entry outside either is
+	// refused, as is one of another type, dated in the future, undecodable
+	// or invalid.
+	CacheTTL           time.Duration
+	MaxCacheEntryBytes int
+	// CacheTenant scopes the cached results of callers guardgen cannot
+	// tell apart (no bearer token, no verified client certificate); each
+	// authenticated caller's results are its own.
+	CacheTenant string
 	// Templates are per-type fallback messages, the chain's last resort.
 	Templates *fallback.Templates
 	// Metrics records guardgen's metrics; nil records nothing.
@@ -148,6 +167,10 @@ type Server struct {
 	limiter    *limiter
 	inFlight   chan struct{}
 	codec      *requestCodec
+	// stopping is cancelled, with errShuttingDown as its cause, when the
+	// drain runs out on shutdown: every handler's context derives from it.
+	stopping     context.Context
+	stopHandlers context.CancelCauseFunc
 }
 
 // New returns a Server ready to Serve.
@@ -172,14 +195,11 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxProviderCalls <= 0 {
 		opts.MaxProviderCalls = 6
 	}
-	if opts.PreviewLength <= 0 {
-		opts.PreviewLength = 200
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = fallback.DefaultTTL
 	}
-	if opts.DeadlineMargin <= 0 {
-		opts.DeadlineMargin = 100 * time.Millisecond
-	}
-	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = 15 * time.Second
+	if opts.MaxCacheEntryBytes <= 0 {
+		opts.MaxCacheEntryBytes = fallback.DefaultMaxEntryBytes
 	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},
@@ -198,6 +218,7 @@ func New(opts Options) (*Server, error) {
 		metrics:          opts.Metrics,
 		limiter:          newLimiter(opts.RateLimit),
 	}
+	s.stopping, s.stopHandlers = context.WithCancelCause(context.Background())
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}
@@ -244,40 +265,4 @@ func unknownMethod(_ any, stream grpc.ServerStream) error {
 	method, _ := grpc.Method(stream.Context())
 	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
 		"unknown method %q; server reflection lists the services", method))
-}
-
-// Serve serves on lis until ctx is done, then shuts down gracefully:
-// health turns NOT_SERVING first so balancers stop sending, in-flight calls
-// drain for at most ShutdownTimeout, and whatever remains is cut off.
-func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	served := make(chan error, 1)
-	go func() { served <- s.grpc.Serve(lis) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	s.health.Shutdown()
-	s.logger.Info("shutting down", slog.Duration("drain_delay", s.opts.DrainDelay), slog.Duration("drain_timeout", s.opts.ShutdownTimeout))
-	if s.opts.DrainDelay > 0 {
-		time.Sleep(s.opts.DrainDelay)
-	}
-	drained := make(chan struct{})
-	go func() {
-		s.grpc.GracefulStop()
-		close(drained)
-	}()
-	timer := time.NewTimer(s.opts.ShutdownTimeout)
-	defer timer.Stop()
-	select {
-	case <-drained:
-	case <-timer.C:
-		s.logger.Warn("drain timed out; stopping in-flight calls")
-		s.grpc.Stop()
-		<-drained
-	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
-	}
-	return nil
 }

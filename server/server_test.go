@@ -71,11 +71,11 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "synthetic",
 		Model:    "synthetic-1",
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
 		// Parallel fault plans share this chain; the breaker and the budget
 		// have tests of their own.
-		Breaker: providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:  providers.BudgetPolicy{MaxTokens: -1},
+		Breaker: providers.BreakerPolicy{Disabled: true},
+		Budget:  providers.BudgetPolicy{Disabled: true},
 		Tracer:  chainTracer(ho.tracer),
 	})
 	opts := ho.server
@@ -497,7 +497,7 @@ func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*
 func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond}})
+	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 10 * time.Second}})
 	ctx := context.Background()
 	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)

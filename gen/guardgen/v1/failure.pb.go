@@ -162,6 +162,9 @@ const (
 	FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED    FailureReason = 6
 	FailureReason_FAILURE_REASON_CIRCUIT_OPEN         FailureReason = 7
 	FailureReason_FAILURE_REASON_OVERLOADED           FailureReason = 8
+	// The server ended the call because it is shutting down and its drain
+	// ran out: retry, another replica will answer.
+	FailureReason_FAILURE_REASON_SHUTTING_DOWN FailureReason = 9
 	// Input constraint.
 	FailureReason_FAILURE_REASON_INVALID_REQUEST         FailureReason = 20
 	FailureReason_FAILURE_REASON_UNKNOWN_TARGET          FailureReason = 21
@@ -215,6 +218,7 @@ var (
 		6:  "FAILURE_REASON_RETRIES_EXHAUSTED",
 		7:  "FAILURE_REASON_CIRCUIT_OPEN",
 		8:  "FAILURE_REASON_OVERLOADED",
+		9:  "FAILURE_REASON_SHUTTING_DOWN",
 		20: "FAILURE_REASON_INVALID_REQUEST",
 		21: "FAILURE_REASON_UNKNOWN_TARGET",
 		22: "FAILURE_REASON_INVALID_DESCRIPTOR_SET",
@@ -250,6 +254,7 @@ var (
 		"FAILURE_REASON_RETRIES_EXHAUSTED":       6,
 		"FAILURE_REASON_CIRCUIT_OPEN":            7,
 		"FAILURE_REASON_OVERLOADED":              8,
+		"FAILURE_REASON_SHUTTING_DOWN":           9,
 		"FAILURE_REASON_INVALID_REQUEST":         20,
 		"FAILURE_REASON_UNKNOWN_TARGET":          21,
 		"FAILURE_REASON_INVALID_DESCRIPTOR_SET":  22,
@@ -455,7 +460,7 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	"\"RECOVERY_ACTION_RETRY_WITH_BACKOFF\x10\x01\x12\"\n" +
 	"\x1eRECOVERY_ACTION_REJECT_AND_FIX\x10\x02\x12%\n" +
 	"!RECOVERY_ACTION_ALERT_AND_DEGRADE\x10\x03\x12%\n" +
-	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\xa4\t\n" +
+	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\xc6\t\n" +
 	"\rFailureReason\x12\x1e\n" +
 	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bFAILURE_REASON_RATE_LIMITED\x10\x01\x12\"\n" +
@@ -465,7 +470,8 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	" FAILURE_REASON_DEADLINE_EXCEEDED\x10\x05\x12$\n" +
 	" FAILURE_REASON_RETRIES_EXHAUSTED\x10\x06\x12\x1f\n" +
 	"\x1bFAILURE_REASON_CIRCUIT_OPEN\x10\a\x12\x1d\n" +
-	"\x19FAILURE_REASON_OVERLOADED\x10\b\x12\"\n" +
+	"\x19FAILURE_REASON_OVERLOADED\x10\b\x12 \n" +
+	"\x1cFAILURE_REASON_SHUTTING_DOWN\x10\t\x12\"\n" +
 	"\x1eFAILURE_REASON_INVALID_REQUEST\x10\x14\x12!\n" +
 	"\x1dFAILURE_REASON_UNKNOWN_TARGET\x10\x15\x12)\n" +
 	"%FAILURE_REASON_INVALID_DESCRIPTOR_SET\x10\x16\x12*\n" +

@@ -197,8 +197,14 @@ type GenerateOptions struct {
 	// log-probabilities from the provider) even when the target sets no
 	// min_confidence.
 	ReportConfidence bool `protobuf:"varint,20,opt,name=report_confidence,json=reportConfidence,proto3" json:"report_confidence,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// max_cache_age refuses cached answers older than this when the request
+	// degrades to the cache. Unset or zero: any age within the cache's TTL.
+	MaxCacheAge *durationpb.Duration `protobuf:"bytes,21,opt,name=max_cache_age,json=maxCacheAge,proto3" json:"max_cache_age,omitempty"`
+	// skip_cache keeps this request out of the cache: it is never answered
+	// from the cache and its answer is not stored.
+	SkipCache     bool `protobuf:"varint,22,opt,name=skip_cache,json=skipCache,proto3" json:"skip_cache,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerateOptions) Reset() {
@@ -297,6 +303,20 @@ func (x *GenerateOptions) GetStrictSchemaMode() bool {
 func (x *GenerateOptions) GetReportConfidence() bool {
 	if x != nil {
 		return x.ReportConfidence
+	}
+	return false
+}
+
+func (x *GenerateOptions) GetMaxCacheAge() *durationpb.Duration {
+	if x != nil {
+		return x.MaxCacheAge
+	}
+	return nil
+}
+
+func (x *GenerateOptions) GetSkipCache() bool {
+	if x != nil {
+		return x.SkipCache
 	}
 	return false
 }
@@ -1148,7 +1168,7 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xa9\x04\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\x91\x05\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
@@ -1160,7 +1180,10 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x05top_p\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x04topP\x88\x01\x01\x12:\n" +
 	"\bexamples\x18\b \x03(\v2\x14.guardgen.v1.ExampleB\b\xbaH\x05\x92\x01\x02\x10\x10R\bexamples\x121\n" +
 	"\x12strict_schema_mode\x18\t \x01(\bH\x03R\x10strictSchemaMode\x88\x01\x01\x12+\n" +
-	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidenceB\x0e\n" +
+	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidence\x12G\n" +
+	"\rmax_cache_age\x18\x15 \x01(\v2\x19.google.protobuf.DurationB\b\xbaH\x05\xaa\x01\x022\x00R\vmaxCacheAge\x12\x1d\n" +
+	"\n" +
+	"skip_cache\x18\x16 \x01(\bR\tskipCacheB\x0e\n" +
 	"\f_temperatureB\a\n" +
 	"\x05_seedB\b\n" +
 	"\x06_top_pB\x15\n" +
@@ -1276,9 +1299,9 @@ var file_guardgen_v1_generation_proto_goTypes = []any{
 	(*Attempt)(nil),                        // 10: guardgen.v1.Attempt
 	(*Repair)(nil),                         // 11: guardgen.v1.Repair
 	(*descriptorpb.FileDescriptorSet)(nil), // 12: google.protobuf.FileDescriptorSet
-	(*anypb.Any)(nil),                      // 13: google.protobuf.Any
-	(*FailureDetail)(nil),                  // 14: guardgen.v1.FailureDetail
-	(*durationpb.Duration)(nil),            // 15: google.protobuf.Duration
+	(*durationpb.Duration)(nil),            // 13: google.protobuf.Duration
+	(*anypb.Any)(nil),                      // 14: google.protobuf.Any
+	(*FailureDetail)(nil),                  // 15: guardgen.v1.FailureDetail
 	(*v1.Usage)(nil),                       // 16: guardgen.provider.v1.Usage
 	(v1.FinishReason)(0),                   // 17: guardgen.provider.v1.FinishReason
 	(*v1.Constraint)(nil),                  // 18: guardgen.provider.v1.Constraint
@@ -1287,33 +1310,34 @@ var file_guardgen_v1_generation_proto_depIdxs = []int32{
 	12, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	2,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
 	3,  // 2: guardgen.v1.GenerateOptions.examples:type_name -> guardgen.v1.Example
-	13, // 3: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
-	14, // 4: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
-	5,  // 5: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	15, // 6: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
-	10, // 7: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	16, // 8: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	15, // 9: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	11, // 10: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	6,  // 11: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
-	8,  // 12: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
-	9,  // 13: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
-	7,  // 14: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
-	0,  // 15: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
-	16, // 16: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
-	17, // 17: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	16, // 18: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	15, // 19: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	11, // 20: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	14, // 21: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	18, // 22: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
-	1,  // 23: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	4,  // 24: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	24, // [24:25] is the sub-list for method output_type
-	23, // [23:24] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 3: guardgen.v1.GenerateOptions.max_cache_age:type_name -> google.protobuf.Duration
+	14, // 4: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
+	15, // 5: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
+	5,  // 6: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
+	13, // 7: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	10, // 8: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	16, // 9: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	13, // 10: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	11, // 11: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	6,  // 12: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
+	8,  // 13: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
+	9,  // 14: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
+	7,  // 15: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
+	0,  // 16: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
+	16, // 17: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
+	17, // 18: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	16, // 19: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	13, // 20: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	11, // 21: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	15, // 22: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	18, // 23: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
+	1,  // 24: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	4,  // 25: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	25, // [25:26] is the sub-list for method output_type
+	24, // [24:25] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }

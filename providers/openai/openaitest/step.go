@@ -42,7 +42,9 @@ type Step struct {
 	TruncateBody bool
 
 	// Content is the assistant message's content; "" means "{}" unless
-	// Refusal is set or NoContent is true.
+	// Refusal is set or NoContent is true. Content longer than the
+	// request's max_completion_tokens (at four characters per token) is cut
+	// there with finish reason "length", unless FinishReason is set.
 	Content string
 	// NoContent sends a null content even when Refusal is empty.
 	NoContent bool
@@ -66,6 +68,10 @@ type Step struct {
 	// asked for logprobs (as the API does); nil sends null. Their tokens
 	// should spell Content.
 	Logprobs []Logprob
+	// PadContent appends this many spaces to the assistant content, sent
+	// in chunks without a Content-Length, so that a test can send an
+	// answer of any size without holding it in memory.
+	PadContent int64
 }
 
 // Logprob is one content token and its log-probability.

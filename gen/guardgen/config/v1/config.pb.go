@@ -229,12 +229,16 @@ type Execution struct {
 	// max_attempts counts provider calls per request and route entry, the
 	// first included (3 means one call and two retries). Default: 3.
 	MaxAttempts *uint32 `protobuf:"varint,1,opt,name=max_attempts,json=maxAttempts,proto3,oneof" json:"max_attempts,omitempty"`
-	// base_delay_seconds is the wait before the first retry. Default: 2.
+	// base_delay_seconds is the wait before the first retry; 0 retries at
+	// once. Default: 2.
 	BaseDelaySeconds *float64 `protobuf:"fixed64,2,opt,name=base_delay_seconds,json=baseDelaySeconds,proto3,oneof" json:"base_delay_seconds,omitempty"`
-	// max_delay_seconds caps every wait (before jitter). Default: 20.
+	// max_delay_seconds caps every wait (before jitter). A provider's
+	// RetryInfo (Retry-After) hint longer than this is not waited for: the
+	// call fails at once and hands the hint to the caller as RetryInfo.
+	// Default: 20.
 	MaxDelaySeconds *float64 `protobuf:"fixed64,3,opt,name=max_delay_seconds,json=maxDelaySeconds,proto3,oneof" json:"max_delay_seconds,omitempty"`
-	// jitter_factor is the largest fraction of a wait added at random, 0..1.
-	// Default: 0.3.
+	// jitter_factor is the largest fraction of a wait added at random, 0..1;
+	// 0 adds none. Default: 0.3.
 	JitterFactor *float64 `protobuf:"fixed64,4,opt,name=jitter_factor,json=jitterFactor,proto3,oneof" json:"jitter_factor,omitempty"`
 	// infra_errors names the transient faults that are retried, with the
 	// Python OpenAI SDK's exception names as in the article; guardgen maps
@@ -245,9 +249,13 @@ type Execution struct {
 	// the three enables both). Default: RateLimitError, APITimeoutError,
 	// APIConnectionError. An empty list in a file keeps the default; set
 	// max_attempts to 1 to retry nothing.
-	InfraErrors   []string `protobuf:"bytes,5,rep,name=infra_errors,json=infraErrors,proto3" json:"infra_errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	InfraErrors []string `protobuf:"bytes,5,rep,name=infra_errors,json=infraErrors,proto3" json:"infra_errors,omitempty"`
+	// attempt_timeout_seconds bounds each transport attempt of a provider
+	// that sets no attempt_timeout_seconds of its own; a timed-out attempt
+	// is UPSTREAM_TIMEOUT and may be retried. Default: 30.
+	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,6,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
@@ -313,6 +321,13 @@ func (x *Execution) GetInfraErrors() []string {
 		return x.InfraErrors
 	}
 	return nil
+}
+
+func (x *Execution) GetAttemptTimeoutSeconds() float64 {
+	if x != nil && x.AttemptTimeoutSeconds != nil {
+		return *x.AttemptTimeoutSeconds
+	}
+	return 0
 }
 
 // Validation configures how model output is turned into a message.
@@ -626,11 +641,12 @@ type Provider struct {
 	// project sets the OpenAI-Project header (openai only). Empty: not sent.
 	Project string `protobuf:"bytes,7,opt,name=project,proto3" json:"project,omitempty"`
 	// timeout_seconds bounds one provider call as a whole: every transport
-	// attempt and backoff wait. Unset: only the caller's deadline.
+	// attempt and backoff wait. Unset: only server.request_timeout_seconds
+	// and the caller's deadline.
 	TimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
 	// attempt_timeout_seconds bounds each transport attempt; a timed-out
-	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset: only
-	// timeout_seconds and the caller's deadline.
+	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset:
+	// llm_pipeline.execution.attempt_timeout_seconds.
 	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,9,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
 	// output_mode is how JSON is asked for (openai only), which says whether
 	// the server honours response_format:
@@ -1448,8 +1464,11 @@ func (x *FieldPaths) GetPaths() []string {
 	return nil
 }
 
-// Cache configures the cache of last valid results (keyed by target type,
-// descriptor hash, normalised prompt hash and model).
+// Cache configures the cache of last valid results. A result answers only
+// requests for the same target type and descriptor, route and model,
+// instructions, prompt (normalised) and output options, from the same
+// caller: the bearer token when auth is on, else the verified client
+// certificate (mTLS), else the tenant.
 type Cache struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// backend is memory (bounded, per process), redis (shared by replicas) or
@@ -1460,7 +1479,34 @@ type Cache struct {
 	// max_entries bounds the memory backend. Default: 1000.
 	MaxEntries *uint32 `protobuf:"varint,3,opt,name=max_entries,json=maxEntries,proto3,oneof" json:"max_entries,omitempty"`
 	// redis configures the redis backend.
-	Redis         *Redis `protobuf:"bytes,4,opt,name=redis,proto3" json:"redis,omitempty"`
+	Redis *Redis `protobuf:"bytes,4,opt,name=redis,proto3" json:"redis,omitempty"`
+	// tenant names, in cache keys, the callers guardgen cannot tell apart
+	// (no bearer token, no verified client certificate): they share cached
+	// results with each other and with no one else. Default: "".
+	Tenant string `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// max_entry_bytes bounds one cached message (protobuf wire format):
+	// larger answers are not stored, and a larger entry is refused unread
+	// (Redis) or unserved (memory). Default: 1048576 (1 MiB).
+	MaxEntryBytes *uint32 `protobuf:"varint,6,opt,name=max_entry_bytes,json=maxEntryBytes,proto3,oneof" json:"max_entry_bytes,omitempty"`
+	// timeout_seconds bounds each read of the redis backend, and each write
+	// (writes run off the request path, from a queue); a Redis slower than
+	// this is a miss. Default: 0.1.
+	TimeoutSeconds *float64 `protobuf:"fixed64,7,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
+	// write_queue bounds the writes waiting for Redis; a write that finds it
+	// full is dropped and counted (cache_writes_total{result="dropped"}).
+	// Default: 1000.
+	WriteQueue *uint32 `protobuf:"varint,8,opt,name=write_queue,json=writeQueue,proto3,oneof" json:"write_queue,omitempty"`
+	// breaker turns the redis backend off after consecutive failures (reads
+	// miss at once, writes are skipped) and probes Redis again after
+	// open_seconds; consecutive_failures 0 disables it. Default: 3 failures,
+	// open 5 s, probe timeout 0.1 s.
+	Breaker *Breaker `protobuf:"bytes,9,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// hmac_key_env names the environment variable holding the key (at least
+	// 32 bytes, the same on every replica) that authenticates each entry in
+	// Redis: HMAC-SHA256 over its key and contents. An entry without a valid
+	// tag, written by anything but a guardgen with the key, is refused.
+	// Required for the redis backend.
+	HmacKeyEnv    string `protobuf:"bytes,10,opt,name=hmac_key_env,json=hmacKeyEnv,proto3" json:"hmac_key_env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1521,6 +1567,48 @@ func (x *Cache) GetRedis() *Redis {
 		return x.Redis
 	}
 	return nil
+}
+
+func (x *Cache) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Cache) GetMaxEntryBytes() uint32 {
+	if x != nil && x.MaxEntryBytes != nil {
+		return *x.MaxEntryBytes
+	}
+	return 0
+}
+
+func (x *Cache) GetTimeoutSeconds() float64 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Cache) GetWriteQueue() uint32 {
+	if x != nil && x.WriteQueue != nil {
+		return *x.WriteQueue
+	}
+	return 0
+}
+
+func (x *Cache) GetBreaker() *Breaker {
+	if x != nil {
+		return x.Breaker
+	}
+	return nil
+}
+
+func (x *Cache) GetHmacKeyEnv() string {
+	if x != nil {
+		return x.HmacKeyEnv
+	}
+	return ""
 }
 
 // Redis is a redis-server the cache shares between replicas.
@@ -1629,8 +1717,11 @@ type Server struct {
 	// max_descriptor_set_bytes bounds a request's descriptor_set.
 	// Default: 1048576 (1 MiB).
 	MaxDescriptorSetBytes *uint32 `protobuf:"varint,7,opt,name=max_descriptor_set_bytes,json=maxDescriptorSetBytes,proto3,oneof" json:"max_descriptor_set_bytes,omitempty"`
-	// shutdown_timeout_seconds bounds the drain of in-flight calls on
-	// SIGTERM. Default: 15.
+	// shutdown_timeout_seconds bounds shutdown on SIGTERM, from the signal
+	// to the end of the drain, drain_delay_seconds included. Calls still in
+	// flight then are ended with UNAVAILABLE and a SHUTTING_DOWN
+	// FailureDetail, and guardgen exits within a second more whatever its
+	// handlers do. 0 ends in-flight calls at once. Default: 15.
 	ShutdownTimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=shutdown_timeout_seconds,json=shutdownTimeoutSeconds,proto3,oneof" json:"shutdown_timeout_seconds,omitempty"`
 	// semantic_attempts bounds generations per request, re-asks included.
 	// Default: 3.
@@ -1653,12 +1744,18 @@ type Server struct {
 	Breaker *Breaker `protobuf:"bytes,15,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	// drain_delay_seconds is how long guardgen keeps serving after its health
 	// turns NOT_SERVING on SIGTERM and before it stops taking new calls, so
-	// load balancers and probes see the change first. Default: 0.
+	// load balancers and probes see the change first. It is part of
+	// shutdown_timeout_seconds. The default covers clients and proxies that
+	// watch health (gRPC client-side health checking is told at once) or
+	// poll it about once a second; behind a balancer that polls less often,
+	// or Kubernetes endpoints, raise it or add a preStop sleep.
+	// Default: 2.
 	DrainDelaySeconds *float64 `protobuf:"fixed64,16,opt,name=drain_delay_seconds,json=drainDelaySeconds,proto3,oneof" json:"drain_delay_seconds,omitempty"`
 	// deadline_margin_seconds is kept back from each caller's deadline so
 	// that a request that runs out of time still answers with its
 	// FailureDetail before the caller's own timer fires. A deadline shorter
-	// than twice the margin keeps half of what is left. Default: 0.1.
+	// than twice the margin keeps half of what is left; 0 keeps no margin.
+	// Default: 0.1.
 	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
 	// keepalive rotates and probes client connections, so that clients
 	// rebalance onto new pods and dead peers are noticed. Default: see
@@ -1673,8 +1770,18 @@ type Server struct {
 	// carry; the server advertises it, and a larger header list is refused
 	// by the transport before any handler runs. Default: 16384 (16 KiB).
 	MaxHeaderListBytes *uint32 `protobuf:"varint,20,opt,name=max_header_list_bytes,json=maxHeaderListBytes,proto3,oneof" json:"max_header_list_bytes,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// request_timeout_seconds bounds each Generate call inside guardgen,
+	// whatever deadline the caller sent or did not send; a shorter caller
+	// deadline wins. Past it the call fails with DEADLINE_EXCEEDED and its
+	// FailureDetail. Default: 60.
+	RequestTimeoutSeconds *float64 `protobuf:"fixed64,21,opt,name=request_timeout_seconds,json=requestTimeoutSeconds,proto3,oneof" json:"request_timeout_seconds,omitempty"`
+	// max_provider_response_bytes bounds each HTTP response body guardgen
+	// reads from an openai provider: a larger answer is not read past the
+	// bound and fails as OUTPUT_TOO_LARGE. (Plug-ins of type grpc are bounded
+	// by gRPC's 4 MiB receive limit.) Default: 4194304 (4 MiB).
+	MaxProviderResponseBytes *uint32 `protobuf:"varint,22,opt,name=max_provider_response_bytes,json=maxProviderResponseBytes,proto3,oneof" json:"max_provider_response_bytes,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1843,6 +1950,20 @@ func (x *Server) GetShedRetryAfterSeconds() float64 {
 func (x *Server) GetMaxHeaderListBytes() uint32 {
 	if x != nil && x.MaxHeaderListBytes != nil {
 		return *x.MaxHeaderListBytes
+	}
+	return 0
+}
+
+func (x *Server) GetRequestTimeoutSeconds() float64 {
+	if x != nil && x.RequestTimeoutSeconds != nil {
+		return *x.RequestTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Server) GetMaxProviderResponseBytes() uint32 {
+	if x != nil && x.MaxProviderResponseBytes != nil {
+		return *x.MaxProviderResponseBytes
 	}
 	return 0
 }
@@ -2222,16 +2343,24 @@ func (x *RetryBudget) GetTokenRatio() float64 {
 	return 0
 }
 
-// Breaker is a circuit breaker per provider that counts only
-// infrastructure failures and half-opens with a single probe.
+// Breaker is a circuit breaker that half-opens with a single probe: one per
+// provider (server.breaker, counting only infrastructure failures) and one
+// for a shared cache (cache.breaker). Defaults are those of
+// server.breaker; cache.breaker documents its own.
 type Breaker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// consecutive_failures trips the breaker; 0 disables it. Default: 5.
 	ConsecutiveFailures *uint32 `protobuf:"varint,1,opt,name=consecutive_failures,json=consecutiveFailures,proto3,oneof" json:"consecutive_failures,omitempty"`
 	// open_seconds is how long it stays open before the probe. Default: 30.
-	OpenSeconds   *float64 `protobuf:"fixed64,2,opt,name=open_seconds,json=openSeconds,proto3,oneof" json:"open_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OpenSeconds *float64 `protobuf:"fixed64,2,opt,name=open_seconds,json=openSeconds,proto3,oneof" json:"open_seconds,omitempty"`
+	// probe_timeout_seconds bounds the single attempt a half-open breaker
+	// lets through (on top of the attempt timeout), so that one hung probe
+	// cannot keep the provider's breaker half-open, refusing every other
+	// call, for longer. Keep it above the provider's usual latency, or the
+	// probe never succeeds. Default: 10.
+	ProbeTimeoutSeconds *float64 `protobuf:"fixed64,3,opt,name=probe_timeout_seconds,json=probeTimeoutSeconds,proto3,oneof" json:"probe_timeout_seconds,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Breaker) Reset() {
@@ -2274,6 +2403,13 @@ func (x *Breaker) GetConsecutiveFailures() uint32 {
 func (x *Breaker) GetOpenSeconds() float64 {
 	if x != nil && x.OpenSeconds != nil {
 		return *x.OpenSeconds
+	}
+	return 0
+}
+
+func (x *Breaker) GetProbeTimeoutSeconds() float64 {
+	if x != nil && x.ProbeTimeoutSeconds != nil {
+		return *x.ProbeTimeoutSeconds
 	}
 	return 0
 }
@@ -2411,19 +2547,21 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"validation\x18\x02 \x01(\v2\x1e.guardgen.config.v1.ValidationR\n" +
 	"validation\x125\n" +
 	"\arouting\x18\x03 \x01(\v2\x1b.guardgen.config.v1.RoutingR\arouting\x12G\n" +
-	"\robservability\x18\x04 \x01(\v2!.guardgen.config.v1.ObservabilityR\robservability\"\x89\x05\n" +
+	"\robservability\x18\x04 \x01(\v2!.guardgen.config.v1.ObservabilityR\robservability\"\xfb\x05\n" +
 	"\tExecution\x121\n" +
 	"\fmax_attempts\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\n" +
 	"(\x01H\x00R\vmaxAttempts\x88\x01\x01\x12J\n" +
 	"\x12base_delay_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x10baseDelaySeconds\x88\x01\x01\x12H\n" +
 	"\x11max_delay_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x0fmaxDelaySeconds\x88\x01\x01\x12A\n" +
 	"\rjitter_factor\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x03R\fjitterFactor\x88\x01\x01\x12\x92\x01\n" +
-	"\finfra_errors\x18\x05 \x03(\tBo\xbaHl\x92\x01i\x18\x01\"ercR\x0eRateLimitErrorR\x0fAPITimeoutErrorR\x12APIConnectionErrorR\x13InternalServerErrorR\x17ServiceUnavailableErrorR\vinfraErrors:\x8a\x01\xbaH\x86\x01\x1a\x83\x01\n" +
+	"\finfra_errors\x18\x05 \x03(\tBo\xbaHl\x92\x01i\x18\x01\"ercR\x0eRateLimitErrorR\x0fAPITimeoutErrorR\x12APIConnectionErrorR\x13InternalServerErrorR\x17ServiceUnavailableErrorR\vinfraErrors\x12T\n" +
+	"\x17attempt_timeout_seconds\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x04R\x15attemptTimeoutSeconds\x88\x01\x01:\x8a\x01\xbaH\x86\x01\x1a\x83\x01\n" +
 	"\x18execution.delays_ordered\x124base_delay_seconds must not exceed max_delay_seconds\x1a1this.base_delay_seconds <= this.max_delay_secondsB\x0f\n" +
 	"\r_max_attemptsB\x15\n" +
 	"\x13_base_delay_secondsB\x14\n" +
 	"\x12_max_delay_secondsB\x10\n" +
-	"\x0e_jitter_factor\"\xe8\x02\n" +
+	"\x0e_jitter_factorB\x1a\n" +
+	"\x18_attempt_timeout_seconds\"\xe8\x02\n" +
 	"\n" +
 	"Validation\x127\n" +
 	"\x15strip_markdown_fences\x18\x01 \x01(\bH\x00R\x13stripMarkdownFences\x88\x01\x01\x12K\n" +
@@ -2550,19 +2688,32 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x0e_cache_entries\"g\n" +
 	"\n" +
 	"FieldPaths\x12Y\n" +
-	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\x9e\x03\n" +
+	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\xee\a\n" +
 	"\x05Cache\x129\n" +
 	"\abackend\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15R\x06memoryR\x05redisR\x04noneH\x00R\abackend\x88\x01\x01\x12=\n" +
 	"\vttl_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x008\x13~A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
 	"ttlSeconds\x88\x01\x01\x122\n" +
 	"\vmax_entries\x18\x03 \x01(\rB\f\xbaH\t*\a\x18\x80\xad\xe2\x04(\x01H\x02R\n" +
 	"maxEntries\x88\x01\x01\x12/\n" +
-	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis:\x89\x01\xbaH\x85\x01\x1a\x82\x01\n" +
-	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')B\n" +
+	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis\x12 \n" +
+	"\x06tenant\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06tenant\x12;\n" +
+	"\x0fmax_entry_bytes\x18\x06 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x03R\rmaxEntryBytes\x88\x01\x01\x12E\n" +
+	"\x0ftimeout_seconds\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@!\x00\x00\x00\x00\x00\x00\x00\x00H\x04R\x0etimeoutSeconds\x88\x01\x01\x121\n" +
+	"\vwrite_queue\x18\b \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x05R\n" +
+	"writeQueue\x88\x01\x01\x125\n" +
+	"\abreaker\x18\t \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreaker\x12G\n" +
+	"\fhmac_key_env\x18\n" +
+	" \x01(\tB%\xbaH\"r \x18\x80\x012\x1b^([A-Za-z_][A-Za-z0-9_]*)?$R\n" +
+	"hmacKeyEnv:\xc8\x02\xbaH\xc4\x02\x1a\x82\x01\n" +
+	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')\x1a\xbc\x01\n" +
+	"\x14cache.redis_hmac_key\x12pbackend redis needs hmac_key_env: whoever can write to a shared Redis must not be able to make guardgen serve it\x1a2this.backend != 'redis' || this.hmac_key_env != ''B\n" +
 	"\n" +
 	"\b_backendB\x0e\n" +
 	"\f_ttl_secondsB\x0e\n" +
-	"\f_max_entries\"\x90\x02\n" +
+	"\f_max_entriesB\x12\n" +
+	"\x10_max_entry_bytesB\x12\n" +
+	"\x10_timeout_secondsB\x0e\n" +
+	"\f_write_queue\"\x90\x02\n" +
 	"\x05Redis\x12)\n" +
 	"\aaddress\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\aaddress\x12H\n" +
@@ -2572,7 +2723,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xa1\x10\n" +
+	"\v_key_prefix\"\xa1\x13\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2599,9 +2750,12 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\tkeepalive\x18\x12 \x01(\v2\x1d.guardgen.config.v1.KeepaliveR\tkeepalive\x12U\n" +
 	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01\x12E\n" +
 	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
-	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
+	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
+	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
-	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
+	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x97\x01\n" +
+	"\x1cserver.drain_within_shutdown\x12<drain_delay_seconds must not exceed shutdown_timeout_seconds\x1a9this.drain_delay_seconds <= this.shutdown_timeout_seconds\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
 	"\a_listenB\x11\n" +
 	"\x0f_metrics_listenB\x10\n" +
@@ -2616,7 +2770,9 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x14_drain_delay_secondsB\x1a\n" +
 	"\x18_deadline_margin_secondsB\x1b\n" +
 	"\x19_shed_retry_after_secondsB\x18\n" +
-	"\x16_max_header_list_bytes\"\xa4\b\n" +
+	"\x16_max_header_list_bytesB\x1a\n" +
+	"\x18_request_timeout_secondsB\x1e\n" +
+	"\x1c_max_provider_response_bytes\"\xa4\b\n" +
 	"\tKeepalive\x12Y\n" +
 	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
 	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
@@ -2655,12 +2811,14 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\vtoken_ratio\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
 	"tokenRatio\x88\x01\x01B\r\n" +
 	"\v_max_tokensB\x0e\n" +
-	"\f_token_ratio\"\xb6\x01\n" +
+	"\f_token_ratio\"\xa2\x02\n" +
 	"\aBreaker\x12@\n" +
 	"\x14consecutive_failures\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\x90NH\x00R\x13consecutiveFailures\x88\x01\x01\x12?\n" +
-	"\fopen_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\vopenSeconds\x88\x01\x01B\x17\n" +
+	"\fopen_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\vopenSeconds\x88\x01\x01\x12P\n" +
+	"\x15probe_timeout_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x13probeTimeoutSeconds\x88\x01\x01B\x17\n" +
 	"\x15_consecutive_failuresB\x0f\n" +
-	"\r_open_seconds\"\x8e\x04\n" +
+	"\r_open_secondsB\x18\n" +
+	"\x16_probe_timeout_seconds\"\x8e\x04\n" +
 	"\tTelemetry\x124\n" +
 	"\rotlp_endpoint\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\fotlpEndpoint\x12#\n" +
@@ -2751,22 +2909,23 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	14, // 21: guardgen.config.v1.Targets.request_types:type_name -> guardgen.config.v1.RequestTypes
 	29, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
 	17, // 23: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	9,  // 24: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	20, // 25: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	21, // 26: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	22, // 27: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	23, // 28: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	24, // 29: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	19, // 30: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
-	17, // 31: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
-	15, // 32: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	13, // 33: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
-	30, // 34: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	24, // 24: guardgen.config.v1.Cache.breaker:type_name -> guardgen.config.v1.Breaker
+	9,  // 25: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
+	20, // 26: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	21, // 27: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	22, // 28: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	23, // 29: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	24, // 30: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	19, // 31: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
+	17, // 32: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
+	15, // 33: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	13, // 34: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	30, // 35: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }

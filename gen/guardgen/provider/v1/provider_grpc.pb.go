@@ -36,6 +36,8 @@ const (
 //     upstream sent Retry-After or retry-after-ms;
 //   - quota exhausted: RESOURCE_EXHAUSTED with google.rpc.ErrorInfo reason
 //     QUOTA_EXHAUSTED (not retryable);
+//   - an answer larger than the provider reads: RESOURCE_EXHAUSTED with
+//     ErrorInfo reason OUTPUT_TOO_LARGE (not retryable);
 //   - 5xx, connection reset, EOF: UNAVAILABLE;
 //   - upstream timeout: DEADLINE_EXCEEDED;
 //   - context too long: INVALID_ARGUMENT with ErrorInfo reason
@@ -82,6 +84,8 @@ func (c *providerServiceClient) Complete(ctx context.Context, in *CompleteReques
 //     upstream sent Retry-After or retry-after-ms;
 //   - quota exhausted: RESOURCE_EXHAUSTED with google.rpc.ErrorInfo reason
 //     QUOTA_EXHAUSTED (not retryable);
+//   - an answer larger than the provider reads: RESOURCE_EXHAUSTED with
+//     ErrorInfo reason OUTPUT_TOO_LARGE (not retryable);
 //   - 5xx, connection reset, EOF: UNAVAILABLE;
 //   - upstream timeout: DEADLINE_EXCEEDED;
 //   - context too long: INVALID_ARGUMENT with ErrorInfo reason
