@@ -91,7 +91,7 @@ func (a *App) build() (server.Options, error) {
 		}
 		serverOpts = append(serverOpts, grpc.Creds(creds))
 	}
-	rateLimit, err := a.buildRateLimit(srv.GetRateLimit())
+	rateLimit, err := a.buildRateLimit(srv.GetRateLimit(), ServerSettings(cfg).RateLimit)
 	if err != nil {
 		return server.Options{}, err
 	}
@@ -99,68 +99,27 @@ func (a *App) build() (server.Options, error) {
 	for domain, p := range config.Routing(cfg) {
 		thresholds[domain] = p.AlertThreshold
 	}
-	validation := cfg.GetLlmPipeline().GetValidation()
-	var nonCritical map[string]map[string]bool
-	if validation.GetAllowPartialMatches() {
-		nonCritical = make(map[string]map[string]bool)
-		for target, paths := range cfg.GetTargets().GetNonCriticalFields() {
-			nonCritical[target] = make(map[string]bool)
-			for _, p := range paths.GetPaths() {
-				nonCritical[target][p] = true
-			}
-		}
-	}
-	business := make(map[string]bool)
-	for _, id := range cfg.GetTargets().GetBusinessRules() {
-		business[id] = true
-	}
 	semantics := make(map[string]semantic.Override, len(cfg.GetTargets().GetSemantics()))
 	for target, ts := range cfg.GetTargets().GetSemantics() {
 		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
 	}
-	return server.Options{
-		Resolver:           resolver,
-		Routes:             routes,
-		Logger:             logger,
-		SemanticAttempts:   int(srv.GetSemanticAttempts()),
-		MaxProviderCalls:   int(srv.GetMaxProviderCalls()),
-		PreviewLength:      int(validation.GetMaxContentPreviewLength()),
-		LogRawPayloads:     cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
-		StrictSchema:       validation.GetStrictSchemaMode(),
-		BusinessRules:      business,
-		NonCriticalFields:  nonCritical,
-		Semantics:          semantics,
-		MaxOutputBytes:     int(srv.GetMaxOutputBytes()),
-		MaxPromptBytes:     int(srv.GetMaxPromptBytes()),
-		Cache:              cache,
-		CacheBackend:       backend,
-		CacheTenant:        cfg.GetCache().GetTenant(),
-		CacheTTL:           config.Seconds(cfg.GetCache().GetTtlSeconds()),
-		MaxCacheEntryBytes: int(cfg.GetCache().GetMaxEntryBytes()),
-		Templates:          templates,
-		Metrics:            metrics,
-		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{
-			Thresholds: thresholds,
-			Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
-			Logger:     logger,
-			Metrics:    metrics,
-		}),
-		Auth: server.Auth{Tokens: tokens, Subjects: subjects,
-			OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
-		RateLimit:          rateLimit,
-		MaxInFlight:        int(srv.GetMaxInFlight()),
-		ShedRetryAfter:     config.Seconds(srv.GetShedRetryAfterSeconds()),
-		MaxRecvBytes:       int(srv.GetMaxMessageBytes()),
-		MaxHeaderListBytes: srv.GetMaxHeaderListBytes(),
-		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
-		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
-		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
-		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
-		ServerOptions:      serverOpts,
-		TracerProvider:     a.tracerProvider(),
-		Propagator:         a.propagator,
-		TraceErrors:        cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
-	}, nil
+	opts := ServerSettings(cfg)
+	opts.Resolver, opts.Routes, opts.Logger = resolver, routes, logger
+	opts.Semantics = semantics
+	opts.Cache, opts.CacheBackend, opts.Templates = cache, backend, templates
+	opts.Metrics = metrics
+	opts.Alerter = telemetry.NewAlerter(telemetry.AlertOptions{
+		Thresholds: thresholds,
+		Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
+		Logger:     logger,
+		Metrics:    metrics,
+	})
+	opts.Auth = server.Auth{Tokens: tokens, Subjects: subjects,
+		OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()}
+	opts.RateLimit = rateLimit
+	opts.ServerOptions = serverOpts
+	opts.TracerProvider, opts.Propagator = a.tracerProvider(), a.propagator
+	return opts, nil
 }
 
 // buildRoutes builds one client interceptor chain per provider and the
@@ -438,17 +397,12 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 // buildRateLimit is the per-caller limit; with a redis section it is
 // shared by the replicas using that server, each falling back to its own
 // bucket while Redis cannot be reached.
-func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
-	burst := int(r.GetBurst())
-	if burst == 0 {
-		burst = max(1, int(math.Ceil(r.GetRequestsPerSecond())))
-	}
-	limit := server.RateLimit{PerSecond: r.GetRequestsPerSecond(), Burst: burst}
+func (a *App) buildRateLimit(r *configv1.RateLimit, limit server.RateLimit) (server.RateLimit, error) {
 	rc := r.GetRedis()
 	if rc == nil || r.GetRequestsPerSecond() == 0 {
 		return limit, nil
 	}
-	opts := ratelimit.Options{Addr: rc.GetAddress(), DB: int(rc.GetDb()), PerSecond: limit.PerSecond, Burst: burst}
+	opts := ratelimit.Options{Addr: rc.GetAddress(), DB: int(rc.GetDb()), PerSecond: limit.PerSecond, Burst: limit.Burst}
 	if rc.KeyPrefix != nil {
 		opts.KeyPrefix = rc.GetKeyPrefix()
 	}

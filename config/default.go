@@ -86,6 +86,7 @@ func Default() *configv1.Config {
 			MaxMessageBytes:        proto.Uint32(4 << 20),
 			MaxPromptBytes:         proto.Uint32(256 << 10),
 			MaxOutputBytes:         proto.Uint32(1 << 20),
+			MaxOutputValues:        proto.Uint32(1 << 14),
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
 			DrainDelaySeconds:      proto.Float64(2),

@@ -62,7 +62,8 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 // target whose JSON form may be a scalar, the text read as one value when
 // it holds no object or array.
 func (g *generation) candidates(content string) ([]extract.Candidate, error) {
-	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true}
+	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true,
+		NoStrip: !g.s.opts.StripFences}
 	candidates, err := extract.Candidates(content, opts)
 	form := g.target.Form()
 	switch {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"math"
 	"net"
 	"strings"
 	"sync"
@@ -43,8 +42,9 @@ type Auth struct {
 type RateLimit struct {
 	// PerSecond is each caller's sustained request rate.
 	PerSecond float64
-	// Burst is how many requests a caller may send at once; 0 means
-	// PerSecond rounded up.
+	// Burst is how many requests a caller may send at once; at least 1
+	// when PerSecond is set (app.ServerSettings rounds the rate up when
+	// the configuration's burst is 0).
 	Burst int
 	// Shared, when set, enforces the limit across replicas; while it
 	// cannot decide (its store is down), the per-replica bucket does.
@@ -212,11 +212,7 @@ func newLimiter(r RateLimit) *limiter {
 	if r.PerSecond <= 0 {
 		return nil
 	}
-	burst := r.Burst
-	if burst <= 0 {
-		burst = int(math.Ceil(r.PerSecond))
-	}
-	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
+	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: r.Burst, byKey: make(map[string]*callerBucket)}
 }
 
 // admit admits one request from key: by the shared limit when there is one

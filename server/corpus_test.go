@@ -221,13 +221,20 @@ func judge(resolver *schema.Resolver, c corpusCase) []string {
 // request's strict_schema_mode as the case says.
 func (c corpusCase) generation(target *schema.Target) *generation {
 	return &generation{
-		s:      &Server{opts: Options{PreviewLength: 200, StrictSchema: c.strict}},
+		s:      &Server{opts: c.options()},
 		target: target,
 		req:    &guardgenv1.GenerateRequest{Options: &guardgenv1.GenerateOptions{StrictSchemaMode: c.requestStrict}},
 	}
 }
 
 // response is the provider's answer holding c's output.
+// options are the default output settings, in the case's strict mode.
+func (c corpusCase) options() Options {
+	opts := defaultOptions()
+	opts.StrictSchema = c.strict
+	return opts
+}
+
 func (c corpusCase) response() *providerv1.CompleteResponse {
 	return &providerv1.CompleteResponse{Content: c.output, FinishReason: c.finish}
 }

@@ -235,10 +235,9 @@ func runPolicy(name string, reqs []costRequest, m *meter, answer answerFunc) cos
 // guardgenPolicy answers through a guardgen server with its default
 // policy: the decision matrix, a memory cache, one route entry.
 func guardgenPolicy(t testing.TB, m *meter) answerFunc {
-	h := startRoutes(t, server.Options{
-		Cache:  fb.NewMemory(fb.MemoryOptions{}),
-		Routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("synthetic", "synthetic-1", 0, m)}}},
-	})
+	h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("synthetic", "synthetic-1", 0, m)}}}, set: func(o *server.Options) {
+		o.Cache = fb.NewMemory(fb.MemoryOptions{})
+	}})
 	return func(ctx context.Context, r costRequest) (bool, *guardgenv1.FailureDomain) {
 		ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, r.plan, costRequestKey, r.id)
 		resp, err := h.gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: r.prompt, TargetType: ticket})

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -23,9 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -67,12 +64,11 @@ type e2e struct {
 	up  []*upstream
 }
 
-func startOpenAI(t *testing.T, opts server.Options, entries ...e2eEntry) *e2e {
+// startOpenAI starts guardgen with one route whose entries are the openai
+// provider, each against an openaitest server of its own; set changes the
+// server options as in start.
+func startOpenAI(t *testing.T, set func(*server.Options), entries ...e2eEntry) *e2e {
 	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &e2e{}
 	route := server.Route{Name: "default"}
 	for _, e := range entries {
@@ -92,36 +88,9 @@ func startOpenAI(t *testing.T, opts server.Options, entries ...e2eEntry) *e2e {
 		})
 		h.up = append(h.up, &upstream{srv: srv, chain: chain})
 	}
-	opts.Resolver = resolver
-	opts.Routes = []server.Route{route}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
-	}
-	srv, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Cleanups run last-in first-out: the client and the server stop
 	// before the providers and the upstream servers close.
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	h.gen = guardgenv1.NewGenerationServiceClient(conn)
+	h.gen = start(t, harnessOptions{routes: []server.Route{route}, set: set}).gen
 	return h
 }
 
@@ -186,7 +155,7 @@ func failureFrom(t *testing.T, err error) failure {
 // than one second later, and the retry's 200 answers the call.
 func TestOpenAIRetryAfter(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	up.Enqueue(openaitest.RateLimited("1"), openaitest.Reply(validTicket))
 	resp, err := h.generate(t, 10*time.Second, ticketRequest())
@@ -241,7 +210,7 @@ func TestOpenAIRetriesExhausted(t *testing.T) {
 			waits = append(waits, wait)
 		},
 	}
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: opts})
+	h := startOpenAI(t, nil, e2eEntry{chain: opts})
 	up := h.up[0].srv
 	up.SetDefault(openaitest.ServerError(503))
 	_, err := h.generate(t, 10*time.Second, ticketRequest())
@@ -281,7 +250,7 @@ func TestOpenAIRetriesExhausted(t *testing.T) {
 // RetryInfo, and sends nothing more upstream.
 func TestOpenAIRetryAfterPastDeadline(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	up.Enqueue(openaitest.RateLimited("10"), openaitest.Reply(validTicket))
 	const deadline = 3 * time.Second
@@ -310,7 +279,7 @@ func TestOpenAIRetryAfterPastDeadline(t *testing.T) {
 // provider's breaker.
 func TestOpenAIHangHitsDeadline(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	up.Enqueue(openaitest.Step{Delay: 10 * time.Second, Content: validTicket})
 	const (
@@ -366,7 +335,7 @@ func TestOpenAIInputFailuresAreFinal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("primary")}, e2eEntry{chain: quickChain("fallback")})
+			h := startOpenAI(t, nil, e2eEntry{chain: quickChain("primary")}, e2eEntry{chain: quickChain("fallback")})
 			h.up[0].srv.Enqueue(tt.step)
 			h.up[1].srv.SetDefault(openaitest.Reply(validTicket))
 			_, err := h.generate(t, 10*time.Second, ticketRequest())
@@ -395,7 +364,9 @@ func TestOpenAISustainedOutage(t *testing.T) {
 	outage := func(t *testing.T, breaker providers.BreakerPolicy) (*e2e, []*guardgenv1.GenerateResponse) {
 		primary := quickChain("primary")
 		primary.Breaker = breaker
-		h := startOpenAI(t, server.Options{Logger: slog.New(slog.DiscardHandler)}, e2eEntry{chain: primary}, e2eEntry{chain: quickChain("fallback")})
+		h := startOpenAI(t, func(o *server.Options) {
+			o.Logger = slog.New(slog.DiscardHandler)
+		}, e2eEntry{chain: primary}, e2eEntry{chain: quickChain("fallback")})
 		h.up[0].srv.SetDefault(openaitest.ServerError(503))
 		h.up[1].srv.SetDefault(openaitest.Reply(validTicket))
 		resps := make([]*guardgenv1.GenerateResponse, 0, requests)
@@ -547,7 +518,9 @@ func TestOpenAIRequestShape(t *testing.T) {
 				t.Fatalf("Strict: %v", err)
 			}
 
-			h := startOpenAI(t, server.Options{SemanticAttempts: 1},
+			h := startOpenAI(t, func(o *server.Options) {
+				o.SemanticAttempts = 1
+			},
 				e2eEntry{chain: quickChain("openai"), Model: "gpt-4o-mini-2024-07-18", MaxOutputTokens: 321})
 			_, _ = h.generate(t, 10*time.Second, &guardgenv1.GenerateRequest{Prompt: ticketPrompt, TargetType: name})
 			reqs := h.up[0].srv.Requests()

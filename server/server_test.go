@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"github.com/google/go-cmp/cmp"
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -31,9 +28,7 @@ import (
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
-	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/synthetic"
-	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
 
@@ -42,86 +37,6 @@ func TestMain(m *testing.M) {
 }
 
 const ticket = "guardgen.examples.v1.TicketClassification"
-
-// harness is a guardgen server on a loopback port and a client of it.
-type harness struct {
-	addr    string
-	gen     guardgenv1.GenerationServiceClient
-	targets guardgenv1.TargetServiceClient
-	health  healthpb.HealthClient
-	stop    func()
-}
-
-type harnessOptions struct {
-	provider providerv1.ProviderServiceServer
-	server   server.Options
-	// tracer, when set, makes both the server's and the chain's spans.
-	tracer trace.TracerProvider
-}
-
-func start(t *testing.T, ho harnessOptions) *harness {
-	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ho.provider == nil {
-		ho.provider = synthetic.New()
-	}
-	chain := providers.NewChain(providers.ChainOptions{
-		Provider: "synthetic",
-		Model:    "synthetic-1",
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
-		// Parallel fault plans share this chain; the breaker and the budget
-		// have tests of their own.
-		Breaker: providers.BreakerPolicy{Disabled: true},
-		Budget:  providers.BudgetPolicy{Disabled: true},
-		Tracer:  chainTracer(ho.tracer),
-	})
-	opts := ho.server
-	opts.Resolver = resolver
-	opts.TracerProvider = ho.tracer
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
-	}
-	client := providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain.Interceptors()...))
-	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
-	srv, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		conn.Close()
-	})
-	return &harness{
-		addr:    lis.Addr().String(),
-		gen:     guardgenv1.NewGenerationServiceClient(conn),
-		targets: guardgenv1.NewTargetServiceClient(conn),
-		health:  healthpb.NewHealthClient(conn),
-		stop:    stop,
-	}
-}
 
 func withFaults(ctx context.Context, plan string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
@@ -497,7 +412,10 @@ func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*
 func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 10 * time.Second}})
+	h := start(t, harnessOptions{provider: g, set: func(o *server.Options) {
+		o.DrainDelay = 300 * time.Millisecond
+		o.ShutdownTimeout = 10 * time.Second
+	}})
 	ctx := context.Background()
 	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)
@@ -595,8 +513,8 @@ func TestTransportErrorsNeverReachPrompts(t *testing.T) {
 
 func TestPartialMatch(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{
-		NonCriticalFields: map[string]map[string]bool{"guardgen.examples.v1.TaskTree": {"estimate_minutes": true}},
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.NonCriticalFields = map[string]map[string]bool{"guardgen.examples.v1.TaskTree": {"estimate_minutes": true}}
 	}})
 	resp, err := generate(t, h, "schema", &guardgenv1.GenerateRequest{Prompt: "Plan the launch", TargetType: "guardgen.examples.v1.TaskTree"})
 	if err != nil {
@@ -613,7 +531,9 @@ func TestPartialMatch(t *testing.T) {
 
 func TestBearerAuth(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{Auth: server.Auth{Tokens: []string{"s3cret-token"}, OpenHealthAndReflection: true}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Auth = server.Auth{Tokens: []string{"s3cret-token"}, OpenHealthAndReflection: true}
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 	tests := []struct {
 		name   string
@@ -650,7 +570,9 @@ func TestBearerAuth(t *testing.T) {
 // FailureDetail.
 func TestBearerAuthStreams(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{Auth: server.Auth{Subjects: map[string]string{"ops": "s3cret-token"}}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Auth = server.Auth{Subjects: map[string]string{"ops": "s3cret-token"}}
+	}})
 	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -683,7 +605,9 @@ func TestBearerAuthStreams(t *testing.T) {
 
 func TestRateLimitAnswersWithRetryInfo(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{RateLimit: server.RateLimit{PerSecond: 0.5, Burst: 1}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.RateLimit = server.RateLimit{PerSecond: 0.5, Burst: 1}
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 	if _, err := generate(t, h, "", req); err != nil {
 		t.Fatalf("first request: %v", err)
@@ -710,7 +634,9 @@ func TestRateLimitAnswersWithRetryInfo(t *testing.T) {
 func TestInFlightLimitShedsAtOnce(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{MaxInFlight: 1}})
+	h := start(t, harnessOptions{provider: g, set: func(o *server.Options) {
+		o.MaxInFlight = 1
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 	done := make(chan error, 1)
 	go func() {
@@ -731,12 +657,4 @@ func TestInFlightLimitShedsAtOnce(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("admitted request failed: %v", err)
 	}
-}
-
-// chainTracer is the chain's tracer from tp; nil leaves the chain's default.
-func chainTracer(tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		return nil
-	}
-	return tp.Tracer("test")
 }

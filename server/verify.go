@@ -159,7 +159,7 @@ func (g *generation) askVerifier(ctx context.Context, preq *providerv1.CompleteR
 			return resp, nil
 		}
 		last = classifier.As(err)
-		if !falls(last) || ctx.Err() != nil {
+		if !g.s.falls(last) || ctx.Err() != nil {
 			return nil, last
 		}
 	}

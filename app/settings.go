@@ -1,0 +1,89 @@
+package app
+
+import (
+	"math"
+
+	"github.com/guardgen/guardgen/config"
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/server"
+)
+
+// ServerSettings returns the server options cfg sets by value: limits,
+// timeouts, output policy, routing actions and the rate limit's rate,
+// with nothing that has to be opened or read (the resolver, routes,
+// cache, templates, metrics, tokens, TLS). build adds those. Tests that
+// build a server by hand start from ServerSettings(config.Default()), so
+// they run with the defaults config.proto documents and nothing else.
+func ServerSettings(cfg *configv1.Config) server.Options {
+	srv := cfg.GetServer()
+	validation := cfg.GetLlmPipeline().GetValidation()
+	observability := cfg.GetLlmPipeline().GetObservability()
+	actions := make(map[guardgenv1.FailureDomain]guardgenv1.RecoveryAction)
+	for domain, p := range config.Routing(cfg) {
+		if p.Action != guardgenv1.RecoveryAction_RECOVERY_ACTION_UNSPECIFIED {
+			actions[domain] = p.Action
+		}
+	}
+	return server.Options{
+		SemanticAttempts:   int(srv.GetSemanticAttempts()),
+		MaxProviderCalls:   int(srv.GetMaxProviderCalls()),
+		PreviewLength:      int(validation.GetMaxContentPreviewLength()),
+		LogRawPayloads:     observability.GetLogRawPayloads(),
+		TraceErrors:        observability.GetTraceErrors(),
+		StrictSchema:       validation.GetStrictSchemaMode(),
+		StripFences:        validation.GetStripMarkdownFences(),
+		DomainActions:      actions,
+		BusinessRules:      businessRules(cfg),
+		NonCriticalFields:  nonCriticalFields(cfg),
+		MaxOutputBytes:     int(srv.GetMaxOutputBytes()),
+		MaxOutputValues:    int(srv.GetMaxOutputValues()),
+		MaxPromptBytes:     int(srv.GetMaxPromptBytes()),
+		CacheTenant:        cfg.GetCache().GetTenant(),
+		CacheTTL:           config.Seconds(cfg.GetCache().GetTtlSeconds()),
+		MaxCacheEntryBytes: int(cfg.GetCache().GetMaxEntryBytes()),
+		RateLimit:          server.RateLimit{PerSecond: srv.GetRateLimit().GetRequestsPerSecond(), Burst: rateBurst(srv.GetRateLimit())},
+		MaxInFlight:        int(srv.GetMaxInFlight()),
+		ShedRetryAfter:     config.Seconds(srv.GetShedRetryAfterSeconds()),
+		MaxRecvBytes:       int(srv.GetMaxMessageBytes()),
+		MaxHeaderListBytes: srv.GetMaxHeaderListBytes(),
+		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
+		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
+		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
+		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
+	}
+}
+
+// businessRules are the rule ids treated as business rules.
+func businessRules(cfg *configv1.Config) map[string]bool {
+	business := make(map[string]bool)
+	for _, id := range cfg.GetTargets().GetBusinessRules() {
+		business[id] = true
+	}
+	return business
+}
+
+// nonCriticalFields are the fields allow_partial_matches may clear, per
+// target; nil when partial matches are off.
+func nonCriticalFields(cfg *configv1.Config) map[string]map[string]bool {
+	if !cfg.GetLlmPipeline().GetValidation().GetAllowPartialMatches() {
+		return nil
+	}
+	nonCritical := make(map[string]map[string]bool)
+	for target, paths := range cfg.GetTargets().GetNonCriticalFields() {
+		nonCritical[target] = make(map[string]bool)
+		for _, p := range paths.GetPaths() {
+			nonCritical[target][p] = true
+		}
+	}
+	return nonCritical
+}
+
+// rateBurst is the rate limit's bucket size: burst, or with burst 0 (as
+// config.proto documents it) the rate rounded up, at least 1.
+func rateBurst(r *configv1.RateLimit) int {
+	if b := r.GetBurst(); b > 0 {
+		return int(b)
+	}
+	return max(1, int(math.Ceil(r.GetRequestsPerSecond())))
+}
