@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/config"
 	"github.com/guardgen/guardgen/fallback"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
@@ -126,45 +125,22 @@ func (a *App) build() (server.Options, error) {
 // routes over them.
 func (a *App) buildRoutes() ([]server.Route, error) {
 	cfg, metrics := a.cfg, a.metrics
-	retry := config.Retry(cfg)
-	srv := cfg.GetServer()
 	clients := make(map[string]providerv1.ProviderServiceClient)
 	models := make(map[string]string)
 	for _, p := range cfg.GetProviders() {
 		endpoint := genAIEndpoint(p)
-		chain := providers.NewChain(providers.ChainOptions{
-			Provider: p.GetName(),
-			Model:    p.GetModel(),
-			Policy: providers.Policy{
-				MaxAttempts:    uint(retry.MaxAttempts),
-				BaseDelay:      retry.BaseDelay,
-				MaxDelay:       retry.MaxDelay,
-				Jitter:         retry.Jitter,
-				AttemptTimeout: config.Seconds(attemptTimeout(cfg, p)),
-			},
-			RetryReasons: retry.Reasons,
-			Breaker: providers.BreakerPolicy{
-				// config.proto: consecutive_failures 0 turns the breaker off.
-				Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
-				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
-				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
-				ProbeTimeout:        config.Seconds(srv.GetBreaker().GetProbeTimeoutSeconds()),
-				OnStateChange: func(provider string, _, to providers.BreakerState) {
-					metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
-				},
-			},
-			Budget: providers.BudgetPolicy{
-				// config.proto: max_tokens 0 turns the budget off.
-				Disabled:  srv.GetRetryBudget().GetMaxTokens() == 0,
-				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
-				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
-			},
-			OnCall:  func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, endpoint, call) },
-			OnRetry: metrics.RecordRetry,
-			Tracer:  a.tracerProvider().Tracer("github.com/guardgen/guardgen/providers"),
-			Prices:  prices(p.GetPrices()),
-			GenAI:   endpoint,
-		})
+		opts := ChainSettings(cfg, p)
+		opts.Breaker.OnStateChange = func(provider string, _, to providers.BreakerState) {
+			metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
+		}
+		opts.OnCall = func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, endpoint, call) }
+		opts.OnRetry = metrics.RecordRetry
+		opts.Tracer = a.tracerProvider().Tracer("github.com/guardgen/guardgen/providers")
+		opts.GenAI = endpoint
+		chain, err := providers.NewChain(opts)
+		if err != nil {
+			return nil, err
+		}
 		metrics.SetBreakerState(context.Background(), p.GetName(), telemetry.BreakerClosed)
 		conn, model, err := a.dialProvider(p, chain)
 		if err != nil {
@@ -208,44 +184,18 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	return routes, nil
 }
 
-// attemptTimeout is provider p's own attempt timeout, or the execution
-// policy's for every provider.
-func attemptTimeout(cfg *configv1.Config, p *configv1.Provider) float64 {
-	if p.AttemptTimeoutSeconds != nil {
-		return p.GetAttemptTimeoutSeconds()
-	}
-	return cfg.GetLlmPipeline().GetExecution().GetAttemptTimeoutSeconds()
-}
-
 func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {
 	pc := telemetry.ProviderCall{
 		Provider: call.Provider, Model: call.Model, RequestModel: call.RequestModel, Code: call.Code(), Duration: call.Latency,
 		GenAI: endpoint, Cost: call.Cost, Priced: call.Priced,
 	}
-	if call.Err != nil {
-		pc.ErrorType = telemetry.ReasonLabel(classifier.As(call.Err).Reason)
+	if call.Failure != nil {
+		pc.ErrorType = telemetry.ReasonLabel(call.Failure.Reason)
 	}
 	if u := call.Usage; u != nil {
 		pc.InputTokens, pc.OutputTokens = u.GetInputTokens(), u.GetOutputTokens()
 	}
 	metrics.RecordProviderCall(ctx, pc)
-}
-
-// prices is a provider's price table; cached input without a price of its
-// own costs the input price.
-func prices(list []*configv1.ModelPrice) providers.Prices {
-	if len(list) == 0 {
-		return nil
-	}
-	out := make(providers.Prices, len(list))
-	for _, p := range list {
-		cached := p.GetInputPerMillion()
-		if p.CachedInputPerMillion != nil {
-			cached = p.GetCachedInputPerMillion()
-		}
-		out[p.GetModel()] = providers.Price{Input: p.GetInputPerMillion(), CachedInput: cached, Output: p.GetOutputPerMillion()}
-	}
-	return out
 }
 
 // genAIEndpoint names provider p in OpenTelemetry GenAI terms: the preset's

@@ -6,6 +6,7 @@ import (
 	"github.com/guardgen/guardgen/config"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/server"
 )
 
@@ -86,4 +87,64 @@ func rateBurst(r *configv1.RateLimit) int {
 		return int(b)
 	}
 	return max(1, int(math.Ceil(r.GetRequestsPerSecond())))
+}
+
+// ChainSettings returns the chain options cfg sets for provider p by
+// value: its retry policy, breaker, retry budget, retriable reasons and
+// prices, with none of the callbacks, tracer or clock build adds.
+func ChainSettings(cfg *configv1.Config, p *configv1.Provider) providers.ChainOptions {
+	retry := config.Retry(cfg)
+	srv := cfg.GetServer()
+	return providers.ChainOptions{
+		Provider: p.GetName(),
+		Model:    p.GetModel(),
+		Policy: providers.Policy{
+			MaxAttempts:    uint(retry.MaxAttempts),
+			BaseDelay:      retry.BaseDelay,
+			MaxDelay:       retry.MaxDelay,
+			Jitter:         retry.Jitter,
+			AttemptTimeout: config.Seconds(attemptTimeout(cfg, p)),
+		},
+		RetryReasons: retry.Reasons,
+		Breaker: providers.BreakerPolicy{
+			// config.proto: consecutive_failures 0 turns the breaker off.
+			Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
+			ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
+			OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
+			ProbeTimeout:        config.Seconds(srv.GetBreaker().GetProbeTimeoutSeconds()),
+		},
+		Budget: providers.BudgetPolicy{
+			// config.proto: max_tokens 0 turns the budget off.
+			Disabled:  srv.GetRetryBudget().GetMaxTokens() == 0,
+			MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
+			Ratio:     srv.GetRetryBudget().GetTokenRatio(),
+		},
+		Prices: prices(p.GetPrices()),
+	}
+}
+
+// attemptTimeout is provider p's own attempt timeout, or the execution
+// policy's for every provider.
+func attemptTimeout(cfg *configv1.Config, p *configv1.Provider) float64 {
+	if p.AttemptTimeoutSeconds != nil {
+		return p.GetAttemptTimeoutSeconds()
+	}
+	return cfg.GetLlmPipeline().GetExecution().GetAttemptTimeoutSeconds()
+}
+
+// prices is a provider's price table; cached input without a price of its
+// own costs the input price.
+func prices(list []*configv1.ModelPrice) providers.Prices {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(providers.Prices, len(list))
+	for _, p := range list {
+		cached := p.GetInputPerMillion()
+		if p.CachedInputPerMillion != nil {
+			cached = p.GetCachedInputPerMillion()
+		}
+		out[p.GetModel()] = providers.Price{Input: p.GetInputPerMillion(), CachedInput: cached, Output: p.GetOutputPerMillion()}
+	}
+	return out
 }

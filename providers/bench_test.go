@@ -79,7 +79,9 @@ func BenchmarkProviderPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = p.Close() })
-	chain := providers.NewChain(providers.ChainOptions{Provider: "openai", Model: model})
+	opts := defaults
+	opts.Provider, opts.Model = "openai", model
+	chain := newChain(b, opts)
 	client := providerv1.NewProviderServiceClient(providers.InProcess(p, chain.Interceptors()...))
 	req := &providerv1.CompleteRequest{
 		Messages: []*providerv1.Message{

@@ -142,8 +142,7 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 		return nil, false
 	}
 	partial := classifier.New(f.Reason, "non-critical fields failed validation and were cleared: %s", f.Message)
-	partial.Violations = f.Violations
-	return partial.With("degradation", "partial_match"), true
+	return partial.WithViolations(f.Violations).With("degradation", "partial_match"), true
 }
 
 // maxRepairs bounds the repairs listed in one report: an output with
@@ -183,8 +182,7 @@ func reportRepairs(text []extract.Repair, changes []schema.Change) []*guardgenv1
 
 // withPreview attaches a redacted, bounded preview of the output to f.
 func (g *generation) withPreview(f *classifier.Failure, output string) *classifier.Failure {
-	f.Preview = preview(output, g.target, g.s.opts.PreviewLength)
-	return f
+	return f.WithPreview(preview(output, g.target, g.s.opts.PreviewLength))
 }
 
 // extractFailure classifies an extraction error.

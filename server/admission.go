@@ -266,8 +266,7 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
 			s.metrics.RecordShed(ctx, telemetry.ShedRateLimit)
 			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED, "rate limit exceeded for this caller")
-			f.RetryDelay = wait
-			return nil, statusOf(f.With("limit", "rate").With("scope", scope))
+			return nil, statusOf(f.WithRetryDelay(wait).With("limit", "rate").With("scope", scope))
 		}
 	}
 	if s.inFlight != nil {
@@ -278,8 +277,7 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 			s.metrics.RecordShed(ctx, telemetry.ShedOverload)
 			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
 				"server is at its limit of %d requests in flight", cap(s.inFlight))
-			f.RetryDelay = s.opts.ShedRetryAfter
-			return nil, statusOf(f.With("limit", "in_flight"))
+			return nil, statusOf(f.WithRetryDelay(s.opts.ShedRetryAfter).With("limit", "in_flight"))
 		}
 	}
 	defer s.metrics.TrackInFlight(ctx)()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/config"
+
 	// fallback is the recovery action constant in server_test.go.
 	fb "github.com/guardgen/guardgen/fallback"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
@@ -37,7 +38,7 @@ const incident = "guardgen.examples.v1.IncidentReport"
 // main wires one per configured provider: tiny backoff, and the breaker
 // and retry budget off because parallel fault plans share the chain.
 func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServiceServer) server.RouteEntry {
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := mustChain(providers.ChainOptions{
 		Provider: name,
 		Model:    model,
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},

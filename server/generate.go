@@ -59,7 +59,7 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 		f = shutdownFailure()
 	}
 	if f != nil {
-		f.Attempts = rec.Len()
+		f = f.WithAttempts(rec.Len())
 		if d := run.degrade(ctx, run.preq, f); d != nil {
 			resp = d
 		}
@@ -145,7 +145,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 			}
 			return out, rf
 		}
-		f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
+		f = f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
 		g.failures[call] = f
 		last = f
 		if attempt == budget || !g.reaskable(f, reasks) {
@@ -277,8 +277,8 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 		switch f := g.failures[c.Number]; {
 		case f != nil:
 			a.Failure = f.Detail()
-		case c.Err != nil:
-			a.Failure = classifier.As(c.Err).Detail()
+		case c.Failure != nil:
+			a.Failure = c.Failure.Detail()
 		case c.Number == g.answered:
 			a.Repairs = g.repairs
 		}
@@ -343,12 +343,12 @@ func resolveFailure(err error) *classifier.Failure {
 	}
 	f := classifier.Wrap(err, reason, "%s", err.Error())
 	if rerr, ok := errors.AsType[*schema.ResolveError](err); ok {
-		f.With("field", rerr.Field)
+		f = f.With("field", rerr.Field)
 		if rerr.Rule != "" {
-			f.With("rule", rerr.Rule)
+			f = f.With("rule", rerr.Rule)
 		}
 		if rerr.Element != "" {
-			f.With("element", rerr.Element)
+			f = f.With("element", rerr.Element)
 		}
 	}
 	return f

@@ -108,7 +108,17 @@ func quickSyntheticChain(tp trace.TracerProvider) *providers.Chain {
 	if tp != nil {
 		opts.Tracer = tp.Tracer("test")
 	}
-	return providers.NewChain(opts)
+	return mustChain(opts)
+}
+
+// mustChain is providers.NewChain for options a test wrote out in full:
+// an error is a bug in the test.
+func mustChain(opts providers.ChainOptions) *providers.Chain {
+	chain, err := providers.NewChain(opts)
+	if err != nil {
+		panic(err)
+	}
+	return chain
 }
 
 // newMemoryCache is a memory cache of config.Default's size and TTL.

@@ -100,10 +100,7 @@ func (s *Server) validateRequests(ctx context.Context, req any, _ *grpc.UnarySer
 	if !errors.As(err, &ve) {
 		return nil, statusOf(classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "request validation could not run"))
 	}
-	f := classifier.FromValidation(err, nil)
-	f.Reason = guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST
-	f.Decision = classifier.Decide(f.Reason)
-	return nil, statusOf(f)
+	return nil, statusOf(classifier.FromValidation(err, nil).WithReason(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST))
 }
 
 // callLog is what a handler adds to its call's log line.

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -79,7 +80,10 @@ func startOpenAI(t *testing.T, set func(*server.Options), entries ...e2eEntry) *
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = p.Close() })
-		chain := providers.NewChain(e.chain)
+		chain, err := providers.NewChain(e.chain)
+		if err != nil {
+			t.Fatal(err)
+		}
 		route.Entries = append(route.Entries, server.RouteEntry{
 			Provider:        e.chain.Provider,
 			Client:          providerv1.NewProviderServiceClient(providers.InProcess(p, chain.Interceptors()...)),
@@ -98,10 +102,9 @@ func startOpenAI(t *testing.T, set func(*server.Options), entries ...e2eEntry) *
 // anything but the waits themselves do not sleep for seconds; its
 // MaxDelay, the default's, lets RetryInfo hints be waited for.
 func quickChain(name string) providers.ChainOptions {
-	return providers.ChainOptions{
-		Provider: name,
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
-	}
+	opts := apptest.ChainOptions(name)
+	opts.Policy.BaseDelay, opts.Policy.Jitter = time.Millisecond, 0
+	return opts
 }
 
 func ticketRequest() *guardgenv1.GenerateRequest {
@@ -196,19 +199,17 @@ func TestOpenAIRetriesExhausted(t *testing.T) {
 		draws atomic.Int32
 	)
 	frozen := time.Now() // an injected clock: only its agreement with the caller's deadline matters
-	opts := providers.ChainOptions{
-		Provider: "openai",
-		Policy:   providers.Policy{MaxAttempts: maxAttempts, BaseDelay: base, MaxDelay: time.Second, Jitter: jitter},
-		Now:      func() time.Time { return frozen },
-		Rand:     func() float64 { return randoms[int(draws.Add(1)-1)%len(randoms)] },
-		OnWait: func(retry uint, wait time.Duration) {
-			mu.Lock()
-			defer mu.Unlock()
-			if int(retry) != len(waits)+1 {
-				t.Errorf("OnWait(%d) after %d waits", retry, len(waits))
-			}
-			waits = append(waits, wait)
-		},
+	opts := quickChain("openai")
+	opts.Policy = providers.Policy{MaxAttempts: maxAttempts, BaseDelay: base, MaxDelay: time.Second, Jitter: jitter}
+	opts.Now = func() time.Time { return frozen }
+	opts.Rand = func() float64 { return randoms[int(draws.Add(1)-1)%len(randoms)] }
+	opts.OnWait = func(retry uint, wait time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if int(retry) != len(waits)+1 {
+			t.Errorf("OnWait(%d) after %d waits", retry, len(waits))
+		}
+		waits = append(waits, wait)
 	}
 	h := startOpenAI(t, nil, e2eEntry{chain: opts})
 	up := h.up[0].srv

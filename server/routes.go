@@ -99,9 +99,9 @@ func (s *Server) route(ctx context.Context, req *guardgenv1.GenerateRequest) (Ro
 // violation that names it.
 func requestFieldFailure(reason guardgenv1.FailureReason, ruleID, message string, path ...string) *classifier.Failure {
 	field := strings.Join(path, ".")
-	f := classifier.New(reason, "%s: %s", field, message)
-	f.Violations = []*validatepb.Violation{fieldViolation(path, ruleID, message)}
-	return f.With("field", field)
+	return classifier.New(reason, "%s: %s", field, message).
+		WithViolations([]*validatepb.Violation{fieldViolation(path, ruleID, message)}).
+		With("field", field)
 }
 
 // falls reports whether a provider failure moves a route to its next
@@ -148,7 +148,7 @@ func (g *generation) completeFrom(ctx context.Context, preq *providerv1.Complete
 		}
 		f := classifier.As(err)
 		if i > 0 {
-			f.With("fallback_from", g.route.Entries[i-1].Provider)
+			f = f.With("fallback_from", g.route.Entries[i-1].Provider)
 		}
 		if !g.s.falls(f) || ctx.Err() != nil {
 			return nil, f

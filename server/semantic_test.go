@@ -433,7 +433,7 @@ func newResolver(t *testing.T) *schema.Resolver {
 
 // syntheticRoutes is one route, "default", to the synthetic provider.
 func syntheticRoutes() []server.Route {
-	chain := providers.NewChain(providers.ChainOptions{Provider: "synthetic"})
+	chain := mustChain(apptest.ChainOptions("synthetic"))
 	client := providerv1.NewProviderServiceClient(providers.InProcess(synthetic.New(), chain.Interceptors()...))
 	return []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/guardgen/guardgen/app"
 	"github.com/guardgen/guardgen/config"
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/server"
 )
 
@@ -51,4 +53,11 @@ func Serve(t testing.TB, s Servable) (addr string, stop func()) {
 	}
 	t.Cleanup(stop)
 	return lis.Addr().String(), stop
+}
+
+// ChainOptions returns the chain settings config.Default() gives a
+// provider named name (app.ChainSettings): the retry policy, breaker and
+// retry budget a test's chain starts from.
+func ChainOptions(name string) providers.ChainOptions {
+	return app.ChainSettings(config.Default(), &configv1.Provider{Name: name, Type: "synthetic"})
 }
