@@ -417,7 +417,7 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 		}
 		b := cfg.GetBreaker()
 		metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerClosed)
-		guarded := fallback.NewGuarded(redis, fallback.GuardOptions{
+		guarded, err := fallback.NewGuarded(redis, fallback.GuardOptions{
 			Timeout: timeout,
 			Queue:   int(cfg.GetWriteQueue()),
 			Breaker: fallback.GuardBreaker{
@@ -433,10 +433,18 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 				a.logger.Warn("cache breaker", slog.String("backend", backend), slog.String("from", from.String()), slog.String("to", to.String()))
 			},
 		})
+		if err != nil {
+			_ = redis.Close()
+			return nil, "", fmt.Errorf("cache: %w", err)
+		}
 		a.closers = append(a.closers, guarded.Close)
 		return guarded, backend, nil
 	}
-	return fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl}), "memory", nil
+	memory, err := fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl})
+	if err != nil {
+		return nil, "", fmt.Errorf("cache: %w", err)
+	}
+	return memory, "memory", nil
 }
 
 // authTokens reads the bearer tokens: one per line from tokens_file,

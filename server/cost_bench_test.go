@@ -25,7 +25,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/guardgen/guardgen/classifier"
-	fb "github.com/guardgen/guardgen/fallback"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -236,7 +235,7 @@ func runPolicy(name string, reqs []costRequest, m *meter, answer answerFunc) cos
 // policy: the decision matrix, a memory cache, one route entry.
 func guardgenPolicy(t testing.TB, m *meter) answerFunc {
 	h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("synthetic", "synthetic-1", 0, m)}}}, set: func(o *server.Options) {
-		o.Cache = fb.NewMemory(fb.MemoryOptions{})
+		o.Cache = newMemoryCache(nil)
 	}})
 	return func(ctx context.Context, r costRequest) (bool, *guardgenv1.FailureDomain) {
 		ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, r.plan, costRequestKey, r.id)

@@ -56,7 +56,7 @@ func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServi
 // agedCache is a memory cache whose entries were stored age ago, so the
 // age a degraded answer reports can be checked against a known value.
 func agedCache(age time.Duration) *fb.Memory {
-	return fb.NewMemory(fb.MemoryOptions{Now: func() time.Time { return time.Now().Add(-age) }})
+	return newMemoryCache(func() time.Time { return time.Now().Add(-age) })
 }
 
 // wantDegraded checks resp is OK, degraded by reason, served by the named
@@ -80,7 +80,7 @@ func TestSchemaTwiceDegradesFromCache(t *testing.T) {
 	t.Parallel()
 	rec := &recording{inner: synthetic.New()}
 	h := start(t, harnessOptions{provider: rec, set: func(o *server.Options) {
-		o.Cache = fb.NewMemory(fb.MemoryOptions{})
+		o.Cache = newMemoryCache(nil)
 		o.CacheBackend = "memory"
 	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice for my subscription", TargetType: ticket}
@@ -170,7 +170,7 @@ func TestTruncationDegradationChain(t *testing.T) {
 		}}}, set: func(o *server.Options) {
 			// No cache entry for this request, and a template the chain must
 			// not reach: the route's entry comes first.
-			o.Cache = fb.NewMemory(fb.MemoryOptions{})
+			o.Cache = newMemoryCache(nil)
 			o.Templates = templates
 		}})
 		resp, err := generate(t, h, "length", req)
@@ -195,7 +195,7 @@ func TestTruncationDegradationChain(t *testing.T) {
 	t.Run("template", func(t *testing.T) {
 		t.Parallel()
 		h := start(t, harnessOptions{set: func(o *server.Options) {
-			o.Cache = fb.NewMemory(fb.MemoryOptions{})
+			o.Cache = newMemoryCache(nil)
 			o.Templates = templates
 		}})
 		resp, err := generate(t, h, "length", req)
@@ -209,7 +209,7 @@ func TestTruncationDegradationChain(t *testing.T) {
 	t.Run("nothing", func(t *testing.T) {
 		t.Parallel()
 		h := start(t, harnessOptions{set: func(o *server.Options) {
-			o.Cache = fb.NewMemory(fb.MemoryOptions{})
+			o.Cache = newMemoryCache(nil)
 		}})
 		_, err := generate(t, h, "length", req)
 		if diff := cmp.Diff(outcome{Code: codes.Aborted, Reason: "TRUNCATED", Domain: output, Action: fallback, Recoverable: true, Calls: 1}, observe(t, nil, err)); diff != "" {
@@ -236,7 +236,7 @@ func TestBusinessRuleHaltsAndAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := start(t, harnessOptions{provider: rec, set: func(o *server.Options) {
-		o.Cache = fb.NewMemory(fb.MemoryOptions{})
+		o.Cache = newMemoryCache(nil)
 		o.CacheBackend = "memory"
 		o.Templates = templates
 		o.Metrics = metrics

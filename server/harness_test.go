@@ -121,8 +121,13 @@ func mustChain(opts providers.ChainOptions) *providers.Chain {
 	return chain
 }
 
-// newMemoryCache is a memory cache of config.Default's size and TTL.
-func newMemoryCache() *fb.Memory {
+// newMemoryCache is a memory cache of config.Default's size and TTL on
+// the clock now (nil: time.Now).
+func newMemoryCache(now func() time.Time) *fb.Memory {
 	c := config.Default().GetCache()
-	return fb.NewMemory(fb.MemoryOptions{MaxEntries: int(c.GetMaxEntries()), TTL: config.Seconds(c.GetTtlSeconds())})
+	m, err := fb.NewMemory(fb.MemoryOptions{MaxEntries: int(c.GetMaxEntries()), TTL: config.Seconds(c.GetTtlSeconds()), Now: now})
+	if err != nil {
+		panic(err) // config.Default's bounds are valid
+	}
+	return m
 }

@@ -151,7 +151,7 @@ func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 		o.PreviewLength = 120
 		o.MaxPromptBytes = 2048
 		o.Auth = server.Auth{Tokens: []string{callerToken}, OpenHealthAndReflection: true}
-		o.Cache, o.CacheBackend = newMemoryCache(), "memory"
+		o.Cache, o.CacheBackend = newMemoryCache(nil), "memory"
 		// Logger nil: alerts go to slog.Default(), which is scanned too.
 		o.Alerter = telemetry.NewAlerter(telemetry.AlertOptions{Thresholds: map[guardgenv1.FailureDomain]int{
 			infra: 1, input: 1, output: 1, pipeline: 1,

@@ -23,7 +23,6 @@ import (
 
 	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
-	fb "github.com/guardgen/guardgen/fallback"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
@@ -135,7 +134,7 @@ func TestLowConfidenceTwice(t *testing.T) {
 	}
 
 	cached := start(t, harnessOptions{set: func(o *server.Options) {
-		o.Cache = fb.NewMemory(fb.MemoryOptions{})
+		o.Cache = newMemoryCache(nil)
 		o.CacheBackend = "memory"
 	}})
 	if _, err := generate(t, cached, "", verifiedRequest()); err != nil { // the last valid result

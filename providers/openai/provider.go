@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/propagation"
 	"net/http"
 	"net/url"
 	"time"
 
 	openaisdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"go.opentelemetry.io/otel/propagation"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
@@ -73,6 +73,7 @@ func New(opts Options) (*Provider, error) {
 		timeout:    opts.Timeout,
 		maxTokens:  opts.MaxOutputTokens,
 		now:        opts.Now,
+		schemas:    newSchemaCache(),
 	}
 	if p.model == "" {
 		p.model = DefaultModel

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	openaisdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/shared"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -223,12 +224,15 @@ func schemaName(name string) string {
 
 // schemaCache remembers Strict's answer per schema text: guardgen sends the
 // same few target schemas over and over. It is bounded because requests can
-// carry their own descriptor sets, hence schemas. It also remembers the
+// carry their own descriptor sets, hence schemas (least recently used
+// first out, golang-lru). It also remembers the
 // schemas an upstream refused in strict mode, so that later requests go
 // non-strict at once instead of paying for a rejected request each time.
 type schemaCache struct {
-	mu      sync.Mutex
-	entries map[string]strictResult
+	entries *lru.Cache[string, strictResult]
+	// converting makes concurrent requests for a schema the cache lacks
+	// share one conversion.
+	converting singleflight.Group
 }
 
 type strictResult struct {
@@ -242,36 +246,33 @@ type strictResult struct {
 
 const schemaCacheSize = 256
 
+func newSchemaCache() schemaCache {
+	entries, _ := lru.New[string, strictResult](schemaCacheSize) // errors only for a size below 1
+	return schemaCache{entries: entries}
+}
+
 func (c *schemaCache) strict(schema string) strictResult {
-	c.mu.Lock()
-	r, ok := c.entries[schema]
-	c.mu.Unlock()
-	if ok {
+	if r, ok := c.entries.Get(schema); ok {
 		return r
 	}
-	var maps bool
-	r.schema, maps, r.err = strict([]byte(schema))
-	if r.err == nil && maps {
-		if v, err := orderedjson.Parse([]byte(schema)); err == nil {
-			r.entries, _ = v.(*orderedjson.Object)
+	v, _, _ := c.converting.Do(schema, func() (any, error) {
+		var r strictResult
+		var maps bool
+		r.schema, maps, r.err = strict([]byte(schema))
+		if r.err == nil && maps {
+			if v, err := orderedjson.Parse([]byte(schema)); err == nil {
+				r.entries, _ = v.(*orderedjson.Object)
+			}
 		}
-	}
-	c.put(schema, r)
-	return r
+		c.entries.Add(schema, r)
+		return r, nil
+	})
+	return v.(strictResult)
 }
 
 // reject marks schema as refused by the upstream in strict mode.
 func (c *schemaCache) reject(schema string) {
 	r := c.strict(schema)
 	r.rejected = true
-	c.put(schema, r)
-}
-
-func (c *schemaCache) put(schema string, r strictResult) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[schema]; !ok && (c.entries == nil || len(c.entries) >= schemaCacheSize) {
-		c.entries = make(map[string]strictResult, 16) // crude but bounded: start over
-	}
-	c.entries[schema] = r
+	c.entries.Add(schema, r)
 }
