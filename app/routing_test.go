@@ -97,3 +97,29 @@ func TestRoutingAction(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertThreshold: routing.<domain>.alert_threshold failures of a
+// domain within the alert window raise one alert, fewer raise none.
+func TestAlertThreshold(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		domain, plan string
+	}{
+		{"output_semantic", "schema,schema"},
+	} {
+		t.Run(tt.domain, func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			yaml := "llm_pipeline:\n  routing:\n    " + tt.domain + ": {action: fallback_to_cache, alert_threshold: 3}\n"
+			c := guardgenv1.NewGenerationServiceClient(apptest.Start(t, parse(t, yaml), app.Options{LogOutput: &logs}).Dial(t))
+			for i := 1; i <= 3; i++ {
+				if _, err := generatePlan(t, c, tt.plan, nil); err == nil {
+					t.Fatalf("failure %d: the plan %s succeeded", i, tt.plan)
+				}
+				if got, want := strings.Count(logs.String(), `"alert":true`), i/3; got != want {
+					t.Fatalf("after %d failures with alert_threshold 3: %d alerts, want %d\n%s", i, got, want, logs.String())
+				}
+			}
+		})
+	}
+}
