@@ -44,18 +44,7 @@ import (
 func (a *App) build() (server.Options, error) {
 	cfg, getenv, logger := a.cfg, a.opts.Getenv, a.logger
 	srv := cfg.GetServer()
-	rt := cfg.GetTargets().GetRequestTypes()
-	resolver, err := schema.NewResolver(schema.Options{
-		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
-		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
-		RequestTypesOff:       !rt.GetAllowed(),
-		RequestCELOff:         !rt.GetCelRules(),
-		MaxCELCost:            rt.GetMaxCelCost(),
-		MaxRegexInstructions:  int(rt.GetMaxRegexInstructions()),
-		MaxValueBytes:         int(srv.GetMaxOutputBytes()),
-		CacheBytes:            int64(rt.GetCacheBytes()),
-		CacheSize:             int(rt.GetCacheEntries()),
-	})
+	resolver, err := schema.NewResolver(ResolverSettings(cfg))
 	if err != nil {
 		return server.Options{}, err
 	}

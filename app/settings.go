@@ -7,8 +7,27 @@ import (
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
+
+// ResolverSettings returns the target resolver's options cfg sets: the
+// descriptor files and the bounds on request-defined types.
+func ResolverSettings(cfg *configv1.Config) schema.Options {
+	srv := cfg.GetServer()
+	rt := cfg.GetTargets().GetRequestTypes()
+	return schema.Options{
+		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
+		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
+		RequestTypesOff:       !rt.GetAllowed(),
+		RequestCELOff:         !rt.GetCelRules(),
+		MaxCELCost:            rt.GetMaxCelCost(),
+		MaxRegexInstructions:  int(rt.GetMaxRegexInstructions()),
+		MaxValueBytes:         int(srv.GetMaxOutputBytes()),
+		CacheBytes:            int64(rt.GetCacheBytes()),
+		CacheSize:             int(rt.GetCacheEntries()),
+	}
+}
 
 // ServerSettings returns the server options cfg sets by value: limits,
 // timeouts, output policy, routing actions and the rate limit's rate,

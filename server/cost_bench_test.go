@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
@@ -259,7 +260,7 @@ func guardgenPolicy(t testing.TB, m *meter) answerFunc {
 // a short pause. It parses strictly and repairs nothing. The domain of its
 // last failure is recorded for the table only; the policy ignores it.
 func naivePolicy(t testing.TB, m *meter) answerFunc {
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ type harnessOptions struct {
 // apptest.Serve (which app tests use too) until the test ends.
 func start(t testing.TB, ho harnessOptions) *harness {
 	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -493,7 +493,7 @@ func TestOpenAISustainedOutage(t *testing.T) {
 // documented rules), else unchanged with strict: false.
 func TestOpenAIRequestShape(t *testing.T) {
 	t.Parallel()
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -423,7 +423,7 @@ func TestOpenAIConfidenceByHand(t *testing.T) {
 
 func newResolver(t *testing.T) *schema.Resolver {
 	t.Helper()
-	r, err := schema.NewResolver(schema.Options{})
+	r, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/guardgen/guardgen/config"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
 
@@ -21,6 +22,12 @@ func ServerOptions() server.Options {
 	opts := app.ServerSettings(config.Default())
 	opts.DrainDelay = 0
 	return opts
+}
+
+// ResolverOptions returns the target resolver's options under
+// config.Default: the bounds config.proto documents.
+func ResolverOptions() schema.Options {
+	return app.ResolverSettings(config.Default())
 }
 
 // Servable is what Serve runs: an *app.App or a *server.Server.
