@@ -96,12 +96,16 @@ func (a *App) build() (server.Options, error) {
 	opts.Semantics = semantics
 	opts.Cache, opts.CacheBackend, opts.Templates = cache, backend, templates
 	opts.Metrics = metrics
-	opts.Alerter = telemetry.NewAlerter(telemetry.AlertOptions{
+	alerter, err := telemetry.NewAlerter(telemetry.AlertOptions{
 		Thresholds: thresholds,
 		Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
 		Logger:     logger,
 		Metrics:    metrics,
 	})
+	if err != nil {
+		return server.Options{}, fmt.Errorf("telemetry.alert_window_seconds: %w", err)
+	}
+	opts.Alerter = alerter
 	opts.Auth = server.Auth{Tokens: tokens, Subjects: subjects,
 		OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()}
 	opts.RateLimit = rateLimit

@@ -225,7 +225,7 @@ func TestTruncationDegradationChain(t *testing.T) {
 // violation, and counts an OUTPUT_SEMANTIC alert.
 func TestBusinessRuleHaltsAndAlerts(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func metricValue(f *dto.MetricFamily, labels map[string]string) (float64, bool) 
 // still reach an operator as an alert.
 func TestRouteFallbackAfterExhaustedRetriesAlerts(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}

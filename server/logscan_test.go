@@ -153,9 +153,13 @@ func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 		o.Auth = server.Auth{Tokens: []string{callerToken}, OpenHealthAndReflection: true}
 		o.Cache, o.CacheBackend = newMemoryCache(nil), "memory"
 		// Logger nil: alerts go to slog.Default(), which is scanned too.
-		o.Alerter = telemetry.NewAlerter(telemetry.AlertOptions{Thresholds: map[guardgenv1.FailureDomain]int{
+		alerter, err := telemetry.NewAlerter(telemetry.AlertOptions{Thresholds: map[guardgenv1.FailureDomain]int{
 			infra: 1, input: 1, output: 1, pipeline: 1,
-		}})
+		}, Window: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Alerter = alerter
 	}
 	authed := func() context.Context {
 		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+callerToken)

@@ -18,7 +18,7 @@ import (
 // are counted by reason; a request that reached the provider is not.
 func TestRejectionsCountedByReason(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}

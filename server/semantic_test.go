@@ -504,7 +504,7 @@ func TestVerifierRoute(t *testing.T) {
 // target, and verifier checks in a counter by outcome.
 func TestConfidenceMetrics(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ var ErrInvalidPrefix = errors.New("telemetry: invalid metrics prefix")
 // dots into underscores ("llm.pipeline" → "llm_pipeline_").
 func metricPrefix(prefix string) (string, error) {
 	if prefix == "" {
-		return DefaultPrefix, nil
+		return "", fmt.Errorf("%w: empty", ErrInvalidPrefix)
 	}
 	var b strings.Builder
 	lastDot := true // drops leading dots
