@@ -95,7 +95,8 @@ type Resolver struct {
 // NewResolver loads the descriptor files, builds a target for every message
 // of the compiled-in and loaded files, derives their JSON Schemas and builds
 // one validator for all of them, so that the first request pays no
-// compile cost.
+// compile cost. The steps (limits, files, candidates, validator, targets)
+// run once at start, in that order, and share their intermediate maps.
 func NewResolver(opts Options) (*Resolver, error) {
 	if err := opts.checkRequestBounds(); err != nil {
 		return nil, err

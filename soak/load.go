@@ -79,7 +79,10 @@ type result struct {
 
 // Run drives opts.Call at opts.Rate for opts.Duration and waits for every
 // call to return (at most Deadline + Grace after the last one started).
-// Cancelling ctx stops starting calls and cancels those in flight.
+// Cancelling ctx stops starting calls and cancels those in flight. It is
+// one function because the pacing loop, the outstanding-call slots and the
+// result collection share their state and their order of events; the
+// report is built from that state at the end.
 func Run(ctx context.Context, opts Options) *Report {
 	if opts.Grace <= 0 {
 		opts.Grace = 5 * time.Second

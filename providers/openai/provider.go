@@ -37,7 +37,9 @@ type Provider struct {
 
 var _ providerv1.ProviderServiceServer = (*Provider)(nil)
 
-// New returns a Provider for opts. It does not contact the upstream.
+// New returns a Provider for opts. It does not contact the upstream. Its
+// length is option checks followed by the client's construction, each a
+// few lines, in the order Options lists them.
 func New(opts Options) (*Provider, error) {
 	base := opts.BaseURL
 	if base == "" {

@@ -35,7 +35,9 @@ type outgoing struct {
 // place: messages, the output constraint of the provider's mode, sampling
 // and the token limit in the configured field. allowStrict false sends the
 // schema without strict mode (after the upstream rejected it). Its errors
-// are INVALID_ARGUMENT statuses: the request cannot be sent.
+// are INVALID_ARGUMENT statuses: the request cannot be sent. It is longer
+// than most functions because it is the one place a reader checks what
+// reaches the upstream, in request order; each step is a few lines.
 func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (outgoing, error) {
 	var out outgoing
 	params := &out.params

@@ -68,7 +68,10 @@ type Harness struct {
 // target is the suite's output type, the article's TicketClassification.
 const target = "guardgen.examples.v1.TicketClassification"
 
-// Run runs the conformance suite against h.
+// Run runs the conformance suite against h. Its length is the suite's
+// cases, one short t.Run after another in the order a reader checks a
+// provider (as testing/slogtest lists its cases); splitting them into
+// functions would only add names.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only

@@ -168,9 +168,76 @@ func (c *compiler) sub(v any, where string) (*node, error) {
 	return n, nil
 }
 
-// fill compiles obj into n.
+// fill compiles obj into n, one group of keywords after another.
 func (c *compiler) fill(n *node, obj *orderedjson.Object) error {
 	n.maxLength, n.maxProps, n.maxItems = -1, -1, -1
+	if ref, ok := obj.Value("$ref").(string); ok {
+		n.ref = ref
+		c.refs = append(c.refs, n)
+		return nil // siblings of $ref (description, title) only annotate
+	}
+
+	explicitType := fillType(n, obj)
+	fillValues(n, obj)
+	if err := fillBounds(n, obj); err != nil {
+		return err
+	}
+	if err := c.fillMembers(n, obj); err != nil {
+		return err
+	}
+	if err := c.fillAlternatives(n, obj); err != nil {
+		return err
+	}
+	if !explicitType {
+		n.kind = inferKind(n)
+	}
+	return nil
+}
+
+// fillType reads type (a name or a list with "null") into n's kind and
+// nullability, and reports whether obj names a type.
+func fillType(n *node, obj *orderedjson.Object) bool {
+	explicitType := false
+	switch t := obj.Value("type").(type) {
+	case string:
+		n.kind, explicitType = kindOf(t), true
+		n.nullable = t == "null"
+	case []any:
+		for _, e := range t {
+			name, _ := e.(string)
+			if name == "null" {
+				n.nullable = true
+				continue
+			}
+			if !explicitType {
+				n.kind, explicitType = kindOf(name), true
+			}
+		}
+		if !explicitType && n.nullable {
+			n.kind, explicitType = kindNull, true
+		}
+	}
+
+	return explicitType
+}
+
+// fillValues reads enum and const.
+func fillValues(n *node, obj *orderedjson.Object) {
+	if vals, ok := obj.Value("enum").([]any); ok {
+		for _, v := range vals {
+			if v == nil && len(vals) > 1 {
+				continue // a nullable enum: prefer a real value
+			}
+			n.enum = append(n.enum, orderedjson.Append(nil, v))
+		}
+	}
+	if v, ok := obj.Get("const"); ok {
+		n.konst = orderedjson.Append(nil, v)
+	}
+}
+
+// fillBounds reads the numeric, length, count and string-form keywords.
+func fillBounds(n *node, obj *orderedjson.Object) error {
 	var err error
 	num := func(key string) bound {
 		if err != nil {
@@ -202,45 +269,6 @@ func (c *compiler) fill(n *node, obj *orderedjson.Object) error {
 		return int(min(b.v, maxCount))
 	}
 
-	if ref, ok := obj.Value("$ref").(string); ok {
-		n.ref = ref
-		c.refs = append(c.refs, n)
-		return nil // siblings of $ref (description, title) only annotate
-	}
-
-	explicitType := false
-	switch t := obj.Value("type").(type) {
-	case string:
-		n.kind, explicitType = kindOf(t), true
-		n.nullable = t == "null"
-	case []any:
-		for _, e := range t {
-			name, _ := e.(string)
-			if name == "null" {
-				n.nullable = true
-				continue
-			}
-			if !explicitType {
-				n.kind, explicitType = kindOf(name), true
-			}
-		}
-		if !explicitType && n.nullable {
-			n.kind, explicitType = kindNull, true
-		}
-	}
-
-	if vals, ok := obj.Value("enum").([]any); ok {
-		for _, v := range vals {
-			if v == nil && len(vals) > 1 {
-				continue // a nullable enum: prefer a real value
-			}
-			n.enum = append(n.enum, orderedjson.Append(nil, v))
-		}
-	}
-	if v, ok := obj.Get("const"); ok {
-		n.konst = orderedjson.Append(nil, v)
-	}
-
 	n.minimum = num("minimum")
 	n.maximum = num("maximum")
 	n.exclusiveMinimum = num("exclusiveMinimum")
@@ -265,7 +293,13 @@ func (c *compiler) fill(n *node, obj *orderedjson.Object) error {
 	enc, _ := obj.Value("contentEncoding").(string)
 	n.base64 = enc == "base64"
 	n.unique, _ = obj.Value("uniqueItems").(bool)
+	return nil
+}
 
+// fillMembers compiles the schemas of an object's properties, extra
+// properties and property names, and of an array's items.
+func (c *compiler) fillMembers(n *node, obj *orderedjson.Object) error {
+	var err error
 	if props, ok := obj.Value("properties").(*orderedjson.Object); ok {
 		for _, name := range props.Keys() {
 			s, err := c.sub(props.Value(name), "properties/"+name)
@@ -310,9 +344,13 @@ func (c *compiler) fill(n *node, obj *orderedjson.Object) error {
 			return err
 		}
 	}
+	return nil
+}
 
-	// Object-level oneOf: [{"required":["a"]},{"required":["b"]}] (a
-	// protobuf oneof), possibly several under allOf.
+// fillAlternatives compiles oneOf and anyOf: an object-level oneOf of
+// required-lists (a protobuf oneof, possibly several under allOf) marks
+// its properties; any other is a list of alternative schemas.
+func (c *compiler) fillAlternatives(n *node, obj *orderedjson.Object) error {
 	groups := []any{obj.Value("oneOf")}
 	if all, ok := obj.Value("allOf").([]any); ok {
 		for _, a := range all {
@@ -360,10 +398,6 @@ func (c *compiler) fill(n *node, obj *orderedjson.Object) error {
 	}
 	for i := range n.props {
 		n.props[i].required = n.required[n.props[i].name]
-	}
-
-	if !explicitType {
-		n.kind = inferKind(n)
 	}
 	return nil
 }
