@@ -353,50 +353,6 @@ func (r *Resolver) hashFile(fd protoreflect.FileDescriptor) [sha256.Size]byte {
 	return sum
 }
 
-// chainTypes looks types up in each resolver in turn.
-type chainTypes []typeResolver
-
-// FindMessageByName returns the first resolver's message type with that name.
-func (c chainTypes) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
-	for _, r := range c {
-		if mt, err := r.FindMessageByName(name); err == nil {
-			return mt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
-}
-
-// FindMessageByURL returns the first resolver's message type for that type URL.
-func (c chainTypes) FindMessageByURL(url string) (protoreflect.MessageType, error) {
-	for _, r := range c {
-		if mt, err := r.FindMessageByURL(url); err == nil {
-			return mt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
-}
-
-// FindExtensionByName returns the first resolver's extension with that name.
-func (c chainTypes) FindExtensionByName(name protoreflect.FullName) (protoreflect.ExtensionType, error) {
-	for _, r := range c {
-		if xt, err := r.FindExtensionByName(name); err == nil {
-			return xt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
-}
-
-// FindExtensionByNumber returns the first resolver's extension of message
-// with that field number.
-func (c chainTypes) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
-	for _, r := range c {
-		if xt, err := r.FindExtensionByNumber(message, field); err == nil {
-			return xt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
-}
-
 // checkRequestBounds refuses a resolver that serves request-defined types
 // without every bound on them.
 func (opts Options) checkRequestBounds() error {
