@@ -68,9 +68,9 @@ func TestHungUpstreamWithoutCallerDeadline(t *testing.T) {
 	up := upstream(t)
 	up.SetDefault(openaitest.Step{Hang: true})
 	cfg := openAIConfig(t, up)
-	cfg.Server.RequestTimeoutSeconds = proto.Float64(1.5)
+	cfg.Server.RequestTimeoutSeconds = proto.Float64(3) // room for ≥ 2 attempts on a loaded machine
 	cfg.LlmPipeline.Execution.AttemptTimeoutSeconds = proto.Float64(0.4)
-	cfg.LlmPipeline.Execution.MaxAttempts = proto.Uint32(10) // 4 s of attempts: the request timeout must end them
+	cfg.LlmPipeline.Execution.MaxAttempts = proto.Uint32(20) // 8 s of attempts: the request timeout must end them
 	cfg.LlmPipeline.Execution.BaseDelaySeconds = proto.Float64(0.01)
 	cfg.LlmPipeline.Execution.MaxDelaySeconds = proto.Float64(0.01)
 	cfg.Server.RetryBudget.MaxTokens = proto.Float64(0)
