@@ -74,6 +74,7 @@ func TestHungUpstreamWithoutCallerDeadline(t *testing.T) {
 	cfg.LlmPipeline.Execution.BaseDelaySeconds = proto.Float64(0.01)
 	cfg.LlmPipeline.Execution.MaxDelaySeconds = proto.Float64(0.01)
 	cfg.Server.RetryBudget.MaxTokens = proto.Float64(0)
+	cfg.Server.Breaker.ConsecutiveFailures = proto.Uint32(0) // off: five cut attempts must not open it
 	c := client(t, cfg)
 
 	// No deadline from the caller; the test's own bound is far beyond the
