@@ -31,6 +31,7 @@ type GenerationServiceClient interface {
 	// Generate asks a model for an instance of target_type. It answers OK with
 	// a message that passed protovalidate (possibly degraded), or a non-OK
 	// status whose details carry a FailureDetail and a google.rpc.ErrorInfo.
+	// Over HTTP/JSON: POST /v1/generate with the request as the body.
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
 }
 
@@ -61,6 +62,7 @@ type GenerationServiceServer interface {
 	// Generate asks a model for an instance of target_type. It answers OK with
 	// a message that passed protovalidate (possibly degraded), or a non-OK
 	// status whose details carry a FailureDetail and a google.rpc.ErrorInfo.
+	// Over HTTP/JSON: POST /v1/generate with the request as the body.
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
 	mustEmbedUnimplementedGenerationServiceServer()
 }
