@@ -198,6 +198,12 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxProviderCalls <= 0 {
 		opts.MaxProviderCalls = 6
 	}
+	if opts.MaxRecvBytes <= 0 {
+		opts.MaxRecvBytes = 4 << 20
+	}
+	if opts.MaxHeaderListBytes == 0 {
+		opts.MaxHeaderListBytes = 16 << 10
+	}
 	if opts.CacheTTL <= 0 {
 		opts.CacheTTL = fallback.DefaultTTL
 	}
@@ -232,12 +238,6 @@ func New(opts Options) (*Server, error) {
 	s.tracer = opts.TracerProvider.Tracer("github.com/guardgen/guardgen/server")
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
-	}
-	if opts.MaxRecvBytes <= 0 {
-		opts.MaxRecvBytes = 4 << 20
-	}
-	if opts.MaxHeaderListBytes == 0 {
-		opts.MaxHeaderListBytes = 16 << 10
 	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
 	grpcOpts := append([]grpc.ServerOption{

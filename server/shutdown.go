@@ -8,6 +8,7 @@ import (
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -116,10 +117,17 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			}
 		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !closedBySplit(sl, err) {
 		return err
 	}
 	return nil
+}
+
+// closedBySplit reports whether err is gRPC's Serve seeing the split's
+// listener closed by stopAccepting, which may happen before GracefulStop
+// tells it that the server is stopping.
+func closedBySplit(sl *splitListener, err error) bool {
+	return sl != nil && (errors.Is(err, cmux.ErrServerClosed) || errors.Is(err, cmux.ErrListenerClosed) || errors.Is(err, net.ErrClosed))
 }
 
 // within reports whether done closes within d.
