@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"io"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -73,4 +74,62 @@ func Chunk(resp *providerv1.CompleteResponse) *providerv1.CompleteStreamResponse
 		Id:           resp.GetId(),
 		Constraint:   resp.GetConstraint(),
 	}
+}
+
+// Completion accumulates the chunks of a stream into the completion they
+// spell. Its zero value is empty and ready.
+type Completion struct {
+	content, refusal strings.Builder
+	logprobs         []*providerv1.TokenLogprob
+	last             providerv1.CompleteResponse // all but content, refusal and logprobs
+}
+
+// Add appends a chunk.
+func (c *Completion) Add(chunk *providerv1.CompleteStreamResponse) {
+	c.content.WriteString(chunk.GetContent())
+	c.refusal.WriteString(chunk.GetRefusal())
+	c.logprobs = append(c.logprobs, chunk.GetLogprobs()...)
+	if r := chunk.GetFinishReason(); r != providerv1.FinishReason_FINISH_REASON_UNSPECIFIED {
+		c.last.FinishReason = r
+	}
+	if chunk.GetUsage() != nil {
+		c.last.Usage = chunk.GetUsage()
+	}
+	if chunk.GetModel() != "" {
+		c.last.Model = chunk.GetModel()
+	}
+	if chunk.GetId() != "" {
+		c.last.Id = chunk.GetId()
+	}
+	if chunk.GetConstraint() != nil {
+		c.last.Constraint = chunk.GetConstraint()
+	}
+}
+
+// Content is the text so far.
+func (c *Completion) Content() string { return c.content.String() }
+
+// Logprobs are the tokens so far.
+func (c *Completion) Logprobs() []*providerv1.TokenLogprob { return c.logprobs }
+
+// Response is the completion so far as one response.
+func (c *Completion) Response() *providerv1.CompleteResponse {
+	return &providerv1.CompleteResponse{
+		Content:      c.content.String(),
+		FinishReason: c.last.FinishReason,
+		Refusal:      c.refusal.String(),
+		Usage:        c.last.Usage,
+		Model:        c.last.Model,
+		Id:           c.last.Id,
+		Constraint:   c.last.Constraint,
+		Logprobs:     c.logprobs,
+	}
+}
+
+// Reset empties c for a stream that starts over.
+func (c *Completion) Reset() {
+	c.content.Reset()
+	c.refusal.Reset()
+	c.logprobs = nil
+	c.last = providerv1.CompleteResponse{}
 }

@@ -9,6 +9,8 @@ package providertest
 
 import (
 	"context"
+	"errors"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/schema"
 )
 
@@ -89,15 +92,49 @@ func Run(t *testing.T, h Harness) {
 			Sampling:     &providerv1.SamplingOptions{MaxOutputTokens: 512},
 		}
 	}
-	call := func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
-		t.Helper()
-		if why, ok := h.Skip[b]; ok {
-			t.Skipf("%s: %s", b, why)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), timeout)
-		defer cancel()
-		return h.Client.Complete(h.Script(ctx, t, b), request())
-	}
+	t.Run("complete", func(t *testing.T) {
+		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
+			t.Helper()
+			if why, ok := h.Skip[b]; ok {
+				t.Skipf("%s: %s", b, why)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			return h.Client.Complete(h.Script(ctx, t, b), request())
+		})
+	})
+	// Streamed, each behaviour must show the same way: the chunks spell
+	// the answer, the last says why the model stopped, and faults are the
+	// same statuses (before any chunk, as the suite's upstreams fail).
+	t.Run("stream", func(t *testing.T) {
+		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
+			t.Helper()
+			if why, ok := h.Skip[b]; ok {
+				t.Skipf("%s: %s", b, why)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			stream, err := h.Client.CompleteStream(h.Script(ctx, t, b), request())
+			if err != nil {
+				return nil, err
+			}
+			var c providers.Completion
+			for {
+				chunk, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					return c.Response(), nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				c.Add(chunk)
+			}
+		})
+	})
+}
+
+// behaviours runs the suite's checks, asking with call.
+func behaviours(t *testing.T, tgt *schema.Target, call func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error)) {
 
 	t.Run("answer", func(t *testing.T) {
 		resp, err := call(t, Answer, 10*time.Second)
