@@ -105,12 +105,14 @@ func chunksOf(s string, n int) []string {
 // metrics are ratios to the one-shot parse in the same run:
 //
 //   - scan/one-shot: the incremental parse of all 1,000 chunks;
+//
 //   - parse/one-shot: that plus the one-shot parse the final answer gets
 //     anyway, the "parses in total" (budget: ≤ 3×);
+//
 //   - collect/one-shot: collecting the chunks into one text, which a
 //     streaming caller does anyway, and the Stream shares.
 //
-//	go test -run '^$' -bench Stream20KiB ./extract/
+//     go test -run '^$' -bench Stream20KiB ./extract/
 func BenchmarkStream20KiB(b *testing.B) {
 	chunks := chunksOf(output20K, 1000)
 	var oneShot, scanned, collected time.Duration

@@ -33,7 +33,7 @@ type Stream struct {
 	opts  StreamOptions
 	text  string // the text as of the last Scan
 	pos   int    // bytes scanned
-	root  int // offset of the root's bracket; -1 before it
+	root  int    // offset of the root's bracket; -1 before it
 	done  bool
 	err   error
 	stack []frame
@@ -92,11 +92,11 @@ type frame struct {
 type frameState uint8
 
 const (
-	wantKey   frameState = iota // after '{' or ',' in an object: a key or '}'
-	wantColon                   // after a key
-	wantValue                   // after ':', or after '[' or ',' in an array
-	inValue                     // a scalar value is being read
-	afterValue                  // after a value: ',' or the closer
+	wantKey    frameState = iota // after '{' or ',' in an object: a key or '}'
+	wantColon                    // after a key
+	wantValue                    // after ':', or after '[' or ',' in an array
+	inValue                      // a scalar value is being read
+	afterValue                   // after a value: ',' or the closer
 )
 
 type lexState uint8
