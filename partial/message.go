@@ -34,6 +34,22 @@ func (b *Builder) Message() (msg proto.Message, growing string) {
 	return msg, u.json
 }
 
+// Growing returns the path of the string field being written, when
+// Options.Strings shows it growing; "" otherwise.
+func (b *Builder) Growing() string {
+	if !b.opts.Strings || b.err != nil {
+		return ""
+	}
+	path, _, ok := b.scan.Growing()
+	if !ok {
+		return ""
+	}
+	if u, ok := b.resolve(extract.Value{Path: path}); ok && growable(b, u) {
+		return u.json
+	}
+	return ""
+}
+
 // growable reports whether u is a string field that may be shown growing.
 func growable(b *Builder, u unit) bool {
 	for _, h := range u.hops {

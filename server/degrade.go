@@ -124,15 +124,12 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 // fromFallbackEntry asks the route's later entries once for a truncated
 // answer; they exist for exactly this (more output tokens, another model).
 func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.CompleteRequest, f *classifier.Failure) *guardgenv1.GenerateResponse {
-	resp, cf := g.completeFrom(ctx, preq, 1)
+	c, cf := g.completeFrom(ctx, preq, 1)
 	if cf != nil {
 		return nil
 	}
 	call := g.rec.Len()
-	a, af := g.accept(resp)
-	if af == nil {
-		af = g.check(ctx, resp, a, call)
-	}
+	a, af := g.judge(ctx, c, call)
 	if af != nil {
 		g.failures[call] = af
 		return nil

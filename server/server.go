@@ -137,6 +137,8 @@ type Server struct {
 	auth             *authenticator
 	limiter          *limiter
 	inFlight         chan struct{}
+	// unaryChain is interceptors() as one, for GenerationService's streams.
+	unaryChain grpc.UnaryServerInterceptor
 }
 
 // New returns a Server ready to Serve.
@@ -201,10 +203,11 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRecvBytes <= 0 {
 		opts.MaxRecvBytes = 4 << 20
 	}
+	s.unaryChain = chainUnary(s.interceptors())
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.authStream),
+		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(grpcOpts...)

@@ -83,7 +83,7 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	client := providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain.Interceptors()...))
+	client := providerv1.NewProviderServiceClient(chain.InProcess(ho.provider))
 	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 	srv, err := server.New(opts)
 	if err != nil {
