@@ -15,6 +15,6 @@
 // Every chat completion request is recorded ([Server.Requests]) with its
 // arrival time, decoded JSON body, headers and whether the client went away
 // before the answer was sent (for a stream: when, and after how many
-// chunks, each with the time it was flushed), so tests can assert what a
+// chunks, each with the time it was released), so tests can assert what a
 // client sent and how often, over real HTTP instead of a mock.
 package openaitest

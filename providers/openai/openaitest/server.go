@@ -51,7 +51,7 @@ type Request struct {
 	Cancelled   bool
 	CancelledAt time.Time
 	// Streamed says the answer was sent as server-sent events; ChunkTimes
-	// are when each content chunk was flushed to the client, by the
+	// are when each content chunk was released (its write began), by the
 	// server's clock, so len(ChunkTimes) chunks were sent.
 	Streamed   bool
 	ChunkTimes []time.Time

@@ -74,9 +74,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rec *record, ste
 		if tool {
 			delta = map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": c.Content}}}}
 		}
+		at := s.now() // before the write: no client can have the chunk earlier
 		send(choice(delta, c.Logprobs, nil), nil)
 		s.mu.Lock()
-		rec.req.ChunkTimes = append(rec.req.ChunkTimes, s.now())
+		rec.req.ChunkTimes = append(rec.req.ChunkTimes, at)
 		s.mu.Unlock()
 	}
 	if step.Refusal != "" {
