@@ -103,9 +103,11 @@ func Run(t *testing.T, h Harness) {
 			return h.Client.Complete(h.Script(ctx, t, b), request())
 		})
 	})
-	// Streamed, each behaviour must show the same way: the chunks spell
-	// the answer, the last says why the model stopped, and faults are the
-	// same statuses (before any chunk, as the suite's upstreams fail).
+	// Streamed as guardgen streams (providers.OpenStream: CompleteStream,
+	// or Complete in one chunk for a provider without it), each behaviour
+	// must show the same way: the chunks spell the answer, the last says
+	// why the model stopped, and faults are the same statuses (before any
+	// chunk, as the suite's upstreams fail).
 	t.Run("stream", func(t *testing.T) {
 		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
 			t.Helper()
@@ -114,10 +116,7 @@ func Run(t *testing.T, h Harness) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			defer cancel()
-			stream, err := h.Client.CompleteStream(h.Script(ctx, t, b), request())
-			if err != nil {
-				return nil, err
-			}
+			stream := providers.OpenStream(h.Script(ctx, t, b), h.Client, request())
 			var c providers.Completion
 			for {
 				chunk, err := stream.Recv()
