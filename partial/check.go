@@ -7,6 +7,7 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/guardgen/guardgen/classifier"
 )
@@ -46,7 +47,7 @@ func (b *Builder) Check() error {
 // index 0).
 func (b *Builder) checkUnit(u unit, msg proto.Message) {
 	var ve *protovalidate.ValidationError
-	if !errors.As(b.t.Validate(msg), &ve) {
+	if !errors.As(b.t.Validate(msg, protovalidate.WithFilter(unitRules(msg, u))), &ve) {
 		return
 	}
 	at := u.proto
@@ -65,6 +66,29 @@ func (b *Builder) checkUnit(u unit, msg proto.Message) {
 		}
 		b.add(v)
 	}
+}
+
+// unitRules lets only the rules of u's value run on msg, which holds only
+// it: of the messages that lead to it (the path), the fields on the way,
+// and inside it, everything. The rules of the path's messages and of the
+// fields not yet written would only report what is not written yet.
+func unitRules(msg proto.Message, u unit) protovalidate.Filter {
+	path := make(map[proto.Message]protoreflect.FieldDescriptor, len(u.hops))
+	m := msg.ProtoReflect()
+	for i, h := range u.hops {
+		path[m.Interface()] = h.fd
+		if i == len(u.hops)-1 || !m.Has(h.fd) {
+			break
+		}
+		m = m.Get(h.fd).Message()
+	}
+	return protovalidate.FilterFunc(func(m protoreflect.Message, d protoreflect.Descriptor) bool {
+		fd, onPath := path[m.Interface()]
+		if !onPath {
+			return true
+		}
+		return d == fd
+	})
 }
 
 // within reports whether path is prefix or a path inside it.

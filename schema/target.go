@@ -97,10 +97,10 @@ func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Chang
 }
 
 // Validate checks m against the target's protovalidate rules with the
-// target's warm validator. Violations come back as a
-// *protovalidate.ValidationError.
-func (t *Target) Validate(m proto.Message) error {
-	return t.validator.Validate(m)
+// target's warm validator (opts may filter the rules). Violations come
+// back as a *protovalidate.ValidationError.
+func (t *Target) Validate(m proto.Message, opts ...protovalidate.ValidationOption) error {
+	return t.validator.Validate(m, opts...)
 }
 
 // Info describes the target for the TargetService API.
