@@ -73,12 +73,15 @@ func (e *streamEvents) partial(ctx context.Context, call, semantic int, b *parti
 	p := &guardgenv1.PartialMessage{
 		Message:         packed,
 		Json:            string(js),
-		CompleteFields:  make([]string, len(fields)),
+		CompleteFields:  make([]string, 0, len(fields)),
 		Attempt:         int32(call),
 		SemanticAttempt: int32(semantic),
+		Closed:          b.Done(),
 	}
-	for i, f := range fields {
-		p.CompleteFields[i] = f.Path
+	for _, f := range fields {
+		if f.Path != "" { // the message itself: closed says it
+			p.CompleteFields = append(p.CompleteFields, f.Path)
+		}
 	}
 	if growing != "" {
 		p.GrowingFields = []string{growing}

@@ -649,8 +649,8 @@ type PartialMessage struct {
 	Json    string     `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
 	// complete_fields are the paths, with JSON names, of the values that
 	// are final: fields (priority, details.region), list elements (tags[0])
-	// and map entries (labels["team"]); a list, map or message is listed
-	// itself once closed. In document order.
+	// and map entries (labels["team"]); a list, map or nested message is
+	// listed itself once closed. In document order.
 	CompleteFields []string `protobuf:"bytes,3,rep,name=complete_fields,json=completeFields,proto3" json:"complete_fields,omitempty"`
 	// growing_fields are strings still being written (stream_strings).
 	GrowingFields []string `protobuf:"bytes,4,rep,name=growing_fields,json=growingFields,proto3" json:"growing_fields,omitempty"`
@@ -658,8 +658,11 @@ type PartialMessage struct {
 	// (report.attempts[].number); semantic_attempt its generation.
 	Attempt         int32 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	SemanticAttempt int32 `protobuf:"varint,6,opt,name=semantic_attempt,json=semanticAttempt,proto3" json:"semantic_attempt,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// closed is set once the message itself has closed: every field is
+	// final, and the rules across fields have been checked.
+	Closed        bool `protobuf:"varint,7,opt,name=closed,proto3" json:"closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PartialMessage) Reset() {
@@ -732,6 +735,13 @@ func (x *PartialMessage) GetSemanticAttempt() int32 {
 		return x.SemanticAttempt
 	}
 	return 0
+}
+
+func (x *PartialMessage) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
 }
 
 // StreamReset voids the partials of one attempt: a client drops what it
@@ -1656,14 +1666,15 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\apartial\x18\x01 \x01(\v2\x1b.guardgen.v1.PartialMessageH\x00R\apartial\x120\n" +
 	"\x05reset\x18\x02 \x01(\v2\x18.guardgen.v1.StreamResetH\x00R\x05reset\x12;\n" +
 	"\bresponse\x18\x03 \x01(\v2\x1d.guardgen.v1.GenerateResponseH\x00R\bresponseB\a\n" +
-	"\x05event\"\xe9\x01\n" +
+	"\x05event\"\x81\x02\n" +
 	"\x0ePartialMessage\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
 	"\x04json\x18\x02 \x01(\tR\x04json\x12'\n" +
 	"\x0fcomplete_fields\x18\x03 \x03(\tR\x0ecompleteFields\x12%\n" +
 	"\x0egrowing_fields\x18\x04 \x03(\tR\rgrowingFields\x12\x18\n" +
 	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12)\n" +
-	"\x10semantic_attempt\x18\x06 \x01(\x05R\x0fsemanticAttempt\"\x8f\x01\n" +
+	"\x10semantic_attempt\x18\x06 \x01(\x05R\x0fsemanticAttempt\x12\x16\n" +
+	"\x06closed\x18\a \x01(\bR\x06closed\"\x8f\x01\n" +
 	"\vStreamReset\x12\x18\n" +
 	"\aattempt\x18\x01 \x01(\x05R\aattempt\x120\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.guardgen.v1.ResetReasonR\x06reason\x124\n" +
