@@ -6,8 +6,6 @@ package server_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -85,19 +83,11 @@ func firstPartial(t *testing.T, ctx context.Context, h *harness, req *guardgenv1
 
 // rest reads a stream to its end: the response, or the error.
 func rest(s grpc.ServerStreamingClient[guardgenv1.GenerateStreamResponse]) (*guardgenv1.GenerateResponse, error) {
-	var resp *guardgenv1.GenerateResponse
-	for {
-		ev, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			return resp, nil
-		}
-		if err != nil {
-			return resp, err
-		}
-		if r := ev.GetResponse(); r != nil {
-			resp = r
-		}
+	events, err := readEvents(s, nil)
+	if err != nil || len(events) == 0 {
+		return nil, err
 	}
+	return events[len(events)-1].ev.GetResponse(), nil
 }
 
 // TestStreamDrainsOnShutdown: a stream in flight when the server is told

@@ -7,8 +7,6 @@ package server_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -22,30 +20,9 @@ import (
 	"github.com/guardgen/guardgen/server"
 )
 
-// timedEvent is a stream event and when the client received it.
-type timedEvent struct {
-	ev *guardgenv1.GenerateStreamResponse
-	at time.Time
-}
-
 // stream calls GenerateStream and reads it to its end, timing each event.
-func (h *e2e) stream(t *testing.T, ctx context.Context, req *guardgenv1.GenerateRequest) ([]timedEvent, error) {
-	t.Helper()
-	s, err := h.gen.GenerateStream(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	var out []timedEvent
-	for {
-		ev, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, timedEvent{ev, time.Now()})
-	}
+func (h *e2e) stream(ctx context.Context, req *guardgenv1.GenerateRequest) ([]timedEvent, error) {
+	return readEvents(h.gen.GenerateStream(ctx, req))
 }
 
 // ticketChunks is validTicket cut where each field completes: a value is
@@ -68,7 +45,7 @@ func TestStreamOpenAIPartialsAsChunksArrive(t *testing.T) {
 	for run := range 3 {
 		up.Enqueue(openaitest.Stream(ticketChunks, gap, gap, gap, gap))
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		events, err := h.stream(t, ctx, ticketRequest())
+		events, err := h.stream(ctx, ticketRequest())
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +99,7 @@ func TestStreamOpenAIStopsOnBrokenRule(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	events, err := h.stream(t, ctx, ticketRequest())
+	events, err := h.stream(ctx, ticketRequest())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -56,6 +57,32 @@ func (s streamed) kinds() []string {
 
 func itoa(n int32) string { return string(rune('0' + n)) }
 
+// timedEvent is a stream event and when the client received it.
+type timedEvent struct {
+	ev *guardgenv1.GenerateStreamResponse
+	at time.Time
+}
+
+// readEvents reads a GenerateStream call to its end: its events, each
+// with when it arrived, and the error it ended with (nil at its end). It
+// takes the call's results as they are: readEvents(gen.GenerateStream(...)).
+func readEvents(s grpc.ServerStreamingClient[guardgenv1.GenerateStreamResponse], err error) ([]timedEvent, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []timedEvent
+	for {
+		ev, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, timedEvent{ev, time.Now()})
+	}
+}
+
 // generateStream calls GenerateStream with a fault plan and reads it to
 // its end.
 func generateStream(t *testing.T, h *harness, plan string, req *guardgenv1.GenerateRequest) streamed {
@@ -65,22 +92,11 @@ func generateStream(t *testing.T, h *harness, plan string, req *guardgenv1.Gener
 	if plan != "" {
 		ctx = withFaults(ctx, plan)
 	}
-	stream, err := h.gen.GenerateStream(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out streamed
-	for {
-		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			out.err = err
-			break
-		}
-		out.events = append(out.events, ev)
-		if r := ev.GetResponse(); r != nil {
+	events, err := readEvents(h.gen.GenerateStream(ctx, req))
+	out := streamed{err: err}
+	for _, e := range events {
+		out.events = append(out.events, e.ev)
+		if r := e.ev.GetResponse(); r != nil {
 			out.resp = r
 		}
 	}

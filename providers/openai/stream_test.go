@@ -2,8 +2,6 @@ package openai_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"testing"
 	"time"
@@ -17,27 +15,13 @@ import (
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
+	"github.com/guardgen/guardgen/providers/providertest"
 )
 
 // streamed calls CompleteStream in process and returns the chunks and the
 // error the stream ended with (nil at its end).
 func streamed(ctx context.Context, p *openai.Provider, req *providerv1.CompleteRequest) ([]*providerv1.CompleteStreamResponse, error) {
-	client := providerv1.NewProviderServiceClient(providers.InProcess(p))
-	stream, err := client.CompleteStream(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	var chunks []*providerv1.CompleteStreamResponse
-	for {
-		chunk, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return chunks, nil
-		}
-		if err != nil {
-			return chunks, err
-		}
-		chunks = append(chunks, chunk)
-	}
+	return providertest.Chunks(providerv1.NewProviderServiceClient(providers.InProcess(p)).CompleteStream(ctx, req))
 }
 
 func collect(chunks []*providerv1.CompleteStreamResponse) *providerv1.CompleteResponse {

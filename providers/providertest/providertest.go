@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -92,15 +93,21 @@ func Run(t *testing.T, h Harness) {
 			Sampling:     &providerv1.SamplingOptions{MaxOutputTokens: 512},
 		}
 	}
+	// scripted is the context of a call that meets behaviour b upstream.
+	scripted := func(t *testing.T, b Behavior, timeout time.Duration) (context.Context, context.CancelFunc) {
+		t.Helper()
+		if why, ok := h.Skip[b]; ok {
+			t.Skipf("%s: %s", b, why)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		return h.Script(ctx, t, b), cancel
+	}
 	t.Run("complete", func(t *testing.T) {
 		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
 			t.Helper()
-			if why, ok := h.Skip[b]; ok {
-				t.Skipf("%s: %s", b, why)
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			ctx, cancel := scripted(t, b, timeout)
 			defer cancel()
-			return h.Client.Complete(h.Script(ctx, t, b), request())
+			return h.Client.Complete(ctx, request())
 		})
 	})
 	// Streamed as guardgen streams (providers.OpenStream: CompleteStream,
@@ -111,12 +118,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("stream", func(t *testing.T) {
 		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
 			t.Helper()
-			if why, ok := h.Skip[b]; ok {
-				t.Skipf("%s: %s", b, why)
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			ctx, cancel := scripted(t, b, timeout)
 			defer cancel()
-			stream := providers.OpenStream(h.Script(ctx, t, b), h.Client, request())
+			stream := providers.OpenStream(ctx, h.Client, request())
 			var c providers.Completion
 			for {
 				chunk, err := stream.Recv()
@@ -222,4 +226,24 @@ func behaviours(t *testing.T, tgt *schema.Target, call func(t *testing.T, b Beha
 			t.Errorf("code = %v (%v), want DEADLINE_EXCEEDED", got, err)
 		}
 	})
+}
+
+// Chunks reads a CompleteStream call to its end: its chunks, and the
+// error it ended with (nil at its end). It takes the call's results as
+// they are: Chunks(client.CompleteStream(ctx, req)).
+func Chunks(stream grpc.ServerStreamingClient[providerv1.CompleteStreamResponse], err error) ([]*providerv1.CompleteStreamResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	var chunks []*providerv1.CompleteStreamResponse
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return chunks, nil
+		}
+		if err != nil {
+			return chunks, err
+		}
+		chunks = append(chunks, chunk)
+	}
 }

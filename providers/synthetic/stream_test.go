@@ -2,8 +2,6 @@ package synthetic_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/providers/providertest"
 	"github.com/guardgen/guardgen/providers/synthetic"
 )
 
@@ -26,22 +25,7 @@ func streamOf(t *testing.T, ctx context.Context, plan string, req *providerv1.Co
 	if plan != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
 	}
-	client := providerv1.NewProviderServiceClient(providers.InProcess(synthetic.New()))
-	stream, err := client.CompleteStream(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chunks []*providerv1.CompleteStreamResponse
-	for {
-		chunk, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return chunks, nil
-		}
-		if err != nil {
-			return chunks, err
-		}
-		chunks = append(chunks, chunk)
-	}
+	return providertest.Chunks(providerv1.NewProviderServiceClient(providers.InProcess(synthetic.New())).CompleteStream(ctx, req))
 }
 
 // TestStreamIsComplete: the chunks of CompleteStream spell what Complete
