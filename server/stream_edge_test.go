@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	fb "github.com/guardgen/guardgen/fallback"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/synthetic"
@@ -264,5 +265,46 @@ func TestStreamSpanAndMetrics(t *testing.T) {
 		if f == nil || f.GetMetric()[0].GetHistogram().GetSampleCount() != 1 {
 			t.Errorf("%s = %v, want one observation", name, f)
 		}
+	}
+}
+
+// TestStreamDegradedAfterPartials: partials of an attempt whose output is
+// then refused (cut off at the token limit) are reset before the degraded
+// response from the cache.
+func TestStreamDegradedAfterPartials(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{server: server.Options{Cache: fb.NewMemory(fb.MemoryOptions{}), CacheBackend: "memory"}})
+	req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice for my subscription this month", TargetType: ticket}
+	if _, err := generate(t, h, "", req); err != nil {
+		t.Fatal(err)
+	}
+	got := generateStream(t, h, "length", req)
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	kinds := strings.Join(got.kinds(), ",")
+	if !strings.HasPrefix(kinds, "p1") || !strings.HasSuffix(kinds, "r1,response") {
+		t.Fatalf("events %s, want partials of attempt 1, a reset of it, then the response", kinds)
+	}
+	reset := got.events[len(got.events)-2].GetReset_()
+	if reset.GetReason() != guardgenv1.ResetReason_RESET_REASON_FALLBACK || reset.GetFailure().GetReason() != guardgenv1.FailureReason_FAILURE_REASON_TRUNCATED {
+		t.Errorf("reset %v, want FALLBACK after TRUNCATED", reset)
+	}
+	if !got.resp.GetDegraded() || got.resp.GetDegradation().GetMetadata()["degradation"] != "cache" {
+		t.Errorf("response degraded %v by %v, want the cached answer", got.resp.GetDegraded(), got.resp.GetDegradation())
+	}
+}
+
+// TestStreamStopsPastOutputLimit: a stream that grows past the output
+// limit is stopped there, as too large (it would be refused whole).
+func TestStreamStopsPastOutputLimit(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{server: server.Options{MaxOutputBytes: 40, SemanticAttempts: 1}})
+	got := generateStream(t, h, "", &guardgenv1.GenerateRequest{Prompt: "Nothing cached: I was charged twice for my subscription this month", TargetType: ticket})
+	if status.Code(got.err) != codes.Aborted {
+		t.Fatalf("%v, want ABORTED", got.err)
+	}
+	if fd, _ := failureOf(t, got.err); fd.GetReason() != guardgenv1.FailureReason_FAILURE_REASON_OUTPUT_TOO_LARGE || fd.GetMetadata()["stream_stopped"] != "true" {
+		t.Errorf("detail %v, want OUTPUT_TOO_LARGE, the stream stopped", fd)
 	}
 }

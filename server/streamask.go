@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/extract"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/partial"
@@ -47,7 +48,11 @@ func (g *generation) askStream(ctx context.Context, e RouteEntry, req *providerv
 		}
 		a.call = g.rec.Len()
 		a.acc.Add(chunk)
-		if f := a.advance(ctx); f != nil {
+		f := a.tooLarge()
+		if f == nil {
+			f = a.advance(ctx)
+		}
+		if f != nil {
 			// Stop the model, and wait for the chain to record the call.
 			cancel()
 			for _, err := stream.Recv(); err == nil; _, err = stream.Recv() {
@@ -94,6 +99,20 @@ func (a *streamAttempt) restarted(f *classifier.Failure) {
 	a.acc.Reset()
 	a.b = a.g.newBuilder()
 	a.sent, a.quiet = false, false
+}
+
+// tooLarge fails an output that has grown past the output limit: it will
+// be refused whole anyway, and the model is stopped rather than paid to
+// go on.
+func (a *streamAttempt) tooLarge() *classifier.Failure {
+	limit := a.g.s.opts.MaxOutputBytes
+	if limit <= 0 {
+		limit = extract.DefaultMaxBytes
+	}
+	if len(a.acc.Content()) <= limit {
+		return nil
+	}
+	return extractFailure(&extract.Error{Err: extract.ErrTooLarge, Offset: limit, Reason: "input longer than MaxBytes"})
 }
 
 // advance reads the text as it now stands: it returns the failure of a
@@ -196,7 +215,10 @@ func (g *generation) aborted(ctx context.Context, a *streamAttempt, f *classifie
 		g.aborts = make(map[int]*guardgenv1.StreamAbort)
 	}
 	g.aborts[a.call] = rec
-	f.With("stream_stopped_at", rec.Field)
+	f.With("stream_stopped", "true")
+	if rec.Field != "" {
+		f.With("stream_stopped_at", rec.Field)
+	}
 	g.s.metrics.RecordStreamAbort(ctx, string(g.target.Desc.FullName()), f.Reason, rec.SavedOutputTokens)
 	trace.SpanFromContext(ctx).AddEvent("abort", trace.WithAttributes(
 		attribute.Int("guardgen.attempt", a.call),
