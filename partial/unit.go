@@ -121,8 +121,7 @@ func (b *Builder) resolve(v extract.Value) (unit, bool) {
 				js.WriteString("[" + strconv.Itoa(next.Index) + "]")
 				ps.WriteString("[" + strconv.Itoa(next.Index) + "]")
 			}
-			u.hops = append(u.hops, h)
-			i++
+			u.hops = append(u.hops, h) // the element or entry is the last step
 		case nested(fd):
 			u.hops = append(u.hops, hop{fd: fd, kind: hopField})
 			md = fd.Message()

@@ -136,7 +136,9 @@ func (r *relay) chunk(c openaisdk.ChatCompletionChunk) error {
 		r.held.WriteString(text)
 		return nil
 	}
-	return r.send(&providerv1.CompleteStreamResponse{Content: text, Logprobs: tokens})
+	// The model goes with the content too: a stream stopped early has no
+	// last chunk to say who wrote it.
+	return r.send(&providerv1.CompleteStreamResponse{Content: text, Logprobs: tokens, Model: c.Model})
 }
 
 func (r *relay) send(chunk *providerv1.CompleteStreamResponse) error {
