@@ -71,9 +71,9 @@ type Builder struct {
 	units    int
 
 	// pending are the violations found on complete ground since the last
-	// Check; closed says a container closed since then.
+	// Check; closed are the containers that closed since then.
 	pending *violations
-	closed  bool
+	closed  []unit
 	seen    map[string]bool // violations reported, by path and rule
 }
 
@@ -170,7 +170,7 @@ func (b *Builder) close(u unit) {
 			parent.Mutable(u.fd)
 		}
 	}
-	b.closed = true
+	b.closed = append(b.closed, u)
 	b.note(u)
 }
 

@@ -23,10 +23,9 @@ type violations struct {
 // once. A rule that cannot run on the partial message is left for the
 // check of the final answer.
 func (b *Builder) Check() error {
-	if b.closed {
-		b.closed = false
+	for _, u := range b.closed {
 		var ve *protovalidate.ValidationError
-		if errors.As(b.t.Validate(b.msg), &ve) {
+		if errors.As(b.t.Validate(b.msg, protovalidate.WithFilter(b.closeRules(u))), &ve) {
 			for _, v := range ve.Violations {
 				if b.onComplete(v.Proto) {
 					b.add(v)
@@ -34,6 +33,7 @@ func (b *Builder) Check() error {
 			}
 		}
 	}
+	b.closed = b.closed[:0]
 	if len(b.pending.list) == 0 {
 		return nil
 	}
@@ -88,6 +88,37 @@ func unitRules(msg proto.Message, u unit) protovalidate.Filter {
 			return true
 		}
 		return d == fd
+	})
+}
+
+// closeRules lets run on the partial message the rules that the close of
+// container u made checkable: a closed list's or map's own rules
+// (min_items, unique, max_pairs), or a closed message's rules and its
+// fields' (message-level CEL, a required oneof, a required field that
+// never came). Below the container nothing runs again: its values were
+// checked as they completed.
+func (b *Builder) closeRules(u unit) protovalidate.Filter {
+	path := make(map[proto.Message]protoreflect.FieldDescriptor, len(u.hops))
+	m := b.msg.ProtoReflect()
+	var closed proto.Message // the closed message; nil for a list or map
+	for i, h := range u.hops {
+		path[m.Interface()] = h.fd
+		if i == len(u.hops)-1 {
+			if nested(h.fd) && m.Has(h.fd) {
+				closed = m.Get(h.fd).Message().Interface()
+			}
+			break
+		}
+		m = m.Get(h.fd).Message()
+	}
+	if len(u.hops) == 0 {
+		closed = b.msg
+	}
+	return protovalidate.FilterFunc(func(m protoreflect.Message, d protoreflect.Descriptor) bool {
+		if fd, onPath := path[m.Interface()]; onPath {
+			return d == fd
+		}
+		return closed != nil && m.Interface() == closed
 	})
 }
 

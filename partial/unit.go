@@ -137,12 +137,12 @@ func (b *Builder) resolve(v extract.Value) (unit, bool) {
 	return u, false
 }
 
-// nested reports whether fd holds a message whose fields the builder shows
-// one by one: any message but the well-known types, whose values come
-// whole.
+// nested reports whether fd holds one message whose fields the builder
+// shows one by one: any message but the well-known types, whose values
+// come whole (and not a list or map of them: their elements come whole).
 func nested(fd protoreflect.FieldDescriptor) bool {
 	md := fd.Message()
-	return md != nil && !fd.IsMap() && md.FullName().Parent() != "google.protobuf"
+	return md != nil && !fd.IsList() && !fd.IsMap() && md.FullName().Parent() != "google.protobuf"
 }
 
 // wrap writes the JSON of an answer that holds only text at u's place.
