@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -25,6 +27,7 @@ import (
 	"github.com/guardgen/guardgen/app"
 	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/config"
+	"github.com/guardgen/guardgen/fallback/redistest"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/synthetic"
@@ -52,7 +55,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 llm_pipeline:
   execution:
     base_delay_seconds: 0.001
-    max_delay_seconds: 0.005
+    max_delay_seconds: 0.1 # above the synthetic rate limit's 50 ms RetryInfo
 server:
   rate_limit:
     requests_per_second: 0.001
@@ -112,13 +115,13 @@ providers:
 		t.Error("the rate limit never shed a request")
 	}
 
-	rec := httptest.NewRecorder()
-	srv.App.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	body := rec.Body.Bytes()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse exposition: %v\n%s", err, body)
+	families := scrape(t, srv)
+	// The Redis cache's own families: writes, its breaker, and an entry
+	// refused (one written by something else).
+	for name, f := range scrape(t, redisTraffic(t)) {
+		if families[name] == nil {
+			families[name] = f
+		}
 	}
 	for _, inst := range definedInstruments(t) {
 		base := "llm_pipeline_" + strings.ReplaceAll(inst, ".", "_")
@@ -132,7 +135,60 @@ providers:
 			t.Errorf("no family %s in the scrape", name)
 		}
 	}
+}
+
+// scrape reads srv's /metrics, checks the exposition with promtool and
+// parses it.
+func scrape(t *testing.T, srv *apptest.Server) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	srv.App.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.Bytes()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse exposition: %v\n%s", err, body)
+	}
 	promtoolCheck(t, body)
+	return families
+}
+
+// redisTraffic runs guardgen with a Redis cache through a stored answer
+// and a refused entry, and returns it.
+func redisTraffic(t *testing.T) *apptest.Server {
+	t.Helper()
+	redisAddr := redistest.Start(t).Addr
+	cfg := parseConfig(t, "cache:\n  backend: redis\n  hmac_key_env: CACHE_KEY\n  redis: {address: "+redisAddr+"}\n")
+	srv := apptest.Start(t, cfg, app.Options{Getenv: func(string) string { return "metrics test cache key, 32 bytes or more" }})
+	gen := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
+	call := func(plan string) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
+		_, err := gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticketType})
+		return err
+	}
+	if err := call("ok"); err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(&goredis.Options{Addr: redisAddr})
+	defer raw.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		keys, err := raw.Keys(t.Context(), "guardgen:*").Result()
+		if err == nil && len(keys) == 1 {
+			if err := raw.Set(t.Context(), keys[0], "written by something else", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("guardgen stored nothing in Redis")
+		}
+	}
+	if err := call("length"); status.Code(err) != codes.Aborted {
+		t.Errorf("truncated call with a foreign entry in Redis: %v, want ABORTED", err)
+	}
+	return srv
 }
 
 // definedInstruments lists the instrument names (without the prefix) that

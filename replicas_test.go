@@ -30,9 +30,12 @@ const replicaConfig = `
 cache:
   backend: redis
   ttl_seconds: 600
+  hmac_key_env: GUARDGEN_TEST_CACHE_KEY
   redis:
     address: %s
     key_prefix: "guardgen-replicas-test:"
+server:
+  drain_delay_seconds: 0
 `
 
 func TestReplicasShareTheRedisCache(t *testing.T) {
@@ -60,7 +63,15 @@ func TestReplicasShareTheRedisCache(t *testing.T) {
 			if err != nil || clean.GetDegraded() {
 				t.Fatalf("clean request to %s: %v, degraded %v", tt.fill.addr, err, clean.GetDegraded())
 			}
-			resp, err := tt.degrade.client.Generate(replicaCallContext(t, "length"), req)
+			// The write leaves the request path: it reaches Redis soon after
+			// the answer, not before it.
+			var resp *guardgenv1.GenerateResponse
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				resp, err = tt.degrade.client.Generate(replicaCallContext(t, "length"), req)
+				if err == nil || time.Now().After(deadline) {
+					break
+				}
+			}
 			if err != nil {
 				t.Fatalf("truncated request to %s: %v; want OK degraded from the other replica's cache\n%s", tt.degrade.addr, err, tt.degrade.log)
 			}
@@ -101,6 +112,7 @@ func startReplica(t *testing.T, bin, cfg string) *replica {
 	t.Helper()
 	r := &replica{log: &pluginLog{}}
 	cmd := exec.Command(bin, "--config", cfg, "--listen", "127.0.0.1:0", "--metrics-listen", "")
+	cmd.Env = append(os.Environ(), "GUARDGEN_TEST_CACHE_KEY=replicas-share-this-test-key-of-32-bytes")
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ type App struct {
 	// propagator carries trace context in and out: W3C traceparent,
 	// tracestate and baggage.
 	propagator propagation.TextMapPropagator
-	closers    []func() error
+	closers    []func(context.Context) error
 	// idle close the providers' idle upstream connections.
 	idle []func() error
 }
@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) 
 		return nil, err
 	}
 	a.tracer = tp
-	a.closers = append(a.closers, func() error { return tp.Shutdown(context.Background()) })
+	a.closers = append(a.closers, tp.Shutdown)
 	if tel.GetOtlpEndpoint() != "" {
 		// Without an exporter spans would be built for nobody: the global
 		// no-op provider stays, and tracing costs nothing.
@@ -107,31 +107,52 @@ func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) 
 // Metrics returns the metrics guardgen records, for the /metrics handler.
 func (a *App) Metrics() *telemetry.Metrics { return a.metrics }
 
+// closeBudget bounds what Serve does after the server has stopped: the
+// metrics listener, the cache's pending writes, the tracer's last spans.
+// With the server's own bound it keeps shutdown within
+// server.shutdown_timeout_seconds + 1 s.
+const closeBudget = 400 * time.Millisecond
+
 // Serve serves gRPC on lis, and /metrics on the configuration's
 // metrics_listen when it is set, until ctx is done; then it drains
-// gracefully (see server.Server.Serve) and closes everything New opened.
+// gracefully (see server.Server.Serve) and closes everything New opened,
+// within server.shutdown_timeout_seconds + 1 s of ctx being done.
 func (a *App) Serve(ctx context.Context, lis net.Listener) error {
-	defer a.Close()
+	stopMetrics := func(context.Context) {}
 	if addr := a.cfg.GetServer().GetMetricsListen(); addr != "" {
 		stop, err := serveMetrics(addr, a.metrics.Handler(), a.opts.Pprof, a.logger)
 		if err != nil {
 			lis.Close()
+			_ = a.Close()
 			return err
 		}
-		defer stop()
+		stopMetrics = stop
 	}
 	a.logger.Info("serving", slog.String("listen", lis.Addr().String()), slog.String("metrics", a.cfg.GetServer().GetMetricsListen()),
 		slog.String("default_route", a.cfg.GetDefaultRoute()))
-	return a.server.Serve(ctx, lis)
+	err := a.server.Serve(ctx, lis)
+	closeCtx, cancel := context.WithTimeout(context.Background(), closeBudget)
+	defer cancel()
+	stopMetrics(closeCtx)
+	if cerr := a.close(closeCtx); cerr != nil {
+		a.logger.Warn("closing", slog.Any("error", cerr))
+	}
+	return err
 }
 
 // Close releases what New opened (provider connections, the cache, the
-// metrics and tracer providers), last opened first. Serve calls it; it is
-// safe to call again.
+// metrics and tracer providers), last opened first, within a short
+// bound. Serve calls it; it is safe to call again.
 func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
+	defer cancel()
+	return a.close(ctx)
+}
+
+func (a *App) close(ctx context.Context) error {
 	var errs []error
 	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i]())
+		errs = append(errs, a.closers[i](ctx))
 	}
 	a.closers = nil
 	return errors.Join(errs...)
@@ -167,8 +188,9 @@ func LoadConfig(file, provider string, getenv func(string) string) (*configv1.Co
 	return cfg, config.Validate(cfg)
 }
 
-// serveMetrics serves /metrics on addr until the returned stop is called.
-func serveMetrics(addr string, h http.Handler, pprofOn bool, logger *slog.Logger) (stop func(), err error) {
+// serveMetrics serves /metrics on addr until the returned stop is called;
+// stop waits for scrapes in progress until its context ends.
+func serveMetrics(addr string, h http.Handler, pprofOn bool, logger *slog.Logger) (stop func(context.Context), err error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
@@ -187,10 +209,10 @@ func serveMetrics(addr string, h http.Handler, pprofOn bool, logger *slog.Logger
 			logger.Error("metrics server", slog.Any("error", err))
 		}
 	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
+	return func(ctx context.Context) {
+		if hs.Shutdown(ctx) != nil {
+			hs.Close()
+		}
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -43,9 +45,17 @@ import (
 func (a *App) build() (server.Options, error) {
 	cfg, getenv, logger := a.cfg, a.opts.Getenv, a.logger
 	srv := cfg.GetServer()
+	rt := cfg.GetTargets().GetRequestTypes()
 	resolver, err := schema.NewResolver(schema.Options{
 		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
 		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
+		RequestTypesOff:       !rt.GetAllowed(),
+		RequestCELOff:         !rt.GetCelRules(),
+		MaxCELCost:            rt.GetMaxCelCost(),
+		MaxRegexInstructions:  int(rt.GetMaxRegexInstructions()),
+		MaxValueBytes:         int(srv.GetMaxOutputBytes()),
+		CacheBytes:            int64(rt.GetCacheBytes()),
+		CacheSize:             int(rt.GetCacheEntries()),
 	})
 	if err != nil {
 		return server.Options{}, err
@@ -55,24 +65,21 @@ func (a *App) build() (server.Options, error) {
 		return server.Options{}, err
 	}
 	a.metrics = metrics
-	a.closers = append(a.closers, func() error { return metrics.Shutdown(context.Background()) })
+	a.closers = append(a.closers, metrics.Shutdown)
 
 	routes, err := a.buildRoutes()
 	if err != nil {
 		return server.Options{}, err
 	}
-	cache, backend, err := buildCache(cfg.GetCache(), getenv)
+	cache, backend, err := a.buildCache()
 	if err != nil {
 		return server.Options{}, err
-	}
-	if closer, ok := cache.(interface{ Close() error }); ok {
-		a.closers = append(a.closers, closer.Close)
 	}
 	templates, err := fallback.NewTemplates(cfg.GetTargets().GetTemplates())
 	if err != nil {
 		return server.Options{}, fmt.Errorf("targets.templates: %w", err)
 	}
-	tokens, err := authTokens(srv.GetAuth(), getenv)
+	tokens, subjects, err := authTokens(srv.GetAuth(), getenv)
 	if err != nil {
 		return server.Options{}, err
 	}
@@ -112,41 +119,47 @@ func (a *App) build() (server.Options, error) {
 		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
 	}
 	return server.Options{
-		Resolver:          resolver,
-		Routes:            routes,
-		Logger:            logger,
-		SemanticAttempts:  int(srv.GetSemanticAttempts()),
-		MaxProviderCalls:  int(srv.GetMaxProviderCalls()),
-		PreviewLength:     int(validation.GetMaxContentPreviewLength()),
-		LogRawPayloads:    cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
-		StrictSchema:      validation.GetStrictSchemaMode(),
-		BusinessRules:     business,
-		NonCriticalFields: nonCritical,
-		Semantics:         semantics,
-		MaxOutputBytes:    int(srv.GetMaxOutputBytes()),
-		MaxPromptBytes:    int(srv.GetMaxPromptBytes()),
-		Cache:             cache,
-		CacheBackend:      backend,
-		Templates:         templates,
-		Metrics:           metrics,
+		Resolver:           resolver,
+		Routes:             routes,
+		Logger:             logger,
+		SemanticAttempts:   int(srv.GetSemanticAttempts()),
+		MaxProviderCalls:   int(srv.GetMaxProviderCalls()),
+		PreviewLength:      int(validation.GetMaxContentPreviewLength()),
+		LogRawPayloads:     cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
+		StrictSchema:       validation.GetStrictSchemaMode(),
+		BusinessRules:      business,
+		NonCriticalFields:  nonCritical,
+		Semantics:          semantics,
+		MaxOutputBytes:     int(srv.GetMaxOutputBytes()),
+		MaxPromptBytes:     int(srv.GetMaxPromptBytes()),
+		Cache:              cache,
+		CacheBackend:       backend,
+		CacheTenant:        cfg.GetCache().GetTenant(),
+		CacheTTL:           config.Seconds(cfg.GetCache().GetTtlSeconds()),
+		MaxCacheEntryBytes: int(cfg.GetCache().GetMaxEntryBytes()),
+		Templates:          templates,
+		Metrics:            metrics,
 		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{
 			Thresholds: thresholds,
 			Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
 			Logger:     logger,
 			Metrics:    metrics,
 		}),
-		Auth:            server.Auth{Tokens: tokens, OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
-		RateLimit:       rateLimit,
-		MaxInFlight:     int(srv.GetMaxInFlight()),
-		ShedRetryAfter:  config.Seconds(srv.GetShedRetryAfterSeconds()),
-		MaxRecvBytes:    int(srv.GetMaxMessageBytes()),
-		ShutdownTimeout: config.Seconds(srv.GetShutdownTimeoutSeconds()),
-		DrainDelay:      config.Seconds(srv.GetDrainDelaySeconds()),
-		DeadlineMargin:  config.Seconds(srv.GetDeadlineMarginSeconds()),
-		ServerOptions:   serverOpts,
-		TracerProvider:  a.tracerProvider(),
-		Propagator:      a.propagator,
-		TraceErrors:     cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
+		Auth: server.Auth{Tokens: tokens, Subjects: subjects,
+			OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
+		RateLimit:          rateLimit,
+		MaxInFlight:        int(srv.GetMaxInFlight()),
+		ShedRetryAfter:     config.Seconds(srv.GetShedRetryAfterSeconds()),
+		MaxRecvBytes:       int(srv.GetMaxMessageBytes()),
+		MaxHeaderListBytes: srv.GetMaxHeaderListBytes(),
+		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
+		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
+		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
+		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
+		ServerOptions:      serverOpts,
+		TracerProvider:     a.tracerProvider(),
+		Propagator:         a.propagator,
+		TraceErrors:        cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
 	}, nil
 }
 
@@ -167,18 +180,23 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 				MaxAttempts:    uint(retry.MaxAttempts),
 				BaseDelay:      retry.BaseDelay,
 				MaxDelay:       retry.MaxDelay,
-				Jitter:         jitter(retry.Jitter),
-				AttemptTimeout: config.Seconds(p.GetAttemptTimeoutSeconds()),
+				Jitter:         retry.Jitter,
+				AttemptTimeout: config.Seconds(attemptTimeout(cfg, p)),
 			},
 			RetryReasons: retry.Reasons,
 			Breaker: providers.BreakerPolicy{
+				// config.proto: consecutive_failures 0 turns the breaker off.
+				Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
 				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
 				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
+				ProbeTimeout:        config.Seconds(srv.GetBreaker().GetProbeTimeoutSeconds()),
 				OnStateChange: func(provider string, _, to providers.BreakerState) {
 					metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
 				},
 			},
 			Budget: providers.BudgetPolicy{
+				// config.proto: max_tokens 0 turns the budget off.
+				Disabled:  srv.GetRetryBudget().GetMaxTokens() == 0,
 				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
 				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
 			},
@@ -205,7 +223,15 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	}
 	routes := make([]server.Route, 0, len(ordered))
 	for _, r := range ordered {
-		route := server.Route{Name: r.GetName()}
+		route := server.Route{
+			Name:            r.GetName(),
+			AllowedModels:   r.GetAllowedModels(),
+			MaxOutputTokens: config.RouteMaxOutputTokens,
+			Callers:         r.GetCallers(),
+		}
+		if r.MaxOutputTokens != nil {
+			route.MaxOutputTokens = r.GetMaxOutputTokens()
+		}
 		for _, e := range r.GetEntries() {
 			model := e.GetModel()
 			if model == "" {
@@ -223,13 +249,13 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	return routes, nil
 }
 
-// jitter maps the configuration's jitter factor to Policy.Jitter, where
-// zero means the default and a negative value means none.
-func jitter(f float64) float64 {
-	if f == 0 {
-		return -1
+// attemptTimeout is provider p's own attempt timeout, or the execution
+// policy's for every provider.
+func attemptTimeout(cfg *configv1.Config, p *configv1.Provider) float64 {
+	if p.AttemptTimeoutSeconds != nil {
+		return p.GetAttemptTimeoutSeconds()
 	}
-	return f
+	return cfg.GetLlmPipeline().GetExecution().GetAttemptTimeoutSeconds()
 }
 
 func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {
@@ -350,6 +376,9 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			Project:      p.GetProject(),
 			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
 			Propagator:   a.propagator,
+			// A provider's model output is at most max_output_bytes; the
+			// body around it is bounded on its own.
+			MaxResponseBytes: int64(a.cfg.GetServer().GetMaxProviderResponseBytes()),
 		}
 		if env := p.GetApiKeyEnv(); env != "" {
 			opts.APIKey = getenv(env)
@@ -373,7 +402,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if err != nil {
 			return nil, "", err
 		}
-		a.closers = append(a.closers, impl.Close)
+		a.closers = append(a.closers, func(context.Context) error { return impl.Close() })
 		a.idle = append(a.idle, impl.Close)
 		model := opts.Model
 		if model == "" {
@@ -399,7 +428,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if err != nil {
 			return nil, "", err
 		}
-		a.closers = append(a.closers, conn.Close)
+		a.closers = append(a.closers, func(context.Context) error { return conn.Close() })
 		return conn, p.GetModel(), nil
 	}
 	return nil, "", fmt.Errorf("unknown provider type %q", p.GetType())
@@ -436,60 +465,126 @@ func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
 	if err != nil {
 		return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis: %w", err)
 	}
-	a.closers = append(a.closers, shared.Close)
+	a.closers = append(a.closers, func(context.Context) error { return shared.Close() })
 	limit.Shared = shared
 	return limit, nil
 }
 
-func buildCache(cfg *configv1.Cache, getenv func(string) string) (fallback.Cache, string, error) {
+// entryOverhead bounds what a stored entry adds to its message.
+const entryOverhead = 4096
+
+// buildCache returns the configured cache and its backend's name. A Redis
+// is guarded: bounded reads, queued writes off the request path, and a
+// breaker that turns it off while it fails.
+func (a *App) buildCache() (fallback.Cache, string, error) {
+	cfg, metrics := a.cfg.GetCache(), a.metrics
 	ttl := config.Seconds(cfg.GetTtlSeconds())
 	switch cfg.GetBackend() {
 	case "none":
 		return nil, "", nil
 	case "redis":
+		const backend = "redis"
 		r := cfg.GetRedis()
-		opts := fallback.RedisOptions{Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl}
-		if env := r.GetPasswordEnv(); env != "" {
-			opts.Password = getenv(env)
+		timeout := config.Seconds(cfg.GetTimeoutSeconds())
+		opts := fallback.RedisOptions{
+			Addr: r.GetAddress(), DB: int(r.GetDb()), KeyPrefix: r.GetKeyPrefix(), TTL: ttl,
+			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+			HMACKey: []byte(a.opts.Getenv(cfg.GetHmacKeyEnv())),
+			// The message, and room for its type URL, model, date and tag.
+			MaxEntryBytes: int(cfg.GetMaxEntryBytes()) + entryOverhead,
 		}
-		cache, err := fallback.NewRedis(opts)
+		if n := len(opts.HMACKey); n < fallback.MinHMACKeyBytes {
+			return nil, "", fmt.Errorf("cache.hmac_key_env: %s holds %d bytes, want at least %d", cfg.GetHmacKeyEnv(), n, fallback.MinHMACKeyBytes)
+		}
+		if env := r.GetPasswordEnv(); env != "" {
+			opts.Password = a.opts.Getenv(env)
+		}
+		if t := r.GetTls(); t != nil {
+			tc, err := clientTLS(t)
+			if err != nil {
+				return nil, "", fmt.Errorf("cache.redis.tls: %w", err)
+			}
+			opts.TLS = tc
+		}
+		redis, err := fallback.NewRedis(opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("cache.redis: %w", err)
 		}
-		return cache, "redis", nil
+		b := cfg.GetBreaker()
+		metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerClosed)
+		guarded := fallback.NewGuarded(redis, fallback.GuardOptions{
+			Timeout: timeout,
+			Queue:   int(cfg.GetWriteQueue()),
+			Breaker: fallback.GuardBreaker{
+				// config.proto: consecutive_failures 0 turns the breaker off.
+				Disabled:            b.GetConsecutiveFailures() == 0,
+				ConsecutiveFailures: int(b.GetConsecutiveFailures()),
+				OpenFor:             config.Seconds(b.GetOpenSeconds()),
+				ProbeTimeout:        config.Seconds(b.GetProbeTimeoutSeconds()),
+			},
+			OnWrite: func(r fallback.WriteResult) { metrics.RecordCacheWrite(context.Background(), backend, r.String()) },
+			OnStateChange: func(from, to gobreaker.State) {
+				metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerState(to))
+				a.logger.Warn("cache breaker", slog.String("backend", backend), slog.String("from", from.String()), slog.String("to", to.String()))
+			},
+		})
+		a.closers = append(a.closers, guarded.Close)
+		return guarded, backend, nil
 	}
 	return fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl}), "memory", nil
 }
 
 // authTokens reads the bearer tokens: one per line from tokens_file,
-// comma-separated from the variable tokens_env names.
-func authTokens(a *configv1.Auth, getenv func(string) string) ([]string, error) {
+// comma-separated from the variable tokens_env names. An entry
+// "subject:token" is a token of that subject (bearer tokens never hold a
+// colon); a bare token has none.
+func authTokens(a *configv1.Auth, getenv func(string) string) ([]string, map[string]string, error) {
 	if a == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var tokens []string
+	subjects := make(map[string]string)
+	add := func(entry, source string) error {
+		subject, token, named := strings.Cut(entry, ":")
+		if !named {
+			tokens = append(tokens, entry)
+			return nil
+		}
+		if subject == "" || token == "" {
+			return fmt.Errorf("%s: an entry has an empty subject or token", source)
+		}
+		if _, dup := subjects[subject]; dup {
+			return fmt.Errorf("%s: subject %q has two tokens", source, subject)
+		}
+		subjects[subject] = token
+		return nil
+	}
 	if f := a.GetTokensFile(); f != "" {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("server.auth.tokens_file: %w", err)
+			return nil, nil, fmt.Errorf("server.auth.tokens_file: %w", err)
 		}
 		for line := range strings.Lines(string(data)) {
 			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
-				tokens = append(tokens, t)
+				if err := add(t, "server.auth.tokens_file"); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
 	if env := a.GetTokensEnv(); env != "" {
 		for t := range strings.SplitSeq(getenv(env), ",") {
 			if t = strings.TrimSpace(t); t != "" {
-				tokens = append(tokens, t)
+				if err := add(t, "server.auth.tokens_env"); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 	}
-	if len(tokens) == 0 {
-		return nil, errors.New("server.auth: no tokens found in tokens_file or tokens_env")
+	if len(tokens) == 0 && len(subjects) == 0 {
+		return nil, nil, errors.New("server.auth: no tokens found in tokens_file or tokens_env")
 	}
-	return tokens, nil
+	return tokens, subjects, nil
 }
 
 func serverTLS(t *configv1.ServerTls) (credentials.TransportCredentials, error) {

@@ -17,7 +17,6 @@ import (
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
 )
 
-
 // A call that carries a W3C traceparent is served in the caller's trace:
 // guardgen's spans (otelgrpc's, Generate's, the model call's) have
 // the caller's trace id, and the upstream OpenAI request carries a

@@ -83,6 +83,7 @@ func TestFromProviderError(t *testing.T) {
 	}{
 		{"rate limit with RetryInfo", rateLimited.Err(), row{"RATE_LIMITED", infra, retry, codes.ResourceExhausted, true, 1500 * time.Millisecond}},
 		{"quota exhausted", withDetails(codes.ResourceExhausted, &errdetails.ErrorInfo{Reason: "QUOTA_EXHAUSTED"}), row{"QUOTA_EXHAUSTED", infra, degrade, codes.ResourceExhausted, true, 0}},
+		{"answer too large", withDetails(codes.ResourceExhausted, &errdetails.ErrorInfo{Reason: "OUTPUT_TOO_LARGE"}), row{"OUTPUT_TOO_LARGE", output, fallback, codes.Aborted, true, 0}},
 		{"unavailable", status.Error(codes.Unavailable, "503"), row{"UPSTREAM_UNAVAILABLE", infra, retry, codes.Unavailable, true, 0}},
 		{"upstream timeout", status.Error(codes.DeadlineExceeded, "slow"), row{"UPSTREAM_TIMEOUT", infra, retry, codes.Unavailable, true, 0}},
 		{"caller deadline", fmt.Errorf("call: %w", context.DeadlineExceeded), row{"DEADLINE_EXCEEDED", infra, retry, codes.DeadlineExceeded, true, 0}},
@@ -147,6 +148,7 @@ func TestRetriableAndInfrastructure(t *testing.T) {
 		{"unavailable", status.Error(codes.Unavailable, ""), true, true},
 		{"upstream timeout", status.Error(codes.DeadlineExceeded, ""), true, true},
 		{"quota", withDetails(codes.ResourceExhausted, &errdetails.ErrorInfo{Reason: "QUOTA_EXHAUSTED"}), false, true},
+		{"answer too large", withDetails(codes.ResourceExhausted, &errdetails.ErrorInfo{Reason: "OUTPUT_TOO_LARGE"}), false, false},
 		{"caller deadline", context.DeadlineExceeded, false, false},
 		{"caller cancel", context.Canceled, false, false},
 		{"content filter", withDetails(codes.FailedPrecondition, &errdetails.ErrorInfo{Reason: "CONTENT_FILTER"}), false, false},

@@ -131,9 +131,12 @@ func FromProviderError(err error) *Failure {
 	var f *Failure
 	switch st.Code() {
 	case codes.ResourceExhausted:
-		if info.GetReason() == "QUOTA_EXHAUSTED" {
+		switch info.GetReason() {
+		case "QUOTA_EXHAUSTED":
 			f = New(guardgenv1.FailureReason_FAILURE_REASON_QUOTA_EXHAUSTED, "provider quota exhausted")
-		} else {
+		case "OUTPUT_TOO_LARGE":
+			f = New(guardgenv1.FailureReason_FAILURE_REASON_OUTPUT_TOO_LARGE, "provider answer exceeds the size limit; it was not read")
+		default:
 			f = New(guardgenv1.FailureReason_FAILURE_REASON_RATE_LIMITED, "provider rate limited the request")
 		}
 	case codes.Unavailable:

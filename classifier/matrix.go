@@ -44,6 +44,8 @@ var Matrix = map[guardgenv1.FailureReason]Decision{
 	guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_TIMEOUT:     {infra, retry, codes.Unavailable, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED:           {infra, retry, codes.ResourceExhausted, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_DEADLINE_EXCEEDED:    {infra, retry, codes.DeadlineExceeded, 0},
+	// The server's own drain ran out on shutdown: another replica answers.
+	guardgenv1.FailureReason_FAILURE_REASON_SHUTTING_DOWN: {infra, retry, codes.Unavailable, 0},
 	// Retries exhausted, breaker open, quota gone: alert and degrade.
 	guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED: {infra, degrade, codes.Unavailable, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN:      {infra, degrade, codes.Unavailable, 0},
@@ -58,6 +60,10 @@ var Matrix = map[guardgenv1.FailureReason]Decision{
 	guardgenv1.FailureReason_FAILURE_REASON_CONTENT_FILTER:          {input, reject, codes.FailedPrecondition, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_REFUSAL:                 {input, reject, codes.FailedPrecondition, 0},
 	guardgenv1.FailureReason_FAILURE_REASON_CANCELLED:               {input, reject, codes.Canceled, 0},
+	guardgenv1.FailureReason_FAILURE_REASON_REQUEST_TOO_LARGE:       {input, reject, codes.ResourceExhausted, 0},
+	guardgenv1.FailureReason_FAILURE_REASON_UNAUTHENTICATED:         {input, reject, codes.Unauthenticated, 0},
+	guardgenv1.FailureReason_FAILURE_REASON_PERMISSION_DENIED:       {input, reject, codes.PermissionDenied, 0},
+	guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD:          {input, reject, codes.Unimplemented, 0},
 
 	// The model answered, but not usably.
 	// Truncated output is never parsed: serve from cache or a fallback.

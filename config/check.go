@@ -110,6 +110,14 @@ var locators = map[string]func(file, merged *configv1.Config) []path{
 		}
 		return out
 	},
+	"config.route_callers_need_auth": func(file, merged *configv1.Config) []path {
+		for i, r := range merged.GetRoutes() {
+			if len(r.GetCallers()) > 0 {
+				return firstSet(file, path{"routes", i, "callers"})
+			}
+		}
+		return nil
+	},
 	"config.provider_names_unique": func(_, merged *configv1.Config) []path {
 		return duplicates("providers", merged.GetProviders(), (*configv1.Provider).GetName)
 	},
@@ -127,11 +135,17 @@ var locators = map[string]func(file, merged *configv1.Config) []path{
 	"cache.redis_address": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"cache", "redis", "address"}, path{"cache", "backend"})
 	},
+	"cache.redis_hmac_key": func(file, _ *configv1.Config) []path {
+		return firstSet(file, path{"cache", "hmac_key_env"}, path{"cache", "backend"})
+	},
 	"server.prompt_within_message": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"server", "max_prompt_bytes"}, path{"server", "max_message_bytes"})
 	},
 	"server.descriptor_set_within_message": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"server", "max_descriptor_set_bytes"}, path{"server", "max_message_bytes"})
+	},
+	"server.drain_within_shutdown": func(file, _ *configv1.Config) []path {
+		return firstSet(file, path{"server", "drain_delay_seconds"}, path{"server", "shutdown_timeout_seconds"})
 	},
 	"server.semantic_within_calls": func(file, _ *configv1.Config) []path {
 		return firstSet(file, path{"server", "semantic_attempts"}, path{"server", "max_provider_calls"})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,10 @@ func TestExampleConfig(t *testing.T) {
 	want := &configv1.Route{Name: "default", Entries: []*configv1.RouteEntry{
 		{Provider: "openai", MaxOutputTokens: 1024},
 		{Provider: "openai", Model: "gpt-4o", MaxOutputTokens: 4096},
-	}}
+	}, AllowedModels: []string{"gpt-4o-mini"}, MaxOutputTokens: proto.Uint32(4096)}
+	if got := config.Route(cfg, "drill").GetCallers(); !slices.Equal(got, []string{"drill"}) {
+		t.Errorf("drill route callers = %v, want [drill]: it must not be open to every caller", got)
+	}
 	if diff := cmp.Diff(want, config.Route(cfg, ""), protocmp.Transform()); diff != "" {
 		t.Errorf(`Route(cfg, "") (-want +got):\n%s`, diff)
 	}
@@ -182,10 +186,11 @@ func TestOverlay(t *testing.T) {
 		},
 	}, {
 		name: "a nested message merges",
-		yaml: "cache:\n  backend: redis\n  redis:\n    address: localhost:6379\n",
+		yaml: "cache:\n  backend: redis\n  hmac_key_env: K\n  redis:\n    address: localhost:6379\n",
 		want: func(c *configv1.Config) {
 			c.Cache.Backend = proto.String("redis")
 			c.Cache.Redis.Address = "localhost:6379"
+			c.Cache.HmacKeyEnv = "K"
 		},
 	}}
 	for _, tt := range tests {
@@ -211,7 +216,7 @@ var brokenTests = []struct {
 	want []string
 }{{
 	file: "unknown-key.yaml",
-	want: []string{`7:5: unknown field "max_attemps", expected one of [max_attempts base_delay_seconds max_delay_seconds jitter_factor infra_errors]`},
+	want: []string{`7:5: unknown field "max_attemps", expected one of [max_attempts base_delay_seconds max_delay_seconds jitter_factor infra_errors attempt_timeout_seconds]`},
 }, {
 	file: "bad-action.yaml",
 	want: []string{`4:15: llm_pipeline.routing.infrastructure.action: must be in list [retry_with_backoff, reject_and_fix, alert_and_degrade, fallback_to_cache] (string.in)`},
@@ -224,6 +229,12 @@ var brokenTests = []struct {
 }, {
 	file: "base-above-max.yaml",
 	want: []string{`6:25: llm_pipeline.execution.base_delay_seconds: base_delay_seconds must not exceed max_delay_seconds (execution.delays_ordered)`},
+}, {
+	file: "redis-without-hmac-key.yaml",
+	want: []string{`3:12: cache.backend: backend redis needs hmac_key_env: whoever can write to a shared Redis must not be able to make guardgen serve it (cache.redis_hmac_key)`},
+}, {
+	file: "drain-past-shutdown.yaml",
+	want: []string{`4:24: server.drain_delay_seconds: drain_delay_seconds must not exceed shutdown_timeout_seconds (server.drain_within_shutdown)`},
 }, {
 	file: "route-missing-provider.yaml",
 	want: []string{`9:19: routes[0].entries[1].provider: route entry names a provider that is not in providers (config.route_provider_exists)`},
@@ -264,6 +275,9 @@ var brokenTests = []struct {
 }, {
 	file: "semantics-confidence-above-one.yaml",
 	want: []string{`6:27: targets.semantics["guardgen.examples.v1.TicketClassification"].fields["priority"].min_confidence: 1.5 is out of range (must be 0–1) (double.gte_lte)`},
+}, {
+	file: "route-callers-without-auth.yaml",
+	want: []string{`8:14: routes[1].callers: a route with callers needs server.auth: callers are authenticated subjects (config.route_callers_need_auth)`},
 }, {
 	// The default route names the synthetic provider the file's list
 	// dropped: the error points at that list.

@@ -20,6 +20,9 @@ func Default() *configv1.Config {
 				MaxDelaySeconds:  proto.Float64(20),
 				JitterFactor:     proto.Float64(0.3),
 				InfraErrors:      []string{"RateLimitError", "APITimeoutError", "APIConnectionError"},
+				// A hung upstream attempt ends in time for one retry
+				// within the request timeout.
+				AttemptTimeoutSeconds: proto.Float64(30),
 			},
 			Validation: &configv1.Validation{
 				StripMarkdownFences:     proto.Bool(true),
@@ -45,14 +48,35 @@ func Default() *configv1.Config {
 			Entries: []*configv1.RouteEntry{{Provider: "synthetic"}},
 		}},
 		DefaultRoute: proto.String("default"),
-		Targets:      &configv1.Targets{},
+		Targets: &configv1.Targets{
+			RequestTypes: &configv1.RequestTypes{
+				Allowed:              proto.Bool(true),
+				CelRules:             proto.Bool(true),
+				MaxCelCost:           proto.Uint64(10_000_000),
+				MaxRegexInstructions: proto.Uint32(10_000),
+				CacheBytes:           proto.Uint64(64 << 20),
+				CacheEntries:         proto.Uint32(256),
+			},
+		},
 		Cache: &configv1.Cache{
 			Backend:    proto.String("memory"),
 			TtlSeconds: proto.Float64(3600),
 			MaxEntries: proto.Uint32(1000),
+			// Model output is at most max_output_bytes of JSON; its wire
+			// form is no larger.
+			MaxEntryBytes: proto.Uint32(1 << 20),
 			Redis: &configv1.Redis{
 				Db:        proto.Uint32(0),
 				KeyPrefix: proto.String("guardgen:"),
+			},
+			// A cache lookup happens on a request that is already
+			// degrading: a slow Redis costs a miss, not the deadline.
+			TimeoutSeconds: proto.Float64(0.1),
+			WriteQueue:     proto.Uint32(1000),
+			Breaker: &configv1.Breaker{
+				ConsecutiveFailures: proto.Uint32(3),
+				OpenSeconds:         proto.Float64(5),
+				ProbeTimeoutSeconds: proto.Float64(0.1),
 			},
 		},
 		Server: &configv1.Server{
@@ -64,9 +88,15 @@ func Default() *configv1.Config {
 			MaxOutputBytes:         proto.Uint32(1 << 20),
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
+			DrainDelaySeconds:      proto.Float64(2),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
-			SemanticAttempts:       proto.Uint32(3),
-			MaxProviderCalls:       proto.Uint32(6),
+			MaxHeaderListBytes:     proto.Uint32(16 << 10),
+			// A caller without a deadline must not hold a slot (and an
+			// upstream connection) for ever.
+			RequestTimeoutSeconds:    proto.Float64(60),
+			MaxProviderResponseBytes: proto.Uint32(4 << 20),
+			SemanticAttempts:         proto.Uint32(3),
+			MaxProviderCalls:         proto.Uint32(6),
 			RetryBudget: &configv1.RetryBudget{
 				MaxTokens:  proto.Float64(10),
 				TokenRatio: proto.Float64(0.1),
@@ -74,6 +104,7 @@ func Default() *configv1.Config {
 			Breaker: &configv1.Breaker{
 				ConsecutiveFailures: proto.Uint32(5),
 				OpenSeconds:         proto.Float64(30),
+				ProbeTimeoutSeconds: proto.Float64(10),
 			},
 			Keepalive: &configv1.Keepalive{
 				MaxConnectionAgeSeconds:      proto.Float64(300),
@@ -95,6 +126,11 @@ func Default() *configv1.Config {
 		},
 	}
 }
+
+// RouteMaxOutputTokens is the largest options.max_output_tokens a request
+// may set on a route whose max_output_tokens is unset. Routes are a list
+// a file replaces whole, so this default cannot live in Default.
+const RouteMaxOutputTokens = 4096
 
 func domainPolicy(action string, alertThreshold uint32) *configv1.DomainPolicy {
 	return &configv1.DomainPolicy{Action: proto.String(action), AlertThreshold: proto.Uint32(alertThreshold)}

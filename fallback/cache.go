@@ -40,4 +40,5 @@ var (
 	_ Cache = CacheFuncs{}
 	_ Cache = (*Memory)(nil)
 	_ Cache = (*Redis)(nil)
+	_ Cache = (*Guarded)(nil)
 )

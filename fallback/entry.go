@@ -12,11 +12,9 @@ import (
 type Entry struct {
 	// TypeURL is the google.protobuf.Any type URL of Message.
 	TypeURL string
-	// Message is the validated message in protobuf wire format.
+	// Message is the validated message in protobuf wire format. Whoever
+	// serves it decodes and validates it first: a cache is outside input.
 	Message []byte
-	// JSON is the same message as protojson, as GenerateResponse.json
-	// carries it.
-	JSON string
 	// Model is the model that generated the message.
 	Model string
 	// StoredAt is when the message was generated and validated. Backends
@@ -44,11 +42,12 @@ var ErrCorrupt = errors.New("fallback: corrupt cache entry")
 // field numbers, which older decoders skip.
 const entryFormatV1 = 1
 
-// Field numbers of the v1 encoding.
+// Field numbers of the v1 encoding. Field 3 held a JSON rendering of the
+// message, which is now rendered from the checked message when served; it
+// is no longer written and is skipped when read.
 const (
 	fieldTypeURL  protowire.Number = 1 // bytes
 	fieldMessage  protowire.Number = 2 // bytes
-	fieldJSON     protowire.Number = 3 // bytes
 	fieldModel    protowire.Number = 4 // bytes
 	fieldStoredAt protowire.Number = 5 // varint: Unix nanoseconds, zigzag
 )
@@ -58,11 +57,10 @@ const (
 // proto message: compact, and readable with `protoc --decode_raw` after
 // dropping the first byte. A zero StoredAt is omitted.
 func marshalEntry(e Entry) []byte {
-	b := make([]byte, 0, 1+len(e.TypeURL)+len(e.Message)+len(e.JSON)+len(e.Model)+32)
+	b := make([]byte, 0, 1+len(e.TypeURL)+len(e.Message)+len(e.Model)+32+tagFieldLen)
 	b = append(b, entryFormatV1)
 	b = appendBytesField(b, fieldTypeURL, []byte(e.TypeURL))
 	b = appendBytesField(b, fieldMessage, e.Message)
-	b = appendBytesField(b, fieldJSON, []byte(e.JSON))
 	b = appendBytesField(b, fieldModel, []byte(e.Model))
 	if !e.StoredAt.IsZero() {
 		b = protowire.AppendTag(b, fieldStoredAt, protowire.VarintType)
@@ -125,8 +123,6 @@ func unmarshalEntry(b []byte) (Entry, error) {
 			e.TypeURL = string(v)
 		case fieldMessage:
 			e.Message = append([]byte(nil), v...)
-		case fieldJSON:
-			e.JSON = string(v)
 		case fieldModel:
 			e.Model = string(v)
 		}
@@ -137,7 +133,6 @@ func unmarshalEntry(b []byte) (Entry, error) {
 var fieldTypes = map[protowire.Number]protowire.Type{
 	fieldTypeURL:  protowire.BytesType,
 	fieldMessage:  protowire.BytesType,
-	fieldJSON:     protowire.BytesType,
 	fieldModel:    protowire.BytesType,
 	fieldStoredAt: protowire.VarintType,
 }

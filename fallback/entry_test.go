@@ -19,7 +19,6 @@ func TestEntryEncodingRoundTrip(t *testing.T) {
 		{"full", Entry{
 			TypeURL:  "type.googleapis.com/guardgen.examples.v1.TicketClassification",
 			Message:  []byte{0x0a, 0x03, 'f', 'o', 'o'},
-			JSON:     `{"category":"billing"}`,
 			Model:    "gpt-4o-mini",
 			StoredAt: time.Date(2026, 3, 1, 12, 0, 0, 1, time.UTC),
 		}},
@@ -52,7 +51,7 @@ func TestEntryEncodingSkipsUnknownFields(t *testing.T) {
 
 func TestEntryEncodingCorrupt(t *testing.T) {
 	t.Parallel()
-	good := marshalEntry(Entry{Model: "gpt-4o-mini", JSON: "{}"})
+	good := marshalEntry(Entry{Model: "gpt-4o-mini", TypeURL: "t"})
 	wrongType := protowire.AppendTag([]byte{entryFormatV1}, fieldModel, protowire.VarintType)
 	wrongType = protowire.AppendVarint(wrongType, 1)
 	tests := []struct {
@@ -76,7 +75,7 @@ func TestEntryEncodingCorrupt(t *testing.T) {
 }
 
 func FuzzUnmarshalEntry(f *testing.F) {
-	f.Add(marshalEntry(Entry{TypeURL: "t", Message: []byte{1, 2}, JSON: "{}", Model: "m", StoredAt: time.Unix(1, 2)}))
+	f.Add(marshalEntry(Entry{TypeURL: "t", Message: []byte{1, 2}, Model: "m", StoredAt: time.Unix(1, 2)}))
 	f.Add([]byte{entryFormatV1})
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -15,7 +15,11 @@ const (
 
 type keyArgs struct{ typ, hash, prompt, model string }
 
-func (a keyArgs) key() string { return fallback.Key(a.typ, a.hash, a.prompt, a.model) }
+func (a keyArgs) key() string {
+	return fallback.Key(fallback.Scope{TargetType: a.typ, DescriptorHash: a.hash, Prompt: a.prompt, Model: a.model})
+}
+
+func key(typ, hash, prompt, model string) string { return keyArgs{typ, hash, prompt, model}.key() }
 
 func TestKeySame(t *testing.T) {
 	t.Parallel()
@@ -43,8 +47,8 @@ func TestKeySame(t *testing.T) {
 
 func TestKeyUnicodeNormalization(t *testing.T) {
 	t.Parallel()
-	composed := fallback.Key(ticket, hashA, "caf\u00e9 bill", "m")    // é as one code point
-	decomposed := fallback.Key(ticket, hashA, "cafe\u0301 bill", "m") // e + combining acute
+	composed := key(ticket, hashA, "caf\u00e9 bill", "m")    // é as one code point
+	decomposed := key(ticket, hashA, "cafe\u0301 bill", "m") // e + combining acute
 	if composed != decomposed {
 		t.Errorf("NFC-equivalent prompts got different keys:\n%s\n%s", composed, decomposed)
 	}
@@ -79,14 +83,47 @@ func TestKeyDifferent(t *testing.T) {
 // boundary and make two different inputs share a key.
 func TestKeyNoSeparatorCollision(t *testing.T) {
 	t.Parallel()
-	a := fallback.Key("t", "h", "p", "llama3:8b")
-	b := fallback.Key("t", "h:llama3", "p", "8b")
-	c := fallback.Key("t", "h", "p", "llama3%3A8b")
+	a := key("t", "h", "p", "llama3:8b")
+	b := key("t", "h:llama3", "p", "8b")
+	c := key("t", "h", "p", "llama3%3A8b")
 	if a == b || a == c || b == c {
 		t.Errorf("collision among %q, %q, %q", a, b, c)
 	}
 	if n := strings.Count(a, ":"); n != 5 {
 		t.Errorf("Key %q has %d colons, want 5 separators", a, n)
+	}
+}
+
+// TestKeyScope: the caller, the instructions and the options are part of
+// what a result answers for, and their boundaries cannot be shifted.
+func TestKeyScope(t *testing.T) {
+	t.Parallel()
+	base := fallback.Scope{TargetType: ticket, DescriptorHash: hashA, Model: "default/gpt-4o-mini", Caller: "token:ab12",
+		Instructions: "Be terse.", Options: []byte{0x20, 0x01}, Prompt: "my invoice is wrong"}
+	tests := []struct {
+		name   string
+		change func(*fallback.Scope)
+	}{
+		{"caller", func(s *fallback.Scope) { s.Caller = "token:cd34" }},
+		{"no caller", func(s *fallback.Scope) { s.Caller = "" }},
+		{"instructions", func(s *fallback.Scope) { s.Instructions = "Be verbose." }},
+		{"instructions case", func(s *fallback.Scope) { s.Instructions = "be terse." }},
+		{"options", func(s *fallback.Scope) { s.Options = []byte{0x20, 0x02} }},
+		{"caller and instructions boundary", func(s *fallback.Scope) { s.Caller, s.Instructions = "token:ab12Be", " terse." }},
+	}
+	want := fallback.Key(base)
+	if strings.Contains(want, "ab12") {
+		t.Errorf("Key %q shows the caller", want)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := base
+			tt.change(&s)
+			if got := fallback.Key(s); got == want {
+				t.Errorf("Key = %q, same as the base key", got)
+			}
+		})
 	}
 }
 
@@ -111,6 +148,6 @@ func TestNormalizePrompt(t *testing.T) {
 func BenchmarkKey(b *testing.B) {
 	prompt := strings.Repeat("Classify this support ticket:  my invoice  is wrong.\n", 40)
 	for b.Loop() {
-		fallback.Key(ticket, hashA, prompt, "gpt-4o-mini")
+		key(ticket, hashA, prompt, "gpt-4o-mini")
 	}
 }

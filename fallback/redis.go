@@ -1,8 +1,9 @@
 package fallback
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 // lookup happens on a request that is already degrading: a slow Redis
 // should cost a miss, not the caller's deadline.
 const (
-	DefaultRedisAddr    = "localhost:6379"
-	DefaultDialTimeout  = 500 * time.Millisecond
-	DefaultRedisTimeout = 500 * time.Millisecond
+	DefaultRedisAddr     = "localhost:6379"
+	DefaultDialTimeout   = 500 * time.Millisecond
+	DefaultRedisTimeout  = 500 * time.Millisecond
+	DefaultMaxEntryBytes = 1 << 20
 )
 
 // RedisOptions configures [NewRedis]. The zero value means the defaults.
@@ -45,6 +47,18 @@ type RedisOptions struct {
 	// PoolSize is the maximum number of connections. Zero means
 	// go-redis's default (10 per GOMAXPROCS).
 	PoolSize int
+	// TLS, when set, secures the connection.
+	TLS *tls.Config
+	// HMACKey authenticates every stored value: Put tags it, and Get
+	// refuses a value without a valid tag for its key
+	// ([ErrUnauthenticated]), so that whoever can write to the server
+	// cannot make guardgen serve what guardgen did not store. Required, at
+	// least [MinHMACKeyBytes] bytes, shared by every replica.
+	HMACKey []byte
+	// MaxEntryBytes bounds a stored value: Get reads no more than this and
+	// refuses a longer value ([ErrTooLarge]); Put refuses to store one.
+	// Zero means [DefaultMaxEntryBytes].
+	MaxEntryBytes int
 	// Now is the clock that fills a zero StoredAt. Nil means time.Now.
 	Now func() time.Time
 }
@@ -53,8 +67,11 @@ type RedisOptions struct {
 // that uses the same server, DB and KeyPrefix. Each entry is one string
 // key written with SET and an expiry and read with GET; the value is a
 // versioned binary encoding of [Entry] (one format byte, then protobuf
-// wire-format fields), so any replica can read what another wrote and a
-// future format is seen as [ErrCorrupt] rather than misread.
+// wire-format fields, the last one an HMAC-SHA256 tag over the key and the
+// rest), so any replica can read what another wrote, a future format is
+// seen as [ErrCorrupt] rather than misread, and a value guardgen did not
+// write under that key is [ErrUnauthenticated]. A value is read with
+// GETRANGE up to MaxEntryBytes, so a huge value costs no more than that.
 //
 // Every call is bounded by the dial, read and write timeouts and by ctx's
 // deadline, and is retried at most once (network errors, timeouts), so a
@@ -63,10 +80,12 @@ type RedisOptions struct {
 // outage degrades the cache, never a request. Redis is safe for concurrent
 // use; call Close when done.
 type Redis struct {
-	client *redis.Client
-	prefix string
-	ttl    time.Duration
-	now    func() time.Time
+	client   *redis.Client
+	prefix   string
+	ttl      time.Duration
+	now      func() time.Time
+	secret   []byte
+	maxBytes int
 }
 
 // NewRedis returns a Redis cache for opts. It does not connect: the first
@@ -91,6 +110,15 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	}
 	if opts.PoolSize < 0 {
 		return nil, fmt.Errorf("fallback: redis PoolSize is negative: %d", opts.PoolSize)
+	}
+	if len(opts.HMACKey) < MinHMACKeyBytes {
+		return nil, fmt.Errorf("fallback: redis HMACKey has %d bytes, want at least %d", len(opts.HMACKey), MinHMACKeyBytes)
+	}
+	if opts.MaxEntryBytes < 0 {
+		return nil, fmt.Errorf("fallback: redis MaxEntryBytes is negative: %d", opts.MaxEntryBytes)
+	}
+	if opts.MaxEntryBytes == 0 {
+		opts.MaxEntryBytes = DefaultMaxEntryBytes
 	}
 	if opts.Addr == "" {
 		opts.Addr = DefaultRedisAddr
@@ -119,6 +147,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		ReadTimeout:  opts.ReadTimeout,
 		WriteTimeout: opts.WriteTimeout,
 		PoolSize:     opts.PoolSize,
+		TLSConfig:    opts.TLS,
 		// Honour the caller's deadline as well as the socket timeouts.
 		ContextTimeoutEnabled: true,
 		// One retry covers a pooled connection the server closed; more
@@ -131,18 +160,35 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		// needs RESP3 push handling; a cache has no use for them.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
-	return &Redis{client: client, prefix: opts.KeyPrefix, ttl: opts.TTL, now: opts.Now}, nil
+	return &Redis{client: client, prefix: opts.KeyPrefix, ttl: opts.TTL, now: opts.Now,
+		secret: bytes.Clone(opts.HMACKey), maxBytes: opts.MaxEntryBytes}, nil
 }
 
 // Get returns the entry under key. A missing or expired key is a miss with
-// a nil error; a Redis failure or an undecodable value ([ErrCorrupt]) is an
-// error, which callers treat as a miss.
+// a nil error; a Redis failure, a value larger than MaxEntryBytes
+// ([ErrTooLarge]), one without a valid tag ([ErrUnauthenticated]) or an
+// undecodable one ([ErrCorrupt]) is an error, which callers treat as a
+// miss.
 func (r *Redis) Get(ctx context.Context, key string) (Entry, bool, error) {
-	b, err := r.client.Get(ctx, r.prefix+key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return Entry{}, false, nil
+	full := r.prefix + key
+	// One byte past the limit tells a value at the limit from a longer
+	// one, without reading the rest. A missing key reads as "".
+	b, err := r.client.GetRange(ctx, full, 0, int64(r.maxBytes)).Bytes()
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		// Something else put a list or a hash there: the entry is bad,
+		// not the server.
+		return Entry{}, false, fmt.Errorf("fallback: redis get: %w", ErrCorrupt)
 	}
 	if err != nil {
+		return Entry{}, false, fmt.Errorf("fallback: redis get: %w", err)
+	}
+	switch {
+	case len(b) == 0:
+		return Entry{}, false, nil
+	case len(b) > r.maxBytes:
+		return Entry{}, false, fmt.Errorf("fallback: redis get: %w", ErrTooLarge)
+	}
+	if b, err = verifyTag(b, r.secret, full); err != nil {
 		return Entry{}, false, fmt.Errorf("fallback: redis get: %w", err)
 	}
 	e, err := unmarshalEntry(b)
@@ -158,7 +204,12 @@ func (r *Redis) Put(ctx context.Context, key string, e Entry) error {
 	if e.StoredAt.IsZero() {
 		e.StoredAt = r.now()
 	}
-	if err := r.client.Set(ctx, r.prefix+key, marshalEntry(e), r.ttl).Err(); err != nil {
+	full := r.prefix + key
+	value := appendTag(marshalEntry(e), r.secret, full)
+	if len(value) > r.maxBytes {
+		return fmt.Errorf("fallback: redis set: %w", ErrTooLarge)
+	}
+	if err := r.client.Set(ctx, full, value, r.ttl).Err(); err != nil {
 		return fmt.Errorf("fallback: redis set: %w", err)
 	}
 	return nil

@@ -33,7 +33,6 @@ func sampleEntry() fallback.Entry {
 	return fallback.Entry{
 		TypeURL:  "type.googleapis.com/guardgen.examples.v1.TicketClassification",
 		Message:  []byte{0x0a, 0x07, 'b', 'i', 'l', 'l', 'i', 'n', 'g', 0x10, 0x03},
-		JSON:     `{"category":"billing","priority":3}`,
 		Model:    "gpt-4o-mini",
 		StoredAt: time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC),
 	}
@@ -42,9 +41,9 @@ func sampleEntry() fallback.Entry {
 func TestRedisRoundTrip(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "test:"})
+	r := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, KeyPrefix: "test:"})
 	ctx := t.Context()
-	key := fallback.Key("guardgen.examples.v1.TicketClassification", "0123456789abcdef0123", "a prompt", "gpt-4o-mini")
+	key := fallback.Key(fallback.Scope{TargetType: "guardgen.examples.v1.TicketClassification", DescriptorHash: "0123456789abcdef0123", Prompt: "a prompt", Model: "gpt-4o-mini"})
 
 	if _, ok, err := r.Get(ctx, key); ok || err != nil {
 		t.Fatalf("Get before Put = ok %v, err %v; want a clean miss", ok, err)
@@ -66,7 +65,7 @@ func TestRedisFillsStoredAt(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	now := time.Date(2026, 5, 5, 5, 5, 5, 0, time.UTC)
-	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, Now: func() time.Time { return now }})
+	r := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, Now: func() time.Time { return now }})
 	e := sampleEntry()
 	e.StoredAt = time.Time{}
 	if err := r.Put(t.Context(), "k", e); err != nil {
@@ -84,7 +83,7 @@ func TestRedisFillsStoredAt(t *testing.T) {
 func TestRedisTTL(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "p:", TTL: time.Second})
+	r := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, KeyPrefix: "p:", TTL: time.Second})
 	ctx := t.Context()
 	if err := r.Put(ctx, "k", sampleEntry()); err != nil {
 		t.Fatalf("Put: %v", err)
@@ -112,9 +111,9 @@ func TestRedisTTL(t *testing.T) {
 func TestRedisSharedBetweenReplicas(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "prod:"})
-	b := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "prod:"})
-	other := newRedis(t, fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "staging:"})
+	a := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, KeyPrefix: "prod:"})
+	b := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, KeyPrefix: "prod:"})
+	other := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, KeyPrefix: "staging:"})
 	ctx := t.Context()
 
 	ea, eb := sampleEntry(), sampleEntry()
@@ -145,18 +144,65 @@ func TestRedisSharedBetweenReplicas(t *testing.T) {
 	}
 }
 
-func TestRedisCorruptValue(t *testing.T) {
+// testKey is the replicas' shared authentication key in these tests.
+var testKey = []byte("0123456789abcdef0123456789abcdef-test-only")
+
+// TestRedisRefusesForeignValues: values guardgen did not store under the
+// key it reads are refused, never decoded: written by something else,
+// tagged with another key, moved from another key, altered, too large, or
+// not a string at all.
+func TestRedisRefusesForeignValues(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr})
+	const limit = 4096
+	r := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr, MaxEntryBytes: limit})
+	otherKey := newRedis(t, fallback.RedisOptions{HMACKey: []byte("another deployment's key, 32 bytes or more"), Addr: srv.Addr})
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer raw.Close()
-	if err := raw.Set(t.Context(), "k", `{"written":"by something else"}`, 0).Err(); err != nil {
-		t.Fatalf("SET: %v", err)
+	ctx := t.Context()
+	if err := r.Put(ctx, "good", sampleEntry()); err != nil {
+		t.Fatal(err)
 	}
-	_, ok, err := r.Get(t.Context(), "k")
-	if ok || !errors.Is(err, fallback.ErrCorrupt) {
-		t.Errorf("Get = ok %v, err %v; want ErrCorrupt", ok, err)
+	good, err := raw.Get(ctx, "good").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := otherKey.Put(ctx, "other-key", sampleEntry()); err != nil {
+		t.Fatal(err)
+	}
+	altered := append([]byte(nil), good...)
+	altered[10] ^= 1
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(raw.Set(ctx, "foreign", `{"written":"by something else"}`, 0).Err())
+	must(raw.Set(ctx, "moved", good, 0).Err())
+	must(raw.Set(ctx, "altered", altered, 0).Err())
+	must(raw.Set(ctx, "huge", make([]byte, 30<<20), 0).Err())
+	must(raw.RPush(ctx, "list", "x").Err())
+
+	if _, ok, err := r.Get(ctx, "good"); !ok || err != nil {
+		t.Fatalf("Get(good) = %v, %v", ok, err)
+	}
+	for key, want := range map[string]error{
+		"foreign":   fallback.ErrUnauthenticated,
+		"other-key": fallback.ErrUnauthenticated,
+		"moved":     fallback.ErrUnauthenticated,
+		"altered":   fallback.ErrUnauthenticated,
+		"huge":      fallback.ErrTooLarge,
+		"list":      fallback.ErrCorrupt,
+	} {
+		if _, ok, err := r.Get(ctx, key); ok || !errors.Is(err, want) {
+			t.Errorf("Get(%s) = ok %v, err %v; want %v", key, ok, err, want)
+		}
+	}
+	big := sampleEntry()
+	big.Message = make([]byte, limit)
+	if err := r.Put(ctx, "big", big); !errors.Is(err, fallback.ErrTooLarge) {
+		t.Errorf("Put of %d bytes = %v, want ErrTooLarge", limit, err)
 	}
 }
 
@@ -164,7 +210,7 @@ func TestRedisCorruptValue(t *testing.T) {
 func TestRedisStoppedServer(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	r := newRedis(t, fallback.RedisOptions{Addr: srv.Addr})
+	r := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: srv.Addr})
 	ctx := t.Context()
 	if err := r.Put(ctx, "k", sampleEntry()); err != nil {
 		t.Fatalf("Put: %v", err)
@@ -192,7 +238,7 @@ func TestRedisUnresponsiveServer(t *testing.T) {
 	t.Parallel()
 	addr := blackHole(t)
 	r := newRedis(t, fallback.RedisOptions{
-		Addr: addr, DialTimeout: 200 * time.Millisecond,
+		HMACKey: testKey, Addr: addr, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
 	})
 	start := time.Now()
@@ -209,7 +255,7 @@ func TestRedisUnresponsiveServer(t *testing.T) {
 func TestRedisContextDeadline(t *testing.T) {
 	t.Parallel()
 	addr := blackHole(t)
-	r := newRedis(t, fallback.RedisOptions{Addr: addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	r := newRedis(t, fallback.RedisOptions{HMACKey: testKey, Addr: addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -224,12 +270,15 @@ func TestRedisContextDeadline(t *testing.T) {
 func TestNewRedisRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	for _, opts := range []fallback.RedisOptions{
-		{TTL: -time.Second},
-		{TTL: time.Microsecond},
-		{DialTimeout: -1},
-		{ReadTimeout: -1},
-		{WriteTimeout: -1},
-		{PoolSize: -1},
+		{HMACKey: testKey, TTL: -time.Second},
+		{HMACKey: testKey, TTL: time.Microsecond},
+		{HMACKey: testKey, DialTimeout: -1},
+		{HMACKey: testKey, ReadTimeout: -1},
+		{HMACKey: testKey, WriteTimeout: -1},
+		{HMACKey: testKey, PoolSize: -1},
+		{HMACKey: testKey, MaxEntryBytes: -1},
+		{},
+		{HMACKey: testKey[:fallback.MinHMACKeyBytes-1]},
 	} {
 		if r, err := fallback.NewRedis(opts); err == nil {
 			r.Close()

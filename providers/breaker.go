@@ -17,11 +17,19 @@ type BreakerState = gobreaker.State
 // BreakerPolicy configures a provider's circuit breaker. The zero value
 // trips after 5 consecutive infrastructure failures and stays open 30 s.
 type BreakerPolicy struct {
-	// ConsecutiveFailures trips the breaker; negative disables it.
+	// Disabled turns the breaker off: every attempt is admitted and none
+	// is counted. The other fields are then ignored.
+	Disabled bool
+	// ConsecutiveFailures trips the breaker; 0 means 5.
 	ConsecutiveFailures int
 	// OpenFor is how long the breaker stays open before letting one probe
 	// through (half-open).
 	OpenFor time.Duration
+	// ProbeTimeout bounds that probe attempt, on top of the attempt
+	// timeout, so that a hung probe cannot hold the breaker half-open (and
+	// every other call refused) for long; 0 leaves only the attempt
+	// timeout.
+	ProbeTimeout time.Duration
 	// OnStateChange, when set, is told every transition.
 	OnStateChange func(provider string, from, to BreakerState)
 }
@@ -32,14 +40,15 @@ type BreakerPolicy struct {
 // the run of consecutive failures and a successful half-open probe closes
 // the breaker.
 type breaker struct {
-	cb *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cb    *gobreaker.TwoStepCircuitBreaker[struct{}]
+	probe time.Duration
 }
 
 func newBreaker(provider string, p BreakerPolicy) *breaker {
-	if p.ConsecutiveFailures < 0 {
+	if p.Disabled {
 		return nil
 	}
-	if p.ConsecutiveFailures == 0 {
+	if p.ConsecutiveFailures <= 0 {
 		p.ConsecutiveFailures = 5
 	}
 	if p.OpenFor <= 0 {
@@ -59,7 +68,7 @@ func newBreaker(provider string, p BreakerPolicy) *breaker {
 	if p.OnStateChange != nil {
 		settings.OnStateChange = func(name string, from, to gobreaker.State) { p.OnStateChange(name, from, to) }
 	}
-	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](settings)}
+	return &breaker{cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](settings), probe: p.ProbeTimeout}
 }
 
 // errNotAttempted reports to the breaker that an admitted attempt never
@@ -71,10 +80,11 @@ func newBreaker(provider string, p BreakerPolicy) *breaker {
 var errNotAttempted = errors.New("providers: attempt not made")
 
 // allow admits one attempt, or returns a CIRCUIT_OPEN failure. The caller
-// must call done exactly once with the attempt's outcome.
-func (b *breaker) allow(provider string) (done func(error), err error) {
+// must call done exactly once with the attempt's outcome. timeout, when
+// not zero, bounds the attempt: it is the half-open probe.
+func (b *breaker) allow(provider string) (done func(error), timeout time.Duration, err error) {
 	if b == nil {
-		return func(error) {}, nil
+		return func(error) {}, 0, nil
 	}
 	done, err = b.cb.Allow()
 	if err != nil {
@@ -82,10 +92,15 @@ func (b *breaker) allow(provider string) (done func(error), err error) {
 		if errors.Is(err, gobreaker.ErrTooManyRequests) {
 			state = "half-open"
 		}
-		return nil, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN,
+		return nil, 0, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN,
 			"provider %s circuit breaker is %s", provider, state).With("provider", provider).With("breaker", state)
 	}
-	return done, nil
+	// Half-open admits one attempt (MaxRequests 1): an admitted attempt
+	// that finds the breaker half-open is its probe.
+	if b.cb.State() == gobreaker.StateHalfOpen {
+		return done, b.probe, nil
+	}
+	return done, 0, nil
 }
 
 // counts returns the breaker's counters, zero when there is none.

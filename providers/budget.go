@@ -9,9 +9,13 @@ import "sync"
 // the bucket and each request gets a single attempt, so retries cannot
 // multiply upstream load. The zero value means 10 tokens and a ratio of 0.1.
 type BudgetPolicy struct {
-	// MaxTokens is the bucket size; negative disables the budget.
+	// Disabled turns the budget off: retries are never refused for it.
+	// The other fields are then ignored.
+	Disabled bool
+	// MaxTokens is the bucket size; 0 means 10.
 	MaxTokens float64
-	Ratio     float64
+	// Ratio is what a success gives back; 0 means 0.1.
+	Ratio float64
 }
 
 type budget struct {
@@ -22,10 +26,10 @@ type budget struct {
 }
 
 func newBudget(p BudgetPolicy) *budget {
-	if p.MaxTokens < 0 {
+	if p.Disabled {
 		return nil
 	}
-	if p.MaxTokens == 0 {
+	if p.MaxTokens <= 0 {
 		p.MaxTokens = 10
 	}
 	if p.Ratio <= 0 {

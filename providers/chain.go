@@ -27,51 +27,42 @@ import (
 	"github.com/guardgen/guardgen/telemetry"
 )
 
-// Policy is the transport retry policy of one provider. Its zero value
-// means the article's defaults: 3 attempts, exponential backoff from 2 s
-// capped at 20 s, plus 0–30 % jitter.
+// Policy is the transport retry policy of one provider. It is used as
+// given: a zero delay retries at once, a zero Jitter adds none, and a zero
+// MaxAttempts makes one call. The article's values (3 attempts, backoff
+// from 2 s capped at 20 s, 0–30 % jitter) are config.Default's, the one
+// place defaults live.
 type Policy struct {
 	// MaxAttempts counts every call, the first included, so 3 means one
-	// call and at most two retries. It is passed to go-grpc-middleware's
-	// retry.WithMax unchanged because, on the pinned v2.3.4, WithMax(n)
-	// bounds calls, not retries, whatever its doc comment and parameter
-	// name (maxRetries) say: UnaryClientInterceptor loops
-	// "for attempt := uint(0); attempt < callOpts.max; attempt++" with one
-	// invoker call per iteration, and WithMax(0) (Disable) makes one call
-	// without retrying. TestRetryWithMaxCountsCalls pins this; re-read
-	// interceptors/retry/retry.go when upgrading.
+	// call and at most two retries; 0 means 1. It is passed to
+	// go-grpc-middleware's retry.WithMax unchanged because, on the pinned
+	// v2.3.4, WithMax(n) bounds calls, not retries, whatever its doc
+	// comment and parameter name (maxRetries) say: UnaryClientInterceptor
+	// loops "for attempt := uint(0); attempt < callOpts.max; attempt++"
+	// with one invoker call per iteration, and WithMax(0) (Disable) makes
+	// one call without retrying. TestRetryWithMaxCountsCalls pins this;
+	// re-read interceptors/retry/retry.go when upgrading.
 	MaxAttempts uint
 	BaseDelay   time.Duration
-	MaxDelay    time.Duration
-	// Jitter is the largest fraction added to each wait; negative disables it.
+	// MaxDelay caps every wait, the backoff and RetryInfo hints alike: a
+	// hint longer than MaxDelay is not waited for; the call fails at once
+	// and hands the hint on as RetryInfo, for its caller to honour.
+	MaxDelay time.Duration
+	// Jitter is the largest fraction added to each wait, 0..1.
 	Jitter float64
 	// AttemptTimeout bounds each attempt; zero leaves only the caller's deadline.
 	AttemptTimeout time.Duration
 }
 
-func (p Policy) withDefaults() Policy {
-	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 3
-	}
-	if p.BaseDelay == 0 {
-		p.BaseDelay = 2 * time.Second
-	}
-	if p.MaxDelay == 0 {
-		p.MaxDelay = 20 * time.Second
-	}
-	switch {
-	case p.Jitter == 0:
-		p.Jitter = 0.3
-	case p.Jitter < 0:
-		p.Jitter = 0
-	}
+func (p Policy) normalized() Policy {
+	p.MaxAttempts = max(p.MaxAttempts, 1)
+	p.Jitter = min(max(p.Jitter, 0), 1)
 	return p
 }
 
 // Backoff is the wait before retry number retry (1 for the first retry),
 // before jitter: BaseDelay·2^(retry-1), capped at MaxDelay.
 func (p Policy) Backoff(retry uint) time.Duration {
-	p = p.withDefaults()
 	d := p.BaseDelay
 	for i := uint(1); i < retry && d < p.MaxDelay; i++ {
 		d *= 2
@@ -132,7 +123,7 @@ type Chain struct {
 
 // NewChain returns the chain for one provider.
 func NewChain(opts ChainOptions) *Chain {
-	opts.Policy = opts.Policy.withDefaults()
+	opts.Policy = opts.Policy.normalized()
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -252,6 +243,11 @@ func (st *retryState) retriable(err error) bool {
 		return false
 	}
 	p := st.c.opts.Policy
+	if f.RetryDelay > p.MaxDelay {
+		f.With("provider", st.c.opts.Provider).With("retry_stopped", "retry_after")
+		st.stopped = f
+		return false
+	}
 	wait := p.Backoff(next)
 	wait += time.Duration(float64(wait) * p.Jitter * st.c.opts.Rand())
 	wait = max(wait, f.RetryDelay)
@@ -302,7 +298,7 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	}
 	// A panic reports errNotAttempted to the breaker; see attemptRun.release.
 	defer a.release()
-	err = c.invokeAttempt(ctx, method, req, reply, cc, invoker, opts...)
+	err = c.invokeAttempt(ctx, a.probe, method, req, reply, cc, invoker, opts...)
 	if err != nil && ctx.Err() != nil {
 		// The caller's deadline or cancellation ended the attempt; whatever
 		// the provider made of it (a provider sees an expired deadline as a
@@ -323,8 +319,11 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 // breaker's admission, the call's number under the request's cap, its
 // span and its record.
 type attemptRun struct {
-	c        *Chain
-	done     func(error) // the breaker's
+	c    *Chain
+	done func(error) // the breaker's
+	// probe, when not zero, bounds the attempt: it is the breaker's
+	// half-open probe.
+	probe    time.Duration
 	ended    bool
 	rec      *Recorder
 	number   int
@@ -339,11 +338,11 @@ type attemptRun struct {
 // (its call number in the outgoing metadata, its span) and the run, whose
 // end (or release) the caller must call exactly once.
 func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest) (context.Context, *attemptRun, error) {
-	done, err := c.breaker.allow(c.opts.Provider)
+	done, probe, err := c.breaker.allow(c.opts.Provider)
 	if err != nil {
 		return ctx, nil, err
 	}
-	a := &attemptRun{c: c, done: done, rec: RecorderFrom(ctx), number: 1, semantic: 1}
+	a := &attemptRun{c: c, done: done, probe: probe, rec: RecorderFrom(ctx), number: 1, semantic: 1}
 	if a.rec != nil {
 		var ok bool
 		a.number, a.semantic, ok = a.rec.begin()
@@ -429,18 +428,23 @@ func (a *attemptRun) end(ctx context.Context, err error, resp *providerv1.Comple
 	}
 }
 
-// invokeAttempt calls the provider under the per-attempt timeout. An
-// attempt that runs out of its own time, while the caller still has some,
-// is an upstream timeout, which the retry interceptor may retry.
-func (c *Chain) invokeAttempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if c.opts.Policy.AttemptTimeout <= 0 {
+// invokeAttempt calls the provider under the per-attempt timeout, or
+// probeTimeout when it is shorter and not zero (the breaker's half-open
+// probe). An attempt that runs out of its own time, while the caller still
+// has some, is an upstream timeout, which the retry interceptor may retry.
+func (c *Chain) invokeAttempt(ctx context.Context, probeTimeout time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	timeout := c.opts.Policy.AttemptTimeout
+	if probeTimeout > 0 && (timeout <= 0 || probeTimeout < timeout) {
+		timeout = probeTimeout
+	}
+	if timeout <= 0 {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	actx, cancel := context.WithTimeout(ctx, c.opts.Policy.AttemptTimeout)
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := invoker(actx, method, req, reply, cc, opts...)
 	if err != nil && ctx.Err() == nil && actx.Err() != nil {
-		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", c.opts.Policy.AttemptTimeout)
+		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", timeout)
 	}
 	return err
 }

@@ -91,8 +91,8 @@ func TestRetryWithMaxCountsCalls(t *testing.T) {
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "openai",
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
-		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:   providers.BudgetPolicy{MaxTokens: -1},
+		Breaker:  providers.BreakerPolicy{Disabled: true},
+		Budget:   providers.BudgetPolicy{Disabled: true},
 	})
 	client, upstream := openAIClient(t, chain)
 	upstream.SetDefault(openaitest.ServerError(503))
@@ -113,7 +113,7 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "openai",
-		Policy:   providers.Policy{AttemptTimeout: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, AttemptTimeout: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	})
 	client, upstream := openAIClient(t, chain)
 	upstream.Enqueue(openaitest.Step{Hang: true}, openaitest.Reply(`{"ok":true}`))
@@ -155,7 +155,7 @@ func TestBreakerCountsOnlyInfrastructure(t *testing.T) {
 		Provider: "p",
 		Policy:   providers.Policy{MaxAttempts: 1},
 		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: 2, OpenFor: time.Hour},
-		Budget:   providers.BudgetPolicy{MaxTokens: -1},
+		Budget:   providers.BudgetPolicy{Disabled: true},
 	})
 	client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
 	call := func(prompt string, ctx context.Context) error {
@@ -317,8 +317,8 @@ func TestBudgetStopsRetries(t *testing.T) {
 	})
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "p",
-		Policy:   providers.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
-		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: -1},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
+		Breaker:  providers.BreakerPolicy{Disabled: true},
 		Budget:   providers.BudgetPolicy{MaxTokens: 4, Ratio: 0.1},
 	})
 	client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
@@ -342,7 +342,7 @@ func TestRetryInfoSurvivesExhaustion(t *testing.T) {
 	t.Parallel()
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "openai",
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 	})
 	client, upstream := openAIClient(t, chain)
 	upstream.SetDefault(openaitest.RateLimitedMs(7))
@@ -394,7 +394,7 @@ func TestRetryHooksAndReasons(t *testing.T) {
 			})
 			chain := providers.NewChain(providers.ChainOptions{
 				Provider:     "p",
-				Policy:       providers.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
+				Policy:       providers.Policy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
 				RetryReasons: tt.reasons,
 				OnCall: func(_ context.Context, c providers.Call) {
 					mu.Lock()
@@ -444,5 +444,113 @@ func TestRecorderMarksVerification(t *testing.T) {
 	}
 	if _, uncapped := providers.WithRecorder(t.Context(), 0); uncapped.Remaining() != -1 {
 		t.Errorf("Remaining without a cap = %d, want -1", uncapped.Remaining())
+	}
+}
+
+// TestDisabledIsOff: a disabled breaker admits every attempt and a
+// disabled budget refuses no retry, however many attempts fail; the zero
+// values of the same policies (5 failures, 10 tokens) trip and refuse.
+func TestDisabledIsOff(t *testing.T) {
+	t.Parallel()
+	down := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+		return nil, errUnavailable
+	})
+	run := func(breaker providers.BreakerPolicy, budget providers.BudgetPolicy) (reasons map[guardgenv1.FailureReason]int, calls int) {
+		var n atomic.Int64
+		counted := providerFunc(func(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+			n.Add(1)
+			return down(ctx, req)
+		})
+		chain := providers.NewChain(providers.ChainOptions{
+			Provider: "p",
+			Policy:   providers.Policy{MaxAttempts: 3},
+			Breaker:  breaker,
+			Budget:   budget,
+		})
+		client := providerv1.NewProviderServiceClient(providers.InProcess(counted.server(), chain.Interceptors()...))
+		reasons = map[guardgenv1.FailureReason]int{}
+		for range 20 {
+			_, err := client.Complete(t.Context(), completeRequest())
+			f := classifier.As(err)
+			reasons[f.Reason]++
+			if f.Metadata["retry_stopped"] == "budget" {
+				reasons[guardgenv1.FailureReason_FAILURE_REASON_UNSPECIFIED]++ // counts budget refusals
+			}
+		}
+		return reasons, int(n.Load())
+	}
+
+	reasons, calls := run(providers.BreakerPolicy{Disabled: true}, providers.BudgetPolicy{Disabled: true})
+	if reasons[guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED] != 20 || calls != 60 {
+		t.Errorf("breaker and budget disabled: reasons %v after %d upstream calls; want 20 RETRIES_EXHAUSTED after 60 calls", reasons, calls)
+	}
+	reasons, _ = run(providers.BreakerPolicy{}, providers.BudgetPolicy{Disabled: true})
+	if reasons[guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN] == 0 {
+		t.Errorf("zero BreakerPolicy: reasons %v, want the breaker to open", reasons)
+	}
+	reasons, _ = run(providers.BreakerPolicy{Disabled: true}, providers.BudgetPolicy{})
+	if reasons[guardgenv1.FailureReason_FAILURE_REASON_UNSPECIFIED] == 0 {
+		t.Errorf("zero BudgetPolicy: reasons %v, want the budget to refuse retries", reasons)
+	}
+}
+
+// TestRetryAfterBeyondMaxDelay: a RetryInfo hint longer than MaxDelay is
+// not waited for: the call fails at once, the hint handed on.
+func TestRetryAfterBeyondMaxDelay(t *testing.T) {
+	t.Parallel()
+	chain := providers.NewChain(providers.ChainOptions{
+		Provider: "openai",
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Second},
+	})
+	client, upstream := openAIClient(t, chain)
+	upstream.SetDefault(openaitest.RateLimited("45"))
+	_, err := client.Complete(t.Context(), completeRequest())
+	f := classifier.As(err)
+	if f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RATE_LIMITED || f.RetryDelay != 45*time.Second || f.Metadata["retry_stopped"] != "retry_after" {
+		t.Errorf("error = %v %v, want RATE_LIMITED stopped by the cap, with the 45s hint", err, f.Metadata)
+	}
+	if n := upstream.Count(); n != 1 {
+		t.Errorf("upstream requests = %d, want 1", n)
+	}
+}
+
+// TestPolicyIsLiteral: zero delays and zero jitter mean no wait, and a
+// zero MaxAttempts one call; nothing is replaced by a default.
+func TestPolicyIsLiteral(t *testing.T) {
+	t.Parallel()
+	var waits []time.Duration
+	var mu sync.Mutex
+	chain := providers.NewChain(providers.ChainOptions{
+		Provider: "p",
+		Policy:   providers.Policy{MaxAttempts: 3},
+		Rand:     func() float64 { return 1 },
+		OnWait: func(_ uint, d time.Duration) {
+			mu.Lock()
+			waits = append(waits, d)
+			mu.Unlock()
+		},
+		Breaker: providers.BreakerPolicy{Disabled: true},
+		Budget:  providers.BudgetPolicy{Disabled: true},
+	})
+	client, upstream := openAIClient(t, chain)
+	upstream.SetDefault(openaitest.ServerError(503))
+	if _, err := client.Complete(t.Context(), completeRequest()); err == nil {
+		t.Fatal("Complete: want an error")
+	}
+	mu.Lock()
+	if len(waits) != 2 || waits[0] != 0 || waits[1] != 0 {
+		t.Errorf("waits = %v, want two waits of 0", waits)
+	}
+	mu.Unlock()
+	if got := (providers.Policy{BaseDelay: time.Second, MaxDelay: 4 * time.Second}).Backoff(5); got != 4*time.Second {
+		t.Errorf("Backoff(5) = %v, want the 4s cap", got)
+	}
+
+	one := providers.NewChain(providers.ChainOptions{Provider: "p", Breaker: providers.BreakerPolicy{Disabled: true}})
+	client, upstream = openAIClient(t, one)
+	upstream.SetDefault(openaitest.ServerError(503))
+	_, _ = client.Complete(t.Context(), completeRequest())
+	if n := upstream.Count(); n != 1 {
+		t.Errorf("zero MaxAttempts made %d upstream calls, want 1", n)
 	}
 }

@@ -238,7 +238,7 @@ func (s *attemptStream) SendMsg(m any) error {
 	}
 	s.run = run
 	s.ctx, s.cancel = ctx, func() {}
-	if t := s.c.opts.Policy.AttemptTimeout; t > 0 {
+	if t := s.timeout(); t > 0 {
 		s.ctx, s.cancel = context.WithTimeout(ctx, t)
 	}
 	cs, err := s.streamer(s.ctx, s.desc, s.cc, s.method, s.opts...)
@@ -330,9 +330,19 @@ func (s *attemptStream) classify(err error) *classifier.Failure {
 	case s.parent.Err() != nil:
 		return classifier.FromProviderError(s.parent.Err()).With("provider", s.c.opts.Provider)
 	case s.ctx != nil && s.ctx.Err() != nil:
-		return classifier.As(status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", s.c.opts.Policy.AttemptTimeout))
+		return classifier.As(status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", s.timeout()))
 	}
 	return classifier.As(err)
+}
+
+// timeout bounds the whole stream: the per-attempt timeout, or the
+// breaker's probe timeout when it is shorter; 0 when neither is set.
+func (s *attemptStream) timeout() time.Duration {
+	t := s.c.opts.Policy.AttemptTimeout
+	if p := s.run.probe; p > 0 && (t <= 0 || p < t) {
+		t = p
+	}
+	return t
 }
 
 // observe keeps what a chunk says of the completion.

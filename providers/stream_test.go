@@ -76,6 +76,9 @@ func fastChain(opts providers.ChainOptions) *providers.Chain {
 		opts.Provider = "p"
 	}
 	opts.Policy.BaseDelay, opts.Policy.MaxDelay = time.Millisecond, time.Millisecond
+	if opts.Policy.MaxAttempts == 0 {
+		opts.Policy.MaxAttempts = 3
+	}
 	return providers.NewChain(opts)
 }
 

@@ -1,11 +1,14 @@
 package schema
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/guardgen/guardgen/soak/hostile"
 )
 
 var ticketJSON = []byte(`{"category":"billing","priority":3,"summary":"Customer was charged twice"}`)
@@ -25,7 +28,22 @@ func BenchmarkDecodeValidate(b *testing.B) {
 }
 
 func BenchmarkDecodeValidateRequestTarget(b *testing.B) {
-	tg := resolve(b, newResolver(b, Options{}), "acme.v1.Order", orderSet(b))
+	benchmarkOrder(b, true)
+}
+
+// BenchmarkDecodeValidateRequestTargetUnguarded is the benchmark above
+// without the CEL guard, so that the ratio of the two is the guard's cost.
+func BenchmarkDecodeValidateRequestTargetUnguarded(b *testing.B) {
+	benchmarkOrder(b, false)
+}
+
+// benchmarkOrder decodes and validates one request-defined acme.v1.Order,
+// whose message-level CEL rule the guard runs first when guarded.
+func benchmarkOrder(b *testing.B, guarded bool) {
+	tg := *resolve(b, newResolver(b, Options{}), "acme.v1.Order", orderSet(b))
+	if !guarded {
+		tg.guard = nil
+	}
 	data := []byte(`{"id":"9b2f0b1e-4a8e-4a3c-9a57-0c1f2b3d4e5f","items":[{"sku":"ABC-1234","quantity":2}],` +
 		`"totalCents":"1999","placedAt":"2024-01-01T00:00:00Z","status":"STATUS_SHIPPED"}`)
 	b.ReportAllocs()
@@ -35,6 +53,32 @@ func BenchmarkDecodeValidateRequestTarget(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := tg.Validate(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRefuseCELBomb is how long refusing a CEL bomb takes: the set is
+// linked and its rule compiled and costed, never run.
+func BenchmarkRefuseCELBomb(b *testing.B) {
+	r := newResolver(b, Options{})
+	bomb := hostile.CELType("bomb", hostile.StringBombRule())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Resolve(bomb.Name, bomb.Set); !errors.Is(err, ErrInvalidDescriptorSet) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRefuseRegexBomb is how long refusing a 13 KB pattern that
+// compiles to ~100 MB takes: it is parsed, never compiled.
+func BenchmarkRefuseRegexBomb(b *testing.B) {
+	r := newResolver(b, Options{})
+	bomb := hostile.PatternType("bomb", hostile.RegexBombPattern(0))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Resolve(bomb.Name, bomb.Set); !errors.Is(err, ErrInvalidDescriptorSet) {
 			b.Fatal(err)
 		}
 	}

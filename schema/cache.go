@@ -1,77 +1,89 @@
 package schema
 
 import (
-	"container/list"
-	"errors"
+	"context"
+	"fmt"
 	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/sync/singleflight"
 )
 
-// targetCache keeps the most recently used request-defined targets. Callers
-// asking for a key that is being built wait for that build instead of
-// starting their own. Failed builds are not kept.
+// targetCache keeps the most recently used request-defined targets, bounded
+// both by count and by their estimated bytes ([Target.footprint]): one
+// distinct set can weigh a few KiB or many MiB, so a count alone bounds
+// nothing. golang-lru keeps the order; the byte weight is added here by
+// evicting the least recently used entries until the total fits, which is
+// the greedy LRU policy for weighted entries. Callers asking for a key that
+// is being built share that build (singleflight) and stop waiting when
+// their context ends. Failed builds are not kept.
 type targetCache struct {
-	mu      sync.Mutex
-	size    int
-	order   *list.List // of *cacheEntry, most recent first
-	entries map[string]*list.Element
+	mu       sync.Mutex
+	lru      *simplelru.LRU[string, *Target]
+	bytes    int64
+	maxBytes int64
+	flight   singleflight.Group
 }
 
-type cacheEntry struct {
-	key    string
-	done   chan struct{} // closed when t and err are set
-	target *Target
-	err    error
+func newTargetCache(entries int, maxBytes int64) *targetCache {
+	c := &targetCache{maxBytes: maxBytes}
+	// NewLRU fails only for a size below 1, which the resolver never passes.
+	c.lru, _ = simplelru.NewLRU(entries, func(_ string, t *Target) { c.bytes -= t.footprint() })
+	return c
 }
 
-func newTargetCache(size int) *targetCache {
-	return &targetCache{size: size, order: list.New(), entries: make(map[string]*list.Element)}
-}
-
-// errBuildPanicked is what waiters see when the build they waited for panicked.
-var errBuildPanicked = errors.New("schema: target build panicked")
-
-// get returns the target cached under key, building it with build on a miss.
-func (c *targetCache) get(key string, build func() (*Target, error)) (*Target, error) {
+// get returns the target cached under key, building it with build on a
+// miss. A target heavier than the whole cache is refused by build's caller
+// before it gets here.
+func (c *targetCache) get(ctx context.Context, key string, build func() (*Target, error)) (*Target, error) {
 	c.mu.Lock()
-	if el, ok := c.entries[key]; ok {
-		c.order.MoveToFront(el)
-		e := el.Value.(*cacheEntry)
-		c.mu.Unlock()
-		<-e.done
-		return e.target, e.err
-	}
-	e := &cacheEntry{key: key, done: make(chan struct{})}
-	c.entries[key] = c.order.PushFront(e)
-	for c.order.Len() > c.size {
-		c.remove(c.order.Back())
-	}
+	t, ok := c.lru.Get(key)
 	c.mu.Unlock()
-
-	defer func() {
-		if e.target == nil && e.err == nil {
-			e.err = errBuildPanicked
-		}
-		close(e.done)
-		if e.err != nil {
-			c.mu.Lock()
-			if el, ok := c.entries[key]; ok && el.Value == e {
-				c.remove(el)
+	if ok {
+		return t, nil
+	}
+	ch := c.flight.DoChan(key, func() (_ any, err error) {
+		defer func() {
+			// A panic must not reach singleflight, which re-panics it
+			// in a new goroutine and so ends the process.
+			if p := recover(); p != nil {
+				err = fmt.Errorf("schema: target build panicked: %v", p)
 			}
-			c.mu.Unlock()
+		}()
+		t, err := build()
+		if err != nil {
+			return nil, err
 		}
-	}()
-	e.target, e.err = build()
-	return e.target, e.err
+		c.add(key, t)
+		return t, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Target), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-// len returns the number of entries, for tests.
-func (c *targetCache) len() int {
+func (c *targetCache) add(key string, t *Target) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.order.Len()
+	if c.lru.Contains(key) {
+		return
+	}
+	c.lru.Add(key, t)
+	c.bytes += t.footprint()
+	for c.bytes > c.maxBytes && c.lru.Len() > 1 {
+		c.lru.RemoveOldest()
+	}
 }
 
-func (c *targetCache) remove(el *list.Element) {
-	c.order.Remove(el)
-	delete(c.entries, el.Value.(*cacheEntry).key)
+// stats returns the entry count and estimated bytes, for tests.
+func (c *targetCache) stats() (int, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), c.bytes
 }

@@ -1,16 +1,28 @@
 // Package schema resolves target types and prepares everything guardgen
 // needs to ask a model for one: the message descriptor, a JSON Schema in
 // the dialect providers understand, a protojson decoder that tolerates (and
-// reports) unknown fields, and a protovalidate validator built and warmed
-// before the first request uses it.
+// reports) unknown fields, and a protovalidate validator built (and, for
+// the server's own types, warmed) before the first request uses it.
 //
 // A [Resolver] knows three kinds of target: message types compiled into the
 // binary, types from descriptor set files loaded at start, and types defined
 // by a request's own google.protobuf.FileDescriptorSet. The first two are
 // resolved by a map lookup; request-defined targets are built once per
-// distinct set (keyed by a hash of its deterministic encoding) and kept in a
-// bounded LRU cache, so repeated requests reuse the [Target] and its warm
-// validator.
+// distinct set (keyed by a hash of its deterministic encoding) and kept in an
+// LRU cache bounded by count and by estimated bytes, so repeated requests
+// reuse the [Target] and its validator.
+//
+// # Request-defined types
+//
+// A request's descriptor set is untrusted: before anything is built from
+// it, its size and shape are bounded, every CEL rule it carries (message
+// and field rules, predefined rules it declares) must compile and its
+// static cost estimate — with every string, list and map as large as the
+// largest value the server validates — must stay within a budget, and every
+// regular expression (pattern rules, constant matches() arguments) must
+// compile to a bounded program. The validator is then compiled but never
+// run until it checks an answer. Operators can refuse CEL rules, or
+// request-defined types altogether.
 //
 // # JSON Schema
 //

@@ -30,6 +30,9 @@ type ResolveError struct {
 	Field  string
 	Reason string
 	Err    error
+	// Element and Rule name the type or field and the rule of a
+	// request-defined type that was refused, when one was.
+	Element, Rule string
 }
 
 // Error returns "field: reason".

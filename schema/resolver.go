@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"sync"
 
 	"buf.build/go/protovalidate"
+	"cel.dev/cel-go/cel"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -44,13 +47,47 @@ type Options struct {
 	MaxDepth int
 	// CacheSize bounds the request-defined targets kept; 0 means 256.
 	CacheSize int
+	// CacheBytes bounds the estimated memory of the request-defined
+	// targets kept; 0 means 64 MiB. A set whose target alone would weigh
+	// more is refused.
+	CacheBytes int64
+
+	// RequestTypesOff refuses every request that carries a descriptor set:
+	// only compiled-in and start-file targets are served.
+	RequestTypesOff bool
+	// RequestCELOff refuses request-defined types that carry CEL rules
+	// (message or field cel, or predefined rules); their standard rules
+	// still apply.
+	RequestCELOff bool
+	// MaxCELCost bounds the summed static cost estimate (cel-go cost units)
+	// of a request-defined set's CEL rules; 0 means 10,000,000.
+	MaxCELCost uint64
+	// MaxRegexInstructions bounds the compiled program of each regular
+	// expression in a request-defined set's rules; 0 means 10,000.
+	MaxRegexInstructions int
+	// MaxValueBytes is the largest string, bytes, list or map that a rule
+	// can be evaluated on, the size every value is assumed to have when a
+	// CEL rule's cost is estimated; 0 means 1 MiB. Set it to the model
+	// output limit: validated messages are decoded from at most that many
+	// bytes.
+	MaxValueBytes int
 }
+
+// Defaults of the Options fields that bound request-defined types.
+const (
+	DefaultMaxCELCost           = 10_000_000
+	DefaultMaxRegexInstructions = 10_000
+	DefaultCacheBytes           = 64 << 20
+)
 
 // Resolver finds targets by name: compiled-in ones, ones loaded from
 // descriptor files at start, and ones defined by a request's descriptor
 // set. It is safe for concurrent use.
 type Resolver struct {
 	limits setLimits
+	rules  ruleLimits
+	off    bool               // request-defined types are refused
+	celEnv *cel.Env           // protovalidate's CEL environment, for checking rules
 	known  map[string]*Target // compiled-in and start-file targets
 	names  []string           // sorted keys of known
 	files  chainFiles         // start files, then the global registry
@@ -73,10 +110,22 @@ func NewResolver(opts Options) (*Resolver, error) {
 			messages: orDefault(opts.MaxMessages, 2048),
 			depth:    orDefault(opts.MaxDepth, 32),
 		},
+		rules: ruleLimits{
+			celOff:     opts.RequestCELOff,
+			maxCost:    cmp.Or(opts.MaxCELCost, DefaultMaxCELCost),
+			maxInsts:   orDefault(opts.MaxRegexInstructions, DefaultMaxRegexInstructions),
+			valueBytes: uint64(orDefault(opts.MaxValueBytes, 1<<20)),
+		},
+		off:        opts.RequestTypesOff,
 		known:      make(map[string]*Target),
-		cache:      newTargetCache(orDefault(opts.CacheSize, 256)),
+		cache:      newTargetCache(orDefault(opts.CacheSize, 256), cmp.Or(opts.CacheBytes, DefaultCacheBytes)),
 		fileHashes: make(map[protoreflect.FileDescriptor][sha256.Size]byte),
 	}
+	env, err := newRuleEnv()
+	if err != nil {
+		return nil, fmt.Errorf("schema: CEL environment: %w", err)
+	}
+	r.celEnv = env
 	compiled := opts.CompiledIn
 	if len(compiled) == 0 {
 		compiled = []protoreflect.FileDescriptor{examplesv1.File_guardgen_examples_v1_examples_proto}
@@ -180,13 +229,22 @@ func (r *Resolver) List() []*guardgenv1.Target {
 	return out
 }
 
-// Resolve returns the target named name. Without a descriptor set (nil or
-// empty) name must be a compiled-in or start-file target; this is a map
-// lookup. With a set, the set must define name; the target built from it
-// is cached under a hash of the set's deterministic encoding, so the same
-// set resolves to the same *Target. Errors are *[ResolveError] values
-// wrapping [ErrUnknownTarget] or [ErrInvalidDescriptorSet].
+// Resolve is [Resolver.ResolveContext] without a deadline.
 func (r *Resolver) Resolve(name string, set *descriptorpb.FileDescriptorSet) (*Target, error) {
+	return r.ResolveContext(context.Background(), name, set)
+}
+
+// ResolveContext returns the target named name. Without a descriptor set
+// (nil or empty) name must be a compiled-in or start-file target; this is a
+// map lookup. With a set, the set must define name and pass the bounds on
+// request-defined types (size, shape, CEL cost, regular expression size);
+// the target built from it is cached under a hash of the set's
+// deterministic encoding, so the same set resolves to the same *Target.
+// Building a request-defined target never evaluates a rule. When ctx ends
+// while the target is being built, ResolveContext returns ctx's error.
+// Other errors are *[ResolveError] values wrapping [ErrUnknownTarget] or
+// [ErrInvalidDescriptorSet].
+func (r *Resolver) ResolveContext(ctx context.Context, name string, set *descriptorpb.FileDescriptorSet) (*Target, error) {
 	if len(set.GetFile()) == 0 {
 		if t, ok := r.known[name]; ok {
 			return t, nil
@@ -196,6 +254,9 @@ func (r *Resolver) Resolve(name string, set *descriptorpb.FileDescriptorSet) (*T
 			Reason: fmt.Sprintf("unknown type %q; known: %s", name, joinNames(r.names, 20)),
 			Err:    ErrUnknownTarget,
 		}
+	}
+	if r.off {
+		return nil, invalidSet("request-defined types are turned off on this server; use a type it knows (TargetService.ListTargets)")
 	}
 	if size := proto.Size(set); size > r.limits.bytes {
 		return nil, invalidSet(fmt.Sprintf("%s exceeds the %s limit", formatSize(size), formatSize(r.limits.bytes)))
@@ -209,8 +270,11 @@ func (r *Resolver) Resolve(name string, set *descriptorpb.FileDescriptorSet) (*T
 	}
 	sum := sha256.Sum256(data)
 	key := string(sum[:]) + name
-	t, err := r.cache.get(key, func() (*Target, error) { return r.build(name, set) })
+	t, err := r.cache.get(ctx, key, func() (*Target, error) { return r.build(ctx, name, set) })
 	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return nil, err
+		}
 		var rerr *ResolveError
 		if errors.As(err, &rerr) {
 			return nil, rerr
@@ -220,8 +284,11 @@ func (r *Resolver) Resolve(name string, set *descriptorpb.FileDescriptorSet) (*T
 	return t, nil
 }
 
-// build links a request's set and makes a target with its own validator.
-func (r *Resolver) build(name string, set *descriptorpb.FileDescriptorSet) (*Target, error) {
+// build links a request's set, checks its rules and makes a target with
+// its own validator. The validator is compiled, never run: the rules of a
+// request-defined type first see a message when they validate an answer.
+// ctx is the first caller's: the build stops between rules when it ends.
+func (r *Resolver) build(ctx context.Context, name string, set *descriptorpb.FileDescriptorSet) (*Target, error) {
 	local, rerr := linkSet(set, r.files)
 	if rerr != nil {
 		return nil, rerr
@@ -238,6 +305,11 @@ func (r *Resolver) build(name string, set *descriptorpb.FileDescriptorSet) (*Tar
 		return nil, invalidSet(fmt.Sprintf("%q is not a message type", name))
 	}
 	types := chainTypes{dynamicpb.NewTypes(local), r.types}
+	check := ruleCheck{ctx: ctx, base: r.celEnv, types: types, lim: r.rules, est: sizeBound{r.rules.valueBytes},
+		guard: newCELGuard(r.rules.maxCost, local)}
+	if rerr := check.check(local); rerr != nil {
+		return nil, rerr
+	}
 	v, err := protovalidate.New(
 		protovalidate.WithMessageDescriptors(md),
 		protovalidate.WithExtensionTypeResolver(types),
@@ -245,9 +317,17 @@ func (r *Resolver) build(name string, set *descriptorpb.FileDescriptorSet) (*Tar
 	if err != nil {
 		return nil, fmt.Errorf("validator: %w", err)
 	}
-	t, err := newTarget(md, dynamicpb.NewMessageType(md), guardgenv1.TargetSource_TARGET_SOURCE_REQUEST, v, types, r.hashFile)
+	t, err := newRequestTarget(md, v, types, r.hashFile)
 	if err != nil {
 		return nil, invalidSet(err.Error())
+	}
+	if !check.guard.empty() {
+		t.guard = check.guard
+	}
+	t.weight = weigh(proto.Size(set), len(t.JSONSchema), check.stats)
+	if t.weight > r.cache.maxBytes {
+		return nil, invalidSet(fmt.Sprintf("its type would take about %s of memory, more than the type cache's %s",
+			formatSize(int(t.weight)), formatSize(int(r.cache.maxBytes))))
 	}
 	return t, nil
 }

@@ -233,7 +233,7 @@ message TicketClassification { string category = 1; }
 			set:        badRules,
 			wantErr:    ErrInvalidDescriptorSet,
 			wantField:  FieldDescriptorSet,
-			wantReason: `rules of "bad.v1.Bad" do not compile: `,
+			wantReason: `rule "string" on bad.v1.Bad.count: rules do not apply to a field of this type`,
 		},
 		{
 			desc:       "too large",
@@ -397,7 +397,7 @@ func TestResolveCache(t *testing.T) {
 	if item == first {
 		t.Error("another name in the same set resolved to the same *Target")
 	}
-	if n := r.cache.len(); n != 1 {
+	if n, _ := r.cache.stats(); n != 1 {
 		t.Errorf("cache holds %d targets, want 1", n)
 	}
 	if again := resolve(t, r, "acme.v1.Order", orderSet(t)); again == first {

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/semantic"
@@ -51,6 +53,12 @@ type Target struct {
 	validator protovalidate.Validator
 	types     typeResolver
 	align     *alignment
+	// weight is the estimated memory of a request-defined target, for the
+	// type cache; zero for the others.
+	weight int64
+	// guard runs a request-defined type's CEL rules under a runtime cost
+	// limit before protovalidate does; nil when it has none.
+	guard     *celGuard
 	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
 	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
 }
@@ -96,10 +104,22 @@ func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Chang
 	return m, changes, nil
 }
 
-// Validate checks m against the target's protovalidate rules with the
-// target's warm validator (opts may filter the rules). Violations come
-// back as a *protovalidate.ValidationError.
+// Validate is [Target.ValidateContext] without a deadline.
 func (t *Target) Validate(m proto.Message, opts ...protovalidate.ValidationOption) error {
+	return t.ValidateContext(context.Background(), m, opts...)
+}
+
+// ValidateContext checks m against the target's protovalidate rules (opts
+// may filter them). Violations come back as a
+// *protovalidate.ValidationError. The CEL rules of a request-defined type
+// first run under their runtime cost limit and ctx: past the limit the
+// error is [ErrRuleCostExceeded] and nothing is validated.
+func (t *Target) ValidateContext(ctx context.Context, m proto.Message, opts ...protovalidate.ValidationOption) error {
+	if t.guard != nil {
+		if err := t.guard.check(ctx, m.ProtoReflect()); err != nil {
+			return err
+		}
+	}
 	return t.validator.Validate(m, opts...)
 }
 
@@ -112,9 +132,69 @@ func (t *Target) Info() *guardgenv1.Target {
 	}
 }
 
+// newRequestTarget makes the target of a request-defined type. Its
+// validator is compiled (protovalidate.New builds the evaluators of the
+// descriptors it is given) but, unlike the server's own targets', not
+// warmed: warming runs the rules on a message, and the rules of a
+// request-defined type run only on answers, within their checked bounds.
+func newRequestTarget(
+	md protoreflect.MessageDescriptor,
+	v protovalidate.Validator,
+	types typeResolver,
+	hashFile func(protoreflect.FileDescriptor) [sha256.Size]byte,
+) (*Target, error) {
+	return assemble(md, dynamicpb.NewMessageType(md), guardgenv1.TargetSource_TARGET_SOURCE_REQUEST, v, types, hashFile)
+}
+
+// Estimated memory of a request-defined target's parts, measured with
+// TestFootprintCoversHeap: linked descriptors and their validator per
+// encoded descriptor byte, each compiled CEL rule (its program and the
+// CEL environment protovalidate extends for it), each regular expression
+// instruction (regexp's Inst and its one-pass copy), and a fixed part.
+const (
+	bytesPerDescriptorByte = 40
+	bytesPerCELRule        = 64 << 10
+	bytesPerRegexInst      = 64
+	bytesPerTarget         = 512 << 10 // most of it the validator's CEL environment
+)
+
+// weigh estimates the memory a request-defined target keeps: its
+// descriptors and validator, its JSON Schema (held as bytes and as text)
+// and its compiled rules.
+func weigh(setBytes, schemaBytes int, stats ruleStats) int64 {
+	return bytesPerTarget +
+		int64(setBytes)*bytesPerDescriptorByte +
+		int64(schemaBytes)*2 +
+		int64(stats.celRules)*bytesPerCELRule +
+		int64(stats.regexInsts)*bytesPerRegexInst
+}
+
+// footprint is the target's estimated memory, for the type cache.
+func (t *Target) footprint() int64 { return t.weight }
+
 // newTarget derives the JSON Schema and checks that the validator builds
 // for md, warming it. hashFile returns the SHA-256 of one descriptor file.
 func newTarget(
+	md protoreflect.MessageDescriptor,
+	mt protoreflect.MessageType,
+	source guardgenv1.TargetSource,
+	v protovalidate.Validator,
+	types typeResolver,
+	hashFile func(protoreflect.FileDescriptor) [sha256.Size]byte,
+) (*Target, error) {
+	t, err := assemble(md, mt, source, v, types, hashFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.warm(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// assemble makes a target: derives its JSON Schema, hash and semantic
+// checks and sets up its decoders around v.
+func assemble(
 	md protoreflect.MessageDescriptor,
 	mt protoreflect.MessageType,
 	source guardgenv1.TargetSource,
@@ -141,9 +221,6 @@ func newTarget(
 		return nil, err
 	}
 	t.Semantics = semantics
-	if err := t.warm(); err != nil {
-		return nil, err
-	}
 	return t, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -96,6 +97,17 @@ func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier
 	err = g.target.Validate(msg)
 	if err == nil {
 		return accepted{msg: msg, repairs: repairs, candidate: c}, nil
+	}
+	if errors.Is(err, schema.ErrRuleCostExceeded) {
+		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET,
+			"descriptor_set: the CEL rules of %s exceeded their runtime cost limit on the answer", g.target.Desc.FullName()).
+			With("field", "descriptor_set")
+	}
+	if _, ok := errors.AsType[*protovalidate.CompilationError](err); ok && g.target.Source == guardgenv1.TargetSource_TARGET_SOURCE_REQUEST {
+		// A request-defined type's validator is compiled, not warmed, when
+		// the type is built; a rule protovalidate cannot compile shows here.
+		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET,
+			"descriptor_set: the rules of %s do not compile", g.target.Desc.FullName()).With("field", "descriptor_set")
 	}
 	f := classifier.FromValidation(err, g.s.opts.BusinessRules)
 	if partial, ok := g.partialMatch(msg, f); ok {

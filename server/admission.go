@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -11,11 +13,10 @@ import (
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -24,8 +25,12 @@ import (
 
 // Auth configures bearer-token authentication. The zero value turns it off.
 type Auth struct {
-	// Tokens are the accepted bearer tokens; none means no authentication.
+	// Tokens are the accepted bearer tokens; none (and no Subjects) means
+	// no authentication.
 	Tokens []string
+	// Subjects are accepted bearer tokens by the subject they authenticate:
+	// a caller presenting one is that subject, which Route.Callers names.
+	Subjects map[string]string
 	// OpenHealthAndReflection lets grpc.health.v1 and server reflection
 	// answer without a token, for probes and grpcurl.
 	OpenHealthAndReflection bool
@@ -37,7 +42,7 @@ type RateLimit struct {
 	// PerSecond is each caller's sustained request rate.
 	PerSecond float64
 	// Burst is how many requests a caller may send at once; 0 means
-	// max(1, PerSecond).
+	// PerSecond rounded up.
 	Burst int
 	// Shared, when set, enforces the limit across replicas; while it
 	// cannot decide (its store is down), the per-replica bucket does.
@@ -63,17 +68,23 @@ func (f SharedLimitFunc) Allow(ctx context.Context, key string) (time.Duration, 
 // authenticator checks bearer tokens in constant time. Tokens are compared
 // as SHA-256 digests so that their lengths do not leak either.
 type authenticator struct {
-	digests [][sha256.Size]byte
-	open    bool
+	digests  [][sha256.Size]byte
+	subjects []string // per digest; "" for a token without one
+	open     bool
 }
 
 func newAuthenticator(a Auth) *authenticator {
-	if len(a.Tokens) == 0 {
+	if len(a.Tokens) == 0 && len(a.Subjects) == 0 {
 		return nil
 	}
 	au := &authenticator{open: a.OpenHealthAndReflection}
 	for _, t := range a.Tokens {
 		au.digests = append(au.digests, sha256.Sum256([]byte(t)))
+		au.subjects = append(au.subjects, "")
+	}
+	for subject, t := range a.Subjects {
+		au.digests = append(au.digests, sha256.Sum256([]byte(t)))
+		au.subjects = append(au.subjects, subject)
 	}
 	return au
 }
@@ -84,9 +95,14 @@ func (a *authenticator) exempt(method string) bool {
 		strings.HasPrefix(method, "/grpc.reflection."))
 }
 
-// check returns the caller's identity (a digest prefix, never the token)
-// or an UNAUTHENTICATED status.
-func (a *authenticator) check(ctx context.Context) (string, error) {
+// identity is an authenticated caller.
+type identity struct {
+	id      string // a digest prefix of the token, never the token
+	subject string // the token's subject, "" when it has none
+}
+
+// check returns the caller's identity or an UNAUTHENTICATED status.
+func (a *authenticator) check(ctx context.Context) (identity, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var got [sha256.Size]byte
 	found := false
@@ -96,25 +112,30 @@ func (a *authenticator) check(ctx context.Context) (string, error) {
 			break
 		}
 	}
-	match := 0
-	for _, d := range a.digests {
-		match |= subtle.ConstantTimeCompare(got[:], d[:])
+	match, subject := 0, ""
+	for i, d := range a.digests {
+		eq := subtle.ConstantTimeCompare(got[:], d[:])
+		match |= eq
+		if eq == 1 {
+			subject = a.subjects[i]
+		}
 	}
 	if !found || match == 0 {
-		return "", status.Error(codes.Unauthenticated, "missing or invalid bearer token")
+		return identity{}, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNAUTHENTICATED,
+			"missing or invalid bearer token (metadata authorization: Bearer TOKEN)"))
 	}
-	return string(got[:8]), nil
+	return identity{id: string(got[:8]), subject: subject}, nil
 }
 
 func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if s.auth == nil || s.auth.exempt(info.FullMethod) {
 		return handler(ctx, req)
 	}
-	id, err := s.auth.check(ctx)
+	who, err := s.auth.check(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return handler(context.WithValue(ctx, callerKey{}, id), req)
+	return handler(context.WithValue(ctx, callerKey{}, who), req)
 }
 
 func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -129,11 +150,38 @@ func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 
 type callerKey struct{}
 
+// subject is the authenticated caller's subject, "" when the caller did not
+// authenticate or its token has none.
+func subject(ctx context.Context) string {
+	who, _ := ctx.Value(callerKey{}).(identity)
+	return who.subject
+}
+
+// cacheCaller names who is calling in cache keys: the authenticated
+// subject, else the bearer token's digest prefix, else the verified client
+// certificate's digest (mTLS), else the configured tenant, shared by every
+// caller guardgen cannot tell apart.
+func (s *Server) cacheCaller(ctx context.Context) string {
+	if who, ok := ctx.Value(callerKey{}).(identity); ok {
+		if who.subject != "" {
+			return "subject:" + who.subject
+		}
+		return "token:" + hex.EncodeToString([]byte(who.id))
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
+			sum := sha256.Sum256(info.State.VerifiedChains[0][0].Raw)
+			return "cert:" + hex.EncodeToString(sum[:8])
+		}
+	}
+	return "tenant:" + s.opts.CacheTenant
+}
+
 // caller identifies who is calling, for rate limiting: the token digest
 // when authenticated, else the peer's IP address.
 func caller(ctx context.Context) string {
-	if id, ok := ctx.Value(callerKey{}).(string); ok {
-		return "token:" + id
+	if who, ok := ctx.Value(callerKey{}).(identity); ok {
+		return "token:" + who.id
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		host, _, err := net.SplitHostPort(p.Addr.String())
@@ -167,7 +215,7 @@ func newLimiter(r RateLimit) *limiter {
 	}
 	burst := r.Burst
 	if burst <= 0 {
-		burst = max(1, int(r.PerSecond))
+		burst = int(math.Ceil(r.PerSecond))
 	}
 	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
 }

@@ -2,11 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -14,6 +15,7 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // degradable reports whether a final failure may be answered from the
@@ -64,30 +66,54 @@ func degradation(f *classifier.Failure, kind string) *guardgenv1.FailureDetail {
 	return d
 }
 
-// cacheKey identifies a request's result: target type, descriptor hash,
-// normalised prompt and the route and model asked for.
+// cacheKey identifies a request's result: what was asked for (target
+// type and descriptor, route and model, instructions, prompt and every
+// option that changes the output) and who asked.
 func (g *generation) cacheKey() string {
+	opts := g.req.GetOptions()
 	model := g.route.Name
-	if m := g.req.GetOptions().GetModel(); m != "" {
+	if m := opts.GetModel(); m != "" {
 		model += "/" + m
 	}
-	return fallback.Key(string(g.target.Desc.FullName()), g.target.Hash, g.req.GetPrompt(), model)
+	return fallback.Key(fallback.Scope{
+		TargetType:     string(g.target.Desc.FullName()),
+		DescriptorHash: g.target.Hash,
+		Model:          model,
+		Caller:         g.caller,
+		Instructions:   g.req.GetInstructions(),
+		Options:        outputOptions(opts),
+		Prompt:         g.req.GetPrompt(),
+	})
+}
+
+// outputOptions encodes the request options that change the answer:
+// all of them but those already in the key (route, model) and those that
+// only say how the request is served. An option added to GenerateOptions
+// is part of the key unless it is cleared here.
+func outputOptions(opts *guardgenv1.GenerateOptions) []byte {
+	if opts == nil {
+		return nil
+	}
+	o := proto.CloneOf(opts)
+	o.Route, o.Model = "", ""
+	o.MaxAttempts, o.MaxCacheAge, o.SkipCache, o.ReportConfidence = 0, nil, false, false
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(o) // cannot fail: no required fields
+	return b
 }
 
 // remember stores a clean answer as the last valid result for its key. A
 // cache failure never fails the request.
-func (g *generation) remember(ctx context.Context, msg proto.Message, js string, model string) {
-	if g.s.opts.Cache == nil {
+func (g *generation) remember(ctx context.Context, msg proto.Message, model string) {
+	if g.s.opts.Cache == nil || g.req.GetOptions().GetSkipCache() {
 		return
 	}
 	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil {
-		return
+	if err != nil || len(wire) > g.s.opts.MaxCacheEntryBytes {
+		return // it could not be served back
 	}
 	entry := fallback.Entry{
-		TypeURL: "type.googleapis.com/" + string(msg.ProtoReflect().Descriptor().FullName()),
+		TypeURL: typeURL(msg.ProtoReflect().Descriptor()),
 		Message: wire,
-		JSON:    js,
 		Model:   model,
 	}
 	if err := g.s.opts.Cache.Put(ctx, g.cacheKey(), entry); err != nil {
@@ -95,30 +121,126 @@ func (g *generation) remember(ctx context.Context, msg proto.Message, js string,
 	}
 }
 
+// typeURL is the google.protobuf.Any type URL of messages of md.
+func typeURL(md protoreflect.MessageDescriptor) string {
+	return "type.googleapis.com/" + string(md.FullName())
+}
+
+// fromCache answers from the last valid result for the request, if the
+// cache has one that passes checkEntry.
 func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guardgenv1.GenerateResponse {
-	if g.s.opts.Cache == nil {
+	if g.s.opts.Cache == nil || g.req.GetOptions().GetSkipCache() {
 		return nil
 	}
+	backend := g.s.opts.CacheBackend
 	entry, ok, err := g.s.opts.Cache.Get(ctx, g.cacheKey())
-	g.s.metrics.RecordCacheLookup(ctx, g.s.opts.CacheBackend, ok && err == nil)
-	if err != nil {
+	var reason string
+	switch {
+	case errors.Is(err, fallback.ErrUnavailable):
+		// The breaker has the backend off; it was logged when it opened.
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheOff)
+		return nil
+	case errors.Is(err, fallback.ErrUnauthenticated):
+		reason = "unauthenticated"
+	case errors.Is(err, fallback.ErrTooLarge):
+		reason = "too_large"
+	case errors.Is(err, fallback.ErrCorrupt):
+		reason = "corrupt"
+	case err != nil:
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheError)
 		g.s.logger.WarnContext(ctx, "cache get failed", "error", err)
 		return nil
+	case !ok:
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheMiss)
+		return nil
 	}
-	if !ok {
+	var msg proto.Message
+	if reason == "" {
+		msg, reason = g.checkEntry(entry, time.Now())
+	}
+	if reason != "" {
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheRejected)
+		g.s.metrics.RecordCacheRejected(ctx, backend, reason)
+		g.s.logger.WarnContext(ctx, "cache entry refused", "backend", backend, "reason", reason, "target", g.target.Desc.FullName())
 		return nil
 	}
 	age := fallback.Age(entry, time.Now())
+	if limit := g.req.GetOptions().GetMaxCacheAge().AsDuration(); limit > 0 && age > limit {
+		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheMiss)
+		return nil // older than the caller accepts
+	}
+	out, rf := g.respond(accepted{msg: msg})
+	if rf != nil {
+		return nil
+	}
+	g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheHit)
 	d := degradation(f, "cache")
 	d.Metadata["cache_age_seconds"] = strconv.FormatFloat(age.Seconds(), 'f', 3, 64)
 	g.s.metrics.RecordFallback(ctx, "cache")
-	return &guardgenv1.GenerateResponse{
-		Message:     &anypb.Any{TypeUrl: entry.TypeURL, Value: entry.Message},
-		Json:        entry.JSON,
-		Degraded:    true,
-		Degradation: d,
-		CacheAge:    durationpb.New(age),
+	out.Degraded, out.Degradation, out.CacheAge = true, d, durationpb.New(age)
+	return out
+}
+
+// maxClockSkew is how far in the future another replica's clock may date
+// an entry before the entry is refused as forged or broken.
+const maxClockSkew = 5 * time.Second
+
+// checkEntry decodes a cached entry into the request's target and returns
+// the message, or why it may not be served: a cache is outside input, so an
+// entry is served only if it is of the requested type, within the size
+// limit, dated within the TTL and not in the future, decodes with nothing
+// unknown in it, and passes the type's validation now.
+func (g *generation) checkEntry(e fallback.Entry, now time.Time) (proto.Message, string) {
+	switch {
+	case e.TypeURL != typeURL(g.target.Desc):
+		return nil, "type"
+	case len(e.Message) > g.s.opts.MaxCacheEntryBytes:
+		return nil, "too_large"
+	case e.StoredAt.IsZero() || now.Sub(e.StoredAt) > g.s.opts.CacheTTL:
+		return nil, "expired"
+	case e.StoredAt.After(now.Add(maxClockSkew)):
+		return nil, "future"
 	}
+	msg := g.target.Type.New().Interface()
+	if err := proto.Unmarshal(e.Message, msg); err != nil || hasUnknown(msg.ProtoReflect()) {
+		return nil, "undecodable"
+	}
+	if g.target.Validate(msg) != nil {
+		return nil, "invalid"
+	}
+	return msg, ""
+}
+
+// hasUnknown reports whether m, or a message within it, holds fields its
+// type does not define: bytes of another type that happen to parse.
+func hasUnknown(m protoreflect.Message) bool {
+	if len(m.GetUnknown()) > 0 {
+		return true
+	}
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+					found = hasUnknown(mv.Message())
+					return !found
+				})
+			}
+		case fd.IsList():
+			if fd.Message() != nil {
+				for i := range v.List().Len() {
+					if found = hasUnknown(v.List().Get(i).Message()); found {
+						break
+					}
+				}
+			}
+		case fd.Message() != nil:
+			found = hasUnknown(v.Message())
+		}
+		return !found
+	})
+	return found
 }
 
 // fromFallbackEntry asks the route's later entries once for a truncated

@@ -45,9 +45,9 @@ func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServi
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: name,
 		Model:    model,
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
-		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:   providers.BudgetPolicy{MaxTokens: -1},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
+		Breaker:  providers.BreakerPolicy{Disabled: true},
+		Budget:   providers.BudgetPolicy{Disabled: true},
 	})
 	return server.RouteEntry{
 		Provider:        name,
@@ -97,7 +97,7 @@ func startRoutes(t testing.TB, opts server.Options) *harness {
 		stop()
 		conn.Close()
 	})
-	return &harness{gen: guardgenv1.NewGenerationServiceClient(conn), targets: guardgenv1.NewTargetServiceClient(conn), stop: stop}
+	return &harness{addr: lis.Addr().String(), gen: guardgenv1.NewGenerationServiceClient(conn), targets: guardgenv1.NewTargetServiceClient(conn), stop: stop}
 }
 
 // agedCache is a memory cache whose entries were stored age ago, so the

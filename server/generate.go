@@ -42,7 +42,19 @@ func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, 
 		return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
 			"prompt: %d bytes exceeds the limit of %d", n, s.opts.MaxPromptBytes))
 	}
-	target, err := s.resolver.Resolve(req.GetTargetType(), req.GetDescriptorSet())
+	if s.opts.RequestTimeout > 0 {
+		// guardgen's own bound, whatever the caller sent or did not send.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
+		defer cancel()
+	}
+	ctx, cancel := s.withMargin(ctx)
+	defer cancel()
+	route, rf := s.route(ctx, req)
+	if rf != nil {
+		return nil, statusOf(rf)
+	}
+	target, err := s.resolver.ResolveContext(ctx, req.GetTargetType(), req.GetDescriptorSet())
 	if err != nil {
 		return nil, statusOf(resolveFailure(err))
 	}
@@ -52,24 +64,17 @@ func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, 
 	}
 	ctx, span := s.tracer.Start(ctx, spanName)
 	defer span.End()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*s.opts.DeadlineMargin {
-		// Answer with a FailureDetail before the caller's timer fires,
-		// rather than let it see a bare DEADLINE_EXCEEDED.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-s.opts.DeadlineMargin))
-		defer cancel()
-	}
-	route, rf := s.route(req)
-	if rf != nil {
-		return nil, statusOf(rf)
-	}
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
-	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure), events: events, start: start}
+	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
+		caller: s.cacheCaller(ctx), events: events, start: start}
 	run.ask = run.askUnary
 	if events != nil {
 		run.ask, events.g = run.askStream, run
 	}
 	resp, f := run.loop(ctx)
+	if f != nil && shutDown(ctx) {
+		f = shutdownFailure()
+	}
 	if f != nil {
 		f.Attempts = rec.Len()
 		if d := run.degrade(ctx, run.preq, f); d != nil {
@@ -119,6 +124,8 @@ type generation struct {
 	// answered is the number of the provider call whose output is the
 	// answer; 0 when no generation answered (a failure, cache, template).
 	answered int
+	// caller scopes the request's cached results (see cacheCaller).
+	caller string
 	// ask asks one route entry for one completion: askUnary, or askStream
 	// for GenerateStream, whose partials go to events.
 	ask    func(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure)
@@ -194,7 +201,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 			g.repairs, g.answered = a.repairs, call
 			out, rf := g.respond(a)
 			if rf == nil && !out.GetDegraded() {
-				g.remember(ctx, a.msg, out.GetJson(), resp.GetModel())
+				g.remember(ctx, a.msg, resp.GetModel())
 			}
 			return out, rf
 		}
@@ -372,8 +379,25 @@ func forwardMetadata(ctx context.Context) context.Context {
 	return metadata.NewOutgoingContext(ctx, out)
 }
 
+// withMargin keeps DeadlineMargin back from the caller's deadline, so that
+// a request that runs out of time still answers with its FailureDetail
+// before the caller's own timer fires rather than let it see a bare
+// DEADLINE_EXCEEDED. A deadline shorter than twice the margin keeps half
+// of what is left.
+func (s *Server) withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	left := time.Until(dl)
+	if !ok || left <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl.Add(-min(s.opts.DeadlineMargin, left/2)))
+}
+
 // resolveFailure classifies a target resolution error.
 func resolveFailure(err error) *classifier.Failure {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return classifier.FromProviderError(err).With("stage", "resolve_target")
+	}
 	reason := guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST
 	switch {
 	case errors.Is(err, schema.ErrUnknownTarget):
@@ -381,7 +405,17 @@ func resolveFailure(err error) *classifier.Failure {
 	case errors.Is(err, schema.ErrInvalidDescriptorSet):
 		reason = guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET
 	}
-	return classifier.Wrap(err, reason, "%s", err.Error())
+	f := classifier.Wrap(err, reason, "%s", err.Error())
+	if rerr, ok := errors.AsType[*schema.ResolveError](err); ok {
+		f.With("field", rerr.Field)
+		if rerr.Rule != "" {
+			f.With("rule", rerr.Rule)
+		}
+		if rerr.Element != "" {
+			f.With("element", rerr.Element)
+		}
+	}
+	return f
 }
 
 // annotate records the outcome on the Generate span: attempts, repairs and, for failures and degraded answers, the domain,

@@ -32,11 +32,15 @@ import (
 //     pushback trailer that clients' retry policies read;
 //  3. recovery turns a panic into INTERNAL with a PIPELINE_LOGIC
 //     FailureDetail, and the process lives on;
-//  4. authentication: a missing or wrong bearer token is UNAUTHENTICATED
+//  4. a request the codec could not decode (not UTF-8, not protobuf, over
+//     the size limit) is refused with its FailureDetail;
+//  5. shutdown: the handler's context ends when the drain runs out, and
+//     the call then answers UNAVAILABLE with a SHUTTING_DOWN FailureDetail;
+//  6. authentication: a missing or wrong bearer token is UNAUTHENTICATED
 //     (health and reflection may be exempt);
-//  5. admission: per-caller rate limit and the in-flight limit shed excess
+//  7. admission: per-caller rate limit and the in-flight limit shed excess
 //     load at once with RESOURCE_EXHAUSTED;
-//  6. request validation rejects bad input with INVALID_ARGUMENT and the
+//  8. request validation rejects bad input with INVALID_ARGUMENT and the
 //     protovalidate violations before any handler runs.
 //
 // The OpenTelemetry stats handler is installed beside the chain
@@ -47,6 +51,8 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 		s.countRejections,
 		s.retryPushback,
 		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)),
+		s.rejectUndecodable,
+		s.endOnShutdown,
 		s.authUnary,
 		s.admit,
 		s.validateRequests,

@@ -125,11 +125,12 @@ func startOpenAI(t *testing.T, opts server.Options, entries ...e2eEntry) *e2e {
 }
 
 // quickChain is a chain with millisecond backoff, so that tests of
-// anything but the waits themselves do not sleep for seconds.
+// anything but the waits themselves do not sleep for seconds; its
+// MaxDelay, the default's, lets RetryInfo hints be waited for.
 func quickChain(name string) providers.ChainOptions {
 	return providers.ChainOptions{
 		Provider: name,
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
 	}
 }
 
@@ -418,7 +419,7 @@ func TestOpenAISustainedOutage(t *testing.T) {
 
 	t.Run("budget alone", func(t *testing.T) {
 		t.Parallel()
-		h, resps := outage(t, providers.BreakerPolicy{ConsecutiveFailures: -1})
+		h, resps := outage(t, providers.BreakerPolicy{Disabled: true})
 		// With the default bucket of 10 tokens the first requests retry
 		// (3 + 2 attempts) until half of it is gone; from then on each
 		// request is one attempt.

@@ -79,8 +79,8 @@ func startBench(b *testing.B, provider providerv1.ProviderServiceServer, opts se
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "synthetic",
 		Model:    "synthetic-1",
-		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:   providers.BudgetPolicy{MaxTokens: -1},
+		Breaker:  providers.BreakerPolicy{Disabled: true},
+		Budget:   providers.BudgetPolicy{Disabled: true},
 	})
 	client := providerv1.NewProviderServiceClient(chain.InProcess(provider))
 	opts.Resolver = resolver

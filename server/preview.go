@@ -13,9 +13,13 @@ import (
 const redacted = `"[REDACTED]"`
 
 // preview returns at most limit runes of output with the string values of
-// the target's debug_redact fields masked. It works on raw text because a
-// preview is taken precisely when the output did not parse.
+// the target's debug_redact fields masked; "" when limit is 0. It works on
+// raw text because a preview is taken precisely when the output did not
+// parse.
 func preview(output string, target *schema.Target, limit int) string {
+	if limit <= 0 {
+		return ""
+	}
 	for _, name := range redactedNames(target.Desc) {
 		output = maskStringValues(output, name)
 	}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -18,6 +22,15 @@ import (
 type Route struct {
 	Name    string
 	Entries []RouteEntry
+	// AllowedModels are the models a request may name in options.model;
+	// none means a request may not name one.
+	AllowedModels []string
+	// MaxOutputTokens is the largest options.max_output_tokens a request
+	// may set; 0 means it may not set one (the entries' limits apply).
+	MaxOutputTokens uint32
+	// Callers are the authenticated subjects (Auth.Subjects) that may use
+	// the route; none means everyone.
+	Callers []string
 }
 
 // RouteEntry is one provider and model of a route.
@@ -52,14 +65,43 @@ func indexRoutes(routes []Route) (map[string]Route, error) {
 	return index, nil
 }
 
-// route returns the route a request names.
-func (s *Server) route(req *guardgenv1.GenerateRequest) (Route, *classifier.Failure) {
-	name := req.GetOptions().GetRoute()
+// route returns the route a request names, once the caller may use it
+// and the route allows the model and token limit the request asks for.
+func (s *Server) route(ctx context.Context, req *guardgenv1.GenerateRequest) (Route, *classifier.Failure) {
+	opts := req.GetOptions()
+	name := opts.GetRoute()
 	r, ok := s.routes[name]
 	if !ok {
-		return Route{}, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "options.route: unknown route %q", name)
+		return Route{}, requestFieldFailure(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "guardgen.route.known",
+			fmt.Sprintf("unknown route %q", name), "options", "route")
+	}
+	if len(r.Callers) > 0 && !slices.Contains(r.Callers, subject(ctx)) {
+		return Route{}, requestFieldFailure(guardgenv1.FailureReason_FAILURE_REASON_PERMISSION_DENIED, "guardgen.route.callers",
+			fmt.Sprintf("route %q is reserved for other callers", r.Name), "options", "route")
+	}
+	if m := opts.GetModel(); m != "" && !slices.Contains(r.AllowedModels, m) {
+		reason := fmt.Sprintf("route %q lets requests choose no model", r.Name)
+		if len(r.AllowedModels) > 0 {
+			reason = fmt.Sprintf("route %q allows %s", r.Name, strings.Join(r.AllowedModels, ", "))
+		}
+		return Route{}, requestFieldFailure(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "guardgen.route.model",
+			fmt.Sprintf("model %q is not allowed: %s", m, reason), "options", "model")
+	}
+	if n := opts.GetMaxOutputTokens(); n > r.MaxOutputTokens {
+		return Route{}, requestFieldFailure(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "guardgen.route.max_output_tokens",
+			fmt.Sprintf("%d exceeds route %q's limit of %d", n, r.Name, r.MaxOutputTokens), "options", "max_output_tokens").
+			With("limit", strconv.FormatUint(uint64(r.MaxOutputTokens), 10))
 	}
 	return r, nil
+}
+
+// requestFieldFailure is a failure of the request field at path, with the
+// violation that names it.
+func requestFieldFailure(reason guardgenv1.FailureReason, ruleID, message string, path ...string) *classifier.Failure {
+	field := strings.Join(path, ".")
+	f := classifier.New(reason, "%s: %s", field, message)
+	f.Violations = []*validatepb.Violation{fieldViolation(path, ruleID, message)}
+	return f.With("field", field)
 }
 
 // falls reports whether a provider failure moves a route to its next

@@ -222,7 +222,7 @@ func TestVerifyRejectIsReaskedWithTheReason(t *testing.T) {
 // sees the field and, cut to the preview length, the verifier's reason.
 func TestVerifyRejectTwiceFails(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{})
+	h := start(t, harnessOptions{server: server.Options{PreviewLength: 200}})
 	_, err := generate(t, h, "ok,verify_reject,ok,verify_reject", verifiedRequest())
 	want := outcome{Code: codes.Aborted, Reason: "VERIFICATION_FAILED", Domain: output, Action: retry, Recoverable: true, Calls: 4}
 	if diff := cmp.Diff(want, observe(t, nil, err)); diff != "" {

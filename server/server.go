@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -18,6 +17,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/fallback"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/schema"
@@ -41,7 +41,8 @@ type Options struct {
 	// MaxProviderCalls caps provider calls per request, transport retries,
 	// re-asks and fallbacks together; 0 means 6.
 	MaxProviderCalls int
-	// PreviewLength bounds output previews in failures; 0 means 200.
+	// PreviewLength bounds output previews in failures and logs, in runes;
+	// 0 leaves previews out.
 	PreviewLength int
 	// LogRawPayloads adds the prompt and the accepted (or last) model
 	// output to each Generate's log line, each cut to PreviewLength with
@@ -71,22 +72,41 @@ type Options struct {
 	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
 	// rules and the message size limit.
 	MaxPromptBytes int
-	// ShutdownTimeout bounds the drain of in-flight calls on shutdown;
-	// 0 means 15 s.
+	// ShutdownTimeout bounds shutdown, from the signal to the end of the
+	// drain of in-flight calls; calls still running then are ended with
+	// UNAVAILABLE and a SHUTTING_DOWN FailureDetail, and Serve returns
+	// within about half a second more whatever the handlers do. 0 ends
+	// in-flight calls at once.
 	ShutdownTimeout time.Duration
 	// DeadlineMargin is kept back from the caller's deadline so that a
 	// request that runs out of time still answers with its FailureDetail
-	// before the caller's own timer fires; 0 means 100 ms. Deadlines shorter
-	// than twice the margin are left as they are.
+	// before the caller's own timer fires; 0 keeps none. A deadline
+	// shorter than twice the margin keeps half of what is left.
 	DeadlineMargin time.Duration
+	// RequestTimeout bounds each Generate call, whatever deadline the
+	// caller sent; a shorter caller deadline wins. 0 leaves only the
+	// caller's.
+	RequestTimeout time.Duration
 	// DrainDelay keeps serving for this long after health turns
 	// NOT_SERVING, before new calls are refused, so balancers and probes
-	// see the change first. 0 stops taking calls at once.
+	// see the change first; it is part of ShutdownTimeout. 0 stops taking
+	// calls at once.
 	DrainDelay time.Duration
 	// Cache holds the last valid result per request, for the degradation
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
 	CacheBackend string
+	// CacheTTL is how old a cached result may be (0 means
+	// fallback.DefaultTTL); MaxCacheEntryBytes bounds one (0 means
+	// fallback.DefaultMaxEntryBytes). A cached entry outside either is
+	// refused, as is one of another type, dated in the future, undecodable
+	// or invalid.
+	CacheTTL           time.Duration
+	MaxCacheEntryBytes int
+	// CacheTenant scopes the cached results of callers guardgen cannot
+	// tell apart (no bearer token, no verified client certificate); each
+	// authenticated caller's results are its own.
+	CacheTenant string
 	// Templates are per-type fallback messages, the chain's last resort.
 	Templates *fallback.Templates
 	// Metrics records guardgen's metrics; nil records nothing.
@@ -113,7 +133,14 @@ type Options struct {
 	// MaxInFlight (RetryInfo and grpc-retry-pushback-ms); 0 tells none.
 	ShedRetryAfter time.Duration
 	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
+	// A request up to twice this size is refused with a FailureDetail
+	// (REQUEST_TOO_LARGE); a larger one by grpc-go itself, before it is
+	// read, with a bare RESOURCE_EXHAUSTED.
 	MaxRecvBytes int
+	// MaxHeaderListBytes bounds the metadata of a call (the HTTP/2 header
+	// list as HPACK counts it); 0 means 16 KiB. The transport refuses a
+	// larger one before any handler runs.
+	MaxHeaderListBytes uint32
 	// ServerOptions are added to the grpc.Server's (TLS credentials).
 	ServerOptions []grpc.ServerOption
 }
@@ -137,6 +164,11 @@ type Server struct {
 	auth             *authenticator
 	limiter          *limiter
 	inFlight         chan struct{}
+	codec            *requestCodec
+	// stopping is cancelled, with errShuttingDown as its cause, when the
+	// drain runs out on shutdown: every handler's context derives from it.
+	stopping     context.Context
+	stopHandlers context.CancelCauseFunc
 	// unaryChain is interceptors() as one, for GenerationService's streams.
 	unaryChain grpc.UnaryServerInterceptor
 }
@@ -163,14 +195,11 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxProviderCalls <= 0 {
 		opts.MaxProviderCalls = 6
 	}
-	if opts.PreviewLength <= 0 {
-		opts.PreviewLength = 200
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = fallback.DefaultTTL
 	}
-	if opts.DeadlineMargin <= 0 {
-		opts.DeadlineMargin = 100 * time.Millisecond
-	}
-	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = 15 * time.Second
+	if opts.MaxCacheEntryBytes <= 0 {
+		opts.MaxCacheEntryBytes = fallback.DefaultMaxEntryBytes
 	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},
@@ -190,6 +219,7 @@ func New(opts Options) (*Server, error) {
 		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
 	}
+	s.stopping, s.stopHandlers = context.WithCancelCause(context.Background())
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}
@@ -203,12 +233,21 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRecvBytes <= 0 {
 		opts.MaxRecvBytes = 4 << 20
 	}
+	if opts.MaxHeaderListBytes == 0 {
+		opts.MaxHeaderListBytes = 16 << 10
+	}
+	s.codec = newRequestCodec(opts.MaxRecvBytes)
 	s.unaryChain = chainUnary(s.interceptors())
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
-		grpc.MaxRecvMsgSize(opts.MaxRecvBytes),
+		grpc.ForceServerCodecV2(s.codec),
+		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
+		// own limit, which answers without one, is the backstop.
+		grpc.MaxRecvMsgSize(2 * opts.MaxRecvBytes),
+		grpc.MaxHeaderListSize(opts.MaxHeaderListBytes),
+		grpc.UnknownServiceHandler(unknownMethod),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(grpcOpts...)
 	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
@@ -221,38 +260,10 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Serve serves on lis until ctx is done, then shuts down gracefully:
-// health turns NOT_SERVING first so balancers stop sending, in-flight calls
-// drain for at most ShutdownTimeout, and whatever remains is cut off.
-func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	served := make(chan error, 1)
-	go func() { served <- s.grpc.Serve(lis) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	s.health.Shutdown()
-	s.logger.Info("shutting down", slog.Duration("drain_delay", s.opts.DrainDelay), slog.Duration("drain_timeout", s.opts.ShutdownTimeout))
-	if s.opts.DrainDelay > 0 {
-		time.Sleep(s.opts.DrainDelay)
-	}
-	drained := make(chan struct{})
-	go func() {
-		s.grpc.GracefulStop()
-		close(drained)
-	}()
-	timer := time.NewTimer(s.opts.ShutdownTimeout)
-	defer timer.Stop()
-	select {
-	case <-drained:
-	case <-timer.C:
-		s.logger.Warn("drain timed out; stopping in-flight calls")
-		s.grpc.Stop()
-		<-drained
-	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
-	}
-	return nil
+// unknownMethod answers a call to a service or method the server does not
+// have, in place of grpc-go's bare UNIMPLEMENTED.
+func unknownMethod(_ any, stream grpc.ServerStream) error {
+	method, _ := grpc.Method(stream.Context())
+	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
+		"unknown method %q; server reflection lists the services", method))
 }

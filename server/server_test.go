@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/config"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -70,11 +71,11 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	chain := providers.NewChain(providers.ChainOptions{
 		Provider: "synthetic",
 		Model:    "synthetic-1",
-		Policy:   providers.Policy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
 		// Parallel fault plans share this chain; the breaker and the budget
 		// have tests of their own.
-		Breaker: providers.BreakerPolicy{ConsecutiveFailures: -1},
-		Budget:  providers.BudgetPolicy{MaxTokens: -1},
+		Breaker: providers.BreakerPolicy{Disabled: true},
+		Budget:  providers.BudgetPolicy{Disabled: true},
 		Tracer:  chainTracer(ho.tracer),
 	})
 	opts := ho.server
@@ -84,7 +85,9 @@ func start(t *testing.T, ho harnessOptions) *harness {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	client := providerv1.NewProviderServiceClient(chain.InProcess(ho.provider))
-	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
+	// A request may set max_output_tokens up to config's default.
+	opts.Routes = []server.Route{{Name: "default", MaxOutputTokens: config.RouteMaxOutputTokens,
+		Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -496,7 +499,7 @@ func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*
 func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond}})
+	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 10 * time.Second}})
 	ctx := context.Background()
 	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)

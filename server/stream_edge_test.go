@@ -92,11 +92,26 @@ func rest(s grpc.ServerStreamingClient[guardgenv1.GenerateStreamResponse]) (*gua
 }
 
 // TestStreamDrainsOnShutdown: a stream in flight when the server is told
-// to stop finishes, with its response.
+// to stop finishes, with its response; one that outlives the drain ends
+// with UNAVAILABLE and a SHUTTING_DOWN FailureDetail.
 func TestStreamDrainsOnShutdown(t *testing.T) {
 	t.Parallel()
+	t.Run("outlived", func(t *testing.T) {
+		t.Parallel()
+		g := newStreamGate()
+		h := start(t, harnessOptions{provider: g, server: server.Options{ShutdownTimeout: 300 * time.Millisecond}})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		s := firstPartial(t, ctx, h, &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket})
+		<-g.entered
+		h.stop()
+		_, err := rest(s)
+		if fd, _ := failureOf(t, err); status.Code(err) != codes.Unavailable || fd.GetReason() != guardgenv1.FailureReason_FAILURE_REASON_SHUTTING_DOWN {
+			t.Errorf("stream outliving the drain ended with %v (%v), want UNAVAILABLE, SHUTTING_DOWN", err, fd)
+		}
+	})
 	g := newStreamGate()
-	h := start(t, harnessOptions{provider: g})
+	h := start(t, harnessOptions{provider: g, server: server.Options{ShutdownTimeout: 10 * time.Second}})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	s := firstPartial(t, ctx, h, &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket})
@@ -179,7 +194,7 @@ func TestStreamAdmission(t *testing.T) {
 // DEADLINE_EXCEEDED and its FailureDetail before the caller's own timer.
 func TestStreamDeadline(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{})
+	h := start(t, harnessOptions{server: server.Options{DeadlineMargin: 100 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(withFaults(t.Context(), "hang"), time.Second)
 	defer cancel()
 	s, err := h.gen.GenerateStream(ctx, &guardgenv1.GenerateRequest{Prompt: "Nothing cached here", TargetType: ticket})

@@ -9,41 +9,47 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
-// streamInterceptors is the server's stream chain.
+// streamInterceptors is the server's stream chain, outermost first: a
+// message the codec could not decode is refused as it arrives, then
+// GenerationService's streams go through the unary chain (see streams),
+// and the others (health's Watch, reflection) end on shutdown and are
+// authenticated.
 func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
-	return []grpc.StreamServerInterceptor{s.streams}
+	return []grpc.StreamServerInterceptor{s.rejectUndecodableStream, s.streams}
 }
 
 // streams runs GenerationService's streams through the unary chain
 // (interceptors), so that a stream is logged, counted, given retry
-// pushback, recovered, authenticated and admitted exactly as a Generate
-// call is; its in-flight slot is held until the stream ends, and its
-// request is validated as it is received. Other streams (health's Watch,
-// reflection) are long-lived and only authenticated: they must not hold
-// an in-flight slot.
+// pushback, recovered, ended on shutdown with its FailureDetail,
+// authenticated and admitted exactly as a Generate call is; its in-flight
+// slot is held until the stream ends, and its request is validated as it
+// is received. Other streams are long-lived and only end on shutdown and
+// are authenticated: they must not hold an in-flight slot.
 func (s *Server) streams(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if !strings.HasPrefix(info.FullMethod, "/"+guardgenv1.GenerationService_ServiceDesc.ServiceName+"/") {
-		return s.authStream(srv, ss, info, handler)
+		return s.endStreamOnShutdown(srv, ss, info, func(srv any, ss grpc.ServerStream) error {
+			return s.authStream(srv, ss, info, handler)
+		})
 	}
 	unary := &grpc.UnaryServerInfo{Server: srv, FullMethod: info.FullMethod}
 	_, err := s.unaryChain(ss.Context(), nil, unary, func(ctx context.Context, _ any) (any, error) {
-		return nil, handler(srv, &checkedStream{ServerStream: ss, ctx: ctx, s: s, info: unary})
+		return nil, handler(srv, &validatedStream{ServerStream: ss, ctx: ctx, s: s, info: unary})
 	})
 	return err
 }
 
-// checkedStream is a stream whose context is the chain's and whose
+// validatedStream is a stream whose context is the chain's and whose
 // request is validated as it is received.
-type checkedStream struct {
+type validatedStream struct {
 	grpc.ServerStream
 	ctx  context.Context
 	s    *Server
 	info *grpc.UnaryServerInfo
 }
 
-func (c *checkedStream) Context() context.Context { return c.ctx }
+func (c *validatedStream) Context() context.Context { return c.ctx }
 
-func (c *checkedStream) RecvMsg(m any) error {
+func (c *validatedStream) RecvMsg(m any) error {
 	if err := c.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}

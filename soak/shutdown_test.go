@@ -37,15 +37,20 @@ server:
   shutdown_timeout_seconds: %g
 `
 
-// TestShutdownUnderLoad sends SIGTERM to the real guardgen binary while
-// hundreds of calls wait on a 2 s provider: none of them fails, health
-// turns NOT_SERVING before any of them ends, new calls are refused, and
-// the process exits cleanly within its shutdown timeout.
+// TestShutdownUnderLoad sends SIGTERM to the real guardgen binary, with
+// its default drain delay, while hundreds of calls wait on a 5 s provider:
+// none of them fails, health turns NOT_SERVING before any of them ends, a
+// new call is still served after the flip (the drain delay) and refused
+// only later (the listener closed), and the process exits cleanly within
+// its shutdown timeout.
 func TestShutdownUnderLoad(t *testing.T) {
 	const (
-		inFlight        = 600
-		minInFlight     = 500 // in flight when SIGTERM is sent
-		providerDelay   = 2 * time.Second
+		inFlight    = 600
+		minInFlight = 500 // in flight when SIGTERM is sent
+		// Long enough that the ramp-up below (600 calls, about a second on
+		// a loaded two-core machine) ends well before the first call
+		// could: every call is still waiting when SIGTERM arrives.
+		providerDelay   = 5 * time.Second
 		shutdownTimeout = 10 * time.Second
 		loadConns       = 4
 	)
@@ -151,11 +156,27 @@ func TestShutdownUnderLoad(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("health never reported NOT_SERVING after SIGTERM")
 	}
-	// A new call after the flip is refused: the listener is closed.
-	refusedCtx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	_, refusedErr := guardgenv1.NewGenerationServiceClient(dial()).Generate(refusedCtx,
-		&guardgenv1.GenerateRequest{Prompt: prompts[0], TargetType: ticketType})
-	cancel()
+	// A new call right after the flip is served: balancers are given the
+	// drain delay to notice. Later ones are refused: the listener closed.
+	newCall := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), providerDelay+5*time.Second)
+		defer cancel()
+		_, err := guardgenv1.NewGenerationServiceClient(dial()).Generate(ctx,
+			&guardgenv1.GenerateRequest{Prompt: prompts[0], TargetType: ticketType})
+		return err
+	}
+	drainErr := newCall()
+	served := 0 // new calls served after the flip, which the upstream saw too
+	if drainErr == nil {
+		served++
+	}
+	var refusedErr error
+	for until := time.Now().Add(shutdownTimeout); time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
+		if refusedErr = newCall(); refusedErr != nil {
+			break
+		}
+		served++
+	}
 
 	load.Wait()
 	var exited time.Time
@@ -204,14 +225,17 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d calls failed", failed, inFlight)
 	}
-	if up.Count() != inFlight || cancelled > 0 {
-		t.Errorf("upstream saw %d requests (%d cancelled), want %d, none cancelled", up.Count(), cancelled, inFlight)
+	if up.Count() != inFlight+served || cancelled > 0 {
+		t.Errorf("upstream saw %d requests (%d cancelled), want %d, none cancelled", up.Count(), cancelled, inFlight+served)
 	}
 	if !flipped.Before(firstDone) {
 		t.Errorf("health turned NOT_SERVING at +%s, after the first in-flight call ended at +%s", flipped.Sub(sigterm), firstDone.Sub(sigterm))
 	}
+	if drainErr != nil {
+		t.Errorf("a new call right after the flip = %v, want OK (served during the drain delay)", drainErr)
+	}
 	if status.Code(refusedErr) != codes.Unavailable {
-		t.Errorf("a call after the flip = %v, want UNAVAILABLE", refusedErr)
+		t.Errorf("a new call after the drain delay = %v, want UNAVAILABLE", refusedErr)
 	}
 	if proc.err != nil {
 		t.Errorf("guardgen exit: %v", proc.err)
@@ -312,4 +336,87 @@ func (r pollResult) since(sig time.Time) string {
 	}
 	return fmt.Sprintf("%d polls; last SERVING sent %s, first NOT_SERVING sent %s, first error sent %s (%v; %d errors), SERVING after NOT_SERVING %d",
 		r.polls, at(r.lastServing), at(r.firstNotServing), at(r.firstError), r.firstErr, r.errors, r.servingAfterNotServing)
+}
+
+// TestShutdownEndsHungCalls sends SIGTERM to the real guardgen binary while
+// calls without a deadline of their own wait on an upstream that never
+// answers: when the shutdown timeout runs out each of them is answered
+// UNAVAILABLE with a SHUTTING_DOWN FailureDetail, its upstream request is
+// cancelled, and the process exits within the timeout plus one second.
+func TestShutdownEndsHungCalls(t *testing.T) {
+	const (
+		calls           = 20
+		shutdownTimeout = time.Second
+	)
+	up := openaitest.New()
+	defer up.Close()
+	up.SetDefault(openaitest.Step{Hang: true})
+	file := filepath.Join(t.TempDir(), "guardgen.yaml")
+	yaml := fmt.Sprintf(shutdownConfig, up.URL(), shutdownTimeout.Seconds()) + "  drain_delay_seconds: 0\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc := start(t, buildBinary(t, "github.com/guardgen/guardgen"), "--config", file, "--listen", "127.0.0.1:0", "--metrics-listen", "")
+	var serving struct{ Listen string }
+	if err := json.Unmarshal([]byte(proc.waitLine(t, `"msg":"serving"`, 30*time.Second)), &serving); err != nil || serving.Listen == "" {
+		t.Fatalf("serving line: %v %+v", err, serving)
+	}
+	conn, err := grpc.NewClient(serving.Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gen := guardgenv1.NewGenerationServiceClient(conn)
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			// Far beyond the shutdown timeout (and below the default request
+			// timeout): only shutdown can end these calls in time.
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+			defer cancel()
+			_, err := gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: prompts[i%len(prompts)], TargetType: ticketType})
+			errs <- err
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); up.Count() < calls; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d calls reached the upstream", up.Count(), calls)
+		}
+	}
+
+	sigterm := time.Now()
+	if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-proc.exited:
+	case <-time.After(shutdownTimeout + 10*time.Second):
+		t.Fatalf("guardgen still runs %s after SIGTERM", shutdownTimeout+10*time.Second)
+	}
+	if d := time.Since(sigterm); d > shutdownTimeout+time.Second {
+		t.Errorf("guardgen exited %s after SIGTERM, want within %s", d.Round(time.Millisecond), shutdownTimeout+time.Second)
+	}
+	if proc.err != nil {
+		t.Errorf("guardgen exit: %v\n%s", proc.err, proc.output())
+	}
+	for range calls {
+		err := <-errs
+		var reason guardgenv1.FailureReason
+		for _, d := range status.Convert(err).Details() {
+			if fd, ok := d.(*guardgenv1.FailureDetail); ok {
+				reason = fd.GetReason()
+			}
+		}
+		if status.Code(err) != codes.Unavailable || reason != guardgenv1.FailureReason_FAILURE_REASON_SHUTTING_DOWN {
+			t.Errorf("hung call = %v, want UNAVAILABLE with a SHUTTING_DOWN FailureDetail", err)
+		}
+	}
+	for i := range calls {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		r, err := up.Wait(ctx, i)
+		cancel()
+		if err != nil || !r.Cancelled {
+			t.Errorf("upstream request %d: cancelled %v, %v; want cancelled", i, r.Cancelled, err)
+		}
+	}
 }

@@ -83,24 +83,34 @@ server:
   # margin above the 0.1 s default absorbs scheduling delay so that what is
   # checked is guardgen's behaviour (it answers before the caller's
   # deadline), not the host's load.
-  deadline_margin_seconds: 0.3
+  deadline_margin_seconds: 0.5
+  drain_delay_seconds: 0
 `
 
 func duration(t *testing.T) time.Duration {
-	if *soakDuration > 0 {
-		return *soakDuration
-	}
-	if env := os.Getenv("SOAK_DURATION"); env != "" {
-		d, err := time.ParseDuration(env)
-		if err != nil {
-			t.Fatalf("SOAK_DURATION: %v", err)
-		}
+	if d := flagOrEnv(t, *soakDuration, "SOAK_DURATION"); d > 0 {
 		return d
 	}
 	if testing.Short() {
 		return 10 * time.Second
 	}
 	return 30 * time.Second
+}
+
+// flagOrEnv is the duration a flag sets, else the one the environment
+// variable env holds, else 0.
+func flagOrEnv(t *testing.T, flagged time.Duration, env string) time.Duration {
+	if flagged > 0 {
+		return flagged
+	}
+	if v := os.Getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s: %v", env, err)
+		}
+		return d
+	}
+	return 0
 }
 
 // TestSoak sends steady load at guardgen (in process, OpenAI provider)

@@ -23,6 +23,9 @@
 //	llm_pipeline_reasks_total{reason}
 //	llm_pipeline_fallbacks_total{kind}
 //	llm_pipeline_cache_lookups_total{backend,result}
+//	llm_pipeline_cache_rejected_total{backend,reason}
+//	llm_pipeline_cache_writes_total{backend,result}
+//	llm_pipeline_cache_breaker_state{backend}
 //	llm_pipeline_breaker_state{provider}
 //	llm_pipeline_alerts_total{domain}
 //

@@ -90,6 +90,9 @@ type Metrics struct {
 	reasks           metric.Int64Counter
 	fallbacks        metric.Int64Counter
 	cacheLookups     metric.Int64Counter
+	cacheRejected    metric.Int64Counter
+	cacheWrites      metric.Int64Counter
+	cacheBreaker     metric.Int64Gauge
 	breakerState     metric.Int64Gauge
 	alerts           metric.Int64Counter
 	confidence       metric.Float64Histogram
@@ -198,10 +201,18 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 	m.reasks = counter("reasks", "{reask}",
 		"Re-asks: further provider calls that carry the previous output's parse error or violations.")
 	m.fallbacks = counter("fallbacks", "{fallback}", "Degraded answers served, by fallback kind (cache, route, template, partial).")
-	m.cacheLookups = counter("cache.lookups", "{lookup}", "Fallback cache lookups by backend and result (hit, miss).")
+	m.cacheLookups = counter("cache.lookups", "{lookup}",
+		"Fallback cache lookups by backend and result (hit, miss, error, off: breaker open, rejected: entry refused).")
+	m.cacheRejected = counter("cache.rejected", "{entry}",
+		"Cache entries refused instead of served, by backend and reason (corrupt, unauthenticated, too_large, type, undecodable, invalid, expired, future).")
+	m.cacheWrites = counter("cache.writes", "{write}",
+		"Fallback cache writes by backend and result (stored, failed, dropped: queue full, skipped: breaker open).")
 	// No unit: "1" would make the exporter append "_ratio".
 	m.breakerState, err = meter.Int64Gauge(name("breaker.state"),
 		metric.WithDescription("Circuit breaker state per provider: 0 closed, 1 half-open, 2 open."))
+	errs = append(errs, err)
+	m.cacheBreaker, err = meter.Int64Gauge(name("cache.breaker.state"),
+		metric.WithDescription("Circuit breaker state per cache backend: 0 closed, 1 half-open, 2 open."))
 	errs = append(errs, err)
 	m.alerts = counter("alerts", "{alert}", "Alert events fired, by failure domain.")
 	// No unit, as for the breaker gauge: confidence is a probability.

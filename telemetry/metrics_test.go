@@ -37,6 +37,9 @@ var wantFamilies = []string{
 	"llm_pipeline_reasks_total",
 	"llm_pipeline_fallbacks_total",
 	"llm_pipeline_cache_lookups_total",
+	"llm_pipeline_cache_rejected_total",
+	"llm_pipeline_cache_writes_total",
+	"llm_pipeline_cache_breaker_state",
 	"llm_pipeline_breaker_state",
 	"llm_pipeline_alerts_total",
 	"llm_pipeline_requests_rejected_total",
@@ -84,8 +87,11 @@ func recordOneOfEach(ctx context.Context, m *telemetry.Metrics) {
 	m.RecordRetry(ctx, "synthetic", guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_UNAVAILABLE)
 	m.RecordReask(ctx, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH)
 	m.RecordFallback(ctx, telemetry.FallbackCache)
-	m.RecordCacheLookup(ctx, "memory", true)
-	m.RecordCacheLookup(ctx, "memory", false)
+	m.RecordCacheLookup(ctx, "memory", telemetry.CacheHit)
+	m.RecordCacheLookup(ctx, "memory", telemetry.CacheMiss)
+	m.RecordCacheRejected(ctx, "redis", "unauthenticated")
+	m.RecordCacheWrite(ctx, "redis", "dropped")
+	m.SetCacheBreakerState(ctx, "redis", telemetry.BreakerOpen)
 	m.SetBreakerState(ctx, "synthetic", telemetry.BreakerOpen)
 	m.RecordAlert(ctx, guardgenv1.FailureDomain_FAILURE_DOMAIN_OUTPUT_SEMANTIC)
 }
@@ -205,6 +211,9 @@ func TestRecordedValues(t *testing.T) {
 		{"llm_pipeline_fallbacks_total", map[string]string{"kind": "cache"}, 1},
 		{"llm_pipeline_cache_lookups_total", map[string]string{"backend": "memory", "result": "hit"}, 1},
 		{"llm_pipeline_cache_lookups_total", map[string]string{"backend": "memory", "result": "miss"}, 1},
+		{"llm_pipeline_cache_rejected_total", map[string]string{"backend": "redis", "reason": "unauthenticated"}, 1},
+		{"llm_pipeline_cache_writes_total", map[string]string{"backend": "redis", "result": "dropped"}, 1},
+		{"llm_pipeline_cache_breaker_state", map[string]string{"backend": "redis"}, 2},
 		{"llm_pipeline_breaker_state", map[string]string{"provider": "synthetic"}, 2},
 		{"llm_pipeline_alerts_total", map[string]string{"domain": "OUTPUT_SEMANTIC"}, 1},
 	}

@@ -314,20 +314,61 @@ func (m *Metrics) RecordFallback(ctx context.Context, kind FallbackKind) {
 	m.fallbacks.Add(ctx, 1, metric.WithAttributes(attribute.String(labelKind, v)))
 }
 
+// CacheResult is the outcome of a fallback-cache lookup.
+type CacheResult string
+
+// Outcomes of a cache lookup.
+const (
+	CacheHit      CacheResult = "hit"
+	CacheMiss     CacheResult = "miss"
+	CacheError    CacheResult = "error"    // the backend failed or timed out
+	CacheOff      CacheResult = "off"      // the backend's breaker is open
+	CacheRejected CacheResult = "rejected" // an entry was found and refused
+)
+
 // RecordCacheLookup counts a fallback-cache lookup on backend (memory,
-// redis, ...) as a hit or a miss.
-func (m *Metrics) RecordCacheLookup(ctx context.Context, backend string, hit bool) {
+// redis, ...) by result.
+func (m *Metrics) RecordCacheLookup(ctx context.Context, backend string, result CacheResult) {
 	if m == nil {
 		return
 	}
-	result := "miss"
-	if hit {
-		result = "hit"
-	}
 	m.cacheLookups.Add(ctx, 1, metric.WithAttributes(
+		attribute.String(labelBackend, m.backends.value(backend)),
+		attribute.String(labelResult, string(result)),
+	))
+}
+
+// RecordCacheRejected counts a cache entry refused instead of served, by
+// why (a short fixed word such as "type" or "unauthenticated").
+func (m *Metrics) RecordCacheRejected(ctx context.Context, backend, reason string) {
+	if m == nil {
+		return
+	}
+	m.cacheRejected.Add(ctx, 1, metric.WithAttributes(
+		attribute.String(labelBackend, m.backends.value(backend)),
+		attribute.String(labelReason, reason),
+	))
+}
+
+// RecordCacheWrite counts a cache write by result (stored, failed,
+// dropped, skipped).
+func (m *Metrics) RecordCacheWrite(ctx context.Context, backend, result string) {
+	if m == nil {
+		return
+	}
+	m.cacheWrites.Add(ctx, 1, metric.WithAttributes(
 		attribute.String(labelBackend, m.backends.value(backend)),
 		attribute.String(labelResult, result),
 	))
+}
+
+// SetCacheBreakerState sets the breaker gauge of a cache backend.
+func (m *Metrics) SetCacheBreakerState(ctx context.Context, backend string, state BreakerState) {
+	if m == nil {
+		return
+	}
+	m.cacheBreaker.Record(ctx, int64(state), metric.WithAttributes(
+		attribute.String(labelBackend, m.backends.value(backend))))
 }
 
 // BreakerState is a circuit breaker's state, numbered as the gauge

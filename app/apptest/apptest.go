@@ -25,15 +25,17 @@ type Server struct {
 
 // Start runs guardgen from cfg on a free loopback port until the test ends,
 // then stops it and checks that Serve returned cleanly. The metrics
-// listener is turned off (read App.Metrics().Handler() instead); log lines
-// go to the test's output unless opts.LogOutput says otherwise. cfg is
-// changed in place.
+// listener is turned off (read App.Metrics().Handler() instead) and so is
+// the drain delay (no balancer watches a test's server); log lines go to
+// the test's output unless opts.LogOutput says otherwise. cfg is changed
+// in place.
 func Start(t testing.TB, cfg *configv1.Config, opts app.Options) *Server {
 	t.Helper()
 	if cfg.Server == nil {
 		cfg.Server = &configv1.Server{}
 	}
 	cfg.Server.MetricsListen = proto.String("")
+	cfg.Server.DrainDelaySeconds = proto.Float64(0)
 	if opts.LogOutput == nil {
 		opts.LogOutput = t.Output()
 	}

@@ -100,9 +100,19 @@ func launch(t testing.TB, path string) (*Server, error) {
 	}
 }
 
-// Stop terminates the server and waits for it to exit. It is idempotent.
+// Freeze stops the server process (SIGSTOP): it keeps its port and its
+// connections but answers nothing, as a Redis stuck in a long command, a
+// paused VM or a saturated host does, until Thaw.
+func (s *Server) Freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Stop terminates the server, frozen or not, and waits for it to exit. It
+// is idempotent.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
+		s.Thaw()
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.waitDone:

@@ -8,7 +8,9 @@
 // backoff and the circuit breaker. Upstream failures come back as gRPC
 // statuses with google.rpc details, as the provider contract in
 // proto/guardgen/provider/v1 defines them; upstream error bodies never reach
-// a status message, since they can echo the prompt.
+// a status message, since they can echo the prompt. Response bodies are
+// read through a size limit (Options.MaxResponseBytes), so an upstream
+// cannot make one call hold more memory than that.
 //
 // Output is constrained in one of three modes ([OutputMode]): Structured
 // Outputs with a strict JSON Schema (the default; [Strict] converts

@@ -71,8 +71,13 @@ func (p *Provider) fault(ctx, callCtx context.Context, resp *http.Response, err 
 	}
 	if resp != nil && resp.StatusCode >= http.StatusBadRequest {
 		// An error status whose body is not an OpenAI error (a proxy's HTML
-		// page, a cut-off body): the status code alone decides.
+		// page, a cut-off body, one past the size limit): the status code
+		// alone decides.
 		return httpFault(upstreamError{Status: resp.StatusCode, Header: resp.Header}, p.now())
+	}
+	if errors.Is(err, errResponseTooLarge) {
+		return withDetails(codes.ResourceExhausted, "openai: upstream response exceeds the size limit",
+			&errdetails.ErrorInfo{Domain: ErrorInfoDomain, Reason: ReasonOutputTooLarge}, nil)
 	}
 	return transportFault(resp, err)
 }

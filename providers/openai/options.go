@@ -97,6 +97,10 @@ type Options struct {
 	// HTTPClient makes the requests; nil means a client of the provider's
 	// own, on a clone of http.DefaultTransport, released by Close.
 	HTTPClient *http.Client
+	// MaxResponseBytes bounds each upstream response body; a larger one is
+	// not read past the bound and fails with RESOURCE_EXHAUSTED and
+	// ErrorInfo reason OUTPUT_TOO_LARGE. 0 means DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 	// MaxOutputTokens is sent (in the TokenLimit field) when a request does
 	// not set its own; 0 leaves it to the model.
 	MaxOutputTokens uint32

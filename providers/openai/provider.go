@@ -60,6 +60,12 @@ func New(opts Options) (*Provider, error) {
 	if opts.Timeout < 0 {
 		return nil, errors.New("openai: negative timeout")
 	}
+	if opts.MaxResponseBytes < 0 {
+		return nil, errors.New("openai: negative response size limit")
+	}
+	if opts.MaxResponseBytes == 0 {
+		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	p := &Provider{
 		model:      opts.Model,
 		mode:       opts.Mode,
@@ -97,6 +103,7 @@ func New(opts Options) (*Provider, error) {
 		// guardgen's client interceptors retry; the SDK retrying too would
 		// multiply attempts and hide them from the retry budget.
 		option.WithMaxRetries(0),
+		option.WithMiddleware(limitBody(opts.MaxResponseBytes)),
 	}
 	if prop := opts.Propagator; prop != nil {
 		reqOpts = append(reqOpts, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {

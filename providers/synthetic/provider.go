@@ -56,7 +56,9 @@ func New(opts ...Option) *Provider {
 
 // Complete answers with an instance of req.OutputSchema.JsonSchema, or with
 // the fault the plan assigns to this call. The same first user message
-// always yields the same instance.
+// always yields the same instance. An answer longer than
+// req.Sampling.MaxOutputTokens (at four characters per token) is cut there
+// with finish reason LENGTH, as a model's would be.
 func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
 	resp, f, err := p.answer(ctx, req)
 	if err != nil {
@@ -105,6 +107,11 @@ func (p *Provider) answer(ctx context.Context, req *providerv1.CompleteRequest) 
 	prompt := firstUser(req.GetMessages())
 	seed := fnv64a(prompt)
 	r := f.answer(&request{schema: s, seed: seed, prompt: prompt, verification: verification, arg: arg})
+	if limit := int(req.GetSampling().GetMaxOutputTokens()); limit > 0 && r.finish == providerv1.FinishReason_FINISH_REASON_STOP && len(r.content) > 4*limit {
+		// A real model stops at its token limit: the output is cut (at the
+		// four characters per token usage assumes) and says so.
+		r.content, r.finish = r.content[:4*limit], providerv1.FinishReason_FINISH_REASON_LENGTH
+	}
 	model := req.GetModel()
 	if model == "" {
 		model = Model

@@ -241,6 +241,31 @@ func TestCompleteModelAndUsage(t *testing.T) {
 	}
 }
 
+// TestCompleteStopsAtTokenLimit: an answer longer than the request's
+// token limit is cut there with finish reason LENGTH; one within it is
+// whole.
+func TestCompleteStopsAtTokenLimit(t *testing.T) {
+	t.Parallel()
+	req := request(targets(t)[0].schema, "twelve chars")
+	whole, err := synthetic.New().Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Sampling = &providerv1.SamplingOptions{MaxOutputTokens: 1}
+	cut, err := synthetic.New().Complete(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cut.GetFinishReason() != providerv1.FinishReason_FINISH_REASON_LENGTH || cut.GetContent() != whole.GetContent()[:4] {
+		t.Errorf("limit 1: %s %q, want LENGTH and the first 4 characters of %q", cut.GetFinishReason(), cut.GetContent(), whole.GetContent())
+	}
+	req.Sampling.MaxOutputTokens = uint32(len(whole.GetContent()))
+	if resp, err := synthetic.New().Complete(context.Background(), req); err != nil || resp.GetContent() != whole.GetContent() ||
+		resp.GetFinishReason() != providerv1.FinishReason_FINISH_REASON_STOP {
+		t.Errorf("ample limit: %v, %v; want the whole answer", resp, err)
+	}
+}
+
 func TestCompleteRejectsBadSchemas(t *testing.T) {
 	t.Parallel()
 	for name, schema := range map[string]string{

@@ -162,6 +162,9 @@ const (
 	FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED    FailureReason = 6
 	FailureReason_FAILURE_REASON_CIRCUIT_OPEN         FailureReason = 7
 	FailureReason_FAILURE_REASON_OVERLOADED           FailureReason = 8
+	// The server ended the call because it is shutting down and its drain
+	// ran out: retry, another replica will answer.
+	FailureReason_FAILURE_REASON_SHUTTING_DOWN FailureReason = 9
 	// Input constraint.
 	FailureReason_FAILURE_REASON_INVALID_REQUEST         FailureReason = 20
 	FailureReason_FAILURE_REASON_UNKNOWN_TARGET          FailureReason = 21
@@ -170,6 +173,17 @@ const (
 	FailureReason_FAILURE_REASON_CONTENT_FILTER          FailureReason = 24
 	FailureReason_FAILURE_REASON_REFUSAL                 FailureReason = 25
 	FailureReason_FAILURE_REASON_CANCELLED               FailureReason = 26
+	// FAILURE_REASON_REQUEST_TOO_LARGE: the request message, or a part of it
+	// such as the descriptor set, is over the server's size limit.
+	FailureReason_FAILURE_REASON_REQUEST_TOO_LARGE FailureReason = 27
+	// FAILURE_REASON_UNAUTHENTICATED: no valid bearer token.
+	FailureReason_FAILURE_REASON_UNAUTHENTICATED FailureReason = 28
+	// FAILURE_REASON_PERMISSION_DENIED: the caller may not use what the
+	// request names (a route reserved for other callers).
+	FailureReason_FAILURE_REASON_PERMISSION_DENIED FailureReason = 29
+	// FAILURE_REASON_UNKNOWN_METHOD: the call names a service or method this
+	// server does not have.
+	FailureReason_FAILURE_REASON_UNKNOWN_METHOD FailureReason = 30
 	// Output semantic.
 	FailureReason_FAILURE_REASON_TRUNCATED         FailureReason = 40
 	FailureReason_FAILURE_REASON_NO_JSON           FailureReason = 41
@@ -204,6 +218,7 @@ var (
 		6:  "FAILURE_REASON_RETRIES_EXHAUSTED",
 		7:  "FAILURE_REASON_CIRCUIT_OPEN",
 		8:  "FAILURE_REASON_OVERLOADED",
+		9:  "FAILURE_REASON_SHUTTING_DOWN",
 		20: "FAILURE_REASON_INVALID_REQUEST",
 		21: "FAILURE_REASON_UNKNOWN_TARGET",
 		22: "FAILURE_REASON_INVALID_DESCRIPTOR_SET",
@@ -211,6 +226,10 @@ var (
 		24: "FAILURE_REASON_CONTENT_FILTER",
 		25: "FAILURE_REASON_REFUSAL",
 		26: "FAILURE_REASON_CANCELLED",
+		27: "FAILURE_REASON_REQUEST_TOO_LARGE",
+		28: "FAILURE_REASON_UNAUTHENTICATED",
+		29: "FAILURE_REASON_PERMISSION_DENIED",
+		30: "FAILURE_REASON_UNKNOWN_METHOD",
 		40: "FAILURE_REASON_TRUNCATED",
 		41: "FAILURE_REASON_NO_JSON",
 		42: "FAILURE_REASON_MALFORMED_JSON",
@@ -235,6 +254,7 @@ var (
 		"FAILURE_REASON_RETRIES_EXHAUSTED":       6,
 		"FAILURE_REASON_CIRCUIT_OPEN":            7,
 		"FAILURE_REASON_OVERLOADED":              8,
+		"FAILURE_REASON_SHUTTING_DOWN":           9,
 		"FAILURE_REASON_INVALID_REQUEST":         20,
 		"FAILURE_REASON_UNKNOWN_TARGET":          21,
 		"FAILURE_REASON_INVALID_DESCRIPTOR_SET":  22,
@@ -242,6 +262,10 @@ var (
 		"FAILURE_REASON_CONTENT_FILTER":          24,
 		"FAILURE_REASON_REFUSAL":                 25,
 		"FAILURE_REASON_CANCELLED":               26,
+		"FAILURE_REASON_REQUEST_TOO_LARGE":       27,
+		"FAILURE_REASON_UNAUTHENTICATED":         28,
+		"FAILURE_REASON_PERMISSION_DENIED":       29,
+		"FAILURE_REASON_UNKNOWN_METHOD":          30,
 		"FAILURE_REASON_TRUNCATED":               40,
 		"FAILURE_REASON_NO_JSON":                 41,
 		"FAILURE_REASON_MALFORMED_JSON":          42,
@@ -436,7 +460,7 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	"\"RECOVERY_ACTION_RETRY_WITH_BACKOFF\x10\x01\x12\"\n" +
 	"\x1eRECOVERY_ACTION_REJECT_AND_FIX\x10\x02\x12%\n" +
 	"!RECOVERY_ACTION_ALERT_AND_DEGRADE\x10\x03\x12%\n" +
-	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\x91\b\n" +
+	"!RECOVERY_ACTION_FALLBACK_TO_CACHE\x10\x04*\xc6\t\n" +
 	"\rFailureReason\x12\x1e\n" +
 	"\x1aFAILURE_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bFAILURE_REASON_RATE_LIMITED\x10\x01\x12\"\n" +
@@ -446,14 +470,19 @@ const file_guardgen_v1_failure_proto_rawDesc = "" +
 	" FAILURE_REASON_DEADLINE_EXCEEDED\x10\x05\x12$\n" +
 	" FAILURE_REASON_RETRIES_EXHAUSTED\x10\x06\x12\x1f\n" +
 	"\x1bFAILURE_REASON_CIRCUIT_OPEN\x10\a\x12\x1d\n" +
-	"\x19FAILURE_REASON_OVERLOADED\x10\b\x12\"\n" +
+	"\x19FAILURE_REASON_OVERLOADED\x10\b\x12 \n" +
+	"\x1cFAILURE_REASON_SHUTTING_DOWN\x10\t\x12\"\n" +
 	"\x1eFAILURE_REASON_INVALID_REQUEST\x10\x14\x12!\n" +
 	"\x1dFAILURE_REASON_UNKNOWN_TARGET\x10\x15\x12)\n" +
 	"%FAILURE_REASON_INVALID_DESCRIPTOR_SET\x10\x16\x12*\n" +
 	"&FAILURE_REASON_CONTEXT_LENGTH_EXCEEDED\x10\x17\x12!\n" +
 	"\x1dFAILURE_REASON_CONTENT_FILTER\x10\x18\x12\x1a\n" +
 	"\x16FAILURE_REASON_REFUSAL\x10\x19\x12\x1c\n" +
-	"\x18FAILURE_REASON_CANCELLED\x10\x1a\x12\x1c\n" +
+	"\x18FAILURE_REASON_CANCELLED\x10\x1a\x12$\n" +
+	" FAILURE_REASON_REQUEST_TOO_LARGE\x10\x1b\x12\"\n" +
+	"\x1eFAILURE_REASON_UNAUTHENTICATED\x10\x1c\x12$\n" +
+	" FAILURE_REASON_PERMISSION_DENIED\x10\x1d\x12!\n" +
+	"\x1dFAILURE_REASON_UNKNOWN_METHOD\x10\x1e\x12\x1c\n" +
 	"\x18FAILURE_REASON_TRUNCATED\x10(\x12\x1a\n" +
 	"\x16FAILURE_REASON_NO_JSON\x10)\x12!\n" +
 	"\x1dFAILURE_REASON_MALFORMED_JSON\x10*\x12\"\n" +

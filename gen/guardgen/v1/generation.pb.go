@@ -256,17 +256,23 @@ type GenerateOptions struct {
 	// log-probabilities from the provider) even when the target sets no
 	// min_confidence.
 	ReportConfidence bool `protobuf:"varint,20,opt,name=report_confidence,json=reportConfidence,proto3" json:"report_confidence,omitempty"`
+	// max_cache_age refuses cached answers older than this when the request
+	// degrades to the cache. Unset or zero: any age within the cache's TTL.
+	MaxCacheAge *durationpb.Duration `protobuf:"bytes,21,opt,name=max_cache_age,json=maxCacheAge,proto3" json:"max_cache_age,omitempty"`
+	// skip_cache keeps this request out of the cache: it is never answered
+	// from the cache and its answer is not stored.
+	SkipCache bool `protobuf:"varint,22,opt,name=skip_cache,json=skipCache,proto3" json:"skip_cache,omitempty"`
 	// stream_strings makes GenerateStream show a string field while it is
 	// being written, growing from partial to partial (listed in
 	// growing_fields until it is complete). Off, a string appears only once
 	// complete. Strings whose values are a list (an "in" rule) appear only
 	// once complete either way.
-	StreamStrings bool `protobuf:"varint,21,opt,name=stream_strings,json=streamStrings,proto3" json:"stream_strings,omitempty"`
+	StreamStrings bool `protobuf:"varint,23,opt,name=stream_strings,json=streamStrings,proto3" json:"stream_strings,omitempty"`
 	// stream_resets lets GenerateStream retry a provider stream that broke
 	// after partials were sent, announcing it with a reset event. Off, a
 	// stream is retried only until its first partial; after that a broken
-	// stream fails the attempt (metadata retry_stopped: partials_sent).
-	StreamResets  bool `protobuf:"varint,22,opt,name=stream_resets,json=streamResets,proto3" json:"stream_resets,omitempty"`
+	// stream fails the attempt (metadata retry_stopped: stream_started).
+	StreamResets  bool `protobuf:"varint,24,opt,name=stream_resets,json=streamResets,proto3" json:"stream_resets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,6 +373,20 @@ func (x *GenerateOptions) GetStrictSchemaMode() bool {
 func (x *GenerateOptions) GetReportConfidence() bool {
 	if x != nil {
 		return x.ReportConfidence
+	}
+	return false
+}
+
+func (x *GenerateOptions) GetMaxCacheAge() *durationpb.Duration {
+	if x != nil {
+		return x.MaxCacheAge
+	}
+	return nil
+}
+
+func (x *GenerateOptions) GetSkipCache() bool {
+	if x != nil {
+		return x.SkipCache
 	}
 	return false
 }
@@ -1633,7 +1653,7 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xf5\x04\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xdd\x05\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
@@ -1645,9 +1665,12 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x05top_p\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x04topP\x88\x01\x01\x12:\n" +
 	"\bexamples\x18\b \x03(\v2\x14.guardgen.v1.ExampleB\b\xbaH\x05\x92\x01\x02\x10\x10R\bexamples\x121\n" +
 	"\x12strict_schema_mode\x18\t \x01(\bH\x03R\x10strictSchemaMode\x88\x01\x01\x12+\n" +
-	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidence\x12%\n" +
-	"\x0estream_strings\x18\x15 \x01(\bR\rstreamStrings\x12#\n" +
-	"\rstream_resets\x18\x16 \x01(\bR\fstreamResetsB\x0e\n" +
+	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidence\x12G\n" +
+	"\rmax_cache_age\x18\x15 \x01(\v2\x19.google.protobuf.DurationB\b\xbaH\x05\xaa\x01\x022\x00R\vmaxCacheAge\x12\x1d\n" +
+	"\n" +
+	"skip_cache\x18\x16 \x01(\bR\tskipCache\x12%\n" +
+	"\x0estream_strings\x18\x17 \x01(\bR\rstreamStrings\x12#\n" +
+	"\rstream_resets\x18\x18 \x01(\bR\fstreamResetsB\x0e\n" +
 	"\f_temperatureB\a\n" +
 	"\x05_seedB\b\n" +
 	"\x06_top_pB\x15\n" +
@@ -1802,9 +1825,9 @@ var file_guardgen_v1_generation_proto_goTypes = []any{
 	(*Attempt)(nil),                        // 15: guardgen.v1.Attempt
 	(*Repair)(nil),                         // 16: guardgen.v1.Repair
 	(*descriptorpb.FileDescriptorSet)(nil), // 17: google.protobuf.FileDescriptorSet
-	(*anypb.Any)(nil),                      // 18: google.protobuf.Any
-	(*FailureDetail)(nil),                  // 19: guardgen.v1.FailureDetail
-	(*durationpb.Duration)(nil),            // 20: google.protobuf.Duration
+	(*durationpb.Duration)(nil),            // 18: google.protobuf.Duration
+	(*anypb.Any)(nil),                      // 19: google.protobuf.Any
+	(*FailureDetail)(nil),                  // 20: guardgen.v1.FailureDetail
 	(*v1.Usage)(nil),                       // 21: guardgen.provider.v1.Usage
 	(v1.FinishReason)(0),                   // 22: guardgen.provider.v1.FinishReason
 	(*v1.Constraint)(nil),                  // 23: guardgen.provider.v1.Constraint
@@ -1813,43 +1836,44 @@ var file_guardgen_v1_generation_proto_depIdxs = []int32{
 	17, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
 	3,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
 	4,  // 2: guardgen.v1.GenerateOptions.examples:type_name -> guardgen.v1.Example
-	18, // 3: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
-	19, // 4: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
-	10, // 5: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	20, // 6: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
-	7,  // 7: guardgen.v1.GenerateStreamResponse.partial:type_name -> guardgen.v1.PartialMessage
-	8,  // 8: guardgen.v1.GenerateStreamResponse.reset:type_name -> guardgen.v1.StreamReset
-	5,  // 9: guardgen.v1.GenerateStreamResponse.response:type_name -> guardgen.v1.GenerateResponse
-	18, // 10: guardgen.v1.PartialMessage.message:type_name -> google.protobuf.Any
-	0,  // 11: guardgen.v1.StreamReset.reason:type_name -> guardgen.v1.ResetReason
-	19, // 12: guardgen.v1.StreamReset.failure:type_name -> guardgen.v1.FailureDetail
-	15, // 13: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	21, // 14: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	20, // 15: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	16, // 16: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	11, // 17: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
-	13, // 18: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
-	14, // 19: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
-	20, // 20: guardgen.v1.GenerationReport.first_partial:type_name -> google.protobuf.Duration
-	12, // 21: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
-	1,  // 22: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
-	21, // 23: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
-	22, // 24: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	21, // 25: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	20, // 26: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	16, // 27: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	19, // 28: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	23, // 29: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
-	9,  // 30: guardgen.v1.Attempt.abort:type_name -> guardgen.v1.StreamAbort
-	2,  // 31: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	2,  // 32: guardgen.v1.GenerationService.GenerateStream:input_type -> guardgen.v1.GenerateRequest
-	5,  // 33: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	6,  // 34: guardgen.v1.GenerationService.GenerateStream:output_type -> guardgen.v1.GenerateStreamResponse
-	33, // [33:35] is the sub-list for method output_type
-	31, // [31:33] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	18, // 3: guardgen.v1.GenerateOptions.max_cache_age:type_name -> google.protobuf.Duration
+	19, // 4: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
+	20, // 5: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
+	10, // 6: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
+	18, // 7: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	7,  // 8: guardgen.v1.GenerateStreamResponse.partial:type_name -> guardgen.v1.PartialMessage
+	8,  // 9: guardgen.v1.GenerateStreamResponse.reset:type_name -> guardgen.v1.StreamReset
+	5,  // 10: guardgen.v1.GenerateStreamResponse.response:type_name -> guardgen.v1.GenerateResponse
+	19, // 11: guardgen.v1.PartialMessage.message:type_name -> google.protobuf.Any
+	0,  // 12: guardgen.v1.StreamReset.reason:type_name -> guardgen.v1.ResetReason
+	20, // 13: guardgen.v1.StreamReset.failure:type_name -> guardgen.v1.FailureDetail
+	15, // 14: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	21, // 15: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	18, // 16: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	16, // 17: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	11, // 18: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
+	13, // 19: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
+	14, // 20: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
+	18, // 21: guardgen.v1.GenerationReport.first_partial:type_name -> google.protobuf.Duration
+	12, // 22: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
+	1,  // 23: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
+	21, // 24: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
+	22, // 25: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	21, // 26: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	18, // 27: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	16, // 28: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	20, // 29: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	23, // 30: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
+	9,  // 31: guardgen.v1.Attempt.abort:type_name -> guardgen.v1.StreamAbort
+	2,  // 32: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	2,  // 33: guardgen.v1.GenerationService.GenerateStream:input_type -> guardgen.v1.GenerateRequest
+	5,  // 34: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	6,  // 35: guardgen.v1.GenerationService.GenerateStream:output_type -> guardgen.v1.GenerateStreamResponse
+	34, // [34:36] is the sub-list for method output_type
+	32, // [32:34] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }

@@ -284,9 +284,14 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if streams, _ := body["stream"].(bool); streams && step.Body == "" && step.Error == nil && step.Status < http.StatusBadRequest {
-		s.stream(w, r, rec, step, body)
+		s.stream(w, r, rec, withTokenLimit(step, body), body)
 		return
 	}
+	if step.PadContent > 0 {
+		s.writePadded(w, step, body)
+		return
+	}
+	step = withTokenLimit(step, body)
 	status, contentType, payload := s.render(step, body)
 	if step.TruncateBody {
 		truncate(w, status, contentType, step.Headers, payload)
@@ -300,6 +305,47 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(payload)))
 	w.WriteHeader(status)
 	_, _ = w.Write(payload)
+}
+
+// withTokenLimit cuts step's content at the request's
+// max_completion_tokens (at four characters per token), with finish reason
+// "length", as a model stops at its limit; a step with its own finish
+// reason is left alone.
+func withTokenLimit(step Step, req map[string]any) Step {
+	limit, _ := req["max_completion_tokens"].(float64)
+	if limit <= 0 || step.FinishReason != "" || float64(len(step.Content)) <= 4*limit {
+		return step
+	}
+	step.Content, step.FinishReason = step.Content[:int(4*limit)], "length"
+	return step
+}
+
+// padMarker stands for the padding in a rendered completion: JSON encodes
+// its NUL bytes as \u0000, which scripted content does not produce by
+// accident.
+const padMarker = "\x00pad\x00"
+
+// writePadded answers with step's chat completion, its content followed by
+// step.PadContent spaces, streamed.
+func (s *Server) writePadded(w http.ResponseWriter, step Step, req map[string]any) {
+	step.Content += padMarker
+	if step.Content == padMarker {
+		step.Content = "{}" + padMarker
+	}
+	payload := s.completion(step, req)
+	prefix, suffix, _ := bytes.Cut(payload, []byte(`\u0000pad\u0000`))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(prefix); err != nil {
+		return
+	}
+	chunk := bytes.Repeat([]byte(" "), 32<<10)
+	for left := step.PadContent; left > 0; left -= int64(len(chunk)) {
+		if _, err := w.Write(chunk[:min(left, int64(len(chunk)))]); err != nil {
+			return // the client stopped reading
+		}
+	}
+	_, _ = w.Write(suffix)
 }
 
 // render returns the status, content type and body that step answers with.

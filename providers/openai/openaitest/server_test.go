@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -405,5 +406,31 @@ func TestStreamEvents(t *testing.T) {
 	got := srv.Requests()[0]
 	if !got.Streamed || len(got.ChunkTimes) != 2 || got.ChunkTimes[1].Sub(got.ChunkTimes[0]) < 50*time.Millisecond {
 		t.Errorf("streamed %v, chunk times %v; want two, 50ms or more apart", got.Streamed, got.ChunkTimes)
+	}
+}
+
+// TestTokenLimit: content longer than max_completion_tokens (four
+// characters each) is cut there with finish reason "length"; shorter
+// content, and a step with its own finish reason, are sent as scripted.
+func TestTokenLimit(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	const content = `{"category":"billing","priority":3}`
+	srv.Enqueue(openaitest.Reply(content), openaitest.Reply(content), openaitest.Step{Content: content, FinishReason: "stop"})
+	for _, tt := range []struct {
+		limit           int
+		content, finish string
+	}{{2, content[:8], "length"}, {100, content, "stop"}, {2, content, "stop"}} {
+		resp, err := post(t.Context(), client(t), srv.URL(),
+			fmt.Sprintf(`{"model":"m","max_completion_tokens":%d,"messages":[{"role":"user","content":"hi"}]}`, tt.limit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := decode(t, resp)
+		choice := body["choices"].([]any)[0].(map[string]any)
+		if got := choice["message"].(map[string]any)["content"]; got != tt.content || choice["finish_reason"] != tt.finish {
+			t.Errorf("limit %d: content %q, finish %v; want %q, %s", tt.limit, got, choice["finish_reason"], tt.content, tt.finish)
+		}
 	}
 }

@@ -43,7 +43,9 @@ type Step struct {
 	TruncateBody bool
 
 	// Content is the assistant message's content; "" means "{}" unless
-	// Refusal is set or NoContent is true.
+	// Refusal is set or NoContent is true. Content longer than the
+	// request's max_completion_tokens (at four characters per token) is cut
+	// there with finish reason "length", unless FinishReason is set.
 	Content string
 	// NoContent sends a null content even when Refusal is empty.
 	NoContent bool
@@ -72,11 +74,16 @@ type Step struct {
 	// a streaming request ("stream": true) gets them, in server-sent
 	// events, each after its Delay; without Chunks the whole content is one
 	// chunk, with Logprobs. A request that does not stream gets their
-	// concatenation when Content (ToolArguments) is empty.
+	// concatenation when Content (ToolArguments) is empty. The request's
+	// max_completion_tokens cuts Content, not Chunks.
 	Chunks []Chunk
 	// BreakStream cuts the connection after the chunks, before the finish
 	// reason, the usage and [DONE]: a stream broken mid-answer.
 	BreakStream bool
+	// PadContent appends this many spaces to the assistant content, sent
+	// in chunks without a Content-Length, so that a test can send an
+	// answer of any size without holding it in memory.
+	PadContent int64
 }
 
 // Chunk is one piece of a streamed answer.

@@ -229,12 +229,16 @@ type Execution struct {
 	// max_attempts counts provider calls per request and route entry, the
 	// first included (3 means one call and two retries). Default: 3.
 	MaxAttempts *uint32 `protobuf:"varint,1,opt,name=max_attempts,json=maxAttempts,proto3,oneof" json:"max_attempts,omitempty"`
-	// base_delay_seconds is the wait before the first retry. Default: 2.
+	// base_delay_seconds is the wait before the first retry; 0 retries at
+	// once. Default: 2.
 	BaseDelaySeconds *float64 `protobuf:"fixed64,2,opt,name=base_delay_seconds,json=baseDelaySeconds,proto3,oneof" json:"base_delay_seconds,omitempty"`
-	// max_delay_seconds caps every wait (before jitter). Default: 20.
+	// max_delay_seconds caps every wait (before jitter). A provider's
+	// RetryInfo (Retry-After) hint longer than this is not waited for: the
+	// call fails at once and hands the hint to the caller as RetryInfo.
+	// Default: 20.
 	MaxDelaySeconds *float64 `protobuf:"fixed64,3,opt,name=max_delay_seconds,json=maxDelaySeconds,proto3,oneof" json:"max_delay_seconds,omitempty"`
-	// jitter_factor is the largest fraction of a wait added at random, 0..1.
-	// Default: 0.3.
+	// jitter_factor is the largest fraction of a wait added at random, 0..1;
+	// 0 adds none. Default: 0.3.
 	JitterFactor *float64 `protobuf:"fixed64,4,opt,name=jitter_factor,json=jitterFactor,proto3,oneof" json:"jitter_factor,omitempty"`
 	// infra_errors names the transient faults that are retried, with the
 	// Python OpenAI SDK's exception names as in the article; guardgen maps
@@ -245,9 +249,13 @@ type Execution struct {
 	// the three enables both). Default: RateLimitError, APITimeoutError,
 	// APIConnectionError. An empty list in a file keeps the default; set
 	// max_attempts to 1 to retry nothing.
-	InfraErrors   []string `protobuf:"bytes,5,rep,name=infra_errors,json=infraErrors,proto3" json:"infra_errors,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	InfraErrors []string `protobuf:"bytes,5,rep,name=infra_errors,json=infraErrors,proto3" json:"infra_errors,omitempty"`
+	// attempt_timeout_seconds bounds each transport attempt of a provider
+	// that sets no attempt_timeout_seconds of its own; a timed-out attempt
+	// is UPSTREAM_TIMEOUT and may be retried. Default: 30.
+	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,6,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
@@ -313,6 +321,13 @@ func (x *Execution) GetInfraErrors() []string {
 		return x.InfraErrors
 	}
 	return nil
+}
+
+func (x *Execution) GetAttemptTimeoutSeconds() float64 {
+	if x != nil && x.AttemptTimeoutSeconds != nil {
+		return *x.AttemptTimeoutSeconds
+	}
+	return 0
 }
 
 // Validation configures how model output is turned into a message.
@@ -626,11 +641,12 @@ type Provider struct {
 	// project sets the OpenAI-Project header (openai only). Empty: not sent.
 	Project string `protobuf:"bytes,7,opt,name=project,proto3" json:"project,omitempty"`
 	// timeout_seconds bounds one provider call as a whole: every transport
-	// attempt and backoff wait. Unset: only the caller's deadline.
+	// attempt and backoff wait. Unset: only server.request_timeout_seconds
+	// and the caller's deadline.
 	TimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
 	// attempt_timeout_seconds bounds each transport attempt; a timed-out
-	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset: only
-	// timeout_seconds and the caller's deadline.
+	// attempt is UPSTREAM_TIMEOUT and may be retried. Unset:
+	// llm_pipeline.execution.attempt_timeout_seconds.
 	AttemptTimeoutSeconds *float64 `protobuf:"fixed64,9,opt,name=attempt_timeout_seconds,json=attemptTimeoutSeconds,proto3,oneof" json:"attempt_timeout_seconds,omitempty"`
 	// output_mode is how JSON is asked for (openai only), which says whether
 	// the server honours response_format:
@@ -981,7 +997,20 @@ type Route struct {
 	// name is what GenerateOptions.route names.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// entries are tried in order; the first is the primary.
-	Entries       []*RouteEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	Entries []*RouteEntry `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	// allowed_models are the models a request may name in options.model on
+	// this route; any other is INVALID_ARGUMENT. Empty: requests may not name
+	// a model (the entries' models serve).
+	AllowedModels []string `protobuf:"bytes,3,rep,name=allowed_models,json=allowedModels,proto3" json:"allowed_models,omitempty"`
+	// max_output_tokens is the largest options.max_output_tokens a request may
+	// set on this route; more is INVALID_ARGUMENT (a request may always ask
+	// for less). Unset: 4096.
+	MaxOutputTokens *uint32 `protobuf:"varint,4,opt,name=max_output_tokens,json=maxOutputTokens,proto3,oneof" json:"max_output_tokens,omitempty"`
+	// callers are the authenticated subjects (see Auth) allowed to use this
+	// route; anyone else gets PERMISSION_DENIED. Use it for routes that are
+	// not for ordinary callers, such as a synthetic drill route. Empty: every
+	// caller. Needs server.auth.
+	Callers       []string `protobuf:"bytes,5,rep,name=callers,proto3" json:"callers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1026,6 +1055,27 @@ func (x *Route) GetName() string {
 func (x *Route) GetEntries() []*RouteEntry {
 	if x != nil {
 		return x.Entries
+	}
+	return nil
+}
+
+func (x *Route) GetAllowedModels() []string {
+	if x != nil {
+		return x.AllowedModels
+	}
+	return nil
+}
+
+func (x *Route) GetMaxOutputTokens() uint32 {
+	if x != nil && x.MaxOutputTokens != nil {
+		return *x.MaxOutputTokens
+	}
+	return 0
+}
+
+func (x *Route) GetCallers() []string {
+	if x != nil {
+		return x.Callers
 	}
 	return nil
 }
@@ -1119,7 +1169,10 @@ type Targets struct {
 	// own (guardgen.v1.field) option as a whole; verifier_route, when set,
 	// replaces the type's (guardgen.v1.message) option. At start every type
 	// must be known and every path must name a field. Default: none.
-	Semantics     map[string]*TargetSemantics `protobuf:"bytes,5,rep,name=semantics,proto3" json:"semantics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Semantics map[string]*TargetSemantics `protobuf:"bytes,5,rep,name=semantics,proto3" json:"semantics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// request_types bounds the target types that requests define
+	// themselves with descriptor_set, or turns them off.
+	RequestTypes  *RequestTypes `protobuf:"bytes,6,opt,name=request_types,json=requestTypes,proto3" json:"request_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1189,6 +1242,13 @@ func (x *Targets) GetSemantics() map[string]*TargetSemantics {
 	return nil
 }
 
+func (x *Targets) GetRequestTypes() *RequestTypes {
+	if x != nil {
+		return x.RequestTypes
+	}
+	return nil
+}
+
 // TargetSemantics are the semantic checks of one target type.
 type TargetSemantics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1249,6 +1309,114 @@ func (x *TargetSemantics) GetFields() map[string]*v1.FieldSemantics {
 	return nil
 }
 
+// RequestTypes is the policy for request-defined target types (a
+// GenerateRequest or DescribeTargetRequest with descriptor_set). Their
+// rules are untrusted: each set is checked before anything is built from
+// it, and a set over a bound is INVALID_ARGUMENT naming the rule.
+type RequestTypes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// allowed lets requests define their target type. false refuses every
+	// descriptor_set (only compiled-in and descriptor_sets types are served).
+	// Default: true.
+	Allowed *bool `protobuf:"varint,1,opt,name=allowed,proto3,oneof" json:"allowed,omitempty"`
+	// cel_rules lets request-defined types carry CEL rules (message or field
+	// cel, cel_expression, predefined rules). false refuses such sets; their
+	// standard rules (lengths, ranges, patterns...) still apply.
+	// Default: true.
+	CelRules *bool `protobuf:"varint,2,opt,name=cel_rules,json=celRules,proto3,oneof" json:"cel_rules,omitempty"`
+	// max_cel_cost bounds the static cost estimate of a set's CEL rules added
+	// up, in cel-go cost units (about one basic operation each, ~50 ns), with
+	// every string, bytes, list and map assumed server.max_output_bytes large
+	// (the largest answer validated). A set may also hold at most 512 CEL
+	// rules, and matches() needs a constant pattern. Default: 10000000.
+	MaxCelCost *uint64 `protobuf:"varint,3,opt,name=max_cel_cost,json=maxCelCost,proto3,oneof" json:"max_cel_cost,omitempty"`
+	// max_regex_instructions bounds the compiled program of each regular
+	// expression in a set's rules (pattern rules and matches() patterns), in
+	// instructions of about 50 bytes each. Default: 10000.
+	MaxRegexInstructions *uint32 `protobuf:"varint,4,opt,name=max_regex_instructions,json=maxRegexInstructions,proto3,oneof" json:"max_regex_instructions,omitempty"`
+	// cache_bytes bounds the estimated memory of the request-defined types
+	// kept for reuse (least recently used first out); a set whose type alone
+	// would exceed it is refused. Default: 67108864 (64 MiB).
+	CacheBytes *uint64 `protobuf:"varint,5,opt,name=cache_bytes,json=cacheBytes,proto3,oneof" json:"cache_bytes,omitempty"`
+	// cache_entries bounds how many request-defined types are kept.
+	// Default: 256.
+	CacheEntries  *uint32 `protobuf:"varint,6,opt,name=cache_entries,json=cacheEntries,proto3,oneof" json:"cache_entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTypes) Reset() {
+	*x = RequestTypes{}
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTypes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTypes) ProtoMessage() {}
+
+func (x *RequestTypes) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTypes.ProtoReflect.Descriptor instead.
+func (*RequestTypes) Descriptor() ([]byte, []int) {
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RequestTypes) GetAllowed() bool {
+	if x != nil && x.Allowed != nil {
+		return *x.Allowed
+	}
+	return false
+}
+
+func (x *RequestTypes) GetCelRules() bool {
+	if x != nil && x.CelRules != nil {
+		return *x.CelRules
+	}
+	return false
+}
+
+func (x *RequestTypes) GetMaxCelCost() uint64 {
+	if x != nil && x.MaxCelCost != nil {
+		return *x.MaxCelCost
+	}
+	return 0
+}
+
+func (x *RequestTypes) GetMaxRegexInstructions() uint32 {
+	if x != nil && x.MaxRegexInstructions != nil {
+		return *x.MaxRegexInstructions
+	}
+	return 0
+}
+
+func (x *RequestTypes) GetCacheBytes() uint64 {
+	if x != nil && x.CacheBytes != nil {
+		return *x.CacheBytes
+	}
+	return 0
+}
+
+func (x *RequestTypes) GetCacheEntries() uint32 {
+	if x != nil && x.CacheEntries != nil {
+		return *x.CacheEntries
+	}
+	return 0
+}
+
 // FieldPaths lists field paths of a target type, e.g. summary or
 // location.city.
 type FieldPaths struct {
@@ -1261,7 +1429,7 @@ type FieldPaths struct {
 
 func (x *FieldPaths) Reset() {
 	*x = FieldPaths{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1441,7 @@ func (x *FieldPaths) String() string {
 func (*FieldPaths) ProtoMessage() {}
 
 func (x *FieldPaths) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[14]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1454,7 @@ func (x *FieldPaths) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldPaths.ProtoReflect.Descriptor instead.
 func (*FieldPaths) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{14}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FieldPaths) GetPaths() []string {
@@ -1296,8 +1464,11 @@ func (x *FieldPaths) GetPaths() []string {
 	return nil
 }
 
-// Cache configures the cache of last valid results (keyed by target type,
-// descriptor hash, normalised prompt hash and model).
+// Cache configures the cache of last valid results. A result answers only
+// requests for the same target type and descriptor, route and model,
+// instructions, prompt (normalised) and output options, from the same
+// caller: the bearer token when auth is on, else the verified client
+// certificate (mTLS), else the tenant.
 type Cache struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// backend is memory (bounded, per process), redis (shared by replicas) or
@@ -1308,14 +1479,41 @@ type Cache struct {
 	// max_entries bounds the memory backend. Default: 1000.
 	MaxEntries *uint32 `protobuf:"varint,3,opt,name=max_entries,json=maxEntries,proto3,oneof" json:"max_entries,omitempty"`
 	// redis configures the redis backend.
-	Redis         *Redis `protobuf:"bytes,4,opt,name=redis,proto3" json:"redis,omitempty"`
+	Redis *Redis `protobuf:"bytes,4,opt,name=redis,proto3" json:"redis,omitempty"`
+	// tenant names, in cache keys, the callers guardgen cannot tell apart
+	// (no bearer token, no verified client certificate): they share cached
+	// results with each other and with no one else. Default: "".
+	Tenant string `protobuf:"bytes,5,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// max_entry_bytes bounds one cached message (protobuf wire format):
+	// larger answers are not stored, and a larger entry is refused unread
+	// (Redis) or unserved (memory). Default: 1048576 (1 MiB).
+	MaxEntryBytes *uint32 `protobuf:"varint,6,opt,name=max_entry_bytes,json=maxEntryBytes,proto3,oneof" json:"max_entry_bytes,omitempty"`
+	// timeout_seconds bounds each read of the redis backend, and each write
+	// (writes run off the request path, from a queue); a Redis slower than
+	// this is a miss. Default: 0.1.
+	TimeoutSeconds *float64 `protobuf:"fixed64,7,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
+	// write_queue bounds the writes waiting for Redis; a write that finds it
+	// full is dropped and counted (cache_writes_total{result="dropped"}).
+	// Default: 1000.
+	WriteQueue *uint32 `protobuf:"varint,8,opt,name=write_queue,json=writeQueue,proto3,oneof" json:"write_queue,omitempty"`
+	// breaker turns the redis backend off after consecutive failures (reads
+	// miss at once, writes are skipped) and probes Redis again after
+	// open_seconds; consecutive_failures 0 disables it. Default: 3 failures,
+	// open 5 s, probe timeout 0.1 s.
+	Breaker *Breaker `protobuf:"bytes,9,opt,name=breaker,proto3" json:"breaker,omitempty"`
+	// hmac_key_env names the environment variable holding the key (at least
+	// 32 bytes, the same on every replica) that authenticates each entry in
+	// Redis: HMAC-SHA256 over its key and contents. An entry without a valid
+	// tag, written by anything but a guardgen with the key, is refused.
+	// Required for the redis backend.
+	HmacKeyEnv    string `protobuf:"bytes,10,opt,name=hmac_key_env,json=hmacKeyEnv,proto3" json:"hmac_key_env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cache) Reset() {
 	*x = Cache{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1525,7 @@ func (x *Cache) String() string {
 func (*Cache) ProtoMessage() {}
 
 func (x *Cache) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[15]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1538,7 @@ func (x *Cache) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cache.ProtoReflect.Descriptor instead.
 func (*Cache) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{15}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Cache) GetBackend() string {
@@ -1371,6 +1569,48 @@ func (x *Cache) GetRedis() *Redis {
 	return nil
 }
 
+func (x *Cache) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Cache) GetMaxEntryBytes() uint32 {
+	if x != nil && x.MaxEntryBytes != nil {
+		return *x.MaxEntryBytes
+	}
+	return 0
+}
+
+func (x *Cache) GetTimeoutSeconds() float64 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Cache) GetWriteQueue() uint32 {
+	if x != nil && x.WriteQueue != nil {
+		return *x.WriteQueue
+	}
+	return 0
+}
+
+func (x *Cache) GetBreaker() *Breaker {
+	if x != nil {
+		return x.Breaker
+	}
+	return nil
+}
+
+func (x *Cache) GetHmacKeyEnv() string {
+	if x != nil {
+		return x.HmacKeyEnv
+	}
+	return ""
+}
+
 // Redis is a redis-server the cache shares between replicas.
 type Redis struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1391,7 +1631,7 @@ type Redis struct {
 
 func (x *Redis) Reset() {
 	*x = Redis{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1643,7 @@ func (x *Redis) String() string {
 func (*Redis) ProtoMessage() {}
 
 func (x *Redis) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[16]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1656,7 @@ func (x *Redis) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redis.ProtoReflect.Descriptor instead.
 func (*Redis) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{16}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Redis) GetAddress() string {
@@ -1465,8 +1705,9 @@ type Server struct {
 	// max_in_flight bounds concurrent Generate calls; excess calls fail at
 	// once with RESOURCE_EXHAUSTED. Default: 128.
 	MaxInFlight *uint32 `protobuf:"varint,3,opt,name=max_in_flight,json=maxInFlight,proto3,oneof" json:"max_in_flight,omitempty"`
-	// max_message_bytes bounds received and sent gRPC messages.
-	// Default: 4194304 (4 MiB).
+	// max_message_bytes bounds received gRPC messages. A request up to twice
+	// as large is refused with a FailureDetail (REQUEST_TOO_LARGE); a larger
+	// one by grpc-go, before it is read, without one. Default: 4194304 (4 MiB).
 	MaxMessageBytes *uint32 `protobuf:"varint,4,opt,name=max_message_bytes,json=maxMessageBytes,proto3,oneof" json:"max_message_bytes,omitempty"`
 	// max_prompt_bytes bounds a request's prompt. Default: 262144 (256 KiB).
 	MaxPromptBytes *uint32 `protobuf:"varint,5,opt,name=max_prompt_bytes,json=maxPromptBytes,proto3,oneof" json:"max_prompt_bytes,omitempty"`
@@ -1476,8 +1717,11 @@ type Server struct {
 	// max_descriptor_set_bytes bounds a request's descriptor_set.
 	// Default: 1048576 (1 MiB).
 	MaxDescriptorSetBytes *uint32 `protobuf:"varint,7,opt,name=max_descriptor_set_bytes,json=maxDescriptorSetBytes,proto3,oneof" json:"max_descriptor_set_bytes,omitempty"`
-	// shutdown_timeout_seconds bounds the drain of in-flight calls on
-	// SIGTERM. Default: 15.
+	// shutdown_timeout_seconds bounds shutdown on SIGTERM, from the signal
+	// to the end of the drain, drain_delay_seconds included. Calls still in
+	// flight then are ended with UNAVAILABLE and a SHUTTING_DOWN
+	// FailureDetail, and guardgen exits within a second more whatever its
+	// handlers do. 0 ends in-flight calls at once. Default: 15.
 	ShutdownTimeoutSeconds *float64 `protobuf:"fixed64,8,opt,name=shutdown_timeout_seconds,json=shutdownTimeoutSeconds,proto3,oneof" json:"shutdown_timeout_seconds,omitempty"`
 	// semantic_attempts bounds generations per request, re-asks included.
 	// Default: 3.
@@ -1500,12 +1744,18 @@ type Server struct {
 	Breaker *Breaker `protobuf:"bytes,15,opt,name=breaker,proto3" json:"breaker,omitempty"`
 	// drain_delay_seconds is how long guardgen keeps serving after its health
 	// turns NOT_SERVING on SIGTERM and before it stops taking new calls, so
-	// load balancers and probes see the change first. Default: 0.
+	// load balancers and probes see the change first. It is part of
+	// shutdown_timeout_seconds. The default covers clients and proxies that
+	// watch health (gRPC client-side health checking is told at once) or
+	// poll it about once a second; behind a balancer that polls less often,
+	// or Kubernetes endpoints, raise it or add a preStop sleep.
+	// Default: 2.
 	DrainDelaySeconds *float64 `protobuf:"fixed64,16,opt,name=drain_delay_seconds,json=drainDelaySeconds,proto3,oneof" json:"drain_delay_seconds,omitempty"`
 	// deadline_margin_seconds is kept back from each caller's deadline so
 	// that a request that runs out of time still answers with its
-	// FailureDetail before the caller's own timer fires. Deadlines shorter
-	// than twice the margin are left as they are. Default: 0.1.
+	// FailureDetail before the caller's own timer fires. A deadline shorter
+	// than twice the margin keeps half of what is left; 0 keeps no margin.
+	// Default: 0.1.
 	DeadlineMarginSeconds *float64 `protobuf:"fixed64,17,opt,name=deadline_margin_seconds,json=deadlineMarginSeconds,proto3,oneof" json:"deadline_margin_seconds,omitempty"`
 	// keepalive rotates and probes client connections, so that clients
 	// rebalance onto new pods and dead peers are noticed. Default: see
@@ -1515,13 +1765,28 @@ type Server struct {
 	// whose call it shed at max_in_flight (RetryInfo and the
 	// grpc-retry-pushback-ms trailer). Default: 0.25.
 	ShedRetryAfterSeconds *float64 `protobuf:"fixed64,19,opt,name=shed_retry_after_seconds,json=shedRetryAfterSeconds,proto3,oneof" json:"shed_retry_after_seconds,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// max_header_list_bytes bounds the request metadata (HTTP/2 header list,
+	// as HPACK counts it: names, values and 32 bytes per entry) a call may
+	// carry; the server advertises it, and a larger header list is refused
+	// by the transport before any handler runs. Default: 16384 (16 KiB).
+	MaxHeaderListBytes *uint32 `protobuf:"varint,20,opt,name=max_header_list_bytes,json=maxHeaderListBytes,proto3,oneof" json:"max_header_list_bytes,omitempty"`
+	// request_timeout_seconds bounds each Generate call inside guardgen,
+	// whatever deadline the caller sent or did not send; a shorter caller
+	// deadline wins. Past it the call fails with DEADLINE_EXCEEDED and its
+	// FailureDetail. Default: 60.
+	RequestTimeoutSeconds *float64 `protobuf:"fixed64,21,opt,name=request_timeout_seconds,json=requestTimeoutSeconds,proto3,oneof" json:"request_timeout_seconds,omitempty"`
+	// max_provider_response_bytes bounds each HTTP response body guardgen
+	// reads from an openai provider: a larger answer is not read past the
+	// bound and fails as OUTPUT_TOO_LARGE. (Plug-ins of type grpc are bounded
+	// by gRPC's 4 MiB receive limit.) Default: 4194304 (4 MiB).
+	MaxProviderResponseBytes *uint32 `protobuf:"varint,22,opt,name=max_provider_response_bytes,json=maxProviderResponseBytes,proto3,oneof" json:"max_provider_response_bytes,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
 	*x = Server{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1798,7 @@ func (x *Server) String() string {
 func (*Server) ProtoMessage() {}
 
 func (x *Server) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[17]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1811,7 @@ func (x *Server) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Server.ProtoReflect.Descriptor instead.
 func (*Server) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{17}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Server) GetListen() string {
@@ -1682,6 +1947,27 @@ func (x *Server) GetShedRetryAfterSeconds() float64 {
 	return 0
 }
 
+func (x *Server) GetMaxHeaderListBytes() uint32 {
+	if x != nil && x.MaxHeaderListBytes != nil {
+		return *x.MaxHeaderListBytes
+	}
+	return 0
+}
+
+func (x *Server) GetRequestTimeoutSeconds() float64 {
+	if x != nil && x.RequestTimeoutSeconds != nil {
+		return *x.RequestTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *Server) GetMaxProviderResponseBytes() uint32 {
+	if x != nil && x.MaxProviderResponseBytes != nil {
+		return *x.MaxProviderResponseBytes
+	}
+	return 0
+}
+
 // Keepalive is the server side of gRPC keepalive (grpc-go's
 // keepalive.ServerParameters and EnforcementPolicy).
 type Keepalive struct {
@@ -1719,7 +2005,7 @@ type Keepalive struct {
 
 func (x *Keepalive) Reset() {
 	*x = Keepalive{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +2017,7 @@ func (x *Keepalive) String() string {
 func (*Keepalive) ProtoMessage() {}
 
 func (x *Keepalive) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[18]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +2030,7 @@ func (x *Keepalive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
 func (*Keepalive) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{18}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Keepalive) GetMaxConnectionAgeSeconds() float64 {
@@ -1812,7 +2098,7 @@ type ServerTls struct {
 
 func (x *ServerTls) Reset() {
 	*x = ServerTls{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2110,7 @@ func (x *ServerTls) String() string {
 func (*ServerTls) ProtoMessage() {}
 
 func (x *ServerTls) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2123,7 @@ func (x *ServerTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTls.ProtoReflect.Descriptor instead.
 func (*ServerTls) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ServerTls) GetCertFile() string {
@@ -1866,9 +2152,11 @@ func (x *ServerTls) GetClientCaFile() string {
 type Auth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// tokens_file holds accepted tokens, one per line ('#' starts a comment).
+	// A line "subject:token" names the token's subject, which routes' callers
+	// refer to; a bare token has none.
 	TokensFile string `protobuf:"bytes,1,opt,name=tokens_file,json=tokensFile,proto3" json:"tokens_file,omitempty"`
 	// tokens_env names an environment variable holding accepted tokens,
-	// comma-separated.
+	// comma-separated, each "token" or "subject:token".
 	TokensEnv string `protobuf:"bytes,2,opt,name=tokens_env,json=tokensEnv,proto3" json:"tokens_env,omitempty"`
 	// allow_unauthenticated_health_and_reflection lets grpc.health.v1 and
 	// server reflection answer without a token (Kubernetes gRPC probes send
@@ -1880,7 +2168,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +2180,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +2193,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Auth) GetTokensFile() string {
@@ -1949,7 +2237,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2249,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2262,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RateLimit) GetRequestsPerSecond() float64 {
@@ -2013,7 +2301,7 @@ type RetryBudget struct {
 
 func (x *RetryBudget) Reset() {
 	*x = RetryBudget{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2313,7 @@ func (x *RetryBudget) String() string {
 func (*RetryBudget) ProtoMessage() {}
 
 func (x *RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2326,7 @@ func (x *RetryBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryBudget.ProtoReflect.Descriptor instead.
 func (*RetryBudget) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RetryBudget) GetMaxTokens() float64 {
@@ -2055,21 +2343,29 @@ func (x *RetryBudget) GetTokenRatio() float64 {
 	return 0
 }
 
-// Breaker is a circuit breaker per provider that counts only
-// infrastructure failures and half-opens with a single probe.
+// Breaker is a circuit breaker that half-opens with a single probe: one per
+// provider (server.breaker, counting only infrastructure failures) and one
+// for a shared cache (cache.breaker). Defaults are those of
+// server.breaker; cache.breaker documents its own.
 type Breaker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// consecutive_failures trips the breaker; 0 disables it. Default: 5.
 	ConsecutiveFailures *uint32 `protobuf:"varint,1,opt,name=consecutive_failures,json=consecutiveFailures,proto3,oneof" json:"consecutive_failures,omitempty"`
 	// open_seconds is how long it stays open before the probe. Default: 30.
-	OpenSeconds   *float64 `protobuf:"fixed64,2,opt,name=open_seconds,json=openSeconds,proto3,oneof" json:"open_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OpenSeconds *float64 `protobuf:"fixed64,2,opt,name=open_seconds,json=openSeconds,proto3,oneof" json:"open_seconds,omitempty"`
+	// probe_timeout_seconds bounds the single attempt a half-open breaker
+	// lets through (on top of the attempt timeout), so that one hung probe
+	// cannot keep the provider's breaker half-open, refusing every other
+	// call, for longer. Keep it above the provider's usual latency, or the
+	// probe never succeeds. Default: 10.
+	ProbeTimeoutSeconds *float64 `protobuf:"fixed64,3,opt,name=probe_timeout_seconds,json=probeTimeoutSeconds,proto3,oneof" json:"probe_timeout_seconds,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Breaker) Reset() {
 	*x = Breaker{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2377,7 @@ func (x *Breaker) String() string {
 func (*Breaker) ProtoMessage() {}
 
 func (x *Breaker) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2390,7 @@ func (x *Breaker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Breaker.ProtoReflect.Descriptor instead.
 func (*Breaker) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Breaker) GetConsecutiveFailures() uint32 {
@@ -2107,6 +2403,13 @@ func (x *Breaker) GetConsecutiveFailures() uint32 {
 func (x *Breaker) GetOpenSeconds() float64 {
 	if x != nil && x.OpenSeconds != nil {
 		return *x.OpenSeconds
+	}
+	return 0
+}
+
+func (x *Breaker) GetProbeTimeoutSeconds() float64 {
+	if x != nil && x.ProbeTimeoutSeconds != nil {
+		return *x.ProbeTimeoutSeconds
 	}
 	return 0
 }
@@ -2138,7 +2441,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2453,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2466,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Telemetry) GetOtlpEndpoint() string {
@@ -2219,7 +2522,7 @@ var File_guardgen_config_v1_config_proto protoreflect.FileDescriptor
 
 const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x1fguardgen/config/v1/config.proto\x12\x12guardgen.config.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19guardgen/v1/options.proto\"\xed\a\n" +
+	"\x1fguardgen/config/v1/config.proto\x12\x12guardgen.config.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19guardgen/v1/options.proto\"\xa0\t\n" +
 	"\x06Config\x12B\n" +
 	"\fllm_pipeline\x18\x01 \x01(\v2\x1f.guardgen.config.v1.LlmPipelineR\vllmPipeline\x12F\n" +
 	"\tproviders\x18\x02 \x03(\v2\x1c.guardgen.config.v1.ProviderB\n" +
@@ -2231,11 +2534,12 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\atargets\x18\x05 \x01(\v2\x1b.guardgen.config.v1.TargetsR\atargets\x12/\n" +
 	"\x05cache\x18\x06 \x01(\v2\x19.guardgen.config.v1.CacheR\x05cache\x122\n" +
 	"\x06server\x18\a \x01(\v2\x1a.guardgen.config.v1.ServerR\x06server\x12;\n" +
-	"\ttelemetry\x18\b \x01(\v2\x1d.guardgen.config.v1.TelemetryR\ttelemetry:\xf6\x03\xbaH\xf2\x03\x1a}\n" +
+	"\ttelemetry\x18\b \x01(\v2\x1d.guardgen.config.v1.TelemetryR\ttelemetry:\xa9\x05\xbaH\xa5\x05\x1a}\n" +
 	"\x1bconfig.default_route_exists\x12)default_route must name a route in routes\x1a3this.routes.exists(r, r.name == this.default_route)\x1a\xab\x01\n" +
 	"\x1cconfig.route_provider_exists\x125route entry names a provider that is not in providers\x1aTthis.routes.all(r, r.entries.all(e, this.providers.exists(p, p.name == e.provider)))\x1ae\n" +
 	"\x1cconfig.provider_names_unique\x12\x1dprovider names must be unique\x1a&this.providers.map(p, p.name).unique()\x1a\\\n" +
-	"\x19config.route_names_unique\x12\x1aroute names must be unique\x1a#this.routes.map(r, r.name).unique()B\x10\n" +
+	"\x19config.route_names_unique\x12\x1aroute names must be unique\x1a#this.routes.map(r, r.name).unique()\x1a\xb0\x01\n" +
+	"\x1econfig.route_callers_need_auth\x12Ja route with callers needs server.auth: callers are authenticated subjects\x1aBthis.routes.all(r, r.callers.size() == 0 || has(this.server.auth))B\x10\n" +
 	"\x0e_default_route\"\x8a\x02\n" +
 	"\vLlmPipeline\x12;\n" +
 	"\texecution\x18\x01 \x01(\v2\x1d.guardgen.config.v1.ExecutionR\texecution\x12>\n" +
@@ -2243,19 +2547,21 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"validation\x18\x02 \x01(\v2\x1e.guardgen.config.v1.ValidationR\n" +
 	"validation\x125\n" +
 	"\arouting\x18\x03 \x01(\v2\x1b.guardgen.config.v1.RoutingR\arouting\x12G\n" +
-	"\robservability\x18\x04 \x01(\v2!.guardgen.config.v1.ObservabilityR\robservability\"\x89\x05\n" +
+	"\robservability\x18\x04 \x01(\v2!.guardgen.config.v1.ObservabilityR\robservability\"\xfb\x05\n" +
 	"\tExecution\x121\n" +
 	"\fmax_attempts\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18\n" +
 	"(\x01H\x00R\vmaxAttempts\x88\x01\x01\x12J\n" +
 	"\x12base_delay_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x10baseDelaySeconds\x88\x01\x01\x12H\n" +
 	"\x11max_delay_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\xc0\x82@)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x0fmaxDelaySeconds\x88\x01\x01\x12A\n" +
 	"\rjitter_factor\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x03R\fjitterFactor\x88\x01\x01\x12\x92\x01\n" +
-	"\finfra_errors\x18\x05 \x03(\tBo\xbaHl\x92\x01i\x18\x01\"ercR\x0eRateLimitErrorR\x0fAPITimeoutErrorR\x12APIConnectionErrorR\x13InternalServerErrorR\x17ServiceUnavailableErrorR\vinfraErrors:\x8a\x01\xbaH\x86\x01\x1a\x83\x01\n" +
+	"\finfra_errors\x18\x05 \x03(\tBo\xbaHl\x92\x01i\x18\x01\"ercR\x0eRateLimitErrorR\x0fAPITimeoutErrorR\x12APIConnectionErrorR\x13InternalServerErrorR\x17ServiceUnavailableErrorR\vinfraErrors\x12T\n" +
+	"\x17attempt_timeout_seconds\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x04R\x15attemptTimeoutSeconds\x88\x01\x01:\x8a\x01\xbaH\x86\x01\x1a\x83\x01\n" +
 	"\x18execution.delays_ordered\x124base_delay_seconds must not exceed max_delay_seconds\x1a1this.base_delay_seconds <= this.max_delay_secondsB\x0f\n" +
 	"\r_max_attemptsB\x15\n" +
 	"\x13_base_delay_secondsB\x14\n" +
 	"\x12_max_delay_secondsB\x10\n" +
-	"\x0e_jitter_factor\"\xe8\x02\n" +
+	"\x0e_jitter_factorB\x1a\n" +
+	"\x18_attempt_timeout_seconds\"\xe8\x02\n" +
 	"\n" +
 	"Validation\x127\n" +
 	"\x15strip_markdown_fences\x18\x01 \x01(\bH\x00R\x13stripMarkdownFences\x88\x01\x01\x12K\n" +
@@ -2327,22 +2633,27 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\bkey_file\x18\x03 \x01(\tR\akeyFile\x12)\n" +
 	"\vserver_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xfd\x01R\n" +
 	"serverName:x\xbaHu\x1as\n" +
-	"\x13client_tls.key_pair\x12+cert_file and key_file must be set together\x1a/(this.cert_file == '') == (this.key_file == '')\"\x80\x01\n" +
+	"\x13client_tls.key_pair\x12+cert_file and key_file must be set together\x1a/(this.cert_file == '') == (this.key_file == '')\"\xd3\x02\n" +
 	"\x05Route\x121\n" +
 	"\x04name\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x04name\x12D\n" +
 	"\aentries\x18\x02 \x03(\v2\x1e.guardgen.config.v1.RouteEntryB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10\bR\aentries\"\x8a\x01\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10\bR\aentries\x12:\n" +
+	"\x0eallowed_models\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10@\x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\rallowedModels\x12<\n" +
+	"\x11max_output_tokens\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\x80\x80@(\x01H\x00R\x0fmaxOutputTokens\x88\x01\x01\x12A\n" +
+	"\acallers\x18\x05 \x03(\tB'\xbaH$\x92\x01!\x10\x80\x02\x18\x01\"\x1ar\x182\x16^[A-Za-z0-9_.-]{1,64}$R\acallersB\x14\n" +
+	"\x12_max_output_tokens\"\x8a\x01\n" +
 	"\n" +
 	"RouteEntry\x12%\n" +
 	"\bprovider\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bprovider\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x125\n" +
-	"\x11max_output_tokens\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\"\xd5\x06\n" +
+	"\x11max_output_tokens\x18\x03 \x01(\rB\t\xbaH\x06*\x04\x18\x80\x80@R\x0fmaxOutputTokens\"\x9c\a\n" +
 	"\aTargets\x125\n" +
 	"\x0fdescriptor_sets\x18\x01 \x03(\tB\f\xbaH\t\x92\x01\x06\"\x04r\x02\x10\x01R\x0edescriptorSets\x128\n" +
 	"\x0ebusiness_rules\x18\x02 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x18\x01\"\ar\x05\x10\x01\x18\x80\x02R\rbusinessRules\x12\xa6\x01\n" +
 	"\x13non_critical_fields\x18\x03 \x03(\v22.guardgen.config.v1.Targets.NonCriticalFieldsEntryBB\xbaH?\x9a\x01<\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\x11nonCriticalFields\x12\x96\x01\n" +
 	"\ttemplates\x18\x04 \x03(\v2*.guardgen.config.v1.Targets.TemplatesEntryBL\xbaHI\x9a\x01F\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$*\br\x06\x10\x02(\x80\x80@R\ttemplates\x12\x8f\x01\n" +
-	"\tsemantics\x18\x05 \x03(\v2*.guardgen.config.v1.Targets.SemanticsEntryBE\xbaHB\x9a\x01?\x10\x80\b\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\tsemantics\x1ad\n" +
+	"\tsemantics\x18\x05 \x03(\v2*.guardgen.config.v1.Targets.SemanticsEntryBE\xbaHB\x9a\x01?\x10\x80\b\":r8\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$R\tsemantics\x12E\n" +
+	"\rrequest_types\x18\x06 \x01(\v2 .guardgen.config.v1.RequestTypesR\frequestTypes\x1ad\n" +
 	"\x16NonCriticalFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
 	"\x05value\x18\x02 \x01(\v2\x1e.guardgen.config.v1.FieldPathsR\x05value:\x028\x01\x1a<\n" +
@@ -2357,22 +2668,52 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x06fields\x18\x02 \x03(\v2/.guardgen.config.v1.TargetSemantics.FieldsEntryBB\xbaH?\x9a\x01<\x10\x80\x02\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x06fields\x1aV\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
-	"\x05value\x18\x02 \x01(\v2\x1b.guardgen.v1.FieldSemanticsR\x05value:\x028\x01\"g\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.guardgen.v1.FieldSemanticsR\x05value:\x028\x01\"\xa5\x03\n" +
+	"\fRequestTypes\x12\x1d\n" +
+	"\aallowed\x18\x01 \x01(\bH\x00R\aallowed\x88\x01\x01\x12 \n" +
+	"\tcel_rules\x18\x02 \x01(\bH\x01R\bcelRules\x88\x01\x01\x125\n" +
+	"\fmax_cel_cost\x18\x03 \x01(\x04B\x0e\xbaH\v2\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x01H\x02R\n" +
+	"maxCelCost\x88\x01\x01\x12F\n" +
+	"\x16max_regex_instructions\x18\x04 \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x03R\x14maxRegexInstructions\x88\x01\x01\x126\n" +
+	"\vcache_bytes\x18\x05 \x01(\x04B\x10\xbaH\r2\v\x18\x80\x80\x80\x80\x80\x02(\x80\x80@H\x04R\n" +
+	"cacheBytes\x88\x01\x01\x125\n" +
+	"\rcache_entries\x18\x06 \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x05R\fcacheEntries\x88\x01\x01B\n" +
+	"\n" +
+	"\b_allowedB\f\n" +
+	"\n" +
+	"_cel_rulesB\x0f\n" +
+	"\r_max_cel_costB\x19\n" +
+	"\x17_max_regex_instructionsB\x0e\n" +
+	"\f_cache_bytesB\x10\n" +
+	"\x0e_cache_entries\"g\n" +
 	"\n" +
 	"FieldPaths\x12Y\n" +
-	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\x9e\x03\n" +
+	"\x05paths\x18\x01 \x03(\tBC\xbaH@\x92\x01=\b\x01\x18\x01\"7r523^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\x05paths\"\xee\a\n" +
 	"\x05Cache\x129\n" +
 	"\abackend\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15R\x06memoryR\x05redisR\x04noneH\x00R\abackend\x88\x01\x01\x12=\n" +
 	"\vttl_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x008\x13~A!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
 	"ttlSeconds\x88\x01\x01\x122\n" +
 	"\vmax_entries\x18\x03 \x01(\rB\f\xbaH\t*\a\x18\x80\xad\xe2\x04(\x01H\x02R\n" +
 	"maxEntries\x88\x01\x01\x12/\n" +
-	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis:\x89\x01\xbaH\x85\x01\x1a\x82\x01\n" +
-	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')B\n" +
+	"\x05redis\x18\x04 \x01(\v2\x19.guardgen.config.v1.RedisR\x05redis\x12 \n" +
+	"\x06tenant\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06tenant\x12;\n" +
+	"\x0fmax_entry_bytes\x18\x06 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x03R\rmaxEntryBytes\x88\x01\x01\x12E\n" +
+	"\x0ftimeout_seconds\x18\a \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@!\x00\x00\x00\x00\x00\x00\x00\x00H\x04R\x0etimeoutSeconds\x88\x01\x01\x121\n" +
+	"\vwrite_queue\x18\b \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01H\x05R\n" +
+	"writeQueue\x88\x01\x01\x125\n" +
+	"\abreaker\x18\t \x01(\v2\x1b.guardgen.config.v1.BreakerR\abreaker\x12G\n" +
+	"\fhmac_key_env\x18\n" +
+	" \x01(\tB%\xbaH\"r \x18\x80\x012\x1b^([A-Za-z_][A-Za-z0-9_]*)?$R\n" +
+	"hmacKeyEnv:\xc8\x02\xbaH\xc4\x02\x1a\x82\x01\n" +
+	"\x13cache.redis_address\x12!backend redis needs redis.address\x1aHthis.backend != 'redis' || (has(this.redis) && this.redis.address != '')\x1a\xbc\x01\n" +
+	"\x14cache.redis_hmac_key\x12pbackend redis needs hmac_key_env: whoever can write to a shared Redis must not be able to make guardgen serve it\x1a2this.backend != 'redis' || this.hmac_key_env != ''B\n" +
 	"\n" +
 	"\b_backendB\x0e\n" +
 	"\f_ttl_secondsB\x0e\n" +
-	"\f_max_entries\"\x90\x02\n" +
+	"\f_max_entriesB\x12\n" +
+	"\x10_max_entry_bytesB\x12\n" +
+	"\x10_timeout_secondsB\x0e\n" +
+	"\f_write_queue\"\x90\x02\n" +
 	"\x05Redis\x12)\n" +
 	"\aaddress\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\aaddress\x12H\n" +
@@ -2382,7 +2723,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xc0\x0f\n" +
+	"\v_key_prefix\"\xa1\x13\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2407,9 +2748,14 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"R\x11drainDelaySeconds\x88\x01\x01\x12T\n" +
 	"\x17deadline_margin_seconds\x18\x11 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\x00\x00H\vR\x15deadlineMarginSeconds\x88\x01\x01\x12;\n" +
 	"\tkeepalive\x18\x12 \x01(\v2\x1d.guardgen.config.v1.KeepaliveR\tkeepalive\x12U\n" +
-	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01:\xb2\x03\xbaH\xae\x03\x1a\x83\x01\n" +
+	"\x18shed_retry_after_seconds\x18\x13 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x00\x00\x00\x00\x00\x00\x00\x00H\fR\x15shedRetryAfterSeconds\x88\x01\x01\x12E\n" +
+	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
+	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
+	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
+	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
-	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x87\x01\n" +
+	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x97\x01\n" +
+	"\x1cserver.drain_within_shutdown\x12<drain_delay_seconds must not exceed shutdown_timeout_seconds\x1a9this.drain_delay_seconds <= this.shutdown_timeout_seconds\x1a\x87\x01\n" +
 	"\x1cserver.semantic_within_calls\x124semantic_attempts must not exceed max_provider_calls\x1a1this.semantic_attempts <= this.max_provider_callsB\t\n" +
 	"\a_listenB\x11\n" +
 	"\x0f_metrics_listenB\x10\n" +
@@ -2423,7 +2769,10 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x13_max_provider_callsB\x16\n" +
 	"\x14_drain_delay_secondsB\x1a\n" +
 	"\x18_deadline_margin_secondsB\x1b\n" +
-	"\x19_shed_retry_after_seconds\"\xa4\b\n" +
+	"\x19_shed_retry_after_secondsB\x18\n" +
+	"\x16_max_header_list_bytesB\x1a\n" +
+	"\x18_request_timeout_secondsB\x1e\n" +
+	"\x1c_max_provider_response_bytes\"\xa4\b\n" +
 	"\tKeepalive\x12Y\n" +
 	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
 	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
@@ -2462,12 +2811,14 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\vtoken_ratio\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\n" +
 	"tokenRatio\x88\x01\x01B\r\n" +
 	"\v_max_tokensB\x0e\n" +
-	"\f_token_ratio\"\xb6\x01\n" +
+	"\f_token_ratio\"\xa2\x02\n" +
 	"\aBreaker\x12@\n" +
 	"\x14consecutive_failures\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\x90NH\x00R\x13consecutiveFailures\x88\x01\x01\x12?\n" +
-	"\fopen_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\vopenSeconds\x88\x01\x01B\x17\n" +
+	"\fopen_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@!\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\vopenSeconds\x88\x01\x01\x12P\n" +
+	"\x15probe_timeout_seconds\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\x13probeTimeoutSeconds\x88\x01\x01B\x17\n" +
 	"\x15_consecutive_failuresB\x0f\n" +
-	"\r_open_seconds\"\x8e\x04\n" +
+	"\r_open_secondsB\x18\n" +
+	"\x16_probe_timeout_seconds\"\x8e\x04\n" +
 	"\tTelemetry\x124\n" +
 	"\rotlp_endpoint\x18\x01 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x18\x80\x042\x05^\\S*$R\fotlpEndpoint\x12#\n" +
@@ -2499,7 +2850,7 @@ func file_guardgen_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_guardgen_config_v1_config_proto_rawDescData
 }
 
-var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),            // 0: guardgen.config.v1.Config
 	(*LlmPipeline)(nil),       // 1: guardgen.config.v1.LlmPipeline
@@ -2515,31 +2866,32 @@ var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*RouteEntry)(nil),        // 11: guardgen.config.v1.RouteEntry
 	(*Targets)(nil),           // 12: guardgen.config.v1.Targets
 	(*TargetSemantics)(nil),   // 13: guardgen.config.v1.TargetSemantics
-	(*FieldPaths)(nil),        // 14: guardgen.config.v1.FieldPaths
-	(*Cache)(nil),             // 15: guardgen.config.v1.Cache
-	(*Redis)(nil),             // 16: guardgen.config.v1.Redis
-	(*Server)(nil),            // 17: guardgen.config.v1.Server
-	(*Keepalive)(nil),         // 18: guardgen.config.v1.Keepalive
-	(*ServerTls)(nil),         // 19: guardgen.config.v1.ServerTls
-	(*Auth)(nil),              // 20: guardgen.config.v1.Auth
-	(*RateLimit)(nil),         // 21: guardgen.config.v1.RateLimit
-	(*RetryBudget)(nil),       // 22: guardgen.config.v1.RetryBudget
-	(*Breaker)(nil),           // 23: guardgen.config.v1.Breaker
-	(*Telemetry)(nil),         // 24: guardgen.config.v1.Telemetry
-	nil,                       // 25: guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	nil,                       // 26: guardgen.config.v1.Targets.TemplatesEntry
-	nil,                       // 27: guardgen.config.v1.Targets.SemanticsEntry
-	nil,                       // 28: guardgen.config.v1.TargetSemantics.FieldsEntry
-	(*v1.FieldSemantics)(nil), // 29: guardgen.v1.FieldSemantics
+	(*RequestTypes)(nil),      // 14: guardgen.config.v1.RequestTypes
+	(*FieldPaths)(nil),        // 15: guardgen.config.v1.FieldPaths
+	(*Cache)(nil),             // 16: guardgen.config.v1.Cache
+	(*Redis)(nil),             // 17: guardgen.config.v1.Redis
+	(*Server)(nil),            // 18: guardgen.config.v1.Server
+	(*Keepalive)(nil),         // 19: guardgen.config.v1.Keepalive
+	(*ServerTls)(nil),         // 20: guardgen.config.v1.ServerTls
+	(*Auth)(nil),              // 21: guardgen.config.v1.Auth
+	(*RateLimit)(nil),         // 22: guardgen.config.v1.RateLimit
+	(*RetryBudget)(nil),       // 23: guardgen.config.v1.RetryBudget
+	(*Breaker)(nil),           // 24: guardgen.config.v1.Breaker
+	(*Telemetry)(nil),         // 25: guardgen.config.v1.Telemetry
+	nil,                       // 26: guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	nil,                       // 27: guardgen.config.v1.Targets.TemplatesEntry
+	nil,                       // 28: guardgen.config.v1.Targets.SemanticsEntry
+	nil,                       // 29: guardgen.config.v1.TargetSemantics.FieldsEntry
+	(*v1.FieldSemantics)(nil), // 30: guardgen.v1.FieldSemantics
 }
 var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: guardgen.config.v1.Config.llm_pipeline:type_name -> guardgen.config.v1.LlmPipeline
 	7,  // 1: guardgen.config.v1.Config.providers:type_name -> guardgen.config.v1.Provider
 	10, // 2: guardgen.config.v1.Config.routes:type_name -> guardgen.config.v1.Route
 	12, // 3: guardgen.config.v1.Config.targets:type_name -> guardgen.config.v1.Targets
-	15, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
-	17, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
-	24, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
+	16, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
+	18, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
+	25, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
 	2,  // 7: guardgen.config.v1.LlmPipeline.execution:type_name -> guardgen.config.v1.Execution
 	3,  // 8: guardgen.config.v1.LlmPipeline.validation:type_name -> guardgen.config.v1.Validation
 	4,  // 9: guardgen.config.v1.LlmPipeline.routing:type_name -> guardgen.config.v1.Routing
@@ -2551,27 +2903,29 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	9,  // 15: guardgen.config.v1.Provider.tls:type_name -> guardgen.config.v1.ClientTls
 	8,  // 16: guardgen.config.v1.Provider.prices:type_name -> guardgen.config.v1.ModelPrice
 	11, // 17: guardgen.config.v1.Route.entries:type_name -> guardgen.config.v1.RouteEntry
-	25, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	26, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
-	27, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
-	28, // 21: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
-	16, // 22: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	9,  // 23: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	19, // 24: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	20, // 25: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	21, // 26: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	22, // 27: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	23, // 28: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	18, // 29: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
-	16, // 30: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
-	14, // 31: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	13, // 32: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
-	29, // 33: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	26, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	27, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
+	28, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
+	14, // 21: guardgen.config.v1.Targets.request_types:type_name -> guardgen.config.v1.RequestTypes
+	29, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
+	17, // 23: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
+	24, // 24: guardgen.config.v1.Cache.breaker:type_name -> guardgen.config.v1.Breaker
+	9,  // 25: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
+	20, // 26: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	21, // 27: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	22, // 28: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	23, // 29: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	24, // 30: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	19, // 31: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
+	17, // 32: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
+	15, // 33: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	13, // 34: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	30, // 35: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }
@@ -2586,20 +2940,22 @@ func file_guardgen_config_v1_config_proto_init() {
 	file_guardgen_config_v1_config_proto_msgTypes[6].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[15].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[10].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[14].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[16].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[19].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_config_v1_config_proto_rawDesc), len(file_guardgen_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

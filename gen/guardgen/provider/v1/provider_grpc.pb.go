@@ -38,6 +38,8 @@ const (
 //     upstream sent Retry-After or retry-after-ms;
 //   - quota exhausted: RESOURCE_EXHAUSTED with google.rpc.ErrorInfo reason
 //     QUOTA_EXHAUSTED (not retryable);
+//   - an answer larger than the provider reads: RESOURCE_EXHAUSTED with
+//     ErrorInfo reason OUTPUT_TOO_LARGE (not retryable);
 //   - 5xx, connection reset, EOF: UNAVAILABLE;
 //   - upstream timeout: DEADLINE_EXCEEDED;
 //   - context too long: INVALID_ARGUMENT with ErrorInfo reason
@@ -117,6 +119,8 @@ type ProviderService_CompleteStreamClient = grpc.ServerStreamingClient[CompleteS
 //     upstream sent Retry-After or retry-after-ms;
 //   - quota exhausted: RESOURCE_EXHAUSTED with google.rpc.ErrorInfo reason
 //     QUOTA_EXHAUSTED (not retryable);
+//   - an answer larger than the provider reads: RESOURCE_EXHAUSTED with
+//     ErrorInfo reason OUTPUT_TOO_LARGE (not retryable);
 //   - 5xx, connection reset, EOF: UNAVAILABLE;
 //   - upstream timeout: DEADLINE_EXCEEDED;
 //   - context too long: INVALID_ARGUMENT with ErrorInfo reason

@@ -1,0 +1,74 @@
+package openai
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/openai/openai-go/v3/option"
+)
+
+// DefaultMaxResponseBytes bounds an upstream response body when
+// Options.MaxResponseBytes is zero.
+const DefaultMaxResponseBytes = 4 << 20
+
+// ReasonOutputTooLarge is the ErrorInfo reason of an upstream answer larger
+// than Options.MaxResponseBytes, with code RESOURCE_EXHAUSTED.
+const ReasonOutputTooLarge = "OUTPUT_TOO_LARGE"
+
+// errResponseTooLarge ends the reading of a body past the limit.
+var errResponseTooLarge = errors.New("openai: upstream response body exceeds the size limit")
+
+// limitBody is SDK middleware that reads every response body through a cap
+// of limit bytes: a body that declares a larger Content-Length is refused
+// unread (an error status is kept, without its body), and one that streams
+// past the cap fails the read. The SDK reads
+// bodies whole (io.ReadAll) before decoding, so without this an upstream
+// could make one call hold any amount of memory. Closing an unread body
+// drops the connection rather than draining it.
+func limitBody(limit int64) option.Middleware {
+	return func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(req)
+		if err != nil || resp == nil || resp.Body == nil {
+			return resp, err
+		}
+		if resp.ContentLength > limit {
+			_ = resp.Body.Close()
+			if resp.StatusCode >= http.StatusBadRequest {
+				// An error status says enough without its body.
+				resp.Body, resp.ContentLength = http.NoBody, 0
+				return resp, nil
+			}
+			return nil, errResponseTooLarge
+		}
+		resp.Body = &cappedBody{rc: resp.Body, left: limit}
+		return resp, nil
+	}
+}
+
+// cappedBody passes at most left bytes through and fails with
+// errResponseTooLarge when the body has more.
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One more byte tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errResponseTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error { return b.rc.Close() }

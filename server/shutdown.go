@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"google.golang.org/grpc"
+
+	"github.com/guardgen/guardgen/classifier"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+)
+
+// errShuttingDown is the cause of handler contexts ended by shutdown.
+var errShuttingDown = errors.New("server: shutting down")
+
+// After the drain runs out, handlers whose contexts were cancelled get
+// answerGrace to send their SHUTTING_DOWN answers over the still-open
+// connections; then the connections close, and Serve waits stopGrace more
+// for handlers before it returns without them. Together they keep
+// shutdown within ShutdownTimeout + 1 s, with room for the caller to
+// close what it opened.
+const (
+	answerGrace = 300 * time.Millisecond
+	stopGrace   = 200 * time.Millisecond
+)
+
+// Serve serves on lis until ctx is done, then shuts down within
+// ShutdownTimeout: health turns NOT_SERVING at once so balancers stop
+// sending; new calls are still taken for DrainDelay, so that they have time
+// to notice; then the listener closes and in-flight calls drain until
+// ShutdownTimeout has passed since ctx was done. Calls still running then
+// have their contexts cancelled and answer UNAVAILABLE with a SHUTTING_DOWN
+// FailureDetail; the connections close answerGrace later, and Serve
+// returns at most stopGrace after that even if a handler ignores its
+// context (its goroutine is left to finish on its own; in a process about
+// to exit, that is the end of it).
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- s.grpc.Serve(lis) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	deadline := time.Now().Add(s.opts.ShutdownTimeout)
+	s.health.Shutdown()
+	s.logger.Info("shutting down", slog.Duration("drain_delay", s.opts.DrainDelay), slog.Duration("shutdown_timeout", s.opts.ShutdownTimeout))
+	if d := min(s.opts.DrainDelay, time.Until(deadline)); d > 0 {
+		time.Sleep(d)
+	}
+	drained := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(drained)
+	}()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		s.logger.Warn("drain timed out; ending in-flight calls")
+		s.stopHandlers(errShuttingDown)
+		if !within(drained, answerGrace) {
+			s.grpc.Stop() // closes connections; does not wait for handlers
+			if !within(drained, stopGrace) {
+				s.logger.Error("handlers still running after the connections closed; not waiting for them")
+			}
+		}
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+// within reports whether done closes within d.
+func within(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// endOnShutdown gives every unary handler a context that shutdown cancels
+// when the drain runs out, and answers a call so ended with UNAVAILABLE
+// and a SHUTTING_DOWN FailureDetail rather than the bare cancellation the
+// handler saw.
+func (s *Server) endOnShutdown(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, stop := s.handlerContext(ctx)
+	defer stop()
+	resp, err := handler(ctx, req)
+	if err != nil && shutDown(ctx) {
+		return nil, statusOf(shutdownFailure())
+	}
+	return resp, err
+}
+
+// endStreamOnShutdown is endOnShutdown for streams (health Watch).
+func (s *Server) endStreamOnShutdown(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, stop := s.handlerContext(ss.Context())
+	defer stop()
+	wrapped := middleware.WrapServerStream(ss)
+	wrapped.WrappedContext = ctx
+	err := handler(srv, wrapped)
+	if err != nil && shutDown(ctx) {
+		return statusOf(shutdownFailure())
+	}
+	return err
+}
+
+// handlerContext returns ctx, cancelled also when s.stopping is.
+func (s *Server) handlerContext(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	unregister := context.AfterFunc(s.stopping, func() { cancel(context.Cause(s.stopping)) })
+	return ctx, func() {
+		unregister()
+		cancel(nil)
+	}
+}
+
+// shutDown reports whether shutdown ended ctx.
+func shutDown(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errShuttingDown)
+}
+
+// shutdownFailure is the answer of a call that shutdown ended.
+func shutdownFailure() *classifier.Failure {
+	return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_SHUTTING_DOWN,
+		"the server is shutting down and its drain ran out; retry, another replica will answer")
+}
