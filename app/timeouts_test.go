@@ -68,7 +68,7 @@ func TestHungUpstreamWithoutCallerDeadline(t *testing.T) {
 	up := upstream(t)
 	up.SetDefault(openaitest.Step{Hang: true})
 	cfg := openAIConfig(t, up)
-	cfg.Server.RequestTimeoutSeconds = proto.Float64(3) // room for ≥ 2 attempts on a loaded machine
+	cfg.Server.RequestTimeoutSeconds = proto.Float64(2) // room for ≥ 2 attempts on a loaded machine, not for the 6-call cap (2.4 s)
 	cfg.LlmPipeline.Execution.AttemptTimeoutSeconds = proto.Float64(0.4)
 	cfg.LlmPipeline.Execution.MaxAttempts = proto.Uint32(20) // 8 s of attempts: the request timeout must end them
 	cfg.LlmPipeline.Execution.BaseDelaySeconds = proto.Float64(0.01)
