@@ -97,6 +97,8 @@ func outputOptions(opts *guardgenv1.GenerateOptions) []byte {
 	o := proto.CloneOf(opts)
 	o.Route, o.Model = "", ""
 	o.MaxAttempts, o.MaxCacheAge, o.SkipCache, o.ReportConfidence = 0, nil, false, false
+	// How GenerateStream shows the answer is not what the answer is.
+	o.StreamStrings, o.StreamResets = false, false
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(o) // cannot fail: no required fields
 	return b
 }
