@@ -157,9 +157,15 @@ func (a *App) build() (server.Options, error) {
 		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
 		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
 		ServerOptions:      serverOpts,
-		TracerProvider:     a.tracerProvider(),
-		Propagator:         a.propagator,
-		TraceErrors:        cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
+		HTTP: server.HTTP{
+			// The protocols are told apart by a connection's first bytes,
+			// which TLS hides: with TLS the port serves gRPC alone.
+			Enabled:     srv.GetHttp().GetEnabled() && srv.GetTls().GetCertFile() == "",
+			CORSOrigins: srv.GetHttp().GetCorsAllowedOrigins(),
+		},
+		TracerProvider: a.tracerProvider(),
+		Propagator:     a.propagator,
+		TraceErrors:    cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
 	}, nil
 }
 

@@ -9,6 +9,7 @@ package guardgenv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
@@ -1646,7 +1647,7 @@ var File_guardgen_v1_generation_proto protoreflect.FileDescriptor
 
 const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\n" +
-	"\x1cguardgen/v1/generation.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a#guardgen/provider/v1/provider.proto\x1a\x19guardgen/v1/failure.proto\"\xca\x02\n" +
+	"\x1cguardgen/v1/generation.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a#guardgen/provider/v1/provider.proto\x1a\x19guardgen/v1/failure.proto\"\xca\x02\n" +
 	"\x0fGenerateRequest\x12#\n" +
 	"\x06prompt\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xc0\x9a\fR\x06prompt\x12`\n" +
 	"\vtarget_type\x18\x02 \x01(\tB?\xbaH<r:\x10\x01\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\n" +
@@ -1786,9 +1787,9 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dVERIFICATION_STATUS_SUPPORTED\x10\x01\x12%\n" +
 	"!VERIFICATION_STATUS_NOT_SUPPORTED\x10\x02\x12\x1f\n" +
-	"\x1bVERIFICATION_STATUS_SKIPPED\x10\x032\xb3\x01\n" +
-	"\x11GenerationService\x12G\n" +
-	"\bGenerate\x12\x1c.guardgen.v1.GenerateRequest\x1a\x1d.guardgen.v1.GenerateResponse\x12U\n" +
+	"\x1bVERIFICATION_STATUS_SKIPPED\x10\x032\xcc\x01\n" +
+	"\x11GenerationService\x12`\n" +
+	"\bGenerate\x12\x1c.guardgen.v1.GenerateRequest\x1a\x1d.guardgen.v1.GenerateResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/generate\x12U\n" +
 	"\x0eGenerateStream\x12\x1c.guardgen.v1.GenerateRequest\x1a#.guardgen.v1.GenerateStreamResponse0\x01B\xa8\x01\n" +
 	"\x0fcom.guardgen.v1B\x0fGenerationProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"
 

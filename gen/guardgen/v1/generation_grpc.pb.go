@@ -33,6 +33,7 @@ type GenerationServiceClient interface {
 	// a message that passed protovalidate (possibly degraded), or a non-OK
 	// status whose details carry a FailureDetail and a google.rpc.ErrorInfo.
 	// GenerateStream takes the same request.
+	// Over HTTP/JSON: POST /v1/generate with the request as the body.
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
 	// GenerateStream is Generate with the answer shown as the model writes
@@ -42,7 +43,9 @@ type GenerationServiceClient interface {
 	// GenerateResponse last. A completed field that breaks its rule stops
 	// the model at once; the attempt then fails as a finished output would
 	// have. A failure ends the stream with the same status and
-	// FailureDetail as Generate.
+	// FailureDetail as Generate. It is served over gRPC, Connect and
+	// gRPC-Web; it has no HTTP/JSON route (vanguard streams REST responses
+	// only as google.api.HttpBody).
 	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GenerateStream(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateStreamResponse], error)
@@ -95,6 +98,7 @@ type GenerationServiceServer interface {
 	// a message that passed protovalidate (possibly degraded), or a non-OK
 	// status whose details carry a FailureDetail and a google.rpc.ErrorInfo.
 	// GenerateStream takes the same request.
+	// Over HTTP/JSON: POST /v1/generate with the request as the body.
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
 	// GenerateStream is Generate with the answer shown as the model writes
@@ -104,7 +108,9 @@ type GenerationServiceServer interface {
 	// GenerateResponse last. A completed field that breaks its rule stops
 	// the model at once; the attempt then fails as a finished output would
 	// have. A failure ends the stream with the same status and
-	// FailureDetail as Generate.
+	// FailureDetail as Generate. It is served over gRPC, Connect and
+	// gRPC-Web; it has no HTTP/JSON route (vanguard streams REST responses
+	// only as google.api.HttpBody).
 	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GenerateStream(*GenerateRequest, grpc.ServerStreamingServer[GenerateStreamResponse]) error
