@@ -164,6 +164,46 @@ func TestHTTPProtocols(t *testing.T) {
 			t.Errorf("trailers %q, want grpc-status:0", body[5+n:])
 		}
 	})
+	t.Run("Connect server stream", func(t *testing.T) {
+		// A Connect stream: enveloped JSON messages (flag, length, body),
+		// the last envelope (flag 2) ends the stream with its error, if any.
+		frame := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(generateJSON)))
+		code, header, body := call(t, http.MethodPost, base+"/guardgen.v1.GenerationService/GenerateStream",
+			map[string]string{"Content-Type": "application/connect+json", "Connect-Protocol-Version": "1"}, append(frame, generateJSON...))
+		if code != http.StatusOK || header.Get("Content-Type") != "application/connect+json" {
+			t.Fatalf("Connect GenerateStream = %d %v %.300s", code, header, body)
+		}
+		var partials, responses int
+		var end []byte
+		for len(body) >= 5 {
+			flag, n := body[0], binary.BigEndian.Uint32(body[1:5])
+			if int(n) > len(body)-5 {
+				t.Fatalf("envelope of %d bytes in %d", n, len(body)-5)
+			}
+			msg := body[5 : 5+n]
+			body = body[5+n:]
+			if flag&2 != 0 {
+				end = msg
+				continue
+			}
+			var ev struct {
+				Partial  *struct{ CompleteFields []string } `json:"partial"`
+				Response *struct{ Message map[string]any }  `json:"response"`
+			}
+			if err := json.Unmarshal(msg, &ev); err != nil {
+				t.Fatalf("event %s: %v", msg, err)
+			}
+			switch {
+			case ev.Partial != nil:
+				partials++
+			case ev.Response != nil && ev.Response.Message["category"] != nil:
+				responses++
+			}
+		}
+		if partials < 3 || responses != 1 || strings.TrimSpace(string(end)) != "{}" || len(body) != 0 {
+			t.Errorf("Connect GenerateStream: %d partials, %d responses, end %s; want at least 3 partials, then the response, and an end without error", partials, responses, end)
+		}
+	})
 	t.Run("gRPC on the same port", func(t *testing.T) {
 		client := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
 		if _, err := client.Generate(t.Context(), &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticketType}); err != nil {

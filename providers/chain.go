@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
@@ -115,6 +116,9 @@ type Chain struct {
 	breaker *breaker
 	budget  *budget
 	retry   grpc.UnaryClientInterceptor
+	// unaryOnly is set once the provider answered a CompleteStream with
+	// UNIMPLEMENTED: later streams are asked with Complete at once.
+	unaryOnly atomic.Bool
 }
 
 // NewChain returns the chain for one provider.
@@ -171,8 +175,7 @@ type retryState struct {
 }
 
 func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	st := &retryState{c: c}
-	st.deadline, _ = ctx.Deadline()
+	st := c.newRetryState(ctx)
 	opts = append(opts,
 		retry.WithRetriable(st.retriable),
 		retry.WithBackoff(st.backoff),
@@ -182,6 +185,21 @@ func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc 
 	if err == nil {
 		return nil
 	}
+	return st.final(ctx, err)
+}
+
+func (c *Chain) newRetryState(ctx context.Context) *retryState {
+	st := &retryState{c: c}
+	st.deadline, _ = ctx.Deadline()
+	return st
+}
+
+// final is the error a call ends with after its last attempt failed with
+// err: the caller's own deadline or cancellation as such, the reason
+// retries stopped early, RETRIES_EXHAUSTED when they ran out, else err's
+// failure, each naming the provider.
+func (st *retryState) final(ctx context.Context, err error) error {
+	c := st.c
 	if ctx.Err() != nil {
 		// The caller's deadline or cancellation, not the upstream's.
 		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
@@ -273,41 +291,14 @@ func (st *retryState) backoff(context.Context, uint) time.Duration {
 
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	done, probeTimeout, err := c.breaker.allow(c.opts.Provider)
+	preq, _ := req.(*providerv1.CompleteRequest)
+	ctx, a, err := c.startAttempt(ctx, preq)
 	if err != nil {
 		return err
 	}
-	// Every admitted attempt reports exactly one outcome to the breaker,
-	// even when it never reaches the provider or panics; see errNotAttempted.
-	outcome := errNotAttempted
-	defer func() { done(outcome) }()
-	rec := RecorderFrom(ctx)
-	number, semantic := 1, 1
-	if rec != nil {
-		var ok bool
-		number, semantic, ok = rec.begin()
-		if !ok {
-			return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-				"the request reached its cap of %d provider calls", rec.limit).With("provider", c.opts.Provider)
-		}
-	}
-	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(number))
-	model := c.opts.Model
-	preq, _ := req.(*providerv1.CompleteRequest)
-	if preq.GetModel() != "" {
-		model = preq.GetModel()
-	}
-	// A model call span, named and attributed by the OpenTelemetry GenAI
-	// conventions (telemetry.GenAISemconvVersion).
-	ctx, span := c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, preq.GetSampling())...),
-		trace.WithAttributes(
-			telemetry.RetryAttemptKey.Int(number),
-			attribute.Int("guardgen.semantic_attempt", semantic),
-		))
-	defer span.End()
-	start := c.opts.Now()
-	err = c.invokeAttempt(ctx, probeTimeout, method, req, reply, cc, invoker, opts...)
+	// A panic reports errNotAttempted to the breaker; see attemptRun.release.
+	defer a.release()
+	err = c.invokeAttempt(ctx, a.probe, method, req, reply, cc, invoker, opts...)
 	if err != nil && ctx.Err() != nil {
 		// The caller's deadline or cancellation ended the attempt; whatever
 		// the provider made of it (a provider sees an expired deadline as a
@@ -316,19 +307,101 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 		// the budget, and is not retried.
 		err = classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
 	}
-	outcome = err
+	resp, _ := reply.(*providerv1.CompleteResponse)
+	if err != nil {
+		resp = nil
+	}
+	a.end(ctx, err, resp)
+	return err
+}
+
+// attemptRun is one transport attempt between startAttempt and end: the
+// breaker's admission, the call's number under the request's cap, its
+// span and its record.
+type attemptRun struct {
+	c    *Chain
+	done func(error) // the breaker's
+	// probe, when not zero, bounds the attempt: it is the breaker's
+	// half-open probe.
+	probe    time.Duration
+	ended    bool
+	rec      *Recorder
+	number   int
+	semantic int
+	call     Call
+	span     trace.Span
+	start    time.Time
+}
+
+// startAttempt admits one attempt for req: through the breaker, under the
+// request's provider-call cap. It returns the context the attempt runs in
+// (its call number in the outgoing metadata, its span) and the run, whose
+// end (or release) the caller must call exactly once.
+func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest) (context.Context, *attemptRun, error) {
+	done, probe, err := c.breaker.allow(c.opts.Provider)
+	if err != nil {
+		return ctx, nil, err
+	}
+	a := &attemptRun{c: c, done: done, probe: probe, rec: RecorderFrom(ctx), number: 1, semantic: 1}
+	if a.rec != nil {
+		var ok bool
+		a.number, a.semantic, ok = a.rec.begin()
+		if !ok {
+			// Every admitted attempt reports exactly one outcome to the
+			// breaker, even one that never reaches the provider; see
+			// errNotAttempted.
+			done(errNotAttempted)
+			return ctx, nil, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
+				"the request reached its cap of %d provider calls", a.rec.limit).With("provider", c.opts.Provider)
+		}
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(a.number))
+	model := c.opts.Model
+	if req.GetModel() != "" {
+		model = req.GetModel()
+	}
+	a.call = Call{Number: a.number, Semantic: a.semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
+		Verification: req.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION}
+	// A model call span, named and attributed by the OpenTelemetry GenAI
+	// conventions (telemetry.GenAISemconvVersion).
+	ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, req.GetSampling())...),
+		trace.WithAttributes(
+			telemetry.RetryAttemptKey.Int(a.number),
+			attribute.Int("guardgen.semantic_attempt", a.semantic),
+		))
+	a.start = c.opts.Now()
+	return ctx, a, nil
+}
+
+// release reports an attempt that never ended (its provider call
+// panicked) to the breaker as not attempted, so that a half-open breaker
+// does not keep its probe slot forever.
+func (a *attemptRun) release() {
+	if !a.ended {
+		a.ended = true
+		a.done(errNotAttempted)
+		a.span.End()
+	}
+}
+
+// end records the attempt's outcome: err, or resp (the answer, or what a
+// stream said of it) when err is nil. It feeds the breaker and the budget,
+// fills in the call's record, ends the span and tells OnCall.
+func (a *attemptRun) end(ctx context.Context, err error, resp *providerv1.CompleteResponse) {
+	c := a.c
+	a.ended = true
+	a.done(err)
+	defer a.span.End()
 	switch {
 	case err == nil:
 		c.budget.success()
 	case classifier.Infrastructure(err):
 		c.budget.failure()
 	}
-	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
-		Latency: c.opts.Now().Sub(start), Err: err}
-	if r, ok := req.(*providerv1.CompleteRequest); ok {
-		call.Verification = r.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
-	}
-	if resp, ok := reply.(*providerv1.CompleteResponse); ok && err == nil {
+	call := a.call
+	call.Latency, call.Err = c.opts.Now().Sub(a.start), err
+	if resp != nil {
 		call.FinishReason = resp.GetFinishReason()
 		call.Usage = cloneUsage(resp.GetUsage())
 		call.ResponseID = resp.GetId()
@@ -339,21 +412,20 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 			call.Model = resp.GetModel()
 		}
 		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
-		span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
+		a.span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
 	}
 	if err != nil {
 		f := classifier.As(err)
-		span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
-		span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
-		span.SetStatus(codes.Error, f.Code.String())
+		a.span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
+		a.span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
+		a.span.SetStatus(codes.Error, f.Code.String())
 	}
-	if rec != nil {
-		rec.finish(number, call)
+	if a.rec != nil {
+		a.rec.finish(a.number, call)
 	}
 	if c.opts.OnCall != nil {
 		c.opts.OnCall(ctx, call)
 	}
-	return err
 }
 
 // invokeAttempt calls the provider under the per-attempt timeout, or

@@ -28,6 +28,15 @@ import (
 // Generate implements GenerationService.Generate: resolve the target, run
 // the attempt loop, answer with a validated message or a classified failure.
 func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) (*guardgenv1.GenerateResponse, error) {
+	return s.generate(ctx, req, nil)
+}
+
+// generate is Generate, and GenerateStream when events is set: then each
+// provider call is a stream whose partial messages go to events (see
+// askStream), and the loop tells events of the attempts it abandons. All
+// else (re-asks, degradation, verification, reporting, metrics, logging)
+// is one code path.
+func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, events *streamEvents) (*guardgenv1.GenerateResponse, error) {
 	start := time.Now()
 	if n := len(req.GetPrompt()); s.opts.MaxPromptBytes > 0 && n > s.opts.MaxPromptBytes {
 		return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
@@ -49,11 +58,19 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	if err != nil {
 		return nil, statusOf(resolveFailure(err))
 	}
-	ctx, span := s.tracer.Start(ctx, "guardgen.generate")
+	spanName := "guardgen.generate"
+	if events != nil {
+		spanName = "guardgen.generate_stream"
+	}
+	ctx, span := s.tracer.Start(ctx, spanName)
 	defer span.End()
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
 	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
-		caller: s.cacheCaller(ctx)}
+		caller: s.cacheCaller(ctx), events: events, start: start}
+	run.ask = run.askUnary
+	if events != nil {
+		run.ask, events.g = run.askStream, run
+	}
 	resp, f := run.loop(ctx)
 	if f != nil && shutDown(ctx) {
 		f = shutdownFailure()
@@ -71,6 +88,7 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 	if s.opts.LogRawPayloads {
 		notePayloads(ctx, preview(req.GetPrompt(), target, s.opts.PreviewLength), preview(run.output, target, s.opts.PreviewLength))
 	}
+	events.done(ctx, run, resp)
 	if resp == nil {
 		return nil, statusOf(f)
 	}
@@ -108,6 +126,49 @@ type generation struct {
 	answered int
 	// caller scopes the request's cached results (see cacheCaller).
 	caller string
+	// ask asks one route entry for one completion: askUnary, or askStream
+	// for GenerateStream, whose partials go to events.
+	ask    func(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure)
+	events *streamEvents
+	// aborts says, per provider call, why its stream was stopped early and
+	// what that saved.
+	aborts map[int]*guardgenv1.StreamAbort
+	// start is when the request arrived; semantic is the generation the
+	// loop is at.
+	start    time.Time
+	semantic int
+}
+
+// completion is the answer of one provider call: the response (of a
+// stream, what its chunks spelled, as far as they went), and, when the
+// stream was stopped because a complete field failed its check, that
+// failure of the output, found before the model finished.
+type completion struct {
+	resp  *providerv1.CompleteResponse
+	early *classifier.Failure
+}
+
+// askUnary asks e with one Complete call.
+func (g *generation) askUnary(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
+	resp, err := e.Client.Complete(ctx, req)
+	if err != nil {
+		return completion{}, classifier.As(err)
+	}
+	return completion{resp: resp}, nil
+}
+
+// judge runs the output stages on a completion made by provider call
+// number call: the stream's early failure, or the finish reason,
+// extraction, decoding, validation and the semantic checks.
+func (g *generation) judge(ctx context.Context, c completion, call int) (accepted, *classifier.Failure) {
+	if c.early != nil {
+		return accepted{}, c.early
+	}
+	a, f := g.accept(c.resp)
+	if f == nil {
+		f = g.check(ctx, c.resp, a, call)
+	}
+	return a, f
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -127,16 +188,15 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 	var last *classifier.Failure
 	for attempt := 1; attempt <= budget; attempt++ {
 		g.rec.SetSemantic(attempt)
-		resp, f := g.complete(ctx, g.preq)
+		g.semantic = attempt
+		c, f := g.complete(ctx, g.preq)
 		if f != nil {
 			return nil, f
 		}
 		call := g.rec.Len()
+		resp := c.resp
 		g.output = resp.GetContent()
-		a, f := g.accept(resp)
-		if f == nil {
-			f = g.check(ctx, resp, a, call)
-		}
+		a, f := g.judge(ctx, c, call)
 		if f == nil {
 			g.repairs, g.answered = a.repairs, call
 			out, rf := g.respond(a)
@@ -153,6 +213,7 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 		}
 		reasks[f.Reason]++
 		g.s.metrics.RecordReask(ctx, f.Reason)
+		g.events.reset(call, guardgenv1.ResetReason_RESET_REASON_REASK, f)
 		g.preq = g.reask(g.preq, resp.GetContent(), f)
 	}
 	return nil, last
@@ -274,6 +335,7 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 			a.Cost = proto.Float64(c.Cost)
 			r.Cost = proto.Float64(r.GetCost() + c.Cost)
 		}
+		a.Abort = g.aborts[c.Number]
 		switch f := g.failures[c.Number]; {
 		case f != nil:
 			a.Failure = f.Detail()
@@ -287,9 +349,11 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 		r.Usage.TotalTokens += c.Usage.GetTotalTokens()
 		r.Usage.CachedInputTokens += c.Usage.GetCachedInputTokens()
 		r.Usage.ReasoningTokens += c.Usage.GetReasoningTokens()
+		r.SavedOutputTokens += a.GetAbort().GetSavedOutputTokens()
 		r.Attempts = append(r.Attempts, a)
 	}
 	g.reportSemantics(r, calls)
+	g.events.report(r)
 	return r
 }
 

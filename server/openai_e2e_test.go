@@ -85,7 +85,7 @@ func startOpenAI(t *testing.T, opts server.Options, entries ...e2eEntry) *e2e {
 		chain := providers.NewChain(e.chain)
 		route.Entries = append(route.Entries, server.RouteEntry{
 			Provider:        e.chain.Provider,
-			Client:          providerv1.NewProviderServiceClient(providers.InProcess(p, chain.Interceptors()...)),
+			Client:          providerv1.NewProviderServiceClient(chain.InProcess(p)),
 			Model:           e.Model,
 			MaxOutputTokens: e.MaxOutputTokens,
 		})

@@ -82,7 +82,7 @@ func startBench(b *testing.B, provider providerv1.ProviderServiceServer, opts se
 		Breaker:  providers.BreakerPolicy{Disabled: true},
 		Budget:   providers.BudgetPolicy{Disabled: true},
 	})
-	client := providerv1.NewProviderServiceClient(providers.InProcess(provider, chain.Interceptors()...))
+	client := providerv1.NewProviderServiceClient(chain.InProcess(provider))
 	opts.Resolver = resolver
 	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 	opts.Logger = slog.New(slog.DiscardHandler)

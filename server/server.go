@@ -174,6 +174,8 @@ type Server struct {
 	// drain runs out on shutdown: every handler's context derives from it.
 	stopping     context.Context
 	stopHandlers context.CancelCauseFunc
+	// unaryChain is interceptors() as one, for GenerationService's streams.
+	unaryChain grpc.UnaryServerInterceptor
 }
 
 // New returns a Server ready to Serve.
@@ -240,10 +242,11 @@ func New(opts Options) (*Server, error) {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
+	s.unaryChain = chainUnary(s.interceptors())
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.endStreamOnShutdown, s.rejectUndecodableStream, s.authStream),
+		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.ForceServerCodecV2(s.codec),
 		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
 		// own limit, which answers without one, is the backstop.

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/config"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -83,8 +84,10 @@ func start(t *testing.T, ho harnessOptions) *harness {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	client := providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain.Interceptors()...))
-	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
+	client := providerv1.NewProviderServiceClient(chain.InProcess(ho.provider))
+	// A request may set max_output_tokens up to config's default.
+	opts.Routes = []server.Route{{Name: "default", MaxOutputTokens: config.RouteMaxOutputTokens,
+		Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
