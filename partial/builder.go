@@ -75,6 +75,11 @@ type Builder struct {
 	pending *violations
 	closed  []unit
 	seen    map[string]bool // violations reported, by path and rule
+
+	// rules are the message-level CEL rules by message type; ruleRun, the
+	// rules checked before their message closed, by message path and id.
+	rules   map[protoreflect.FullName][]messageRule
+	ruleRun map[ruleAt]bool
 }
 
 // New returns a Builder of answers of type t.
@@ -89,6 +94,7 @@ func New(t *schema.Target, opts Options) *Builder {
 		msg:      t.Type.New().Interface(),
 		complete: make(map[string]bool),
 		seen:     make(map[string]bool),
+		ruleRun:  make(map[ruleAt]bool),
 		pending:  &violations{},
 	}
 	if f := t.Form(); f == schema.FormScalar || f == schema.FormAny {
@@ -159,6 +165,7 @@ func (b *Builder) note(u unit) {
 	b.fields = append(b.fields, f)
 	b.latest = append(b.latest, f)
 	b.complete[u.proto] = true
+	b.checkReadyRules(u)
 }
 
 // close records a closed message, list or map (or the root): the rules

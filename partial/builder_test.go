@@ -154,13 +154,42 @@ func TestIncidentReport(t *testing.T) {
 		t.Errorf("completed (-want +got):\n%s", diff)
 	}
 	wantBroken := [][]string{
+		// The resolved-after-detected rule reads detected_at and
+		// resolved_at: it is checked once both are complete.
+		{`:00Z",`, " incident.resolved_after_detected"},
 		// services[1].region breaks its pattern as the element closes.
 		{` "EU"}`, "services[1].region string.pattern"},
-		// The resolved-after-detected rule and the required owner only
-		// once the report closed.
-		{`": 12}`, " incident.resolved_after_detected", "owner required"},
+		// The required owner only once the report closed.
+		{`": 12}`, "owner required"},
 	}
 	if diff := cmp.Diff(wantBroken, broken); diff != "" {
+		t.Errorf("violations, with the text that revealed them (-want +got):\n%s", diff)
+	}
+}
+
+// TestBusinessRuleWhenItsFieldsComplete: a message-level rule is checked
+// as soon as the fields it reads are complete, long before its message
+// closes, and only once; a rule whose fields never all arrive waits for
+// the close.
+func TestBusinessRuleWhenItsFieldsComplete(t *testing.T) {
+	t.Parallel()
+	text := `{"severity": "SEVERITY_CRITICAL", "title": "Checkout down", "customer_impact_count": 0,
+ "detected_at": "2024-05-01T10:00:00Z", "team": "payments", "services": [{"name": "checkout", "region": "eu-west-1"}]}`
+	b := partial.New(target(t, "guardgen.examples.v1.IncidentReport"), partial.Options{})
+	var broken [][]string
+	for i := 1; i <= len(text); i++ {
+		b.Write(text[:i])
+		if v := violated(t, b); v != nil {
+			broken = append(broken, append([]string{text[i-6 : i]}, v...))
+		}
+	}
+	want := [][]string{
+		// severity and customer_impact_count are complete at the count's
+		// comma; resolved_at never comes, so its rule waits for the close,
+		// where it holds (no resolved_at).
+		{`t": 0,`, " incident.critical_needs_impact"},
+	}
+	if diff := cmp.Diff(want, broken); diff != "" {
 		t.Errorf("violations, with the text that revealed them (-want +got):\n%s", diff)
 	}
 }

@@ -25,14 +25,16 @@
 //
 // A unit is validated at once, alone: protovalidate on a message holding
 // just the unit, keeping the violations on the unit itself (a required
-// field not yet written is not a violation yet). Once a message, list or
-// map closes, the whole partial message is validated and the violations
-// kept are those on complete ground: on a complete value or inside one, so
-// that list rules (min_items, unique) and message-level CEL rules are
-// checked once every field they may read is complete — whatever fields a
-// rule reads, they are all final once the message that holds it has
-// closed. (Finding out which fields a CEL expression reads would take
-// its checked AST; closing is the conservative and cheap test.)
+// field not yet written is not a violation yet). A message-level CEL rule
+// (a business rule) runs as soon as every field it reads is complete: the
+// fields it selects from `this` in its parsed expression (see rules.go); a
+// rule that uses `this` otherwise waits for its message to close. Once a
+// message, list or map closes, the whole partial message is validated and
+// the violations kept are those on complete ground: on a complete value or
+// inside one, so that list rules (min_items, unique) and the remaining
+// message-level rules are checked once every field they may read is
+// complete — whatever fields a rule reads, they are all final once the
+// message that holds it has closed.
 //
 // # Cost
 //

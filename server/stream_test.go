@@ -320,3 +320,30 @@ func TestStreamStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamStopsOnBusinessRule: a message-level business rule is checked
+// as soon as the fields it reads are complete, so the model is stopped
+// there (the synthetic business_rule answer breaks resolved_at >=
+// detected_at at its fourth field), not when the report closes: no
+// partial shows the fields written after, and the stream ends as Generate
+// does, ABORTED with BUSINESS_RULE.
+func TestStreamStopsOnBusinessRule(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{})
+	req := &guardgenv1.GenerateRequest{Prompt: "Payments API returned 503s in eu-west-1 from 09:12 to 09:40", TargetType: incident}
+	got := generateStream(t, h, "business_rule", req)
+	fd, _ := failureOf(t, got.err)
+	if status.Code(got.err) != codes.Aborted || fd.GetReason() != guardgenv1.FailureReason_FAILURE_REASON_BUSINESS_RULE || fd.GetMetadata()["stream_stopped"] != "true" {
+		t.Fatalf("stream ended %v (%v), want ABORTED BUSINESS_RULE with the stream stopped", got.err, fd)
+	}
+	var shown []string
+	for _, p := range got.partials() {
+		shown = p.GetCompleteFields()
+		if slices.Contains(shown, "services") || slices.Contains(shown, "resolvedAt") {
+			t.Errorf("a partial shows %v complete: the model was not stopped at resolved_at", shown)
+		}
+	}
+	if !slices.Contains(shown, "detectedAt") {
+		t.Errorf("last partial's complete fields %v, want detectedAt among them", shown)
+	}
+}
