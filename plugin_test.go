@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,6 +128,39 @@ func TestExternalPlugin(t *testing.T) {
 		}
 		if got := codesOf(plugin.callsAfter(t, before)); got != "Unavailable Unavailable OK" {
 			t.Errorf("plug-in answered %q, want two UNAVAILABLE, then OK", got)
+		}
+	})
+
+	t.Run("a stream is one chunk of Complete", func(t *testing.T) {
+		// The plug-in has no CompleteStream: guardgen asks it with
+		// Complete, and streams the answer as one chunk, in one attempt.
+		for range 2 {
+			before := plugin.lastCall()
+			stream, err := gen.GenerateStream(pluginCallContext(t, ""), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var partials int
+			var resp *guardgenv1.GenerateResponse
+			for {
+				ev, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("GenerateStream: %v", err)
+				}
+				if ev.GetPartial() != nil {
+					partials++
+				}
+				resp = ev.GetResponse()
+			}
+			if attempts := resp.GetReport().GetAttempts(); partials != 1 || len(attempts) != 1 || attempts[0].GetFailure() != nil {
+				t.Errorf("%d partials, attempts %v; want one partial and one successful attempt", partials, attempts)
+			}
+			if got := len(plugin.callsAfter(t, before)); got != 1 {
+				t.Errorf("plug-in Complete calls = %d, want 1", got)
+			}
 		}
 	})
 

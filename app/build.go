@@ -269,7 +269,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if model == "" {
 			model = synthetic.Model
 		}
-		return providers.InProcess(synthetic.New(), chain.Interceptors()...), model, nil
+		return chain.InProcess(synthetic.New()), model, nil
 	case "openai":
 		opts := openai.Options{
 			BaseURL:      p.GetBaseUrl(),
@@ -310,7 +310,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		if model == "" {
 			model = openai.DefaultModel
 		}
-		return providers.InProcess(impl, chain.Interceptors()...), model, nil
+		return chain.InProcess(impl), model, nil
 	case "grpc":
 		creds := insecure.NewCredentials()
 		if t := p.GetTls(); t != nil {
@@ -320,14 +320,13 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			}
 			creds = credentials.NewTLS(tc)
 		}
-		conn, err := grpc.NewClient(p.GetAddress(),
+		conn, err := grpc.NewClient(p.GetAddress(), append([]grpc.DialOption{
 			grpc.WithTransportCredentials(creds),
 			// The plug-in's spans join the caller's trace; the chain
 			// makes guardgen's own span per attempt.
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 				otelgrpc.WithTracerProvider(a.tracerProvider()), otelgrpc.WithPropagators(a.propagator))),
-			grpc.WithChainUnaryInterceptor(chain.Interceptors()...),
-		)
+		}, chain.DialOptions()...)...)
 		if err != nil {
 			return nil, "", err
 		}

@@ -71,6 +71,12 @@ func ServerSettings(cfg *configv1.Config) server.Options {
 		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
 		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
 		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
+		HTTP: server.HTTP{
+			// The protocols are told apart by a connection's first bytes,
+			// which TLS hides: with TLS the port serves gRPC alone.
+			Enabled:     srv.GetHttp().GetEnabled() && srv.GetTls().GetCertFile() == "",
+			CORSOrigins: srv.GetHttp().GetCorsAllowedOrigins(),
+		},
 	}
 }
 

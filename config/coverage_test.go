@@ -158,6 +158,8 @@ var settingTests = map[string]string{
 	"server.max_header_list_bytes":                            ".TestMetadataBomb",
 	"server.request_timeout_seconds":                          "app.TestHungUpstreamWithoutCallerDeadline",
 	"server.max_provider_response_bytes":                      "app.TestSizeSettings",
+	"server.http.enabled":                                     "app.TestHTTPDisabled",
+	"server.http.cors_allowed_origins":                        "app.TestHTTPCORS",
 	"server.max_output_values":                                "app.TestSizeSettings",
 
 	"telemetry.otlp_endpoint":        "telemetry.TestTracerProviderWithEndpoint",

@@ -93,6 +93,7 @@ func Default() *configv1.Config {
 			ShutdownTimeoutSeconds: proto.Float64(15),
 			DrainDelaySeconds:      proto.Float64(2),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
+			Http:                   &configv1.Http{Enabled: proto.Bool(true)},
 			MaxHeaderListBytes:     proto.Uint32(16 << 10),
 			// A caller without a deadline must not hold a slot (and an
 			// upstream connection) for ever.

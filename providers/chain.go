@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
@@ -107,6 +108,9 @@ type Chain struct {
 	breaker *breaker
 	budget  *budget
 	retry   grpc.UnaryClientInterceptor
+	// unaryOnly is set once the provider answered a CompleteStream with
+	// UNIMPLEMENTED: later streams are asked with Complete at once.
+	unaryOnly atomic.Bool
 }
 
 // NewChain returns the chain for one provider. Its policies are used as
@@ -179,82 +183,18 @@ func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.counts() }
 
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	done, probeTimeout, err := c.breaker.allow(c.opts.Provider)
+	preq, _ := req.(*providerv1.CompleteRequest)
+	ctx, a, err := c.startAttempt(ctx, preq)
 	if err != nil {
 		return err
 	}
-	// Every admitted attempt reports exactly one outcome to the breaker,
-	// even when it never reaches the provider or panics; see errNotAttempted.
-	outcome := errNotAttempted
-	defer func() { done(outcome) }()
-	rec := RecorderFrom(ctx)
-	number, semantic := 1, 1
-	if rec != nil {
-		var ok bool
-		number, semantic, ok = rec.begin()
-		if !ok {
-			return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-				"the request reached its cap of %d provider calls", rec.limit).With("provider", c.opts.Provider)
-		}
-	}
-	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(number))
-	model := c.opts.Model
-	preq, _ := req.(*providerv1.CompleteRequest)
-	if preq.GetModel() != "" {
-		model = preq.GetModel()
-	}
-	// A model call span, named and attributed by the OpenTelemetry GenAI
-	// conventions (telemetry.GenAISemconvVersion).
-	ctx, span := c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, preq.GetSampling())...),
-		trace.WithAttributes(
-			telemetry.RetryAttemptKey.Int(number),
-			attribute.Int("guardgen.semantic_attempt", semantic),
-		))
-	defer span.End()
-	start := c.opts.Now()
-	f := c.classify(ctx, c.invokeAttempt(ctx, probeTimeout, method, req, reply, cc, invoker, opts...))
-	outcome = nil // not a nil *Failure in an error
-	if f != nil {
-		outcome = f
-	}
-	switch {
-	case f == nil:
-		c.budget.success()
-	case f.Infrastructure():
-		c.budget.failure()
-	}
-	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
-		Latency: c.opts.Now().Sub(start), Failure: f}
-	if r, ok := req.(*providerv1.CompleteRequest); ok {
-		call.Verification = r.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
-	}
-	if resp, ok := reply.(*providerv1.CompleteResponse); ok && f == nil {
-		call.FinishReason = resp.GetFinishReason()
-		call.Usage = cloneUsage(resp.GetUsage())
-		call.ResponseID = resp.GetId()
-		if resp.GetConstraint() != nil {
-			call.Constraint = proto.CloneOf(resp.GetConstraint())
-		}
-		if resp.GetModel() != "" {
-			call.Model = resp.GetModel()
-		}
-		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
-		span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
-	}
-	if f != nil {
-		span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
-		span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
-		span.SetStatus(codes.Error, f.Code.String())
-	}
-	if rec != nil {
-		rec.finish(number, call)
-	}
-	if c.opts.OnCall != nil {
-		c.opts.OnCall(ctx, call)
-	}
+	// A panic reports errNotAttempted to the breaker; see attemptRun.release.
+	defer a.release()
+	f := c.classify(ctx, c.invokeAttempt(ctx, a.probe, method, req, reply, cc, invoker, opts...))
+	resp, _ := reply.(*providerv1.CompleteResponse)
+	a.end(ctx, f, resp)
 	if f == nil {
-		return nil
+		return nil // not a nil *Failure in an error
 	}
 	return f
 }
@@ -275,6 +215,123 @@ func (c *Chain) classify(ctx context.Context, err error) *classifier.Failure {
 		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
 	}
 	return classifier.As(err)
+}
+
+// attemptRun is one transport attempt between startAttempt and end: the
+// breaker's admission, the call's number under the request's cap, its
+// span and its record.
+type attemptRun struct {
+	c    *Chain
+	done func(error) // the breaker's
+	// probe, when not zero, bounds the attempt: it is the breaker's
+	// half-open probe.
+	probe    time.Duration
+	ended    bool
+	rec      *Recorder
+	number   int
+	semantic int
+	call     Call
+	span     trace.Span
+	start    time.Time
+}
+
+// startAttempt admits one attempt for req: through the breaker, under the
+// request's provider-call cap. It returns the context the attempt runs in
+// (its call number in the outgoing metadata, its span) and the run, whose
+// end (or release) the caller must call exactly once.
+func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest) (context.Context, *attemptRun, error) {
+	done, probe, err := c.breaker.allow(c.opts.Provider)
+	if err != nil {
+		return ctx, nil, err
+	}
+	a := &attemptRun{c: c, done: done, probe: probe, rec: RecorderFrom(ctx), number: 1, semantic: 1}
+	if a.rec != nil {
+		var ok bool
+		a.number, a.semantic, ok = a.rec.begin()
+		if !ok {
+			// Every admitted attempt reports exactly one outcome to the
+			// breaker, even one that never reaches the provider; see
+			// errNotAttempted.
+			done(errNotAttempted)
+			return ctx, nil, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
+				"the request reached its cap of %d provider calls", a.rec.limit).With("provider", c.opts.Provider)
+		}
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(a.number))
+	model := c.opts.Model
+	if req.GetModel() != "" {
+		model = req.GetModel()
+	}
+	a.call = Call{Number: a.number, Semantic: a.semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
+		Verification: req.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION}
+	// A model call span, named and attributed by the OpenTelemetry GenAI
+	// conventions (telemetry.GenAISemconvVersion).
+	ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, req.GetSampling())...),
+		trace.WithAttributes(
+			telemetry.RetryAttemptKey.Int(a.number),
+			attribute.Int("guardgen.semantic_attempt", a.semantic),
+		))
+	a.start = c.opts.Now()
+	return ctx, a, nil
+}
+
+// release reports an attempt that never ended (its provider call
+// panicked) to the breaker as not attempted, so that a half-open breaker
+// does not keep its probe slot forever.
+func (a *attemptRun) release() {
+	if !a.ended {
+		a.ended = true
+		a.done(errNotAttempted)
+		a.span.End()
+	}
+}
+
+// end records the attempt's outcome: its one failure f, or when f is nil
+// resp (the answer, or what a stream said of it). The breaker, the
+// budget, the call's record (and so OnCall's metrics and the report) and
+// the span all read that one value.
+func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *providerv1.CompleteResponse) {
+	c := a.c
+	a.ended = true
+	var outcome error // not a nil *Failure in an error
+	if f != nil {
+		outcome = f
+	}
+	a.done(outcome)
+	defer a.span.End()
+	switch {
+	case f == nil:
+		c.budget.success()
+	case f.Infrastructure():
+		c.budget.failure()
+	}
+	call := a.call
+	call.Latency, call.Failure = c.opts.Now().Sub(a.start), f
+	if resp != nil && f == nil {
+		call.FinishReason = resp.GetFinishReason()
+		call.Usage = cloneUsage(resp.GetUsage())
+		call.ResponseID = resp.GetId()
+		if resp.GetConstraint() != nil {
+			call.Constraint = proto.CloneOf(resp.GetConstraint())
+		}
+		if resp.GetModel() != "" {
+			call.Model = resp.GetModel()
+		}
+		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
+		a.span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
+	}
+	if f != nil {
+		a.span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
+		a.span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
+		a.span.SetStatus(codes.Error, f.Code.String())
+	}
+	if a.rec != nil {
+		a.rec.finish(a.number, call)
+	}
+	if c.opts.OnCall != nil {
+		c.opts.OnCall(ctx, call)
+	}
 }
 
 // invokeAttempt calls the provider under the per-attempt timeout, or

@@ -103,6 +103,16 @@ func (r *Recorder) begin() (number, semantic int, ok bool) {
 	return len(r.calls), r.semantic, true
 }
 
+// unbegin gives back call number n, the last one begun, which turned out
+// never to have been made.
+func (r *Recorder) unbegin(n int) {
+	r.mu.Lock()
+	if n == len(r.calls) {
+		r.calls = r.calls[:n-1]
+	}
+	r.mu.Unlock()
+}
+
 // finish fills in call number n.
 func (r *Recorder) finish(n int, c Call) {
 	r.mu.Lock()

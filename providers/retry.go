@@ -29,8 +29,7 @@ type retryState struct {
 // answering its questions (retry? how long to wait?) with next, and turns
 // the last attempt's failure into the call's.
 func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	st := &retryState{c: c}
-	st.deadline, _ = ctx.Deadline()
+	st := c.newRetryState(ctx)
 	opts = append(opts,
 		retry.WithRetriable(st.retriable),
 		retry.WithBackoff(st.backoff),
@@ -41,6 +40,14 @@ func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc 
 		return nil
 	}
 	return st.final(ctx, err)
+}
+
+// newRetryState starts the retry state of one call (unary, or a stream's,
+// see retryStream) under ctx's deadline.
+func (c *Chain) newRetryState(ctx context.Context) *retryState {
+	st := &retryState{c: c}
+	st.deadline, _ = ctx.Deadline()
+	return st
 }
 
 // next is the retry path in one place. After an attempt failed with f

@@ -122,17 +122,10 @@ func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier
 // fields are cleared and the message is accepted, degraded, with the
 // violations reported as warnings. A business rule is never partial.
 func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*classifier.Failure, bool) {
-	nonCritical := g.s.opts.NonCriticalFields[string(g.target.Desc.FullName())]
-	if len(nonCritical) == 0 || f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION {
+	if !g.nonCritical(f) {
 		return nil, false
 	}
 	m := msg.ProtoReflect()
-	for _, v := range f.Violations {
-		elems := v.GetField().GetElements()
-		if len(elems) == 0 || !nonCritical[elems[0].GetFieldName()] {
-			return nil, false
-		}
-	}
 	for _, v := range f.Violations {
 		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(v.GetField().GetElements()[0].GetFieldName())); fd != nil {
 			m.Clear(fd)
@@ -143,6 +136,23 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 	}
 	partial := classifier.New(f.Reason, "non-critical fields failed validation and were cleared: %s", f.Message)
 	return partial.WithViolations(f.Violations).With("degradation", "partial_match"), true
+}
+
+// nonCritical reports whether f is a rule violation on fields the
+// configuration names as non-critical for the target alone, which
+// allow_partial_matches may clear.
+func (g *generation) nonCritical(f *classifier.Failure) bool {
+	nonCritical := g.s.opts.NonCriticalFields[string(g.target.Desc.FullName())]
+	if len(nonCritical) == 0 || f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION {
+		return false
+	}
+	for _, v := range f.Violations {
+		elems := v.GetField().GetElements()
+		if len(elems) == 0 || !nonCritical[elems[0].GetFieldName()] {
+			return false
+		}
+	}
+	return true
 }
 
 // maxRepairs bounds the repairs listed in one report: an output with

@@ -99,6 +99,8 @@ func outputOptions(opts *guardgenv1.GenerateOptions) []byte {
 	o := proto.CloneOf(opts)
 	o.Route, o.Model = "", ""
 	o.MaxAttempts, o.MaxCacheAge, o.SkipCache, o.ReportConfidence = 0, nil, false, false
+	// How GenerateStream shows the answer is not what the answer is.
+	o.StreamStrings, o.StreamResets = false, false
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(o) // cannot fail: no required fields
 	return b
 }
@@ -248,15 +250,12 @@ func hasUnknown(m protoreflect.Message) bool {
 // fromFallbackEntry asks the route's later entries once for a truncated
 // answer; they exist for exactly this (more output tokens, another model).
 func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.CompleteRequest, f *classifier.Failure) *guardgenv1.GenerateResponse {
-	resp, cf := g.completeFrom(ctx, preq, 1)
+	c, cf := g.completeFrom(ctx, preq, 1)
 	if cf != nil {
 		return nil
 	}
 	call := g.rec.Len()
-	a, af := g.accept(resp)
-	if af == nil {
-		af = g.check(ctx, resp, a, call)
-	}
+	a, af := g.judge(ctx, c, call)
 	if af != nil {
 		g.failures[call] = af
 		return nil

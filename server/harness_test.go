@@ -68,8 +68,10 @@ func start(t testing.TB, ho harnessOptions) *harness {
 			provider = synthetic.New()
 		}
 		chain := quickSyntheticChain(ho.tracer)
-		client := providerv1.NewProviderServiceClient(providers.InProcess(provider, chain.Interceptors()...))
-		opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
+		client := providerv1.NewProviderServiceClient(chain.InProcess(provider))
+		// A request may set max_output_tokens up to config's default.
+		opts.Routes = []server.Route{{Name: "default", MaxOutputTokens: config.RouteMaxOutputTokens,
+			Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 	}
 	if ho.set != nil {
 		ho.set(&opts)

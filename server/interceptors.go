@@ -59,13 +59,6 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 	)
 }
 
-// streamInterceptors is the stream chain, outermost first: shutdown ends
-// streams still open when the drain runs out, then undecodable requests
-// and authentication, as in the unary chain.
-func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
-	return withoutNil(s.endStreamOnShutdown, s.rejectUndecodableStream, s.authStream)
-}
-
 // withoutNil lists the interceptors that are on: a nil one (authentication
 // without tokens) is left out.
 func withoutNil[I grpc.UnaryServerInterceptor | grpc.StreamServerInterceptor](list ...I) []I {

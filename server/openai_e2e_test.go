@@ -86,7 +86,7 @@ func startOpenAI(t *testing.T, set func(*server.Options), entries ...e2eEntry) *
 		}
 		route.Entries = append(route.Entries, server.RouteEntry{
 			Provider:        e.chain.Provider,
-			Client:          providerv1.NewProviderServiceClient(providers.InProcess(p, chain.Interceptors()...)),
+			Client:          providerv1.NewProviderServiceClient(chain.InProcess(p)),
 			Model:           e.Model,
 			MaxOutputTokens: e.MaxOutputTokens,
 		})

@@ -119,12 +119,12 @@ func (s *Server) falls(f *classifier.Failure) bool {
 // complete asks the route's entries in order, moving on only as falls
 // allows. The request's model applies to the first entry; fallbacks use
 // their own.
-func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequest) (*providerv1.CompleteResponse, *classifier.Failure) {
+func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequest) (completion, *classifier.Failure) {
 	return g.completeFrom(ctx, preq, 0)
 }
 
 // completeFrom is complete starting at entry first.
-func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (*providerv1.CompleteResponse, *classifier.Failure) {
+func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (completion, *classifier.Failure) {
 	var last *classifier.Failure
 	for i := first; i < len(g.route.Entries); i++ {
 		e := g.route.Entries[i]
@@ -138,22 +138,21 @@ func (g *generation) completeFrom(ctx context.Context, preq *providerv1.Complete
 				req.Sampling.MaxOutputTokens = e.MaxOutputTokens
 			}
 		}
-		resp, err := e.Client.Complete(ctx, req)
-		if err == nil {
+		c, f := g.ask(ctx, e, req)
+		if f == nil {
 			if i > first {
 				g.fellBack = last
 				g.s.metrics.RecordFallback(ctx, "route")
 			}
-			return resp, nil
+			return c, nil
 		}
-		f := classifier.As(err)
 		if i > 0 {
 			f = f.With("fallback_from", g.route.Entries[i-1].Provider)
 		}
 		if !g.s.falls(f) || ctx.Err() != nil {
-			return nil, f
+			return completion{}, f
 		}
 		last = f
 	}
-	return nil, last
+	return completion{}, last
 }

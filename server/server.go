@@ -156,6 +156,8 @@ type Options struct {
 	// list as HPACK counts it); at least 1. The transport refuses a
 	// larger one before any handler runs.
 	MaxHeaderListBytes uint32
+	// HTTP serves REST, Connect and gRPC-Web on the same listener as gRPC.
+	HTTP HTTP
 	// ServerOptions are added to the grpc.Server's (TLS credentials).
 	ServerOptions []grpc.ServerOption
 }
@@ -173,9 +175,12 @@ type Server struct {
 	semantics        *semantics
 	requestValidator protovalidate.Validator
 	grpc             *grpc.Server
-	health           *health.Server
-	metrics          *telemetry.Metrics
-	tracer           trace.Tracer
+	// grpcHTTP serves the HTTP protocols (through ServeHTTP); nil when
+	// they are off.
+	grpcHTTP *grpc.Server
+	health   *health.Server
+	metrics  *telemetry.Metrics
+	tracer   trace.Tracer
 	// authUnary and authStream authenticate callers; nil without tokens.
 	authUnary  grpc.UnaryServerInterceptor
 	authStream grpc.StreamServerInterceptor
@@ -186,6 +191,8 @@ type Server struct {
 	// drain runs out on shutdown: every handler's context derives from it.
 	stopping     context.Context
 	stopHandlers context.CancelCauseFunc
+	// unaryChain is interceptors() as one, for GenerationService's streams.
+	unaryChain grpc.UnaryServerInterceptor
 }
 
 // New returns a Server ready to Serve.
@@ -237,6 +244,7 @@ func New(opts Options) (*Server, error) {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
+	s.unaryChain = chainUnary(s.interceptors())
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
@@ -248,11 +256,14 @@ func New(opts Options) (*Server, error) {
 		grpc.MaxHeaderListSize(opts.MaxHeaderListBytes),
 		grpc.UnknownServiceHandler(unknownMethod),
 	}, opts.ServerOptions...)
-	s.grpc = grpc.NewServer(grpcOpts...)
-	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
-	guardgenv1.RegisterTargetServiceServer(s.grpc, s)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	s.grpc = s.newGRPC(grpcOpts)
+	if opts.HTTP.Enabled {
+		// The HTTP protocols get a grpc.Server of their own, with the same
+		// services, interceptors and options: grpc-go's GracefulStop ends
+		// the calls it serves through ServeHTTP at once, so each side must
+		// be drained by its own server (see Serve).
+		s.grpcHTTP = s.newGRPC(grpcOpts)
+	}
 	for _, name := range []string{"", guardgenv1.GenerationService_ServiceDesc.ServiceName, guardgenv1.TargetService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
@@ -290,6 +301,17 @@ func (o Options) check() error {
 		}
 	}
 	return nil
+}
+
+// newGRPC returns a grpc.Server with guardgen's services, health and
+// reflection registered.
+func (s *Server) newGRPC(opts []grpc.ServerOption) *grpc.Server {
+	g := grpc.NewServer(opts...)
+	guardgenv1.RegisterGenerationServiceServer(g, s)
+	guardgenv1.RegisterTargetServiceServer(g, s)
+	healthpb.RegisterHealthServer(g, s.health)
+	reflection.Register(g)
+	return g
 }
 
 // unknownMethod answers a call to a service or method the server does not

@@ -33,6 +33,8 @@ const (
 	useCost
 	useGenAIDuration
 	useGenAITokens
+	useFirstPartial
+	usePartials
 )
 
 // attrSets caches metric options with pre-built attribute sets: building a

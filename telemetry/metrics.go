@@ -96,6 +96,7 @@ type Metrics struct {
 	verifications    metric.Int64Counter
 	cost             metric.Float64Counter
 	rejected         metric.Int64Counter
+	streams          streamInstruments
 	genaiDuration    genaiconv.ClientOperationDuration
 	genaiTokens      genaiconv.ClientTokenUsage
 }
@@ -223,6 +224,8 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 	errs = append(errs, err)
 	m.rejected = counter("requests.rejected", "{request}",
 		"Requests refused before any generation, by reason (invalid_argument, unknown_target, unauthenticated, rate_limit, overload).")
+	m.streams, err = newStreamInstruments(meter, name, buckets)
+	errs = append(errs, err)
 	// The GenAI semantic conventions' client metrics, under their own
 	// names (no prefix) and with the specification's buckets.
 	m.genaiDuration, err = genaiconv.NewClientOperationDuration(meter, metric.WithExplicitBucketBoundaries(GenAIDurationBuckets...))
