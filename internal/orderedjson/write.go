@@ -26,23 +26,9 @@ func Append(b []byte, v any) []byte {
 	case int:
 		return strconv.AppendInt(b, int64(v), 10)
 	case []string:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendString(b, e)
-		}
-		return append(b, ']')
+		return appendArray(b, v, AppendString)
 	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = Append(b, e)
-		}
-		return append(b, ']')
+		return appendArray(b, v, Append)
 	case *Object:
 		b = append(b, '{')
 		for i, k := range v.keys {
@@ -98,4 +84,16 @@ func AppendString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// appendArray appends list as a JSON array, each element by appendElem.
+func appendArray[T any](b []byte, list []T, appendElem func([]byte, T) []byte) []byte {
+	b = append(b, '[')
+	for i, e := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendElem(b, e)
+	}
+	return append(b, ']')
 }
