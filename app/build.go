@@ -198,11 +198,7 @@ func genAIEndpoint(p *configv1.Provider) telemetry.GenAIEndpoint {
 	switch p.GetType() {
 	case "openai":
 		e := telemetry.GenAIEndpoint{ProviderName: config.OpenAICompat(p).GenAIProviderName}
-		base := p.GetBaseUrl()
-		if base == "" {
-			base = openai.DefaultBaseURL
-		}
-		if u, err := url.Parse(base); err == nil {
+		if u, err := url.Parse(config.ProviderBaseURL(p)); err == nil {
 			e.ServerAddress = u.Hostname()
 			e.ServerPort = urlPort(u)
 		}
@@ -265,15 +261,11 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 	getenv := a.opts.Getenv
 	switch p.GetType() {
 	case "synthetic":
-		model := p.GetModel()
-		if model == "" {
-			model = synthetic.Model
-		}
-		return chain.InProcess(synthetic.New()), model, nil
+		return chain.InProcess(synthetic.New()), config.ProviderModel(p), nil
 	case "openai":
 		opts := openai.Options{
-			BaseURL:      p.GetBaseUrl(),
-			Model:        p.GetModel(),
+			BaseURL:      config.ProviderBaseURL(p),
+			Model:        config.ProviderModel(p),
 			Organization: p.GetOrganization(),
 			Project:      p.GetProject(),
 			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
@@ -306,11 +298,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		}
 		a.closers = append(a.closers, func(context.Context) error { return impl.Close() })
 		a.idle = append(a.idle, impl.Close)
-		model := opts.Model
-		if model == "" {
-			model = openai.DefaultModel
-		}
-		return chain.InProcess(impl), model, nil
+		return chain.InProcess(impl), opts.Model, nil
 	case "grpc":
 		creds := insecure.NewCredentials()
 		if t := p.GetTls(); t != nil {

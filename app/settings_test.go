@@ -17,8 +17,10 @@ import (
 
 	"github.com/guardgen/guardgen/app"
 	"github.com/guardgen/guardgen/app/apptest"
+	"github.com/guardgen/guardgen/config"
 	"github.com/guardgen/guardgen/fallback/redistest"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers/synthetic"
 )
 
 // TestLogSettings: telemetry.log_format picks JSON or text lines, and
@@ -198,5 +200,14 @@ server:
 	}
 	if n, err := admin(0).DBSize(ctx).Result(); err != nil || n != 0 {
 		t.Errorf("db 0 holds %d keys (%v), want none", n, err)
+	}
+}
+
+// TestSyntheticModelAgrees: config's default model for a synthetic
+// provider is the one the synthetic provider reports.
+func TestSyntheticModelAgrees(t *testing.T) {
+	t.Parallel()
+	if config.SyntheticModel != synthetic.Model {
+		t.Errorf("config.SyntheticModel %q, synthetic.Model %q", config.SyntheticModel, synthetic.Model)
 	}
 }

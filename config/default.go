@@ -139,3 +139,34 @@ const RouteMaxOutputTokens = 4096
 func domainPolicy(action string, alertThreshold uint32) *configv1.DomainPolicy {
 	return &configv1.DomainPolicy{Action: proto.String(action), AlertThreshold: proto.Uint32(alertThreshold)}
 }
+
+// The per-type defaults config.proto documents for a provider's model and
+// base_url (a list entry, so config.Default cannot hold them).
+const (
+	OpenAIBaseURL  = "https://api.openai.com/v1"
+	OpenAIModel    = "gpt-4o-mini"
+	SyntheticModel = "synthetic-1"
+)
+
+// ProviderModel is provider p's model: its own, else its type's default
+// (none for grpc: the plug-in chooses).
+func ProviderModel(p *configv1.Provider) string {
+	switch {
+	case p.GetModel() != "":
+		return p.GetModel()
+	case p.GetType() == "openai":
+		return OpenAIModel
+	case p.GetType() == "synthetic":
+		return SyntheticModel
+	}
+	return ""
+}
+
+// ProviderBaseURL is an openai provider's API root: its base_url, else
+// OpenAIBaseURL.
+func ProviderBaseURL(p *configv1.Provider) string {
+	if u := p.GetBaseUrl(); u != "" {
+		return u
+	}
+	return OpenAIBaseURL
+}

@@ -74,7 +74,7 @@ func BenchmarkProviderPath(b *testing.B) {
 	}
 
 	// (b) the chain in front of the provider, as main wires it.
-	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: model})
+	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: model, MaxResponseBytes: 4 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func openAIClient(t *testing.T, chain *providers.Chain) (providerv1.ProviderServ
 	t.Helper()
 	srv := openaitest.New()
 	t.Cleanup(srv.Close)
-	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini"})
+	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

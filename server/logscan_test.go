@@ -223,7 +223,7 @@ func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 	t.Run("openai", func(t *testing.T) {
 		up := openaitest.New()
 		t.Cleanup(up.Close)
-		p, err := openai.New(openai.Options{BaseURL: up.URL(), APIKey: testAPIKey, Model: "gpt-4o-mini"})
+		p, err := openai.New(openai.Options{BaseURL: up.URL(), APIKey: testAPIKey, Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -75,7 +75,7 @@ func startOpenAI(t *testing.T, set func(*server.Options), entries ...e2eEntry) *
 	for _, e := range entries {
 		srv := openaitest.New()
 		t.Cleanup(srv.Close)
-		p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini"})
+		p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}
