@@ -352,3 +352,26 @@ server:
 		t.Fatal("Serve did not return")
 	}
 }
+
+// TestHTTPDisabled: with server.http.enabled false the port serves gRPC
+// alone: an HTTP/1.1 request gets no answer, a gRPC call one.
+func TestHTTPDisabled(t *testing.T) {
+	t.Parallel()
+	base, srv := httpGuardgen(t, "server: {http: {enabled: false}}", app.Options{LogOutput: io.Discard})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/generate", strings.NewReader(generateJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := &http.Client{Timeout: 10 * time.Second}
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("POST /v1/generate with HTTP off = %d, want no HTTP/JSON answer", resp.StatusCode)
+		}
+	}
+	gen := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
+	if _, err := generatePlan(t, gen, "", nil); err != nil {
+		t.Errorf("gRPC with HTTP off: %v", err)
+	}
+}

@@ -85,14 +85,17 @@ func TestPoisonedRedisEntriesAreRefused(t *testing.T) {
 	}
 	// A replica holding the key writes what it likes; so does anyone with
 	// a different key.
-	replica, err := fallback.NewRedis(fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "guardgen:",
-		HMACKey: []byte(cacheKeyEnv.Getenv("CACHE_KEY")), MaxEntryBytes: 64 << 20})
+	bounds := fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "guardgen:", TTL: time.Hour,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second}
+	replicaOpts, strangerOpts := bounds, bounds
+	replicaOpts.HMACKey, replicaOpts.MaxEntryBytes = []byte(cacheKeyEnv.Getenv("CACHE_KEY")), 64<<20
+	strangerOpts.HMACKey, strangerOpts.MaxEntryBytes = []byte("not the deployment's key, but 32 bytes long"), 1<<20
+	replica, err := fallback.NewRedis(replicaOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer replica.Close()
-	stranger, err := fallback.NewRedis(fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "guardgen:",
-		HMACKey: []byte("not the deployment's key, but 32 bytes long")})
+	stranger, err := fallback.NewRedis(strangerOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

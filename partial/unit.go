@@ -42,7 +42,10 @@ type unit struct {
 // resolve finds what the complete value v is in the target's terms: a unit
 // to read, a container to note, or (ok false) nothing the builder shows:
 // a value inside a unit (it comes with the unit), or under a key that
-// names no field (the decoder drops it).
+// names no field (the decoder drops it). After the well-known roots
+// (Struct, ListValue) it walks v's path once, a field at each step: the
+// last, a list or map, or a nested message; the cases share the unit it
+// builds.
 func (b *Builder) resolve(v extract.Value) (unit, bool) {
 	if len(v.Path) == 0 {
 		return unit{container: true}, true

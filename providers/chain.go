@@ -2,10 +2,9 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,13 +27,12 @@ import (
 )
 
 // Policy is the transport retry policy of one provider. It is used as
-// given: a zero delay retries at once, a zero Jitter adds none, and a zero
-// MaxAttempts makes one call. The article's values (3 attempts, backoff
-// from 2 s capped at 20 s, 0–30 % jitter) are config.Default's, the one
-// place defaults live.
+// given: a zero delay retries at once and a zero Jitter adds none. The
+// article's values (3 attempts, backoff from 2 s capped at 20 s, 0–30 %
+// jitter) are config.Default's, the one place defaults live.
 type Policy struct {
 	// MaxAttempts counts every call, the first included, so 3 means one
-	// call and at most two retries; 0 means 1. It is passed to
+	// call and at most two retries; at least 1. It is passed to
 	// go-grpc-middleware's retry.WithMax unchanged because, on the pinned
 	// v2.3.4, WithMax(n) bounds calls, not retries, whatever its doc
 	// comment and parameter name (maxRetries) say: UnaryClientInterceptor
@@ -52,12 +50,6 @@ type Policy struct {
 	Jitter float64
 	// AttemptTimeout bounds each attempt; zero leaves only the caller's deadline.
 	AttemptTimeout time.Duration
-}
-
-func (p Policy) normalized() Policy {
-	p.MaxAttempts = max(p.MaxAttempts, 1)
-	p.Jitter = min(max(p.Jitter, 0), 1)
-	return p
 }
 
 // Backoff is the wait before retry number retry (1 for the first retry),
@@ -121,9 +113,14 @@ type Chain struct {
 	unaryOnly atomic.Bool
 }
 
-// NewChain returns the chain for one provider.
-func NewChain(opts ChainOptions) *Chain {
-	opts.Policy = opts.Policy.normalized()
+// NewChain returns the chain for one provider. Its policies are used as
+// given; a policy under which no call could be made (no attempts, a
+// breaker that trips at zero failures or never closes, an empty budget) is
+// an error, since zero is never read as a default.
+func NewChain(opts ChainOptions) (*Chain, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -138,7 +135,27 @@ func NewChain(opts ChainOptions) *Chain {
 		breaker: newBreaker(opts.Provider, opts.Breaker),
 		budget:  newBudget(opts.Budget),
 		retry:   retry.UnaryClientInterceptor(retry.WithMax(opts.Policy.MaxAttempts)),
+	}, nil
+}
+
+// check refuses policies under which no call could be made.
+func (o ChainOptions) check() error {
+	p, b, g := o.Policy, o.Breaker, o.Budget
+	switch {
+	case p.MaxAttempts < 1:
+		return fmt.Errorf("providers: %s: Policy.MaxAttempts is 0; it must be at least 1", o.Provider)
+	case p.BaseDelay < 0 || p.MaxDelay < 0 || p.AttemptTimeout < 0:
+		return fmt.Errorf("providers: %s: Policy delays and timeouts must not be negative", o.Provider)
+	case p.Jitter < 0 || p.Jitter > 1:
+		return fmt.Errorf("providers: %s: Policy.Jitter is %g; it must be within 0..1", o.Provider, p.Jitter)
+	case !b.Disabled && (b.ConsecutiveFailures < 1 || b.OpenFor <= 0 || b.ProbeTimeout < 0):
+		return fmt.Errorf("providers: %s: an enabled Breaker needs ConsecutiveFailures of at least 1 and a positive OpenFor (got %d, %s)",
+			o.Provider, b.ConsecutiveFailures, b.OpenFor)
+	case !g.Disabled && (g.MaxTokens <= 0 || g.Ratio <= 0 || g.Ratio > 1):
+		return fmt.Errorf("providers: %s: an enabled Budget needs positive MaxTokens and a Ratio within (0, 1] (got %g, %g)",
+			o.Provider, g.MaxTokens, g.Ratio)
 	}
+	return nil
 }
 
 // Interceptors returns the chain's client interceptors, outermost first:
@@ -164,131 +181,6 @@ func (c *Chain) BreakerState() BreakerState { return c.breaker.state() }
 // (cancellations, caller deadlines, input failures) count in neither.
 func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.counts() }
 
-// retryState is one call's view across its transport attempts.
-type retryState struct {
-	c        *Chain
-	deadline time.Time
-	mu       sync.Mutex
-	retries  uint          // retries decided so far
-	wait     time.Duration // the wait decided for the next retry
-	stopped  *classifier.Failure
-}
-
-func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	st := c.newRetryState(ctx)
-	opts = append(opts,
-		retry.WithRetriable(st.retriable),
-		retry.WithBackoff(st.backoff),
-		retry.WithOnRetryCallback(c.onRetry),
-	)
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	if err == nil {
-		return nil
-	}
-	return st.final(ctx, err)
-}
-
-func (c *Chain) newRetryState(ctx context.Context) *retryState {
-	st := &retryState{c: c}
-	st.deadline, _ = ctx.Deadline()
-	return st
-}
-
-// final is the error a call ends with after its last attempt failed with
-// err: the caller's own deadline or cancellation as such, the reason
-// retries stopped early, RETRIES_EXHAUSTED when they ran out, else err's
-// failure, each naming the provider.
-func (st *retryState) final(ctx context.Context, err error) error {
-	c := st.c
-	if ctx.Err() != nil {
-		// The caller's deadline or cancellation, not the upstream's.
-		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.stopped != nil {
-		return st.stopped
-	}
-	f := classifier.As(err)
-	if c.retriable(err) && st.retries+1 >= c.opts.Policy.MaxAttempts {
-		exhausted := classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-			"provider %s failed %d times; last: %s", c.opts.Provider, c.opts.Policy.MaxAttempts, classifier.ReasonName(f.Reason))
-		exhausted.RetryDelay = f.RetryDelay
-		exhausted.Metadata = f.Metadata
-		return exhausted.With("provider", c.opts.Provider).With("last_reason", classifier.ReasonName(f.Reason))
-	}
-	return f.With("provider", c.opts.Provider)
-}
-
-// retriable decides whether the retry interceptor tries again, and if so
-// how long it waits: at least the upstream's RetryInfo hint, and never past
-// the caller's deadline. A wait that would pass the deadline stops the
-// retries at once, handing the hint to our caller.
-func (st *retryState) retriable(err error) bool {
-	if !st.c.retriable(err) {
-		return false
-	}
-	f := classifier.As(err)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	next := st.retries + 1
-	if next >= st.c.opts.Policy.MaxAttempts {
-		return false
-	}
-	if !st.c.budget.allowRetry() {
-		st.stopped = classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-			"provider %s retry budget is spent; last: %s", st.c.opts.Provider, classifier.ReasonName(f.Reason)).
-			With("provider", st.c.opts.Provider).With("retry_stopped", "budget").With("last_reason", classifier.ReasonName(f.Reason))
-		st.stopped.RetryDelay = f.RetryDelay
-		return false
-	}
-	p := st.c.opts.Policy
-	if f.RetryDelay > p.MaxDelay {
-		f.With("provider", st.c.opts.Provider).With("retry_stopped", "retry_after")
-		st.stopped = f
-		return false
-	}
-	wait := p.Backoff(next)
-	wait += time.Duration(float64(wait) * p.Jitter * st.c.opts.Rand())
-	wait = max(wait, f.RetryDelay)
-	if !st.deadline.IsZero() && !st.c.opts.Now().Add(wait).Before(st.deadline) {
-		f.With("provider", st.c.opts.Provider).With("retry_stopped", "deadline")
-		if f.RetryDelay == 0 {
-			f.RetryDelay = wait
-		}
-		st.stopped = f
-		return false
-	}
-	st.retries = next
-	st.wait = wait
-	if st.c.opts.OnWait != nil {
-		st.c.opts.OnWait(next, wait)
-	}
-	return true
-}
-
-// retriable reports whether err is a transient fault this chain retries:
-// the classifier's verdict, narrowed to RetryReasons when set.
-func (c *Chain) retriable(err error) bool {
-	if !classifier.Retriable(err) {
-		return false
-	}
-	return len(c.opts.RetryReasons) == 0 || slices.Contains(c.opts.RetryReasons, classifier.As(err).Reason)
-}
-
-// onRetry is the retry interceptor's callback, run as each retry starts.
-func (c *Chain) onRetry(ctx context.Context, _ uint, lastErr error) {
-	if c.opts.OnRetry != nil {
-		c.opts.OnRetry(ctx, c.opts.Provider, classifier.As(lastErr).Reason)
-	}
-}
-
-func (st *retryState) backoff(context.Context, uint) time.Duration {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.wait
-}
-
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	preq, _ := req.(*providerv1.CompleteRequest)
@@ -298,21 +190,31 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 	}
 	// A panic reports errNotAttempted to the breaker; see attemptRun.release.
 	defer a.release()
-	err = c.invokeAttempt(ctx, a.probe, method, req, reply, cc, invoker, opts...)
-	if err != nil && ctx.Err() != nil {
-		// The caller's deadline or cancellation ended the attempt; whatever
-		// the provider made of it (a provider sees an expired deadline as a
-		// timeout), it says nothing about the provider's health. As
-		// DEADLINE_EXCEEDED or CANCELLED it is excluded from the breaker and
-		// the budget, and is not retried.
-		err = classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
-	}
+	f := c.classify(ctx, c.invokeAttempt(ctx, a.probe, method, req, reply, cc, invoker, opts...))
 	resp, _ := reply.(*providerv1.CompleteResponse)
-	if err != nil {
-		resp = nil
+	a.end(ctx, f, resp)
+	if f == nil {
+		return nil // not a nil *Failure in an error
 	}
-	a.end(ctx, err, resp)
-	return err
+	return f
+}
+
+// classify turns an attempt's error into the attempt's one Failure, which
+// the retry decision, the breaker, the budget, the call record (and so the
+// metrics and the report) all read; nil when the attempt succeeded. When
+// the caller's deadline or cancellation ended the attempt, that is the
+// failure, whatever the provider made of it (a provider sees an expired
+// deadline as a timeout): as DEADLINE_EXCEEDED or CANCELLED it says
+// nothing about the provider's health, so it is excluded from the breaker
+// and the budget, and is not retried.
+func (c *Chain) classify(ctx context.Context, err error) *classifier.Failure {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
+	}
+	return classifier.As(err)
 }
 
 // attemptRun is one transport attempt between startAttempt and end: the
@@ -385,23 +287,28 @@ func (a *attemptRun) release() {
 	}
 }
 
-// end records the attempt's outcome: err, or resp (the answer, or what a
-// stream said of it) when err is nil. It feeds the breaker and the budget,
-// fills in the call's record, ends the span and tells OnCall.
-func (a *attemptRun) end(ctx context.Context, err error, resp *providerv1.CompleteResponse) {
+// end records the attempt's outcome: its one failure f, or when f is nil
+// resp (the answer, or what a stream said of it). The breaker, the
+// budget, the call's record (and so OnCall's metrics and the report) and
+// the span all read that one value.
+func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *providerv1.CompleteResponse) {
 	c := a.c
 	a.ended = true
-	a.done(err)
+	var outcome error // not a nil *Failure in an error
+	if f != nil {
+		outcome = f
+	}
+	a.done(outcome)
 	defer a.span.End()
 	switch {
-	case err == nil:
+	case f == nil:
 		c.budget.success()
-	case classifier.Infrastructure(err):
+	case f.Infrastructure():
 		c.budget.failure()
 	}
 	call := a.call
-	call.Latency, call.Err = c.opts.Now().Sub(a.start), err
-	if resp != nil {
+	call.Latency, call.Failure = c.opts.Now().Sub(a.start), f
+	if resp != nil && f == nil {
 		call.FinishReason = resp.GetFinishReason()
 		call.Usage = cloneUsage(resp.GetUsage())
 		call.ResponseID = resp.GetId()
@@ -414,8 +321,7 @@ func (a *attemptRun) end(ctx context.Context, err error, resp *providerv1.Comple
 		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
 		a.span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
 	}
-	if err != nil {
-		f := classifier.As(err)
+	if f != nil {
 		a.span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
 		a.span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
 		a.span.SetStatus(codes.Error, f.Code.String())

@@ -138,7 +138,9 @@ func (s *retryingStream) RecvMsg(m any) error {
 			return s.st.final(s.ctx, err)
 		}
 		restarts := restartsFrom(s.ctx)
-		if s.received && s.c.retriable(err) && (restarts.Allowed == nil || !restarts.Allowed()) {
+		// err is the attempt's one failure (attemptStream classified it),
+		// so As only asserts it.
+		if s.received && s.c.retriable(classifier.As(err)) && (restarts.Allowed == nil || !restarts.Allowed()) {
 			return s.st.final(s.ctx, classifier.As(err).With("retry_stopped", "stream_started"))
 		}
 		if !s.st.retriable(err) {
@@ -382,14 +384,11 @@ func (s *attemptStream) end(f *classifier.Failure) error {
 	if s.stop != nil {
 		s.stop()
 	}
-	var err error
 	var resp *providerv1.CompleteResponse
-	if f != nil {
-		err = f
-	} else {
+	if f == nil {
 		resp = &s.summary
 	}
-	s.run.end(s.parent, err, resp)
+	s.run.end(s.parent, f, resp)
 	s.cancel()
 	if f == nil {
 		return nil

@@ -79,7 +79,18 @@ func fastChain(opts providers.ChainOptions) *providers.Chain {
 	if opts.Policy.MaxAttempts == 0 {
 		opts.Policy.MaxAttempts = 3
 	}
-	return providers.NewChain(opts)
+	// A test that is not about the breaker or the budget turns them off.
+	if opts.Breaker.ConsecutiveFailures == 0 {
+		opts.Breaker.Disabled = true
+	}
+	if opts.Budget == (providers.BudgetPolicy{}) {
+		opts.Budget.Disabled = true
+	}
+	chain, err := providers.NewChain(opts)
+	if err != nil {
+		panic(err) // the test's options are wrong
+	}
+	return chain
 }
 
 // TestStreamRetriedBeforeFirstChunk: a stream that fails before its first
@@ -103,7 +114,7 @@ func TestStreamRetriedBeforeFirstChunk(t *testing.T) {
 		t.Fatalf("stream = %q, %v; want the second attempt's content", got, err)
 	}
 	calls := rec.Calls()
-	if len(calls) != 2 || calls[0].Code() != codes.Unavailable || calls[1].Err != nil {
+	if len(calls) != 2 || calls[0].Code() != codes.Unavailable || calls[1].Failure != nil {
 		t.Fatalf("calls = %+v, want a failed one and an answered one", calls)
 	}
 	if c := calls[1]; c.FinishReason != providerv1.FinishReason_FINISH_REASON_STOP || c.Usage.GetOutputTokens() != 2 || c.Model != "m-1" {
@@ -201,7 +212,7 @@ func TestStreamUnimplementedAsksComplete(t *testing.T) {
 		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
 			t.Errorf("call %d: after the one chunk: %v, want io.EOF", i, err)
 		}
-		if calls := rec.Calls(); len(calls) != 1 || calls[0].Number != 1 || calls[0].Err != nil {
+		if calls := rec.Calls(); len(calls) != 1 || calls[0].Number != 1 || calls[0].Failure != nil {
 			t.Errorf("call %d: recorded %+v, want one answered call numbered 1", i, calls)
 		}
 	}
@@ -249,7 +260,7 @@ func TestStreamOverGRPC(t *testing.T) {
 		})
 		ctx, rec := providers.WithRecorder(t.Context(), 6)
 		got, err := readAll(providers.OpenStream(ctx, dial(t, provider.server()), completeRequest()))
-		if err != nil || got != "[4]" || rec.Len() != 1 || rec.Calls()[0].Err != nil {
+		if err != nil || got != "[4]" || rec.Len() != 1 || rec.Calls()[0].Failure != nil {
 			t.Errorf("stream = %q, %v with calls %+v; want [4] in one answered call", got, err, rec.Calls())
 		}
 	})
@@ -290,7 +301,7 @@ func TestStreamCancelledByCaller(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the provider's handler did not end after the caller cancelled")
 	}
-	if calls := rec.Calls(); len(calls) != 1 || reasonOf(calls[0].Err) != guardgenv1.FailureReason_FAILURE_REASON_CANCELLED {
+	if calls := rec.Calls(); len(calls) != 1 || reasonOf(calls[0].Failure) != guardgenv1.FailureReason_FAILURE_REASON_CANCELLED {
 		t.Errorf("calls = %+v, want one cancelled call", calls)
 	}
 	if got := chain.BreakerCounts().TotalFailures; got != 0 {
@@ -308,7 +319,7 @@ func TestStreamCountsAgainstBreakerAndCap(t *testing.T) {
 	chain := fastChain(providers.ChainOptions{
 		Policy:  providers.Policy{MaxAttempts: 3},
 		Breaker: providers.BreakerPolicy{ConsecutiveFailures: 3, OpenFor: time.Hour},
-		Budget:  providers.BudgetPolicy{MaxTokens: -1},
+		Budget:  providers.BudgetPolicy{Disabled: true},
 	})
 	client := providerv1.NewProviderServiceClient(chain.InProcess(srv))
 	ctx, rec := providers.WithRecorder(t.Context(), 2)
@@ -351,7 +362,7 @@ func TestStreamAttemptTimeout(t *testing.T) {
 	if err != nil || got != "{}" {
 		t.Fatalf("stream = %q, %v; want the retry's answer", got, err)
 	}
-	if calls := rec.Calls(); len(calls) != 2 || reasonOf(calls[0].Err) != guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_TIMEOUT {
+	if calls := rec.Calls(); len(calls) != 2 || reasonOf(calls[0].Failure) != guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_TIMEOUT {
 		t.Errorf("calls = %+v, want an upstream timeout, then an answer", calls)
 	}
 }

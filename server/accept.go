@@ -62,7 +62,8 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 // target whose JSON form may be a scalar, the text read as one value when
 // it holds no object or array.
 func (g *generation) candidates(content string) ([]extract.Candidate, error) {
-	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true}
+	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true,
+		NoStrip: !g.s.opts.StripFences}
 	candidates, err := extract.Candidates(content, opts)
 	form := g.target.Form()
 	switch {
@@ -134,8 +135,7 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 		return nil, false
 	}
 	partial := classifier.New(f.Reason, "non-critical fields failed validation and were cleared: %s", f.Message)
-	partial.Violations = f.Violations
-	return partial.With("degradation", "partial_match"), true
+	return partial.WithViolations(f.Violations).With("degradation", "partial_match"), true
 }
 
 // nonCritical reports whether f is a rule violation on fields the
@@ -192,8 +192,7 @@ func reportRepairs(text []extract.Repair, changes []schema.Change) []*guardgenv1
 
 // withPreview attaches a redacted, bounded preview of the output to f.
 func (g *generation) withPreview(f *classifier.Failure, output string) *classifier.Failure {
-	f.Preview = preview(output, g.target, g.s.opts.PreviewLength)
-	return f
+	return f.WithPreview(preview(output, g.target, g.s.opts.PreviewLength))
 }
 
 // extractFailure classifies an extraction error.

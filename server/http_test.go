@@ -12,7 +12,7 @@ import (
 // report a clean stop (the harness fails on any error Serve returns).
 func TestServeWithHTTPEndsCleanly(t *testing.T) {
 	for range 40 {
-		h := start(t, harnessOptions{server: server.Options{HTTP: server.HTTP{Enabled: true}}})
+		h := start(t, harnessOptions{set: func(o *server.Options) { o.HTTP = server.HTTP{Enabled: true} }})
 		h.stop()
 	}
 }

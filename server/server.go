@@ -25,8 +25,12 @@ import (
 	"github.com/guardgen/guardgen/telemetry"
 )
 
-// Options configure a Server. The zero value of every field but Resolver
-// and Provider means the default.
+// Options configure a Server. Every setting is used as given: the
+// defaults are config.Default's, the one place defaults live, and
+// app.ServerSettings turns a configuration into Options. New refuses a
+// limit of zero where zero would mean that nothing can be served. The
+// dependencies (Logger, TracerProvider, Propagator) default to the
+// process-wide ones when nil; Resolver and Routes are required.
 type Options struct {
 	// Resolver finds target types. Required.
 	Resolver *schema.Resolver
@@ -36,10 +40,10 @@ type Options struct {
 	// Logger receives one line per call; nil means slog.Default().
 	Logger *slog.Logger
 	// SemanticAttempts bounds generations per request (re-asks included);
-	// 0 means 3, the article's max_attempts.
+	// at least 1.
 	SemanticAttempts int
 	// MaxProviderCalls caps provider calls per request, transport retries,
-	// re-asks and fallbacks together; 0 means 6.
+	// re-asks and fallbacks together; at least 1.
 	MaxProviderCalls int
 	// PreviewLength bounds output previews in failures and logs, in runes;
 	// 0 leaves previews out.
@@ -52,6 +56,18 @@ type Options struct {
 	// StrictSchema makes unknown output fields failures instead of being
 	// dropped and reported.
 	StrictSchema bool
+	// StripFences lets extraction take the answer out of markdown fences
+	// and the prose around it (strip_markdown_fences). Off, an answer must
+	// be the JSON alone, and a wrapped one is MALFORMED_JSON.
+	StripFences bool
+	// DomainActions are the configuration's routing actions per failure
+	// domain: what a final failure of the domain comes to once its
+	// decision-matrix row's retries and re-asks are spent.
+	// REJECT_AND_FIX fails at once, without the degradation chain;
+	// ALERT_AND_DEGRADE runs the chain and alerts at once, whatever the
+	// alert threshold; RETRY_WITH_BACKOFF and FALLBACK_TO_CACHE run the
+	// chain. A domain that is absent follows its matrix rows alone.
+	DomainActions map[guardgenv1.FailureDomain]guardgenv1.RecoveryAction
 	// BusinessRules are validation rule ids treated as business rules
 	// (alert and halt) besides message-level CEL rules.
 	BusinessRules map[string]bool
@@ -63,11 +79,11 @@ type Options struct {
 	// names) that may be cleared when they alone fail validation
 	// (allow_partial_matches). Nil disables partial matches.
 	NonCriticalFields map[string]map[string]bool
-	// MaxOutputBytes bounds model output; 0 means extract's default (1 MiB).
+	// MaxOutputBytes bounds model output; at least 1.
 	MaxOutputBytes int
-	// MaxOutputValues bounds the JSON values in model output; 0 means
-	// extract's default (16384). Decoding and validation cost about the
-	// same per value, so this bounds their time where bytes do not.
+	// MaxOutputValues bounds the JSON values in model output; at least 1.
+	// Decoding and validation cost about the same per value, so this
+	// bounds their time where bytes do not.
 	MaxOutputValues int
 	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
 	// rules and the message size limit.
@@ -96,11 +112,10 @@ type Options struct {
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
 	CacheBackend string
-	// CacheTTL is how old a cached result may be (0 means
-	// fallback.DefaultTTL); MaxCacheEntryBytes bounds one (0 means
-	// fallback.DefaultMaxEntryBytes). A cached entry outside either is
-	// refused, as is one of another type, dated in the future, undecodable
-	// or invalid.
+	// CacheTTL is how old a cached result may be; MaxCacheEntryBytes
+	// bounds one. Both are required with a Cache. A cached entry outside
+	// either is refused, as is one of another type, dated in the future,
+	// undecodable or invalid.
 	CacheTTL           time.Duration
 	MaxCacheEntryBytes int
 	// CacheTenant scopes the cached results of callers guardgen cannot
@@ -132,13 +147,13 @@ type Options struct {
 	// ShedRetryAfter is the retry delay told to a caller shed at
 	// MaxInFlight (RetryInfo and grpc-retry-pushback-ms); 0 tells none.
 	ShedRetryAfter time.Duration
-	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
+	// MaxRecvBytes bounds a request message; at least 1.
 	// A request up to twice this size is refused with a FailureDetail
 	// (REQUEST_TOO_LARGE); a larger one by grpc-go itself, before it is
 	// read, with a bare RESOURCE_EXHAUSTED.
 	MaxRecvBytes int
 	// MaxHeaderListBytes bounds the metadata of a call (the HTTP/2 header
-	// list as HPACK counts it); 0 means 16 KiB. The transport refuses a
+	// list as HPACK counts it); at least 1. The transport refuses a
 	// larger one before any handler runs.
 	MaxHeaderListBytes uint32
 	// HTTP serves REST, Connect and gRPC-Web on the same listener as gRPC.
@@ -166,10 +181,12 @@ type Server struct {
 	health   *health.Server
 	metrics  *telemetry.Metrics
 	tracer   trace.Tracer
-	auth     *authenticator
-	limiter  *limiter
-	inFlight chan struct{}
-	codec    *requestCodec
+	// authUnary and authStream authenticate callers; nil without tokens.
+	authUnary  grpc.UnaryServerInterceptor
+	authStream grpc.StreamServerInterceptor
+	limiter    *limiter
+	inFlight   chan struct{}
+	codec      *requestCodec
 	// stopping is cancelled, with errShuttingDown as its cause, when the
 	// drain runs out on shutdown: every handler's context derives from it.
 	stopping     context.Context
@@ -191,26 +208,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.SemanticAttempts <= 0 {
-		opts.SemanticAttempts = 3
-	}
-	if opts.MaxProviderCalls <= 0 {
-		opts.MaxProviderCalls = 6
-	}
-	if opts.MaxRecvBytes <= 0 {
-		opts.MaxRecvBytes = 4 << 20
-	}
-	if opts.MaxHeaderListBytes == 0 {
-		opts.MaxHeaderListBytes = 16 << 10
-	}
-	if opts.CacheTTL <= 0 {
-		opts.CacheTTL = fallback.DefaultTTL
-	}
-	if opts.MaxCacheEntryBytes <= 0 {
-		opts.MaxCacheEntryBytes = fallback.DefaultMaxEntryBytes
 	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},
@@ -227,7 +229,6 @@ func New(opts Options) (*Server, error) {
 		requestValidator: v,
 		health:           health.NewServer(),
 		metrics:          opts.Metrics,
-		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
 	}
 	s.stopping, s.stopHandlers = context.WithCancelCause(context.Background())
@@ -238,6 +239,7 @@ func New(opts Options) (*Server, error) {
 		opts.Propagator = otel.GetTextMapPropagator()
 	}
 	s.tracer = opts.TracerProvider.Tracer("github.com/guardgen/guardgen/server")
+	s.authUnary, s.authStream = newAuthenticator(opts.Auth).interceptors()
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
@@ -266,6 +268,39 @@ func New(opts Options) (*Server, error) {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	return s, nil
+}
+
+// check refuses limits under which nothing could be served. Zero is never
+// read as a default: a caller that means config.proto's defaults starts
+// from app.ServerSettings(config.Default()).
+func (o Options) check() error {
+	type limit struct {
+		name  string
+		value int
+	}
+	limits := []limit{
+		{"SemanticAttempts", o.SemanticAttempts},
+		{"MaxProviderCalls", o.MaxProviderCalls},
+		{"MaxOutputBytes", o.MaxOutputBytes},
+		{"MaxOutputValues", o.MaxOutputValues},
+		{"MaxRecvBytes", o.MaxRecvBytes},
+		{"MaxHeaderListBytes", int(o.MaxHeaderListBytes)},
+	}
+	if o.Cache != nil {
+		limits = append(limits, limit{"MaxCacheEntryBytes", o.MaxCacheEntryBytes})
+		if o.CacheTTL <= 0 {
+			return fmt.Errorf("server: Options.CacheTTL is %s; with a Cache it must be positive", o.CacheTTL)
+		}
+	}
+	if o.RateLimit.PerSecond > 0 {
+		limits = append(limits, limit{"RateLimit.Burst", o.RateLimit.Burst})
+	}
+	for _, l := range limits {
+		if l.value < 1 {
+			return fmt.Errorf("server: Options.%s is %d; it must be at least 1", l.name, l.value)
+		}
+	}
+	return nil
 }
 
 // newGRPC returns a grpc.Server with guardgen's services, health and

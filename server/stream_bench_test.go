@@ -10,7 +10,6 @@ import (
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/synthetic"
-	"github.com/guardgen/guardgen/server"
 )
 
 // cpuTime is the process's user and system CPU time so far.
@@ -35,7 +34,7 @@ func BenchmarkStreamCPU(b *testing.B) {
 		{"incident", "guardgen.examples.v1.IncidentReport", "Payments API returned 503s in eu-west-1 from 09:12 to 09:40; team payments is on it"},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			gen := startBench(b, synthetic.New(), server.Options{})
+			gen := startBench(b, synthetic.New(), nil)
 			req := &guardgenv1.GenerateRequest{Prompt: tt.prompt, TargetType: tt.target}
 			ctx := context.Background()
 			var unary, streamed time.Duration

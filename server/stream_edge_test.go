@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	fb "github.com/guardgen/guardgen/fallback"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/synthetic"
@@ -100,7 +99,7 @@ func TestStreamDrainsOnShutdown(t *testing.T) {
 	t.Run("outlived", func(t *testing.T) {
 		t.Parallel()
 		g := newStreamGate()
-		h := start(t, harnessOptions{provider: g, server: server.Options{ShutdownTimeout: 300 * time.Millisecond}})
+		h := start(t, harnessOptions{provider: g, set: func(o *server.Options) { o.ShutdownTimeout = 300 * time.Millisecond }})
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		s := firstPartial(t, ctx, h, &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket})
@@ -112,7 +111,7 @@ func TestStreamDrainsOnShutdown(t *testing.T) {
 		}
 	})
 	g := newStreamGate()
-	h := start(t, harnessOptions{provider: g, server: server.Options{ShutdownTimeout: 10 * time.Second}})
+	h := start(t, harnessOptions{provider: g, set: func(o *server.Options) { o.ShutdownTimeout = 10 * time.Second }})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	s := firstPartial(t, ctx, h, &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket})
@@ -136,7 +135,7 @@ func TestStreamAdmission(t *testing.T) {
 	t.Run("in flight", func(t *testing.T) {
 		t.Parallel()
 		g := newStreamGate()
-		h := start(t, harnessOptions{provider: g, server: server.Options{MaxInFlight: 1}})
+		h := start(t, harnessOptions{provider: g, set: func(o *server.Options) { o.MaxInFlight = 1 }})
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket}
@@ -153,7 +152,7 @@ func TestStreamAdmission(t *testing.T) {
 	})
 	t.Run("auth", func(t *testing.T) {
 		t.Parallel()
-		h := start(t, harnessOptions{server: server.Options{Auth: server.Auth{Tokens: []string{"s3cret-token"}}}})
+		h := start(t, harnessOptions{set: func(o *server.Options) { o.Auth = server.Auth{Tokens: []string{"s3cret-token"}} }})
 		req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket}
 		if got := generateStream(t, h, "", req); status.Code(got.err) != codes.Unauthenticated || len(got.events) != 0 {
 			t.Errorf("without a token: %v after %d events, want UNAUTHENTICATED", got.err, len(got.events))
@@ -170,7 +169,7 @@ func TestStreamAdmission(t *testing.T) {
 	})
 	t.Run("rate limit", func(t *testing.T) {
 		t.Parallel()
-		h := start(t, harnessOptions{server: server.Options{RateLimit: server.RateLimit{PerSecond: 0.5, Burst: 1}}})
+		h := start(t, harnessOptions{set: func(o *server.Options) { o.RateLimit = server.RateLimit{PerSecond: 0.5, Burst: 1} }})
 		req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticket}
 		if got := generateStream(t, h, "", req); got.err != nil {
 			t.Fatal(got.err)
@@ -195,7 +194,7 @@ func TestStreamAdmission(t *testing.T) {
 // DEADLINE_EXCEEDED and its FailureDetail before the caller's own timer.
 func TestStreamDeadline(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{DeadlineMargin: 100 * time.Millisecond}})
+	h := start(t, harnessOptions{set: func(o *server.Options) { o.DeadlineMargin = 100 * time.Millisecond }})
 	ctx, cancel := context.WithTimeout(withFaults(t.Context(), "hang"), time.Second)
 	defer cancel()
 	s, err := h.gen.GenerateStream(ctx, &guardgenv1.GenerateRequest{Prompt: "Nothing cached here", TargetType: ticket})
@@ -247,12 +246,12 @@ func TestStreamSpanAndMetrics(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = metrics.Shutdown(context.Background()) })
-	h := start(t, harnessOptions{tracer: tp, server: server.Options{Metrics: metrics}})
+	h := start(t, harnessOptions{tracer: tp, set: func(o *server.Options) { o.Metrics = metrics }})
 	got := generateStream(t, h, "schema", &guardgenv1.GenerateRequest{Prompt: "My parcel never arrived", TargetType: ticket})
 	if got.err != nil {
 		t.Fatal(got.err)
@@ -289,7 +288,7 @@ func TestStreamSpanAndMetrics(t *testing.T) {
 // response from the cache.
 func TestStreamDegradedAfterPartials(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{Cache: fb.NewMemory(fb.MemoryOptions{}), CacheBackend: "memory"}})
+	h := start(t, harnessOptions{set: func(o *server.Options) { o.Cache, o.CacheBackend = newMemoryCache(nil), "memory" }})
 	req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice for my subscription this month", TargetType: ticket}
 	if _, err := generate(t, h, "", req); err != nil {
 		t.Fatal(err)
@@ -318,7 +317,7 @@ func TestStreamDegradedAfterPartials(t *testing.T) {
 // limit is stopped there, as too large (it would be refused whole).
 func TestStreamStopsPastOutputLimit(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{MaxOutputBytes: 40, SemanticAttempts: 1}})
+	h := start(t, harnessOptions{set: func(o *server.Options) { o.MaxOutputBytes, o.SemanticAttempts = 40, 1 }})
 	got := generateStream(t, h, "", &guardgenv1.GenerateRequest{Prompt: "Nothing cached: I was charged twice for my subscription this month", TargetType: ticket})
 	if status.Code(got.err) != codes.Aborted {
 		t.Fatalf("%v, want ABORTED", got.err)

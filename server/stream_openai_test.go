@@ -17,7 +17,6 @@ import (
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
-	"github.com/guardgen/guardgen/server"
 )
 
 // stream calls GenerateStream and reads it to its end, timing each event.
@@ -38,7 +37,7 @@ var ticketChunks = []string{`{"category":"billing",`, `"priority":3,`, `"summary
 // are logged (a loaded machine may delay any one).
 func TestStreamOpenAIPartialsAsChunksArrive(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	const gap = 300 * time.Millisecond
 	var firsts []time.Duration
@@ -91,7 +90,7 @@ func TestStreamOpenAIPartialsAsChunksArrive(t *testing.T) {
 // the violation.
 func TestStreamOpenAIStopsOnBrokenRule(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai"), MaxOutputTokens: 500})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai"), MaxOutputTokens: 500})
 	up := h.up[0].srv
 	const late = 5 * time.Second // the summary would come this late
 	up.Enqueue(openaitest.Stream([]string{`{"category":"billing",`, `"priority":9,`, `"summary":"Customer was charged twice."}`}, 0, 20*time.Millisecond, late),
@@ -141,7 +140,7 @@ func TestStreamOpenAIStopsOnBrokenRule(t *testing.T) {
 // left running).
 func TestStreamOpenAIClientCancels(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	const late = 5 * time.Second
 	up.Enqueue(openaitest.Stream(ticketChunks, 0, late))

@@ -57,7 +57,7 @@ func (g *generation) askStream(ctx context.Context, e RouteEntry, req *providerv
 			cancel()
 			for _, err := stream.Recv(); err == nil; _, err = stream.Recv() {
 			}
-			g.aborted(ctx, a, f)
+			f = g.aborted(ctx, a, f)
 			return completion{resp: a.acc.Response(), early: f}, nil
 		}
 	}
@@ -105,10 +105,7 @@ func (a *streamAttempt) restarted(f *classifier.Failure) {
 // be refused whole anyway, and the model is stopped rather than paid to
 // go on.
 func (a *streamAttempt) tooLarge() *classifier.Failure {
-	limit := a.g.s.opts.MaxOutputBytes
-	if limit <= 0 {
-		limit = extract.DefaultMaxBytes
-	}
+	limit := a.g.s.opts.MaxOutputBytes // required by New
 	if len(a.acc.Content()) <= limit {
 		return nil
 	}
@@ -196,8 +193,10 @@ func inside(path, prefix string) bool {
 }
 
 // aborted records why attempt a's stream was stopped and what that saved:
-// the output tokens not written, against the attempt's token limit.
-func (g *generation) aborted(ctx context.Context, a *streamAttempt, f *classifier.Failure) {
+// the output tokens not written, against the attempt's token limit. It
+// returns f marked as a stopped stream (a Failure is never changed in
+// place).
+func (g *generation) aborted(ctx context.Context, a *streamAttempt, f *classifier.Failure) *classifier.Failure {
 	resp := a.acc.Response()
 	rec := &guardgenv1.StreamAbort{Field: abortedField(f), TokenLimit: int64(a.req.GetSampling().GetMaxOutputTokens())}
 	switch {
@@ -215,9 +214,9 @@ func (g *generation) aborted(ctx context.Context, a *streamAttempt, f *classifie
 		g.aborts = make(map[int]*guardgenv1.StreamAbort)
 	}
 	g.aborts[a.call] = rec
-	f.With("stream_stopped", "true")
+	f = f.With("stream_stopped", "true")
 	if rec.Field != "" {
-		f.With("stream_stopped_at", rec.Field)
+		f = f.With("stream_stopped_at", rec.Field)
 	}
 	g.s.metrics.RecordStreamAbort(ctx, string(g.target.Desc.FullName()), f.Reason, rec.SavedOutputTokens)
 	trace.SpanFromContext(ctx).AddEvent("abort", trace.WithAttributes(
@@ -226,6 +225,7 @@ func (g *generation) aborted(ctx context.Context, a *streamAttempt, f *classifie
 		attribute.String("guardgen.reason", classifier.ReasonName(f.Reason)),
 		attribute.Int64("guardgen.saved_output_tokens", rec.SavedOutputTokens),
 	))
+	return f
 }
 
 // abortedField names the value that failed: the first violation's path,
@@ -243,8 +243,8 @@ func (g *generation) failureOf(call int) *classifier.Failure {
 	if f := g.failures[call]; f != nil {
 		return f
 	}
-	if calls := g.rec.Calls(); call >= 1 && call <= len(calls) && calls[call-1].Err != nil {
-		return classifier.As(calls[call-1].Err)
+	if calls := g.rec.Calls(); call >= 1 && call <= len(calls) {
+		return calls[call-1].Failure
 	}
 	return nil
 }

@@ -1,18 +1,21 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	openaisdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/packages/param"
 	"github.com/openai/openai-go/v3/shared"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // outgoing is one chat completion request as built, with what reading
@@ -23,7 +26,7 @@ type outgoing struct {
 	constraint *providerv1.Constraint
 	// entries is the original schema root when maps were sent as entry
 	// lists; the answer's entries are turned back into objects with it.
-	entries *object
+	entries *orderedjson.Object
 	// schemaText identifies the schema for the rejection memory.
 	schemaText string
 }
@@ -32,7 +35,9 @@ type outgoing struct {
 // place: messages, the output constraint of the provider's mode, sampling
 // and the token limit in the configured field. allowStrict false sends the
 // schema without strict mode (after the upstream rejected it). Its errors
-// are INVALID_ARGUMENT statuses: the request cannot be sent.
+// are INVALID_ARGUMENT statuses: the request cannot be sent. It is longer
+// than most functions because it is the one place a reader checks what
+// reaches the upstream, in request order; each step is a few lines.
 func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (outgoing, error) {
 	var out outgoing
 	params := &out.params
@@ -74,15 +79,15 @@ func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (o
 			if err != nil {
 				return out, err
 			}
-			fn, err := marshalJSON(map[string]any{
-				"name":        sent.name,
-				"description": "Record the answer. Its arguments are the answer itself, an instance of " + schema.GetName() + ".",
-				"parameters":  json.RawMessage(sent.schema),
-				"strict":      sent.strict,
-			})
-			if err != nil {
-				return out, status.Error(codes.Internal, "openai: encoding the function failed")
+			var args bytes.Buffer
+			if err := json.Compact(&args, sent.schema); err != nil {
+				return out, status.Error(codes.InvalidArgument, "openai: the output schema is not JSON")
 			}
+			fn := orderedjson.Append(nil, orderedjson.New(4).
+				Set("description", "Record the answer. Its arguments are the answer itself, an instance of "+schema.GetName()+".").
+				Set("name", sent.name).
+				Set("parameters", json.RawMessage(args.Bytes())).
+				Set("strict", sent.strict))
 			// Override keeps the schema's bytes (and so its property
 			// order, which Structured Outputs generate in) as they are.
 			params.Tools = []openaisdk.ChatCompletionToolUnionParam{{OfFunction: &openaisdk.ChatCompletionFunctionToolParam{
@@ -146,7 +151,7 @@ type sent struct {
 	name    string
 	schema  []byte
 	strict  bool
-	entries *object
+	entries *orderedjson.Object
 	// rejected: the upstream refused this schema in strict mode before.
 	rejected bool
 }
@@ -221,55 +226,55 @@ func schemaName(name string) string {
 
 // schemaCache remembers Strict's answer per schema text: guardgen sends the
 // same few target schemas over and over. It is bounded because requests can
-// carry their own descriptor sets, hence schemas. It also remembers the
+// carry their own descriptor sets, hence schemas (least recently used
+// first out, golang-lru). It also remembers the
 // schemas an upstream refused in strict mode, so that later requests go
 // non-strict at once instead of paying for a rejected request each time.
 type schemaCache struct {
-	mu      sync.Mutex
-	entries map[string]strictResult
+	entries *lru.Cache[string, strictResult]
+	// converting makes concurrent requests for a schema the cache lacks
+	// share one conversion.
+	converting singleflight.Group
 }
 
 type strictResult struct {
 	schema []byte
 	err    error
 	// entries is the parsed original schema when maps became entry lists.
-	entries *object
+	entries *orderedjson.Object
 	// rejected: the upstream refused the strict schema.
 	rejected bool
 }
 
 const schemaCacheSize = 256
 
+func newSchemaCache() schemaCache {
+	entries, _ := lru.New[string, strictResult](schemaCacheSize) // errors only for a size below 1
+	return schemaCache{entries: entries}
+}
+
 func (c *schemaCache) strict(schema string) strictResult {
-	c.mu.Lock()
-	r, ok := c.entries[schema]
-	c.mu.Unlock()
-	if ok {
+	if r, ok := c.entries.Get(schema); ok {
 		return r
 	}
-	var maps bool
-	r.schema, maps, r.err = strict([]byte(schema))
-	if r.err == nil && maps {
-		if v, err := parseJSON([]byte(schema)); err == nil {
-			r.entries, _ = v.(*object)
+	v, _, _ := c.converting.Do(schema, func() (any, error) {
+		var r strictResult
+		var maps bool
+		r.schema, maps, r.err = strict([]byte(schema))
+		if r.err == nil && maps {
+			if v, err := orderedjson.Parse([]byte(schema)); err == nil {
+				r.entries, _ = v.(*orderedjson.Object)
+			}
 		}
-	}
-	c.put(schema, r)
-	return r
+		c.entries.Add(schema, r)
+		return r, nil
+	})
+	return v.(strictResult)
 }
 
 // reject marks schema as refused by the upstream in strict mode.
 func (c *schemaCache) reject(schema string) {
 	r := c.strict(schema)
 	r.rejected = true
-	c.put(schema, r)
-}
-
-func (c *schemaCache) put(schema string, r strictResult) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.entries[schema]; !ok && (c.entries == nil || len(c.entries) >= schemaCacheSize) {
-		c.entries = make(map[string]strictResult, 16) // crude but bounded: start over
-	}
-	c.entries[schema] = r
+	c.entries.Add(schema, r)
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/guardgen/guardgen/internal/orderedjson"
 	"github.com/guardgen/guardgen/providers"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
@@ -289,7 +290,7 @@ func withUnknownField(doc []byte, root *node) []byte {
 	if len(doc) > 2 {
 		out = append(out, ',')
 	}
-	out = appendString(out, name)
+	out = orderedjson.AppendString(out, name)
 	out = append(out, `:"synthetic extra field"}`...)
 	return out
 }

@@ -13,7 +13,8 @@ import (
 // the usage in a chunk of its own when stream_options.include_usage asks
 // for it, and data: [DONE]. Each piece waits for its delay; a client that
 // goes away meanwhile is recorded as cancelled, with the chunks sent so
-// far.
+// far. It is the wire format written out in the order the API sends it,
+// one piece after another.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, rec *record, step Step, req map[string]any) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {

@@ -334,7 +334,10 @@ func (x *Execution) GetAttemptTimeoutSeconds() float64 {
 type Validation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// strip_markdown_fences lets extraction take JSON out of ``` fences (and
-	// surrounding prose). Default: true.
+	// surrounding prose), recording strip_fence and strip_prose repairs.
+	// false: an answer must be the JSON alone, give or take whitespace; a
+	// wrapped one is MALFORMED_JSON and re-asked, as strict JSON would find
+	// it. Default: true.
 	StripMarkdownFences *bool `protobuf:"varint,1,opt,name=strip_markdown_fences,json=stripMarkdownFences,proto3,oneof" json:"strip_markdown_fences,omitempty"`
 	// max_content_preview_length bounds, in characters, the redacted output
 	// previews in failures and logs; 0 leaves previews out. Default: 200.
@@ -409,8 +412,10 @@ func (x *Validation) GetAllowPartialMatches() bool {
 }
 
 // Routing is the article's routing table: a recovery action and an alert
-// threshold per failure domain. guardgen's decision matrix refines the
-// action per failure reason (see DESIGN.md).
+// threshold per failure domain. guardgen's decision matrix decides per
+// failure reason whether and how often a failure is retried or re-asked;
+// a domain's action decides what its failures come to once that is spent
+// (see DomainPolicy.action).
 type Routing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// infrastructure: rate limits, 5xx, timeouts, connections.
@@ -494,7 +499,18 @@ type DomainPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// action is one of retry_with_backoff, reject_and_fix, alert_and_degrade,
 	// fallback_to_cache (the RecoveryAction enum values, lower case and
-	// without the prefix).
+	// without the prefix): what a final failure of the domain comes to once
+	// the transport retries and re-asks its reason's row of the decision
+	// matrix allows are spent.
+	//   - retry_with_backoff, fallback_to_cache: the degradation chain
+	//     (the route's next entry when a provider is down, the cached
+	//     answer, the route's next entry for truncated output, the type's
+	//     template), else the failure; the matrix row still says which
+	//     failures may degrade (a business rule or a bug never does).
+	//   - alert_and_degrade: the same, and every such failure alerts at
+	//     once, whatever alert_threshold says.
+	//   - reject_and_fix: the failure, at once: no degradation, no next
+	//     route entry.
 	Action *string `protobuf:"bytes,1,opt,name=action,proto3,oneof" json:"action,omitempty"`
 	// alert_threshold is how many failures of the domain within
 	// telemetry.alert_window_seconds raise an alert; 0 never alerts.
@@ -1780,6 +1796,12 @@ type Server struct {
 	// bound and fails as OUTPUT_TOO_LARGE. (Plug-ins of type grpc are bounded
 	// by gRPC's 4 MiB receive limit.) Default: 4194304 (4 MiB).
 	MaxProviderResponseBytes *uint32 `protobuf:"varint,22,opt,name=max_provider_response_bytes,json=maxProviderResponseBytes,proto3,oneof" json:"max_provider_response_bytes,omitempty"`
+	// max_output_values bounds the JSON values (strings, numbers, literals,
+	// objects and arrays, nested ones included) in one model output; more is
+	// OUTPUT_TOO_LARGE. Decoding and validation cost about the same per
+	// value whatever its size, so this bounds their time where
+	// max_output_bytes does not. Default: 16384.
+	MaxOutputValues *uint32 `protobuf:"varint,24,opt,name=max_output_values,json=maxOutputValues,proto3,oneof" json:"max_output_values,omitempty"`
 	// http serves HTTP/JSON (the services' google.api.http routes), Connect
 	// and gRPC-Web on the gRPC port, beside gRPC. Default: on, no CORS.
 	Http          *Http `protobuf:"bytes,23,opt,name=http,proto3" json:"http,omitempty"`
@@ -1967,6 +1989,13 @@ func (x *Server) GetRequestTimeoutSeconds() float64 {
 func (x *Server) GetMaxProviderResponseBytes() uint32 {
 	if x != nil && x.MaxProviderResponseBytes != nil {
 		return *x.MaxProviderResponseBytes
+	}
+	return 0
+}
+
+func (x *Server) GetMaxOutputValues() uint32 {
+	if x != nil && x.MaxOutputValues != nil {
+		return *x.MaxOutputValues
 	}
 	return 0
 }
@@ -2794,7 +2823,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xcf\x13\n" +
+	"\v_key_prefix\"\xa4\x14\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2823,7 +2852,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
 	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
 	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
-	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01\x12,\n" +
+	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01\x12=\n" +
+	"\x11max_output_values\x18\x18 \x01(\rB\f\xbaH\t*\a\x18\x80\x80\x80\b(\x01H\x10R\x0fmaxOutputValues\x88\x01\x01\x12,\n" +
 	"\x04http\x18\x17 \x01(\v2\x18.guardgen.config.v1.HttpR\x04http:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x97\x01\n" +
@@ -2844,7 +2874,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x19_shed_retry_after_secondsB\x18\n" +
 	"\x16_max_header_list_bytesB\x1a\n" +
 	"\x18_request_timeout_secondsB\x1e\n" +
-	"\x1c_max_provider_response_bytes\"\x8d\x01\n" +
+	"\x1c_max_provider_response_bytesB\x14\n" +
+	"\x12_max_output_values\"\x8d\x01\n" +
 	"\x04Http\x12\x1d\n" +
 	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12Z\n" +
 	"\x14cors_allowed_origins\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\x10@\"\x1er\x1c\x18\x80\x022\x17^(\\*|https?://[^/\\s]+)$R\x12corsAllowedOriginsB\n" +
