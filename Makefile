@@ -3,10 +3,11 @@ export PATH := $(shell go env GOPATH)/bin:$(PATH)
 
 .PHONY: proto check-proto check-breaking lint test
 
-# proto regenerates everything derived from proto/: the protovalidate rules
-# printed from the Go module's descriptor, then gen/ from buf.gen.yaml.
+# proto regenerates everything derived from proto/: the imported protos
+# (protovalidate rules, google.api HTTP rules) printed from the Go modules'
+# descriptors, then gen/ from buf.gen.yaml.
 proto:
-	go run ./tools/validateproto > proto/buf/validate/validate.proto
+	go run ./tools/depprotos -out proto
 	buf format -w
 	buf generate
 

@@ -349,7 +349,7 @@ func TestRoutePolicy(t *testing.T) {
 	// Keep the example's routes, auth and limits; serve the default route
 	// from the synthetic provider and cache in memory, so nothing external
 	// is needed.
-	cfg.Cache = &configv1.Cache{Backend: proto.String("memory"), TtlSeconds: proto.Float64(60), MaxEntries: proto.Uint32(100)}
+	cfg.Cache.Backend, cfg.Cache.TtlSeconds, cfg.Cache.MaxEntries = proto.String("memory"), proto.Float64(60), proto.Uint32(100)
 	for _, r := range cfg.GetRoutes() {
 		for _, e := range r.GetEntries() {
 			e.Provider, e.Model = "synthetic", ""

@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +93,7 @@ func TestExternalPlugin(t *testing.T) {
 	req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice for my subscription this month", TargetType: "guardgen.examples.v1.TicketClassification"}
 
 	t.Run("served by the plug-in", func(t *testing.T) {
-		before := plugin.calls()
+		before := plugin.lastCall()
 		resp, err := gen.Generate(pluginCallContext(t, ""), req)
 		if err != nil {
 			t.Fatalf("Generate: %v", err)
@@ -104,13 +106,13 @@ func TestExternalPlugin(t *testing.T) {
 		if !strings.Contains(resp.GetJson(), `"category"`) {
 			t.Errorf("json = %s", resp.GetJson())
 		}
-		if got := plugin.waitCalls(t, before+1) - before; got != 1 {
+		if got := len(plugin.callsAfter(t, before)); got != 1 {
 			t.Errorf("plug-in calls = %d, want 1", got)
 		}
 	})
 
 	t.Run("UNAVAILABLE is retried by guardgen", func(t *testing.T) {
-		before := plugin.calls()
+		before := plugin.lastCall()
 		resp, err := gen.Generate(pluginCallContext(t, "unavailable,unavailable,ok"), req)
 		if err != nil {
 			t.Fatalf("Generate: %v", err)
@@ -124,16 +126,46 @@ func TestExternalPlugin(t *testing.T) {
 		if fmt.Sprint(reasons) != fmt.Sprint(want) {
 			t.Errorf("attempt failures = %v, want %v", reasons, want)
 		}
-		if got := plugin.waitCalls(t, before+3) - before; got != 3 {
-			t.Errorf("plug-in calls = %d, want 3 (two UNAVAILABLE, then OK)", got)
+		if got := codesOf(plugin.callsAfter(t, before)); got != "Unavailable Unavailable OK" {
+			t.Errorf("plug-in answered %q, want two UNAVAILABLE, then OK", got)
 		}
-		if got := plugin.codes(); !strings.HasSuffix(got, "Unavailable Unavailable OK") {
-			t.Errorf("plug-in answered %q", got)
+	})
+
+	t.Run("a stream is one chunk of Complete", func(t *testing.T) {
+		// The plug-in has no CompleteStream: guardgen asks it with
+		// Complete, and streams the answer as one chunk, in one attempt.
+		for range 2 {
+			before := plugin.lastCall()
+			stream, err := gen.GenerateStream(pluginCallContext(t, ""), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var partials int
+			var resp *guardgenv1.GenerateResponse
+			for {
+				ev, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("GenerateStream: %v", err)
+				}
+				if ev.GetPartial() != nil {
+					partials++
+				}
+				resp = ev.GetResponse()
+			}
+			if attempts := resp.GetReport().GetAttempts(); partials != 1 || len(attempts) != 1 || attempts[0].GetFailure() != nil {
+				t.Errorf("%d partials, attempts %v; want one partial and one successful attempt", partials, attempts)
+			}
+			if got := len(plugin.callsAfter(t, before)); got != 1 {
+				t.Errorf("plug-in Complete calls = %d, want 1", got)
+			}
 		}
 	})
 
 	t.Run("content filter is not retried", func(t *testing.T) {
-		before := plugin.calls()
+		before := plugin.lastCall()
 		_, err := gen.Generate(pluginCallContext(t, "content_filter"), req)
 		st := status.Convert(err)
 		var detail *guardgenv1.FailureDetail
@@ -145,7 +177,7 @@ func TestExternalPlugin(t *testing.T) {
 		if st.Code() != codes.FailedPrecondition || detail.GetDomain() != guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT {
 			t.Errorf("Generate = %v, detail %v; want FAILED_PRECONDITION, INPUT_CONSTRAINT", err, detail)
 		}
-		if got := plugin.waitCalls(t, before+1) - before; got != 1 {
+		if got := len(plugin.callsAfter(t, before)); got != 1 {
 			t.Errorf("plug-in calls = %d, want 1", got)
 		}
 	})
@@ -231,13 +263,20 @@ func startPlugin(t *testing.T, bin string) *pluginProcess {
 	return p
 }
 
-// calls returns the plug-in's call lines so far.
-func (p *pluginProcess) calls() int { return len(p.lines()) }
-
-// codes returns the status codes of the plug-in's answers, space-separated.
-func (p *pluginProcess) codes() string {
-	var out []string
+// lastCall returns the number of the plug-in's last logged call, 0 before
+// any. Read after callsAfter's barrier, it is exact.
+func (p *pluginProcess) lastCall() int {
+	last := 0
 	for _, l := range p.lines() {
+		last = max(last, l.Call)
+	}
+	return last
+}
+
+// codesOf returns the status codes of calls, space-separated.
+func codesOf(calls []pluginCallLine) string {
+	var out []string
+	for _, l := range calls {
 		out = append(out, l.Code)
 	}
 	return strings.Join(out, " ")
@@ -260,16 +299,41 @@ func (p *pluginProcess) lines() []pluginCallLine {
 	return out
 }
 
-// waitCalls waits (briefly: the lines travel through a pipe) until the
-// plug-in has logged at least n calls, then returns how many it logged.
-func (p *pluginProcess) waitCalls(t *testing.T, n int) int {
+// callsAfter returns the plug-in's calls numbered after mark, once every
+// call guardgen made before now is in the log, without waiting for
+// "long enough". The plug-in logs a call before it answers, so the calls of
+// a Generate that has returned are logged; callsAfter then makes one
+// marker call of its own (no output schema, so INVALID_ARGUMENT, which
+// guardgen never causes) and waits for its line: the log is one pipe
+// written in order, so every earlier line is in by then. The marker is
+// not among the calls returned.
+func (p *pluginProcess) callsAfter(t *testing.T, mark int) []pluginCallLine {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for p.calls() < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let a surplus call show up too
-	return p.calls()
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := providerv1.NewProviderServiceClient(conn).Complete(ctx, &providerv1.CompleteRequest{}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("marker call: %v, want INVALID_ARGUMENT", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var calls []pluginCallLine
+		for _, l := range p.lines() {
+			if l.Call <= mark {
+				continue
+			}
+			if l.Code == codes.InvalidArgument.String() {
+				return calls
+			}
+			calls = append(calls, l)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the marker call's line did not reach the log in 5 s:\n%s", p.log.String())
+		}
+	}
 }
 
 // pluginLog is a bytes.Buffer safe for a writer and a reader at once.

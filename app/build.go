@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/guardgen/guardgen/classifier"
 	"github.com/guardgen/guardgen/config"
 	"github.com/guardgen/guardgen/fallback"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
@@ -45,18 +44,7 @@ import (
 func (a *App) build() (server.Options, error) {
 	cfg, getenv, logger := a.cfg, a.opts.Getenv, a.logger
 	srv := cfg.GetServer()
-	rt := cfg.GetTargets().GetRequestTypes()
-	resolver, err := schema.NewResolver(schema.Options{
-		DescriptorFiles:       cfg.GetTargets().GetDescriptorSets(),
-		MaxDescriptorSetBytes: int(srv.GetMaxDescriptorSetBytes()),
-		RequestTypesOff:       !rt.GetAllowed(),
-		RequestCELOff:         !rt.GetCelRules(),
-		MaxCELCost:            rt.GetMaxCelCost(),
-		MaxRegexInstructions:  int(rt.GetMaxRegexInstructions()),
-		MaxValueBytes:         int(srv.GetMaxOutputBytes()),
-		CacheBytes:            int64(rt.GetCacheBytes()),
-		CacheSize:             int(rt.GetCacheEntries()),
-	})
+	resolver, err := schema.NewResolver(ResolverSettings(cfg))
 	if err != nil {
 		return server.Options{}, err
 	}
@@ -91,7 +79,7 @@ func (a *App) build() (server.Options, error) {
 		}
 		serverOpts = append(serverOpts, grpc.Creds(creds))
 	}
-	rateLimit, err := a.buildRateLimit(srv.GetRateLimit())
+	rateLimit, err := a.buildRateLimit(srv.GetRateLimit(), ServerSettings(cfg).RateLimit)
 	if err != nil {
 		return server.Options{}, err
 	}
@@ -99,113 +87,53 @@ func (a *App) build() (server.Options, error) {
 	for domain, p := range config.Routing(cfg) {
 		thresholds[domain] = p.AlertThreshold
 	}
-	validation := cfg.GetLlmPipeline().GetValidation()
-	var nonCritical map[string]map[string]bool
-	if validation.GetAllowPartialMatches() {
-		nonCritical = make(map[string]map[string]bool)
-		for target, paths := range cfg.GetTargets().GetNonCriticalFields() {
-			nonCritical[target] = make(map[string]bool)
-			for _, p := range paths.GetPaths() {
-				nonCritical[target][p] = true
-			}
-		}
-	}
-	business := make(map[string]bool)
-	for _, id := range cfg.GetTargets().GetBusinessRules() {
-		business[id] = true
-	}
 	semantics := make(map[string]semantic.Override, len(cfg.GetTargets().GetSemantics()))
 	for target, ts := range cfg.GetTargets().GetSemantics() {
 		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
 	}
-	return server.Options{
-		Resolver:           resolver,
-		Routes:             routes,
-		Logger:             logger,
-		SemanticAttempts:   int(srv.GetSemanticAttempts()),
-		MaxProviderCalls:   int(srv.GetMaxProviderCalls()),
-		PreviewLength:      int(validation.GetMaxContentPreviewLength()),
-		LogRawPayloads:     cfg.GetLlmPipeline().GetObservability().GetLogRawPayloads(),
-		StrictSchema:       validation.GetStrictSchemaMode(),
-		BusinessRules:      business,
-		NonCriticalFields:  nonCritical,
-		Semantics:          semantics,
-		MaxOutputBytes:     int(srv.GetMaxOutputBytes()),
-		MaxPromptBytes:     int(srv.GetMaxPromptBytes()),
-		Cache:              cache,
-		CacheBackend:       backend,
-		CacheTenant:        cfg.GetCache().GetTenant(),
-		CacheTTL:           config.Seconds(cfg.GetCache().GetTtlSeconds()),
-		MaxCacheEntryBytes: int(cfg.GetCache().GetMaxEntryBytes()),
-		Templates:          templates,
-		Metrics:            metrics,
-		Alerter: telemetry.NewAlerter(telemetry.AlertOptions{
-			Thresholds: thresholds,
-			Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
-			Logger:     logger,
-			Metrics:    metrics,
-		}),
-		Auth: server.Auth{Tokens: tokens, Subjects: subjects,
-			OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()},
-		RateLimit:          rateLimit,
-		MaxInFlight:        int(srv.GetMaxInFlight()),
-		ShedRetryAfter:     config.Seconds(srv.GetShedRetryAfterSeconds()),
-		MaxRecvBytes:       int(srv.GetMaxMessageBytes()),
-		MaxHeaderListBytes: srv.GetMaxHeaderListBytes(),
-		ShutdownTimeout:    config.Seconds(srv.GetShutdownTimeoutSeconds()),
-		DrainDelay:         config.Seconds(srv.GetDrainDelaySeconds()),
-		DeadlineMargin:     config.Seconds(srv.GetDeadlineMarginSeconds()),
-		RequestTimeout:     config.Seconds(srv.GetRequestTimeoutSeconds()),
-		ServerOptions:      serverOpts,
-		TracerProvider:     a.tracerProvider(),
-		Propagator:         a.propagator,
-		TraceErrors:        cfg.GetLlmPipeline().GetObservability().GetTraceErrors(),
-	}, nil
+	opts := ServerSettings(cfg)
+	opts.Resolver, opts.Routes, opts.Logger = resolver, routes, logger
+	opts.Semantics = semantics
+	opts.Cache, opts.CacheBackend, opts.Templates = cache, backend, templates
+	opts.Metrics = metrics
+	alerter, err := telemetry.NewAlerter(telemetry.AlertOptions{
+		Thresholds: thresholds,
+		Window:     config.Seconds(cfg.GetTelemetry().GetAlertWindowSeconds()),
+		Logger:     logger,
+		Metrics:    metrics,
+	})
+	if err != nil {
+		return server.Options{}, fmt.Errorf("telemetry.alert_window_seconds: %w", err)
+	}
+	opts.Alerter = alerter
+	opts.Auth = server.Auth{Tokens: tokens, Subjects: subjects,
+		OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()}
+	opts.RateLimit = rateLimit
+	opts.ServerOptions = serverOpts
+	opts.TracerProvider, opts.Propagator = a.tracerProvider(), a.propagator
+	return opts, nil
 }
 
 // buildRoutes builds one client interceptor chain per provider and the
 // routes over them.
 func (a *App) buildRoutes() ([]server.Route, error) {
 	cfg, metrics := a.cfg, a.metrics
-	retry := config.Retry(cfg)
-	srv := cfg.GetServer()
 	clients := make(map[string]providerv1.ProviderServiceClient)
 	models := make(map[string]string)
 	for _, p := range cfg.GetProviders() {
 		endpoint := genAIEndpoint(p)
-		chain := providers.NewChain(providers.ChainOptions{
-			Provider: p.GetName(),
-			Model:    p.GetModel(),
-			Policy: providers.Policy{
-				MaxAttempts:    uint(retry.MaxAttempts),
-				BaseDelay:      retry.BaseDelay,
-				MaxDelay:       retry.MaxDelay,
-				Jitter:         retry.Jitter,
-				AttemptTimeout: config.Seconds(attemptTimeout(cfg, p)),
-			},
-			RetryReasons: retry.Reasons,
-			Breaker: providers.BreakerPolicy{
-				// config.proto: consecutive_failures 0 turns the breaker off.
-				Disabled:            srv.GetBreaker().GetConsecutiveFailures() == 0,
-				ConsecutiveFailures: int(srv.GetBreaker().GetConsecutiveFailures()),
-				OpenFor:             config.Seconds(srv.GetBreaker().GetOpenSeconds()),
-				ProbeTimeout:        config.Seconds(srv.GetBreaker().GetProbeTimeoutSeconds()),
-				OnStateChange: func(provider string, _, to providers.BreakerState) {
-					metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
-				},
-			},
-			Budget: providers.BudgetPolicy{
-				// config.proto: max_tokens 0 turns the budget off.
-				Disabled:  srv.GetRetryBudget().GetMaxTokens() == 0,
-				MaxTokens: srv.GetRetryBudget().GetMaxTokens(),
-				Ratio:     srv.GetRetryBudget().GetTokenRatio(),
-			},
-			OnCall:  func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, endpoint, call) },
-			OnRetry: metrics.RecordRetry,
-			Tracer:  a.tracerProvider().Tracer("github.com/guardgen/guardgen/providers"),
-			Prices:  prices(p.GetPrices()),
-			GenAI:   endpoint,
-		})
+		opts := ChainSettings(cfg, p)
+		opts.Breaker.OnStateChange = func(provider string, _, to providers.BreakerState) {
+			metrics.SetBreakerState(context.Background(), provider, telemetry.BreakerState(to))
+		}
+		opts.OnCall = func(ctx context.Context, call providers.Call) { recordCall(ctx, metrics, endpoint, call) }
+		opts.OnRetry = metrics.RecordRetry
+		opts.Tracer = a.tracerProvider().Tracer("github.com/guardgen/guardgen/providers")
+		opts.GenAI = endpoint
+		chain, err := providers.NewChain(opts)
+		if err != nil {
+			return nil, err
+		}
 		metrics.SetBreakerState(context.Background(), p.GetName(), telemetry.BreakerClosed)
 		conn, model, err := a.dialProvider(p, chain)
 		if err != nil {
@@ -249,44 +177,18 @@ func (a *App) buildRoutes() ([]server.Route, error) {
 	return routes, nil
 }
 
-// attemptTimeout is provider p's own attempt timeout, or the execution
-// policy's for every provider.
-func attemptTimeout(cfg *configv1.Config, p *configv1.Provider) float64 {
-	if p.AttemptTimeoutSeconds != nil {
-		return p.GetAttemptTimeoutSeconds()
-	}
-	return cfg.GetLlmPipeline().GetExecution().GetAttemptTimeoutSeconds()
-}
-
 func recordCall(ctx context.Context, metrics *telemetry.Metrics, endpoint telemetry.GenAIEndpoint, call providers.Call) {
 	pc := telemetry.ProviderCall{
 		Provider: call.Provider, Model: call.Model, RequestModel: call.RequestModel, Code: call.Code(), Duration: call.Latency,
 		GenAI: endpoint, Cost: call.Cost, Priced: call.Priced,
 	}
-	if call.Err != nil {
-		pc.ErrorType = telemetry.ReasonLabel(classifier.As(call.Err).Reason)
+	if call.Failure != nil {
+		pc.ErrorType = telemetry.ReasonLabel(call.Failure.Reason)
 	}
 	if u := call.Usage; u != nil {
 		pc.InputTokens, pc.OutputTokens = u.GetInputTokens(), u.GetOutputTokens()
 	}
 	metrics.RecordProviderCall(ctx, pc)
-}
-
-// prices is a provider's price table; cached input without a price of its
-// own costs the input price.
-func prices(list []*configv1.ModelPrice) providers.Prices {
-	if len(list) == 0 {
-		return nil
-	}
-	out := make(providers.Prices, len(list))
-	for _, p := range list {
-		cached := p.GetInputPerMillion()
-		if p.CachedInputPerMillion != nil {
-			cached = p.GetCachedInputPerMillion()
-		}
-		out[p.GetModel()] = providers.Price{Input: p.GetInputPerMillion(), CachedInput: cached, Output: p.GetOutputPerMillion()}
-	}
-	return out
 }
 
 // genAIEndpoint names provider p in OpenTelemetry GenAI terms: the preset's
@@ -296,11 +198,7 @@ func genAIEndpoint(p *configv1.Provider) telemetry.GenAIEndpoint {
 	switch p.GetType() {
 	case "openai":
 		e := telemetry.GenAIEndpoint{ProviderName: config.OpenAICompat(p).GenAIProviderName}
-		base := p.GetBaseUrl()
-		if base == "" {
-			base = openai.DefaultBaseURL
-		}
-		if u, err := url.Parse(base); err == nil {
+		if u, err := url.Parse(config.ProviderBaseURL(p)); err == nil {
 			e.ServerAddress = u.Hostname()
 			e.ServerPort = urlPort(u)
 		}
@@ -363,15 +261,11 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 	getenv := a.opts.Getenv
 	switch p.GetType() {
 	case "synthetic":
-		model := p.GetModel()
-		if model == "" {
-			model = synthetic.Model
-		}
-		return providers.InProcess(synthetic.New(), chain.Interceptors()...), model, nil
+		return chain.InProcess(synthetic.New()), config.ProviderModel(p), nil
 	case "openai":
 		opts := openai.Options{
-			BaseURL:      p.GetBaseUrl(),
-			Model:        p.GetModel(),
+			BaseURL:      config.ProviderBaseURL(p),
+			Model:        config.ProviderModel(p),
 			Organization: p.GetOrganization(),
 			Project:      p.GetProject(),
 			Timeout:      config.Seconds(p.GetTimeoutSeconds()),
@@ -406,11 +300,7 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 		}
 		a.closers = append(a.closers, func(context.Context) error { return impl.Close() })
 		a.idle = append(a.idle, impl.Close)
-		model := opts.Model
-		if model == "" {
-			model = openai.DefaultModel
-		}
-		return providers.InProcess(impl, chain.Interceptors()...), model, nil
+		return chain.InProcess(impl), opts.Model, nil
 	case "grpc":
 		creds := insecure.NewCredentials()
 		if t := p.GetTls(); t != nil {
@@ -420,14 +310,13 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			}
 			creds = credentials.NewTLS(tc)
 		}
-		conn, err := grpc.NewClient(p.GetAddress(),
+		conn, err := grpc.NewClient(p.GetAddress(), append([]grpc.DialOption{
 			grpc.WithTransportCredentials(creds),
 			// The plug-in's spans join the caller's trace; the chain
 			// makes guardgen's own span per attempt.
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 				otelgrpc.WithTracerProvider(a.tracerProvider()), otelgrpc.WithPropagators(a.propagator))),
-			grpc.WithChainUnaryInterceptor(chain.Interceptors()...),
-		)
+		}, chain.DialOptions()...)...)
 		if err != nil {
 			return nil, "", err
 		}
@@ -440,17 +329,12 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 // buildRateLimit is the per-caller limit; with a redis section it is
 // shared by the replicas using that server, each falling back to its own
 // bucket while Redis cannot be reached.
-func (a *App) buildRateLimit(r *configv1.RateLimit) (server.RateLimit, error) {
-	burst := int(r.GetBurst())
-	if burst == 0 {
-		burst = max(1, int(math.Ceil(r.GetRequestsPerSecond())))
-	}
-	limit := server.RateLimit{PerSecond: r.GetRequestsPerSecond(), Burst: burst}
+func (a *App) buildRateLimit(r *configv1.RateLimit, limit server.RateLimit) (server.RateLimit, error) {
 	rc := r.GetRedis()
 	if rc == nil || r.GetRequestsPerSecond() == 0 {
 		return limit, nil
 	}
-	opts := ratelimit.Options{Addr: rc.GetAddress(), DB: int(rc.GetDb()), PerSecond: limit.PerSecond, Burst: burst}
+	opts := ratelimit.Options{Addr: rc.GetAddress(), DB: int(rc.GetDb()), PerSecond: limit.PerSecond, Burst: limit.Burst}
 	if rc.KeyPrefix != nil {
 		opts.KeyPrefix = rc.GetKeyPrefix()
 	}
@@ -515,7 +399,7 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 		}
 		b := cfg.GetBreaker()
 		metrics.SetCacheBreakerState(context.Background(), backend, telemetry.BreakerClosed)
-		guarded := fallback.NewGuarded(redis, fallback.GuardOptions{
+		guarded, err := fallback.NewGuarded(redis, fallback.GuardOptions{
 			Timeout: timeout,
 			Queue:   int(cfg.GetWriteQueue()),
 			Breaker: fallback.GuardBreaker{
@@ -531,10 +415,18 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 				a.logger.Warn("cache breaker", slog.String("backend", backend), slog.String("from", from.String()), slog.String("to", to.String()))
 			},
 		})
+		if err != nil {
+			_ = redis.Close()
+			return nil, "", fmt.Errorf("cache: %w", err)
+		}
 		a.closers = append(a.closers, guarded.Close)
 		return guarded, backend, nil
 	}
-	return fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl}), "memory", nil
+	memory, err := fallback.NewMemory(fallback.MemoryOptions{MaxEntries: int(cfg.GetMaxEntries()), TTL: ttl})
+	if err != nil {
+		return nil, "", fmt.Errorf("cache: %w", err)
+	}
+	return memory, "memory", nil
 }
 
 // authTokens reads the bearer tokens: one per line from tokens_file,

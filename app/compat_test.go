@@ -7,6 +7,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -263,5 +264,29 @@ func TestCostInReport(t *testing.T) {
 	}
 	if u := r.GetUsage(); u.GetCachedInputTokens() != 400 || u.GetReasoningTokens() != 100 {
 		t.Errorf("report usage = %v, want cached 400 and reasoning 100", u)
+	}
+}
+
+// TestProviderSettings: a provider's model, organization and project
+// reach the upstream request, and its timeout_seconds ends a call the
+// upstream never answers as UPSTREAM_TIMEOUT well before the request
+// timeout.
+func TestProviderSettings(t *testing.T) {
+	t.Parallel()
+	gen, up, _ := openaiGuardgen(t, "    organization: org-guardgen\n    project: proj-tickets\n    timeout_seconds: 0.5\n", app.Options{LogOutput: io.Discard})
+	up.Enqueue(openaitest.Reply(validTicket))
+	if _, err := generate(t, gen, &guardgenv1.GenerateRequest{Prompt: "charged twice", TargetType: ticketType}); err != nil {
+		t.Fatal(err)
+	}
+	r := up.Requests()[0]
+	if r.Body["model"] != "test-model" || r.Header.Get("OpenAI-Organization") != "org-guardgen" || r.Header.Get("OpenAI-Project") != "proj-tickets" {
+		t.Errorf("model %v, organization %q, project %q; want test-model, org-guardgen, proj-tickets",
+			r.Body["model"], r.Header.Get("OpenAI-Organization"), r.Header.Get("OpenAI-Project"))
+	}
+	up.SetDefault(openaitest.Step{Hang: true})
+	// Another prompt: the first answer is cached.
+	_, err := generate(t, gen, &guardgenv1.GenerateRequest{Prompt: "the app crashes", TargetType: ticketType})
+	if classifierReason(err) != "UPSTREAM_TIMEOUT" {
+		t.Errorf("a hung upstream with timeout_seconds 0.5: %v (detail %v), want UPSTREAM_TIMEOUT", err, detail(err))
 	}
 }

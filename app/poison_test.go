@@ -50,7 +50,10 @@ func TestPoisonedRedisEntriesAreRefused(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	const ttl = time.Hour
-	cfg := parse(t, fmt.Sprintf(redisConfig, srv.Addr, ""))
+	// Reads get room: under load a 100 ms read of a 30 MiB entry times
+	// out, which is a miss (and a breaker failure), not the refusal this
+	// test is about.
+	cfg := parse(t, strings.Replace(fmt.Sprintf(redisConfig, srv.Addr, ""), "cache:\n", "cache:\n  timeout_seconds: 10\n", 1))
 	logs := &syncBuffer{}
 	opts := cacheKeyEnv
 	opts.LogOutput = logs
@@ -82,14 +85,17 @@ func TestPoisonedRedisEntriesAreRefused(t *testing.T) {
 	}
 	// A replica holding the key writes what it likes; so does anyone with
 	// a different key.
-	replica, err := fallback.NewRedis(fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "guardgen:",
-		HMACKey: []byte(cacheKeyEnv.Getenv("CACHE_KEY")), MaxEntryBytes: 64 << 20})
+	bounds := fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "guardgen:", TTL: time.Hour,
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second}
+	replicaOpts, strangerOpts := bounds, bounds
+	replicaOpts.HMACKey, replicaOpts.MaxEntryBytes = []byte(cacheKeyEnv.Getenv("CACHE_KEY")), 64<<20
+	strangerOpts.HMACKey, strangerOpts.MaxEntryBytes = []byte("not the deployment's key, but 32 bytes long"), 1<<20
+	replica, err := fallback.NewRedis(replicaOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer replica.Close()
-	stranger, err := fallback.NewRedis(fallback.RedisOptions{Addr: srv.Addr, KeyPrefix: "guardgen:",
-		HMACKey: []byte("not the deployment's key, but 32 bytes long")})
+	stranger, err := fallback.NewRedis(strangerOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,12 +68,13 @@ func TestHungUpstreamWithoutCallerDeadline(t *testing.T) {
 	up := upstream(t)
 	up.SetDefault(openaitest.Step{Hang: true})
 	cfg := openAIConfig(t, up)
-	cfg.Server.RequestTimeoutSeconds = proto.Float64(1.5)
+	cfg.Server.RequestTimeoutSeconds = proto.Float64(2) // room for ≥ 2 attempts on a loaded machine, not for the 6-call cap (2.4 s)
 	cfg.LlmPipeline.Execution.AttemptTimeoutSeconds = proto.Float64(0.4)
-	cfg.LlmPipeline.Execution.MaxAttempts = proto.Uint32(10) // 4 s of attempts: the request timeout must end them
+	cfg.LlmPipeline.Execution.MaxAttempts = proto.Uint32(20) // 8 s of attempts: the request timeout must end them
 	cfg.LlmPipeline.Execution.BaseDelaySeconds = proto.Float64(0.01)
 	cfg.LlmPipeline.Execution.MaxDelaySeconds = proto.Float64(0.01)
 	cfg.Server.RetryBudget.MaxTokens = proto.Float64(0)
+	cfg.Server.Breaker.ConsecutiveFailures = proto.Uint32(0) // off: five cut attempts must not open it
 	c := client(t, cfg)
 
 	// No deadline from the caller; the test's own bound is far beyond the

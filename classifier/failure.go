@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -15,6 +14,7 @@ import (
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/protoenum"
 )
 
 // ErrorInfoDomain is the google.rpc.ErrorInfo domain of guardgen's errors.
@@ -22,6 +22,12 @@ const ErrorInfoDomain = "guardgen.dev"
 
 // Failure is a classified failure: a value inside guardgen, turned into a
 // google.rpc.Status only at the server edge.
+//
+// A Failure never changes once made. A provider error is classified once
+// per attempt, and that one value is read by the retry decision, the
+// breaker, the budget, the metrics and the report; so With and the other
+// With methods return a changed copy, and nothing assigns to a Failure's
+// fields after New, Wrap or a From function returns it.
 type Failure struct {
 	Reason guardgenv1.FailureReason
 	Decision
@@ -71,13 +77,54 @@ func (f *Failure) Recoverable() bool {
 	return f.Action != guardgenv1.RecoveryAction_RECOVERY_ACTION_REJECT_AND_FIX
 }
 
-// With sets a metadata entry and returns f.
+// With returns a copy of f with the metadata entry key set to value.
 func (f *Failure) With(key, value string) *Failure {
-	if f.Metadata == nil {
-		f.Metadata = make(map[string]string, 4)
-	}
-	f.Metadata[key] = value
-	return f
+	c := f.clone()
+	c.Metadata[key] = value
+	return c
+}
+
+// WithRetryDelay returns a copy of f that tells the caller to wait d.
+func (f *Failure) WithRetryDelay(d time.Duration) *Failure {
+	c := f.clone()
+	c.RetryDelay = d
+	return c
+}
+
+// WithPreview returns a copy of f with the output preview p.
+func (f *Failure) WithPreview(p string) *Failure {
+	c := f.clone()
+	c.Preview = p
+	return c
+}
+
+// WithAttempts returns a copy of f that counts n provider calls.
+func (f *Failure) WithAttempts(n int) *Failure {
+	c := f.clone()
+	c.Attempts = n
+	return c
+}
+
+// WithViolations returns a copy of f with the validation violations v.
+func (f *Failure) WithViolations(v []*validatepb.Violation) *Failure {
+	c := f.clone()
+	c.Violations = v
+	return c
+}
+
+// WithReason returns a copy of f under reason, decided by the Matrix.
+func (f *Failure) WithReason(reason guardgenv1.FailureReason) *Failure {
+	c := f.clone()
+	c.Reason, c.Decision = reason, Decide(reason)
+	return c
+}
+
+// clone copies f, and its metadata map, which is shared otherwise.
+func (f *Failure) clone() *Failure {
+	c := *f
+	c.Metadata = make(map[string]string, len(f.Metadata)+1)
+	maps.Copy(c.Metadata, f.Metadata)
+	return &c
 }
 
 // Detail returns the wire form of f.
@@ -98,7 +145,7 @@ func (f *Failure) Detail() *guardgenv1.FailureDetail {
 // ReasonName is reason's name without the enum prefix, e.g. RATE_LIMITED;
 // it is the google.rpc.ErrorInfo reason.
 func ReasonName(reason guardgenv1.FailureReason) string {
-	return strings.TrimPrefix(reason.String(), "FAILURE_REASON_")
+	return protoenum.Name(reason)
 }
 
 // As returns err as a *Failure: itself when it is one (anywhere in its
@@ -166,7 +213,7 @@ func FromProviderError(err error) *Failure {
 		f = New(guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "provider failed (%s)", st.Code())
 	}
 	f.Err = err
-	f.With("provider_code", st.Code().String())
+	f.Metadata = map[string]string{"provider_code": st.Code().String()}
 	if d := retryInfo.GetRetryDelay(); d != nil {
 		f.RetryDelay = d.AsDuration()
 	}
@@ -204,7 +251,7 @@ func FromFinishReason(reason providerv1.FinishReason, refusal string) *Failure {
 	case providerv1.FinishReason_FINISH_REASON_REFUSAL:
 		f = New(guardgenv1.FailureReason_FAILURE_REASON_REFUSAL, "the model refused the request")
 		if refusal != "" {
-			f.With("refusal", refusal)
+			f = f.With("refusal", refusal)
 		}
 	default:
 		f = New(guardgenv1.FailureReason_FAILURE_REASON_UNEXPECTED_FINISH, "the model stopped unexpectedly")
@@ -214,8 +261,11 @@ func FromFinishReason(reason providerv1.FinishReason, refusal string) *Failure {
 
 // Retriable reports whether a provider error is a transient infrastructure
 // fault that the transport retry interceptor may retry.
-func Retriable(err error) bool {
-	f := As(err)
+func Retriable(err error) bool { return As(err).Retriable() }
+
+// Retriable reports whether f is a transient infrastructure fault that the
+// transport retry interceptor may retry; false for a nil f.
+func (f *Failure) Retriable() bool {
 	return f != nil && f.Domain == infra && f.Action == retry &&
 		f.Reason != guardgenv1.FailureReason_FAILURE_REASON_DEADLINE_EXCEEDED
 }
@@ -223,8 +273,11 @@ func Retriable(err error) bool {
 // Infrastructure reports whether err is an infrastructure failure that a
 // circuit breaker should count: not the caller's cancellation or deadline,
 // not a 4xx, not a semantic failure.
-func Infrastructure(err error) bool {
-	f := As(err)
+func Infrastructure(err error) bool { return As(err).Infrastructure() }
+
+// Infrastructure reports whether f is a failure of the provider's health
+// (see the function Infrastructure); false for a nil f.
+func (f *Failure) Infrastructure() bool {
 	if f == nil || f.Domain != infra {
 		return false
 	}

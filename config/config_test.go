@@ -476,3 +476,25 @@ func TestValidate(t *testing.T) {
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 }
+
+// TestProviderDefaults: a provider without a model or base_url gets the
+// per-type defaults config.proto documents; its own values win.
+func TestProviderDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		p           *configv1.Provider
+		model, base string
+	}{
+		{&configv1.Provider{Type: "openai"}, "gpt-4o-mini", "https://api.openai.com/v1"},
+		{&configv1.Provider{Type: "openai", Model: "m", BaseUrl: "http://localhost:8000/v1"}, "m", "http://localhost:8000/v1"},
+		{&configv1.Provider{Type: "synthetic"}, "synthetic-1", "https://api.openai.com/v1"},
+		{&configv1.Provider{Type: "grpc"}, "", "https://api.openai.com/v1"},
+	} {
+		if got := config.ProviderModel(tt.p); got != tt.model {
+			t.Errorf("ProviderModel(%v) = %q, want %q", tt.p, got, tt.model)
+		}
+		if got := config.ProviderBaseURL(tt.p); got != tt.base {
+			t.Errorf("ProviderBaseURL(%v) = %q, want %q", tt.p, got, tt.base)
+		}
+	}
+}

@@ -10,7 +10,9 @@ import (
 // the article's configuration template, the built-in synthetic provider
 // behind a route named "default", a memory cache, and the server limits
 // documented in config.proto. Every field that has a default is set, so the
-// result is what a file is overlaid on.
+// result is what a file is overlaid on. It is one message literal, longer
+// than a function should be, on purpose: every default is read here, next
+// to its neighbours, and nowhere else.
 func Default() *configv1.Config {
 	return &configv1.Config{
 		LlmPipeline: &configv1.LlmPipeline{
@@ -86,10 +88,12 @@ func Default() *configv1.Config {
 			MaxMessageBytes:        proto.Uint32(4 << 20),
 			MaxPromptBytes:         proto.Uint32(256 << 10),
 			MaxOutputBytes:         proto.Uint32(1 << 20),
+			MaxOutputValues:        proto.Uint32(1 << 14),
 			MaxDescriptorSetBytes:  proto.Uint32(1 << 20),
 			ShutdownTimeoutSeconds: proto.Float64(15),
 			DrainDelaySeconds:      proto.Float64(2),
 			DeadlineMarginSeconds:  proto.Float64(0.1),
+			Http:                   &configv1.Http{Enabled: proto.Bool(true)},
 			MaxHeaderListBytes:     proto.Uint32(16 << 10),
 			// A caller without a deadline must not hold a slot (and an
 			// upstream connection) for ever.
@@ -134,4 +138,35 @@ const RouteMaxOutputTokens = 4096
 
 func domainPolicy(action string, alertThreshold uint32) *configv1.DomainPolicy {
 	return &configv1.DomainPolicy{Action: proto.String(action), AlertThreshold: proto.Uint32(alertThreshold)}
+}
+
+// The per-type defaults config.proto documents for a provider's model and
+// base_url (a list entry, so config.Default cannot hold them).
+const (
+	OpenAIBaseURL  = "https://api.openai.com/v1"
+	OpenAIModel    = "gpt-4o-mini"
+	SyntheticModel = "synthetic-1"
+)
+
+// ProviderModel is provider p's model: its own, else its type's default
+// (none for grpc: the plug-in chooses).
+func ProviderModel(p *configv1.Provider) string {
+	switch {
+	case p.GetModel() != "":
+		return p.GetModel()
+	case p.GetType() == "openai":
+		return OpenAIModel
+	case p.GetType() == "synthetic":
+		return SyntheticModel
+	}
+	return ""
+}
+
+// ProviderBaseURL is an openai provider's API root: its base_url, else
+// OpenAIBaseURL.
+func ProviderBaseURL(p *configv1.Provider) string {
+	if u := p.GetBaseUrl(); u != "" {
+		return u
+	}
+	return OpenAIBaseURL
 }

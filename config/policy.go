@@ -10,6 +10,7 @@ import (
 
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/protoenum"
 )
 
 // Action returns the RecoveryAction a routing action names: the enum
@@ -17,27 +18,23 @@ import (
 // RECOVERY_ACTION_RETRY_WITH_BACKOFF). Any other name is
 // RECOVERY_ACTION_UNSPECIFIED.
 func Action(name string) guardgenv1.RecoveryAction {
-	return guardgenv1.RecoveryAction(enumNumber(guardgenv1.RecoveryAction(0).Descriptor(), "RECOVERY_ACTION_", name))
+	return guardgenv1.RecoveryAction(enumNumber(guardgenv1.RecoveryAction(0).Descriptor(), name))
 }
 
 // Domain returns the FailureDomain a routing key names, in the same way
 // (input_constraint is FAILURE_DOMAIN_INPUT_CONSTRAINT). Any other name is
 // FAILURE_DOMAIN_UNSPECIFIED.
 func Domain(name string) guardgenv1.FailureDomain {
-	return guardgenv1.FailureDomain(enumNumber(guardgenv1.FailureDomain(0).Descriptor(), "FAILURE_DOMAIN_", name))
+	return guardgenv1.FailureDomain(enumNumber(guardgenv1.FailureDomain(0).Descriptor(), name))
 }
 
-// enumNumber finds the value of ed named prefix + upper-cased name; name
-// must be lower case.
-func enumNumber(ed protoreflect.EnumDescriptor, prefix, name string) protoreflect.EnumNumber {
-	if name == "" || name != strings.ToLower(name) {
+// enumNumber finds the value of ed whose protoenum.Lower name is name.
+func enumNumber(ed protoreflect.EnumDescriptor, name string) protoreflect.EnumNumber {
+	if name != strings.ToLower(name) {
 		return 0
 	}
-	v := ed.Values().ByName(protoreflect.Name(prefix + strings.ToUpper(name)))
-	if v == nil {
-		return 0
-	}
-	return v.Number()
+	n, _ := protoenum.Lookup(ed, name)
+	return n
 }
 
 // DomainPolicy is what guardgen does about one failure domain.

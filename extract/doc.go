@@ -31,6 +31,11 @@
 // wrong. (The caller still never parses text whose finish reason says it
 // was cut off.)
 //
+// A text still being written is followed with [Stream]: it reads each
+// piece once as it arrives and reports each value as soon as the text
+// proves it complete, so a caller can show (and check) an answer as the
+// model writes it, and read each complete value with [JSON].
+//
 // Every step is a forward scan whose lookahead is bounded by what it then
 // reads anyway, so the work is linear in the input, which is bounded by
 // [Options.MaxBytes]; the values the caller will decode are bounded by

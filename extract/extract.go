@@ -1,5 +1,7 @@
 package extract
 
+import "slices"
+
 // Defaults used when the matching [Options] field is zero.
 const (
 	// DefaultMaxBytes is the input limit when Options.MaxBytes is zero.
@@ -39,6 +41,12 @@ type Options struct {
 	// NoRepair turns off the syntax repairs: each object must be strict
 	// JSON. Fences and prose are still stripped and recorded.
 	NoRepair bool
+	// NoStrip turns off stripping fences and prose (the article's
+	// strip_markdown_fences off): the text must be the JSON alone, give or
+	// take whitespace. A candidate that fences or prose surround is
+	// dropped, and a text with no other is ErrMalformed, as strict JSON
+	// would find it.
+	NoStrip bool
 	// Arrays makes top-level arrays candidates too, after every object:
 	// for targets that take a list, or one of a list's elements. An array
 	// whose own elements are words without quotes ([x], [see below]) is
@@ -74,6 +82,9 @@ func JSON(text string, opts Options) (Candidate, error) {
 	if err := s.run(); err != nil {
 		return Candidate{}, err
 	}
+	if opts.NoStrip && stripped(s.first) {
+		return Candidate{}, errWrapped(s.first)
+	}
 	return s.first, nil
 }
 
@@ -94,8 +105,35 @@ func Candidates(text string, opts Options) ([]Candidate, error) {
 	if err := s.run(); err != nil {
 		return nil, err
 	}
+	cands := append(s.cands, s.arrCands...)
 	if s.cands == nil && s.arrCands == nil {
-		return []Candidate{s.first}, nil
+		cands = []Candidate{s.first}
 	}
-	return append(s.cands, s.arrCands...), nil
+	if !opts.NoStrip {
+		return cands, nil
+	}
+	bare := slices.DeleteFunc(slices.Clone(cands), stripped)
+	if len(bare) == 0 {
+		return nil, errWrapped(cands[0])
+	}
+	return bare, nil
+}
+
+// stripped reports whether c was found by stripping fences or prose.
+func stripped(c Candidate) bool {
+	return slices.ContainsFunc(c.Repairs, func(r Repair) bool {
+		return r.Kind == KindStripFence || r.Kind == KindStripProse
+	})
+}
+
+// errWrapped is the error of a text whose JSON fences or prose surround,
+// under Options.NoStrip: at the first byte that is not the JSON's.
+func errWrapped(c Candidate) *Error {
+	at := c.Offset
+	for _, r := range c.Repairs {
+		if r.Kind == KindStripFence || r.Kind == KindStripProse {
+			at = min(at, r.Offset)
+		}
+	}
+	return &Error{Err: ErrMalformed, Offset: at, Reason: "JSON inside fences or prose, which are not stripped"}
 }

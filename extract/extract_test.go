@@ -631,3 +631,31 @@ func TestScalar(t *testing.T) {
 		})
 	}
 }
+
+// TestNoStrip: with stripping off, JSON that fences or prose surround is
+// malformed, as strict JSON would find it; bare JSON still passes, and a
+// text holding both gives the bare candidate alone.
+func TestNoStrip(t *testing.T) {
+	t.Parallel()
+	opts := extract.Options{NoStrip: true}
+	for _, text := range []string{"```json\n{\"a\": 1}\n```", "Here it is: {\"a\": 1}", "{\"a\": 1}\nHope this helps!"} {
+		if _, err := extract.JSON(text, opts); !errors.Is(err, extract.ErrMalformed) {
+			t.Errorf("JSON(%q) = %v, want ErrMalformed", text, err)
+		}
+		if _, err := extract.Candidates(text, opts); !errors.Is(err, extract.ErrMalformed) {
+			t.Errorf("Candidates(%q) = %v, want ErrMalformed", text, err)
+		}
+		if c, err := extract.JSON(text, extract.Options{}); err != nil || string(c.JSON) != `{"a": 1}` {
+			t.Errorf("with stripping, JSON(%q) = %s, %v", text, c.JSON, err)
+		}
+	}
+	if c, err := extract.JSON(" {\"a\": 1}\n", opts); err != nil || string(c.JSON) != `{"a": 1}` {
+		t.Errorf("bare JSON with NoStrip = %s, %v", c.JSON, err)
+	}
+	if _, err := extract.Scalar("```\n42\n```", opts); !errors.Is(err, extract.ErrMalformed) {
+		t.Errorf("Scalar in a fence with NoStrip = %v, want ErrMalformed", err)
+	}
+	if c, err := extract.Scalar("42", opts); err != nil || string(c.JSON) != "42" {
+		t.Errorf("Scalar(42) with NoStrip = %s, %v", c.JSON, err)
+	}
+}

@@ -23,6 +23,9 @@ func Scalar(text string, opts Options) (Candidate, error) {
 		return Candidate{}, &Error{Err: ErrTooLarge, Offset: max, Reason: "input longer than MaxBytes"}
 	}
 	start, end, fences := scalarSpan(text)
+	if opts.NoStrip && len(fences) > 0 {
+		return Candidate{}, &Error{Err: ErrMalformed, Offset: fences[0].Offset, Reason: "a value inside fences, which are not stripped"}
+	}
 	if start >= end {
 		return Candidate{}, &Error{Err: ErrNoJSON, Offset: 0, Reason: "no value"}
 	}

@@ -31,7 +31,10 @@ func ExampleKey() {
 func ExampleMemory() {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	cache := fallback.NewMemory(fallback.MemoryOptions{TTL: time.Hour, Now: func() time.Time { return now }})
+	cache, err := fallback.NewMemory(fallback.MemoryOptions{MaxEntries: 1000, TTL: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		panic(err)
+	}
 
 	key := fallback.Key(fallback.Scope{TargetType: "guardgen.examples.v1.TicketClassification", DescriptorHash: "9f86d081884c7d65",
 		Model: "gpt-4o-mini", Prompt: "my invoice is wrong"})

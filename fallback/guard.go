@@ -3,6 +3,7 @@ package fallback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -12,14 +13,6 @@ import (
 // ErrUnavailable is Get's error while the guard's breaker is open: the
 // backend is not asked, and the lookup is a miss.
 var ErrUnavailable = errors.New("fallback: cache backend unavailable (breaker open)")
-
-// Defaults for [GuardOptions].
-const (
-	DefaultGuardTimeout    = 100 * time.Millisecond
-	DefaultWriteQueue      = 1000
-	DefaultBreakerFailures = 3
-	DefaultBreakerOpen     = 5 * time.Second
-)
 
 // guardWriters is how many writes run at once: enough for thousands of
 // writes a second to a healthy backend, few enough that a stuck one holds
@@ -56,13 +49,14 @@ func (r WriteResult) String() string {
 	return "unknown"
 }
 
-// GuardOptions configure [NewGuarded]. The zero value means the defaults.
+// GuardOptions configure [NewGuarded]. Timeout, Queue and an enabled
+// breaker's values are required: config.Default holds the defaults.
 type GuardOptions struct {
-	// Timeout bounds each Get, and each queued Put as it is written; zero
-	// means [DefaultGuardTimeout].
+	// Timeout bounds each Get, and each queued Put as it is written;
+	// positive.
 	Timeout time.Duration
 	// Queue is how many writes may wait for the backend; a Put that finds
-	// the queue full is dropped. Zero means [DefaultWriteQueue].
+	// the queue full is dropped. At least 1.
 	Queue int
 	// Breaker turns the backend off after consecutive failures and probes
 	// it again later.
@@ -77,11 +71,10 @@ type GuardOptions struct {
 type GuardBreaker struct {
 	// Disabled turns the breaker off: the backend is always asked.
 	Disabled bool
-	// ConsecutiveFailures opens the breaker; 0 means
-	// [DefaultBreakerFailures].
+	// ConsecutiveFailures opens the breaker; at least 1 unless Disabled.
 	ConsecutiveFailures int
 	// OpenFor is how long the backend is left alone before one probe;
-	// 0 means [DefaultBreakerOpen].
+	// positive unless Disabled.
 	OpenFor time.Duration
 	// ProbeTimeout bounds the probe, when shorter than Timeout.
 	ProbeTimeout time.Duration
@@ -120,25 +113,20 @@ type pendingWrite struct {
 	entry Entry
 }
 
-// NewGuarded starts the writers of a guard around backend.
-func NewGuarded(backend Cache, opts GuardOptions) *Guarded {
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultGuardTimeout
+// NewGuarded starts the writers of a guard around backend, or returns an
+// error for options it cannot run with.
+func NewGuarded(backend Cache, opts GuardOptions) (*Guarded, error) {
+	if opts.Timeout <= 0 || opts.Queue < 1 {
+		return nil, fmt.Errorf("fallback: a guard needs a positive Timeout and a Queue of at least 1 (got %v, %d)", opts.Timeout, opts.Queue)
 	}
-	if opts.Queue <= 0 {
-		opts.Queue = DefaultWriteQueue
+	if b := opts.Breaker; !b.Disabled && (b.ConsecutiveFailures < 1 || b.OpenFor <= 0) {
+		return nil, fmt.Errorf("fallback: an enabled guard breaker needs ConsecutiveFailures of at least 1 and a positive OpenFor (got %d, %v)", b.ConsecutiveFailures, b.OpenFor)
 	}
 	if opts.OnWrite == nil {
 		opts.OnWrite = func(WriteResult) {}
 	}
 	g := &Guarded{backend: backend, timeout: opts.Timeout, onWrite: opts.OnWrite, queue: make(chan pendingWrite, opts.Queue)}
 	if b := opts.Breaker; !b.Disabled {
-		if b.ConsecutiveFailures <= 0 {
-			b.ConsecutiveFailures = DefaultBreakerFailures
-		}
-		if b.OpenFor <= 0 {
-			b.OpenFor = DefaultBreakerOpen
-		}
 		g.probe = b.ProbeTimeout
 		threshold := uint32(b.ConsecutiveFailures)
 		settings := gobreaker.Settings{
@@ -158,7 +146,7 @@ func NewGuarded(backend Cache, opts GuardOptions) *Guarded {
 	for range guardWriters {
 		g.writers.Go(g.write)
 	}
-	return g
+	return g, nil
 }
 
 // errNotCounted marks outcomes the breaker ignores.

@@ -32,7 +32,7 @@ func TestGuardedFrozenRedis(t *testing.T) {
 	var writes writeCounts
 	var mu sync.Mutex
 	var states []gobreaker.State
-	g := fallback.NewGuarded(redis, fallback.GuardOptions{
+	g := newGuarded(t, redis, fallback.GuardOptions{
 		Timeout: 200 * time.Millisecond,
 		Queue:   4,
 		Breaker: fallback.GuardBreaker{ConsecutiveFailures: 2, OpenFor: 300 * time.Millisecond},
@@ -128,7 +128,7 @@ func TestGuardedBreakerDisabled(t *testing.T) {
 	failing := fallback.CacheFuncs{GetFunc: func(context.Context, string) (fallback.Entry, bool, error) {
 		return fallback.Entry{}, false, errors.New("down")
 	}}
-	g := fallback.NewGuarded(failing, fallback.GuardOptions{Breaker: fallback.GuardBreaker{Disabled: true}})
+	g := newGuarded(t, failing, fallback.GuardOptions{Timeout: time.Second, Queue: 1, Breaker: fallback.GuardBreaker{Disabled: true}})
 	defer g.Close(t.Context())
 	for range 20 {
 		if _, _, err := g.Get(t.Context(), "k"); errors.Is(err, fallback.ErrUnavailable) {
@@ -137,10 +137,49 @@ func TestGuardedBreakerDisabled(t *testing.T) {
 	}
 }
 
+func newGuarded(t *testing.T, backend fallback.Cache, opts fallback.GuardOptions) *fallback.Guarded {
+	t.Helper()
+	g, err := fallback.NewGuarded(backend, opts)
+	if err != nil {
+		t.Fatalf("NewGuarded: %v", err)
+	}
+	return g
+}
+
+// TestNewGuardedRejectsMissingValues: a guard has no defaults of its own;
+// a zero timeout, queue or enabled breaker value is an error, and
+// Disabled is how a breaker is turned off.
+func TestNewGuardedRejectsMissingValues(t *testing.T) {
+	t.Parallel()
+	valid := fallback.GuardOptions{Timeout: time.Second, Queue: 1, Breaker: fallback.GuardBreaker{ConsecutiveFailures: 1, OpenFor: time.Second}}
+	for _, change := range []func(*fallback.GuardOptions){
+		func(o *fallback.GuardOptions) { o.Timeout = 0 },
+		func(o *fallback.GuardOptions) { o.Queue = 0 },
+		func(o *fallback.GuardOptions) { o.Breaker.ConsecutiveFailures = 0 },
+		func(o *fallback.GuardOptions) { o.Breaker.OpenFor = 0 },
+	} {
+		opts := valid
+		change(&opts)
+		if g, err := fallback.NewGuarded(fallback.CacheFuncs{}, opts); err == nil {
+			g.Close(t.Context())
+			t.Errorf("NewGuarded(%+v): want an error", opts)
+		}
+	}
+	off := valid
+	off.Breaker = fallback.GuardBreaker{Disabled: true}
+	for _, opts := range []fallback.GuardOptions{valid, off} {
+		g, err := fallback.NewGuarded(fallback.CacheFuncs{}, opts)
+		if err != nil {
+			t.Fatalf("NewGuarded(%+v): %v", opts, err)
+		}
+		g.Close(t.Context())
+	}
+}
+
 // newRedisNoCleanup is a Redis the test hands to a guard, which closes it.
 func newRedisNoCleanup(t *testing.T, opts fallback.RedisOptions) *fallback.Redis {
 	t.Helper()
-	r, err := fallback.NewRedis(opts)
+	r, err := fallback.NewRedis(withDefaults(opts))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}

@@ -2,89 +2,75 @@ package fallback
 
 import (
 	"bytes"
-	"container/list"
 	"context"
-	"sync"
+	"fmt"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// Defaults for [MemoryOptions] and [RedisOptions].
-const (
-	DefaultMaxEntries = 1000
-	DefaultTTL        = time.Hour
-)
-
-// MemoryOptions configures [NewMemory]. The zero value means the defaults.
+// MemoryOptions configures [NewMemory]. Both bounds are required:
+// config.Default holds the defaults (1000 entries, one hour).
 type MemoryOptions struct {
 	// MaxEntries bounds the number of entries; the least recently used
-	// one is evicted to make room. Zero or less means [DefaultMaxEntries].
+	// one is evicted to make room. At least 1.
 	MaxEntries int
-	// TTL is how long an entry is served after Put. Zero or less means
-	// [DefaultTTL].
+	// TTL is how long an entry is served after Put; positive.
 	TTL time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
-// Memory is a [Cache] in process memory: an LRU bounded by entry count,
-// whose entries expire a TTL after they were put. Expired entries are
-// misses and are removed when Get meets them or when they reach the LRU
-// end; nothing runs in the background. Memory is safe for concurrent use.
+// Memory is a [Cache] in process memory: golang-lru's LRU bounded by entry
+// count, whose entries expire a TTL after they were put. Expired entries
+// are misses and are removed when Get meets them or when they reach the
+// LRU end; nothing runs in the background. (golang-lru's expirable LRU
+// would expire them by itself, but at v2.0.7 its cleanup goroutine never
+// exits, and it reads the wall clock, where Memory's clock is injected.)
+// Memory is safe for concurrent use.
 //
 // Entries are copied in and out, so neither the caller's buffers nor the
 // cache's can change under the other.
 type Memory struct {
-	maxEntries int
-	ttl        time.Duration
-	now        func() time.Time
-
-	mu      sync.Mutex
-	order   *list.List // of *memoryItem, most recently used first
-	entries map[string]*list.Element
+	ttl     time.Duration
+	now     func() time.Time
+	entries *lru.Cache[string, memoryItem]
 }
 
 type memoryItem struct {
-	key     string
 	entry   Entry
 	expires time.Time
 }
 
-// NewMemory returns an empty Memory.
-func NewMemory(opts MemoryOptions) *Memory {
-	if opts.MaxEntries <= 0 {
-		opts.MaxEntries = DefaultMaxEntries
-	}
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultTTL
+// NewMemory returns an empty Memory, or an error for bounds under which
+// it could hold nothing.
+func NewMemory(opts MemoryOptions) (*Memory, error) {
+	if opts.MaxEntries < 1 || opts.TTL <= 0 {
+		return nil, fmt.Errorf("fallback: a memory cache needs MaxEntries of at least 1 and a positive TTL (got %d, %s)", opts.MaxEntries, opts.TTL)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Memory{
-		maxEntries: opts.MaxEntries,
-		ttl:        opts.TTL,
-		now:        opts.Now,
-		order:      list.New(),
-		entries:    make(map[string]*list.Element),
+	entries, err := lru.New[string, memoryItem](opts.MaxEntries)
+	if err != nil {
+		return nil, fmt.Errorf("fallback: %w", err)
 	}
+	return &Memory{ttl: opts.TTL, now: opts.Now, entries: entries}, nil
 }
 
 // Get returns the entry under key unless it is absent or expired, and marks
 // it most recently used. It never returns an error; ctx is unused.
 func (m *Memory) Get(_ context.Context, key string) (Entry, bool, error) {
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	el, ok := m.entries[key]
+	it, ok := m.entries.Get(key)
 	if !ok {
 		return Entry{}, false, nil
 	}
-	it := el.Value.(*memoryItem)
-	if !now.Before(it.expires) {
-		m.remove(el)
+	if !m.now().Before(it.expires) {
+		// A Put between the Get and this Remove loses its fresh entry:
+		// a later miss, never a stale hit.
+		m.entries.Remove(key)
 		return Entry{}, false, nil
 	}
-	m.order.MoveToFront(el)
 	return cloneEntry(it.entry), true, nil
 }
 
@@ -97,34 +83,13 @@ func (m *Memory) Put(_ context.Context, key string, e Entry) error {
 	if e.StoredAt.IsZero() {
 		e.StoredAt = now
 	}
-	expires := now.Add(m.ttl)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if el, ok := m.entries[key]; ok {
-		it := el.Value.(*memoryItem)
-		it.entry, it.expires = e, expires
-		m.order.MoveToFront(el)
-		return nil
-	}
-	for m.order.Len() >= m.maxEntries {
-		m.remove(m.order.Back())
-	}
-	m.entries[key] = m.order.PushFront(&memoryItem{key: key, entry: e, expires: expires})
+	m.entries.Add(key, memoryItem{entry: e, expires: now.Add(m.ttl)})
 	return nil
 }
 
 // Len returns the number of entries held, expired ones not yet removed
 // included.
-func (m *Memory) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.order.Len()
-}
-
-func (m *Memory) remove(el *list.Element) {
-	m.order.Remove(el)
-	delete(m.entries, el.Value.(*memoryItem).key)
-}
+func (m *Memory) Len() int { return m.entries.Len() }
 
 func cloneEntry(e Entry) Entry {
 	e.Message = bytes.Clone(e.Message)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/guardgen/guardgen/config"
 	"github.com/guardgen/guardgen/fallback"
 )
 
@@ -58,7 +59,7 @@ func keys(t *testing.T, m *fallback.Memory, all ...string) []string {
 func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	m := fallback.NewMemory(fallback.MemoryOptions{MaxEntries: 3})
+	m := newMemory(t, fallback.MemoryOptions{MaxEntries: 3})
 	for _, k := range []string{"a", "b", "c"} {
 		if err := m.Put(ctx, k, entryFor(k)); err != nil {
 			t.Fatal(err)
@@ -96,7 +97,7 @@ func TestMemoryTTL(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	clock := newFakeClock()
-	m := fallback.NewMemory(fallback.MemoryOptions{TTL: time.Minute, Now: clock.Now})
+	m := newMemory(t, fallback.MemoryOptions{TTL: time.Minute, Now: clock.Now})
 	e := sampleEntry()
 	e.StoredAt = time.Time{}
 	if err := m.Put(ctx, "k", e); err != nil {
@@ -129,7 +130,7 @@ func TestMemoryPutRestartsTTL(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	clock := newFakeClock()
-	m := fallback.NewMemory(fallback.MemoryOptions{TTL: time.Minute, Now: clock.Now})
+	m := newMemory(t, fallback.MemoryOptions{TTL: time.Minute, Now: clock.Now})
 	if err := m.Put(ctx, "k", sampleEntry()); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestMemoryPutRestartsTTL(t *testing.T) {
 func TestMemoryCopies(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	m := fallback.NewMemory(fallback.MemoryOptions{})
+	m := newMemory(t, fallback.MemoryOptions{})
 	e := sampleEntry()
 	want := sampleEntry()
 	if err := m.Put(ctx, "k", e); err != nil {
@@ -166,7 +167,7 @@ func TestMemoryConcurrent(t *testing.T) {
 	ctx := t.Context()
 	clock := newFakeClock()
 	const maxEntries = 64
-	m := fallback.NewMemory(fallback.MemoryOptions{MaxEntries: maxEntries, TTL: time.Second, Now: clock.Now})
+	m := newMemory(t, fallback.MemoryOptions{MaxEntries: maxEntries, TTL: time.Second, Now: clock.Now})
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() {
@@ -192,22 +193,38 @@ func TestMemoryConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func TestMemoryDefaults(t *testing.T) {
+// TestNewMemoryRejectsEmptyBounds: a memory cache has no defaults of its
+// own; bounds under which it could hold nothing are an error.
+func TestNewMemoryRejectsEmptyBounds(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	m := fallback.NewMemory(fallback.MemoryOptions{})
-	for i := range fallback.DefaultMaxEntries + 10 {
-		if err := m.Put(ctx, fmt.Sprint(i), fallback.Entry{}); err != nil {
-			t.Fatal(err)
+	for _, opts := range []fallback.MemoryOptions{
+		{MaxEntries: 0, TTL: time.Minute},
+		{MaxEntries: -1, TTL: time.Minute},
+		{MaxEntries: 1, TTL: 0},
+		{MaxEntries: 1, TTL: -time.Second},
+	} {
+		if _, err := fallback.NewMemory(opts); err == nil {
+			t.Errorf("NewMemory(%+v): want an error", opts)
 		}
 	}
-	if m.Len() != fallback.DefaultMaxEntries {
-		t.Errorf("Len = %d, want %d", m.Len(), fallback.DefaultMaxEntries)
+}
+
+// newMemory is NewMemory with the bounds opts leaves zero set to
+// config.Default's, as app does.
+func newMemory(t *testing.T, opts fallback.MemoryOptions) *fallback.Memory {
+	t.Helper()
+	c := config.Default().GetCache()
+	if opts.MaxEntries == 0 {
+		opts.MaxEntries = int(c.GetMaxEntries())
 	}
-	got, ok, _ := m.Get(ctx, "0")
-	if ok {
-		t.Errorf("oldest key still present: %+v", got)
+	if opts.TTL == 0 {
+		opts.TTL = config.Seconds(c.GetTtlSeconds())
 	}
+	m, err := fallback.NewMemory(opts)
+	if err != nil {
+		t.Fatalf("NewMemory: %v", err)
+	}
+	return m
 }
 
 func TestCacheFuncs(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,20 +12,13 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// Defaults for [RedisOptions]. The timeouts are short because a cache
-// lookup happens on a request that is already degrading: a slow Redis
-// should cost a miss, not the caller's deadline.
-const (
-	DefaultRedisAddr     = "localhost:6379"
-	DefaultDialTimeout   = 500 * time.Millisecond
-	DefaultRedisTimeout  = 500 * time.Millisecond
-	DefaultMaxEntryBytes = 1 << 20
-)
-
-// RedisOptions configures [NewRedis]. The zero value means the defaults.
+// RedisOptions configures [NewRedis]. The address, TTL, timeouts and
+// entry bound are required: config.Default holds the defaults (the
+// timeouts are short because a cache lookup happens on a request that is
+// already degrading: a slow Redis should cost a miss, not the caller's
+// deadline).
 type RedisOptions struct {
-	// Addr is host:port of the Redis server. Empty means
-	// [DefaultRedisAddr].
+	// Addr is host:port of the Redis server.
 	Addr string
 	// Username and Password authenticate (AUTH); empty means none.
 	Username string
@@ -34,14 +28,14 @@ type RedisOptions struct {
 	// KeyPrefix is prepended to every [Key], e.g. "staging:", so that
 	// deployments can share a server without sharing entries.
 	KeyPrefix string
-	// TTL is how long Redis keeps an entry (SET ... EX). Zero means
-	// [DefaultTTL]. Redis stores it in whole seconds unless it has a
+	// TTL is how long Redis keeps an entry (SET ... EX); at least a
+	// millisecond. Redis stores it in whole seconds unless it has a
 	// fractional second, in which case it uses PX.
 	TTL time.Duration
-	// DialTimeout bounds connecting. Zero means [DefaultDialTimeout].
+	// DialTimeout bounds connecting; positive.
 	DialTimeout time.Duration
-	// ReadTimeout and WriteTimeout bound each socket read and write.
-	// Zero means [DefaultRedisTimeout].
+	// ReadTimeout and WriteTimeout bound each socket read and write;
+	// positive.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	// PoolSize is the maximum number of connections. Zero means
@@ -57,7 +51,7 @@ type RedisOptions struct {
 	HMACKey []byte
 	// MaxEntryBytes bounds a stored value: Get reads no more than this and
 	// refuses a longer value ([ErrTooLarge]); Put refuses to store one.
-	// Zero means [DefaultMaxEntryBytes].
+	// Positive.
 	MaxEntryBytes int
 	// Now is the clock that fills a zero StoredAt. Nil means time.Now.
 	Now func() time.Time
@@ -92,20 +86,22 @@ type Redis struct {
 // call does, so a Redis that is down at start does not stop guardgen (use
 // [Redis.Ping] to report it). It fails only on invalid options.
 func NewRedis(opts RedisOptions) (*Redis, error) {
+	if opts.Addr == "" {
+		return nil, errors.New("fallback: redis Addr is empty")
+	}
 	for _, d := range []struct {
 		name string
 		d    time.Duration
 	}{
-		{"TTL", opts.TTL},
 		{"DialTimeout", opts.DialTimeout},
 		{"ReadTimeout", opts.ReadTimeout},
 		{"WriteTimeout", opts.WriteTimeout},
 	} {
-		if d.d < 0 {
-			return nil, fmt.Errorf("fallback: redis %s is negative: %v", d.name, d.d)
+		if d.d <= 0 {
+			return nil, fmt.Errorf("fallback: redis %s is not positive: %v", d.name, d.d)
 		}
 	}
-	if opts.TTL > 0 && opts.TTL < time.Millisecond {
+	if opts.TTL < time.Millisecond {
 		return nil, fmt.Errorf("fallback: redis TTL %v is under Redis's 1 ms resolution", opts.TTL)
 	}
 	if opts.PoolSize < 0 {
@@ -114,26 +110,8 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 	if len(opts.HMACKey) < MinHMACKeyBytes {
 		return nil, fmt.Errorf("fallback: redis HMACKey has %d bytes, want at least %d", len(opts.HMACKey), MinHMACKeyBytes)
 	}
-	if opts.MaxEntryBytes < 0 {
-		return nil, fmt.Errorf("fallback: redis MaxEntryBytes is negative: %d", opts.MaxEntryBytes)
-	}
-	if opts.MaxEntryBytes == 0 {
-		opts.MaxEntryBytes = DefaultMaxEntryBytes
-	}
-	if opts.Addr == "" {
-		opts.Addr = DefaultRedisAddr
-	}
-	if opts.TTL == 0 {
-		opts.TTL = DefaultTTL
-	}
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = DefaultDialTimeout
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = DefaultRedisTimeout
-	}
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = DefaultRedisTimeout
+	if opts.MaxEntryBytes <= 0 {
+		return nil, fmt.Errorf("fallback: redis MaxEntryBytes is not positive: %d", opts.MaxEntryBytes)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

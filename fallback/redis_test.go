@@ -11,13 +11,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/guardgen/guardgen/config"
 	"github.com/guardgen/guardgen/fallback"
 	"github.com/guardgen/guardgen/fallback/redistest"
 )
 
 func newRedis(t *testing.T, opts fallback.RedisOptions) *fallback.Redis {
 	t.Helper()
-	r, err := fallback.NewRedis(opts)
+	r, err := fallback.NewRedis(withDefaults(opts))
 	if err != nil {
 		t.Fatalf("NewRedis: %v", err)
 	}
@@ -27,6 +28,25 @@ func newRedis(t *testing.T, opts fallback.RedisOptions) *fallback.Redis {
 		}
 	})
 	return r
+}
+
+// withDefaults fills the bounds opts leaves zero with config.Default's,
+// as app does: the tests write out only what they are about.
+func withDefaults(opts fallback.RedisOptions) fallback.RedisOptions {
+	c := config.Default().GetCache()
+	timeout := config.Seconds(c.GetTimeoutSeconds())
+	if opts.TTL == 0 {
+		opts.TTL = config.Seconds(c.GetTtlSeconds())
+	}
+	for _, d := range []*time.Duration{&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout} {
+		if *d == 0 {
+			*d = timeout
+		}
+	}
+	if opts.MaxEntryBytes == 0 {
+		opts.MaxEntryBytes = int(c.GetMaxEntryBytes())
+	}
+	return opts
 }
 
 func sampleEntry() fallback.Entry {
@@ -269,22 +289,34 @@ func TestRedisContextDeadline(t *testing.T) {
 
 func TestNewRedisRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	for _, opts := range []fallback.RedisOptions{
-		{HMACKey: testKey, TTL: -time.Second},
-		{HMACKey: testKey, TTL: time.Microsecond},
-		{HMACKey: testKey, DialTimeout: -1},
-		{HMACKey: testKey, ReadTimeout: -1},
-		{HMACKey: testKey, WriteTimeout: -1},
-		{HMACKey: testKey, PoolSize: -1},
-		{HMACKey: testKey, MaxEntryBytes: -1},
-		{},
-		{HMACKey: testKey[:fallback.MinHMACKeyBytes-1]},
+	valid := withDefaults(fallback.RedisOptions{HMACKey: testKey, Addr: "127.0.0.1:1"})
+	for _, change := range []func(*fallback.RedisOptions){
+		func(o *fallback.RedisOptions) { o.TTL = -time.Second },
+		func(o *fallback.RedisOptions) { o.TTL = 0 },
+		func(o *fallback.RedisOptions) { o.TTL = time.Microsecond },
+		func(o *fallback.RedisOptions) { o.DialTimeout = -1 },
+		func(o *fallback.RedisOptions) { o.DialTimeout = 0 },
+		func(o *fallback.RedisOptions) { o.ReadTimeout = -1 },
+		func(o *fallback.RedisOptions) { o.WriteTimeout = 0 },
+		func(o *fallback.RedisOptions) { o.PoolSize = -1 },
+		func(o *fallback.RedisOptions) { o.MaxEntryBytes = -1 },
+		func(o *fallback.RedisOptions) { o.MaxEntryBytes = 0 },
+		func(o *fallback.RedisOptions) { o.Addr = "" },
+		func(o *fallback.RedisOptions) { o.HMACKey = nil },
+		func(o *fallback.RedisOptions) { o.HMACKey = testKey[:fallback.MinHMACKeyBytes-1] },
 	} {
+		opts := valid
+		change(&opts)
 		if r, err := fallback.NewRedis(opts); err == nil {
 			r.Close()
 			t.Errorf("NewRedis(%+v): want an error", opts)
 		}
 	}
+	r, err := fallback.NewRedis(valid)
+	if err != nil {
+		t.Fatalf("NewRedis(%+v): %v", valid, err)
+	}
+	r.Close()
 }
 
 // blackHole listens on loopback and holds every connection open without

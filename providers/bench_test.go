@@ -33,7 +33,7 @@ func BenchmarkProviderPath(b *testing.B) {
 	b.Cleanup(srv.Close)
 	const content = `{"category":"billing","priority":3,"summary":"Customer was charged twice this month."}`
 	srv.SetDefault(openaitest.Reply(content))
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,12 +74,14 @@ func BenchmarkProviderPath(b *testing.B) {
 	}
 
 	// (b) the chain in front of the provider, as main wires it.
-	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: model})
+	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: model, MaxResponseBytes: 4 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = p.Close() })
-	chain := providers.NewChain(providers.ChainOptions{Provider: "openai", Model: model})
+	opts := defaults
+	opts.Provider, opts.Model = "openai", model
+	chain := newChain(b, opts)
 	client := providerv1.NewProviderServiceClient(providers.InProcess(p, chain.Interceptors()...))
 	req := &providerv1.CompleteRequest{
 		Messages: []*providerv1.Message{

@@ -14,16 +14,17 @@ import (
 // 0, half-open 1, open 2.
 type BreakerState = gobreaker.State
 
-// BreakerPolicy configures a provider's circuit breaker. The zero value
-// trips after 5 consecutive infrastructure failures and stays open 30 s.
+// BreakerPolicy configures a provider's circuit breaker. It is used as
+// given: config.Default holds the defaults (5 failures, 30 s open, a 10 s
+// probe), and an enabled breaker needs ConsecutiveFailures and OpenFor.
 type BreakerPolicy struct {
 	// Disabled turns the breaker off: every attempt is admitted and none
 	// is counted. The other fields are then ignored.
 	Disabled bool
-	// ConsecutiveFailures trips the breaker; 0 means 5.
+	// ConsecutiveFailures trips the breaker; at least 1.
 	ConsecutiveFailures int
 	// OpenFor is how long the breaker stays open before letting one probe
-	// through (half-open).
+	// through (half-open); positive.
 	OpenFor time.Duration
 	// ProbeTimeout bounds that probe attempt, on top of the attempt
 	// timeout, so that a hung probe cannot hold the breaker half-open (and
@@ -48,12 +49,6 @@ func newBreaker(provider string, p BreakerPolicy) *breaker {
 	if p.Disabled {
 		return nil
 	}
-	if p.ConsecutiveFailures <= 0 {
-		p.ConsecutiveFailures = 5
-	}
-	if p.OpenFor <= 0 {
-		p.OpenFor = 30 * time.Second
-	}
 	threshold := uint32(p.ConsecutiveFailures)
 	settings := gobreaker.Settings{
 		Name:        provider,
@@ -63,7 +58,10 @@ func newBreaker(provider string, p BreakerPolicy) *breaker {
 		// err == nil must not be excluded: gobreaker asks IsExcluded before
 		// IsSuccessful, and excluding successes would keep a half-open
 		// breaker half-open forever and never reset the failure run.
-		IsExcluded: func(err error) bool { return err != nil && !classifier.Infrastructure(err) },
+		// err is the attempt's *classifier.Failure, or errNotAttempted.
+		IsExcluded: func(err error) bool {
+			return err != nil && (errors.Is(err, errNotAttempted) || !classifier.Infrastructure(err))
+		},
 	}
 	if p.OnStateChange != nil {
 		settings.OnStateChange = func(name string, from, to gobreaker.State) { p.OnStateChange(name, from, to) }

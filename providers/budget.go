@@ -7,14 +7,15 @@ import "sync"
 // every success gives back Ratio of one, and retries are allowed only while
 // more than half the bucket is left. A sustained outage therefore drains
 // the bucket and each request gets a single attempt, so retries cannot
-// multiply upstream load. The zero value means 10 tokens and a ratio of 0.1.
+// multiply upstream load. It is used as given: config.Default holds the
+// defaults (10 tokens, ratio 0.1), and an enabled budget needs both.
 type BudgetPolicy struct {
 	// Disabled turns the budget off: retries are never refused for it.
 	// The other fields are then ignored.
 	Disabled bool
-	// MaxTokens is the bucket size; 0 means 10.
+	// MaxTokens is the bucket size; positive.
 	MaxTokens float64
-	// Ratio is what a success gives back; 0 means 0.1.
+	// Ratio is what a success gives back, within (0, 1].
 	Ratio float64
 }
 
@@ -28,12 +29,6 @@ type budget struct {
 func newBudget(p BudgetPolicy) *budget {
 	if p.Disabled {
 		return nil
-	}
-	if p.MaxTokens <= 0 {
-		p.MaxTokens = 10
-	}
-	if p.Ratio <= 0 {
-		p.Ratio = 0.1
 	}
 	return &budget{tokens: p.MaxTokens, max: p.MaxTokens, ratio: p.Ratio}
 }

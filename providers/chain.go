@@ -2,10 +2,10 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
@@ -27,13 +27,12 @@ import (
 )
 
 // Policy is the transport retry policy of one provider. It is used as
-// given: a zero delay retries at once, a zero Jitter adds none, and a zero
-// MaxAttempts makes one call. The article's values (3 attempts, backoff
-// from 2 s capped at 20 s, 0–30 % jitter) are config.Default's, the one
-// place defaults live.
+// given: a zero delay retries at once and a zero Jitter adds none. The
+// article's values (3 attempts, backoff from 2 s capped at 20 s, 0–30 %
+// jitter) are config.Default's, the one place defaults live.
 type Policy struct {
 	// MaxAttempts counts every call, the first included, so 3 means one
-	// call and at most two retries; 0 means 1. It is passed to
+	// call and at most two retries; at least 1. It is passed to
 	// go-grpc-middleware's retry.WithMax unchanged because, on the pinned
 	// v2.3.4, WithMax(n) bounds calls, not retries, whatever its doc
 	// comment and parameter name (maxRetries) say: UnaryClientInterceptor
@@ -51,12 +50,6 @@ type Policy struct {
 	Jitter float64
 	// AttemptTimeout bounds each attempt; zero leaves only the caller's deadline.
 	AttemptTimeout time.Duration
-}
-
-func (p Policy) normalized() Policy {
-	p.MaxAttempts = max(p.MaxAttempts, 1)
-	p.Jitter = min(max(p.Jitter, 0), 1)
-	return p
 }
 
 // Backoff is the wait before retry number retry (1 for the first retry),
@@ -115,11 +108,19 @@ type Chain struct {
 	breaker *breaker
 	budget  *budget
 	retry   grpc.UnaryClientInterceptor
+	// unaryOnly is set once the provider answered a CompleteStream with
+	// UNIMPLEMENTED: later streams are asked with Complete at once.
+	unaryOnly atomic.Bool
 }
 
-// NewChain returns the chain for one provider.
-func NewChain(opts ChainOptions) *Chain {
-	opts.Policy = opts.Policy.normalized()
+// NewChain returns the chain for one provider. Its policies are used as
+// given; a policy under which no call could be made (no attempts, a
+// breaker that trips at zero failures or never closes, an empty budget) is
+// an error, since zero is never read as a default.
+func NewChain(opts ChainOptions) (*Chain, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -134,7 +135,27 @@ func NewChain(opts ChainOptions) *Chain {
 		breaker: newBreaker(opts.Provider, opts.Breaker),
 		budget:  newBudget(opts.Budget),
 		retry:   retry.UnaryClientInterceptor(retry.WithMax(opts.Policy.MaxAttempts)),
+	}, nil
+}
+
+// check refuses policies under which no call could be made.
+func (o ChainOptions) check() error {
+	p, b, g := o.Policy, o.Breaker, o.Budget
+	switch {
+	case p.MaxAttempts < 1:
+		return fmt.Errorf("providers: %s: Policy.MaxAttempts is 0; it must be at least 1", o.Provider)
+	case p.BaseDelay < 0 || p.MaxDelay < 0 || p.AttemptTimeout < 0:
+		return fmt.Errorf("providers: %s: Policy delays and timeouts must not be negative", o.Provider)
+	case p.Jitter < 0 || p.Jitter > 1:
+		return fmt.Errorf("providers: %s: Policy.Jitter is %g; it must be within 0..1", o.Provider, p.Jitter)
+	case !b.Disabled && (b.ConsecutiveFailures < 1 || b.OpenFor <= 0 || b.ProbeTimeout < 0):
+		return fmt.Errorf("providers: %s: an enabled Breaker needs ConsecutiveFailures of at least 1 and a positive OpenFor (got %d, %s)",
+			o.Provider, b.ConsecutiveFailures, b.OpenFor)
+	case !g.Disabled && (g.MaxTokens <= 0 || g.Ratio <= 0 || g.Ratio > 1):
+		return fmt.Errorf("providers: %s: an enabled Budget needs positive MaxTokens and a Ratio within (0, 1] (got %g, %g)",
+			o.Provider, g.MaxTokens, g.Ratio)
 	}
+	return nil
 }
 
 // Interceptors returns the chain's client interceptors, outermost first:
@@ -160,175 +181,134 @@ func (c *Chain) BreakerState() BreakerState { return c.breaker.state() }
 // (cancellations, caller deadlines, input failures) count in neither.
 func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.counts() }
 
-// retryState is one call's view across its transport attempts.
-type retryState struct {
-	c        *Chain
-	deadline time.Time
-	mu       sync.Mutex
-	retries  uint          // retries decided so far
-	wait     time.Duration // the wait decided for the next retry
-	stopped  *classifier.Failure
-}
-
-func (c *Chain) pushback(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	st := &retryState{c: c}
-	st.deadline, _ = ctx.Deadline()
-	opts = append(opts,
-		retry.WithRetriable(st.retriable),
-		retry.WithBackoff(st.backoff),
-		retry.WithOnRetryCallback(c.onRetry),
-	)
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		// The caller's deadline or cancellation, not the upstream's.
-		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.stopped != nil {
-		return st.stopped
-	}
-	f := classifier.As(err)
-	if c.retriable(err) && st.retries+1 >= c.opts.Policy.MaxAttempts {
-		exhausted := classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-			"provider %s failed %d times; last: %s", c.opts.Provider, c.opts.Policy.MaxAttempts, classifier.ReasonName(f.Reason))
-		exhausted.RetryDelay = f.RetryDelay
-		exhausted.Metadata = f.Metadata
-		return exhausted.With("provider", c.opts.Provider).With("last_reason", classifier.ReasonName(f.Reason))
-	}
-	return f.With("provider", c.opts.Provider)
-}
-
-// retriable decides whether the retry interceptor tries again, and if so
-// how long it waits: at least the upstream's RetryInfo hint, and never past
-// the caller's deadline. A wait that would pass the deadline stops the
-// retries at once, handing the hint to our caller.
-func (st *retryState) retriable(err error) bool {
-	if !st.c.retriable(err) {
-		return false
-	}
-	f := classifier.As(err)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	next := st.retries + 1
-	if next >= st.c.opts.Policy.MaxAttempts {
-		return false
-	}
-	if !st.c.budget.allowRetry() {
-		st.stopped = classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-			"provider %s retry budget is spent; last: %s", st.c.opts.Provider, classifier.ReasonName(f.Reason)).
-			With("provider", st.c.opts.Provider).With("retry_stopped", "budget").With("last_reason", classifier.ReasonName(f.Reason))
-		st.stopped.RetryDelay = f.RetryDelay
-		return false
-	}
-	p := st.c.opts.Policy
-	if f.RetryDelay > p.MaxDelay {
-		f.With("provider", st.c.opts.Provider).With("retry_stopped", "retry_after")
-		st.stopped = f
-		return false
-	}
-	wait := p.Backoff(next)
-	wait += time.Duration(float64(wait) * p.Jitter * st.c.opts.Rand())
-	wait = max(wait, f.RetryDelay)
-	if !st.deadline.IsZero() && !st.c.opts.Now().Add(wait).Before(st.deadline) {
-		f.With("provider", st.c.opts.Provider).With("retry_stopped", "deadline")
-		if f.RetryDelay == 0 {
-			f.RetryDelay = wait
-		}
-		st.stopped = f
-		return false
-	}
-	st.retries = next
-	st.wait = wait
-	if st.c.opts.OnWait != nil {
-		st.c.opts.OnWait(next, wait)
-	}
-	return true
-}
-
-// retriable reports whether err is a transient fault this chain retries:
-// the classifier's verdict, narrowed to RetryReasons when set.
-func (c *Chain) retriable(err error) bool {
-	if !classifier.Retriable(err) {
-		return false
-	}
-	return len(c.opts.RetryReasons) == 0 || slices.Contains(c.opts.RetryReasons, classifier.As(err).Reason)
-}
-
-// onRetry is the retry interceptor's callback, run as each retry starts.
-func (c *Chain) onRetry(ctx context.Context, _ uint, lastErr error) {
-	if c.opts.OnRetry != nil {
-		c.opts.OnRetry(ctx, c.opts.Provider, classifier.As(lastErr).Reason)
-	}
-}
-
-func (st *retryState) backoff(context.Context, uint) time.Duration {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.wait
-}
-
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	done, probeTimeout, err := c.breaker.allow(c.opts.Provider)
+	preq, _ := req.(*providerv1.CompleteRequest)
+	ctx, a, err := c.startAttempt(ctx, preq)
 	if err != nil {
 		return err
 	}
-	// Every admitted attempt reports exactly one outcome to the breaker,
-	// even when it never reaches the provider or panics; see errNotAttempted.
-	outcome := errNotAttempted
-	defer func() { done(outcome) }()
-	rec := RecorderFrom(ctx)
-	number, semantic := 1, 1
-	if rec != nil {
-		var ok bool
-		number, semantic, ok = rec.begin()
-		if !ok {
-			return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
-				"the request reached its cap of %d provider calls", rec.limit).With("provider", c.opts.Provider)
-		}
+	// A panic reports errNotAttempted to the breaker; see attemptRun.release.
+	defer a.release()
+	f := c.classify(ctx, c.invokeAttempt(ctx, a.probe, method, req, reply, cc, invoker, opts...))
+	resp, _ := reply.(*providerv1.CompleteResponse)
+	a.end(ctx, f, resp)
+	if f == nil {
+		return nil // not a nil *Failure in an error
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(number))
-	model := c.opts.Model
-	preq, _ := req.(*providerv1.CompleteRequest)
-	if preq.GetModel() != "" {
-		model = preq.GetModel()
-	}
-	// A model call span, named and attributed by the OpenTelemetry GenAI
-	// conventions (telemetry.GenAISemconvVersion).
-	ctx, span := c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, preq.GetSampling())...),
-		trace.WithAttributes(
-			telemetry.RetryAttemptKey.Int(number),
-			attribute.Int("guardgen.semantic_attempt", semantic),
-		))
-	defer span.End()
-	start := c.opts.Now()
-	err = c.invokeAttempt(ctx, probeTimeout, method, req, reply, cc, invoker, opts...)
-	if err != nil && ctx.Err() != nil {
-		// The caller's deadline or cancellation ended the attempt; whatever
-		// the provider made of it (a provider sees an expired deadline as a
-		// timeout), it says nothing about the provider's health. As
-		// DEADLINE_EXCEEDED or CANCELLED it is excluded from the breaker and
-		// the budget, and is not retried.
-		err = classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
-	}
-	outcome = err
+	return f
+}
+
+// classify turns an attempt's error into the attempt's one Failure, which
+// the retry decision, the breaker, the budget, the call record (and so the
+// metrics and the report) all read; nil when the attempt succeeded. When
+// the caller's deadline or cancellation ended the attempt, that is the
+// failure, whatever the provider made of it (a provider sees an expired
+// deadline as a timeout): as DEADLINE_EXCEEDED or CANCELLED it says
+// nothing about the provider's health, so it is excluded from the breaker
+// and the budget, and is not retried.
+func (c *Chain) classify(ctx context.Context, err error) *classifier.Failure {
 	switch {
 	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
+	}
+	return classifier.As(err)
+}
+
+// attemptRun is one transport attempt between startAttempt and end: the
+// breaker's admission, the call's number under the request's cap, its
+// span and its record.
+type attemptRun struct {
+	c    *Chain
+	done func(error) // the breaker's
+	// probe, when not zero, bounds the attempt: it is the breaker's
+	// half-open probe.
+	probe    time.Duration
+	ended    bool
+	rec      *Recorder
+	number   int
+	semantic int
+	call     Call
+	span     trace.Span
+	start    time.Time
+}
+
+// startAttempt admits one attempt for req: through the breaker, under the
+// request's provider-call cap. It returns the context the attempt runs in
+// (its call number in the outgoing metadata, its span) and the run, whose
+// end (or release) the caller must call exactly once.
+func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest) (context.Context, *attemptRun, error) {
+	done, probe, err := c.breaker.allow(c.opts.Provider)
+	if err != nil {
+		return ctx, nil, err
+	}
+	a := &attemptRun{c: c, done: done, probe: probe, rec: RecorderFrom(ctx), number: 1, semantic: 1}
+	if a.rec != nil {
+		var ok bool
+		a.number, a.semantic, ok = a.rec.begin()
+		if !ok {
+			// Every admitted attempt reports exactly one outcome to the
+			// breaker, even one that never reaches the provider; see
+			// errNotAttempted.
+			done(errNotAttempted)
+			return ctx, nil, classifier.New(guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED,
+				"the request reached its cap of %d provider calls", a.rec.limit).With("provider", c.opts.Provider)
+		}
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(a.number))
+	model := c.opts.Model
+	if req.GetModel() != "" {
+		model = req.GetModel()
+	}
+	a.call = Call{Number: a.number, Semantic: a.semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
+		Verification: req.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION}
+	// A model call span, named and attributed by the OpenTelemetry GenAI
+	// conventions (telemetry.GenAISemconvVersion).
+	ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, req.GetSampling())...),
+		trace.WithAttributes(
+			telemetry.RetryAttemptKey.Int(a.number),
+			attribute.Int("guardgen.semantic_attempt", a.semantic),
+		))
+	a.start = c.opts.Now()
+	return ctx, a, nil
+}
+
+// release reports an attempt that never ended (its provider call
+// panicked) to the breaker as not attempted, so that a half-open breaker
+// does not keep its probe slot forever.
+func (a *attemptRun) release() {
+	if !a.ended {
+		a.ended = true
+		a.done(errNotAttempted)
+		a.span.End()
+	}
+}
+
+// end records the attempt's outcome: its one failure f, or when f is nil
+// resp (the answer, or what a stream said of it). The breaker, the
+// budget, the call's record (and so OnCall's metrics and the report) and
+// the span all read that one value.
+func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *providerv1.CompleteResponse) {
+	c := a.c
+	a.ended = true
+	var outcome error // not a nil *Failure in an error
+	if f != nil {
+		outcome = f
+	}
+	a.done(outcome)
+	defer a.span.End()
+	switch {
+	case f == nil:
 		c.budget.success()
-	case classifier.Infrastructure(err):
+	case f.Infrastructure():
 		c.budget.failure()
 	}
-	call := Call{Number: number, Semantic: semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
-		Latency: c.opts.Now().Sub(start), Err: err}
-	if r, ok := req.(*providerv1.CompleteRequest); ok {
-		call.Verification = r.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
-	}
-	if resp, ok := reply.(*providerv1.CompleteResponse); ok && err == nil {
+	call := a.call
+	call.Latency, call.Failure = c.opts.Now().Sub(a.start), f
+	if resp != nil && f == nil {
 		call.FinishReason = resp.GetFinishReason()
 		call.Usage = cloneUsage(resp.GetUsage())
 		call.ResponseID = resp.GetId()
@@ -339,21 +319,19 @@ func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *
 			call.Model = resp.GetModel()
 		}
 		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
-		span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
+		a.span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
 	}
-	if err != nil {
-		f := classifier.As(err)
-		span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
-		span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
-		span.SetStatus(codes.Error, f.Code.String())
+	if f != nil {
+		a.span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
+		a.span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
+		a.span.SetStatus(codes.Error, f.Code.String())
 	}
-	if rec != nil {
-		rec.finish(number, call)
+	if a.rec != nil {
+		a.rec.finish(a.number, call)
 	}
 	if c.opts.OnCall != nil {
 		c.opts.OnCall(ctx, call)
 	}
-	return err
 }
 
 // invokeAttempt calls the provider under the per-attempt timeout, or

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -42,6 +44,29 @@ func (s funcServer) Complete(ctx context.Context, req *providerv1.CompleteReques
 	return s.f(ctx, req)
 }
 
+// defaults are config.Default's chain settings for a provider named "p":
+// the policy, breaker and budget a chain has unless a test says otherwise.
+var defaults = apptest.ChainOptions("p")
+
+// newChain is providers.NewChain for a test, which fails on an error.
+// Options a test leaves at zero are filled from defaults: the breaker and
+// the budget as a whole, when neither is set nor disabled.
+func newChain(t testing.TB, opts providers.ChainOptions) *providers.Chain {
+	t.Helper()
+	if b := opts.Breaker; !b.Disabled && b.ConsecutiveFailures == 0 && b.OpenFor == 0 {
+		opts.Breaker.ConsecutiveFailures, opts.Breaker.OpenFor, opts.Breaker.ProbeTimeout =
+			defaults.Breaker.ConsecutiveFailures, defaults.Breaker.OpenFor, defaults.Breaker.ProbeTimeout
+	}
+	if opts.Budget == (providers.BudgetPolicy{}) {
+		opts.Budget = defaults.Budget
+	}
+	chain, err := providers.NewChain(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chain
+}
+
 func completeRequest() *providerv1.CompleteRequest {
 	return &providerv1.CompleteRequest{Messages: []*providerv1.Message{{Role: providerv1.Role_ROLE_USER, Content: "hi"}}}
 }
@@ -54,7 +79,7 @@ func openAIClient(t *testing.T, chain *providers.Chain) (providerv1.ProviderServ
 	t.Helper()
 	srv := openaitest.New()
 	t.Cleanup(srv.Close)
-	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini"})
+	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +113,7 @@ func TestRetryWithMaxCountsCalls(t *testing.T) {
 
 	// Through the whole chain, real openai-go and real HTTP: MaxAttempts 3
 	// is exactly 3 upstream requests.
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "openai",
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 		Breaker:  providers.BreakerPolicy{Disabled: true},
@@ -111,7 +136,7 @@ func TestRetryWithMaxCountsCalls(t *testing.T) {
 // timed-out HTTP request is cancelled.
 func TestAttemptTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "openai",
 		Policy:   providers.Policy{MaxAttempts: 3, AttemptTimeout: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	})
@@ -151,7 +176,7 @@ func TestBreakerCountsOnlyInfrastructure(t *testing.T) {
 		}
 		return &providerv1.CompleteResponse{Content: "{}"}, nil
 	})
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "p",
 		Policy:   providers.Policy{MaxAttempts: 1},
 		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: 2, OpenFor: time.Hour},
@@ -194,77 +219,80 @@ func TestBreakerCountsOnlyInfrastructure(t *testing.T) {
 
 // TestBreakerHalfOpenProbe: after OpenFor the breaker admits one probe,
 // refuses the others while it runs, and a successful probe closes it.
-// gobreaker has no injectable clock, so OpenFor is real and short.
+// gobreaker has no injectable clock; in a synctest bubble its time.Now is
+// the bubble's, so a realistic OpenFor passes at once and exactly.
 func TestBreakerHalfOpenProbe(t *testing.T) {
 	t.Parallel()
-	var (
-		mu          sync.Mutex
-		transitions []string
-		calls       atomic.Int32
-		healthy     atomic.Bool
-	)
-	entered, release := make(chan struct{}, 1), make(chan struct{})
-	provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
-		calls.Add(1)
-		if !healthy.Load() {
-			return nil, errUnavailable
-		}
-		entered <- struct{}{}
-		<-release
-		return &providerv1.CompleteResponse{Content: "{}"}, nil
-	})
-	const openFor = 50 * time.Millisecond
-	chain := providers.NewChain(providers.ChainOptions{
-		Provider: "p",
-		Policy:   providers.Policy{MaxAttempts: 1},
-		Breaker: providers.BreakerPolicy{ConsecutiveFailures: 1, OpenFor: openFor, OnStateChange: func(_ string, from, to gobreaker.State) {
-			mu.Lock()
-			transitions = append(transitions, from.String()+"→"+to.String())
-			mu.Unlock()
-		}},
-	})
-	client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
-	if _, err := client.Complete(t.Context(), completeRequest()); status.Code(err) != codes.Unavailable {
-		t.Fatalf("first call = %v, want UNAVAILABLE", err)
-	}
-	_, err := client.Complete(t.Context(), completeRequest())
-	if f := classifier.As(err); f.Reason != guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN || f.Metadata["breaker"] != "open" {
-		t.Fatalf("second call = %v, want CIRCUIT_OPEN (open)", err)
-	}
-	healthy.Store(true)
-	time.Sleep(openFor + 10*time.Millisecond)
-	probe := make(chan error, 1)
-	go func() {
-		_, err := client.Complete(t.Context(), completeRequest())
-		probe <- err
-	}()
-	<-entered
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			_, err := client.Complete(t.Context(), completeRequest())
-			if f := classifier.As(err); f == nil || f.Metadata["breaker"] != "half-open" {
-				t.Errorf("concurrent call during the probe = %v, want CIRCUIT_OPEN (half-open)", err)
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu          sync.Mutex
+			transitions []string
+			calls       atomic.Int32
+			healthy     atomic.Bool
+		)
+		entered, release := make(chan struct{}, 1), make(chan struct{})
+		provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+			calls.Add(1)
+			if !healthy.Load() {
+				return nil, errUnavailable
 			}
+			entered <- struct{}{}
+			<-release
+			return &providerv1.CompleteResponse{Content: "{}"}, nil
 		})
-	}
-	wg.Wait()
-	close(release)
-	if err := <-probe; err != nil {
-		t.Fatalf("probe: %v", err)
-	}
-	if n := calls.Load(); n != 2 {
-		t.Errorf("provider calls = %d, want 2 (the failure and the single probe)", n)
-	}
-	if got := chain.BreakerState(); got != gobreaker.StateClosed {
-		t.Errorf("breaker %v after a successful probe, want closed", got)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := []string{"closed→open", "open→half-open", "half-open→closed"}
-	if len(transitions) != len(want) || transitions[0] != want[0] || transitions[1] != want[1] || transitions[2] != want[2] {
-		t.Errorf("transitions = %v, want %v", transitions, want)
-	}
+		const openFor = 30 * time.Second
+		chain := newChain(t, providers.ChainOptions{
+			Provider: "p",
+			Policy:   providers.Policy{MaxAttempts: 1},
+			Breaker: providers.BreakerPolicy{ConsecutiveFailures: 1, OpenFor: openFor, OnStateChange: func(_ string, from, to gobreaker.State) {
+				mu.Lock()
+				transitions = append(transitions, from.String()+"→"+to.String())
+				mu.Unlock()
+			}},
+		})
+		client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
+		if _, err := client.Complete(t.Context(), completeRequest()); status.Code(err) != codes.Unavailable {
+			t.Fatalf("first call = %v, want UNAVAILABLE", err)
+		}
+		_, err := client.Complete(t.Context(), completeRequest())
+		if f := classifier.As(err); f.Reason != guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN || f.Metadata["breaker"] != "open" {
+			t.Fatalf("second call = %v, want CIRCUIT_OPEN (open)", err)
+		}
+		healthy.Store(true)
+		time.Sleep(openFor + time.Nanosecond) // past the open period, on the bubble's clock: no real wait
+		probe := make(chan error, 1)
+		go func() {
+			_, err := client.Complete(t.Context(), completeRequest())
+			probe <- err
+		}()
+		<-entered
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				_, err := client.Complete(t.Context(), completeRequest())
+				if f := classifier.As(err); f == nil || f.Metadata["breaker"] != "half-open" {
+					t.Errorf("concurrent call during the probe = %v, want CIRCUIT_OPEN (half-open)", err)
+				}
+			})
+		}
+		wg.Wait()
+		close(release)
+		if err := <-probe; err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if n := calls.Load(); n != 2 {
+			t.Errorf("provider calls = %d, want 2 (the failure and the single probe)", n)
+		}
+		if got := chain.BreakerState(); got != gobreaker.StateClosed {
+			t.Errorf("breaker %v after a successful probe, want closed", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{"closed→open", "open→half-open", "half-open→closed"}
+		if len(transitions) != len(want) || transitions[0] != want[0] || transitions[1] != want[1] || transitions[2] != want[2] {
+			t.Errorf("transitions = %v, want %v", transitions, want)
+		}
+	})
 }
 
 // TestCapRefusalReleasesProbe: an attempt the breaker admitted but the
@@ -272,37 +300,39 @@ func TestBreakerHalfOpenProbe(t *testing.T) {
 // half-open breaker keeps its only probe slot taken for ever.
 func TestCapRefusalReleasesProbe(t *testing.T) {
 	t.Parallel()
-	var healthy atomic.Bool
-	provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
-		if !healthy.Load() {
-			return nil, errUnavailable
+	synctest.Test(t, func(t *testing.T) {
+		var healthy atomic.Bool
+		provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+			if !healthy.Load() {
+				return nil, errUnavailable
+			}
+			return &providerv1.CompleteResponse{Content: "{}"}, nil
+		})
+		const openFor = 30 * time.Second
+		chain := newChain(t, providers.ChainOptions{
+			Provider: "p",
+			Policy:   providers.Policy{MaxAttempts: 1},
+			Breaker:  providers.BreakerPolicy{ConsecutiveFailures: 1, OpenFor: openFor},
+		})
+		client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
+		healthy.Store(true)
+		capped, rec := providers.WithRecorder(t.Context(), 1)
+		if _, err := client.Complete(capped, completeRequest()); err != nil { // spends the cap
+			t.Fatal(err)
 		}
-		return &providerv1.CompleteResponse{Content: "{}"}, nil
+		healthy.Store(false)
+		_, _ = client.Complete(t.Context(), completeRequest()) // opens the breaker
+		healthy.Store(true)
+		time.Sleep(openFor + time.Nanosecond) // past the open period, on the bubble's clock: no real wait
+		// Admitted as the half-open probe, refused by the cap.
+		_, err := client.Complete(capped, completeRequest())
+		if f := classifier.As(err); f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED || rec.Len() != 1 {
+			t.Fatalf("capped call = %v after %d calls, want RETRIES_EXHAUSTED after 1", err, rec.Len())
+		}
+		if _, err := client.Complete(t.Context(), completeRequest()); err != nil {
+			t.Errorf("call after a capped probe = %v, want it admitted", err)
+		}
 	})
-	const openFor = 20 * time.Millisecond
-	chain := providers.NewChain(providers.ChainOptions{
-		Provider: "p",
-		Policy:   providers.Policy{MaxAttempts: 1},
-		Breaker:  providers.BreakerPolicy{ConsecutiveFailures: 1, OpenFor: openFor},
-	})
-	client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
-	healthy.Store(true)
-	capped, rec := providers.WithRecorder(t.Context(), 1)
-	if _, err := client.Complete(capped, completeRequest()); err != nil { // spends the cap
-		t.Fatal(err)
-	}
-	healthy.Store(false)
-	_, _ = client.Complete(t.Context(), completeRequest()) // opens the breaker
-	healthy.Store(true)
-	time.Sleep(openFor + 5*time.Millisecond)
-	// Admitted as the half-open probe, refused by the cap.
-	_, err := client.Complete(capped, completeRequest())
-	if f := classifier.As(err); f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED || rec.Len() != 1 {
-		t.Fatalf("capped call = %v after %d calls, want RETRIES_EXHAUSTED after 1", err, rec.Len())
-	}
-	if _, err := client.Complete(t.Context(), completeRequest()); err != nil {
-		t.Errorf("call after a capped probe = %v, want it admitted", err)
-	}
 }
 
 // TestBudgetStopsRetries: a drained budget stops retries with
@@ -315,7 +345,7 @@ func TestBudgetStopsRetries(t *testing.T) {
 		calls.Add(1)
 		return nil, errUnavailable
 	})
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "p",
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
 		Breaker:  providers.BreakerPolicy{Disabled: true},
@@ -340,7 +370,7 @@ func TestBudgetStopsRetries(t *testing.T) {
 // the RETRIES_EXHAUSTED failure, so the server can hand RetryInfo on.
 func TestRetryInfoSurvivesExhaustion(t *testing.T) {
 	t.Parallel()
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "openai",
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 	})
@@ -392,7 +422,7 @@ func TestRetryHooksAndReasons(t *testing.T) {
 			provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
 				return nil, faults[n.Add(1)-1]
 			})
-			chain := providers.NewChain(providers.ChainOptions{
+			chain := newChain(t, providers.ChainOptions{
 				Provider:     "p",
 				Policy:       providers.Policy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
 				RetryReasons: tt.reasons,
@@ -425,7 +455,7 @@ func TestRecorderMarksVerification(t *testing.T) {
 	provider := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
 		return &providerv1.CompleteResponse{Content: "{}"}, nil
 	})
-	chain := providers.NewChain(providers.ChainOptions{Provider: "p"})
+	chain := newChain(t, providers.ChainOptions{Provider: "p", Policy: providers.Policy{MaxAttempts: 1}})
 	client := providerv1.NewProviderServiceClient(providers.InProcess(provider.server(), chain.Interceptors()...))
 	ctx, rec := providers.WithRecorder(t.Context(), 2)
 	if rec.Remaining() != 2 {
@@ -448,8 +478,9 @@ func TestRecorderMarksVerification(t *testing.T) {
 }
 
 // TestDisabledIsOff: a disabled breaker admits every attempt and a
-// disabled budget refuses no retry, however many attempts fail; the zero
-// values of the same policies (5 failures, 10 tokens) trip and refuse.
+// disabled budget refuses no retry, however many attempts fail; the
+// defaults of the same policies (5 failures, 10 tokens) trip and refuse,
+// and their zero values are refused, not read as defaults.
 func TestDisabledIsOff(t *testing.T) {
 	t.Parallel()
 	down := providerFunc(func(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
@@ -461,7 +492,7 @@ func TestDisabledIsOff(t *testing.T) {
 			n.Add(1)
 			return down(ctx, req)
 		})
-		chain := providers.NewChain(providers.ChainOptions{
+		chain := newChain(t, providers.ChainOptions{
 			Provider: "p",
 			Policy:   providers.Policy{MaxAttempts: 3},
 			Breaker:  breaker,
@@ -484,13 +515,24 @@ func TestDisabledIsOff(t *testing.T) {
 	if reasons[guardgenv1.FailureReason_FAILURE_REASON_RETRIES_EXHAUSTED] != 20 || calls != 60 {
 		t.Errorf("breaker and budget disabled: reasons %v after %d upstream calls; want 20 RETRIES_EXHAUSTED after 60 calls", reasons, calls)
 	}
-	reasons, _ = run(providers.BreakerPolicy{}, providers.BudgetPolicy{Disabled: true})
+	reasons, _ = run(defaults.Breaker, providers.BudgetPolicy{Disabled: true})
 	if reasons[guardgenv1.FailureReason_FAILURE_REASON_CIRCUIT_OPEN] == 0 {
-		t.Errorf("zero BreakerPolicy: reasons %v, want the breaker to open", reasons)
+		t.Errorf("default BreakerPolicy: reasons %v, want the breaker to open", reasons)
 	}
-	reasons, _ = run(providers.BreakerPolicy{Disabled: true}, providers.BudgetPolicy{})
+	reasons, _ = run(providers.BreakerPolicy{Disabled: true}, defaults.Budget)
 	if reasons[guardgenv1.FailureReason_FAILURE_REASON_UNSPECIFIED] == 0 {
-		t.Errorf("zero BudgetPolicy: reasons %v, want the budget to refuse retries", reasons)
+		t.Errorf("default BudgetPolicy: reasons %v, want the budget to refuse retries", reasons)
+	}
+	for _, tt := range []struct {
+		breaker providers.BreakerPolicy
+		budget  providers.BudgetPolicy
+	}{
+		{providers.BreakerPolicy{}, providers.BudgetPolicy{Disabled: true}},
+		{providers.BreakerPolicy{Disabled: true}, providers.BudgetPolicy{}},
+	} {
+		if _, err := providers.NewChain(providers.ChainOptions{Provider: "p", Policy: providers.Policy{MaxAttempts: 1}, Breaker: tt.breaker, Budget: tt.budget}); err == nil {
+			t.Errorf("NewChain with %+v, %+v: no error; an enabled zero policy is refused, not a default", tt.breaker, tt.budget)
+		}
 	}
 }
 
@@ -498,7 +540,7 @@ func TestDisabledIsOff(t *testing.T) {
 // not waited for: the call fails at once, the hint handed on.
 func TestRetryAfterBeyondMaxDelay(t *testing.T) {
 	t.Parallel()
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "openai",
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Second},
 	})
@@ -515,12 +557,12 @@ func TestRetryAfterBeyondMaxDelay(t *testing.T) {
 }
 
 // TestPolicyIsLiteral: zero delays and zero jitter mean no wait, and a
-// zero MaxAttempts one call; nothing is replaced by a default.
+// zero MaxAttempts is refused; nothing is replaced by a default.
 func TestPolicyIsLiteral(t *testing.T) {
 	t.Parallel()
 	var waits []time.Duration
 	var mu sync.Mutex
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := newChain(t, providers.ChainOptions{
 		Provider: "p",
 		Policy:   providers.Policy{MaxAttempts: 3},
 		Rand:     func() float64 { return 1 },
@@ -546,11 +588,8 @@ func TestPolicyIsLiteral(t *testing.T) {
 		t.Errorf("Backoff(5) = %v, want the 4s cap", got)
 	}
 
-	one := providers.NewChain(providers.ChainOptions{Provider: "p", Breaker: providers.BreakerPolicy{Disabled: true}})
-	client, upstream = openAIClient(t, one)
-	upstream.SetDefault(openaitest.ServerError(503))
-	_, _ = client.Complete(t.Context(), completeRequest())
-	if n := upstream.Count(); n != 1 {
-		t.Errorf("zero MaxAttempts made %d upstream calls, want 1", n)
+	if _, err := providers.NewChain(providers.ChainOptions{Provider: "p", Breaker: providers.BreakerPolicy{Disabled: true},
+		Budget: providers.BudgetPolicy{Disabled: true}}); err == nil {
+		t.Error("NewChain with zero MaxAttempts: no error, want one (zero is not a default)")
 	}
 }

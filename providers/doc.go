@@ -18,6 +18,13 @@
 //   - a retry budget in the manner of gRFC A6 ([BudgetPolicy]), so that a
 //     sustained outage costs about one upstream attempt per request.
 //
+// CompleteStream calls get the same from [Chain.StreamInterceptors] (see
+// [Chain.InProcess] and [Chain.DialOptions]): one attempt, one record and
+// one failure per stream; a stream is retried while it has delivered no
+// chunk, and after that only when its caller allows a restart
+// ([WithRestarts]). [OpenStream] asks a provider without CompleteStream
+// with Complete, and [Completion] collects a stream's chunks.
+//
 // Per call it retries transient infrastructure faults with go-grpc-middleware's
 // retry interceptor: [Policy.MaxAttempts] calls at most (what retry.WithMax
 // counts on the pinned version), jittered exponential backoff, at least the

@@ -24,13 +24,19 @@ func ExampleNewChain() {
 		}
 		return &providerv1.CompleteResponse{Content: `{"ok":true}`, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}, nil
 	})
-	chain := providers.NewChain(providers.ChainOptions{
+	chain, err := providers.NewChain(providers.ChainOptions{
 		Provider: "flaky",
 		Model:    "flaky-1",
 		// MaxAttempts counts calls: one call and up to two retries.
-		Policy: providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond},
-		OnWait: func(retry uint, wait time.Duration) { fmt.Printf("retry %d after a wait\n", retry) },
+		Policy:  providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond},
+		Breaker: providers.BreakerPolicy{ConsecutiveFailures: 5, OpenFor: 30 * time.Second},
+		Budget:  providers.BudgetPolicy{MaxTokens: 10, Ratio: 0.1},
+		OnWait:  func(retry uint, wait time.Duration) { fmt.Printf("retry %d after a wait\n", retry) },
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	client := providerv1.NewProviderServiceClient(providers.InProcess(flaky.server(), chain.Interceptors()...))
 
 	ctx, rec := providers.WithRecorder(context.Background(), 6)
@@ -42,7 +48,7 @@ func ExampleNewChain() {
 		return
 	}
 	for _, c := range rec.Calls() {
-		fmt.Printf("call %d to %s/%s: %v\n", c.Number, c.Provider, c.Model, status.Code(c.Err))
+		fmt.Printf("call %d to %s/%s: %v\n", c.Number, c.Provider, c.Model, c.Code())
 	}
 	fmt.Println(resp.GetContent(), chain.BreakerState())
 	// Output:

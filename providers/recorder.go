@@ -36,8 +36,10 @@ type Call struct {
 	// whether the model had a price at all.
 	Cost   float64
 	Priced bool
-	// Err is the call's error, nil when the provider answered.
-	Err error
+	// Failure is the call's one classified failure, nil when the provider
+	// answered: the same value the retry decision, the breaker and the
+	// budget read.
+	Failure *classifier.Failure
 	// Verification marks a call that asked a verifier model about a
 	// candidate (CompleteRequest.purpose) rather than for one.
 	Verification bool
@@ -47,13 +49,15 @@ type Call struct {
 // code, or, for a failure guardgen decided itself (the call cap, the
 // caller's deadline), the decision matrix's code for it.
 func (c Call) Code() codes.Code {
-	if c.Err == nil {
+	if c.Failure == nil {
 		return codes.OK
 	}
-	if st, ok := status.FromError(c.Err); ok {
-		return st.Code()
+	if c.Failure.Err != nil {
+		if st, ok := status.FromError(c.Failure.Err); ok {
+			return st.Code()
+		}
 	}
-	return classifier.As(c.Err).Code
+	return c.Failure.Code
 }
 
 // Recorder collects the provider calls of one request and enforces the
@@ -97,6 +101,16 @@ func (r *Recorder) begin() (number, semantic int, ok bool) {
 	}
 	r.calls = append(r.calls, Call{Number: len(r.calls) + 1, Semantic: r.semantic})
 	return len(r.calls), r.semantic, true
+}
+
+// unbegin gives back call number n, the last one begun, which turned out
+// never to have been made.
+func (r *Recorder) unbegin(n int) {
+	r.mu.Lock()
+	if n == len(r.calls) {
+		r.calls = r.calls[:n-1]
+	}
+	r.mu.Unlock()
 }
 
 // finish fills in call number n.

@@ -12,6 +12,28 @@
 // LRU cache bounded by count and by estimated bytes, so repeated requests
 // reuse the [Target] and its validator.
 //
+// # Files
+//
+// The package holds three concepts, each in files of its own prefix, and
+// the [Target] they produce:
+//
+//   - resolve*.go: target resolution — the [Resolver], descriptor files and
+//     request sets (resolve_files.go), the cache of request-defined targets
+//     (resolve_cache.go), and the bounds on untrusted rules
+//     (resolve_rules.go, resolve_regex.go);
+//   - jsonschema*.go: JSON Schema derivation — messages, fields and
+//     well-known types (jsonschema.go), scalar rules as keywords
+//     (jsonschema_scalars.go) and as description notes (jsonschema_notes.go);
+//   - decode*.go: lenient decoding — the walk (decode.go), the JSON tree it
+//     walks (decode_tree.go), alignment of keys, shapes, scalars, enums and
+//     "in" strings (decode_align.go, decode_shape.go, decode_scalars.go,
+//     decode_coerce.go, decode_choices.go, decode_instrings.go), building
+//     the message (decode_build.go) and the reported changes
+//     (decode_change.go, decode_path.go);
+//   - target*.go: the [Target] itself, the rules it describes
+//     (target_rules.go) and the guard that bounds its CEL rules at
+//     validation time (target_celguard.go).
+//
 // # Request-defined types
 //
 // A request's descriptor set is untrusted: before anything is built from

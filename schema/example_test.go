@@ -7,7 +7,7 @@ import (
 )
 
 func ExampleTarget_Decode() {
-	r, err := schema.NewResolver(schema.Options{})
+	r, err := schema.NewResolver(schema.Options{RequestTypesOff: true})
 	if err != nil {
 		panic(err)
 	}
@@ -48,7 +48,7 @@ func ExampleTarget_Decode() {
 }
 
 func ExampleResolver_Resolve() {
-	r, err := schema.NewResolver(schema.Options{})
+	r, err := schema.NewResolver(schema.Options{RequestTypesOff: true})
 	if err != nil {
 		panic(err)
 	}

@@ -122,9 +122,11 @@ func orderSet(tb testing.TB) *descriptorpb.FileDescriptorSet {
 	return proto.CloneOf(set)
 }
 
+// newResolver is NewResolver with the request-type bounds opts leaves
+// zero set to config.Default's.
 func newResolver(tb testing.TB, opts Options) *Resolver {
 	tb.Helper()
-	r, err := NewResolver(opts)
+	r, err := NewResolver(withBounds(opts))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -138,4 +140,28 @@ func resolve(tb testing.TB, r *Resolver, name string, set *descriptorpb.FileDesc
 		tb.Fatal(err)
 	}
 	return tg
+}
+
+// withBounds sets the request-type bounds opts leaves zero to
+// config.Default's values (config.proto documents them).
+func withBounds(opts Options) Options {
+	if opts.MaxDescriptorSetBytes == 0 {
+		opts.MaxDescriptorSetBytes = 1 << 20
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 256
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.MaxCELCost == 0 {
+		opts.MaxCELCost = 10_000_000
+	}
+	if opts.MaxRegexInstructions == 0 {
+		opts.MaxRegexInstructions = 10_000
+	}
+	if opts.MaxValueBytes == 0 {
+		opts.MaxValueBytes = 1 << 20
+	}
+	return opts
 }

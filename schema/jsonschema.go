@@ -1,17 +1,12 @@
 package schema
 
 import (
-	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 const (
@@ -32,28 +27,28 @@ type deriver struct {
 // deriveJSONSchema returns the compact JSON Schema of md's protojson form.
 func deriveJSONSchema(md protoreflect.MessageDescriptor) []byte {
 	d := &deriver{root: md.FullName(), queued: map[protoreflect.FullName]bool{md.FullName(): true}}
-	root := (&object{}).set("$schema", draft2020).set("title", string(md.FullName()))
+	root := new(orderedjson.Object).Set("$schema", draft2020).Set("title", string(md.FullName()))
 	if wk := d.wellKnown(md, nil); wk != nil {
-		for i, k := range wk.keys {
-			root.set(k, wk.vals[i])
+		for k, v := range wk.All() {
+			root.Set(k, v)
 		}
-		return appendJSON(nil, root)
+		return orderedjson.Append(nil, root)
 	}
 	d.message(root, md)
-	defs := &object{}
+	defs := new(orderedjson.Object)
 	for len(d.pending) > 0 {
 		next := d.pending[0]
 		d.pending = d.pending[1:]
-		defs.set(string(next.FullName()), d.message(&object{}, next))
+		defs.Set(string(next.FullName()), d.message(new(orderedjson.Object), next))
 	}
-	if defs.len() > 0 {
-		root.set("$defs", defs)
+	if defs.Len() > 0 {
+		root.Set("$defs", defs)
 	}
-	return appendJSON(nil, root)
+	return orderedjson.Append(nil, root)
 }
 
 // message writes the object schema of md into obj.
-func (d *deriver) message(obj *object, md protoreflect.MessageDescriptor) *object {
+func (d *deriver) message(obj *orderedjson.Object, md protoreflect.MessageDescriptor) *orderedjson.Object {
 	var notes []string
 	if c := comment(md); c != "" {
 		notes = append(notes, c)
@@ -93,42 +88,42 @@ func (d *deriver) message(obj *object, md protoreflect.MessageDescriptor) *objec
 		notes = append(notes, "Business rules: "+strings.Join(texts, "; ")+".")
 	}
 
-	obj.set("type", "object")
+	obj.Set("type", "object")
 	if len(notes) > 0 {
-		obj.set("description", strings.Join(notes, " "))
+		obj.Set("description", strings.Join(notes, " "))
 	}
-	props := &object{}
+	props := new(orderedjson.Object)
 	required := []string{}
 	for _, fd := range sortedFields(md) {
 		fr := active(fieldRules(fd))
-		props.set(fd.JSONName(), d.field(fd, fr))
+		props.Set(fd.JSONName(), d.field(fd, fr))
 		if isRequired(fd, fr) {
 			required = append(required, fd.JSONName())
 		}
 	}
-	obj.set("properties", props)
+	obj.Set("properties", props)
 	if len(required) > 0 {
-		obj.set("required", required)
+		obj.Set("required", required)
 	}
 	switch len(exactlyOne) {
 	case 0:
 	case 1:
-		obj.set("oneOf", alternatives(exactlyOne[0]))
+		obj.Set("oneOf", alternatives(exactlyOne[0]))
 	default:
 		all := make([]any, len(exactlyOne))
 		for i, names := range exactlyOne {
-			all[i] = (&object{}).set("oneOf", alternatives(names))
+			all[i] = new(orderedjson.Object).Set("oneOf", alternatives(names))
 		}
-		obj.set("allOf", all)
+		obj.Set("allOf", all)
 	}
-	return obj.set("additionalProperties", false)
+	return obj.Set("additionalProperties", false)
 }
 
 // alternatives is a oneOf list requiring exactly one of names.
 func alternatives(names []string) []any {
 	out := make([]any, len(names))
 	for i, n := range names {
-		out[i] = (&object{}).set("required", []string{n})
+		out[i] = new(orderedjson.Object).Set("required", []string{n})
 	}
 	return out
 }
@@ -148,22 +143,22 @@ func ruleTexts(rules []*validatepb.Rule) []string {
 }
 
 // field returns the schema of a field: a list, a map or a single value.
-func (d *deriver) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *object {
-	var s *object
+func (d *deriver) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
+	var s *orderedjson.Object
 	switch {
 	case fd.IsMap():
 		s = d.mapSchema(fd, fr.GetMap())
 	case fd.IsList():
 		rr := fr.GetRepeated()
-		s = (&object{}).set("type", "array").set("items", d.value(fd, active(rr.GetItems())))
+		s = new(orderedjson.Object).Set("type", "array").Set("items", d.value(fd, active(rr.GetItems())))
 		if rr.HasMinItems() {
-			s.set("minItems", uintNumber(rr.GetMinItems()))
+			s.Set("minItems", uintNumber(rr.GetMinItems()))
 		}
 		if rr.HasMaxItems() {
-			s.set("maxItems", uintNumber(rr.GetMaxItems()))
+			s.Set("maxItems", uintNumber(rr.GetMaxItems()))
 		}
 		if rr.GetUnique() {
-			s.set("uniqueItems", true)
+			s.Set("uniqueItems", true)
 		}
 	default:
 		s = d.value(fd, fr)
@@ -172,7 +167,7 @@ func (d *deriver) field(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRul
 		describe(s, "Must satisfy: "+strings.Join(texts, "; ")+".")
 	}
 	if c := comment(fd); c != "" {
-		s.set("description", strings.TrimSpace(c+" "+descriptionOf(s)))
+		s.Set("description", strings.TrimSpace(c+" "+descriptionOf(s)))
 	}
 	return s
 }
@@ -186,26 +181,26 @@ func fieldCEL(fr *validatepb.FieldRules) []*validatepb.Rule {
 	return append(out, fr.GetCel()...)
 }
 
-func (d *deriver) mapSchema(fd protoreflect.FieldDescriptor, mr *validatepb.MapRules) *object {
-	s := (&object{}).set("type", "object")
-	s.set("propertyNames", keySchema(fd.MapKey(), active(mr.GetKeys())))
-	s.set("additionalProperties", d.value(fd.MapValue(), active(mr.GetValues())))
+func (d *deriver) mapSchema(fd protoreflect.FieldDescriptor, mr *validatepb.MapRules) *orderedjson.Object {
+	s := new(orderedjson.Object).Set("type", "object")
+	s.Set("propertyNames", keySchema(fd.MapKey(), active(mr.GetKeys())))
+	s.Set("additionalProperties", d.value(fd.MapValue(), active(mr.GetValues())))
 	if mr.HasMinPairs() {
-		s.set("minProperties", uintNumber(mr.GetMinPairs()))
+		s.Set("minProperties", uintNumber(mr.GetMinPairs()))
 	}
 	if mr.HasMaxPairs() {
-		s.set("maxProperties", uintNumber(mr.GetMaxPairs()))
+		s.Set("maxProperties", uintNumber(mr.GetMaxPairs()))
 	}
 	return s
 }
 
 // keySchema describes map keys, which protojson always writes as strings.
-func keySchema(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *object {
+func keySchema(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return stringSchema(fr.GetString())
 	case protoreflect.BoolKind:
-		return (&object{}).set("type", "string").set("enum", []string{"true", "false"})
+		return new(orderedjson.Object).Set("type", "string").Set("enum", []string{"true", "false"})
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return int64Schema(numericOf(fr), true)
 	default:
@@ -214,7 +209,7 @@ func keySchema(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *obje
 }
 
 // value returns the schema of one value of fd (one item of a list).
-func (d *deriver) value(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *object {
+func (d *deriver) value(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		md := fd.Message()
@@ -230,16 +225,16 @@ func (d *deriver) value(fd protoreflect.FieldDescriptor, fr *validatepb.FieldRul
 }
 
 // ref points at md's schema, queueing it for $defs on first use.
-func (d *deriver) ref(md protoreflect.MessageDescriptor) *object {
+func (d *deriver) ref(md protoreflect.MessageDescriptor) *orderedjson.Object {
 	name := md.FullName()
 	if name == d.root {
-		return (&object{}).set("$ref", "#")
+		return new(orderedjson.Object).Set("$ref", "#")
 	}
 	if !d.queued[name] {
 		d.queued[name] = true
 		d.pending = append(d.pending, md)
 	}
-	return (&object{}).set("$ref", "#/$defs/"+string(name))
+	return new(orderedjson.Object).Set("$ref", "#/$defs/"+string(name))
 }
 
 var wrappers = map[protoreflect.FullName]bool{
@@ -262,509 +257,40 @@ func isWellKnown(name protoreflect.FullName) bool {
 
 // wellKnown returns the schema of a well-known type's JSON form, nil for
 // other messages.
-func (d *deriver) wellKnown(md protoreflect.MessageDescriptor, fr *validatepb.FieldRules) *object {
+func (d *deriver) wellKnown(md protoreflect.MessageDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	name := md.FullName()
 	if wrappers[name] {
 		return scalarSchema(md.Fields().ByName("value").Kind(), fr)
 	}
-	s := &object{}
+	s := new(orderedjson.Object)
 	switch name {
 	case "google.protobuf.Timestamp":
-		s.set("type", "string").set("format", "date-time")
+		s.Set("type", "string").Set("format", "date-time")
 		timestampNotes(s, fr.GetTimestamp())
 	case "google.protobuf.Duration":
-		s.set("type", "string").set("pattern", durationPattern)
+		s.Set("type", "string").Set("pattern", durationPattern)
 		durationNotes(s, fr.GetDuration())
 	case "google.protobuf.Struct":
-		s.set("type", "object")
+		s.Set("type", "object")
 	case "google.protobuf.Value":
 		// Any JSON value.
 	case "google.protobuf.ListValue":
-		s.set("type", "array")
+		s.Set("type", "array")
 	case "google.protobuf.FieldMask":
-		s.set("type", "string").set("description", "Comma-separated field paths in lowerCamelCase.")
+		s.Set("type", "string").Set("description", "Comma-separated field paths in lowerCamelCase.")
 	case "google.protobuf.Empty":
-		s.set("type", "object").set("additionalProperties", false)
+		s.Set("type", "object").Set("additionalProperties", false)
 	case "google.protobuf.Any":
-		typeURL := (&object{}).set("type", "string")
+		typeURL := new(orderedjson.Object).Set("type", "string")
 		if in := fr.GetAny().GetIn(); len(in) > 0 {
-			typeURL.set("enum", in)
+			typeURL.Set("enum", in)
 		}
 		if notIn := fr.GetAny().GetNotIn(); len(notIn) > 0 {
 			describe(typeURL, "Must not be one of "+quoteList(notIn)+".")
 		}
-		s.set("type", "object").set("properties", (&object{}).set("@type", typeURL)).set("required", []string{"@type"})
+		s.Set("type", "object").Set("properties", new(orderedjson.Object).Set("@type", typeURL)).Set("required", []string{"@type"})
 	default:
 		return nil
 	}
 	return s
-}
-
-func scalarSchema(kind protoreflect.Kind, fr *validatepb.FieldRules) *object {
-	switch kind {
-	case protoreflect.BoolKind:
-		s := (&object{}).set("type", "boolean")
-		if br := fr.GetBool(); br.HasConst() {
-			s.set("const", br.GetConst())
-		}
-		return s
-	case protoreflect.StringKind:
-		return stringSchema(fr.GetString())
-	case protoreflect.BytesKind:
-		return bytesSchema(fr.GetBytes())
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		return numberSchema("integer", numericOf(fr), "-2147483648", "2147483647")
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return numberSchema("integer", numericOf(fr), "0", "4294967295")
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return int64Schema(numericOf(fr), false)
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return int64Schema(numericOf(fr), true)
-	default: // float, double
-		return numberSchema("number", numericOf(fr), "", "")
-	}
-}
-
-// numberSchema describes a JSON number; typeMin and typeMax are the
-// range of the proto type ("" for none).
-func numberSchema(typ string, nr *numRules, typeMin, typeMax string) *object {
-	s := (&object{}).set("type", typ)
-	if nr == nil {
-		nr = &numRules{}
-	}
-	bound := func(v *numVal, excl bool, inclusiveKey, exclusiveKey string) *object {
-		o := &object{}
-		if excl {
-			return o.set(exclusiveKey, number(v.text))
-		}
-		return o.set(inclusiveKey, number(v.text))
-	}
-	lo := nr.lo != nil && nr.lo.finite()
-	hi := nr.hi != nil && nr.hi.finite()
-	if lo && hi && !nr.normal() {
-		s.set("anyOf", []any{
-			bound(nr.lo, nr.loExcl, "minimum", "exclusiveMinimum"),
-			bound(nr.hi, nr.hiExcl, "maximum", "exclusiveMaximum"),
-		})
-	} else {
-		switch {
-		case lo && nr.loExcl:
-			s.set("exclusiveMinimum", number(nr.lo.text))
-		case lo:
-			s.set("minimum", number(nr.lo.text))
-		case typeMin != "":
-			s.set("minimum", number(typeMin))
-		}
-		switch {
-		case hi && nr.hiExcl:
-			s.set("exclusiveMaximum", number(nr.hi.text))
-		case hi:
-			s.set("maximum", number(nr.hi.text))
-		case typeMax != "":
-			s.set("maximum", number(typeMax))
-		}
-	}
-	if nr.konst != nil && nr.konst.finite() {
-		s.set("const", number(nr.konst.text))
-	}
-	if len(nr.in) > 0 {
-		s.set("enum", numbers(nr.in))
-	}
-	if len(nr.notIn) > 0 {
-		describe(s, "Must not be one of "+texts(nr.notIn)+".")
-	}
-	if len(nr.examples) > 0 {
-		s.set("examples", numbers(nr.examples))
-	}
-	return s
-}
-
-// int64Schema describes a 64-bit integer, which protojson writes as a
-// decimal string; range rules can only be stated in the description.
-func int64Schema(nr *numRules, unsigned bool) *object {
-	nonNegative := unsigned
-	if nr != nil && nr.lo != nil && nr.lo.val != nil && nr.normal() {
-		// gte >= 0, or gt >= -1: no minus sign needed.
-		limit := 0.0
-		if nr.loExcl {
-			limit = -1
-		}
-		f, _ := nr.lo.val.Float64()
-		nonNegative = nonNegative || f >= limit
-	}
-	s := (&object{}).set("type", "string")
-	if nonNegative {
-		s.set("pattern", unsignedPattern)
-	} else {
-		s.set("pattern", signedPattern)
-	}
-	if nr == nil {
-		return s
-	}
-	if nr.konst != nil {
-		s.set("const", nr.konst.text)
-	}
-	if len(nr.in) > 0 {
-		s.set("enum", strs(nr.in))
-	}
-	if note := rangeNote(nr.lo.textOrEmpty(), nr.loExcl, nr.hi.textOrEmpty(), nr.hiExcl, nr.normal(), numberWords); note != "" {
-		describe(s, note)
-	}
-	if len(nr.notIn) > 0 {
-		describe(s, "Must not be one of "+texts(nr.notIn)+".")
-	}
-	if len(nr.examples) > 0 {
-		s.set("examples", strs(nr.examples))
-	}
-	return s
-}
-
-func stringSchema(sr *validatepb.StringRules) *object {
-	s := (&object{}).set("type", "string")
-	if sr == nil {
-		return s
-	}
-	if sr.HasConst() {
-		s.set("const", sr.GetConst())
-	}
-	if in := sr.GetIn(); len(in) > 0 {
-		s.set("enum", in)
-	}
-	switch {
-	case sr.HasLen():
-		s.set("minLength", uintNumber(sr.GetLen())).set("maxLength", uintNumber(sr.GetLen()))
-	default:
-		if sr.HasMinLen() {
-			s.set("minLength", uintNumber(sr.GetMinLen()))
-		}
-		if sr.HasMaxLen() {
-			s.set("maxLength", uintNumber(sr.GetMaxLen()))
-		}
-	}
-	wk := wellKnown(sr.ProtoReflect())
-	if format, ok := stringFormats[wk]; ok {
-		s.set("format", format)
-	}
-
-	// Patterns: the rule's own, or else prefix, suffix and contains.
-	var patterns []string
-	var notes []string
-	if sr.HasPattern() {
-		patterns = append(patterns, sr.GetPattern())
-	}
-	literal := func(has bool, value, pattern, note string) {
-		switch {
-		case !has:
-		case !sr.HasPattern():
-			patterns = append(patterns, pattern)
-		default:
-			notes = append(notes, fmt.Sprintf(note, value))
-		}
-	}
-	literal(sr.HasPrefix(), sr.GetPrefix(), "^"+regexp.QuoteMeta(sr.GetPrefix()), "Must start with %q.")
-	literal(sr.HasSuffix(), sr.GetSuffix(), regexp.QuoteMeta(sr.GetSuffix())+"$", "Must end with %q.")
-	literal(sr.HasContains(), sr.GetContains(), regexp.QuoteMeta(sr.GetContains()), "Must contain %q.")
-	if p, ok := stringPatterns[wk]; ok && !sr.HasPattern() {
-		patterns = append(patterns, p)
-	}
-	switch len(patterns) {
-	case 0:
-	case 1:
-		s.set("pattern", patterns[0])
-	default:
-		all := make([]any, len(patterns))
-		for i, p := range patterns {
-			all[i] = (&object{}).set("pattern", p)
-		}
-		s.set("allOf", all)
-	}
-
-	if note, ok := stringNotes[wk]; ok {
-		notes = append(notes, note)
-	}
-	if sr.GetWellKnownRegex() != validatepb.KnownRegex_KNOWN_REGEX_UNSPECIFIED {
-		notes = append(notes, "Must be a valid HTTP header "+
-			strings.ToLower(strings.TrimPrefix(sr.GetWellKnownRegex().String(), "KNOWN_REGEX_HTTP_HEADER_"))+".")
-	}
-	if sr.HasNotContains() {
-		notes = append(notes, fmt.Sprintf("Must not contain %q.", sr.GetNotContains()))
-	}
-	if notIn := sr.GetNotIn(); len(notIn) > 0 {
-		notes = append(notes, "Must not be one of "+quoteList(notIn)+".")
-	}
-	if sr.HasLenBytes() {
-		notes = append(notes, "Must be exactly "+strconv.FormatUint(sr.GetLenBytes(), 10)+" bytes long in UTF-8.")
-	}
-	if sr.HasMinBytes() {
-		notes = append(notes, "Must be at least "+strconv.FormatUint(sr.GetMinBytes(), 10)+" bytes long in UTF-8.")
-	}
-	if sr.HasMaxBytes() {
-		notes = append(notes, "Must be at most "+strconv.FormatUint(sr.GetMaxBytes(), 10)+" bytes long in UTF-8.")
-	}
-	for _, n := range notes {
-		describe(s, n)
-	}
-	if ex := sr.GetExample(); len(ex) > 0 {
-		s.set("examples", ex)
-	}
-	return s
-}
-
-// stringFormats maps well-known string rules to JSON Schema formats.
-var stringFormats = map[protoreflect.Name]string{
-	"email": "email", "hostname": "hostname", "ipv4": "ipv4", "ipv6": "ipv6",
-	"uri": "uri", "uri_ref": "uri-reference", "uuid": "uuid",
-}
-
-// stringPatterns maps well-known string rules to patterns.
-var stringPatterns = map[protoreflect.Name]string{
-	"tuuid": "^[0-9a-fA-F]{32}$",
-	"ulid":  "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
-}
-
-// stringNotes describes well-known string rules that have no format.
-var stringNotes = map[protoreflect.Name]string{
-	"ip":                  "Must be an IPv4 or IPv6 address.",
-	"address":             "Must be a hostname or an IP address.",
-	"ip_with_prefixlen":   "Must be an IP address with a prefix length, e.g. 10.0.0.1/24.",
-	"ipv4_with_prefixlen": "Must be an IPv4 address with a prefix length, e.g. 10.0.0.1/24.",
-	"ipv6_with_prefixlen": "Must be an IPv6 address with a prefix length, e.g. fd00::1/64.",
-	"ip_prefix":           "Must be an IP network prefix, e.g. 10.0.0.0/24.",
-	"ipv4_prefix":         "Must be an IPv4 network prefix, e.g. 10.0.0.0/24.",
-	"ipv6_prefix":         "Must be an IPv6 network prefix, e.g. fd00::/64.",
-	"host_and_port":       "Must be a host and port, e.g. example.com:443 or [::1]:80.",
-	"protobuf_fqn":        "Must be a fully-qualified Protobuf name without a leading dot.",
-	"protobuf_dot_fqn":    "Must be a fully-qualified Protobuf name with a leading dot.",
-}
-
-func bytesSchema(br *validatepb.BytesRules) *object {
-	s := (&object{}).set("type", "string").set("contentEncoding", "base64")
-	if br == nil {
-		return s
-	}
-	size := func(n uint64) string { return strconv.FormatUint(n, 10) + " bytes" }
-	switch {
-	case br.HasLen():
-		describe(s, "Must decode to exactly "+size(br.GetLen())+".")
-	case br.HasMinLen() && br.HasMaxLen():
-		describe(s, "Must decode to "+strconv.FormatUint(br.GetMinLen(), 10)+" to "+size(br.GetMaxLen())+".")
-	case br.HasMinLen():
-		describe(s, "Must decode to at least "+size(br.GetMinLen())+".")
-	case br.HasMaxLen():
-		describe(s, "Must decode to at most "+size(br.GetMaxLen())+".")
-	}
-	if br.HasPattern() {
-		describe(s, fmt.Sprintf("Must decode to UTF-8 text matching %q.", br.GetPattern()))
-	}
-	if wk := wellKnown(br.ProtoReflect()); wk != "" {
-		describe(s, "Must decode to "+map[protoreflect.Name]string{
-			"ip": "an IPv4 or IPv6 address", "ipv4": "an IPv4 address",
-			"ipv6": "an IPv6 address", "uuid": "a UUID",
-		}[wk]+" in binary form.")
-	}
-	return s
-}
-
-// enumSchema lists the value names that the rules admit.
-func enumSchema(ed protoreflect.EnumDescriptor, er *validatepb.EnumRules) *object {
-	if ed.FullName() == "google.protobuf.NullValue" {
-		return (&object{}).set("type", "null")
-	}
-	values := ed.Values()
-	names := []string{}
-	for i := range values.Len() {
-		v := values.Get(i)
-		n := int32(v.Number())
-		if (er.HasConst() && er.GetConst() != n) ||
-			(len(er.GetIn()) > 0 && !containsInt32(er.GetIn(), n)) ||
-			containsInt32(er.GetNotIn(), n) {
-			continue
-		}
-		names = append(names, string(v.Name()))
-	}
-	return (&object{}).set("type", "string").set("enum", names)
-}
-
-func containsInt32(list []int32, n int32) bool {
-	for _, v := range list {
-		if v == n {
-			return true
-		}
-	}
-	return false
-}
-
-// words name the two sides of a range for rangeNote.
-type words struct{ gt, gte, lt, lte string }
-
-var (
-	numberWords = words{"greater than", "at least", "less than", "at most"}
-	timeWords   = words{"after", "at or after", "before", "at or before"}
-)
-
-// rangeNote states a lower and an upper bound in words; an empty text
-// means no bound on that side.
-func rangeNote(lo string, loExcl bool, hi string, hiExcl bool, normal bool, w words) string {
-	var parts []string
-	switch {
-	case lo != "" && loExcl:
-		parts = append(parts, w.gt+" "+lo)
-	case lo != "":
-		parts = append(parts, w.gte+" "+lo)
-	}
-	switch {
-	case hi != "" && hiExcl:
-		parts = append(parts, w.lt+" "+hi)
-	case hi != "":
-		parts = append(parts, w.lte+" "+hi)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	join := " and "
-	if !normal {
-		join = " or "
-	}
-	return "Must be " + strings.Join(parts, join) + "."
-}
-
-func timestampNotes(s *object, tr *validatepb.TimestampRules) {
-	if tr == nil {
-		return
-	}
-	text := func(t *timestamppb.Timestamp) string {
-		if t == nil {
-			return ""
-		}
-		return t.AsTime().UTC().Format(time.RFC3339Nano)
-	}
-	if tr.HasConst() {
-		describe(s, "Must be "+text(tr.GetConst())+".")
-	}
-	lo, hi := tr.GetGt(), tr.GetLt()
-	if lo == nil {
-		lo = tr.GetGte()
-	}
-	if hi == nil {
-		hi = tr.GetLte()
-	}
-	normal := lo == nil || hi == nil || hi.AsTime().After(lo.AsTime()) ||
-		(hi.AsTime().Equal(lo.AsTime()) && tr.HasGte() && tr.HasLte())
-	if note := rangeNote(text(lo), tr.HasGt(), text(hi), tr.HasLt(), normal, timeWords); note != "" {
-		describe(s, note)
-	}
-	if tr.GetLtNow() {
-		describe(s, "Must be in the past.")
-	}
-	if tr.GetGtNow() {
-		describe(s, "Must be in the future.")
-	}
-	if tr.HasWithin() {
-		describe(s, "Must be within "+durationText(tr.GetWithin())+" of the current time.")
-	}
-}
-
-func durationNotes(s *object, dr *validatepb.DurationRules) {
-	if dr == nil {
-		return
-	}
-	text := func(d *durationpb.Duration) string {
-		if d == nil {
-			return ""
-		}
-		return durationText(d)
-	}
-	if dr.HasConst() {
-		describe(s, "Must be "+text(dr.GetConst())+".")
-	}
-	lo, hi := dr.GetGt(), dr.GetLt()
-	if lo == nil {
-		lo = dr.GetGte()
-	}
-	if hi == nil {
-		hi = dr.GetLte()
-	}
-	normal := lo == nil || hi == nil || hi.AsDuration() > lo.AsDuration() ||
-		(hi.AsDuration() == lo.AsDuration() && dr.HasGte() && dr.HasLte())
-	if note := rangeNote(text(lo), dr.HasGt(), text(hi), dr.HasLt(), normal, numberWords); note != "" {
-		describe(s, note)
-	}
-	if in := dr.GetIn(); len(in) > 0 {
-		texts := make([]string, len(in))
-		for i, d := range in {
-			texts[i] = text(d)
-		}
-		s.set("enum", texts)
-	}
-	if notIn := dr.GetNotIn(); len(notIn) > 0 {
-		texts := make([]string, len(notIn))
-		for i, d := range notIn {
-			texts[i] = text(d)
-		}
-		describe(s, "Must not be one of "+strings.Join(texts, ", ")+".")
-	}
-}
-
-// durationText writes a duration the way protojson does, e.g. "1.5s".
-func durationText(d *durationpb.Duration) string {
-	b, err := protojson.Marshal(d)
-	if err != nil {
-		return d.AsDuration().String()
-	}
-	return strings.Trim(string(b), `"`)
-}
-
-// describe appends a sentence to s's description.
-func describe(s *object, sentence string) {
-	if prev := descriptionOf(s); prev != "" {
-		sentence = prev + " " + sentence
-	}
-	s.set("description", sentence)
-}
-
-func descriptionOf(s *object) string {
-	for i, k := range s.keys {
-		if k == "description" {
-			text, _ := s.vals[i].(string)
-			return text
-		}
-	}
-	return ""
-}
-
-// comment returns the leading comment of a declaration, on one line; empty
-// for compiled-in descriptors, which carry no source info.
-func comment(d protoreflect.Descriptor) string {
-	loc := d.ParentFile().SourceLocations().ByDescriptor(d)
-	return strings.Join(strings.Fields(loc.LeadingComments), " ")
-}
-
-func uintNumber(n uint64) number { return number(strconv.FormatUint(n, 10)) }
-
-func numbers(vals []numVal) []any {
-	out := make([]any, 0, len(vals))
-	for _, v := range vals {
-		if v.finite() {
-			out = append(out, number(v.text))
-		}
-	}
-	return out
-}
-
-func strs(vals []numVal) []string {
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		out[i] = v.text
-	}
-	return out
-}
-
-func texts(vals []numVal) string { return strings.Join(strs(vals), ", ") }
-
-func quoteList(list []string) string {
-	q := make([]string, len(list))
-	for i, s := range list {
-		q[i] = strconv.Quote(s)
-	}
-	return strings.Join(q, ", ")
 }

@@ -105,22 +105,22 @@ func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Chang
 }
 
 // Validate is [Target.ValidateContext] without a deadline.
-func (t *Target) Validate(m proto.Message) error {
-	return t.ValidateContext(context.Background(), m)
+func (t *Target) Validate(m proto.Message, opts ...protovalidate.ValidationOption) error {
+	return t.ValidateContext(context.Background(), m, opts...)
 }
 
-// ValidateContext checks m against the target's protovalidate rules.
-// Violations come back as a *protovalidate.ValidationError. The CEL rules
-// of a request-defined type first run under their runtime cost limit and
-// ctx: past the limit the error is [ErrRuleCostExceeded] and nothing is
-// validated.
-func (t *Target) ValidateContext(ctx context.Context, m proto.Message) error {
+// ValidateContext checks m against the target's protovalidate rules (opts
+// may filter them). Violations come back as a
+// *protovalidate.ValidationError. The CEL rules of a request-defined type
+// first run under their runtime cost limit and ctx: past the limit the
+// error is [ErrRuleCostExceeded] and nothing is validated.
+func (t *Target) ValidateContext(ctx context.Context, m proto.Message, opts ...protovalidate.ValidationOption) error {
 	if t.guard != nil {
 		if err := t.guard.check(ctx, m.ProtoReflect()); err != nil {
 			return err
 		}
 	}
-	return t.validator.Validate(m)
+	return t.validator.Validate(m, opts...)
 }
 
 // Info describes the target for the TargetService API.

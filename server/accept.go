@@ -62,7 +62,8 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 // target whose JSON form may be a scalar, the text read as one value when
 // it holds no object or array.
 func (g *generation) candidates(content string) ([]extract.Candidate, error) {
-	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true}
+	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true,
+		NoStrip: !g.s.opts.StripFences}
 	candidates, err := extract.Candidates(content, opts)
 	form := g.target.Form()
 	switch {
@@ -121,17 +122,10 @@ func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier
 // fields are cleared and the message is accepted, degraded, with the
 // violations reported as warnings. A business rule is never partial.
 func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*classifier.Failure, bool) {
-	nonCritical := g.s.opts.NonCriticalFields[string(g.target.Desc.FullName())]
-	if len(nonCritical) == 0 || f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION {
+	if !g.nonCritical(f) {
 		return nil, false
 	}
 	m := msg.ProtoReflect()
-	for _, v := range f.Violations {
-		elems := v.GetField().GetElements()
-		if len(elems) == 0 || !nonCritical[elems[0].GetFieldName()] {
-			return nil, false
-		}
-	}
 	for _, v := range f.Violations {
 		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(v.GetField().GetElements()[0].GetFieldName())); fd != nil {
 			m.Clear(fd)
@@ -141,8 +135,24 @@ func (g *generation) partialMatch(msg proto.Message, f *classifier.Failure) (*cl
 		return nil, false
 	}
 	partial := classifier.New(f.Reason, "non-critical fields failed validation and were cleared: %s", f.Message)
-	partial.Violations = f.Violations
-	return partial.With("degradation", "partial_match"), true
+	return partial.WithViolations(f.Violations).With("degradation", "partial_match"), true
+}
+
+// nonCritical reports whether f is a rule violation on fields the
+// configuration names as non-critical for the target alone, which
+// allow_partial_matches may clear.
+func (g *generation) nonCritical(f *classifier.Failure) bool {
+	nonCritical := g.s.opts.NonCriticalFields[string(g.target.Desc.FullName())]
+	if len(nonCritical) == 0 || f.Reason != guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION {
+		return false
+	}
+	for _, v := range f.Violations {
+		elems := v.GetField().GetElements()
+		if len(elems) == 0 || !nonCritical[elems[0].GetFieldName()] {
+			return false
+		}
+	}
+	return true
 }
 
 // maxRepairs bounds the repairs listed in one report: an output with
@@ -182,8 +192,7 @@ func reportRepairs(text []extract.Repair, changes []schema.Change) []*guardgenv1
 
 // withPreview attaches a redacted, bounded preview of the output to f.
 func (g *generation) withPreview(f *classifier.Failure, output string) *classifier.Failure {
-	f.Preview = preview(output, g.target, g.s.opts.PreviewLength)
-	return f
+	return f.WithPreview(preview(output, g.target, g.s.opts.PreviewLength))
 }
 
 // extractFailure classifies an extraction error.

@@ -16,7 +16,7 @@ import (
 //
 //	go test -run '^$' -bench Accept -benchmem ./server/
 func BenchmarkAccept(b *testing.B) {
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func BenchmarkAccept(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Server{opts: Options{PreviewLength: 200}}
+	s := &Server{opts: defaultOptions()}
 	for _, bc := range []struct{ name, content string }{
 		{"clean", `{"category":"billing","priority":3,"summary":"Customer was charged twice for the March invoice"}`},
 		{"fenced", "```json\n{\"category\":\"billing\",\"priority\":3,\"summary\":\"Customer was charged twice for the March invoice\"}\n```"},
@@ -76,7 +76,7 @@ var malformed2K = "Here is the incident report you asked for:\n\n```json\n{\n" +
 //
 //	go test -run '^$' -bench AcceptMalformed -benchmem ./server/
 func BenchmarkAcceptMalformed(b *testing.B) {
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func BenchmarkAcceptMalformed(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g := &generation{s: &Server{opts: Options{PreviewLength: 200}}, target: target}
+	g := &generation{s: &Server{opts: defaultOptions()}, target: target}
 	resp := &providerv1.CompleteResponse{Content: malformed2K, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
 	a, f := g.accept(resp)
 	if f != nil {

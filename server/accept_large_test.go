@@ -94,7 +94,7 @@ func TestAcceptLinear(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation profile of 64 KiB inputs")
 	}
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestAcceptLinear(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := &generation{s: &Server{opts: Options{PreviewLength: 200}}, target: target}
+		g := &generation{s: &Server{opts: defaultOptions()}, target: target}
 		// cost is the least of three runs, after a warm-up, so that a stray
 		// allocation elsewhere in the process does not count.
 		cost := func(output string) uint64 {
@@ -137,7 +137,7 @@ func TestAcceptLinear(t *testing.T) {
 //
 //	go test -run '^$' -bench AcceptLarge -benchmem ./server/
 func BenchmarkAcceptLarge(b *testing.B) {
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func BenchmarkAcceptLarge(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Run(size.name+"/"+strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
-				g := &generation{s: &Server{opts: Options{PreviewLength: 200}}, target: target}
+				g := &generation{s: &Server{opts: defaultOptions()}, target: target}
 				resp := &providerv1.CompleteResponse{Content: in.output, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
 				b.SetBytes(int64(len(in.output)))
 				b.ReportAllocs()

@@ -5,17 +5,18 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"math"
 	"net"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -41,8 +42,9 @@ type Auth struct {
 type RateLimit struct {
 	// PerSecond is each caller's sustained request rate.
 	PerSecond float64
-	// Burst is how many requests a caller may send at once; 0 means
-	// PerSecond rounded up.
+	// Burst is how many requests a caller may send at once; at least 1
+	// when PerSecond is set (app.ServerSettings rounds the rate up when
+	// the configuration's burst is 0).
 	Burst int
 	// Shared, when set, enforces the limit across replicas; while it
 	// cannot decide (its store is down), the per-replica bucket does.
@@ -89,6 +91,21 @@ func newAuthenticator(a Auth) *authenticator {
 	return au
 }
 
+// authInterceptors are go-grpc-middleware's auth interceptors, unary and
+// stream, with authenticate as their AuthFunc, behind a selector that
+// leaves out the methods exempt from authentication. Without tokens they
+// are nil: nothing is authenticated.
+func (a *authenticator) interceptors() (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	if a == nil {
+		return nil, nil
+	}
+	required := selector.MatchFunc(func(_ context.Context, call interceptors.CallMeta) bool {
+		return !a.exempt(call.FullMethod())
+	})
+	return selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(a.authenticate), required),
+		selector.StreamServerInterceptor(auth.StreamServerInterceptor(a.authenticate), required)
+}
+
 // exempt reports whether method may be called without a token.
 func (a *authenticator) exempt(method string) bool {
 	return a.open && (strings.HasPrefix(method, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") ||
@@ -101,16 +118,21 @@ type identity struct {
 	subject string // the token's subject, "" when it has none
 }
 
-// check returns the caller's identity or an UNAUTHENTICATED status.
-func (a *authenticator) check(ctx context.Context) (identity, error) {
-	var got [sha256.Size]byte
-	found := false
-	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
-		if tok, ok := strings.CutPrefix(v, "Bearer "); ok {
-			got, found = sha256.Sum256([]byte(tok)), true
-			break
-		}
+// errUnauthenticated is the status of a call without a valid token; like
+// every status guardgen makes, it carries a FailureDetail.
+var errUnauthenticated = statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNAUTHENTICATED,
+	"missing or invalid bearer token (metadata authorization: Bearer TOKEN)"))
+
+// authenticate is the auth interceptors' AuthFunc: it returns ctx with the
+// caller's identity, or an UNAUTHENTICATED status. The scheme is matched
+// without regard to case (RFC 9110); a missing header, another scheme and
+// an unknown token all get the same answer.
+func (a *authenticator) authenticate(ctx context.Context) (context.Context, error) {
+	token, err := auth.AuthFromMD(ctx, "bearer")
+	if err != nil {
+		return nil, errUnauthenticated
 	}
+	got := sha256.Sum256([]byte(token))
 	match, subject := 0, ""
 	for i, d := range a.digests {
 		eq := subtle.ConstantTimeCompare(got[:], d[:])
@@ -119,32 +141,10 @@ func (a *authenticator) check(ctx context.Context) (identity, error) {
 			subject = a.subjects[i]
 		}
 	}
-	if !found || match == 0 {
-		return identity{}, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNAUTHENTICATED,
-			"missing or invalid bearer token (metadata authorization: Bearer TOKEN)"))
+	if match == 0 {
+		return nil, errUnauthenticated
 	}
-	return identity{id: string(got[:8]), subject: subject}, nil
-}
-
-func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if s.auth == nil || s.auth.exempt(info.FullMethod) {
-		return handler(ctx, req)
-	}
-	who, err := s.auth.check(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return handler(context.WithValue(ctx, callerKey{}, who), req)
-}
-
-func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if s.auth == nil || s.auth.exempt(info.FullMethod) {
-		return handler(srv, ss)
-	}
-	if _, err := s.auth.check(ss.Context()); err != nil {
-		return err
-	}
-	return handler(srv, ss)
+	return context.WithValue(ctx, callerKey{}, identity{id: string(got[:8]), subject: subject}), nil
 }
 
 type callerKey struct{}
@@ -212,11 +212,7 @@ func newLimiter(r RateLimit) *limiter {
 	if r.PerSecond <= 0 {
 		return nil
 	}
-	burst := r.Burst
-	if burst <= 0 {
-		burst = int(math.Ceil(r.PerSecond))
-	}
-	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: burst, byKey: make(map[string]*callerBucket)}
+	return &limiter{shared: r.Shared, limit: rate.Limit(r.PerSecond), burst: r.Burst, byKey: make(map[string]*callerBucket)}
 }
 
 // admit admits one request from key: by the shared limit when there is one
@@ -270,8 +266,7 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
 			s.metrics.RecordShed(ctx, telemetry.ShedRateLimit)
 			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED, "rate limit exceeded for this caller")
-			f.RetryDelay = wait
-			return nil, statusOf(f.With("limit", "rate").With("scope", scope))
+			return nil, statusOf(f.WithRetryDelay(wait).With("limit", "rate").With("scope", scope))
 		}
 	}
 	if s.inFlight != nil {
@@ -282,8 +277,7 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 			s.metrics.RecordShed(ctx, telemetry.ShedOverload)
 			f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED,
 				"server is at its limit of %d requests in flight", cap(s.inFlight))
-			f.RetryDelay = s.opts.ShedRetryAfter
-			return nil, statusOf(f.With("limit", "in_flight"))
+			return nil, statusOf(f.WithRetryDelay(s.opts.ShedRetryAfter).With("limit", "in_flight"))
 		}
 	}
 	defer s.metrics.TrackInFlight(ctx)()

@@ -90,10 +90,10 @@ func (s *Server) rejectUndecodable(ctx context.Context, req any, _ *grpc.UnarySe
 func undecodable(data mem.BufferSlice, m proto.Message) *classifier.Failure {
 	b := data.Materialize()
 	if path := invalidUTF8(b, m.ProtoReflect().Descriptor()); path != nil {
-		f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
-			"%s: not valid UTF-8 (protobuf string fields must be)", strings.Join(path, "."))
-		f.Violations = []*validatepb.Violation{fieldViolation(path, "string.utf8", "value must be valid UTF-8")}
-		return f.With("field", strings.Join(path, "."))
+		return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
+			"%s: not valid UTF-8 (protobuf string fields must be)", strings.Join(path, ".")).
+			WithViolations([]*validatepb.Violation{fieldViolation(path, "string.utf8", "value must be valid UTF-8")}).
+			With("field", strings.Join(path, "."))
 	}
 	return classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
 		"the request is not a valid %s in the protobuf wire format", m.ProtoReflect().Descriptor().FullName())

@@ -82,7 +82,7 @@ func (t tally) score() float64 {
 func TestCorpusTable(t *testing.T) {
 	t.Parallel()
 	cases := readCorpus(t)
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		t.Fatal(err)
 	}

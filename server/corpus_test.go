@@ -175,7 +175,7 @@ func (c *corpusCase) set(key, value string) error {
 func TestCorpus(t *testing.T) {
 	t.Parallel()
 	cases := readCorpus(t)
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +221,20 @@ func judge(resolver *schema.Resolver, c corpusCase) []string {
 // request's strict_schema_mode as the case says.
 func (c corpusCase) generation(target *schema.Target) *generation {
 	return &generation{
-		s:      &Server{opts: Options{PreviewLength: 200, StrictSchema: c.strict}},
+		s:      &Server{opts: c.options()},
 		target: target,
 		req:    &guardgenv1.GenerateRequest{Options: &guardgenv1.GenerateOptions{StrictSchemaMode: c.requestStrict}},
 	}
 }
 
 // response is the provider's answer holding c's output.
+// options are the default output settings, in the case's strict mode.
+func (c corpusCase) options() Options {
+	opts := defaultOptions()
+	opts.StrictSchema = c.strict
+	return opts
+}
+
 func (c corpusCase) response() *providerv1.CompleteResponse {
 	return &providerv1.CompleteResponse{Content: c.output, FinishReason: c.finish}
 }
@@ -291,7 +298,7 @@ func repairKinds(repairs []*guardgenv1.Repair) []string {
 //
 //	go test -run '^$' -bench Corpus -benchmem ./server/
 func BenchmarkCorpus(b *testing.B) {
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		b.Fatal(err)
 	}

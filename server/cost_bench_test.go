@@ -24,8 +24,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
-	fb "github.com/guardgen/guardgen/fallback"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -235,10 +235,9 @@ func runPolicy(name string, reqs []costRequest, m *meter, answer answerFunc) cos
 // guardgenPolicy answers through a guardgen server with its default
 // policy: the decision matrix, a memory cache, one route entry.
 func guardgenPolicy(t testing.TB, m *meter) answerFunc {
-	h := startRoutes(t, server.Options{
-		Cache:  fb.NewMemory(fb.MemoryOptions{}),
-		Routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("synthetic", "synthetic-1", 0, m)}}},
-	})
+	h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("synthetic", "synthetic-1", 0, m)}}}, set: func(o *server.Options) {
+		o.Cache = newMemoryCache(nil)
+	}})
 	return func(ctx context.Context, r costRequest) (bool, *guardgenv1.FailureDomain) {
 		ctx = metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, r.plan, costRequestKey, r.id)
 		resp, err := h.gen.Generate(ctx, &guardgenv1.GenerateRequest{Prompt: r.prompt, TargetType: ticket})
@@ -261,7 +260,7 @@ func guardgenPolicy(t testing.TB, m *meter) answerFunc {
 // a short pause. It parses strictly and repairs nothing. The domain of its
 // last failure is recorded for the table only; the policy ignores it.
 func naivePolicy(t testing.TB, m *meter) answerFunc {
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

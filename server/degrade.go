@@ -20,13 +20,15 @@ import (
 
 // degradable reports whether a final failure may be answered from the
 // degradation chain. Input failures must be fixed by the caller, a broken
-// business rule halts and alerts, and a caller that has gone gets nothing.
-func degradable(ctx context.Context, f *classifier.Failure) bool {
+// business rule halts and alerts, a domain routed to reject_and_fix fails
+// as it is, and a caller that has gone gets nothing.
+func (s *Server) degradable(ctx context.Context, f *classifier.Failure) bool {
 	if ctx.Err() != nil {
 		return false
 	}
 	switch {
-	case f.Domain == guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT:
+	case f.Domain == guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT,
+		s.opts.DomainActions[f.Domain] == guardgenv1.RecoveryAction_RECOVERY_ACTION_REJECT_AND_FIX:
 		return false
 	case f.Reason == guardgenv1.FailureReason_FAILURE_REASON_BUSINESS_RULE,
 		f.Reason == guardgenv1.FailureReason_FAILURE_REASON_INTERNAL:
@@ -41,7 +43,7 @@ func degradable(ctx context.Context, f *classifier.Failure) bool {
 // target's template. Each answer is OK with degraded = true and f as its
 // degradation; nil means the chain had nothing and f stands.
 func (g *generation) degrade(ctx context.Context, preq *providerv1.CompleteRequest, f *classifier.Failure) *guardgenv1.GenerateResponse {
-	if !degradable(ctx, f) {
+	if !g.s.degradable(ctx, f) {
 		return nil
 	}
 	if resp := g.fromCache(ctx, f); resp != nil {
@@ -97,6 +99,8 @@ func outputOptions(opts *guardgenv1.GenerateOptions) []byte {
 	o := proto.CloneOf(opts)
 	o.Route, o.Model = "", ""
 	o.MaxAttempts, o.MaxCacheAge, o.SkipCache, o.ReportConfidence = 0, nil, false, false
+	// How GenerateStream shows the answer is not what the answer is.
+	o.StreamStrings, o.StreamResets = false, false
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(o) // cannot fail: no required fields
 	return b
 }
@@ -246,15 +250,12 @@ func hasUnknown(m protoreflect.Message) bool {
 // fromFallbackEntry asks the route's later entries once for a truncated
 // answer; they exist for exactly this (more output tokens, another model).
 func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.CompleteRequest, f *classifier.Failure) *guardgenv1.GenerateResponse {
-	resp, cf := g.completeFrom(ctx, preq, 1)
+	c, cf := g.completeFrom(ctx, preq, 1)
 	if cf != nil {
 		return nil
 	}
 	call := g.rec.Len()
-	a, af := g.accept(resp)
-	if af == nil {
-		af = g.check(ctx, resp, a, call)
-	}
+	a, af := g.judge(ctx, c, call)
 	if af != nil {
 		g.failures[call] = af
 		return nil

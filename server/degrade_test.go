@@ -3,13 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,13 +14,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/guardgen/guardgen/classifier"
+	"github.com/guardgen/guardgen/config"
+
 	// fallback is the recovery action constant in server_test.go.
 	fb "github.com/guardgen/guardgen/fallback"
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
@@ -31,7 +28,6 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/synthetic"
-	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 	"github.com/guardgen/guardgen/telemetry"
 )
@@ -42,7 +38,7 @@ const incident = "guardgen.examples.v1.IncidentReport"
 // main wires one per configured provider: tiny backoff, and the breaker
 // and retry budget off because parallel fault plans share the chain.
 func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServiceServer) server.RouteEntry {
-	chain := providers.NewChain(providers.ChainOptions{
+	chain := mustChain(providers.ChainOptions{
 		Provider: name,
 		Model:    model,
 		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
@@ -57,53 +53,10 @@ func routeEntry(name, model string, maxTokens uint32, p providerv1.ProviderServi
 	}
 }
 
-// startRoutes is start for callers that bring their own routes in
-// opts.Routes (start always builds a single-entry route).
-func startRoutes(t testing.TB, opts server.Options) *harness {
-	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Resolver = resolver
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	srv, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		conn.Close()
-	})
-	return &harness{addr: lis.Addr().String(), gen: guardgenv1.NewGenerationServiceClient(conn), targets: guardgenv1.NewTargetServiceClient(conn), stop: stop}
-}
-
 // agedCache is a memory cache whose entries were stored age ago, so the
 // age a degraded answer reports can be checked against a known value.
 func agedCache(age time.Duration) *fb.Memory {
-	return fb.NewMemory(fb.MemoryOptions{Now: func() time.Time { return time.Now().Add(-age) }})
+	return newMemoryCache(func() time.Time { return time.Now().Add(-age) })
 }
 
 // wantDegraded checks resp is OK, degraded by reason, served by the named
@@ -126,7 +79,10 @@ func wantDegraded(t *testing.T, resp *guardgenv1.GenerateResponse, err error, re
 func TestSchemaTwiceDegradesFromCache(t *testing.T) {
 	t.Parallel()
 	rec := &recording{inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: rec, server: server.Options{Cache: fb.NewMemory(fb.MemoryOptions{}), CacheBackend: "memory"}})
+	h := start(t, harnessOptions{provider: rec, set: func(o *server.Options) {
+		o.Cache = newMemoryCache(nil)
+		o.CacheBackend = "memory"
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "I was charged twice for my subscription", TargetType: ticket}
 
 	// One broken field rule is fixed by the re-ask: a real answer, not a
@@ -182,7 +138,11 @@ func TestTruncationDegradationChain(t *testing.T) {
 	t.Run("cache", func(t *testing.T) {
 		t.Parallel()
 		const age = 90 * time.Second
-		h := start(t, harnessOptions{server: server.Options{Cache: agedCache(age), CacheBackend: "memory", Templates: templates}})
+		h := start(t, harnessOptions{set: func(o *server.Options) {
+			o.Cache = agedCache(age)
+			o.CacheBackend = "memory"
+			o.Templates = templates
+		}})
 		clean, err := generate(t, h, "", req)
 		if err != nil {
 			t.Fatal(err)
@@ -204,15 +164,15 @@ func TestTruncationDegradationChain(t *testing.T) {
 	t.Run("route fallback entry", func(t *testing.T) {
 		t.Parallel()
 		small, large := &recording{inner: synthetic.New()}, &recording{inner: synthetic.New()}
-		h := startRoutes(t, server.Options{
+		h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{
+			routeEntry("synthetic-small", "synthetic-1", 1024, small),
+			routeEntry("synthetic-large", "synthetic-large", 4096, large),
+		}}}, set: func(o *server.Options) {
 			// No cache entry for this request, and a template the chain must
 			// not reach: the route's entry comes first.
-			Cache: fb.NewMemory(fb.MemoryOptions{}), Templates: templates,
-			Routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{
-				routeEntry("synthetic-small", "synthetic-1", 1024, small),
-				routeEntry("synthetic-large", "synthetic-large", 4096, large),
-			}}},
-		})
+			o.Cache = newMemoryCache(nil)
+			o.Templates = templates
+		}})
 		resp, err := generate(t, h, "length", req)
 		wantDegraded(t, resp, err, "TRUNCATED", "route")
 		if len(small.requests) != 1 || len(large.requests) != 1 {
@@ -234,7 +194,10 @@ func TestTruncationDegradationChain(t *testing.T) {
 
 	t.Run("template", func(t *testing.T) {
 		t.Parallel()
-		h := start(t, harnessOptions{server: server.Options{Cache: fb.NewMemory(fb.MemoryOptions{}), Templates: templates}})
+		h := start(t, harnessOptions{set: func(o *server.Options) {
+			o.Cache = newMemoryCache(nil)
+			o.Templates = templates
+		}})
 		resp, err := generate(t, h, "length", req)
 		wantDegraded(t, resp, err, "TRUNCATED", "template")
 		tc := &examplesv1.TicketClassification{}
@@ -245,7 +208,9 @@ func TestTruncationDegradationChain(t *testing.T) {
 
 	t.Run("nothing", func(t *testing.T) {
 		t.Parallel()
-		h := start(t, harnessOptions{server: server.Options{Cache: fb.NewMemory(fb.MemoryOptions{})}})
+		h := start(t, harnessOptions{set: func(o *server.Options) {
+			o.Cache = newMemoryCache(nil)
+		}})
 		_, err := generate(t, h, "length", req)
 		if diff := cmp.Diff(outcome{Code: codes.Aborted, Reason: "TRUNCATED", Domain: output, Action: fallback, Recoverable: true, Calls: 1}, observe(t, nil, err)); diff != "" {
 			t.Errorf("outcome (-want +got):\n%s", diff)
@@ -260,7 +225,7 @@ func TestTruncationDegradationChain(t *testing.T) {
 // violation, and counts an OUTPUT_SEMANTIC alert.
 func TestBusinessRuleHaltsAndAlerts(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,8 +235,11 @@ func TestBusinessRuleHaltsAndAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, harnessOptions{provider: rec, server: server.Options{
-		Cache: fb.NewMemory(fb.MemoryOptions{}), CacheBackend: "memory", Templates: templates, Metrics: metrics,
+	h := start(t, harnessOptions{provider: rec, set: func(o *server.Options) {
+		o.Cache = newMemoryCache(nil)
+		o.CacheBackend = "memory"
+		o.Templates = templates
+		o.Metrics = metrics
 	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "Payments API returned 503s in eu-west-1 from 09:12 to 09:40", TargetType: incident}
 	if _, err := generate(t, h, "", req); err != nil {
@@ -310,13 +278,15 @@ func TestProviderCallCap(t *testing.T) {
 		{"re-asks past a cap of 2", 2, "malformed,malformed,ok", 2},
 		{"retries past a cap of 2", 2, "rate_limit,rate_limit,ok", 2},
 		// Three generations of three transport attempts would be 9 calls.
-		{"default cap of 6", 0, "rate_limit,rate_limit,malformed,rate_limit,rate_limit,malformed,rate_limit,rate_limit,ok", 6},
+		{"default cap of 6", int(config.Default().GetServer().GetMaxProviderCalls()), "rate_limit,rate_limit,malformed,rate_limit,rate_limit,malformed,rate_limit,rate_limit,ok", 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recording{inner: synthetic.New(synthetic.WithRetryDelay(time.Millisecond))}
-			h := start(t, harnessOptions{provider: rec, server: server.Options{MaxProviderCalls: tt.cap}})
+			h := start(t, harnessOptions{provider: rec, set: func(o *server.Options) {
+				o.MaxProviderCalls = tt.cap
+			}})
 			_, err := generate(t, h, tt.plan, &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket})
 			if len(rec.requests) != tt.want {
 				t.Errorf("provider saw %d calls, want %d", len(rec.requests), tt.want)
@@ -376,19 +346,18 @@ func metricValue(f *dto.MetricFamily, labels map[string]string) (float64, bool) 
 // still reach an operator as an alert.
 func TestRouteFallbackAfterExhaustedRetriesAlerts(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { metrics.Shutdown(context.Background()) })
 	primary, backup := &recording{inner: synthetic.New()}, &recording{inner: synthetic.New()}
-	h := startRoutes(t, server.Options{
-		Metrics: metrics,
-		Routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{
-			routeEntry("primary", "synthetic-1", 0, primary),
-			routeEntry("backup", "synthetic-backup", 0, backup),
-		}}},
-	})
+	h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{
+		routeEntry("primary", "synthetic-1", 0, primary),
+		routeEntry("backup", "synthetic-backup", 0, backup),
+	}}}, set: func(o *server.Options) {
+		o.Metrics = metrics
+	}})
 	resp, err := generate(t, h, "unavailable,unavailable,unavailable", &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket})
 	if err != nil {
 		t.Fatalf("Generate: %v", err)

@@ -46,7 +46,7 @@ import (
 // The OpenTelemetry stats handler is installed beside the chain
 // (grpc.StatsHandler), so its spans cover all of it.
 func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
-	return []grpc.UnaryServerInterceptor{
+	return withoutNil(
 		s.logCalls,
 		s.countRejections,
 		s.retryPushback,
@@ -56,7 +56,19 @@ func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
 		s.authUnary,
 		s.admit,
 		s.validateRequests,
+	)
+}
+
+// withoutNil lists the interceptors that are on: a nil one (authentication
+// without tokens) is left out.
+func withoutNil[I grpc.UnaryServerInterceptor | grpc.StreamServerInterceptor](list ...I) []I {
+	out := list[:0]
+	for _, i := range list {
+		if i != nil {
+			out = append(out, i)
+		}
 	}
+	return out
 }
 
 // recovered is recovery's handler: a panic is a pipeline bug.
@@ -81,10 +93,7 @@ func (s *Server) validateRequests(ctx context.Context, req any, _ *grpc.UnarySer
 	if !errors.As(err, &ve) {
 		return nil, statusOf(classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "request validation could not run"))
 	}
-	f := classifier.FromValidation(err, nil)
-	f.Reason = guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST
-	f.Decision = classifier.Decide(f.Reason)
-	return nil, statusOf(f)
+	return nil, statusOf(classifier.FromValidation(err, nil).WithReason(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST))
 }
 
 // callLog is what a handler adds to its call's log line.

@@ -26,7 +26,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/prototext"
 
-	fallbackcache "github.com/guardgen/guardgen/fallback"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/openai"
@@ -146,20 +145,21 @@ func lineWith(text, s string) string {
 // logTraffic runs the representative traffic against servers logging to w.
 func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 	logger := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts := func() server.Options {
-		return server.Options{
-			Logger:         logger,
-			LogRawPayloads: payloads,
-			PreviewLength:  120,
-			MaxPromptBytes: 2048,
-			Auth:           server.Auth{Tokens: []string{callerToken}, OpenHealthAndReflection: true},
-			Cache:          fallbackcache.NewMemory(fallbackcache.MemoryOptions{}),
-			CacheBackend:   "memory",
-			// Logger nil: alerts go to slog.Default(), which is scanned too.
-			Alerter: telemetry.NewAlerter(telemetry.AlertOptions{Thresholds: map[guardgenv1.FailureDomain]int{
-				infra: 1, input: 1, output: 1, pipeline: 1,
-			}}),
+	opts := func(o *server.Options) {
+		o.Logger = logger
+		o.LogRawPayloads = payloads
+		o.PreviewLength = 120
+		o.MaxPromptBytes = 2048
+		o.Auth = server.Auth{Tokens: []string{callerToken}, OpenHealthAndReflection: true}
+		o.Cache, o.CacheBackend = newMemoryCache(nil), "memory"
+		// Logger nil: alerts go to slog.Default(), which is scanned too.
+		alerter, err := telemetry.NewAlerter(telemetry.AlertOptions{Thresholds: map[guardgenv1.FailureDomain]int{
+			infra: 1, input: 1, output: 1, pipeline: 1,
+		}, Window: time.Minute})
+		if err != nil {
+			t.Fatal(err)
 		}
+		o.Alerter = alerter
 	}
 	authed := func() context.Context {
 		return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+callerToken)
@@ -178,7 +178,7 @@ func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 	}
 
 	t.Run("synthetic", func(t *testing.T) {
-		h := start(t, harnessOptions{server: opts()})
+		h := start(t, harnessOptions{set: opts})
 		plans := []string{"", "rate_limit,ok", "unavailable,unavailable,unavailable", "malformed,malformed,malformed", "schema,schema"}
 		plans = append(plans, synthetic.Faults()...)
 		for _, plan := range plans {
@@ -214,7 +214,7 @@ func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 	})
 
 	t.Run("panic", func(t *testing.T) {
-		h := start(t, harnessOptions{provider: panicky{}, server: opts()})
+		h := start(t, harnessOptions{provider: panicky{}, set: opts})
 		if err := call(h, authed(), "", req()); status.Code(err) != codes.Internal {
 			t.Errorf("panicking provider: %v, want Internal", err)
 		}
@@ -223,12 +223,12 @@ func logTraffic(t *testing.T, w *lockedBuffer, payloads bool) {
 	t.Run("openai", func(t *testing.T) {
 		up := openaitest.New()
 		t.Cleanup(up.Close)
-		p, err := openai.New(openai.Options{BaseURL: up.URL(), APIKey: testAPIKey, Model: "gpt-4o-mini"})
+		p, err := openai.New(openai.Options{BaseURL: up.URL(), APIKey: testAPIKey, Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = p.Close() })
-		h := start(t, harnessOptions{provider: p, server: opts()})
+		h := start(t, harnessOptions{provider: p, set: opts})
 
 		echo := "Incorrect API key provided: " + testAPIKey + ". Your prompt was: " + canaryPrompt
 		steps := []struct {
@@ -311,10 +311,10 @@ func TestLogRawPayloadsArePreviews(t *testing.T) {
 	// oncall_email is debug_redact in IncidentReport; the output fails
 	// validation, so the logged output is the last one received.
 	provider := fixedOutput{content: `{"title":"x","oncallEmail":"oncall-canary@example.com","severity":"SEVERITY_HIGH"}`}
-	h := start(t, harnessOptions{provider: provider, server: server.Options{
-		Logger:         slog.New(slog.NewJSONHandler(&buf, nil)),
-		LogRawPayloads: true,
-		PreviewLength:  40,
+	h := start(t, harnessOptions{provider: provider, set: func(o *server.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+		o.LogRawPayloads = true
+		o.PreviewLength = 40
 	}})
 	prompt := strings.Repeat("0123456789", 10)
 	_, err := generate(t, h, "", &guardgenv1.GenerateRequest{Prompt: prompt, TargetType: "guardgen.examples.v1.IncidentReport"})

@@ -14,7 +14,8 @@ import (
 // observe records one Generate's outcome: the request metrics, the domain's
 // sliding-window alert, and an immediate alert for ALERT_AND_DEGRADE
 // failures (retries exhausted, breaker open, business rule, pipeline bug),
-// which the decision matrix says must reach an operator.
+// which the decision matrix says must reach an operator, and for every
+// failure of a domain the configuration routes to alert_and_degrade.
 func (s *Server) observe(ctx context.Context, target *schema.Target, resp *guardgenv1.GenerateResponse, f *classifier.Failure, latency time.Duration) {
 	outcome := outcomeOf(resp)
 	var domain, action, reason = guardgenv1.FailureDomain(0), guardgenv1.RecoveryAction(0), guardgenv1.FailureReason(0)
@@ -41,7 +42,8 @@ func (s *Server) observe(ctx context.Context, target *schema.Target, resp *guard
 	if s.opts.Alerter != nil {
 		s.opts.Alerter.Observe(ctx, f.Domain, f.Reason)
 	}
-	if f.Action == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE {
+	if f.Action == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE ||
+		s.opts.DomainActions[f.Domain] == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE {
 		s.metrics.RecordAlert(ctx, f.Domain)
 		s.logger.LogAttrs(ctx, slog.LevelError, "alert",
 			slog.Bool("alert", true),

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -23,17 +22,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
+	"github.com/guardgen/guardgen/providers/openai/strictcheck"
 	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
@@ -66,61 +65,36 @@ type e2e struct {
 	up  []*upstream
 }
 
-func startOpenAI(t *testing.T, opts server.Options, entries ...e2eEntry) *e2e {
+// startOpenAI starts guardgen with one route whose entries are the openai
+// provider, each against an openaitest server of its own; set changes the
+// server options as in start.
+func startOpenAI(t *testing.T, set func(*server.Options), entries ...e2eEntry) *e2e {
 	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := &e2e{}
 	route := server.Route{Name: "default"}
 	for _, e := range entries {
 		srv := openaitest.New()
 		t.Cleanup(srv.Close)
-		p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini"})
+		p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-test-not-a-secret", Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = p.Close() })
-		chain := providers.NewChain(e.chain)
+		chain, err := providers.NewChain(e.chain)
+		if err != nil {
+			t.Fatal(err)
+		}
 		route.Entries = append(route.Entries, server.RouteEntry{
 			Provider:        e.chain.Provider,
-			Client:          providerv1.NewProviderServiceClient(providers.InProcess(p, chain.Interceptors()...)),
+			Client:          providerv1.NewProviderServiceClient(chain.InProcess(p)),
 			Model:           e.Model,
 			MaxOutputTokens: e.MaxOutputTokens,
 		})
 		h.up = append(h.up, &upstream{srv: srv, chain: chain})
 	}
-	opts.Resolver = resolver
-	opts.Routes = []server.Route{route}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
-	}
-	srv, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Cleanups run last-in first-out: the client and the server stop
 	// before the providers and the upstream servers close.
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	h.gen = guardgenv1.NewGenerationServiceClient(conn)
+	h.gen = start(t, harnessOptions{routes: []server.Route{route}, set: set}).gen
 	return h
 }
 
@@ -128,10 +102,9 @@ func startOpenAI(t *testing.T, opts server.Options, entries ...e2eEntry) *e2e {
 // anything but the waits themselves do not sleep for seconds; its
 // MaxDelay, the default's, lets RetryInfo hints be waited for.
 func quickChain(name string) providers.ChainOptions {
-	return providers.ChainOptions{
-		Provider: name,
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
-	}
+	opts := apptest.ChainOptions(name)
+	opts.Policy.BaseDelay, opts.Policy.Jitter = time.Millisecond, 0
+	return opts
 }
 
 func ticketRequest() *guardgenv1.GenerateRequest {
@@ -185,7 +158,7 @@ func failureFrom(t *testing.T, err error) failure {
 // than one second later, and the retry's 200 answers the call.
 func TestOpenAIRetryAfter(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	up.Enqueue(openaitest.RateLimited("1"), openaitest.Reply(validTicket))
 	resp, err := h.generate(t, 10*time.Second, ticketRequest())
@@ -226,21 +199,19 @@ func TestOpenAIRetriesExhausted(t *testing.T) {
 		draws atomic.Int32
 	)
 	frozen := time.Now() // an injected clock: only its agreement with the caller's deadline matters
-	opts := providers.ChainOptions{
-		Provider: "openai",
-		Policy:   providers.Policy{MaxAttempts: maxAttempts, BaseDelay: base, MaxDelay: time.Second, Jitter: jitter},
-		Now:      func() time.Time { return frozen },
-		Rand:     func() float64 { return randoms[int(draws.Add(1)-1)%len(randoms)] },
-		OnWait: func(retry uint, wait time.Duration) {
-			mu.Lock()
-			defer mu.Unlock()
-			if int(retry) != len(waits)+1 {
-				t.Errorf("OnWait(%d) after %d waits", retry, len(waits))
-			}
-			waits = append(waits, wait)
-		},
+	opts := quickChain("openai")
+	opts.Policy = providers.Policy{MaxAttempts: maxAttempts, BaseDelay: base, MaxDelay: time.Second, Jitter: jitter}
+	opts.Now = func() time.Time { return frozen }
+	opts.Rand = func() float64 { return randoms[int(draws.Add(1)-1)%len(randoms)] }
+	opts.OnWait = func(retry uint, wait time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if int(retry) != len(waits)+1 {
+			t.Errorf("OnWait(%d) after %d waits", retry, len(waits))
+		}
+		waits = append(waits, wait)
 	}
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: opts})
+	h := startOpenAI(t, nil, e2eEntry{chain: opts})
 	up := h.up[0].srv
 	up.SetDefault(openaitest.ServerError(503))
 	_, err := h.generate(t, 10*time.Second, ticketRequest())
@@ -280,7 +251,7 @@ func TestOpenAIRetriesExhausted(t *testing.T) {
 // RetryInfo, and sends nothing more upstream.
 func TestOpenAIRetryAfterPastDeadline(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	up.Enqueue(openaitest.RateLimited("10"), openaitest.Reply(validTicket))
 	const deadline = 3 * time.Second
@@ -309,7 +280,7 @@ func TestOpenAIRetryAfterPastDeadline(t *testing.T) {
 // provider's breaker.
 func TestOpenAIHangHitsDeadline(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	up := h.up[0].srv
 	up.Enqueue(openaitest.Step{Delay: 10 * time.Second, Content: validTicket})
 	const (
@@ -365,7 +336,7 @@ func TestOpenAIInputFailuresAreFinal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("primary")}, e2eEntry{chain: quickChain("fallback")})
+			h := startOpenAI(t, nil, e2eEntry{chain: quickChain("primary")}, e2eEntry{chain: quickChain("fallback")})
 			h.up[0].srv.Enqueue(tt.step)
 			h.up[1].srv.SetDefault(openaitest.Reply(validTicket))
 			_, err := h.generate(t, 10*time.Second, ticketRequest())
@@ -394,7 +365,9 @@ func TestOpenAISustainedOutage(t *testing.T) {
 	outage := func(t *testing.T, breaker providers.BreakerPolicy) (*e2e, []*guardgenv1.GenerateResponse) {
 		primary := quickChain("primary")
 		primary.Breaker = breaker
-		h := startOpenAI(t, server.Options{Logger: slog.New(slog.DiscardHandler)}, e2eEntry{chain: primary}, e2eEntry{chain: quickChain("fallback")})
+		h := startOpenAI(t, func(o *server.Options) {
+			o.Logger = slog.New(slog.DiscardHandler)
+		}, e2eEntry{chain: primary}, e2eEntry{chain: quickChain("fallback")})
 		h.up[0].srv.SetDefault(openaitest.ServerError(503))
 		h.up[1].srv.SetDefault(openaitest.Reply(validTicket))
 		resps := make([]*guardgenv1.GenerateResponse, 0, requests)
@@ -516,11 +489,11 @@ func TestOpenAISustainedOutage(t *testing.T) {
 
 // TestOpenAIRequestShape: every example target's schema reaches the
 // upstream in the documented Chat Completions shape: strict when it fits
-// OpenAI's strict subset (checked by CheckStrict, written from the
+// OpenAI's strict subset (checked by strictcheck.Check, written from the
 // documented rules), else unchanged with strict: false.
 func TestOpenAIRequestShape(t *testing.T) {
 	t.Parallel()
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +508,7 @@ func TestOpenAIRequestShape(t *testing.T) {
 			wantStrict := err == nil
 			switch {
 			case wantStrict:
-				if err := openai.CheckStrict(wantSchema); err != nil {
+				if err := strictcheck.Check(wantSchema); err != nil {
 					t.Errorf("Strict's output breaks the strict subset: %v", err)
 				}
 			case errors.Is(err, openai.ErrNotStrict):
@@ -546,7 +519,9 @@ func TestOpenAIRequestShape(t *testing.T) {
 				t.Fatalf("Strict: %v", err)
 			}
 
-			h := startOpenAI(t, server.Options{SemanticAttempts: 1},
+			h := startOpenAI(t, func(o *server.Options) {
+				o.SemanticAttempts = 1
+			},
 				e2eEntry{chain: quickChain("openai"), Model: "gpt-4o-mini-2024-07-18", MaxOutputTokens: 321})
 			_, _ = h.generate(t, 10*time.Second, &guardgenv1.GenerateRequest{Prompt: ticketPrompt, TargetType: name})
 			reqs := h.up[0].srv.Requests()

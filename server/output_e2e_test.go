@@ -98,7 +98,7 @@ func TestOpenAIOutputRepairs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+			h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 			h.up[0].srv.Enqueue(openaitest.Reply(tc.content))
 			resp, err := h.generate(t, 10*time.Second, &guardgenv1.GenerateRequest{Prompt: "Answer the question", TargetType: tc.target})
 			if err != nil {
@@ -149,7 +149,9 @@ func TestOpenAIStrictPerRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := startOpenAI(t, server.Options{StrictSchema: tc.configured}, e2eEntry{chain: quickChain("openai")})
+			h := startOpenAI(t, func(o *server.Options) {
+				o.StrictSchema = tc.configured
+			}, e2eEntry{chain: quickChain("openai")})
 			h.up[0].srv.SetDefault(openaitest.Reply(loose))
 			req := &guardgenv1.GenerateRequest{Prompt: ticketPrompt, TargetType: ticketType,
 				Options: &guardgenv1.GenerateOptions{StrictSchemaMode: tc.request}}

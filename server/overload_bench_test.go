@@ -24,23 +24,18 @@ package server_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
-	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/synthetic"
-	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
 
@@ -67,48 +62,16 @@ func (d *delayed) Complete(ctx context.Context, req *providerv1.CompleteRequest)
 	return d.inner.Complete(ctx, req)
 }
 
-// startBench is the harness's start for benchmarks (start takes a
-// *testing.T): a server on loopback with provider behind a chain, logging
-// nothing, and a client of it.
-func startBench(b *testing.B, provider providerv1.ProviderServiceServer, opts server.Options) guardgenv1.GenerationServiceClient {
+// startBench starts guardgen for a benchmark with provider behind the
+// harness's chain, logging nothing, and returns a client of it.
+func startBench(b *testing.B, provider providerv1.ProviderServiceServer, set func(*server.Options)) guardgenv1.GenerationServiceClient {
 	b.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	chain := providers.NewChain(providers.ChainOptions{
-		Provider: "synthetic",
-		Model:    "synthetic-1",
-		Breaker:  providers.BreakerPolicy{Disabled: true},
-		Budget:   providers.BudgetPolicy{Disabled: true},
-	})
-	client := providerv1.NewProviderServiceClient(providers.InProcess(provider, chain.Interceptors()...))
-	opts.Resolver = resolver
-	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
-	opts.Logger = slog.New(slog.DiscardHandler)
-	srv, err := server.New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			b.Errorf("Serve: %v", err)
+	return start(b, harnessOptions{provider: provider, set: func(o *server.Options) {
+		o.Logger = slog.New(slog.DiscardHandler)
+		if set != nil {
+			set(o)
 		}
-	})
-	return guardgenv1.NewGenerationServiceClient(conn)
+	}}).gen
 }
 
 // loadResult is what one load phase observed.
@@ -178,7 +141,7 @@ func BenchmarkOverload(b *testing.B) {
 		{"retry=immediate", 0},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			gen := startBench(b, &delayed{delay: overloadDelay, inner: synthetic.New()}, server.Options{MaxInFlight: overloadLimit})
+			gen := startBench(b, &delayed{delay: overloadDelay, inner: synthetic.New()}, func(o *server.Options) { o.MaxInFlight = overloadLimit })
 			load(gen, overloadLimit, overloadLimit, 0) // warm up connections and the target's validator
 			b.ResetTimer()
 			atN := load(gen, overloadLimit, b.N, bc.pause)
@@ -214,7 +177,9 @@ func reportOverload(b *testing.B, atN, at2N loadResult) {
 
 func BenchmarkShed(b *testing.B) {
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	gen := startBench(b, g, server.Options{MaxInFlight: 1})
+	gen := startBench(b, g, func(o *server.Options) {
+		o.MaxInFlight = 1
+	})
 	held := make(chan error, 1)
 	go func() {
 		_, err := gen.Generate(context.Background(), &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket})

@@ -18,13 +18,16 @@ import (
 // are counted by reason; a request that reached the provider is not.
 func TestRejectionsCountedByReason(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = metrics.Shutdown(context.Background()) })
 	const token = "test-token-not-a-secret"
-	h := start(t, harnessOptions{server: server.Options{Metrics: metrics, Auth: server.Auth{Tokens: []string{token}}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Metrics = metrics
+		o.Auth = server.Auth{Tokens: []string{token}}
+	}})
 	call := func(authed bool, plan string, req *guardgenv1.GenerateRequest) codes.Code {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()

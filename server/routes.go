@@ -99,29 +99,32 @@ func (s *Server) route(ctx context.Context, req *guardgenv1.GenerateRequest) (Ro
 // violation that names it.
 func requestFieldFailure(reason guardgenv1.FailureReason, ruleID, message string, path ...string) *classifier.Failure {
 	field := strings.Join(path, ".")
-	f := classifier.New(reason, "%s: %s", field, message)
-	f.Violations = []*validatepb.Violation{fieldViolation(path, ruleID, message)}
-	return f.With("field", field)
+	return classifier.New(reason, "%s: %s", field, message).
+		WithViolations([]*validatepb.Violation{fieldViolation(path, ruleID, message)}).
+		With("field", field)
 }
 
 // falls reports whether a provider failure moves a route to its next
-// entry: only when the provider itself is down. An input failure (a
-// refusal, a content filter, a bad request) never does: it must not be
-// laundered through another model.
-func falls(f *classifier.Failure) bool {
+// entry: only when the provider itself is down, and the configuration does
+// not route infrastructure failures to reject_and_fix (an answer from the
+// next entry is a degraded one). An input failure (a refusal, a content
+// filter, a bad request) never does: it must not be laundered through
+// another model.
+func (s *Server) falls(f *classifier.Failure) bool {
 	return f.Domain == guardgenv1.FailureDomain_FAILURE_DOMAIN_INFRASTRUCTURE &&
-		f.Action == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE
+		f.Action == guardgenv1.RecoveryAction_RECOVERY_ACTION_ALERT_AND_DEGRADE &&
+		s.opts.DomainActions[f.Domain] != guardgenv1.RecoveryAction_RECOVERY_ACTION_REJECT_AND_FIX
 }
 
 // complete asks the route's entries in order, moving on only as falls
 // allows. The request's model applies to the first entry; fallbacks use
 // their own.
-func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequest) (*providerv1.CompleteResponse, *classifier.Failure) {
+func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequest) (completion, *classifier.Failure) {
 	return g.completeFrom(ctx, preq, 0)
 }
 
 // completeFrom is complete starting at entry first.
-func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (*providerv1.CompleteResponse, *classifier.Failure) {
+func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (completion, *classifier.Failure) {
 	var last *classifier.Failure
 	for i := first; i < len(g.route.Entries); i++ {
 		e := g.route.Entries[i]
@@ -135,22 +138,21 @@ func (g *generation) completeFrom(ctx context.Context, preq *providerv1.Complete
 				req.Sampling.MaxOutputTokens = e.MaxOutputTokens
 			}
 		}
-		resp, err := e.Client.Complete(ctx, req)
-		if err == nil {
+		c, f := g.ask(ctx, e, req)
+		if f == nil {
 			if i > first {
 				g.fellBack = last
 				g.s.metrics.RecordFallback(ctx, "route")
 			}
-			return resp, nil
+			return c, nil
 		}
-		f := classifier.As(err)
 		if i > 0 {
-			f.With("fallback_from", g.route.Entries[i-1].Provider)
+			f = f.With("fallback_from", g.route.Entries[i-1].Provider)
 		}
-		if !falls(f) || ctx.Err() != nil {
-			return nil, f
+		if !g.s.falls(f) || ctx.Err() != nil {
+			return completion{}, f
 		}
 		last = f
 	}
-	return nil, last
+	return completion{}, last
 }

@@ -38,7 +38,7 @@ type semantics struct {
 // does not know, a path that names no field or an unknown route is an
 // error at start, not a surprise at the first request.
 func newSemantics(resolver *schema.Resolver, overrides map[string]semantic.Override, routes map[string]Route) (*semantics, error) {
-	verdicts, err := schema.NewResolver(schema.Options{CompiledIn: []protoreflect.FileDescriptor{guardgenv1.File_guardgen_v1_verdict_proto}})
+	verdicts, err := schema.NewResolver(schema.Options{CompiledIn: []protoreflect.FileDescriptor{guardgenv1.File_guardgen_v1_verdict_proto}, RequestTypesOff: true})
 	if err != nil {
 		return nil, fmt.Errorf("server: verdict target: %w", err)
 	}

@@ -21,8 +21,8 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/classifier"
-	fb "github.com/guardgen/guardgen/fallback"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
@@ -133,7 +133,10 @@ func TestLowConfidenceTwice(t *testing.T) {
 		t.Errorf("without a cache (-want +got):\n%s", diff)
 	}
 
-	cached := start(t, harnessOptions{server: server.Options{Cache: fb.NewMemory(fb.MemoryOptions{}), CacheBackend: "memory"}})
+	cached := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Cache = newMemoryCache(nil)
+		o.CacheBackend = "memory"
+	}})
 	if _, err := generate(t, cached, "", verifiedRequest()); err != nil { // the last valid result
 		t.Fatal(err)
 	}
@@ -222,7 +225,9 @@ func TestVerifyRejectIsReaskedWithTheReason(t *testing.T) {
 // sees the field and, cut to the preview length, the verifier's reason.
 func TestVerifyRejectTwiceFails(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{PreviewLength: 200}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.PreviewLength = 200
+	}})
 	_, err := generate(t, h, "ok,verify_reject,ok,verify_reject", verifiedRequest())
 	want := outcome{Code: codes.Aborted, Reason: "VERIFICATION_FAILED", Domain: output, Action: retry, Recoverable: true, Calls: 4}
 	if diff := cmp.Diff(want, observe(t, nil, err)); diff != "" {
@@ -240,7 +245,10 @@ func TestVerifyRejectTwiceFails(t *testing.T) {
 func TestVerificationRespectsTheCallCap(t *testing.T) {
 	t.Parallel()
 	rec := &recording{inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: rec, server: server.Options{MaxProviderCalls: 2, SemanticAttempts: 2}})
+	h := start(t, harnessOptions{provider: rec, set: func(o *server.Options) {
+		o.MaxProviderCalls = 2
+		o.SemanticAttempts = 2
+	}})
 	resp, err := generate(t, h, "schema,ok", verifiedRequest())
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -317,9 +325,11 @@ func TestReportConfidenceOnRequest(t *testing.T) {
 // type's options, and the configuration's per-type override over them.
 func TestDescribeTargetShowsSemantics(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{Semantics: map[string]semantic.Override{
-		ticket: {Fields: map[string]*guardgenv1.FieldSemantics{"category": {Critical: true, Verify: "Does the ticket concern this?"}}},
-	}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Semantics = map[string]semantic.Override{
+			ticket: {Fields: map[string]*guardgenv1.FieldSemantics{"category": {Critical: true, Verify: "Does the ticket concern this?"}}},
+		}
+	}})
 	ctx := t.Context()
 	tests := []struct {
 		target string
@@ -358,7 +368,9 @@ func TestSemanticsConfigErrors(t *testing.T) {
 		{"unknown route", map[string]semantic.Override{ticket: {VerifierRoute: "cheap"}}, `verifier route "cheap"`},
 	}
 	for _, tt := range tests {
-		_, err := server.New(server.Options{Resolver: newResolver(t), Routes: syntheticRoutes(), Semantics: tt.sem})
+		opts := apptest.ServerOptions()
+		opts.Resolver, opts.Routes, opts.Semantics = newResolver(t), syntheticRoutes(), tt.sem
+		_, err := server.New(opts)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error naming %s", tt.name, err, tt.want)
 		}
@@ -371,7 +383,7 @@ func TestSemanticsConfigErrors(t *testing.T) {
 // the server's verifier lane.
 func TestOpenAIConfidenceByHand(t *testing.T) {
 	t.Parallel()
-	h := startOpenAI(t, server.Options{}, e2eEntry{chain: quickChain("openai")})
+	h := startOpenAI(t, nil, e2eEntry{chain: quickChain("openai")})
 	srv := h.up[0].srv
 	srv.Enqueue(openaitest.Step{
 		Content: `{"category":"billing","priority":2,"summary":"Charged twice"}`,
@@ -411,7 +423,7 @@ func TestOpenAIConfidenceByHand(t *testing.T) {
 
 func newResolver(t *testing.T) *schema.Resolver {
 	t.Helper()
-	r, err := schema.NewResolver(schema.Options{})
+	r, err := schema.NewResolver(apptest.ResolverOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +432,7 @@ func newResolver(t *testing.T) *schema.Resolver {
 
 // syntheticRoutes is one route, "default", to the synthetic provider.
 func syntheticRoutes() []server.Route {
-	chain := providers.NewChain(providers.ChainOptions{Provider: "synthetic"})
+	chain := mustChain(apptest.ChainOptions("synthetic"))
 	client := providerv1.NewProviderServiceClient(providers.InProcess(synthetic.New(), chain.Interceptors()...))
 	return []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
 }
@@ -468,13 +480,12 @@ func TestVerifierRoute(t *testing.T) {
 	t.Parallel()
 	main := &recording{inner: synthetic.New()}
 	cheap := &recording{inner: synthetic.New()}
-	h := startRoutes(t, server.Options{
-		Routes: []server.Route{
-			{Name: "default", Entries: []server.RouteEntry{routeEntry("main", "big-model", 0, main)}},
-			{Name: "cheap", Entries: []server.RouteEntry{routeEntry("cheap", "small-model", 0, cheap)}},
-		},
-		Semantics: map[string]semantic.Override{verified: {VerifierRoute: "cheap"}},
-	})
+	h := start(t, harnessOptions{routes: []server.Route{
+		{Name: "default", Entries: []server.RouteEntry{routeEntry("main", "big-model", 0, main)}},
+		{Name: "cheap", Entries: []server.RouteEntry{routeEntry("cheap", "small-model", 0, cheap)}},
+	}, set: func(o *server.Options) {
+		o.Semantics = map[string]semantic.Override{verified: {VerifierRoute: "cheap"}}
+	}})
 	resp, err := generate(t, h, "", verifiedRequest())
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -493,12 +504,14 @@ func TestVerifierRoute(t *testing.T) {
 // target, and verifier checks in a counter by outcome.
 func TestConfidenceMetrics(t *testing.T) {
 	t.Parallel()
-	metrics, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = metrics.Shutdown(context.Background()) })
-	h := start(t, harnessOptions{server: server.Options{Metrics: metrics}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Metrics = metrics
+	}})
 	if _, err := generate(t, h, "low_confidence:summary", verifiedRequest()); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -26,8 +27,12 @@ import (
 	"github.com/guardgen/guardgen/telemetry"
 )
 
-// Options configure a Server. The zero value of every field but Resolver
-// and Provider means the default.
+// Options configure a Server. Every setting is used as given: the
+// defaults are config.Default's, the one place defaults live, and
+// app.ServerSettings turns a configuration into Options. New refuses a
+// limit of zero where zero would mean that nothing can be served. The
+// dependencies (Logger, TracerProvider, Propagator) default to the
+// process-wide ones when nil; Resolver and Routes are required.
 type Options struct {
 	// Resolver finds target types. Required.
 	Resolver *schema.Resolver
@@ -37,10 +42,10 @@ type Options struct {
 	// Logger receives one line per call; nil means slog.Default().
 	Logger *slog.Logger
 	// SemanticAttempts bounds generations per request (re-asks included);
-	// 0 means 3, the article's max_attempts.
+	// at least 1.
 	SemanticAttempts int
 	// MaxProviderCalls caps provider calls per request, transport retries,
-	// re-asks and fallbacks together; 0 means 6.
+	// re-asks and fallbacks together; at least 1.
 	MaxProviderCalls int
 	// PreviewLength bounds output previews in failures and logs, in runes;
 	// 0 leaves previews out.
@@ -53,6 +58,18 @@ type Options struct {
 	// StrictSchema makes unknown output fields failures instead of being
 	// dropped and reported.
 	StrictSchema bool
+	// StripFences lets extraction take the answer out of markdown fences
+	// and the prose around it (strip_markdown_fences). Off, an answer must
+	// be the JSON alone, and a wrapped one is MALFORMED_JSON.
+	StripFences bool
+	// DomainActions are the configuration's routing actions per failure
+	// domain: what a final failure of the domain comes to once its
+	// decision-matrix row's retries and re-asks are spent.
+	// REJECT_AND_FIX fails at once, without the degradation chain;
+	// ALERT_AND_DEGRADE runs the chain and alerts at once, whatever the
+	// alert threshold; RETRY_WITH_BACKOFF and FALLBACK_TO_CACHE run the
+	// chain. A domain that is absent follows its matrix rows alone.
+	DomainActions map[guardgenv1.FailureDomain]guardgenv1.RecoveryAction
 	// BusinessRules are validation rule ids treated as business rules
 	// (alert and halt) besides message-level CEL rules.
 	BusinessRules map[string]bool
@@ -64,11 +81,11 @@ type Options struct {
 	// names) that may be cleared when they alone fail validation
 	// (allow_partial_matches). Nil disables partial matches.
 	NonCriticalFields map[string]map[string]bool
-	// MaxOutputBytes bounds model output; 0 means extract's default (1 MiB).
+	// MaxOutputBytes bounds model output; at least 1.
 	MaxOutputBytes int
-	// MaxOutputValues bounds the JSON values in model output; 0 means
-	// extract's default (16384). Decoding and validation cost about the
-	// same per value, so this bounds their time where bytes do not.
+	// MaxOutputValues bounds the JSON values in model output; at least 1.
+	// Decoding and validation cost about the same per value, so this
+	// bounds their time where bytes do not.
 	MaxOutputValues int
 	// MaxPromptBytes bounds a request's prompt; 0 leaves only the request
 	// rules and the message size limit.
@@ -97,11 +114,10 @@ type Options struct {
 	// chain; nil disables it. CacheBackend names it in metrics.
 	Cache        fallback.Cache
 	CacheBackend string
-	// CacheTTL is how old a cached result may be (0 means
-	// fallback.DefaultTTL); MaxCacheEntryBytes bounds one (0 means
-	// fallback.DefaultMaxEntryBytes). A cached entry outside either is
-	// refused, as is one of another type, dated in the future, undecodable
-	// or invalid.
+	// CacheTTL is how old a cached result may be; MaxCacheEntryBytes
+	// bounds one. Both are required with a Cache. A cached entry outside
+	// either is refused, as is one of another type, dated in the future,
+	// undecodable or invalid.
 	CacheTTL           time.Duration
 	MaxCacheEntryBytes int
 	// CacheTenant scopes the cached results of callers guardgen cannot
@@ -133,15 +149,17 @@ type Options struct {
 	// ShedRetryAfter is the retry delay told to a caller shed at
 	// MaxInFlight (RetryInfo and grpc-retry-pushback-ms); 0 tells none.
 	ShedRetryAfter time.Duration
-	// MaxRecvBytes bounds a request message; 0 means 4 MiB (grpc's default).
+	// MaxRecvBytes bounds a request message; at least 1.
 	// A request up to twice this size is refused with a FailureDetail
 	// (REQUEST_TOO_LARGE); a larger one by grpc-go itself, before it is
 	// read, with a bare RESOURCE_EXHAUSTED.
 	MaxRecvBytes int
 	// MaxHeaderListBytes bounds the metadata of a call (the HTTP/2 header
-	// list as HPACK counts it); 0 means 16 KiB. The transport refuses a
+	// list as HPACK counts it); at least 1. The transport refuses a
 	// larger one before any handler runs.
 	MaxHeaderListBytes uint32
+	// HTTP serves REST, Connect and gRPC-Web on the same listener as gRPC.
+	HTTP HTTP
 	// ServerOptions are added to the grpc.Server's (TLS credentials).
 	ServerOptions []grpc.ServerOption
 }
@@ -159,17 +177,24 @@ type Server struct {
 	semantics        *semantics
 	requestValidator protovalidate.Validator
 	grpc             *grpc.Server
-	health           *health.Server
-	metrics          *telemetry.Metrics
-	tracer           trace.Tracer
-	auth             *authenticator
-	limiter          *limiter
-	inFlight         chan struct{}
-	codec            *requestCodec
+	// grpcHTTP serves the HTTP protocols (through ServeHTTP); nil when
+	// they are off.
+	grpcHTTP *grpc.Server
+	health   *health.Server
+	metrics  *telemetry.Metrics
+	tracer   trace.Tracer
+	// authUnary and authStream authenticate callers; nil without tokens.
+	authUnary  grpc.UnaryServerInterceptor
+	authStream grpc.StreamServerInterceptor
+	limiter    *limiter
+	inFlight   chan struct{}
+	codec      *requestCodec
 	// stopping is cancelled, with errShuttingDown as its cause, when the
 	// drain runs out on shutdown: every handler's context derives from it.
 	stopping     context.Context
 	stopHandlers context.CancelCauseFunc
+	// unaryChain is interceptors() as one, for GenerationService's streams.
+	unaryChain grpc.UnaryServerInterceptor
 }
 
 // New returns a Server ready to Serve.
@@ -185,20 +210,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.SemanticAttempts <= 0 {
-		opts.SemanticAttempts = 3
-	}
-	if opts.MaxProviderCalls <= 0 {
-		opts.MaxProviderCalls = 6
-	}
-	if opts.CacheTTL <= 0 {
-		opts.CacheTTL = fallback.DefaultTTL
-	}
-	if opts.MaxCacheEntryBytes <= 0 {
-		opts.MaxCacheEntryBytes = fallback.DefaultMaxEntryBytes
 	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},
@@ -215,7 +231,6 @@ func New(opts Options) (*Server, error) {
 		requestValidator: v,
 		health:           health.NewServer(),
 		metrics:          opts.Metrics,
-		auth:             newAuthenticator(opts.Auth),
 		limiter:          newLimiter(opts.RateLimit),
 	}
 	s.stopping, s.stopHandlers = context.WithCancelCause(context.Background())
@@ -226,43 +241,86 @@ func New(opts Options) (*Server, error) {
 		opts.Propagator = otel.GetTextMapPropagator()
 	}
 	s.tracer = opts.TracerProvider.Tracer("github.com/guardgen/guardgen/server")
+	s.authUnary, s.authStream = newAuthenticator(opts.Auth).interceptors()
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
-	if opts.MaxRecvBytes <= 0 {
-		opts.MaxRecvBytes = 4 << 20
-	}
-	if opts.MaxHeaderListBytes == 0 {
-		opts.MaxHeaderListBytes = 16 << 10
-	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
+	s.unaryChain = chainUnary(s.interceptors())
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
 		grpc.ChainUnaryInterceptor(s.interceptors()...),
-		grpc.ChainStreamInterceptor(s.endStreamOnShutdown, s.rejectUndecodableStream, s.authStream),
+		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.ForceServerCodecV2(s.codec),
 		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's
 		// own limit, which answers without one, is the backstop.
 		grpc.MaxRecvMsgSize(2 * opts.MaxRecvBytes),
 		grpc.MaxHeaderListSize(opts.MaxHeaderListBytes),
 		grpc.UnknownServiceHandler(unknownMethod),
-		// A call runs on one of these long-lived goroutines while one is
-		// free, instead of on a new goroutine whose stack grows again,
-		// through the interceptors, the attempt loop and the provider
-		// chain, on every call (about a tenth of the CPU of a synthetic
-		// call went to copying growing stacks). Past them, calls get their
-		// own goroutines as before.
-		grpc.NumStreamWorkers(streamWorkers),
 	}, opts.ServerOptions...)
-	s.grpc = grpc.NewServer(grpcOpts...)
-	guardgenv1.RegisterGenerationServiceServer(s.grpc, s)
-	guardgenv1.RegisterTargetServiceServer(s.grpc, s)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	// A call runs on one of these long-lived goroutines while one is free,
+	// instead of on a new goroutine whose stack grows again, through the
+	// interceptors, the attempt loop and the provider chain, on every call
+	// (about a tenth of the CPU of a synthetic call went to copying growing
+	// stacks). Past them, calls get their own goroutines as before. Calls
+	// that come through ServeHTTP run on the HTTP server's goroutines, so
+	// grpcHTTP has none. (grpc-go marks NumStreamWorkers experimental.)
+	s.grpc = s.newGRPC(append(slices.Clip(grpcOpts), grpc.NumStreamWorkers(streamWorkers)))
+	if opts.HTTP.Enabled {
+		// The HTTP protocols get a grpc.Server of their own, with the same
+		// services, interceptors and options: grpc-go's GracefulStop ends
+		// the calls it serves through ServeHTTP at once, so each side must
+		// be drained by its own server (see Serve).
+		s.grpcHTTP = s.newGRPC(grpcOpts)
+	}
 	for _, name := range []string{"", guardgenv1.GenerationService_ServiceDesc.ServiceName, guardgenv1.TargetService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	return s, nil
+}
+
+// check refuses limits under which nothing could be served. Zero is never
+// read as a default: a caller that means config.proto's defaults starts
+// from app.ServerSettings(config.Default()).
+func (o Options) check() error {
+	type limit struct {
+		name  string
+		value int
+	}
+	limits := []limit{
+		{"SemanticAttempts", o.SemanticAttempts},
+		{"MaxProviderCalls", o.MaxProviderCalls},
+		{"MaxOutputBytes", o.MaxOutputBytes},
+		{"MaxOutputValues", o.MaxOutputValues},
+		{"MaxRecvBytes", o.MaxRecvBytes},
+		{"MaxHeaderListBytes", int(o.MaxHeaderListBytes)},
+	}
+	if o.Cache != nil {
+		limits = append(limits, limit{"MaxCacheEntryBytes", o.MaxCacheEntryBytes})
+		if o.CacheTTL <= 0 {
+			return fmt.Errorf("server: Options.CacheTTL is %s; with a Cache it must be positive", o.CacheTTL)
+		}
+	}
+	if o.RateLimit.PerSecond > 0 {
+		limits = append(limits, limit{"RateLimit.Burst", o.RateLimit.Burst})
+	}
+	for _, l := range limits {
+		if l.value < 1 {
+			return fmt.Errorf("server: Options.%s is %d; it must be at least 1", l.name, l.value)
+		}
+	}
+	return nil
+}
+
+// newGRPC returns a grpc.Server with guardgen's services, health and
+// reflection registered.
+func (s *Server) newGRPC(opts []grpc.ServerOption) *grpc.Server {
+	g := grpc.NewServer(opts...)
+	guardgenv1.RegisterGenerationServiceServer(g, s)
+	guardgenv1.RegisterTargetServiceServer(g, s)
+	healthpb.RegisterHealthServer(g, s.health)
+	reflection.Register(g)
+	return g
 }
 
 // streamWorkers is the number of goroutines kept to run calls: enough for

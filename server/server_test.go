@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"context"
-	"log/slog"
-	"net"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +12,6 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"github.com/google/go-cmp/cmp"
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -30,9 +30,7 @@ import (
 	examplesv1 "github.com/guardgen/guardgen/gen/guardgen/examples/v1"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
-	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/providers/synthetic"
-	"github.com/guardgen/guardgen/schema"
 	"github.com/guardgen/guardgen/server"
 )
 
@@ -41,86 +39,6 @@ func TestMain(m *testing.M) {
 }
 
 const ticket = "guardgen.examples.v1.TicketClassification"
-
-// harness is a guardgen server on a loopback port and a client of it.
-type harness struct {
-	addr    string
-	gen     guardgenv1.GenerationServiceClient
-	targets guardgenv1.TargetServiceClient
-	health  healthpb.HealthClient
-	stop    func()
-}
-
-type harnessOptions struct {
-	provider providerv1.ProviderServiceServer
-	server   server.Options
-	// tracer, when set, makes both the server's and the chain's spans.
-	tracer trace.TracerProvider
-}
-
-func start(t *testing.T, ho harnessOptions) *harness {
-	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ho.provider == nil {
-		ho.provider = synthetic.New()
-	}
-	chain := providers.NewChain(providers.ChainOptions{
-		Provider: "synthetic",
-		Model:    "synthetic-1",
-		Policy:   providers.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Second},
-		// Parallel fault plans share this chain; the breaker and the budget
-		// have tests of their own.
-		Breaker: providers.BreakerPolicy{Disabled: true},
-		Budget:  providers.BudgetPolicy{Disabled: true},
-		Tracer:  chainTracer(ho.tracer),
-	})
-	opts := ho.server
-	opts.Resolver = resolver
-	opts.TracerProvider = ho.tracer
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
-	}
-	client := providerv1.NewProviderServiceClient(providers.InProcess(ho.provider, chain.Interceptors()...))
-	opts.Routes = []server.Route{{Name: "default", Entries: []server.RouteEntry{{Provider: "synthetic", Client: client}}}}
-	srv, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		conn.Close()
-	})
-	return &harness{
-		addr:    lis.Addr().String(),
-		gen:     guardgenv1.NewGenerationServiceClient(conn),
-		targets: guardgenv1.NewTargetServiceClient(conn),
-		health:  healthpb.NewHealthClient(conn),
-		stop:    stop,
-	}
-}
 
 func withFaults(ctx context.Context, plan string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, synthetic.FaultsMetadataKey, plan)
@@ -496,7 +414,10 @@ func (g *gate) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*
 func TestGracefulShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 10 * time.Second}})
+	h := start(t, harnessOptions{provider: g, set: func(o *server.Options) {
+		o.DrainDelay = 300 * time.Millisecond
+		o.ShutdownTimeout = 10 * time.Second
+	}})
 	ctx := context.Background()
 	if hc, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{Service: guardgenv1.GenerationService_ServiceDesc.ServiceName}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)
@@ -594,8 +515,8 @@ func TestTransportErrorsNeverReachPrompts(t *testing.T) {
 
 func TestPartialMatch(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{
-		NonCriticalFields: map[string]map[string]bool{"guardgen.examples.v1.TaskTree": {"estimate_minutes": true}},
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.NonCriticalFields = map[string]map[string]bool{"guardgen.examples.v1.TaskTree": {"estimate_minutes": true}}
 	}})
 	resp, err := generate(t, h, "schema", &guardgenv1.GenerateRequest{Prompt: "Plan the launch", TargetType: "guardgen.examples.v1.TaskTree"})
 	if err != nil {
@@ -612,7 +533,9 @@ func TestPartialMatch(t *testing.T) {
 
 func TestBearerAuth(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{Auth: server.Auth{Tokens: []string{"s3cret-token"}, OpenHealthAndReflection: true}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Auth = server.Auth{Tokens: []string{"s3cret-token"}, OpenHealthAndReflection: true}
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 	tests := []struct {
 		name   string
@@ -622,7 +545,9 @@ func TestBearerAuth(t *testing.T) {
 		{"missing", "", codes.Unauthenticated},
 		{"wrong", "Bearer nope", codes.Unauthenticated},
 		{"not bearer", "Basic czNjcmV0LXRva2Vu", codes.Unauthenticated},
+		{"no scheme", "s3cret-token", codes.Unauthenticated},
 		{"right", "Bearer s3cret-token", codes.OK},
+		{"scheme in lower case", "bearer s3cret-token", codes.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -642,9 +567,51 @@ func TestBearerAuth(t *testing.T) {
 	}
 }
 
+// TestBearerAuthStreams: streaming methods (server reflection here) need a
+// token too unless they are exempt, and the refusal carries its
+// FailureDetail.
+func TestBearerAuthStreams(t *testing.T) {
+	t.Parallel()
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.Auth = server.Auth{Subjects: map[string]string{"ops": "s3cret-token"}}
+	}})
+	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	reflect := func(ctx context.Context) error {
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+		if err != nil {
+			return err
+		}
+		// A refused stream may end before the request is sent (io.EOF);
+		// Recv then has the status.
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		_, err = stream.Recv()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = reflect(ctx)
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("reflection without a token: %v, want Unauthenticated", err)
+	}
+	if fd, info := failureOf(t, err); info.GetReason() != "UNAUTHENTICATED" || fd.GetDomain() != guardgenv1.FailureDomain_FAILURE_DOMAIN_INPUT_CONSTRAINT {
+		t.Errorf("failure = %v", fd)
+	}
+	if err := reflect(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer s3cret-token")); err != nil {
+		t.Errorf("reflection with the subject's token: %v", err)
+	}
+}
+
 func TestRateLimitAnswersWithRetryInfo(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{RateLimit: server.RateLimit{PerSecond: 0.5, Burst: 1}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.RateLimit = server.RateLimit{PerSecond: 0.5, Burst: 1}
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 	if _, err := generate(t, h, "", req); err != nil {
 		t.Fatalf("first request: %v", err)
@@ -671,7 +638,9 @@ func TestRateLimitAnswersWithRetryInfo(t *testing.T) {
 func TestInFlightLimitShedsAtOnce(t *testing.T) {
 	t.Parallel()
 	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{}), inner: synthetic.New()}
-	h := start(t, harnessOptions{provider: g, server: server.Options{MaxInFlight: 1}})
+	h := start(t, harnessOptions{provider: g, set: func(o *server.Options) {
+		o.MaxInFlight = 1
+	}})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 	done := make(chan error, 1)
 	go func() {
@@ -692,12 +661,4 @@ func TestInFlightLimitShedsAtOnce(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("admitted request failed: %v", err)
 	}
-}
-
-// chainTracer is the chain's tracer from tp; nil leaves the chain's default.
-func chainTracer(tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		return nil
-	}
-	return tp.Tracer("test")
 }

@@ -26,7 +26,9 @@ import (
 func TestServiceConfigHonoursPushback(t *testing.T) {
 	t.Parallel()
 	const perSecond = 4 // a token every 250 ms
-	h := start(t, harnessOptions{server: server.Options{RateLimit: server.RateLimit{PerSecond: perSecond, Burst: 1}}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.RateLimit = server.RateLimit{PerSecond: perSecond, Burst: 1}
+	}})
 	plain, retrying := dialBoth(t, h.addr)
 
 	var md metadata.MD

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -38,12 +39,38 @@ const (
 // returns at most stopGrace after that even if a handler ignores its
 // context (its goroutine is left to finish on its own; in a process about
 // to exit, that is the end of it).
+//
+// With Options.HTTP enabled, lis also serves REST, Connect and gRPC-Web
+// (see split), and their calls drain the same way.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	var sl *splitListener
+	if s.opts.HTTP.Enabled {
+		var err error
+		if sl, err = s.split(lis); err != nil {
+			lis.Close()
+			return err
+		}
+		lis = sl.grpc
+		sl.serve()
+	}
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(lis) }()
+	var httpFailed <-chan error
+	if sl != nil {
+		httpFailed = sl.served
+	}
 	select {
 	case err := <-served:
 		s.grpc.Stop() // ends the stream workers New started
+		if sl != nil {
+			sl.close()
+			s.grpcHTTP.Stop()
+		}
+		return err
+	case err := <-httpFailed:
+		sl.close()
+		s.grpcHTTP.Stop()
+		s.grpc.Stop()
 		return err
 	case <-ctx.Done():
 	}
@@ -55,7 +82,23 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	drained := make(chan struct{})
 	go func() {
-		s.grpc.GracefulStop()
+		if sl == nil {
+			s.grpc.GracefulStop()
+		} else {
+			// Both sides drain at once; HTTP connections still open
+			// answerGrace after the deadline are closed.
+			sl.stopAccepting()
+			httpCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(answerGrace))
+			httpDrained := make(chan struct{})
+			go func() {
+				sl.drain(httpCtx)
+				close(httpDrained)
+			}()
+			s.grpc.GracefulStop()
+			<-httpDrained
+			cancel()
+			s.grpcHTTP.Stop() // nothing left to serve: its calls came through sl.http
+		}
 		close(drained)
 	}()
 	timer := time.NewTimer(time.Until(deadline))
@@ -67,12 +110,15 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		s.stopHandlers(errShuttingDown)
 		if !within(drained, answerGrace) {
 			s.grpc.Stop() // closes connections; does not wait for handlers
+			if sl != nil {
+				sl.http.Close()
+			}
 			if !within(drained, stopGrace) {
 				s.logger.Error("handlers still running after the connections closed; not waiting for them")
 			}
 		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !closedBySplit(sl, err) {
 		return err
 	}
 	return nil
@@ -84,6 +130,16 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 // does the same, so Close after Serve is harmless.
 func (s *Server) Close() {
 	s.grpc.Stop()
+	if s.grpcHTTP != nil {
+		s.grpcHTTP.Stop()
+	}
+}
+
+// closedBySplit reports whether err is gRPC's Serve seeing the split's
+// listener closed by stopAccepting, which may happen before GracefulStop
+// tells it that the server is stopping.
+func closedBySplit(sl *splitListener, err error) bool {
+	return sl != nil && (errors.Is(err, cmux.ErrServerClosed) || errors.Is(err, cmux.ErrListenerClosed) || errors.Is(err, net.ErrClosed))
 }
 
 // within reports whether done closes within d.

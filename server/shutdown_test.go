@@ -49,13 +49,12 @@ func TestShutdownEndsStuckHandlers(t *testing.T) {
 	const shutdownTimeout = 500 * time.Millisecond
 	p := &blockingProvider{entered: make(chan string, 2), release: make(chan struct{})}
 	t.Cleanup(func() { close(p.release) }) // let the stuck goroutine end before goleak looks
-	h := startRoutes(t, server.Options{
+	h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("blocking", "m", 0, p)}}}, set: func(o *server.Options) {
 		// The stuck handler ends, and logs its call, only when the cleanup
 		// releases it, after the test: not into the test's output.
-		Logger:          slog.New(slog.DiscardHandler),
-		ShutdownTimeout: shutdownTimeout,
-		Routes:          []server.Route{{Name: "default", Entries: []server.RouteEntry{routeEntry("blocking", "m", 0, p)}}},
-	})
+		o.Logger = slog.New(slog.DiscardHandler)
+		o.ShutdownTimeout = shutdownTimeout
+	}})
 
 	type result struct {
 		prompt string
@@ -98,7 +97,10 @@ func TestShutdownEndsStuckHandlers(t *testing.T) {
 // drain delay are new calls refused.
 func TestDrainDelayShowsNotServingFirst(t *testing.T) {
 	t.Parallel()
-	h := start(t, harnessOptions{server: server.Options{DrainDelay: 2 * time.Second, ShutdownTimeout: 5 * time.Second}})
+	h := start(t, harnessOptions{set: func(o *server.Options) {
+		o.DrainDelay = 2 * time.Second
+		o.ShutdownTimeout = 5 * time.Second
+	}})
 	watchCtx, stopWatch := context.WithCancel(t.Context())
 	defer stopWatch()
 	watch, err := h.health.Watch(watchCtx, &healthpb.HealthCheckRequest{})

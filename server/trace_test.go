@@ -35,7 +35,7 @@ func TestSpansCarryGenAIAndFailureAttributes(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
 	t.Cleanup(func() { _ = tp.Shutdown(t.Context()) })
-	h := start(t, harnessOptions{tracer: tp, server: serverOptionsTraceErrors()})
+	h := start(t, harnessOptions{tracer: tp, set: func(o *server.Options) { o.TraceErrors = true }})
 	req := &guardgenv1.GenerateRequest{Prompt: "My invoice is wrong", TargetType: ticket}
 
 	t.Run("retried", func(t *testing.T) {
@@ -99,5 +99,3 @@ func TestSpansCarryGenAIAndFailureAttributes(t *testing.T) {
 		}
 	})
 }
-
-func serverOptionsTraceErrors() server.Options { return server.Options{TraceErrors: true} }

@@ -159,7 +159,7 @@ func (g *generation) askVerifier(ctx context.Context, preq *providerv1.CompleteR
 			return resp, nil
 		}
 		last = classifier.As(err)
-		if !falls(last) || ctx.Err() != nil {
+		if !g.s.falls(last) || ctx.Err() != nil {
 			return nil, last
 		}
 	}
@@ -230,7 +230,7 @@ func (g *generation) verificationFailed(rejected []semantic.Item, critical []str
 	f := semanticFailureOf(guardgenv1.FailureReason_FAILURE_REASON_VERIFICATION_FAILED, critical, problems,
 		"the verifier found critical fields not supported by the input: %s", strings.Join(critical, ", "))
 	if n := g.s.opts.PreviewLength; n > 0 && reason != "" {
-		f.With("verifier_reason", truncateRunes(reason, n))
+		f = f.With("verifier_reason", truncateRunes(reason, n))
 	}
 	return f
 }

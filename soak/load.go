@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
@@ -78,7 +79,10 @@ type result struct {
 
 // Run drives opts.Call at opts.Rate for opts.Duration and waits for every
 // call to return (at most Deadline + Grace after the last one started).
-// Cancelling ctx stops starting calls and cancels those in flight.
+// Cancelling ctx stops starting calls and cancels those in flight. It is
+// one function because the pacing loop, the outstanding-call slots and the
+// result collection share their state and their order of events; the
+// report is built from that state at the end.
 func Run(ctx context.Context, opts Options) *Report {
 	if opts.Grace <= 0 {
 		opts.Grace = 5 * time.Second
@@ -201,7 +205,7 @@ func classify(err error) (codes.Code, bool, string) {
 	}
 	for _, d := range st.Details() {
 		if fd, ok := d.(*guardgenv1.FailureDetail); ok {
-			return st.Code(), true, strings.TrimPrefix(fd.GetReason().String(), "FAILURE_REASON_")
+			return st.Code(), true, classifier.ReasonName(fd.GetReason())
 		}
 	}
 	return st.Code(), false, "(no detail)"

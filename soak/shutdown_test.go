@@ -38,16 +38,19 @@ server:
 `
 
 // TestShutdownUnderLoad sends SIGTERM to the real guardgen binary, with
-// its default drain delay, while hundreds of calls wait on a 2 s provider:
+// its default drain delay, while hundreds of calls wait on a 5 s provider:
 // none of them fails, health turns NOT_SERVING before any of them ends, a
 // new call is still served after the flip (the drain delay) and refused
 // only later (the listener closed), and the process exits cleanly within
 // its shutdown timeout.
 func TestShutdownUnderLoad(t *testing.T) {
 	const (
-		inFlight        = 600
-		minInFlight     = 500 // in flight when SIGTERM is sent
-		providerDelay   = 2 * time.Second
+		inFlight    = 600
+		minInFlight = 500 // in flight when SIGTERM is sent
+		// Long enough that the ramp-up below (600 calls, about a second on
+		// a loaded two-core machine) ends well before the first call
+		// could: every call is still waiting when SIGTERM arrives.
+		providerDelay   = 5 * time.Second
 		shutdownTimeout = 10 * time.Second
 		loadConns       = 4
 	)
@@ -156,7 +159,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	// A new call right after the flip is served: balancers are given the
 	// drain delay to notice. Later ones are refused: the listener closed.
 	newCall := func() error {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), providerDelay+5*time.Second)
 		defer cancel()
 		_, err := guardgenv1.NewGenerationServiceClient(dial()).Generate(ctx,
 			&guardgenv1.GenerateRequest{Prompt: prompts[0], TargetType: ticketType})

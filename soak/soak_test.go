@@ -83,7 +83,7 @@ server:
   # margin above the 0.1 s default absorbs scheduling delay so that what is
   # checked is guardgen's behaviour (it answers before the caller's
   # deadline), not the host's load.
-  deadline_margin_seconds: 0.3
+  deadline_margin_seconds: 1
   drain_delay_seconds: 0
 `
 

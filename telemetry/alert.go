@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -9,10 +10,6 @@ import (
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
-
-// DefaultAlertWindow is the sliding window of an Alerter when
-// AlertOptions.Window is not positive.
-const DefaultAlertWindow = time.Minute
 
 // maxWindowEvents bounds the failures an Alerter remembers per domain (or
 // the threshold, when larger). Past it the oldest are forgotten, so in a
@@ -25,7 +22,8 @@ type AlertOptions struct {
 	// raises an alert: the config's routing.<domain>.alert_threshold. A
 	// domain that is absent or has a threshold below 1 never alerts.
 	Thresholds map[guardgenv1.FailureDomain]int
-	// Window is the sliding window; not positive means DefaultAlertWindow.
+	// Window is the sliding window; positive whenever a threshold is set
+	// (config.Default's is a minute).
 	Window time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -64,8 +62,16 @@ type domainWindow struct {
 	mutedUntil time.Time
 }
 
-// NewAlerter returns an Alerter configured by opts.
-func NewAlerter(opts AlertOptions) *Alerter {
+// NewAlerter returns an Alerter configured by opts, or an error when a
+// threshold is set without a window to count it in.
+func NewAlerter(opts AlertOptions) (*Alerter, error) {
+	if opts.Window <= 0 {
+		for domain, n := range opts.Thresholds {
+			if n >= 1 {
+				return nil, fmt.Errorf("telemetry: alert threshold %d for %v needs a positive window, got %v", n, domain, opts.Window)
+			}
+		}
+	}
 	a := &Alerter{
 		thresholds: maps.Clone(opts.Thresholds),
 		window:     opts.Window,
@@ -74,16 +80,13 @@ func NewAlerter(opts AlertOptions) *Alerter {
 		metrics:    opts.Metrics,
 		domains:    make(map[guardgenv1.FailureDomain]*domainWindow),
 	}
-	if a.window <= 0 {
-		a.window = DefaultAlertWindow
-	}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
-	return a
+	return a, nil
 }
 
 // Observe records one failure of domain for reason and reports whether it

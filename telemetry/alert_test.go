@@ -117,9 +117,13 @@ func TestAlerterObserve(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := newClock()
-			a := telemetry.NewAlerter(telemetry.AlertOptions{
+			window := tt.window
+			if window == 0 {
+				window = time.Minute // config.Default's
+			}
+			a := newAlerter(t, telemetry.AlertOptions{
 				Thresholds: tt.thresholds,
-				Window:     tt.window,
+				Window:     window,
 				Now:        c.Now,
 				Logger:     slog.New(slog.DiscardHandler),
 			})
@@ -139,10 +143,11 @@ func TestAlerterObserve(t *testing.T) {
 func TestAlertEvent(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	m := newMetrics(t, telemetry.Options{NoRuntimeMetrics: true})
+	m := newMetrics(t, telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	c := newClock()
-	a := telemetry.NewAlerter(telemetry.AlertOptions{
+	a := newAlerter(t, telemetry.AlertOptions{
 		Thresholds: articleThresholds,
+		Window:     time.Minute,
 		Now:        c.Now,
 		Logger:     slog.New(slog.NewJSONHandler(&buf, nil)),
 		Metrics:    m,
@@ -182,8 +187,9 @@ func TestAlertEvent(t *testing.T) {
 func TestAlerterConcurrent(t *testing.T) {
 	t.Parallel()
 	var fired atomic.Int64
-	a := telemetry.NewAlerter(telemetry.AlertOptions{
+	a := newAlerter(t, telemetry.AlertOptions{
 		Thresholds: articleThresholds,
+		Window:     time.Minute,
 		Now:        newClock().Now,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -210,5 +216,26 @@ func TestNilAlerter(t *testing.T) {
 	var a *telemetry.Alerter
 	if a.Observe(t.Context(), logic, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL) {
 		t.Error("nil Alerter fired")
+	}
+}
+
+func newAlerter(t *testing.T, opts telemetry.AlertOptions) *telemetry.Alerter {
+	t.Helper()
+	a, err := telemetry.NewAlerter(opts)
+	if err != nil {
+		t.Fatalf("NewAlerter: %v", err)
+	}
+	return a
+}
+
+// TestAlerterNeedsAWindow: a threshold without a window is an error, not
+// a default window; without thresholds no window is needed.
+func TestAlerterNeedsAWindow(t *testing.T) {
+	t.Parallel()
+	if _, err := telemetry.NewAlerter(telemetry.AlertOptions{Thresholds: articleThresholds}); err == nil {
+		t.Error("NewAlerter with thresholds and no window succeeded")
+	}
+	if _, err := telemetry.NewAlerter(telemetry.AlertOptions{}); err != nil {
+		t.Errorf("NewAlerter without thresholds: %v", err)
 	}
 }

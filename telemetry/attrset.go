@@ -35,6 +35,8 @@ const (
 	useCost
 	useGenAIDuration
 	useGenAITokens
+	useFirstPartial
+	usePartials
 )
 
 // attrSets caches metric options with pre-built attribute sets: building a

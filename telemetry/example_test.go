@@ -24,11 +24,15 @@ func ExampleAlerter() {
 			return a
 		},
 	}))
-	a := telemetry.NewAlerter(telemetry.AlertOptions{
+	a, err := telemetry.NewAlerter(telemetry.AlertOptions{
 		Thresholds: map[guardgenv1.FailureDomain]int{guardgenv1.FailureDomain_FAILURE_DOMAIN_INFRASTRUCTURE: 3},
+		Window:     time.Minute,
 		Now:        func() time.Time { return now },
 		Logger:     logger,
 	})
+	if err != nil {
+		panic(err)
+	}
 	for range 4 {
 		now = now.Add(5 * time.Second)
 		a.Observe(context.Background(), guardgenv1.FailureDomain_FAILURE_DOMAIN_INFRASTRUCTURE,
@@ -39,7 +43,7 @@ func ExampleAlerter() {
 }
 
 func ExampleMetrics() {
-	m, err := telemetry.NewMetrics(telemetry.Options{NoRuntimeMetrics: true})
+	m, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	if err != nil {
 		panic(err)
 	}

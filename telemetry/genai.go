@@ -1,8 +1,6 @@
 package telemetry
 
 import (
-	"strings"
-
 	"go.opentelemetry.io/otel/attribute"
 	// The semantic conventions guardgen follows: v1.41.0, the newest
 	// semconv package of go.opentelemetry.io/otel v1.47.0 (the newest otel
@@ -12,6 +10,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/internal/protoenum"
 )
 
 // GenAISemconvVersion is the version of the OpenTelemetry semantic
@@ -144,5 +143,5 @@ func GenAIResponseAttributes(model, id, finishReason string, u *providerv1.Usage
 // FinishReasonName is the GenAI spelling of a finish reason: stop, length,
 // content_filter, refusal, tool_calls, other.
 func FinishReasonName(r providerv1.FinishReason) string {
-	return strings.ToLower(strings.TrimPrefix(r.String(), "FINISH_REASON_"))
+	return protoenum.Lower(r)
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/protoenum"
 )
 
 // Label values used where the real value is absent or over a bound.
@@ -39,7 +40,7 @@ var ErrInvalidPrefix = errors.New("telemetry: invalid metrics prefix")
 // dots into underscores ("llm.pipeline" → "llm_pipeline_").
 func metricPrefix(prefix string) (string, error) {
 	if prefix == "" {
-		return DefaultPrefix, nil
+		return "", fmt.Errorf("%w: empty", ErrInvalidPrefix)
 	}
 	var b strings.Builder
 	lastDot := true // drops leading dots
@@ -68,29 +69,28 @@ func metricPrefix(prefix string) (string, error) {
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
-// enumLabel is the name of an enum value with its prefix trimmed: "none"
-// for zero, "unknown" for a number the descriptor lacks (so a corrupt value
-// cannot mint a new series per number).
-func enumLabel(e protoreflect.Enum, prefix string) string {
+// enumLabel is the name of an enum value without its prefix
+// (protoenum.Name): "none" for zero, "unknown" for a number the descriptor
+// lacks (so a corrupt value cannot mint a new series per number).
+func enumLabel(e protoreflect.Enum) string {
 	n := e.Number()
 	if n == 0 {
 		return labelNone
 	}
-	v := e.Descriptor().Values().ByNumber(n)
-	if v == nil {
+	if e.Descriptor().Values().ByNumber(n) == nil {
 		return labelUnknown
 	}
-	return strings.TrimPrefix(string(v.Name()), prefix)
+	return protoenum.Name(e)
 }
 
 // DomainLabel is the label value of a failure domain, e.g. "OUTPUT_SEMANTIC".
-func DomainLabel(d guardgenv1.FailureDomain) string { return enumLabel(d, "FAILURE_DOMAIN_") }
+func DomainLabel(d guardgenv1.FailureDomain) string { return enumLabel(d) }
 
 // ActionLabel is the label value of a recovery action, e.g. "ALERT_AND_DEGRADE".
-func ActionLabel(a guardgenv1.RecoveryAction) string { return enumLabel(a, "RECOVERY_ACTION_") }
+func ActionLabel(a guardgenv1.RecoveryAction) string { return enumLabel(a) }
 
 // ReasonLabel is the label value of a failure reason, e.g. "RETRIES_EXHAUSTED".
-func ReasonLabel(r guardgenv1.FailureReason) string { return enumLabel(r, "FAILURE_REASON_") }
+func ReasonLabel(r guardgenv1.FailureReason) string { return enumLabel(r) }
 
 // codeLabels are the canonical upper-case gRPC code names, as in
 // google.rpc.Code; codes.Code.String spells them in CamelCase.

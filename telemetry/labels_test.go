@@ -16,7 +16,6 @@ func TestMetricPrefix(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
-		{"", "llm.pipeline"},
 		{"llm.pipeline", "llm.pipeline"},
 		{"guardgen", "guardgen"},
 		{".llm..pipeline.", "llm.pipeline"},
@@ -37,7 +36,7 @@ func TestMetricPrefix(t *testing.T) {
 
 func TestMetricPrefixInvalid(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{".", "...", "1abc", "_x", "-x", "ünï"} {
+	for _, in := range []string{"", ".", "...", "1abc", "_x", "-x", "ünï"} {
 		t.Run(in, func(t *testing.T) {
 			t.Parallel()
 			if _, err := metricPrefix(in); !errors.Is(err, ErrInvalidPrefix) {

@@ -17,10 +17,6 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 )
 
-// DefaultPrefix is the metrics prefix when Options.Prefix is empty: the
-// article's metrics_prefix, exposed as "llm_pipeline_*".
-const DefaultPrefix = "llm.pipeline"
-
 // DefaultMaxLabelValues is the distinct-value bound of each free-form label
 // when Options.MaxLabelValues is zero.
 const DefaultMaxLabelValues = 64
@@ -41,10 +37,11 @@ var ConfidenceBuckets = []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0
 // meterName is the instrumentation scope of guardgen's own instruments.
 const meterName = "github.com/guardgen/guardgen/telemetry"
 
-// Options configures NewMetrics; the zero value means the defaults.
+// Options configures NewMetrics. Prefix is required; the other zero
+// values mean the defaults below.
 type Options struct {
 	// Prefix starts every instrument name; dots become underscores in
-	// Prometheus. Empty means DefaultPrefix.
+	// Prometheus. Required: config.Default's is "llm.pipeline".
 	Prefix string
 	// MaxLabelValues bounds the distinct values of each free-form label
 	// (target, provider, model, backend); zero means DefaultMaxLabelValues.
@@ -99,6 +96,7 @@ type Metrics struct {
 	verifications    metric.Int64Counter
 	cost             metric.Float64Counter
 	rejected         metric.Int64Counter
+	streams          streamInstruments
 	genaiDuration    genaiconv.ClientOperationDuration
 	genaiTokens      genaiconv.ClientTokenUsage
 }
@@ -226,6 +224,8 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 	errs = append(errs, err)
 	m.rejected = counter("requests.rejected", "{request}",
 		"Requests refused before any generation, by reason (invalid_argument, unknown_target, unauthenticated, rate_limit, overload).")
+	m.streams, err = newStreamInstruments(meter, name, buckets)
+	errs = append(errs, err)
 	// The GenAI semantic conventions' client metrics, under their own
 	// names (no prefix) and with the specification's buckets.
 	m.genaiDuration, err = genaiconv.NewClientOperationDuration(meter, metric.WithExplicitBucketBoundaries(GenAIDurationBuckets...))

@@ -48,8 +48,13 @@ var wantFamilies = []string{
 	"gen_ai_client_token_usage",
 }
 
+// newMetrics is NewMetrics with config.Default's prefix when opts has
+// none.
 func newMetrics(t *testing.T, opts telemetry.Options) *telemetry.Metrics {
 	t.Helper()
+	if opts.Prefix == "" {
+		opts.Prefix = "llm.pipeline"
+	}
 	m, err := telemetry.NewMetrics(opts)
 	if err != nil {
 		t.Fatalf("NewMetrics: %v", err)
@@ -185,7 +190,7 @@ func checkMetricsWithPromtool(t *testing.T, body []byte) {
 
 func TestRecordedValues(t *testing.T) {
 	t.Parallel()
-	m := newMetrics(t, telemetry.Options{NoRuntimeMetrics: true})
+	m := newMetrics(t, telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	recordOneOfEach(t.Context(), m)
 	families := parse(t, scrape(t, m.Handler()))
 
@@ -230,7 +235,7 @@ func TestRecordedValues(t *testing.T) {
 
 func TestLatencyBuckets(t *testing.T) {
 	t.Parallel()
-	m := newMetrics(t, telemetry.Options{NoRuntimeMetrics: true})
+	m := newMetrics(t, telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	m.RecordRequest(t.Context(), telemetry.Request{Target: "t", Duration: time.Millisecond})
 	f := parse(t, scrape(t, m.Handler()))["llm_pipeline_request_duration_seconds"]
 	var bounds []float64
@@ -307,7 +312,7 @@ func TestNilMetrics(t *testing.T) {
 // from MeterProvider appear in the same scrape.
 func TestMeterProviderSharesRegistry(t *testing.T) {
 	t.Parallel()
-	m := newMetrics(t, telemetry.Options{NoRuntimeMetrics: true})
+	m := newMetrics(t, telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
 	c, err := m.MeterProvider().Meter("other").Int64Counter("rpc.things")
 	if err != nil {
 		t.Fatal(err)

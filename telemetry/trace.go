@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,10 +14,6 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"google.golang.org/grpc/credentials"
 )
-
-// DefaultServiceName is the service.name resource attribute when
-// TraceOptions.ServiceName is empty.
-const DefaultServiceName = "guardgen"
 
 // TraceOptions configures NewTracerProvider; the zero value is a provider
 // that exports nothing.
@@ -33,8 +30,8 @@ type TraceOptions struct {
 	TLS *tls.Config
 	// Headers are sent with every export (for example a collector token).
 	Headers map[string]string
-	// ServiceName is the service.name resource attribute; empty means
-	// DefaultServiceName.
+	// ServiceName is the service.name resource attribute; required
+	// (config.Default's is "guardgen").
 	ServiceName string
 	// SampleRatio is the share of new traces recorded, 0–1; a trace the
 	// caller started keeps the caller's decision (a parent-based sampler).
@@ -55,7 +52,7 @@ type TraceOptions struct {
 func NewTracerProvider(ctx context.Context, opts TraceOptions) (*sdktrace.TracerProvider, error) {
 	name := opts.ServiceName
 	if name == "" {
-		name = DefaultServiceName
+		return nil, errors.New("telemetry: empty service name")
 	}
 	res, err := resource.Merge(resource.Default(),
 		resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name)))

@@ -17,7 +17,7 @@ import (
 func TestTracerProviderWithoutEndpoint(t *testing.T) {
 	t.Parallel()
 	rec := tracetest.NewSpanRecorder()
-	tp, err := telemetry.NewTracerProvider(t.Context(), telemetry.TraceOptions{
+	tp, err := telemetry.NewTracerProvider(t.Context(), telemetry.TraceOptions{ServiceName: "guardgen",
 		SampleRatio:    1,
 		SpanProcessors: []sdktrace.SpanProcessor{rec},
 	})
@@ -81,7 +81,7 @@ func TestSampleRatio(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tp, err := telemetry.NewTracerProvider(t.Context(), telemetry.TraceOptions{SampleRatio: tt.ratio})
+			tp, err := telemetry.NewTracerProvider(t.Context(), telemetry.TraceOptions{ServiceName: "guardgen", SampleRatio: tt.ratio})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,8 +104,8 @@ func TestTracerProviderWithEndpoint(t *testing.T) {
 		opts telemetry.TraceOptions
 	}{
 		{"host port insecure", telemetry.TraceOptions{OTLPEndpoint: "127.0.0.1:1", Insecure: true, ServiceName: "gg"}},
-		{"url", telemetry.TraceOptions{OTLPEndpoint: "http://127.0.0.1:1", Headers: map[string]string{"x-token": "t"}}},
-		{"tls", telemetry.TraceOptions{OTLPEndpoint: "collector.invalid:4317"}},
+		{"url", telemetry.TraceOptions{ServiceName: "guardgen", OTLPEndpoint: "http://127.0.0.1:1", Headers: map[string]string{"x-token": "t"}}},
+		{"tls", telemetry.TraceOptions{ServiceName: "guardgen", OTLPEndpoint: "collector.invalid:4317"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

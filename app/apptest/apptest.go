@@ -3,8 +3,6 @@
 package apptest
 
 import (
-	"context"
-	"net"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -46,21 +44,9 @@ func Start(t testing.TB, cfg *configv1.Config, opts app.Options) *Server {
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		a.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &Server{Addr: lis.Addr().String(), App: a}
+	t.Cleanup(func() { a.Close() }) // Serve closes it too; a failed Listen does not reach Serve
+	addr, _ := Serve(t, a)
+	return &Server{Addr: addr, App: a}
 }
 
 // Dial returns a client connection to s, closed when the test ends.

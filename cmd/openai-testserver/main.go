@@ -13,7 +13,12 @@
 //	 {"content": "{\"category\":\"billing\"}", "finish_reason": "length", "delay": "300ms"},
 //	 {"hang": true}, {"reset_connection": true}, {"truncate_body": true}, {"refusal": "no"},
 //	 {"content": "{\"priority\":3}", "logprobs": [{"token": "{\"priority\":", "logprob": -0.01},
-//	   {"token": "3", "logprob": -1.2}, {"token": "}", "logprob": 0}]}]
+//	   {"token": "3", "logprob": -1.2}, {"token": "}", "logprob": 0}]},
+//	 {"chunks": [{"content": "{\"category\":\"billing\","}, {"content": "\"priority\":3}", "delay": "500ms"}]}]
+//
+// A streaming request ("stream": true) gets a step's chunks as server-sent
+// events, each after its delay (without chunks, the content in one);
+// "break_stream" cuts the connection after them.
 //
 // Logprobs are sent only to requests that ask for them. Requests for
 // guardgen's verifier (a guardgen.v1.Verdict) get --verifier-content when it
@@ -102,6 +107,11 @@ type scriptStep struct {
 		Completion int64 `json:"completion_tokens"`
 		Total      int64 `json:"total_tokens"`
 	} `json:"usage"`
+	Chunks []struct {
+		Content string `json:"content"`
+		Delay   string `json:"delay"`
+	} `json:"chunks"`
+	BreakStream bool `json:"break_stream"`
 }
 
 func readScript(name string) ([]openaitest.Step, error) {
@@ -134,6 +144,16 @@ func readScript(name string) ([]openaitest.Step, error) {
 		if s.Usage != nil {
 			steps[i].Usage = &openaitest.Usage{PromptTokens: s.Usage.Prompt, CompletionTokens: s.Usage.Completion, TotalTokens: s.Usage.Total}
 		}
+		for j, c := range s.Chunks {
+			chunk := openaitest.Chunk{Content: c.Content}
+			if c.Delay != "" {
+				if chunk.Delay, err = time.ParseDuration(c.Delay); err != nil {
+					return nil, fmt.Errorf("%s: step %d: chunk %d: delay: %w", name, i, j, err)
+				}
+			}
+			steps[i].Chunks = append(steps[i].Chunks, chunk)
+		}
+		steps[i].BreakStream = s.BreakStream
 	}
 	return steps, nil
 }

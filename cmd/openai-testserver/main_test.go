@@ -17,7 +17,8 @@ func TestReadScript(t *testing.T) {
 	script := `[{"status":429,"headers":{"Retry-After":"2"},"error":{"message":"m","type":"requests","code":"rate_limit_exceeded"}},
 		{"content":"{}","finish_reason":"length","delay":"300ms","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}},
 		{"hang":true},{"reset_connection":true},{"truncate_body":true},
-		{"content":"{\"p\":3}","logprobs":[{"token":"{\"p\":","logprob":-0.5},{"token":"3}","logprob":-1}]}]`
+		{"content":"{\"p\":3}","logprobs":[{"token":"{\"p\":","logprob":-0.5},{"token":"3}","logprob":-1}]},
+		{"chunks":[{"content":"{\"p\":"},{"content":"3}","delay":"1s"}],"break_stream":true}]`
 	if err := os.WriteFile(name, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +31,7 @@ func TestReadScript(t *testing.T) {
 		{Content: "{}", FinishReason: "length", Delay: 300 * time.Millisecond, Usage: &openaitest.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}},
 		{Hang: true}, {ResetConnection: true}, {TruncateBody: true},
 		{Content: `{"p":3}`, Logprobs: []openaitest.Logprob{{Token: `{"p":`, Logprob: -0.5}, {Token: "3}", Logprob: -1}}},
+		{Chunks: []openaitest.Chunk{{Content: `{"p":`}, {Content: "3}", Delay: time.Second}}, BreakStream: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("readScript mismatch (-want +got):\n%s", diff)

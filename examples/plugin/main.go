@@ -33,6 +33,13 @@
 //     classifies them; a plug-in never retries on its own;
 //   - honour the call's context: guardgen's caller has a deadline.
 //
+// This plug-in does not implement CompleteStream: guardgen's
+// GenerateStream then asks it with Complete and streams the answer as one
+// chunk. A plug-in that streams implements CompleteStream too, sending
+// the model's text as it comes and the finish reason and usage last, and
+// stops when the call's context is cancelled: guardgen cancels it when a
+// complete field breaks its rule.
+//
 // This example's model is guardgen's built-in synthetic provider, which
 // answers with a valid instance of the requested JSON Schema and follows
 // the fault plan in the x-guardgen-synthetic-faults request metadata

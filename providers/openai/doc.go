@@ -14,8 +14,9 @@
 //
 // Output is constrained in one of three modes ([OutputMode]): Structured
 // Outputs with a strict JSON Schema (the default; [Strict] converts
-// guardgen's derived schema into OpenAI's strict subset and [CheckStrict]
-// checks that subset independently), JSON mode, or plain prompting.
+// guardgen's derived schema into OpenAI's strict subset, and the test
+// oracle in package strictcheck checks that subset independently), JSON
+// mode, or plain prompting.
 //
 // openai-go is the client: transport, authentication, base URL,
 // middleware and error statuses (*openai.Error). The request body is

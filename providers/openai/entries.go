@@ -3,6 +3,8 @@ package openai
 import (
 	"strconv"
 	"strings"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // maxEntriesDepth bounds how deep FromEntries follows the answer; guardgen
@@ -18,79 +20,75 @@ const maxEntriesDepth = 128
 // validator to judge; when a key repeats, its last entry wins, as in a JSON
 // object decoded by protojson's rules for duplicates it would not accept.
 func FromEntries(answer, schema []byte) ([]byte, []string) {
-	s, err := parseJSON(schema)
+	s, err := orderedjson.Parse(schema)
 	if err != nil {
 		return answer, nil
 	}
-	root, ok := s.(*object)
+	root, ok := s.(*orderedjson.Object)
 	if !ok {
 		return answer, nil
 	}
 	return fromEntries(answer, root)
 }
 
-func fromEntries(answer []byte, root *object) ([]byte, []string) {
-	v, err := parseJSON(answer)
+func fromEntries(answer []byte, root *orderedjson.Object) ([]byte, []string) {
+	v, err := orderedjson.Parse(answer)
 	if err != nil {
 		return answer, nil
 	}
 	u := unentries{root: root}
-	if d, ok := root.get("$defs"); ok {
-		u.defs, _ = d.(*object)
+	if d, ok := root.Get("$defs"); ok {
+		u.defs, _ = d.(*orderedjson.Object)
 	}
 	v = u.value(v, root, "", 0)
 	if len(u.paths) == 0 {
 		return answer, nil
 	}
-	out, err := marshalJSON(v)
-	if err != nil {
-		return answer, nil
-	}
-	return out, u.paths
+	return orderedjson.Append(nil, v), u.paths
 }
 
 // unentries walks an answer alongside its original schema.
 type unentries struct {
-	root, defs *object
+	root, defs *orderedjson.Object
 	paths      []string
 }
 
 func (u *unentries) value(v, schema any, ptr string, depth int) any {
-	s, ok := schema.(*object)
+	s, ok := schema.(*orderedjson.Object)
 	if !ok || depth > maxEntriesDepth || v == nil {
 		return v
 	}
-	if ref, ok := s.get("$ref"); ok {
+	if ref, ok := s.Get("$ref"); ok {
 		return u.value(v, u.resolve(ref), ptr, depth+1)
 	}
 	if isMap(s) {
-		valueSchema, _ := s.get("additionalProperties")
+		valueSchema, _ := s.Get("additionalProperties")
 		switch val := v.(type) {
 		case []any:
 			if obj, ok := u.entries(val, valueSchema, ptr, depth); ok {
 				u.paths = append(u.paths, pointerOrRoot(ptr))
 				return obj
 			}
-		case *object:
-			for _, k := range val.keys {
-				val.vals[k] = u.value(val.vals[k], valueSchema, ptr+"/"+pointerEscape(k), depth+1)
+		case *orderedjson.Object:
+			for _, k := range val.Keys() {
+				val.Set(k, u.value(val.Value(k), valueSchema, ptr+"/"+pointerEscape(k), depth+1))
 			}
 		}
 		return v
 	}
 	switch val := v.(type) {
-	case *object:
-		if props, ok := s.get("properties"); ok {
-			if p, ok := props.(*object); ok {
-				for _, k := range val.keys {
-					if ps, ok := p.get(k); ok {
-						val.vals[k] = u.value(val.vals[k], ps, ptr+"/"+pointerEscape(k), depth+1)
+	case *orderedjson.Object:
+		if props, ok := s.Get("properties"); ok {
+			if p, ok := props.(*orderedjson.Object); ok {
+				for _, k := range val.Keys() {
+					if ps, ok := p.Get(k); ok {
+						val.Set(k, u.value(val.Value(k), ps, ptr+"/"+pointerEscape(k), depth+1))
 					}
 				}
 			}
 		}
 	case []any:
-		if items, ok := s.get("items"); ok {
+		if items, ok := s.Get("items"); ok {
 			for i := range val {
 				val[i] = u.value(val[i], items, ptr+"/"+strconv.Itoa(i), depth+1)
 			}
@@ -98,7 +96,7 @@ func (u *unentries) value(v, schema any, ptr string, depth int) any {
 	}
 	// A branch whose shape does not fit the value leaves it as it is.
 	for _, key := range []string{"anyOf", "oneOf"} {
-		if branches, ok := s.get(key); ok {
+		if branches, ok := s.Get(key); ok {
 			list, _ := branches.([]any)
 			for _, b := range list {
 				v = u.value(v, b, ptr, depth+1)
@@ -110,23 +108,23 @@ func (u *unentries) value(v, schema any, ptr string, depth int) any {
 
 // entries turns a list of {"key", "value"} objects into an object, or
 // reports that list is not one.
-func (u *unentries) entries(list []any, valueSchema any, ptr string, depth int) (*object, bool) {
-	obj := newObject(len(list))
+func (u *unentries) entries(list []any, valueSchema any, ptr string, depth int) (*orderedjson.Object, bool) {
+	obj := orderedjson.New(len(list))
 	for _, e := range list {
-		eo, ok := e.(*object)
+		eo, ok := e.(*orderedjson.Object)
 		if !ok {
 			return nil, false
 		}
-		k, ok := eo.get("key")
+		k, ok := eo.Get("key")
 		key, isString := k.(string)
 		if !ok || !isString {
 			return nil, false
 		}
-		val, ok := eo.get("value")
+		val, ok := eo.Get("value")
 		if !ok {
 			return nil, false
 		}
-		obj.set(key, u.value(val, valueSchema, ptr+"/"+pointerEscape(key), depth+1))
+		obj.Set(key, u.value(val, valueSchema, ptr+"/"+pointerEscape(key), depth+1))
 	}
 	return obj, true
 }
@@ -142,7 +140,7 @@ func (u *unentries) resolve(ref any) any {
 	if !ok || u.defs == nil {
 		return nil
 	}
-	d, _ := u.defs.get(pointerUnescape(name))
+	d, _ := u.defs.Get(pointerUnescape(name))
 	return d
 }
 

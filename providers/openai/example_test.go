@@ -25,10 +25,8 @@ func ExampleStrict() {
 		panic(err)
 	}
 	fmt.Println(string(strict))
-	fmt.Println(openai.CheckStrict(strict))
 	// Output:
 	// {"type":"object","properties":{"summary":{"type":"string","description":"At most 500 characters."},"note":{"type":["string","null"]}},"required":["summary","note"],"additionalProperties":false}
-	// <nil>
 }
 
 func ExampleProvider_Complete() {
@@ -36,7 +34,7 @@ func ExampleProvider_Complete() {
 	defer srv.Close()
 	srv.Enqueue(openaitest.Reply(`{"category":"billing"}`), openaitest.RateLimited("2"))
 
-	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-example"})
+	p, err := openai.New(openai.Options{BaseURL: srv.URL(), APIKey: "sk-example", Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 	if err != nil {
 		panic(err)
 	}

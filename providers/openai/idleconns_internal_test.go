@@ -7,7 +7,7 @@ import "testing"
 func TestMaxIdleConns(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ set, want int }{{0, DefaultMaxIdleConns}, {5000, 5000}} {
-		p, err := New(Options{BaseURL: "http://127.0.0.1:1/v1", APIKey: "sk-test", MaxIdleConns: tt.set})
+		p, err := New(Options{BaseURL: "http://127.0.0.1:1/v1", APIKey: "sk-test", Model: "gpt-test", MaxResponseBytes: 1 << 20, MaxIdleConns: tt.set})
 		if err != nil {
 			t.Fatal(err)
 		}

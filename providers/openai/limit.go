@@ -8,10 +8,6 @@ import (
 	"github.com/openai/openai-go/v3/option"
 )
 
-// DefaultMaxResponseBytes bounds an upstream response body when
-// Options.MaxResponseBytes is zero.
-const DefaultMaxResponseBytes = 4 << 20
-
 // ReasonOutputTooLarge is the ErrorInfo reason of an upstream answer larger
 // than Options.MaxResponseBytes, with code RESOURCE_EXHAUSTED.
 const ReasonOutputTooLarge = "OUTPUT_TOO_LARGE"

@@ -16,7 +16,7 @@ func BenchmarkMapping(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := New(Options{})
+	p, err := New(Options{BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini", MaxResponseBytes: 4 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-// DefaultModel is the model used when neither Options nor the request name
-// one.
-const DefaultModel = "gpt-4o-mini"
-
 // OutputMode is how the provider asks the model for JSON.
 type OutputMode int
 
@@ -75,17 +71,18 @@ func (t TokenLimit) String() string {
 // Options.MaxIdleConns is zero.
 const DefaultMaxIdleConns = 1024
 
-// Options configure a Provider. The zero value talks to api.openai.com with
-// DefaultModel, strict Structured Outputs, no per-request timeout and no API
-// key.
+// Options configure a Provider. BaseURL, Model and MaxResponseBytes are
+// required (config.Default and config.ProviderModel and ProviderBaseURL
+// hold the defaults); the other zero values mean strict Structured
+// Outputs, no per-request timeout and no API key.
 type Options struct {
-	// BaseURL is the API root, e.g. https://api.openai.com/v1 (the default)
-	// or a compatible server's /v1 URL.
+	// BaseURL is the API root, e.g. https://api.openai.com/v1 or a
+	// compatible server's /v1 URL.
 	BaseURL string
 	// APIKey is the key itself, already read by the caller (OPENAI_API_KEY);
 	// it is sent as a Bearer token and never logged.
 	APIKey string
-	// Model is used when a request does not name one; "" means DefaultModel.
+	// Model is used when a request does not name one.
 	Model string
 	// Organization and Project set the OpenAI-Organization and
 	// OpenAI-Project headers when non-empty.
@@ -111,7 +108,7 @@ type Options struct {
 	MaxIdleConns int
 	// MaxResponseBytes bounds each upstream response body; a larger one is
 	// not read past the bound and fails with RESOURCE_EXHAUSTED and
-	// ErrorInfo reason OUTPUT_TOO_LARGE. 0 means DefaultMaxResponseBytes.
+	// ErrorInfo reason OUTPUT_TOO_LARGE. Positive.
 	MaxResponseBytes int64
 	// MaxOutputTokens is sent (in the TokenLimit field) when a request does
 	// not set its own; 0 leaves it to the model.
@@ -129,18 +126,14 @@ type Options struct {
 }
 
 // OptionsFromEnv returns Options from the standard OpenAI environment
-// variables: OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL (default
-// DefaultModel). getenv is os.Getenv in production; other variables the SDK
+// variables: OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL, each empty
+// when unset. getenv is os.Getenv in production; other variables the SDK
 // would read on its own (OPENAI_ORG_ID, ...) are deliberately not consulted,
 // so Options are the whole configuration.
 func OptionsFromEnv(getenv func(string) string) Options {
-	o := Options{
+	return Options{
 		APIKey:  getenv("OPENAI_API_KEY"),
 		BaseURL: getenv("OPENAI_BASE_URL"),
 		Model:   getenv("OPENAI_MODEL"),
 	}
-	if o.Model == "" {
-		o.Model = DefaultModel
-	}
-	return o
 }

@@ -4,19 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go.opentelemetry.io/otel/propagation"
 	"net/http"
 	"net/url"
 	"time"
 
 	openaisdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"go.opentelemetry.io/otel/propagation"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
-
-// DefaultBaseURL is the API root when Options.BaseURL is empty.
-const DefaultBaseURL = "https://api.openai.com/v1"
 
 // Provider is the OpenAI ProviderService. It is safe for concurrent use.
 type Provider struct {
@@ -37,12 +34,11 @@ type Provider struct {
 
 var _ providerv1.ProviderServiceServer = (*Provider)(nil)
 
-// New returns a Provider for opts. It does not contact the upstream.
+// New returns a Provider for opts. It does not contact the upstream. Its
+// length is option checks followed by the client's construction, each a
+// few lines, in the order Options lists them.
 func New(opts Options) (*Provider, error) {
 	base := opts.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", base)
@@ -60,11 +56,11 @@ func New(opts Options) (*Provider, error) {
 	if opts.Timeout < 0 {
 		return nil, errors.New("openai: negative timeout")
 	}
-	if opts.MaxResponseBytes < 0 {
-		return nil, errors.New("openai: negative response size limit")
+	if opts.MaxResponseBytes <= 0 {
+		return nil, fmt.Errorf("openai: the response size limit must be positive, got %d", opts.MaxResponseBytes)
 	}
-	if opts.MaxResponseBytes == 0 {
-		opts.MaxResponseBytes = DefaultMaxResponseBytes
+	if opts.Model == "" {
+		return nil, errors.New("openai: no model")
 	}
 	p := &Provider{
 		model:      opts.Model,
@@ -74,9 +70,6 @@ func New(opts Options) (*Provider, error) {
 		maxTokens:  opts.MaxOutputTokens,
 		now:        opts.Now,
 		targets:    newTargets(opts.Mode),
-	}
-	if p.model == "" {
-		p.model = DefaultModel
 	}
 	if p.now == nil {
 		p.now = time.Now

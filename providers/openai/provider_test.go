@@ -18,9 +18,11 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/guardgen/guardgen/config"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
+	"github.com/guardgen/guardgen/providers/openai/strictcheck"
 )
 
 const testKey = "sk-test-not-a-secret"
@@ -32,12 +34,26 @@ func start(t testing.TB, opts openai.Options) (*openai.Provider, *openaitest.Ser
 	t.Cleanup(srv.Close)
 	opts.BaseURL = srv.URL()
 	opts.APIKey = testKey
+	opts = withDefaults(opts)
 	p, err := openai.New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p, srv
+}
+
+// withDefaults fills the required options opts leaves zero with
+// config.Default's: the openai type's default model and the server's
+// response bound.
+func withDefaults(opts openai.Options) openai.Options {
+	if opts.Model == "" {
+		opts.Model = config.OpenAIModel
+	}
+	if opts.MaxResponseBytes == 0 {
+		opts.MaxResponseBytes = int64(config.Default().GetServer().GetMaxProviderResponseBytes())
+	}
+	return opts
 }
 
 func ticketSchema(t testing.TB) string {
@@ -268,7 +284,7 @@ func TestRequestShape(t *testing.T) {
 		t.Errorf("request body mismatch (-want +got):\n%s", diff)
 	}
 	sent, _ := json.Marshal(got.Body["response_format"].(map[string]any)["json_schema"].(map[string]any)["schema"])
-	if err := openai.CheckStrict(sent); err != nil {
+	if err := strictcheck.Check(sent); err != nil {
 		t.Errorf("sent schema breaks the strict subset: %v", err)
 	}
 	for header, want := range map[string]string{
@@ -570,19 +586,26 @@ func TestInvalidRequests(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	for _, opts := range []openai.Options{
-		{BaseURL: "not a url"},
-		{BaseURL: "ftp://example.com/v1"},
-		{Mode: openai.OutputMode(9)},
-		{Timeout: -time.Second},
+	valid := withDefaults(openai.Options{BaseURL: "https://api.openai.com/v1"})
+	for _, change := range []func(*openai.Options){
+		func(o *openai.Options) { o.BaseURL = "not a url" },
+		func(o *openai.Options) { o.BaseURL = "ftp://example.com/v1" },
+		func(o *openai.Options) { o.BaseURL = "" },
+		func(o *openai.Options) { o.Model = "" },
+		func(o *openai.Options) { o.MaxResponseBytes = 0 },
+		func(o *openai.Options) { o.Mode = openai.OutputMode(9) },
+		func(o *openai.Options) { o.Timeout = -time.Second },
 	} {
-		if _, err := openai.New(opts); err == nil {
+		opts := valid
+		change(&opts)
+		if p, err := openai.New(opts); err == nil {
+			_ = p.Close()
 			t.Errorf("New(%+v) = nil error", opts)
 		}
 	}
-	p, err := openai.New(openai.Options{})
+	p, err := openai.New(valid)
 	if err != nil {
-		t.Fatalf("New(zero Options) = %v", err)
+		t.Fatalf("New(%+v) = %v", valid, err)
 	}
 	_ = p.Close()
 }
@@ -591,7 +614,7 @@ func TestOptionsFromEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"OPENAI_API_KEY": "sk-1", "OPENAI_BASE_URL": "http://localhost:1/v1", "OPENAI_ORG_ID": "ignored"}
 	got := openai.OptionsFromEnv(func(k string) string { return env[k] })
-	want := openai.Options{APIKey: "sk-1", BaseURL: "http://localhost:1/v1", Model: "gpt-4o-mini"}
+	want := openai.Options{APIKey: "sk-1", BaseURL: "http://localhost:1/v1"} // no model: config.ProviderModel's
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b func() time.Time) bool { return a == nil && b == nil })); diff != "" {
 		t.Errorf("OptionsFromEnv mismatch (-want +got):\n%s", diff)
 	}

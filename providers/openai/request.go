@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // outgoing is one chat completion request as encoded, with what reading
@@ -19,7 +20,7 @@ type outgoing struct {
 	constraint *providerv1.Constraint
 	// entries is the original schema root when maps were sent as entry
 	// lists; the answer's entries are turned back into objects with it.
-	entries *object
+	entries *orderedjson.Object
 	// target is the output schema's prepared form, nil without a schema;
 	// an upstream rejection of its strict form is remembered there.
 	target *target
@@ -86,21 +87,21 @@ func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (o
 
 	b := make([]byte, 0, size)
 	b = append(b, `{"model":`...)
-	b = appendString(b, model)
+	b = orderedjson.AppendString(b, model)
 	b = append(b, `,"messages":[`...)
 	if instructions != "" {
 		// The instructions extend a leading system message, or come first
 		// as one of their own.
 		if first := messages[0]; first.GetRole() == providerv1.Role_ROLE_SYSTEM {
 			b = append(b, `{"role":"system","content":"`...)
-			b = appendEscaped(b, first.GetContent())
+			b = orderedjson.AppendEscaped(b, first.GetContent())
 			b = append(b, `\n\n`...)
-			b = appendEscaped(b, instructions)
+			b = orderedjson.AppendEscaped(b, instructions)
 			b = append(b, `"}`...)
 			messages = messages[1:]
 		} else {
 			b = append(b, `{"role":"system","content":`...)
-			b = appendString(b, instructions)
+			b = orderedjson.AppendString(b, instructions)
 			b = append(b, '}')
 		}
 		if len(messages) > 0 {
@@ -114,7 +115,7 @@ func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (o
 		b = append(b, `{"role":"`...)
 		b = append(b, roleNames[m.GetRole()]...)
 		b = append(b, `","content":`...)
-		b = appendString(b, m.GetContent())
+		b = orderedjson.AppendString(b, m.GetContent())
 		b = append(b, '}')
 	}
 	b = append(b, ']')

@@ -221,7 +221,12 @@ func providerOptions() map[string]Options {
 		for _, limit := range []TokenLimit{TokenLimitMaxCompletionTokens, TokenLimitMaxTokens, TokenLimitBoth} {
 			out[mode.String()+"/"+limit.String()] = Options{Mode: mode, TokenLimit: limit, MaxOutputTokens: 128, Model: "gpt-test"}
 		}
-		out[mode.String()+"/unbounded"] = Options{Mode: mode}
+		out[mode.String()+"/unbounded"] = Options{Mode: mode, Model: "gpt-4o-mini"}
+	}
+	// Never called: the requests are compared as built.
+	for name, o := range out {
+		o.BaseURL, o.MaxResponseBytes = "http://127.0.0.1:1/v1", 1<<20
+		out[name] = o
 	}
 	return out
 }
@@ -283,6 +288,17 @@ func TestRequestBodyMatchesSDK(t *testing.T) {
 					}
 					if diff := cmp.Diff(jsonValue(t, sdk), jsonValue(t, out.body)); diff != "" {
 						t.Errorf("body differs from the SDK's (-sdk +provider):\n%s\nbody: %s", diff, out.body)
+					}
+					// CompleteStream sends the same body asking for the usage
+					// at the end; the SDK adds "stream": true to either.
+					streamed := sdkParams(t, p, req, wantStrict)
+					streamed.StreamOptions = openaisdk.ChatCompletionStreamOptionsParam{IncludeUsage: openaisdk.Bool(true)}
+					sdkStream, err := streamed.MarshalJSON()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(jsonValue(t, sdkStream), jsonValue(t, streamBody(out.body))); diff != "" {
+						t.Errorf("stream body differs from the SDK's (-sdk +provider):\n%s", diff)
 					}
 					if got := out.constraint.GetStrict(); got != wantStrict {
 						t.Errorf("constraint.strict = %v, want %v", got, wantStrict)
@@ -368,7 +384,7 @@ func TestCompletionMatchesSDK(t *testing.T) {
 	for _, mode := range []OutputMode{ModeJSONSchema, ModeJSONObject, ModePrompt, ModeTools} {
 		srv := openaitest.New()
 		t.Cleanup(srv.Close)
-		p, err := New(Options{BaseURL: srv.URL(), APIKey: "sk-test", Mode: mode, MaxOutputTokens: 128, MaxResponseBytes: limit})
+		p, err := New(Options{BaseURL: srv.URL(), APIKey: "sk-test", Model: "gpt-4o-mini", Mode: mode, MaxOutputTokens: 128, MaxResponseBytes: limit})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,12 @@
 package openai
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // Limits of OpenAI's Structured Outputs strict mode, as its guide documents
@@ -30,7 +30,7 @@ const (
 	StrictLargeEnum = 250
 )
 
-// Sentinel errors of Strict and CheckStrict, matched with errors.Is.
+// Sentinel errors of Strict (and of the strictcheck test oracle), matched with errors.Is.
 var (
 	// ErrInvalidSchema: the input is not JSON or not a JSON Schema document.
 	ErrInvalidSchema = errors.New("openai: invalid JSON Schema")
@@ -129,11 +129,11 @@ func Strict(schema []byte) ([]byte, error) {
 
 // strict is Strict, also reporting whether a map was turned into entries.
 func strict(schema []byte) (out []byte, maps bool, err error) {
-	v, err := parseJSON(schema)
+	v, err := orderedjson.Parse(schema)
 	if err != nil {
 		return nil, false, schemaErr(ErrInvalidSchema, "", "not JSON: %v", err)
 	}
-	root, ok := v.(*object)
+	root, ok := v.(*orderedjson.Object)
 	if !ok {
 		if _, isBool := v.(bool); isBool {
 			return nil, false, schemaErr(ErrNotStrict, "", "a boolean schema is not an object")
@@ -141,28 +141,28 @@ func strict(schema []byte) (out []byte, maps bool, err error) {
 		return nil, false, schemaErr(ErrInvalidSchema, "", "the schema is a JSON %s, not an object", jsonKind(v))
 	}
 	c := converter{}
-	if d, ok := root.get("$defs"); ok {
-		if c.defs, ok = d.(*object); !ok {
+	if d, ok := root.Get("$defs"); ok {
+		if c.defs, ok = d.(*orderedjson.Object); !ok {
 			return nil, false, schemaErr(ErrInvalidSchema, "/$defs", "$defs is not an object")
 		}
 	}
-	if root.has("definitions") {
+	if root.Has("definitions") {
 		return nil, false, schemaErr(ErrNotStrict, "/definitions", "definitions is not supported; use $defs")
 	}
-	if ref, ok := root.get("$ref"); ok && ref != "#" {
+	if ref, ok := root.Get("$ref"); ok && ref != "#" {
 		// A root that only points at a definition: inline it, since strict
 		// mode wants the root itself to be an object.
 		def, err := c.resolve(ref, "/$ref")
 		if err != nil {
 			return nil, false, err
 		}
-		inlined := newObject(def.len())
-		for _, k := range def.keys {
-			inlined.set(k, def.vals[k])
+		inlined := orderedjson.New(def.Len())
+		for _, k := range def.Keys() {
+			inlined.Set(k, def.Value(k))
 		}
 		root = inlined
 	}
-	if oneOf, ok := root.get("oneOf"); root.has("anyOf") || ok && !isRequiredLists(oneOf) {
+	if oneOf, ok := root.Get("oneOf"); root.Has("anyOf") || ok && !isRequiredLists(oneOf) {
 		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object, not anyOf")
 	}
 	if isMap(root) {
@@ -172,37 +172,36 @@ func strict(schema []byte) (out []byte, maps bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	outRoot, ok := converted.(*object)
+	outRoot, ok := converted.(*orderedjson.Object)
 	if !ok {
 		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema")
 	}
-	if t, _ := outRoot.get("type"); t != "object" {
+	if t, _ := outRoot.Get("type"); t != "object" {
 		return nil, false, schemaErr(ErrNotStrict, "", "the root must be an object schema")
 	}
-	if c.defs != nil && c.defs.len() > 0 {
-		defs := newObject(c.defs.len())
-		for _, name := range c.defs.keys {
+	if c.defs != nil && c.defs.Len() > 0 {
+		defs := orderedjson.New(c.defs.Len())
+		for _, name := range c.defs.Keys() {
 			c.addString(name)
 			path := "/$defs/" + pointerEscape(name)
-			d, err := c.schema(c.defs.vals[name], path, 0, false)
+			d, err := c.schema(c.defs.Value(name), path, 0, false)
 			if err != nil {
 				return nil, false, err
 			}
-			defs.set(name, d)
+			defs.Set(name, d)
 		}
-		outRoot.set("$defs", defs)
+		outRoot.Set("$defs", defs)
 	}
 	if err := c.limits(); err != nil {
 		return nil, false, err
 	}
-	out, err = marshalJSON(outRoot)
-	return out, c.maps > 0, err
+	return orderedjson.Append(nil, outRoot), c.maps > 0, nil
 }
 
 // converter carries the root's definitions and the running totals that
 // strict-mode limits apply to.
 type converter struct {
-	defs       *object
+	defs       *orderedjson.Object
 	properties int
 	enumValues int
 	strings    int
@@ -225,7 +224,7 @@ func (c *converter) limits() error {
 }
 
 // resolve returns the definition ref points at.
-func (c *converter) resolve(ref any, path string) (*object, error) {
+func (c *converter) resolve(ref any, path string) (*orderedjson.Object, error) {
 	s, ok := ref.(string)
 	if !ok {
 		return nil, schemaErr(ErrInvalidSchema, path, "$ref is not a string")
@@ -235,10 +234,10 @@ func (c *converter) resolve(ref any, path string) (*object, error) {
 		return nil, schemaErr(ErrNotStrict, path, "$ref %q: only \"#\" and \"#/$defs/<name>\" are supported", s)
 	}
 	name = pointerUnescape(name)
-	if c.defs == nil || !c.defs.has(name) {
+	if c.defs == nil || !c.defs.Has(name) {
 		return nil, schemaErr(ErrInvalidSchema, path, "$ref %q: no such definition", s)
 	}
-	def, ok := c.defs.vals[name].(*object)
+	def, ok := c.defs.Value(name).(*orderedjson.Object)
 	if !ok {
 		return nil, schemaErr(ErrNotStrict, path, "$ref %q: the definition is not an object schema", s)
 	}
@@ -248,7 +247,7 @@ func (c *converter) resolve(ref any, path string) (*object, error) {
 // schema converts any schema value: only objects are schemas strict mode
 // accepts.
 func (c *converter) schema(v any, path string, level int, nullable bool) (any, error) {
-	o, ok := v.(*object)
+	o, ok := v.(*orderedjson.Object)
 	if !ok {
 		if b, isBool := v.(bool); isBool {
 			if b {
@@ -259,715 +258,4 @@ func (c *converter) schema(v any, path string, level int, nullable bool) (any, e
 		return nil, schemaErr(ErrInvalidSchema, path, "a schema is a JSON %s, not an object", jsonKind(v))
 	}
 	return c.node(o, path, level, nullable, false)
-}
-
-// Keyword classes.
-var (
-	// annotations carry no constraint; strict mode does not take them.
-	annotations = map[string]bool{
-		"$schema": true, "$id": true, "$comment": true, "$anchor": true, "title": true, "default": true,
-		"examples": true, "deprecated": true, "readOnly": true, "writeOnly": true, "contentMediaType": true,
-	}
-	// passThrough are constraints strict mode supports as they are.
-	passThrough = []string{
-		"minItems", "maxItems", "pattern", "minimum", "exclusiveMinimum",
-		"maximum", "exclusiveMaximum", "multipleOf",
-	}
-	// handled are the keywords node treats one by one.
-	handled = map[string]bool{
-		"$ref": true, "$defs": true, "type": true, "description": true, "enum": true, "const": true,
-		"anyOf": true, "oneOf": true, "properties": true, "required": true, "additionalProperties": true,
-		"propertyNames": true, "minProperties": true, "maxProperties": true, "items": true,
-		"format": true, "minLength": true, "maxLength": true, "contentEncoding": true, "uniqueItems": true,
-		"allOf": true,
-	}
-)
-
-// node converts one schema object. level is the object nesting level of the
-// enclosing object (0 outside any); nullable makes the result accept null.
-func (c *converter) node(o *object, path string, level int, nullable, root bool) (any, error) {
-	for _, k := range o.keys {
-		if !annotations[k] && !handled[k] && !slices.Contains(passThrough, k) {
-			return nil, schemaErr(ErrNotStrict, path, "keyword %q is not supported", k)
-		}
-	}
-	if o.has("$defs") && !root {
-		return nil, schemaErr(ErrNotStrict, path, "$defs is only supported at the root")
-	}
-	desc, err := optString(o, "description", path)
-	if err != nil {
-		return nil, err
-	}
-	var notes []string
-
-	if ref, ok := o.get("$ref"); ok {
-		for _, k := range o.keys {
-			if k != "$ref" && k != "description" && !annotations[k] {
-				return nil, schemaErr(ErrNotStrict, path, "$ref with sibling keyword %q", k)
-			}
-		}
-		if ref != "#" {
-			if _, err := c.resolve(ref, path+"/$ref"); err != nil {
-				return nil, err
-			}
-		}
-		out := newObject(1)
-		out.set("$ref", ref)
-		return wrap(out, desc, nullable), nil
-	}
-
-	types, err := c.types(o, path)
-	if err != nil {
-		return nil, err
-	}
-	isObject := slices.Contains(types, "object")
-	isArray := slices.Contains(types, "array")
-	if isObject && isMap(o) {
-		if nonNull := slices.DeleteFunc(slices.Clone(types), isNull); len(nonNull) > 1 {
-			return nil, schemaErr(ErrNotStrict, path, "a map that may also be another type")
-		}
-		return c.mapEntries(o, path, level, nullable || slices.Contains(types, "null"), desc)
-	}
-	if o.has("allOf") && !(isObject && isOneOfList(o)) {
-		return nil, schemaErr(ErrNotStrict, path, "allOf is supported only as a list of required-list oneOfs on an object")
-	}
-
-	out := newObject(o.len() + 3)
-
-	// enum and const: count them, and infer the type strict mode wants.
-	var enum []any
-	if e, ok := o.get("enum"); ok {
-		if enum, ok = e.([]any); !ok || len(enum) == 0 {
-			return nil, schemaErr(ErrInvalidSchema, path+"/enum", "enum is not a non-empty array")
-		}
-		if err := c.countEnum(enum, path+"/enum"); err != nil {
-			return nil, err
-		}
-		enum = slices.Clone(enum)
-	}
-	constVal, hasConst := o.get("const")
-	if s, ok := constVal.(string); ok {
-		c.addString(s)
-	}
-	if len(types) == 0 {
-		switch {
-		case enum != nil:
-			types = valueTypes(enum)
-		case hasConst:
-			types = valueTypes([]any{constVal})
-		}
-	}
-
-	// anyOf, or oneOf of schemas (not of required-lists), become anyOf.
-	branches, hasBranches := o.get("anyOf")
-	oneOf, hasOneOf := o.get("oneOf")
-	requiredOneOf := hasOneOf && isRequiredLists(oneOf)
-	if hasOneOf && !requiredOneOf {
-		if hasBranches {
-			return nil, schemaErr(ErrNotStrict, path, "both anyOf and oneOf")
-		}
-		branches, hasBranches = oneOf, true
-	}
-	if hasBranches && (len(types) > 0 || enum != nil || hasConst) {
-		distributed, err := distribute(o, branches, hasOneOf && !requiredOneOf, path)
-		if err != nil {
-			return nil, err
-		}
-		return c.node(distributed, path, level, nullable, false)
-	}
-	if nonNull := slices.DeleteFunc(slices.Clone(types), isNull); len(nonNull) > 1 {
-		if enum != nil || hasConst {
-			return nil, schemaErr(ErrNotStrict, path, "enum or const of several types")
-		}
-		return c.split(o, path, level, nullable || len(nonNull) < len(types), nonNull, desc)
-	}
-	if requiredOneOf && !isObject {
-		return nil, schemaErr(ErrNotStrict, path+"/oneOf", "a oneOf of required lists outside an object")
-	}
-
-	if hasBranches {
-		list, ok := branches.([]any)
-		if !ok || len(list) == 0 {
-			return nil, schemaErr(ErrInvalidSchema, path+"/anyOf", "anyOf is not a non-empty array")
-		}
-		conv := make([]any, 0, len(list)+1)
-		for i, b := range list {
-			cb, err := c.schema(b, fmt.Sprintf("%s/anyOf/%d", path, i), level, false)
-			if err != nil {
-				return nil, err
-			}
-			conv = append(conv, cb)
-		}
-		if nullable && !slices.ContainsFunc(conv, isNullSchema) {
-			conv = append(conv, nullSchema())
-		}
-		if desc != "" {
-			out.set("description", desc)
-		}
-		out.set("anyOf", conv)
-		return out, nil
-	}
-
-	if len(types) == 0 {
-		return nil, schemaErr(ErrNotStrict, path, "free-form value (no type, enum, const, anyOf or $ref)")
-	}
-
-	// Objects.
-	var props *object
-	if isObject {
-		level++
-		if level > MaxStrictDepth {
-			return nil, schemaErr(ErrTooLarge, path, "objects nested %d levels deep, more than %d", level, MaxStrictDepth)
-		}
-		props, notes, err = c.object(o, path, level, requiredOneOf, notes)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		for _, k := range []string{"properties", "additionalProperties", "required", "propertyNames"} {
-			if o.has(k) {
-				return nil, schemaErr(ErrNotStrict, path, "%q on a schema that is not an object", k)
-			}
-		}
-	}
-
-	// Arrays.
-	var items any
-	if isArray {
-		it, ok := o.get("items")
-		if !ok {
-			return nil, schemaErr(ErrNotStrict, path, "array without items (free-form items)")
-		}
-		if items, err = c.schema(it, path+"/items", level, false); err != nil {
-			return nil, err
-		}
-		if u, _ := o.get("uniqueItems"); u == true {
-			notes = append(notes, "Items must be unique.")
-		}
-	} else if o.has("items") {
-		return nil, schemaErr(ErrNotStrict, path, "items on a schema that is not an array")
-	}
-
-	// Strings.
-	format, err := optString(o, "format", path)
-	if err != nil {
-		return nil, err
-	}
-	if format != "" && !strictFormats[format] {
-		notes = append(notes, fmt.Sprintf("Format: %s.", format))
-		format = ""
-	}
-	if n := lengthNote(o); n != "" {
-		notes = append(notes, n)
-	}
-	if enc, _ := o.get("contentEncoding"); enc != nil {
-		notes = append(notes, fmt.Sprintf("Encoding: %v.", enc))
-	}
-
-	// Nullable: plain scalars get "null" in their type, as OpenAI's guide
-	// shows; objects, arrays, enums and consts are wrapped in anyOf with
-	// {"type": "null"}, which leaves their own keywords untouched.
-	wrapNull := false
-	if nullable && !slices.Contains(types, "null") {
-		if isObject || isArray || enum != nil || hasConst {
-			wrapNull = true
-		} else {
-			types = append(types, "null")
-		}
-	}
-
-	// Emit in a fixed order: type, description, values, shape, constraints.
-	if len(types) == 1 {
-		out.set("type", types[0])
-	} else {
-		out.set("type", types)
-	}
-	if d := joinNotes(desc, notes); d != "" && !wrapNull {
-		out.set("description", d)
-	}
-	if enum != nil {
-		out.set("enum", enum)
-	}
-	if hasConst {
-		out.set("const", constVal)
-	}
-	if props != nil {
-		out.set("properties", props)
-		out.set("required", slices.Clone(props.keys))
-		out.set("additionalProperties", false)
-	}
-	if items != nil {
-		out.set("items", items)
-	}
-	for _, k := range passThrough {
-		if v, ok := o.get(k); ok {
-			out.set(k, v)
-		}
-	}
-	if format != "" {
-		out.set("format", format)
-	}
-	if wrapNull {
-		return wrap(out, joinNotes(desc, notes), true), nil
-	}
-	return out, nil
-}
-
-// keywordKind says which type a keyword constrains; the others apply to
-// any type.
-var keywordKind = map[string]string{
-	"pattern": "string", "format": "string", "minLength": "string", "maxLength": "string", "contentEncoding": "string",
-	"minimum": "number", "maximum": "number", "exclusiveMinimum": "number", "exclusiveMaximum": "number", "multipleOf": "number",
-	"items": "array", "minItems": "array", "maxItems": "array", "uniqueItems": "array",
-	"properties": "object", "required": "object", "additionalProperties": "object", "propertyNames": "object",
-	"minProperties": "object", "maxProperties": "object", "oneOf": "object",
-}
-
-// split turns a multi-type schema such as {"type": ["integer", "string"]}
-// (protojson's int64) into anyOf with one branch per type, each with the
-// keywords that constrain it: OpenAI's guide only shows type lists of one
-// type and null.
-func (c *converter) split(o *object, path string, level int, nullable bool, types []string, desc string) (any, error) {
-	branches := make([]any, 0, len(types)+1)
-	for _, t := range types {
-		one := newObject(o.len())
-		for _, k := range o.keys {
-			kind, typed := keywordKind[k]
-			if k == "type" || k == "description" || typed && kind != t && (kind != "number" || t != "integer") {
-				continue
-			}
-			one.set(k, o.vals[k])
-		}
-		one.set("type", t)
-		b, err := c.node(one, path, level, false, false)
-		if err != nil {
-			return nil, err
-		}
-		branches = append(branches, b)
-	}
-	if nullable {
-		branches = append(branches, nullSchema())
-	}
-	out := newObject(2)
-	if desc != "" {
-		out.set("description", desc)
-	}
-	out.set("anyOf", branches)
-	return out, nil
-}
-
-func isNull(t string) bool { return t == "null" }
-
-// object converts properties, optional ones to nullable: the caller lists
-// every property in required.
-func (c *converter) object(o *object, path string, level int, requiredOneOf bool, notes []string) (*object, []string, error) {
-	var in *object
-	if p, ok := o.get("properties"); ok {
-		if in, ok = p.(*object); !ok {
-			return nil, nil, schemaErr(ErrInvalidSchema, path+"/properties", "properties is not an object")
-		}
-	}
-	switch ap, _ := o.get("additionalProperties"); ap {
-	case false:
-	case nil, true:
-		if in == nil {
-			return nil, nil, schemaErr(ErrNotStrict, path, "free-form object (no properties, additional properties allowed)")
-		}
-		// Extra keys were allowed only by omission; guardgen decodes
-		// proto messages, which have no extra keys.
-	default:
-		return nil, nil, schemaErr(ErrNotStrict, path+"/additionalProperties",
-			"a map (additionalProperties with a schema) cannot be strict: every strict object has additionalProperties false")
-	}
-	if n, ok := o.get("minProperties"); ok {
-		notes = append(notes, fmt.Sprintf("At least %v properties.", n))
-	}
-	if n, ok := o.get("maxProperties"); ok {
-		notes = append(notes, fmt.Sprintf("At most %v properties.", n))
-	}
-
-	was := map[string]bool{}
-	if r, ok := o.get("required"); ok {
-		list, ok := r.([]any)
-		if !ok {
-			return nil, nil, schemaErr(ErrInvalidSchema, path+"/required", "required is not an array")
-		}
-		for _, n := range list {
-			name, ok := n.(string)
-			if !ok || in == nil || !in.has(name) {
-				return nil, nil, schemaErr(ErrInvalidSchema, path+"/required", "required names %v, which is not a property", n)
-			}
-			was[name] = true
-		}
-	}
-
-	props := newObject(0)
-	if in != nil {
-		props = newObject(in.len())
-		for _, name := range in.keys {
-			c.properties++
-			c.addString(name)
-			p, err := c.schema(in.vals[name], path+"/properties/"+pointerEscape(name), level, !was[name])
-			if err != nil {
-				return nil, nil, err
-			}
-			props.set(name, p)
-		}
-	}
-	if requiredOneOf {
-		oneOf, _ := o.get("oneOf")
-		notes = append(notes, exactlyOneNote(oneOf))
-	}
-	if all, ok := o.get("allOf"); ok {
-		for _, item := range all.([]any) { // isOneOfList checked the shape
-			oneOf, _ := item.(*object).get("oneOf")
-			notes = append(notes, exactlyOneNote(oneOf))
-		}
-	}
-	return props, notes, nil
-}
-
-func exactlyOneNote(oneOf any) string {
-	return fmt.Sprintf("Exactly one of %s must be non-null; set the others to null.", strings.Join(oneOfNames(oneOf), ", "))
-}
-
-// isOneOfList reports whether o's allOf lists only oneOfs of required
-// lists: how guardgen writes a message with several proto oneofs.
-func isOneOfList(o *object) bool {
-	all, ok := o.get("allOf")
-	list, isList := all.([]any)
-	if !ok || !isList || len(list) == 0 {
-		return false
-	}
-	for _, item := range list {
-		io, ok := item.(*object)
-		if !ok || io.len() != 1 {
-			return false
-		}
-		oneOf, ok := io.get("oneOf")
-		if !ok || !isRequiredLists(oneOf) {
-			return false
-		}
-	}
-	return true
-}
-
-// isMap reports whether o is a map: an object whose additionalProperties
-// is a schema rather than a boolean.
-func isMap(o *object) bool {
-	ap, _ := o.get("additionalProperties")
-	_, ok := ap.(*object)
-	return ok
-}
-
-// mapEntries converts a map into an array of {"key", "value"} entries, which
-// strict mode can constrain; FromEntries reverses it on the answer.
-func (c *converter) mapEntries(o *object, path string, level int, nullable bool, desc string) (any, error) {
-	if o.has("properties") {
-		return nil, schemaErr(ErrNotStrict, path, "a map with fixed properties besides")
-	}
-	c.maps++
-	value, _ := o.get("additionalProperties")
-	key := newObject(4)
-	key.set("type", "string")
-	if pn, ok := o.get("propertyNames"); ok {
-		names, ok := pn.(*object)
-		if !ok {
-			return nil, schemaErr(ErrInvalidSchema, path+"/propertyNames", "propertyNames is not a schema object")
-		}
-		// Keys are strings in JSON whatever the proto key type; keep the
-		// keywords that constrain a string.
-		for _, k := range []string{"description", "pattern", "minLength", "maxLength", "format", "enum"} {
-			if v, ok := names.get(k); ok {
-				key.set(k, v)
-			}
-		}
-	}
-	entryProps := newObject(2)
-	entryProps.set("key", key)
-	entryProps.set("value", value)
-	entry := newObject(4)
-	entry.set("type", "object")
-	entry.set("properties", entryProps)
-	entry.set("required", []any{"key", "value"})
-	entry.set("additionalProperties", false)
-	list := newObject(5)
-	list.set("type", "array")
-	list.set("description", joinNotes(desc, []string{"A map, as a list of key/value entries with unique keys."}))
-	list.set("items", entry)
-	if n, ok := o.get("minProperties"); ok {
-		list.set("minItems", n)
-	}
-	if n, ok := o.get("maxProperties"); ok {
-		list.set("maxItems", n)
-	}
-	return c.node(list, path, level, nullable, false)
-}
-
-// distribute rewrites {k: v, ..., "anyOf": [b1, b2]} as {"anyOf": [{k: v,
-// ..., b1...}, {k: v, ..., b2...}]}: the same instances, in the form strict
-// mode takes (anyOf alone). A keyword both the branch and its siblings set
-// differently cannot be merged that way.
-func distribute(o *object, branches any, fromOneOf bool, path string) (*object, error) {
-	list, ok := branches.([]any)
-	if !ok || len(list) == 0 {
-		return nil, schemaErr(ErrInvalidSchema, path+"/anyOf", "anyOf is not a non-empty array")
-	}
-	branchKey := "anyOf"
-	if fromOneOf {
-		branchKey = "oneOf"
-	}
-	out := newObject(2)
-	merged := make([]any, 0, len(list))
-	for i, b := range list {
-		bo, ok := b.(*object)
-		if !ok {
-			return nil, schemaErr(ErrNotStrict, fmt.Sprintf("%s/%s/%d", path, branchKey, i), "a branch next to other keywords is not a schema object")
-		}
-		m := newObject(o.len() + bo.len())
-		for _, k := range o.keys {
-			if k != branchKey && k != "description" {
-				m.set(k, o.vals[k])
-			}
-		}
-		for _, k := range bo.keys {
-			if prev, ok := m.get(k); ok && fmt.Sprint(prev) != fmt.Sprint(bo.vals[k]) {
-				return nil, schemaErr(ErrNotStrict, fmt.Sprintf("%s/%s/%d", path, branchKey, i), "keyword %q set both in the branch and next to it", k)
-			}
-			m.set(k, bo.vals[k])
-		}
-		merged = append(merged, m)
-	}
-	if d, ok := o.get("description"); ok {
-		out.set("description", d)
-	}
-	out.set("anyOf", merged)
-	return out, nil
-}
-
-// types returns the schema's type keyword as a list.
-func (c *converter) types(o *object, path string) ([]string, error) {
-	t, ok := o.get("type")
-	if !ok {
-		if o.has("properties") || o.has("additionalProperties") {
-			return []string{"object"}, nil
-		}
-		if o.has("items") {
-			return []string{"array"}, nil
-		}
-		return nil, nil
-	}
-	var list []string
-	switch t := t.(type) {
-	case string:
-		list = []string{t}
-	case []any:
-		for _, e := range t {
-			s, ok := e.(string)
-			if !ok {
-				return nil, schemaErr(ErrInvalidSchema, path+"/type", "type lists a %s", jsonKind(e))
-			}
-			if !slices.Contains(list, s) {
-				list = append(list, s)
-			}
-		}
-	default:
-		return nil, schemaErr(ErrInvalidSchema, path+"/type", "type is a JSON %s", jsonKind(t))
-	}
-	if len(list) == 0 {
-		return nil, schemaErr(ErrInvalidSchema, path+"/type", "type is empty")
-	}
-	for _, s := range list {
-		switch s {
-		case "string", "number", "integer", "boolean", "object", "array", "null":
-		default:
-			return nil, schemaErr(ErrInvalidSchema, path+"/type", "unknown type %q", s)
-		}
-	}
-	return list, nil
-}
-
-// countEnum adds enum's values to the totals and checks the large-enum rule.
-func (c *converter) countEnum(enum []any, path string) error {
-	c.enumValues += len(enum)
-	strs, length := 0, 0
-	for _, v := range enum {
-		if s, ok := v.(string); ok {
-			strs++
-			length += utf8.RuneCountInString(s)
-		}
-	}
-	c.strings += length
-	if strs > StrictLargeEnum && length > MaxStrictLargeEnumLength {
-		return schemaErr(ErrTooLarge, path, "%d string values totalling %d characters, more than %d", strs, length, MaxStrictLargeEnumLength)
-	}
-	return nil
-}
-
-// isRequiredLists reports whether v is a oneOf whose branches only name
-// required properties: the JSON Schema form of a proto oneof.
-func isRequiredLists(v any) bool {
-	list, ok := v.([]any)
-	if !ok || len(list) == 0 {
-		return false
-	}
-	for _, b := range list {
-		o, ok := b.(*object)
-		if !ok || o.len() != 1 || !o.has("required") {
-			return false
-		}
-	}
-	return true
-}
-
-// oneOfNames returns the property names a oneOf of required-lists names.
-func oneOfNames(v any) []string {
-	list, _ := v.([]any)
-	names := make([]string, 0, len(list))
-	for _, b := range list {
-		req, _ := b.(*object).get("required")
-		r, _ := req.([]any)
-		for _, n := range r {
-			if s, ok := n.(string); ok {
-				names = append(names, s)
-			}
-		}
-	}
-	return names
-}
-
-// lengthNote restates minLength and maxLength, which strict mode does not
-// take.
-func lengthNote(o *object) string {
-	lo, hasLo := o.get("minLength")
-	hi, hasHi := o.get("maxLength")
-	switch {
-	case hasLo && hasHi:
-		return fmt.Sprintf("Between %v and %v characters.", lo, hi)
-	case hasLo:
-		return fmt.Sprintf("At least %v %s.", lo, characters(lo))
-	case hasHi:
-		return fmt.Sprintf("At most %v %s.", hi, characters(hi))
-	}
-	return ""
-}
-
-func characters(n any) string {
-	if fmt.Sprint(n) == "1" {
-		return "character"
-	}
-	return "characters"
-}
-
-// valueTypes returns the JSON types of enum or const values.
-func valueTypes(values []any) []string {
-	var types []string
-	add := func(t string) {
-		if !slices.Contains(types, t) {
-			types = append(types, t)
-		}
-	}
-	for _, v := range values {
-		switch v := v.(type) {
-		case string:
-			add("string")
-		case bool:
-			add("boolean")
-		case nil:
-			add("null")
-		case json.Number:
-			if _, err := v.Int64(); err == nil {
-				add("integer")
-			} else {
-				add("number")
-			}
-		default:
-			return nil // objects and arrays: leave it to the model
-		}
-	}
-	if slices.Contains(types, "integer") && slices.Contains(types, "number") {
-		types = slices.DeleteFunc(types, func(t string) bool { return t == "integer" })
-	}
-	return types
-}
-
-// wrap makes node nullable with anyOf and/or attaches a description next
-// to it; a $ref cannot carry siblings itself.
-func wrap(node *object, desc string, nullable bool) any {
-	if !nullable && desc == "" {
-		return node
-	}
-	out := newObject(2)
-	if desc != "" {
-		out.set("description", desc)
-	}
-	branches := []any{node}
-	if nullable {
-		branches = append(branches, nullSchema())
-	}
-	out.set("anyOf", branches)
-	return out
-}
-
-func nullSchema() *object {
-	o := newObject(1)
-	o.set("type", "null")
-	return o
-}
-
-func isNullSchema(v any) bool {
-	o, ok := v.(*object)
-	if !ok {
-		return false
-	}
-	t, _ := o.get("type")
-	return o.len() == 1 && t == "null"
-}
-
-func joinNotes(desc string, notes []string) string {
-	if len(notes) == 0 {
-		return desc
-	}
-	if desc == "" {
-		return strings.Join(notes, " ")
-	}
-	return desc + " " + strings.Join(notes, " ")
-}
-
-func optString(o *object, key, path string) (string, error) {
-	v, ok := o.get(key)
-	if !ok {
-		return "", nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", schemaErr(ErrInvalidSchema, path+"/"+key, "%s is not a string", key)
-	}
-	return s, nil
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case *object, map[string]any:
-		return "object"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case json.Number, float64:
-		return "number"
-	case bool:
-		return "boolean"
-	case nil:
-		return "null"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func pointerEscape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
-func pointerUnescape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 }

@@ -1,4 +1,4 @@
-package openai
+package openai_test
 
 import (
 	"bytes"
@@ -12,9 +12,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/guardgen/guardgen/providers/openai"
+	"github.com/guardgen/guardgen/providers/openai/strictcheck"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.strict.json from Strict's output")
+var update = flag.Bool("update", false, "rewrite testdata/*.strict.json from openai.Strict's output")
 
 // TestStrictGolden converts the hand-written schemas in testdata, checks
 // the output against the documented strict rules, and compares it with the
@@ -25,12 +28,12 @@ func TestStrictGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			in := readFile(t, filepath.Join("testdata", name+".schema.json"))
-			got, err := Strict(in)
+			got, err := openai.Strict(in)
 			if err != nil {
 				t.Fatalf("Strict: %v", err)
 			}
-			if err := CheckStrict(got); err != nil {
-				t.Errorf("CheckStrict(Strict(%s)):\n%v", name, err)
+			if err := strictcheck.Check(got); err != nil {
+				t.Errorf("strictcheck.Check(openai.Strict(%s)):\n%v", name, err)
 			}
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, got, "", "  "); err != nil {
@@ -127,15 +130,15 @@ func TestStrictRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := Strict([]byte(tt.in))
+			got, err := openai.Strict([]byte(tt.in))
 			if err != nil {
 				t.Fatalf("Strict: %v", err)
 			}
 			if string(got) != tt.want {
 				t.Errorf("Strict:\n got %s\nwant %s", got, tt.want)
 			}
-			if err := CheckStrict(got); err != nil {
-				t.Errorf("CheckStrict(output): %v", err)
+			if err := strictcheck.Check(got); err != nil {
+				t.Errorf("strictcheck.Check(output): %v", err)
 			}
 		})
 	}
@@ -144,7 +147,7 @@ func TestStrictRules(t *testing.T) {
 func TestStrictErrors(t *testing.T) {
 	t.Parallel()
 	deep := `{"type":"string"}`
-	for range MaxStrictDepth {
+	for range openai.MaxStrictDepth {
 		deep = fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"]}`, deep)
 	}
 	tooDeep := fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"]}`, deep)
@@ -153,36 +156,36 @@ func TestStrictErrors(t *testing.T) {
 		want     error
 		path     string
 	}{
-		{"root map", `{"type":"object","additionalProperties":{"type":"string"}}`, ErrNotStrict, ""},
-		{"map with fixed properties", `{"type":"object","properties":{"m":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"string"}}}}`, ErrNotStrict, "/properties/m"},
-		{"anyOf branch contradicting its siblings", `{"type":"object","properties":{"v":{"type":"integer","minimum":1,"anyOf":[{"minimum":5},{"maximum":0}]}}}`, ErrNotStrict, "/properties/v/anyOf/0"},
-		{"free-form value", `{"type":"object","properties":{"v":{}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
-		{"schema true", `{"type":"object","properties":{"v":true},"required":["v"]}`, ErrNotStrict, "/properties/v"},
-		{"free-form object", `{"type":"object","properties":{"v":{"type":"object"}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
-		{"array without items", `{"type":"object","properties":{"v":{"type":"array"}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
-		{"enum of several types", `{"type":"object","properties":{"v":{"enum":["a",1]}},"required":["v"]}`, ErrNotStrict, "/properties/v"},
-		{"root anyOf", `{"anyOf":[{"type":"object","properties":{}}]}`, ErrNotStrict, ""},
-		{"root not an object", `{"type":"string"}`, ErrNotStrict, ""},
-		{"unsupported keyword", `{"type":"object","properties":{"v":{"type":"string","not":{"const":"x"}}}}`, ErrNotStrict, "/properties/v"},
-		{"nested $defs", `{"type":"object","properties":{"v":{"type":"object","properties":{},"$defs":{}}}}`, ErrNotStrict, "/properties/v"},
-		{"external $ref", `{"type":"object","properties":{"v":{"$ref":"other.json#/X"}}}`, ErrNotStrict, "/properties/v/$ref"},
-		{"missing definition", `{"type":"object","properties":{"v":{"$ref":"#/$defs/Nope"}}}`, ErrInvalidSchema, "/properties/v/$ref"},
-		{"not JSON", `{"type":`, ErrInvalidSchema, ""},
-		{"not an object", `[1]`, ErrInvalidSchema, ""},
-		{"required names no property", `{"type":"object","properties":{},"required":["x"]}`, ErrInvalidSchema, "/required"},
-		{"too deep", tooDeep, ErrTooLarge, strings.Repeat("/properties/n", MaxStrictDepth)},
-		{"too many properties", wideObject(MaxStrictProperties + 1), ErrTooLarge, ""},
-		{"too many enum values", enumObject(MaxStrictEnumValues+1, 1), ErrTooLarge, ""},
-		{"large enum too long", enumObject(StrictLargeEnum+1, MaxStrictLargeEnumLength/StrictLargeEnum+1), ErrTooLarge, "/properties/e/enum"},
+		{"root map", `{"type":"object","additionalProperties":{"type":"string"}}`, openai.ErrNotStrict, ""},
+		{"map with fixed properties", `{"type":"object","properties":{"m":{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"string"}}}}`, openai.ErrNotStrict, "/properties/m"},
+		{"anyOf branch contradicting its siblings", `{"type":"object","properties":{"v":{"type":"integer","minimum":1,"anyOf":[{"minimum":5},{"maximum":0}]}}}`, openai.ErrNotStrict, "/properties/v/anyOf/0"},
+		{"free-form value", `{"type":"object","properties":{"v":{}},"required":["v"]}`, openai.ErrNotStrict, "/properties/v"},
+		{"schema true", `{"type":"object","properties":{"v":true},"required":["v"]}`, openai.ErrNotStrict, "/properties/v"},
+		{"free-form object", `{"type":"object","properties":{"v":{"type":"object"}},"required":["v"]}`, openai.ErrNotStrict, "/properties/v"},
+		{"array without items", `{"type":"object","properties":{"v":{"type":"array"}},"required":["v"]}`, openai.ErrNotStrict, "/properties/v"},
+		{"enum of several types", `{"type":"object","properties":{"v":{"enum":["a",1]}},"required":["v"]}`, openai.ErrNotStrict, "/properties/v"},
+		{"root anyOf", `{"anyOf":[{"type":"object","properties":{}}]}`, openai.ErrNotStrict, ""},
+		{"root not an object", `{"type":"string"}`, openai.ErrNotStrict, ""},
+		{"unsupported keyword", `{"type":"object","properties":{"v":{"type":"string","not":{"const":"x"}}}}`, openai.ErrNotStrict, "/properties/v"},
+		{"nested $defs", `{"type":"object","properties":{"v":{"type":"object","properties":{},"$defs":{}}}}`, openai.ErrNotStrict, "/properties/v"},
+		{"external $ref", `{"type":"object","properties":{"v":{"$ref":"other.json#/X"}}}`, openai.ErrNotStrict, "/properties/v/$ref"},
+		{"missing definition", `{"type":"object","properties":{"v":{"$ref":"#/$defs/Nope"}}}`, openai.ErrInvalidSchema, "/properties/v/$ref"},
+		{"not JSON", `{"type":`, openai.ErrInvalidSchema, ""},
+		{"not an object", `[1]`, openai.ErrInvalidSchema, ""},
+		{"required names no property", `{"type":"object","properties":{},"required":["x"]}`, openai.ErrInvalidSchema, "/required"},
+		{"too deep", tooDeep, openai.ErrTooLarge, strings.Repeat("/properties/n", openai.MaxStrictDepth)},
+		{"too many properties", wideObject(openai.MaxStrictProperties + 1), openai.ErrTooLarge, ""},
+		{"too many enum values", enumObject(openai.MaxStrictEnumValues+1, 1), openai.ErrTooLarge, ""},
+		{"large enum too long", enumObject(openai.StrictLargeEnum+1, openai.MaxStrictLargeEnumLength/openai.StrictLargeEnum+1), openai.ErrTooLarge, "/properties/e/enum"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Strict([]byte(tt.in))
+			_, err := openai.Strict([]byte(tt.in))
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Strict error = %v, want %v", err, tt.want)
 			}
-			var se *SchemaError
+			var se *openai.SchemaError
 			if !errors.As(err, &se) || se.Path != tt.path {
 				t.Errorf("Strict error path = %q, want %q (%v)", se.Path, tt.path, err)
 			}
@@ -194,69 +197,21 @@ func TestStrictErrors(t *testing.T) {
 func TestStrictAcceptsLimits(t *testing.T) {
 	t.Parallel()
 	for name, in := range map[string]string{
-		"properties": wideObject(MaxStrictProperties),
-		"enum":       enumObject(MaxStrictEnumValues, 1),
+		"properties": wideObject(openai.MaxStrictProperties),
+		"enum":       enumObject(openai.MaxStrictEnumValues, 1),
 	} {
-		out, err := Strict([]byte(in))
+		out, err := openai.Strict([]byte(in))
 		if err != nil {
-			t.Errorf("%s: Strict: %v", name, err)
+			t.Errorf("%s: openai.Strict: %v", name, err)
 			continue
 		}
-		if err := CheckStrict(out); err != nil {
+		if err := strictcheck.Check(out); err != nil {
 			t.Errorf("%s: CheckStrict: %v", name, err)
 		}
 	}
 }
 
-// TestCheckStrictRejects: the checker catches known-bad schemas on its own.
-func TestCheckStrictRejects(t *testing.T) {
-	t.Parallel()
-	ok := `{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`
-	if err := CheckStrict([]byte(ok)); err != nil {
-		t.Fatalf("CheckStrict(valid) = %v", err)
-	}
-	deep := `{"type":"string"}`
-	for range MaxStrictDepth {
-		deep = fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"],"additionalProperties":false}`, deep)
-	}
-	tooDeep := fmt.Sprintf(`{"type":"object","properties":{"n":%s},"required":["n"],"additionalProperties":false}`, deep)
-	tests := []struct {
-		name, in string
-		want     error
-		reason   string
-	}{
-		{"missing additionalProperties", `{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`, ErrNotStrict, "additionalProperties: false"},
-		{"nested missing additionalProperties", `{"type":"object","properties":{"o":{"type":"object","properties":{},"required":[]}},"required":["o"],"additionalProperties":false}`, ErrNotStrict, "additionalProperties: false"},
-		{"additionalProperties schema", `{"type":"object","properties":{},"required":[],"additionalProperties":{"type":"string"}}`, ErrNotStrict, "additionalProperties: false"},
-		{"optional property", `{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, `"b" is not in required`},
-		{"unsupported keyword", `{"type":"object","properties":{"a":{"type":"string","minLength":1}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, `"minLength"`},
-		{"unsupported format", `{"type":"object","properties":{"a":{"type":"string","format":"uri"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "format"},
-		{"root anyOf", `{"anyOf":[` + ok + `]}`, ErrNotStrict, "root"},
-		{"root not object", `{"type":"array","items":{"type":"string"}}`, ErrNotStrict, "root"},
-		{"type list", `{"type":"object","properties":{"a":{"type":["integer","string"]}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "type list"},
-		{"no type", `{"type":"object","properties":{"a":{"enum":["x"]}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "must have a type"},
-		{"dangling $ref", `{"type":"object","properties":{"a":{"$ref":"#/$defs/X"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "names no definition"},
-		{"$ref with siblings", `{"type":"object","properties":{"a":{"$ref":"#","description":"x"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "stand alone"},
-		{"array without items", `{"type":"object","properties":{"a":{"type":"array"}},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "items"},
-		{"boolean schema", `{"type":"object","properties":{"a":true},"required":["a"],"additionalProperties":false}`, ErrNotStrict, "JSON object"},
-		{"too deep", tooDeep, ErrTooLarge, "nested 11 levels"},
-		{"too many enum values", enumStrictObject(MaxStrictEnumValues + 1), ErrTooLarge, "enum values"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			err := CheckStrict([]byte(tt.in))
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("CheckStrict = %v, want %v", err, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.reason) {
-				t.Errorf("CheckStrict = %v, want a reason containing %q", err, tt.reason)
-			}
-		})
-	}
-}
-
-// FuzzStrict: whatever Strict accepts, it turns into a schema the
+// FuzzStrict: whatever openai.Strict accepts, it turns into a schema the
 // independent checker accepts, and converting that again changes nothing.
 func FuzzStrict(f *testing.F) {
 	for _, name := range []string{"ticket", "nested", "map"} {
@@ -269,16 +224,16 @@ func FuzzStrict(f *testing.F) {
 	f.Add([]byte(`{"type":"object","properties":{"a":{"anyOf":[{"type":"string"},{"$ref":"#"}]}}}`))
 	f.Add([]byte(`{"type":"object","properties":{"e":{"enum":["a",null]},"t":{"type":["integer","string","null"],"minimum":1}}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, err := Strict(in)
+		out, err := openai.Strict(in)
 		if err != nil {
 			return
 		}
-		if err := CheckStrict(out); err != nil {
-			t.Fatalf("CheckStrict(Strict(%s)) = %v\noutput: %s", in, err, out)
+		if err := strictcheck.Check(out); err != nil {
+			t.Fatalf("strictcheck.Check(openai.Strict(%s)) = %v\noutput: %s", in, err, out)
 		}
-		again, err := Strict(out)
+		again, err := openai.Strict(out)
 		if err != nil {
-			t.Fatalf("Strict(Strict(%s)) = %v", in, err)
+			t.Fatalf("Strict(openai.Strict(%s)) = %v", in, err)
 		}
 		if !bytes.Equal(again, out) {
 			t.Fatalf("Strict is not idempotent:\n once %s\ntwice %s", out, again)
@@ -312,11 +267,6 @@ func enumObject(n, size int) string {
 		values[i] = fmt.Sprintf(`"%s%d"`, strings.Repeat("v", size), i)
 	}
 	return `{"type":"object","properties":{"e":{"type":"string","enum":[` + strings.Join(values, ",") + `]}},"required":["e"]}`
-}
-
-func enumStrictObject(n int) string {
-	s := enumObject(n, 1)
-	return strings.TrimSuffix(s, "}") + `,"additionalProperties":false}`
 }
 
 // TestFromEntries: entry lists become objects where the original schema
@@ -358,7 +308,7 @@ func TestFromEntries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, paths := FromEntries([]byte(tt.in), []byte(schema))
+			got, paths := openai.FromEntries([]byte(tt.in), []byte(schema))
 			if string(got) != tt.want {
 				t.Errorf("FromEntries = %s, want %s", got, tt.want)
 			}

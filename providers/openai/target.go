@@ -3,13 +3,16 @@ package openai
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // target is one output schema prepared for the provider's mode: what a
@@ -27,7 +30,7 @@ type target struct {
 	strict []byte
 	// entries is the original schema root when the strict form sends maps
 	// as entry lists.
-	entries *object
+	entries *orderedjson.Object
 	// instructions are added to the system message ("" for none).
 	instructions string
 	// rejected: the upstream refused the strict form; later requests go
@@ -39,7 +42,7 @@ type target struct {
 // the answer's map entries are recorded in it) and the entries root.
 // allowStrict false sends the plain form (after the upstream rejected the
 // strict one).
-func (t *target) use(allowStrict bool) ([]byte, *providerv1.Constraint, *object) {
+func (t *target) use(allowStrict bool) ([]byte, *providerv1.Constraint, *orderedjson.Object) {
 	c := &providerv1.Constraint{Mode: t.mode}
 	if t.strict == nil {
 		return t.plain, c, nil
@@ -66,10 +69,14 @@ type targetKey struct {
 // own descriptor sets, hence schemas.
 const targetCacheSize = 256
 
-// targets prepares and remembers the targets of one provider.
+// targets prepares and remembers the targets of one provider (least
+// recently used first out, golang-lru).
 type targets struct {
 	mode  OutputMode
 	cache *lru.Cache[targetKey, *target]
+	// preparing makes concurrent requests for a target the cache lacks
+	// share one preparation.
+	preparing singleflight.Group
 }
 
 func newTargets(mode OutputMode) *targets {
@@ -87,12 +94,21 @@ func (ts *targets) get(schema *providerv1.OutputSchema) (*target, error) {
 	if t, ok := ts.cache.Get(key); ok {
 		return t, nil
 	}
-	t, err := ts.prepare(key)
+	v, err, _ := ts.preparing.Do(key.name+"\x00"+strconv.FormatBool(key.strict)+"\x00"+key.schema, func() (any, error) {
+		if t, ok := ts.cache.Get(key); ok {
+			return t, nil // prepared by a flight that ended after the look-up above
+		}
+		t, err := ts.prepare(key)
+		if err != nil {
+			return nil, err
+		}
+		ts.cache.Add(key, t)
+		return t, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	ts.cache.Add(key, t)
-	return t, nil
+	return v.(*target), nil
 }
 
 // prepare encodes the parts of a request that depend on the target alone.
@@ -134,8 +150,8 @@ func (ts *targets) prepare(key targetKey) (*target, error) {
 		case err == nil:
 			strictSchema = converted
 			if maps {
-				if v, err := parseJSON([]byte(key.schema)); err == nil {
-					t.entries, _ = v.(*object)
+				if v, err := orderedjson.Parse([]byte(key.schema)); err == nil {
+					t.entries, _ = v.(*orderedjson.Object)
 				}
 			}
 		}
@@ -157,7 +173,7 @@ func (ts *targets) prepare(key targetKey) (*target, error) {
 // jsonSchemaFormat is response_format json_schema: Structured Outputs.
 func (*targets) jsonSchemaFormat(_, name string, schema []byte, strict bool) []byte {
 	b := append([]byte(nil), `,"response_format":{"type":"json_schema","json_schema":{"name":`...)
-	b = appendString(b, name)
+	b = orderedjson.AppendString(b, name)
 	b = append(b, `,"strict":`...)
 	b = appendBool(b, strict)
 	b = append(b, `,"schema":`...)
@@ -171,15 +187,15 @@ func (*targets) jsonSchemaFormat(_, name string, schema []byte, strict bool) []b
 // are.
 func (*targets) toolFormat(fullName, name string, schema []byte, strict bool) []byte {
 	b := append([]byte(nil), `,"tools":[{"type":"function","function":{"name":`...)
-	b = appendString(b, name)
+	b = orderedjson.AppendString(b, name)
 	b = append(b, `,"description":`...)
-	b = appendString(b, "Record the answer. Its arguments are the answer itself, an instance of "+fullName+".")
+	b = orderedjson.AppendString(b, "Record the answer. Its arguments are the answer itself, an instance of "+fullName+".")
 	b = append(b, `,"parameters":`...)
 	b = append(b, schema...)
 	b = append(b, `,"strict":`...)
 	b = appendBool(b, strict)
 	b = append(b, `}}],"tool_choice":{"type":"function","function":{"name":`...)
-	b = appendString(b, name)
+	b = orderedjson.AppendString(b, name)
 	return append(b, "}}"...)
 }
 

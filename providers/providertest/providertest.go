@@ -9,15 +9,19 @@ package providertest
 
 import (
 	"context"
+	"errors"
+	"io"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/schema"
 )
 
@@ -71,7 +75,7 @@ const target = "guardgen.examples.v1.TicketClassification"
 // Run runs the conformance suite against h.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	resolver, err := schema.NewResolver(schema.Options{})
+	resolver, err := schema.NewResolver(schema.Options{RequestTypesOff: true}) // compiled-in targets only
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +93,54 @@ func Run(t *testing.T, h Harness) {
 			Sampling:     &providerv1.SamplingOptions{MaxOutputTokens: 512},
 		}
 	}
-	call := func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
+	// scripted is the context of a call that meets behaviour b upstream.
+	scripted := func(t *testing.T, b Behavior, timeout time.Duration) (context.Context, context.CancelFunc) {
 		t.Helper()
 		if why, ok := h.Skip[b]; ok {
 			t.Skipf("%s: %s", b, why)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), timeout)
-		defer cancel()
-		return h.Client.Complete(h.Script(ctx, t, b), request())
+		return h.Script(ctx, t, b), cancel
 	}
+	t.Run("complete", func(t *testing.T) {
+		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
+			t.Helper()
+			ctx, cancel := scripted(t, b, timeout)
+			defer cancel()
+			return h.Client.Complete(ctx, request())
+		})
+	})
+	// Streamed as guardgen streams (providers.OpenStream: CompleteStream,
+	// or Complete in one chunk for a provider without it), each behaviour
+	// must show the same way: the chunks spell the answer, the last says
+	// why the model stopped, and faults are the same statuses (before any
+	// chunk, as the suite's upstreams fail).
+	t.Run("stream", func(t *testing.T) {
+		behaviours(t, tgt, func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error) {
+			t.Helper()
+			ctx, cancel := scripted(t, b, timeout)
+			defer cancel()
+			stream := providers.OpenStream(ctx, h.Client, request())
+			var c providers.Completion
+			for {
+				chunk, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					return c.Response(), nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				c.Add(chunk)
+			}
+		})
+	})
+}
+
+// behaviours runs the suite's checks, asking with call. Its length is the
+// suite's cases, one short t.Run after another in the order a reader
+// checks a provider (as testing/slogtest lists its cases); splitting them
+// into functions would only add names.
+func behaviours(t *testing.T, tgt *schema.Target, call func(t *testing.T, b Behavior, timeout time.Duration) (*providerv1.CompleteResponse, error)) {
 
 	t.Run("answer", func(t *testing.T) {
 		resp, err := call(t, Answer, 10*time.Second)
@@ -186,4 +229,24 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("code = %v (%v), want DEADLINE_EXCEEDED", got, err)
 		}
 	})
+}
+
+// Chunks reads a CompleteStream call to its end: its chunks, and the
+// error it ended with (nil at its end). It takes the call's results as
+// they are: Chunks(client.CompleteStream(ctx, req)).
+func Chunks(stream grpc.ServerStreamingClient[providerv1.CompleteStreamResponse], err error) ([]*providerv1.CompleteStreamResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	var chunks []*providerv1.CompleteStreamResponse
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return chunks, nil
+		}
+		if err != nil {
+			return chunks, err
+		}
+		chunks = append(chunks, chunk)
+	}
 }

@@ -1,6 +1,6 @@
 // Package synthetic is guardgen's built-in, deterministic provider: no
 // network, no model, no key. It answers guardgen.provider.v1.ProviderService
-// Complete with a JSON instance generated from the request's output schema,
+// Complete (and CompleteStream, in chunks) with a JSON instance generated from the request's output schema,
 // so the whole pipeline (extraction, decoding, protovalidate, the failure
 // model) runs offline, in tests and in demos.
 //
@@ -56,6 +56,17 @@
 //   - verify_reject: for a verification call (CompleteRequest.purpose), a
 //     verdict that the values are not supported, with RejectedReason; for
 //     any other call, INVALID_ARGUMENT.
+//   - stream_reset: for CompleteStream, half of the chunks of the valid
+//     instance, then UNAVAILABLE (a connection reset mid-answer); for
+//     Complete, UNAVAILABLE.
+//   - slow_start[:DURATION]: the valid instance, its first chunk (for
+//     Complete, the answer) DURATION late (DefaultSlowStart without one).
+//
+// # Streaming
+//
+// CompleteStream answers what Complete would, cut into chunks of
+// ChunkTokens tokens (the tokens its logprobs are given for), the last
+// chunk carrying the finish reason, refusal and usage.
 //
 // # Log-probabilities and verification
 //

@@ -58,5 +58,5 @@ func ExampleProvider_Complete_faultPlan() {
 func ExampleFaults() {
 	fmt.Println(synthetic.Faults())
 	// Output:
-	// [ok rate_limit unavailable timeout hang length content_filter refusal fence prose malformed schema unknown_field business_rule low_confidence verify_reject]
+	// [ok rate_limit unavailable timeout hang length content_filter refusal fence prose malformed schema unknown_field business_rule low_confidence verify_reject stream_reset slow_start]
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/guardgen/guardgen/internal/orderedjson"
 	"github.com/guardgen/guardgen/providers"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
@@ -89,6 +91,40 @@ type fault struct {
 	arg bool
 	// verifies says the entry answers verification calls only.
 	verifies bool
+	// reset breaks a stream halfway (a unary call: UNAVAILABLE); slow
+	// delays the first chunk (a unary call: the answer) by the entry's
+	// argument, a duration, DefaultSlowStart without one.
+	reset, slow bool
+}
+
+// DefaultSlowStart is how long slow_start delays the first chunk when its
+// entry names no duration; MaxSlowStart bounds the duration it may name.
+const (
+	DefaultSlowStart = time.Second
+	MaxSlowStart     = time.Minute
+)
+
+// planned is how a plan entry shapes the delivery of its answer.
+type planned struct {
+	reset bool
+	slow  time.Duration
+}
+
+// streamed reads the delivery the entry asks for from its argument.
+func (f *fault) streamed(arg string) (planned, error) {
+	p := planned{reset: f.reset}
+	if !f.slow {
+		return p, nil
+	}
+	p.slow = DefaultSlowStart
+	if arg != "" {
+		d, err := time.ParseDuration(arg)
+		if err != nil || d < 0 || d > MaxSlowStart {
+			return p, status.Errorf(codes.InvalidArgument, "synthetic: %s takes a duration from 0 to %s, e.g. slow_start:250ms", f.name, MaxSlowStart)
+		}
+		p.slow = d
+	}
+	return p, nil
 }
 
 // faults is the table of plan entries, in the order Faults lists them.
@@ -148,6 +184,8 @@ var faults = []fault{
 		return rep
 	}},
 	{name: "verify_reject", verifies: true, answer: func(*request) reply { return stop(verdict(false, RejectedReason)) }},
+	{name: "stream_reset", reset: true, answer: func(r *request) reply { return stop(r.valid()) }},
+	{name: "slow_start", arg: true, slow: true, answer: func(r *request) reply { return stop(r.valid()) }},
 }
 
 // Faults lists the fault plan entries the provider understands.
@@ -251,7 +289,7 @@ func withUnknownField(doc []byte, root *node) []byte {
 	if len(doc) > 2 {
 		out = append(out, ',')
 	}
-	out = appendString(out, name)
+	out = orderedjson.AppendString(out, name)
 	out = append(out, `:"synthetic extra field"}`...)
 	return out
 }

@@ -74,6 +74,10 @@ func TestFaults(t *testing.T) {
 		{fault: "low_confidence", finish: stop, content: equals(valid)},
 		// Only a verification call can be rejected by the verifier.
 		{fault: "verify_reject", code: codes.InvalidArgument},
+		// A unary call sees a stream broken halfway as a reset connection.
+		{fault: "stream_reset", code: codes.Unavailable},
+		// slow_start waits a second by default: the 50 ms context ends first.
+		{fault: "slow_start", code: codes.DeadlineExceeded},
 	}
 	plan := make([]string, len(tests))
 	for i, tt := range tests {

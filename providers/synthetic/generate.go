@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 const (
@@ -112,7 +114,7 @@ func (g *generator) value(n *node, depth int) {
 	case kindArray:
 		g.array(n, depth)
 	case kindString:
-		g.buf = appendString(g.buf, g.str(n))
+		g.buf = orderedjson.AppendString(g.buf, g.str(n))
 	case kindInteger, kindNumber:
 		g.number(n)
 	case kindBoolean:
@@ -210,7 +212,7 @@ func (g *generator) entries(n *node, depth, count int) {
 			g.buf = append(g.buf, ',')
 		}
 		count++
-		g.buf = appendString(g.buf, key)
+		g.buf = orderedjson.AppendString(g.buf, key)
 		g.buf = append(g.buf, ':')
 		g.value(n.additional, depth+1)
 	}

@@ -60,27 +60,49 @@ func New(opts ...Option) *Provider {
 // req.Sampling.MaxOutputTokens (at four characters per token) is cut there
 // with finish reason LENGTH, as a model's would be.
 func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, status.FromContextError(err).Err()
-	}
-	f, arg, err := faultFor(ctx)
+	resp, f, err := p.answer(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case f.reset:
+		// A unary call sees a stream broken mid-answer as a reset connection.
+		return nil, status.Error(codes.Unavailable, "synthetic: connection reset mid-answer")
+	case f.slow > 0:
+		if err := sleep(ctx, f.slow); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// answer is the reply to req by the plan entry of this call, and the entry.
+func (p *Provider) answer(ctx context.Context, req *providerv1.CompleteRequest) (*providerv1.CompleteResponse, planned, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, planned{}, status.FromContextError(err).Err()
+	}
+	f, arg, err := faultFor(ctx)
+	if err != nil {
+		return nil, planned{}, err
+	}
 	if f.status != nil {
-		return nil, f.status(ctx, p).Err()
+		return nil, planned{}, f.status(ctx, p).Err()
 	}
 	verification := req.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION
 	if f.verifies && !verification {
-		return nil, status.Errorf(codes.InvalidArgument, "synthetic: fault %q answers verification calls only", f.name)
+		return nil, planned{}, status.Errorf(codes.InvalidArgument, "synthetic: fault %q answers verification calls only", f.name)
+	}
+	how, err := f.streamed(arg)
+	if err != nil {
+		return nil, planned{}, err
 	}
 	text := req.GetOutputSchema().GetJsonSchema()
 	if text == "" {
-		return nil, status.Error(codes.InvalidArgument, "synthetic: output_schema.json_schema is empty")
+		return nil, planned{}, status.Error(codes.InvalidArgument, "synthetic: output_schema.json_schema is empty")
 	}
 	s, err := p.schema(text)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "synthetic: output schema: %v", err)
+		return nil, planned{}, status.Errorf(codes.InvalidArgument, "synthetic: output schema: %v", err)
 	}
 	prompt := firstUser(req.GetMessages())
 	seed := fnv64a(prompt)
@@ -104,7 +126,19 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	if req.GetLogprobs() {
 		resp.Logprobs = logprobs(r.content, seed, r.low)
 	}
-	return resp, nil
+	return resp, how, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
 }
 
 // schema returns the compiled schema for text, from the cache when it is

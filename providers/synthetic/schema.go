@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // kind is the JSON type a node generates.
@@ -90,23 +92,23 @@ const maxCount = 1 << 16
 
 // compile parses a JSON Schema document in guardgen's dialect.
 func compile(text string) (*compiled, error) {
-	doc, err := decodeOrdered(text)
+	doc, err := orderedjson.Parse([]byte(text))
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	rootObj, ok := doc.(*object)
+	rootObj, ok := doc.(*orderedjson.Object)
 	if !ok {
 		return nil, errors.New("schema is not a JSON object")
 	}
 	c := &compiler{defs: map[string]*node{}}
-	if defs, ok := rootObj.vals["$defs"].(*object); ok {
+	if defs, ok := rootObj.Value("$defs").(*orderedjson.Object); ok {
 		// Allocate every definition first so references between them resolve
 		// whatever their order.
-		for _, name := range defs.keys {
+		for _, name := range defs.Keys() {
 			c.defs[name] = &node{}
 		}
-		for _, name := range defs.keys {
-			def, ok := defs.vals[name].(*object)
+		for _, name := range defs.Keys() {
+			def, ok := defs.Value(name).(*orderedjson.Object)
 			if !ok {
 				return nil, fmt.Errorf("$defs/%s is not an object", name)
 			}
@@ -152,7 +154,7 @@ func (c *compiler) resolve(ref string) (*node, error) {
 }
 
 func (c *compiler) sub(v any, where string) (*node, error) {
-	obj, ok := v.(*object)
+	obj, ok := v.(*orderedjson.Object)
 	if !ok {
 		if b, isBool := v.(bool); isBool && b {
 			return &node{maxLength: -1, maxProps: -1, maxItems: -1}, nil // true: anything
@@ -166,15 +168,82 @@ func (c *compiler) sub(v any, where string) (*node, error) {
 	return n, nil
 }
 
-// fill compiles obj into n.
-func (c *compiler) fill(n *node, obj *object) error {
+// fill compiles obj into n, one group of keywords after another.
+func (c *compiler) fill(n *node, obj *orderedjson.Object) error {
 	n.maxLength, n.maxProps, n.maxItems = -1, -1, -1
+	if ref, ok := obj.Value("$ref").(string); ok {
+		n.ref = ref
+		c.refs = append(c.refs, n)
+		return nil // siblings of $ref (description, title) only annotate
+	}
+
+	explicitType := fillType(n, obj)
+	fillValues(n, obj)
+	if err := fillBounds(n, obj); err != nil {
+		return err
+	}
+	if err := c.fillMembers(n, obj); err != nil {
+		return err
+	}
+	if err := c.fillAlternatives(n, obj); err != nil {
+		return err
+	}
+	if !explicitType {
+		n.kind = inferKind(n)
+	}
+	return nil
+}
+
+// fillType reads type (a name or a list with "null") into n's kind and
+// nullability, and reports whether obj names a type.
+func fillType(n *node, obj *orderedjson.Object) bool {
+	explicitType := false
+	switch t := obj.Value("type").(type) {
+	case string:
+		n.kind, explicitType = kindOf(t), true
+		n.nullable = t == "null"
+	case []any:
+		for _, e := range t {
+			name, _ := e.(string)
+			if name == "null" {
+				n.nullable = true
+				continue
+			}
+			if !explicitType {
+				n.kind, explicitType = kindOf(name), true
+			}
+		}
+		if !explicitType && n.nullable {
+			n.kind, explicitType = kindNull, true
+		}
+	}
+
+	return explicitType
+}
+
+// fillValues reads enum and const.
+func fillValues(n *node, obj *orderedjson.Object) {
+	if vals, ok := obj.Value("enum").([]any); ok {
+		for _, v := range vals {
+			if v == nil && len(vals) > 1 {
+				continue // a nullable enum: prefer a real value
+			}
+			n.enum = append(n.enum, orderedjson.Append(nil, v))
+		}
+	}
+	if v, ok := obj.Get("const"); ok {
+		n.konst = orderedjson.Append(nil, v)
+	}
+}
+
+// fillBounds reads the numeric, length, count and string-form keywords.
+func fillBounds(n *node, obj *orderedjson.Object) error {
 	var err error
 	num := func(key string) bound {
 		if err != nil {
 			return bound{}
 		}
-		v, ok := obj.vals[key]
+		v, ok := obj.Get(key)
 		if !ok {
 			return bound{}
 		}
@@ -200,45 +269,6 @@ func (c *compiler) fill(n *node, obj *object) error {
 		return int(min(b.v, maxCount))
 	}
 
-	if ref, ok := obj.vals["$ref"].(string); ok {
-		n.ref = ref
-		c.refs = append(c.refs, n)
-		return nil // siblings of $ref (description, title) only annotate
-	}
-
-	explicitType := false
-	switch t := obj.vals["type"].(type) {
-	case string:
-		n.kind, explicitType = kindOf(t), true
-		n.nullable = t == "null"
-	case []any:
-		for _, e := range t {
-			name, _ := e.(string)
-			if name == "null" {
-				n.nullable = true
-				continue
-			}
-			if !explicitType {
-				n.kind, explicitType = kindOf(name), true
-			}
-		}
-		if !explicitType && n.nullable {
-			n.kind, explicitType = kindNull, true
-		}
-	}
-
-	if vals, ok := obj.vals["enum"].([]any); ok {
-		for _, v := range vals {
-			if v == nil && len(vals) > 1 {
-				continue // a nullable enum: prefer a real value
-			}
-			n.enum = append(n.enum, appendValue(nil, v))
-		}
-	}
-	if v, ok := obj.vals["const"]; ok {
-		n.konst = appendValue(nil, v)
-	}
-
 	n.minimum = num("minimum")
 	n.maximum = num("maximum")
 	n.exclusiveMinimum = num("exclusiveMinimum")
@@ -252,29 +282,35 @@ func (c *compiler) fill(n *node, obj *object) error {
 	if err != nil {
 		return err
 	}
-	if p, ok := obj.vals["pattern"].(string); ok {
+	if p, ok := obj.Value("pattern").(string); ok {
 		if p == `^-?[0-9]+$` || p == `^[0-9]+$` {
 			n.int64String = true
 		} else if n.pattern, err = compilePattern(p); err != nil {
 			return err
 		}
 	}
-	n.format, _ = obj.vals["format"].(string)
-	enc, _ := obj.vals["contentEncoding"].(string)
+	n.format, _ = obj.Value("format").(string)
+	enc, _ := obj.Value("contentEncoding").(string)
 	n.base64 = enc == "base64"
-	n.unique, _ = obj.vals["uniqueItems"].(bool)
+	n.unique, _ = obj.Value("uniqueItems").(bool)
+	return nil
+}
 
-	if props, ok := obj.vals["properties"].(*object); ok {
-		for _, name := range props.keys {
-			s, err := c.sub(props.vals[name], "properties/"+name)
+// fillMembers compiles the schemas of an object's properties, extra
+// properties and property names, and of an array's items.
+func (c *compiler) fillMembers(n *node, obj *orderedjson.Object) error {
+	var err error
+	if props, ok := obj.Value("properties").(*orderedjson.Object); ok {
+		for _, name := range props.Keys() {
+			s, err := c.sub(props.Value(name), "properties/"+name)
 			if err != nil {
 				return err
 			}
-			key := appendString(nil, name)
+			key := orderedjson.AppendString(nil, name)
 			n.props = append(n.props, property{name: name, key: append(key, ':'), schema: s})
 		}
 	}
-	if req, ok := obj.vals["required"].([]any); ok {
+	if req, ok := obj.Value("required").([]any); ok {
 		n.required = map[string]bool{}
 		for _, r := range req {
 			if name, ok := r.(string); ok {
@@ -282,8 +318,8 @@ func (c *compiler) fill(n *node, obj *object) error {
 			}
 		}
 	}
-	switch ap := obj.vals["additionalProperties"].(type) {
-	case *object:
+	switch ap := obj.Value("additionalProperties").(type) {
+	case *orderedjson.Object:
 		if n.additional, err = c.sub(ap, "additionalProperties"); err != nil {
 			return err
 		}
@@ -295,7 +331,7 @@ func (c *compiler) fill(n *node, obj *object) error {
 			n.additional = &node{maxLength: -1, maxProps: -1, maxItems: -1, kind: kindString}
 		}
 	}
-	if pn, ok := obj.vals["propertyNames"]; ok {
+	if pn, ok := obj.Get("propertyNames"); ok {
 		if n.keys, err = c.sub(pn, "propertyNames"); err != nil {
 			return err
 		}
@@ -303,19 +339,23 @@ func (c *compiler) fill(n *node, obj *object) error {
 			n.keys.kind = kindString
 		}
 	}
-	if it, ok := obj.vals["items"]; ok {
+	if it, ok := obj.Get("items"); ok {
 		if n.items, err = c.sub(it, "items"); err != nil {
 			return err
 		}
 	}
+	return nil
+}
 
-	// Object-level oneOf: [{"required":["a"]},{"required":["b"]}] (a
-	// protobuf oneof), possibly several under allOf.
-	groups := []any{obj.vals["oneOf"]}
-	if all, ok := obj.vals["allOf"].([]any); ok {
+// fillAlternatives compiles oneOf and anyOf: an object-level oneOf of
+// required-lists (a protobuf oneof, possibly several under allOf) marks
+// its properties; any other is a list of alternative schemas.
+func (c *compiler) fillAlternatives(n *node, obj *orderedjson.Object) error {
+	groups := []any{obj.Value("oneOf")}
+	if all, ok := obj.Value("allOf").([]any); ok {
 		for _, a := range all {
-			if ao, ok := a.(*object); ok {
-				groups = append(groups, ao.vals["oneOf"])
+			if ao, ok := a.(*orderedjson.Object); ok {
+				groups = append(groups, ao.Value("oneOf"))
 			}
 		}
 	}
@@ -336,7 +376,7 @@ func (c *compiler) fill(n *node, obj *object) error {
 			n.alternatives = append(n.alternatives, alt)
 		}
 	}
-	if anyOf, ok := obj.vals["anyOf"].([]any); ok {
+	if anyOf, ok := obj.Value("anyOf").([]any); ok {
 		for i, b := range anyOf {
 			alt, err := c.sub(b, fmt.Sprintf("anyOf/%d", i))
 			if err != nil {
@@ -359,10 +399,6 @@ func (c *compiler) fill(n *node, obj *object) error {
 	for i := range n.props {
 		n.props[i].required = n.required[n.props[i].name]
 	}
-
-	if !explicitType {
-		n.kind = inferKind(n)
-	}
 	return nil
 }
 
@@ -371,15 +407,15 @@ func (c *compiler) fill(n *node, obj *object) error {
 func requiredGroup(branches []any) ([][]string, bool) {
 	var group [][]string
 	for _, b := range branches {
-		obj, ok := b.(*object)
-		if !ok || len(obj.keys) == 0 {
+		obj, ok := b.(*orderedjson.Object)
+		if !ok || obj.Len() == 0 {
 			return nil, false
 		}
 		var names []string
-		for _, k := range obj.keys {
+		for _, k := range obj.Keys() {
 			switch k {
 			case "required":
-				req, _ := obj.vals[k].([]any)
+				req, _ := obj.Value(k).([]any)
 				for _, r := range req {
 					if s, ok := r.(string); ok {
 						names = append(names, s)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // findViolation picks the value the schema fault breaks: well-typed, so it
@@ -76,7 +78,7 @@ var violationTiers = []func(n *node) ([]byte, bool){
 		if !plainString(n) || n.maxLength < 0 || n.maxLength >= 1<<16 {
 			return nil, false
 		}
-		return appendString(nil, strings.Repeat("x", n.maxLength+1)), true
+		return orderedjson.AppendString(nil, strings.Repeat("x", n.maxLength+1)), true
 	},
 	func(n *node) ([]byte, bool) {
 		if !plainString(n) || n.minLength < 1 {
@@ -90,7 +92,7 @@ var violationTiers = []func(n *node) ([]byte, bool){
 		}
 		for _, s := range []string{"", "!", "x", "0", "~ ~"} {
 			if !n.pattern.re.MatchString(s) {
-				return appendString(nil, s), true
+				return orderedjson.AppendString(nil, s), true
 			}
 		}
 		return nil, false

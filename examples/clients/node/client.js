@@ -8,6 +8,9 @@
 // 2. Ask for one that the (synthetic) provider's content filter blocks, and
 //    read the guardgen.v1.FailureDetail from the error's details (Connect
 //    decodes the grpc-status-details-bin trailer, a google.rpc.Status).
+// 3. Stream one with GenerateStream and print its partial messages as the
+//    model writes them (each with the fields complete so far), then the
+//    response.
 //
 // Generate the types first: `npm run generate` (buf from PATH). GUARDGEN_ADDR
 // names the server (default localhost:50051). Exits non-zero when an answer is
@@ -17,7 +20,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { anyIs, anyUnpack } from '@bufbuild/protobuf/wkt';
 import { create } from '@bufbuild/protobuf';
 
-import { GenerationService, GenerateRequestSchema } from './gen/guardgen/v1/generation_pb.js';
+import { GenerationService, GenerateRequestSchema, ResetReason } from './gen/guardgen/v1/generation_pb.js';
 import { FailureDetailSchema, FailureDomain, RecoveryAction, FailureReason } from './gen/guardgen/v1/failure_pb.js';
 import { TicketClassificationSchema } from './gen/guardgen/examples/v1/examples_pb.js';
 
@@ -83,6 +86,37 @@ async function main() {
   check(detail.recoverable === false, 'recoverable must be false for REJECT_AND_FIX');
   check(detail.attempts === 1, 'a content filter is never retried');
   check(detail.reason === FailureReason.CONTENT_FILTER, 'reason CONTENT_FILTER');
+
+  // 3. A stream: partial messages as fields complete, then the response. A
+  //    reset means the partials of that attempt are void: drop them.
+  let partials = [];
+  let final;
+  for await (const ev of client.generateStream(request, { timeoutMs: 30000 })) {
+    switch (ev.event.case) {
+      case 'partial': {
+        const p = ev.event.value;
+        partials.push(p.completeFields);
+        console.log(`partial ${partials.length} (attempt ${p.attempt}): complete=${JSON.stringify(p.completeFields)} ` +
+          `closed=${p.closed} json=${p.json}`);
+        break;
+      }
+      case 'reset':
+        console.log(`reset of attempt ${ev.event.value.attempt}: ${ResetReason[ev.event.value.reason]}`);
+        partials = [];
+        break;
+      case 'response':
+        final = ev.event.value;
+        break;
+    }
+  }
+  check(final !== undefined, 'the stream ended without its response');
+  check(partials.length >= 3, `${partials.length} partials, want 3 or more`);
+  check(partials.every((p, i) => i === 0 || p.length > partials[i - 1].length), 'complete fields grow from partial to partial');
+  const streamed = anyUnpack(final.message, TicketClassificationSchema);
+  console.log(`streamed TicketClassification: category=${streamed.category} priority=${streamed.priority} ` +
+    `summary=${JSON.stringify(streamed.summary)} after ${partials.length} partials`);
+  check(streamed.category === ticket.category && streamed.priority === ticket.priority && streamed.summary === ticket.summary,
+    "the stream's response is Generate's message");
   console.log('node client: ok');
 }
 

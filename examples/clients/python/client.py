@@ -6,6 +6,8 @@
 2. Ask for one that the (synthetic) provider's content filter blocks, and read
    the guardgen.v1.FailureDetail from the status details with grpcio-status's
    rpc_status.from_call: the google.rpc.Status whose details are Anys.
+3. Stream one with GenerateStream and print its partial messages as the model
+   writes them (each with the fields complete so far), then the response.
 
 The channel uses guardgen's published service config (server/service_config.json):
 retries on UNAVAILABLE and RESOURCE_EXHAUSTED that honour the server's retry
@@ -93,6 +95,31 @@ def main():
         check(detail.recoverable is False, "recoverable must be false for REJECT_AND_FIX")
         check(detail.attempts == 1, "a content filter is never retried")
         check(info is not None and info.reason == "CONTENT_FILTER", "ErrorInfo reason CONTENT_FILTER")
+
+        # 3. A stream: partial messages as fields complete, then the response.
+        # A reset means the partials of that attempt are void: drop them.
+        partials, final = [], None
+        for event in stub.GenerateStream(request, timeout=30):
+            kind = event.WhichOneof("event")
+            if kind == "partial":
+                p = event.partial
+                partials.append(list(p.complete_fields))
+                print(f"partial {len(partials)} (attempt {p.attempt}): complete={list(p.complete_fields)} "
+                      f"closed={p.closed} json={p.json}")
+            elif kind == "reset":
+                print(f"reset of attempt {event.reset.attempt}: "
+                      f"{generation_pb2.ResetReason.Name(event.reset.reason)}")
+                partials = []
+            elif kind == "response":
+                final = event.response
+        check(final is not None, "the stream ended without its response")
+        check(len(partials) >= 3, f"{len(partials)} partials, want 3 or more")
+        check(all(len(a) < len(b) for a, b in zip(partials, partials[1:])), "complete fields grow from partial to partial")
+        streamed = examples_pb2.TicketClassification()
+        final.message.Unpack(streamed)
+        print(f"streamed TicketClassification: category={streamed.category} priority={streamed.priority} "
+              f"summary={streamed.summary!r} after {len(partials)} partials")
+        check(streamed == ticket, "the stream's response is Generate's message")
     print("python client: ok")
 
 

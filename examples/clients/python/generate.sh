@@ -4,7 +4,8 @@
 # protobuf-compiler (protoc 3.21), protobuf-compiler-grpc
 # (grpc_python_plugin 1.51), python3-grpcio and python3-protobuf.
 #
-# The few protos guardgen's files import beyond their own are vendored in
+# google/api/{http,annotations}.proto come from proto/ (tools/depprotos);
+# the few other protos guardgen's files import beyond their own are vendored in
 # ../protos: google/rpc/{status,error_details}.proto (googleapis) and a
 # descriptor.proto newer than protoc 3.21's, which predates the
 # `debug_redact` field option that guardgen/examples/v1/examples.proto uses
@@ -33,5 +34,6 @@ protoc \
   guardgen/v1/options.proto guardgen/v1/verdict.proto \
   guardgen/provider/v1/provider.proto \
   guardgen/examples/v1/examples.proto \
-  google/rpc/status.proto google/rpc/error_details.proto
+  google/rpc/status.proto google/rpc/error_details.proto \
+  google/api/http.proto google/api/annotations.proto
 echo "generated Python code in $out"

@@ -9,6 +9,7 @@ package guardgenv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
@@ -25,6 +26,65 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// ResetReason says why an attempt's partials were abandoned.
+type ResetReason int32
+
+const (
+	ResetReason_RESET_REASON_UNSPECIFIED ResetReason = 0
+	// RESET_REASON_TRANSPORT_RETRY: the provider stream broke and is sent
+	// again (stream_resets).
+	ResetReason_RESET_REASON_TRANSPORT_RETRY ResetReason = 1
+	// RESET_REASON_REASK: the output failed (a rule broken, possibly before
+	// the model finished) and the model is asked again.
+	ResetReason_RESET_REASON_REASK ResetReason = 2
+	// RESET_REASON_FALLBACK: the output is abandoned for another source:
+	// the route's next entry, the cache or a template.
+	ResetReason_RESET_REASON_FALLBACK ResetReason = 3
+)
+
+// Enum value maps for ResetReason.
+var (
+	ResetReason_name = map[int32]string{
+		0: "RESET_REASON_UNSPECIFIED",
+		1: "RESET_REASON_TRANSPORT_RETRY",
+		2: "RESET_REASON_REASK",
+		3: "RESET_REASON_FALLBACK",
+	}
+	ResetReason_value = map[string]int32{
+		"RESET_REASON_UNSPECIFIED":     0,
+		"RESET_REASON_TRANSPORT_RETRY": 1,
+		"RESET_REASON_REASK":           2,
+		"RESET_REASON_FALLBACK":        3,
+	}
+)
+
+func (x ResetReason) Enum() *ResetReason {
+	p := new(ResetReason)
+	*p = x
+	return p
+}
+
+func (x ResetReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResetReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_guardgen_v1_generation_proto_enumTypes[0].Descriptor()
+}
+
+func (ResetReason) Type() protoreflect.EnumType {
+	return &file_guardgen_v1_generation_proto_enumTypes[0]
+}
+
+func (x ResetReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResetReason.Descriptor instead.
+func (ResetReason) EnumDescriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{0}
+}
 
 // VerificationStatus is the outcome of the verify questions of an answer.
 type VerificationStatus int32
@@ -68,11 +128,11 @@ func (x VerificationStatus) String() string {
 }
 
 func (VerificationStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_guardgen_v1_generation_proto_enumTypes[0].Descriptor()
+	return file_guardgen_v1_generation_proto_enumTypes[1].Descriptor()
 }
 
 func (VerificationStatus) Type() protoreflect.EnumType {
-	return &file_guardgen_v1_generation_proto_enumTypes[0]
+	return &file_guardgen_v1_generation_proto_enumTypes[1]
 }
 
 func (x VerificationStatus) Number() protoreflect.EnumNumber {
@@ -81,7 +141,7 @@ func (x VerificationStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use VerificationStatus.Descriptor instead.
 func (VerificationStatus) EnumDescriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{0}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{1}
 }
 
 // GenerateRequest asks for one message.
@@ -202,7 +262,18 @@ type GenerateOptions struct {
 	MaxCacheAge *durationpb.Duration `protobuf:"bytes,21,opt,name=max_cache_age,json=maxCacheAge,proto3" json:"max_cache_age,omitempty"`
 	// skip_cache keeps this request out of the cache: it is never answered
 	// from the cache and its answer is not stored.
-	SkipCache     bool `protobuf:"varint,22,opt,name=skip_cache,json=skipCache,proto3" json:"skip_cache,omitempty"`
+	SkipCache bool `protobuf:"varint,22,opt,name=skip_cache,json=skipCache,proto3" json:"skip_cache,omitempty"`
+	// stream_strings makes GenerateStream show a string field while it is
+	// being written, growing from partial to partial (listed in
+	// growing_fields until it is complete). Off, a string appears only once
+	// complete. Strings whose values are a list (an "in" rule) appear only
+	// once complete either way.
+	StreamStrings bool `protobuf:"varint,23,opt,name=stream_strings,json=streamStrings,proto3" json:"stream_strings,omitempty"`
+	// stream_resets lets GenerateStream retry a provider stream that broke
+	// after partials were sent, announcing it with a reset event. Off, a
+	// stream is retried only until its first partial; after that a broken
+	// stream fails the attempt (metadata retry_stopped: stream_started).
+	StreamResets  bool `protobuf:"varint,24,opt,name=stream_resets,json=streamResets,proto3" json:"stream_resets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +388,20 @@ func (x *GenerateOptions) GetMaxCacheAge() *durationpb.Duration {
 func (x *GenerateOptions) GetSkipCache() bool {
 	if x != nil {
 		return x.SkipCache
+	}
+	return false
+}
+
+func (x *GenerateOptions) GetStreamStrings() bool {
+	if x != nil {
+		return x.StreamStrings
+	}
+	return false
+}
+
+func (x *GenerateOptions) GetStreamResets() bool {
+	if x != nil {
+		return x.StreamResets
 	}
 	return false
 }
@@ -468,6 +553,369 @@ func (x *GenerateResponse) GetCacheAge() *durationpb.Duration {
 	return nil
 }
 
+// GenerateStreamResponse is one event of a GenerateStream call.
+type GenerateStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*GenerateStreamResponse_Partial
+	//	*GenerateStreamResponse_Reset_
+	//	*GenerateStreamResponse_Response
+	Event         isGenerateStreamResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateStreamResponse) Reset() {
+	*x = GenerateStreamResponse{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateStreamResponse) ProtoMessage() {}
+
+func (x *GenerateStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateStreamResponse.ProtoReflect.Descriptor instead.
+func (*GenerateStreamResponse) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GenerateStreamResponse) GetEvent() isGenerateStreamResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *GenerateStreamResponse) GetPartial() *PartialMessage {
+	if x != nil {
+		if x, ok := x.Event.(*GenerateStreamResponse_Partial); ok {
+			return x.Partial
+		}
+	}
+	return nil
+}
+
+func (x *GenerateStreamResponse) GetReset_() *StreamReset {
+	if x != nil {
+		if x, ok := x.Event.(*GenerateStreamResponse_Reset_); ok {
+			return x.Reset_
+		}
+	}
+	return nil
+}
+
+func (x *GenerateStreamResponse) GetResponse() *GenerateResponse {
+	if x != nil {
+		if x, ok := x.Event.(*GenerateStreamResponse_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+type isGenerateStreamResponse_Event interface {
+	isGenerateStreamResponse_Event()
+}
+
+type GenerateStreamResponse_Partial struct {
+	// partial is the message as written so far.
+	Partial *PartialMessage `protobuf:"bytes,1,opt,name=partial,proto3,oneof"`
+}
+
+type GenerateStreamResponse_Reset_ struct {
+	// reset says the partials of an attempt are void.
+	Reset_ *StreamReset `protobuf:"bytes,2,opt,name=reset,proto3,oneof"`
+}
+
+type GenerateStreamResponse_Response struct {
+	// response is the answer, exactly as Generate would give it; always
+	// the last event of a call that ends OK.
+	Response *GenerateResponse `protobuf:"bytes,3,opt,name=response,proto3,oneof"`
+}
+
+func (*GenerateStreamResponse_Partial) isGenerateStreamResponse_Event() {}
+
+func (*GenerateStreamResponse_Reset_) isGenerateStreamResponse_Event() {}
+
+func (*GenerateStreamResponse_Response) isGenerateStreamResponse_Event() {}
+
+// PartialMessage is the answer as far as the model has written it.
+// A field is in it only once its value cannot change type or shrink:
+// scalars, enums and strings when complete (strings while they grow
+// under stream_strings), each list element once complete, nested
+// messages field by field. Every complete field passed its own rules;
+// rules on fields not yet complete (a required field not yet written, a
+// message-level rule of a message not yet closed) are not checked yet.
+type PartialMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// message is the partial message, packed; json is the same as protojson.
+	Message *anypb.Any `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Json    string     `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	// complete_fields are the paths, with JSON names, of the values that
+	// are final: fields (priority, details.region), list elements (tags[0])
+	// and map entries (labels["team"]); a list, map or nested message is
+	// listed itself once closed. In document order.
+	CompleteFields []string `protobuf:"bytes,3,rep,name=complete_fields,json=completeFields,proto3" json:"complete_fields,omitempty"`
+	// growing_fields are strings still being written (stream_strings).
+	GrowingFields []string `protobuf:"bytes,4,rep,name=growing_fields,json=growingFields,proto3" json:"growing_fields,omitempty"`
+	// attempt is the provider call writing the message
+	// (report.attempts[].number); semantic_attempt its generation.
+	Attempt         int32 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	SemanticAttempt int32 `protobuf:"varint,6,opt,name=semantic_attempt,json=semanticAttempt,proto3" json:"semantic_attempt,omitempty"`
+	// closed is set once the message itself has closed: every field is
+	// final, and the rules across fields have been checked.
+	Closed        bool `protobuf:"varint,7,opt,name=closed,proto3" json:"closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartialMessage) Reset() {
+	*x = PartialMessage{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartialMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartialMessage) ProtoMessage() {}
+
+func (x *PartialMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartialMessage.ProtoReflect.Descriptor instead.
+func (*PartialMessage) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PartialMessage) GetMessage() *anypb.Any {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *PartialMessage) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
+func (x *PartialMessage) GetCompleteFields() []string {
+	if x != nil {
+		return x.CompleteFields
+	}
+	return nil
+}
+
+func (x *PartialMessage) GetGrowingFields() []string {
+	if x != nil {
+		return x.GrowingFields
+	}
+	return nil
+}
+
+func (x *PartialMessage) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *PartialMessage) GetSemanticAttempt() int32 {
+	if x != nil {
+		return x.SemanticAttempt
+	}
+	return 0
+}
+
+func (x *PartialMessage) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+// StreamReset voids the partials of one attempt: a client drops what it
+// built from them before the next partial or the response.
+type StreamReset struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// attempt is the provider call whose partials are void.
+	Attempt int32       `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Reason  ResetReason `protobuf:"varint,2,opt,name=reason,proto3,enum=guardgen.v1.ResetReason" json:"reason,omitempty"`
+	// failure is why the attempt was abandoned.
+	Failure       *FailureDetail `protobuf:"bytes,3,opt,name=failure,proto3" json:"failure,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamReset) Reset() {
+	*x = StreamReset{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamReset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamReset) ProtoMessage() {}
+
+func (x *StreamReset) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamReset.ProtoReflect.Descriptor instead.
+func (*StreamReset) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamReset) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *StreamReset) GetReason() ResetReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ResetReason_RESET_REASON_UNSPECIFIED
+}
+
+func (x *StreamReset) GetFailure() *FailureDetail {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+// StreamAbort says why guardgen stopped a provider stream before the
+// model finished, and what that saved.
+type StreamAbort struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// field is the path of the completed value that failed its check.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// output_tokens are the tokens the model wrote before the stop: the
+	// provider's count when it sent one, else its token log-probabilities
+	// counted, else an estimate at four bytes a token (estimated is then
+	// true).
+	OutputTokens int64 `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	Estimated    bool  `protobuf:"varint,3,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	// token_limit is the attempt's output token limit (the request's
+	// max_output_tokens, else the route entry's); 0 when none was set.
+	TokenLimit int64 `protobuf:"varint,4,opt,name=token_limit,json=tokenLimit,proto3" json:"token_limit,omitempty"`
+	// saved_output_tokens are the output tokens the stop kept the model
+	// from writing at most: token_limit - output_tokens; 0 without a limit.
+	SavedOutputTokens int64 `protobuf:"varint,5,opt,name=saved_output_tokens,json=savedOutputTokens,proto3" json:"saved_output_tokens,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *StreamAbort) Reset() {
+	*x = StreamAbort{}
+	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamAbort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamAbort) ProtoMessage() {}
+
+func (x *StreamAbort) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamAbort.ProtoReflect.Descriptor instead.
+func (*StreamAbort) Descriptor() ([]byte, []int) {
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StreamAbort) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *StreamAbort) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *StreamAbort) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
+func (x *StreamAbort) GetTokenLimit() int64 {
+	if x != nil {
+		return x.TokenLimit
+	}
+	return 0
+}
+
+func (x *StreamAbort) GetSavedOutputTokens() int64 {
+	if x != nil {
+		return x.SavedOutputTokens
+	}
+	return 0
+}
+
 // GenerationReport says how an answer was produced.
 type GenerationReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -489,14 +937,21 @@ type GenerationReport struct {
 	// set when the target has any.
 	Verification *VerificationReport `protobuf:"bytes,21,opt,name=verification,proto3" json:"verification,omitempty"`
 	// warnings are semantic checks that did not fail the answer.
-	Warnings      []*Warning `protobuf:"bytes,22,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []*Warning `protobuf:"bytes,22,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// saved_output_tokens sums the attempts' abort.saved_output_tokens.
+	SavedOutputTokens int64 `protobuf:"varint,23,opt,name=saved_output_tokens,json=savedOutputTokens,proto3" json:"saved_output_tokens,omitempty"`
+	// first_partial is how long after the request arrived its first partial
+	// message was sent (GenerateStream only; unset when none was).
+	FirstPartial *durationpb.Duration `protobuf:"bytes,24,opt,name=first_partial,json=firstPartial,proto3" json:"first_partial,omitempty"`
+	// partials counts the partial messages sent (GenerateStream only).
+	Partials      int32 `protobuf:"varint,25,opt,name=partials,proto3" json:"partials,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GenerationReport) Reset() {
 	*x = GenerationReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +963,7 @@ func (x *GenerationReport) String() string {
 func (*GenerationReport) ProtoMessage() {}
 
 func (x *GenerationReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[4]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +976,7 @@ func (x *GenerationReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationReport.ProtoReflect.Descriptor instead.
 func (*GenerationReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{4}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GenerationReport) GetAttempts() []*Attempt {
@@ -580,6 +1035,27 @@ func (x *GenerationReport) GetWarnings() []*Warning {
 	return nil
 }
 
+func (x *GenerationReport) GetSavedOutputTokens() int64 {
+	if x != nil {
+		return x.SavedOutputTokens
+	}
+	return 0
+}
+
+func (x *GenerationReport) GetFirstPartial() *durationpb.Duration {
+	if x != nil {
+		return x.FirstPartial
+	}
+	return nil
+}
+
+func (x *GenerationReport) GetPartials() int32 {
+	if x != nil {
+		return x.Partials
+	}
+	return 0
+}
+
 // ConfidenceReport holds the confidence of each scalar value of an output.
 //
 // A value's confidence is the product of the probabilities of the tokens
@@ -608,7 +1084,7 @@ type ConfidenceReport struct {
 
 func (x *ConfidenceReport) Reset() {
 	*x = ConfidenceReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +1096,7 @@ func (x *ConfidenceReport) String() string {
 func (*ConfidenceReport) ProtoMessage() {}
 
 func (x *ConfidenceReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[5]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +1109,7 @@ func (x *ConfidenceReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfidenceReport.ProtoReflect.Descriptor instead.
 func (*ConfidenceReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{5}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ConfidenceReport) GetAvailable() bool {
@@ -687,7 +1163,7 @@ type FieldConfidence struct {
 
 func (x *FieldConfidence) Reset() {
 	*x = FieldConfidence{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1175,7 @@ func (x *FieldConfidence) String() string {
 func (*FieldConfidence) ProtoMessage() {}
 
 func (x *FieldConfidence) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[6]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +1188,7 @@ func (x *FieldConfidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldConfidence.ProtoReflect.Descriptor instead.
 func (*FieldConfidence) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{6}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FieldConfidence) GetPath() string {
@@ -781,7 +1257,7 @@ type VerificationReport struct {
 
 func (x *VerificationReport) Reset() {
 	*x = VerificationReport{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1269,7 @@ func (x *VerificationReport) String() string {
 func (*VerificationReport) ProtoMessage() {}
 
 func (x *VerificationReport) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[7]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1282,7 @@ func (x *VerificationReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationReport.ProtoReflect.Descriptor instead.
 func (*VerificationReport) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{7}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VerificationReport) GetStatus() VerificationStatus {
@@ -874,7 +1350,7 @@ type Warning struct {
 
 func (x *Warning) Reset() {
 	*x = Warning{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1362,7 @@ func (x *Warning) String() string {
 func (*Warning) ProtoMessage() {}
 
 func (x *Warning) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[8]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1375,7 @@ func (x *Warning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Warning.ProtoReflect.Descriptor instead.
 func (*Warning) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{8}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Warning) GetKind() string {
@@ -950,14 +1426,17 @@ type Attempt struct {
 	// (in that table's currency); unset when the model has no price.
 	Cost *float64 `protobuf:"fixed64,11,opt,name=cost,proto3,oneof" json:"cost,omitempty"`
 	// response_id is the upstream's id of the completion, when it has one.
-	ResponseId    string `protobuf:"bytes,12,opt,name=response_id,json=responseId,proto3" json:"response_id,omitempty"`
+	ResponseId string `protobuf:"bytes,12,opt,name=response_id,json=responseId,proto3" json:"response_id,omitempty"`
+	// abort is set when guardgen stopped the attempt's stream early because
+	// a completed field failed its check; failure then says which.
+	Abort         *StreamAbort `protobuf:"bytes,21,opt,name=abort,proto3" json:"abort,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1448,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[9]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1461,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{9}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -1076,6 +1555,13 @@ func (x *Attempt) GetResponseId() string {
 	return ""
 }
 
+func (x *Attempt) GetAbort() *StreamAbort {
+	if x != nil {
+		return x.Abort
+	}
+	return nil
+}
+
 // Repair is one change guardgen made to model output before accepting it:
 // a syntax repair of the text (strip_fence, inner_quote, unquoted_value,
 // missing_comma, unclosed, ...) or an alignment to the schema
@@ -1101,7 +1587,7 @@ type Repair struct {
 
 func (x *Repair) Reset() {
 	*x = Repair{}
-	mi := &file_guardgen_v1_generation_proto_msgTypes[10]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1599,7 @@ func (x *Repair) String() string {
 func (*Repair) ProtoMessage() {}
 
 func (x *Repair) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_v1_generation_proto_msgTypes[10]
+	mi := &file_guardgen_v1_generation_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1612,7 @@ func (x *Repair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Repair.ProtoReflect.Descriptor instead.
 func (*Repair) Descriptor() ([]byte, []int) {
-	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{10}
+	return file_guardgen_v1_generation_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Repair) GetKind() string {
@@ -1161,14 +1647,14 @@ var File_guardgen_v1_generation_proto protoreflect.FileDescriptor
 
 const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\n" +
-	"\x1cguardgen/v1/generation.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a#guardgen/provider/v1/provider.proto\x1a\x19guardgen/v1/failure.proto\"\xca\x02\n" +
+	"\x1cguardgen/v1/generation.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/protobuf/any.proto\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a#guardgen/provider/v1/provider.proto\x1a\x19guardgen/v1/failure.proto\"\xca\x02\n" +
 	"\x0fGenerateRequest\x12#\n" +
 	"\x06prompt\x18\x01 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xc0\x9a\fR\x06prompt\x12`\n" +
 	"\vtarget_type\x18\x02 \x01(\tB?\xbaH<r:\x10\x01\x18\x80\x0423^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$R\n" +
 	"targetType\x12I\n" +
 	"\x0edescriptor_set\x18\x03 \x01(\v2\".google.protobuf.FileDescriptorSetR\rdescriptorSet\x12-\n" +
 	"\finstructions\x18\x04 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\finstructions\x126\n" +
-	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\x91\x05\n" +
+	"\aoptions\x18\x05 \x01(\v2\x1c.guardgen.v1.GenerateOptionsR\aoptions\"\xdd\x05\n" +
 	"\x0fGenerateOptions\x121\n" +
 	"\x05route\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^[A-Za-z0-9_.-]*$R\x05route\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05model\x12>\n" +
@@ -1183,7 +1669,9 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\x11report_confidence\x18\x14 \x01(\bR\x10reportConfidence\x12G\n" +
 	"\rmax_cache_age\x18\x15 \x01(\v2\x19.google.protobuf.DurationB\b\xbaH\x05\xaa\x01\x022\x00R\vmaxCacheAge\x12\x1d\n" +
 	"\n" +
-	"skip_cache\x18\x16 \x01(\bR\tskipCacheB\x0e\n" +
+	"skip_cache\x18\x16 \x01(\bR\tskipCache\x12%\n" +
+	"\x0estream_strings\x18\x17 \x01(\bR\rstreamStrings\x12#\n" +
+	"\rstream_resets\x18\x18 \x01(\bR\fstreamResetsB\x0e\n" +
 	"\f_temperatureB\a\n" +
 	"\x05_seedB\b\n" +
 	"\x06_top_pB\x15\n" +
@@ -1197,7 +1685,31 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\bdegraded\x18\x03 \x01(\bR\bdegraded\x12<\n" +
 	"\vdegradation\x18\x04 \x01(\v2\x1a.guardgen.v1.FailureDetailR\vdegradation\x125\n" +
 	"\x06report\x18\x05 \x01(\v2\x1d.guardgen.v1.GenerationReportR\x06report\x126\n" +
-	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xb3\x03\n" +
+	"\tcache_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bcacheAge\"\xc9\x01\n" +
+	"\x16GenerateStreamResponse\x127\n" +
+	"\apartial\x18\x01 \x01(\v2\x1b.guardgen.v1.PartialMessageH\x00R\apartial\x120\n" +
+	"\x05reset\x18\x02 \x01(\v2\x18.guardgen.v1.StreamResetH\x00R\x05reset\x12;\n" +
+	"\bresponse\x18\x03 \x01(\v2\x1d.guardgen.v1.GenerateResponseH\x00R\bresponseB\a\n" +
+	"\x05event\"\x81\x02\n" +
+	"\x0ePartialMessage\x12.\n" +
+	"\amessage\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\amessage\x12\x12\n" +
+	"\x04json\x18\x02 \x01(\tR\x04json\x12'\n" +
+	"\x0fcomplete_fields\x18\x03 \x03(\tR\x0ecompleteFields\x12%\n" +
+	"\x0egrowing_fields\x18\x04 \x03(\tR\rgrowingFields\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12)\n" +
+	"\x10semantic_attempt\x18\x06 \x01(\x05R\x0fsemanticAttempt\x12\x16\n" +
+	"\x06closed\x18\a \x01(\bR\x06closed\"\x8f\x01\n" +
+	"\vStreamReset\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x120\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x18.guardgen.v1.ResetReasonR\x06reason\x124\n" +
+	"\afailure\x18\x03 \x01(\v2\x1a.guardgen.v1.FailureDetailR\afailure\"\xb7\x01\n" +
+	"\vStreamAbort\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12#\n" +
+	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12\x1c\n" +
+	"\testimated\x18\x03 \x01(\bR\testimated\x12\x1f\n" +
+	"\vtoken_limit\x18\x04 \x01(\x03R\n" +
+	"tokenLimit\x12.\n" +
+	"\x13saved_output_tokens\x18\x05 \x01(\x03R\x11savedOutputTokens\"\xbf\x04\n" +
 	"\x10GenerationReport\x120\n" +
 	"\battempts\x18\x01 \x03(\v2\x14.guardgen.v1.AttemptR\battempts\x121\n" +
 	"\x05usage\x18\x02 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x123\n" +
@@ -1208,7 +1720,10 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"confidence\x18\x14 \x01(\v2\x1d.guardgen.v1.ConfidenceReportR\n" +
 	"confidence\x12C\n" +
 	"\fverification\x18\x15 \x01(\v2\x1f.guardgen.v1.VerificationReportR\fverification\x120\n" +
-	"\bwarnings\x18\x16 \x03(\v2\x14.guardgen.v1.WarningR\bwarningsB\a\n" +
+	"\bwarnings\x18\x16 \x03(\v2\x14.guardgen.v1.WarningR\bwarnings\x12.\n" +
+	"\x13saved_output_tokens\x18\x17 \x01(\x03R\x11savedOutputTokens\x12>\n" +
+	"\rfirst_partial\x18\x18 \x01(\v2\x19.google.protobuf.DurationR\ffirstPartial\x12\x1a\n" +
+	"\bpartials\x18\x19 \x01(\x05R\bpartialsB\a\n" +
 	"\x05_cost\"\xaf\x01\n" +
 	"\x10ConfidenceReport\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\bR\tavailable\x12-\n" +
@@ -1236,7 +1751,7 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"\aWarning\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xbd\x04\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xed\x04\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12)\n" +
 	"\x10semantic_attempt\x18\x02 \x01(\x05R\x0fsemanticAttempt\x12\x1a\n" +
@@ -1254,21 +1769,28 @@ const file_guardgen_v1_generation_proto_rawDesc = "" +
 	"constraint\x12\x17\n" +
 	"\x04cost\x18\v \x01(\x01H\x00R\x04cost\x88\x01\x01\x12\x1f\n" +
 	"\vresponse_id\x18\f \x01(\tR\n" +
-	"responseIdB\a\n" +
+	"responseId\x12.\n" +
+	"\x05abort\x18\x15 \x01(\v2\x18.guardgen.v1.StreamAbortR\x05abortB\a\n" +
 	"\x05_cost\"p\n" +
 	"\x06Repair\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1b\n" +
 	"\x06offset\x18\x04 \x01(\rH\x00R\x06offset\x88\x01\x01B\t\n" +
-	"\a_offset*\xa4\x01\n" +
+	"\a_offset*\x80\x01\n" +
+	"\vResetReason\x12\x1c\n" +
+	"\x18RESET_REASON_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cRESET_REASON_TRANSPORT_RETRY\x10\x01\x12\x16\n" +
+	"\x12RESET_REASON_REASK\x10\x02\x12\x19\n" +
+	"\x15RESET_REASON_FALLBACK\x10\x03*\xa4\x01\n" +
 	"\x12VerificationStatus\x12#\n" +
 	"\x1fVERIFICATION_STATUS_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dVERIFICATION_STATUS_SUPPORTED\x10\x01\x12%\n" +
 	"!VERIFICATION_STATUS_NOT_SUPPORTED\x10\x02\x12\x1f\n" +
-	"\x1bVERIFICATION_STATUS_SKIPPED\x10\x032\\\n" +
-	"\x11GenerationService\x12G\n" +
-	"\bGenerate\x12\x1c.guardgen.v1.GenerateRequest\x1a\x1d.guardgen.v1.GenerateResponseB\xa8\x01\n" +
+	"\x1bVERIFICATION_STATUS_SKIPPED\x10\x032\xcc\x01\n" +
+	"\x11GenerationService\x12`\n" +
+	"\bGenerate\x12\x1c.guardgen.v1.GenerateRequest\x1a\x1d.guardgen.v1.GenerateResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/generate\x12U\n" +
+	"\x0eGenerateStream\x12\x1c.guardgen.v1.GenerateRequest\x1a#.guardgen.v1.GenerateStreamResponse0\x01B\xa8\x01\n" +
 	"\x0fcom.guardgen.v1B\x0fGenerationProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"
 
 var (
@@ -1283,61 +1805,76 @@ func file_guardgen_v1_generation_proto_rawDescGZIP() []byte {
 	return file_guardgen_v1_generation_proto_rawDescData
 }
 
-var file_guardgen_v1_generation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_guardgen_v1_generation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_guardgen_v1_generation_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_guardgen_v1_generation_proto_goTypes = []any{
-	(VerificationStatus)(0),                // 0: guardgen.v1.VerificationStatus
-	(*GenerateRequest)(nil),                // 1: guardgen.v1.GenerateRequest
-	(*GenerateOptions)(nil),                // 2: guardgen.v1.GenerateOptions
-	(*Example)(nil),                        // 3: guardgen.v1.Example
-	(*GenerateResponse)(nil),               // 4: guardgen.v1.GenerateResponse
-	(*GenerationReport)(nil),               // 5: guardgen.v1.GenerationReport
-	(*ConfidenceReport)(nil),               // 6: guardgen.v1.ConfidenceReport
-	(*FieldConfidence)(nil),                // 7: guardgen.v1.FieldConfidence
-	(*VerificationReport)(nil),             // 8: guardgen.v1.VerificationReport
-	(*Warning)(nil),                        // 9: guardgen.v1.Warning
-	(*Attempt)(nil),                        // 10: guardgen.v1.Attempt
-	(*Repair)(nil),                         // 11: guardgen.v1.Repair
-	(*descriptorpb.FileDescriptorSet)(nil), // 12: google.protobuf.FileDescriptorSet
-	(*durationpb.Duration)(nil),            // 13: google.protobuf.Duration
-	(*anypb.Any)(nil),                      // 14: google.protobuf.Any
-	(*FailureDetail)(nil),                  // 15: guardgen.v1.FailureDetail
-	(*v1.Usage)(nil),                       // 16: guardgen.provider.v1.Usage
-	(v1.FinishReason)(0),                   // 17: guardgen.provider.v1.FinishReason
-	(*v1.Constraint)(nil),                  // 18: guardgen.provider.v1.Constraint
+	(ResetReason)(0),                       // 0: guardgen.v1.ResetReason
+	(VerificationStatus)(0),                // 1: guardgen.v1.VerificationStatus
+	(*GenerateRequest)(nil),                // 2: guardgen.v1.GenerateRequest
+	(*GenerateOptions)(nil),                // 3: guardgen.v1.GenerateOptions
+	(*Example)(nil),                        // 4: guardgen.v1.Example
+	(*GenerateResponse)(nil),               // 5: guardgen.v1.GenerateResponse
+	(*GenerateStreamResponse)(nil),         // 6: guardgen.v1.GenerateStreamResponse
+	(*PartialMessage)(nil),                 // 7: guardgen.v1.PartialMessage
+	(*StreamReset)(nil),                    // 8: guardgen.v1.StreamReset
+	(*StreamAbort)(nil),                    // 9: guardgen.v1.StreamAbort
+	(*GenerationReport)(nil),               // 10: guardgen.v1.GenerationReport
+	(*ConfidenceReport)(nil),               // 11: guardgen.v1.ConfidenceReport
+	(*FieldConfidence)(nil),                // 12: guardgen.v1.FieldConfidence
+	(*VerificationReport)(nil),             // 13: guardgen.v1.VerificationReport
+	(*Warning)(nil),                        // 14: guardgen.v1.Warning
+	(*Attempt)(nil),                        // 15: guardgen.v1.Attempt
+	(*Repair)(nil),                         // 16: guardgen.v1.Repair
+	(*descriptorpb.FileDescriptorSet)(nil), // 17: google.protobuf.FileDescriptorSet
+	(*durationpb.Duration)(nil),            // 18: google.protobuf.Duration
+	(*anypb.Any)(nil),                      // 19: google.protobuf.Any
+	(*FailureDetail)(nil),                  // 20: guardgen.v1.FailureDetail
+	(*v1.Usage)(nil),                       // 21: guardgen.provider.v1.Usage
+	(v1.FinishReason)(0),                   // 22: guardgen.provider.v1.FinishReason
+	(*v1.Constraint)(nil),                  // 23: guardgen.provider.v1.Constraint
 }
 var file_guardgen_v1_generation_proto_depIdxs = []int32{
-	12, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	2,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
-	3,  // 2: guardgen.v1.GenerateOptions.examples:type_name -> guardgen.v1.Example
-	13, // 3: guardgen.v1.GenerateOptions.max_cache_age:type_name -> google.protobuf.Duration
-	14, // 4: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
-	15, // 5: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
-	5,  // 6: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
-	13, // 7: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
-	10, // 8: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
-	16, // 9: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
-	13, // 10: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
-	11, // 11: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
-	6,  // 12: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
-	8,  // 13: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
-	9,  // 14: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
-	7,  // 15: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
-	0,  // 16: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
-	16, // 17: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
-	17, // 18: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
-	16, // 19: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
-	13, // 20: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	11, // 21: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
-	15, // 22: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
-	18, // 23: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
-	1,  // 24: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
-	4,  // 25: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
-	25, // [25:26] is the sub-list for method output_type
-	24, // [24:25] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	17, // 0: guardgen.v1.GenerateRequest.descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	3,  // 1: guardgen.v1.GenerateRequest.options:type_name -> guardgen.v1.GenerateOptions
+	4,  // 2: guardgen.v1.GenerateOptions.examples:type_name -> guardgen.v1.Example
+	18, // 3: guardgen.v1.GenerateOptions.max_cache_age:type_name -> google.protobuf.Duration
+	19, // 4: guardgen.v1.GenerateResponse.message:type_name -> google.protobuf.Any
+	20, // 5: guardgen.v1.GenerateResponse.degradation:type_name -> guardgen.v1.FailureDetail
+	10, // 6: guardgen.v1.GenerateResponse.report:type_name -> guardgen.v1.GenerationReport
+	18, // 7: guardgen.v1.GenerateResponse.cache_age:type_name -> google.protobuf.Duration
+	7,  // 8: guardgen.v1.GenerateStreamResponse.partial:type_name -> guardgen.v1.PartialMessage
+	8,  // 9: guardgen.v1.GenerateStreamResponse.reset:type_name -> guardgen.v1.StreamReset
+	5,  // 10: guardgen.v1.GenerateStreamResponse.response:type_name -> guardgen.v1.GenerateResponse
+	19, // 11: guardgen.v1.PartialMessage.message:type_name -> google.protobuf.Any
+	0,  // 12: guardgen.v1.StreamReset.reason:type_name -> guardgen.v1.ResetReason
+	20, // 13: guardgen.v1.StreamReset.failure:type_name -> guardgen.v1.FailureDetail
+	15, // 14: guardgen.v1.GenerationReport.attempts:type_name -> guardgen.v1.Attempt
+	21, // 15: guardgen.v1.GenerationReport.usage:type_name -> guardgen.provider.v1.Usage
+	18, // 16: guardgen.v1.GenerationReport.latency:type_name -> google.protobuf.Duration
+	16, // 17: guardgen.v1.GenerationReport.repairs:type_name -> guardgen.v1.Repair
+	11, // 18: guardgen.v1.GenerationReport.confidence:type_name -> guardgen.v1.ConfidenceReport
+	13, // 19: guardgen.v1.GenerationReport.verification:type_name -> guardgen.v1.VerificationReport
+	14, // 20: guardgen.v1.GenerationReport.warnings:type_name -> guardgen.v1.Warning
+	18, // 21: guardgen.v1.GenerationReport.first_partial:type_name -> google.protobuf.Duration
+	12, // 22: guardgen.v1.ConfidenceReport.fields:type_name -> guardgen.v1.FieldConfidence
+	1,  // 23: guardgen.v1.VerificationReport.status:type_name -> guardgen.v1.VerificationStatus
+	21, // 24: guardgen.v1.VerificationReport.usage:type_name -> guardgen.provider.v1.Usage
+	22, // 25: guardgen.v1.Attempt.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	21, // 26: guardgen.v1.Attempt.usage:type_name -> guardgen.provider.v1.Usage
+	18, // 27: guardgen.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	16, // 28: guardgen.v1.Attempt.repairs:type_name -> guardgen.v1.Repair
+	20, // 29: guardgen.v1.Attempt.failure:type_name -> guardgen.v1.FailureDetail
+	23, // 30: guardgen.v1.Attempt.constraint:type_name -> guardgen.provider.v1.Constraint
+	9,  // 31: guardgen.v1.Attempt.abort:type_name -> guardgen.v1.StreamAbort
+	2,  // 32: guardgen.v1.GenerationService.Generate:input_type -> guardgen.v1.GenerateRequest
+	2,  // 33: guardgen.v1.GenerationService.GenerateStream:input_type -> guardgen.v1.GenerateRequest
+	5,  // 34: guardgen.v1.GenerationService.Generate:output_type -> guardgen.v1.GenerateResponse
+	6,  // 35: guardgen.v1.GenerationService.GenerateStream:output_type -> guardgen.v1.GenerateStreamResponse
+	34, // [34:36] is the sub-list for method output_type
+	32, // [32:34] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_v1_generation_proto_init() }
@@ -1347,17 +1884,22 @@ func file_guardgen_v1_generation_proto_init() {
 	}
 	file_guardgen_v1_failure_proto_init()
 	file_guardgen_v1_generation_proto_msgTypes[1].OneofWrappers = []any{}
-	file_guardgen_v1_generation_proto_msgTypes[4].OneofWrappers = []any{}
-	file_guardgen_v1_generation_proto_msgTypes[6].OneofWrappers = []any{}
-	file_guardgen_v1_generation_proto_msgTypes[9].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[4].OneofWrappers = []any{
+		(*GenerateStreamResponse_Partial)(nil),
+		(*GenerateStreamResponse_Reset_)(nil),
+		(*GenerateStreamResponse_Response)(nil),
+	}
+	file_guardgen_v1_generation_proto_msgTypes[8].OneofWrappers = []any{}
 	file_guardgen_v1_generation_proto_msgTypes[10].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[13].OneofWrappers = []any{}
+	file_guardgen_v1_generation_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_v1_generation_proto_rawDesc), len(file_guardgen_v1_generation_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   11,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

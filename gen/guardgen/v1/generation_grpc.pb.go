@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GenerationService_Generate_FullMethodName = "/guardgen.v1.GenerationService/Generate"
+	GenerationService_Generate_FullMethodName       = "/guardgen.v1.GenerationService/Generate"
+	GenerationService_GenerateStream_FullMethodName = "/guardgen.v1.GenerationService/GenerateStream"
 )
 
 // GenerationServiceClient is the client API for GenerationService service.
@@ -31,7 +32,23 @@ type GenerationServiceClient interface {
 	// Generate asks a model for an instance of target_type. It answers OK with
 	// a message that passed protovalidate (possibly degraded), or a non-OK
 	// status whose details carry a FailureDetail and a google.rpc.ErrorInfo.
+	// GenerateStream takes the same request.
+	// Over HTTP/JSON: POST /v1/generate with the request as the body.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
+	// GenerateStream is Generate with the answer shown as the model writes
+	// it: partial messages whose complete fields already passed their rules,
+	// a reset event whenever an attempt that sent partials is abandoned (a
+	// transport retry, a re-ask, the route's next entry), and the full
+	// GenerateResponse last. A completed field that breaks its rule stops
+	// the model at once; the attempt then fails as a finished output would
+	// have. A failure ends the stream with the same status and
+	// FailureDetail as Generate. It is served over gRPC, Connect and
+	// gRPC-Web; it has no HTTP/JSON route (vanguard streams REST responses
+	// only as google.api.HttpBody).
+	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	GenerateStream(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateStreamResponse], error)
 }
 
 type generationServiceClient struct {
@@ -52,6 +69,25 @@ func (c *generationServiceClient) Generate(ctx context.Context, in *GenerateRequ
 	return out, nil
 }
 
+func (c *generationServiceClient) GenerateStream(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &GenerationService_ServiceDesc.Streams[0], GenerationService_GenerateStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GenerateRequest, GenerateStreamResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GenerationService_GenerateStreamClient = grpc.ServerStreamingClient[GenerateStreamResponse]
+
 // GenerationServiceServer is the server API for GenerationService service.
 // All implementations must embed UnimplementedGenerationServiceServer
 // for forward compatibility.
@@ -61,7 +97,23 @@ type GenerationServiceServer interface {
 	// Generate asks a model for an instance of target_type. It answers OK with
 	// a message that passed protovalidate (possibly degraded), or a non-OK
 	// status whose details carry a FailureDetail and a google.rpc.ErrorInfo.
+	// GenerateStream takes the same request.
+	// Over HTTP/JSON: POST /v1/generate with the request as the body.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
+	// GenerateStream is Generate with the answer shown as the model writes
+	// it: partial messages whose complete fields already passed their rules,
+	// a reset event whenever an attempt that sent partials is abandoned (a
+	// transport retry, a re-ask, the route's next entry), and the full
+	// GenerateResponse last. A completed field that breaks its rule stops
+	// the model at once; the attempt then fails as a finished output would
+	// have. A failure ends the stream with the same status and
+	// FailureDetail as Generate. It is served over gRPC, Connect and
+	// gRPC-Web; it has no HTTP/JSON route (vanguard streams REST responses
+	// only as google.api.HttpBody).
+	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	GenerateStream(*GenerateRequest, grpc.ServerStreamingServer[GenerateStreamResponse]) error
 	mustEmbedUnimplementedGenerationServiceServer()
 }
 
@@ -74,6 +126,9 @@ type UnimplementedGenerationServiceServer struct{}
 
 func (UnimplementedGenerationServiceServer) Generate(context.Context, *GenerateRequest) (*GenerateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Generate not implemented")
+}
+func (UnimplementedGenerationServiceServer) GenerateStream(*GenerateRequest, grpc.ServerStreamingServer[GenerateStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method GenerateStream not implemented")
 }
 func (UnimplementedGenerationServiceServer) mustEmbedUnimplementedGenerationServiceServer() {}
 func (UnimplementedGenerationServiceServer) testEmbeddedByValue()                           {}
@@ -114,6 +169,17 @@ func _GenerationService_Generate_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GenerationService_GenerateStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GenerateRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(GenerationServiceServer).GenerateStream(m, &grpc.GenericServerStream[GenerateRequest, GenerateStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type GenerationService_GenerateStreamServer = grpc.ServerStreamingServer[GenerateStreamResponse]
+
 // GenerationService_ServiceDesc is the grpc.ServiceDesc for GenerationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -126,6 +192,12 @@ var GenerationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _GenerationService_Generate_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "GenerateStream",
+			Handler:       _GenerationService_GenerateStream_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "guardgen/v1/generation.proto",
 }

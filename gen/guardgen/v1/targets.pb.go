@@ -8,6 +8,7 @@ package guardgenv1
 
 import (
 	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	descriptorpb "google.golang.org/protobuf/types/descriptorpb"
@@ -483,7 +484,7 @@ var File_guardgen_v1_targets_proto protoreflect.FileDescriptor
 
 const file_guardgen_v1_targets_proto_rawDesc = "" +
 	"\n" +
-	"\x19guardgen/v1/targets.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19guardgen/v1/options.proto\"\x14\n" +
+	"\x19guardgen/v1/targets.proto\x12\vguardgen.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/descriptor.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19guardgen/v1/options.proto\"\x14\n" +
 	"\x12ListTargetsRequest\"D\n" +
 	"\x13ListTargetsResponse\x12-\n" +
 	"\atargets\x18\x01 \x03(\v2\x13.guardgen.v1.TargetR\atargets\"l\n" +
@@ -515,10 +516,10 @@ const file_guardgen_v1_targets_proto_rawDesc = "" +
 	"\x19TARGET_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19TARGET_SOURCE_COMPILED_IN\x10\x01\x12!\n" +
 	"\x1dTARGET_SOURCE_DESCRIPTOR_FILE\x10\x02\x12\x19\n" +
-	"\x15TARGET_SOURCE_REQUEST\x10\x032\xbc\x01\n" +
-	"\rTargetService\x12P\n" +
-	"\vListTargets\x12\x1f.guardgen.v1.ListTargetsRequest\x1a .guardgen.v1.ListTargetsResponse\x12Y\n" +
-	"\x0eDescribeTarget\x12\".guardgen.v1.DescribeTargetRequest\x1a#.guardgen.v1.DescribeTargetResponseB\xa5\x01\n" +
+	"\x15TARGET_SOURCE_REQUEST\x10\x032\x90\x02\n" +
+	"\rTargetService\x12e\n" +
+	"\vListTargets\x12\x1f.guardgen.v1.ListTargetsRequest\x1a .guardgen.v1.ListTargetsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/targets\x12\x97\x01\n" +
+	"\x0eDescribeTarget\x12\".guardgen.v1.DescribeTargetRequest\x1a#.guardgen.v1.DescribeTargetResponse\"<\x82\xd3\xe4\x93\x026Z\x19:\x01*\"\x14/v1/targets:describe\x12\x19/v1/targets/{target_type}B\xa5\x01\n" +
 	"\x0fcom.guardgen.v1B\fTargetsProtoP\x01Z7github.com/guardgen/guardgen/gen/guardgen/v1;guardgenv1\xa2\x02\x03GXX\xaa\x02\vGuardgen.V1\xca\x02\vGuardgen\\V1\xe2\x02\x17Guardgen\\V1\\GPBMetadata\xea\x02\fGuardgen::V1b\x06proto3"
 
 var (

@@ -30,9 +30,12 @@ const (
 // TargetService shows prompt authors what the model sees.
 type TargetServiceClient interface {
 	// ListTargets lists the target types the server knows.
+	// Over HTTP/JSON: GET /v1/targets.
 	ListTargets(ctx context.Context, in *ListTargetsRequest, opts ...grpc.CallOption) (*ListTargetsResponse, error)
 	// DescribeTarget returns the JSON Schema sent to models for a target type
-	// and the validation rules its output must pass.
+	// and the validation rules its output must pass. Over HTTP/JSON:
+	// GET /v1/targets/{target_type}, or POST /v1/targets:describe with the
+	// request as the body for a type defined by its descriptor_set.
 	DescribeTarget(ctx context.Context, in *DescribeTargetRequest, opts ...grpc.CallOption) (*DescribeTargetResponse, error)
 }
 
@@ -71,9 +74,12 @@ func (c *targetServiceClient) DescribeTarget(ctx context.Context, in *DescribeTa
 // TargetService shows prompt authors what the model sees.
 type TargetServiceServer interface {
 	// ListTargets lists the target types the server knows.
+	// Over HTTP/JSON: GET /v1/targets.
 	ListTargets(context.Context, *ListTargetsRequest) (*ListTargetsResponse, error)
 	// DescribeTarget returns the JSON Schema sent to models for a target type
-	// and the validation rules its output must pass.
+	// and the validation rules its output must pass. Over HTTP/JSON:
+	// GET /v1/targets/{target_type}, or POST /v1/targets:describe with the
+	// request as the body for a type defined by its descriptor_set.
 	DescribeTarget(context.Context, *DescribeTargetRequest) (*DescribeTargetResponse, error)
 	mustEmbedUnimplementedTargetServiceServer()
 }

@@ -45,8 +45,16 @@ type Request struct {
 	// RawBody is the body as received.
 	RawBody []byte
 	// Cancelled reports that the client went away (cancelled, timed out,
-	// closed the connection) before the server answered.
-	Cancelled bool
+	// closed the connection) before the server answered, or, for a
+	// streamed answer, before its last chunk; CancelledAt is when the
+	// server noticed.
+	Cancelled   bool
+	CancelledAt time.Time
+	// Streamed says the answer was sent as server-sent events; ChunkTimes
+	// are when each content chunk was released (its write began), by the
+	// server's clock, so len(ChunkTimes) chunks were sent.
+	Streamed   bool
+	ChunkTimes []time.Time
 }
 
 type record struct {
@@ -231,6 +239,7 @@ func (s *Server) next(r *http.Request, raw []byte, body map[string]any) (*record
 func (s *Server) markCancelled(rec *record) {
 	s.mu.Lock()
 	rec.req.Cancelled = true
+	rec.req.CancelledAt = s.now()
 	s.mu.Unlock()
 }
 
@@ -274,6 +283,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if streams, _ := body["stream"].(bool); streams && step.Body == "" && step.Error == nil && step.Status < http.StatusBadRequest {
+		s.stream(w, r, rec, withTokenLimit(step, body), body)
+		return
+	}
 	if step.PadContent > 0 {
 		s.writePadded(w, step, body)
 		return
@@ -358,6 +371,7 @@ func (s *Server) render(step Step, req map[string]any) (int, string, []byte) {
 
 // completion renders a chat.completion object.
 func (s *Server) completion(step Step, req map[string]any) []byte {
+	step = step.unchunked(req)
 	model := step.Model
 	if model == "" {
 		model, _ = req["model"].(string)
@@ -432,8 +446,13 @@ func logprobs(step Step, req map[string]any) any {
 	if asked, _ := req["logprobs"].(bool); !asked || step.Logprobs == nil {
 		return nil
 	}
-	content := make([]any, len(step.Logprobs))
-	for i, t := range step.Logprobs {
+	return logprobsBody(step.Logprobs)
+}
+
+// logprobsBody renders a logprobs object of tokens.
+func logprobsBody(tokens []Logprob) map[string]any {
+	content := make([]any, len(tokens))
+	for i, t := range tokens {
 		b := t.Bytes
 		if b == nil {
 			b = []byte(t.Token)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -336,6 +337,75 @@ func TestVerifierScript(t *testing.T) {
 		if content != want[i] {
 			t.Errorf("request %d: content %v, want %s", i, content, want[i])
 		}
+	}
+}
+
+// TestStreamEvents: a streaming request gets server-sent events as the API
+// sends them, each chunk after its delay, the usage in its own chunk when
+// asked for, then [DONE]; the record has when each chunk went out.
+func TestStreamEvents(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	defer srv.Close()
+	srv.Enqueue(openaitest.Stream([]string{`{"a":`, `1}`}, 0, 50*time.Millisecond))
+	resp, err := post(t.Context(), client(t), srv.URL(),
+		`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var contents, finishes []string
+	var usage, done bool
+	for _, event := range strings.Split(strings.TrimSpace(string(raw)), "\n\n") {
+		data, ok := strings.CutPrefix(event, "data: ")
+		if !ok {
+			t.Fatalf("event without data: %q", event)
+		}
+		if data == "[DONE]" {
+			done = true
+			continue
+		}
+		var chunk struct {
+			Object  string `json:"object"`
+			Choices []struct {
+				Delta struct {
+					Content *string `json:"content"`
+				} `json:"delta"`
+				FinishReason *string `json:"finish_reason"`
+			} `json:"choices"`
+			Usage *struct {
+				Total int `json:"total_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil || chunk.Object != "chat.completion.chunk" {
+			t.Fatalf("event %q: %v", data, err)
+		}
+		for _, c := range chunk.Choices {
+			if c.Delta.Content != nil && *c.Delta.Content != "" {
+				contents = append(contents, *c.Delta.Content)
+			}
+			if c.FinishReason != nil {
+				finishes = append(finishes, *c.FinishReason)
+			}
+		}
+		usage = usage || chunk.Usage != nil && chunk.Usage.Total > 0
+	}
+	if diff := cmp.Diff([]string{`{"a":`, `1}`}, contents); diff != "" {
+		t.Errorf("contents (-want +got):\n%s", diff)
+	}
+	if !slices.Equal(finishes, []string{"stop"}) || !usage || !done {
+		t.Errorf("finishes %v, usage %v, [DONE] %v", finishes, usage, done)
+	}
+	got := srv.Requests()[0]
+	if !got.Streamed || len(got.ChunkTimes) != 2 || got.ChunkTimes[1].Sub(got.ChunkTimes[0]) < 50*time.Millisecond {
+		t.Errorf("streamed %v, chunk times %v; want two, 50ms or more apart", got.Streamed, got.ChunkTimes)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,10 +69,76 @@ type Step struct {
 	// asked for logprobs (as the API does); nil sends null. Their tokens
 	// should spell Content.
 	Logprobs []Logprob
+
+	// Chunks are the pieces of the content (of ToolArguments, when set) as
+	// a streaming request ("stream": true) gets them, in server-sent
+	// events, each after its Delay; without Chunks the whole content is one
+	// chunk, with Logprobs. A request that does not stream gets their
+	// concatenation when Content (ToolArguments) is empty. The request's
+	// max_completion_tokens cuts Content, not Chunks.
+	Chunks []Chunk
+	// BreakStream cuts the connection after the chunks, before the finish
+	// reason, the usage and [DONE]: a stream broken mid-answer.
+	BreakStream bool
 	// PadContent appends this many spaces to the assistant content, sent
 	// in chunks without a Content-Length, so that a test can send an
 	// answer of any size without holding it in memory.
 	PadContent int64
+}
+
+// Chunk is one piece of a streamed answer.
+type Chunk struct {
+	Content string
+	// Delay waits before the chunk is sent; if the client goes away first,
+	// the request is recorded as cancelled and nothing more is sent.
+	Delay time.Duration
+	// Logprobs are the chunk's tokens, sent only when the request asked
+	// for logprobs.
+	Logprobs []Logprob
+}
+
+// Stream answers a streaming request with chunks, each delay before the
+// chunk of the same index; a request that does not stream gets their
+// concatenation.
+func Stream(chunks []string, delays ...time.Duration) Step {
+	s := Step{Chunks: make([]Chunk, len(chunks))}
+	for i, c := range chunks {
+		s.Chunks[i].Content = c
+		if i < len(delays) {
+			s.Chunks[i].Delay = delays[i]
+		}
+	}
+	return s
+}
+
+// unchunked is step for a request that does not stream: the chunks'
+// concatenation is its content, or, when req forces a function call, its
+// tool arguments.
+func (step Step) unchunked(req map[string]any) Step {
+	if len(step.Chunks) == 0 || step.Content != "" || step.ToolArguments != "" {
+		return step
+	}
+	if forcesTool(req) {
+		step.ToolArguments = joined(step.Chunks)
+	} else {
+		step.Content = joined(step.Chunks)
+	}
+	return step
+}
+
+// forcesTool reports whether req forces a function call (tools mode).
+func forcesTool(req map[string]any) bool {
+	_, ok := req["tool_choice"].(map[string]any)
+	return ok
+}
+
+// joined is the concatenation of the chunks' content.
+func joined(chunks []Chunk) string {
+	var b strings.Builder
+	for _, c := range chunks {
+		b.WriteString(c.Content)
+	}
+	return b.String()
 }
 
 // Logprob is one content token and its log-probability.

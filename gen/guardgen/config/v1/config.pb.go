@@ -334,7 +334,10 @@ func (x *Execution) GetAttemptTimeoutSeconds() float64 {
 type Validation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// strip_markdown_fences lets extraction take JSON out of ``` fences (and
-	// surrounding prose). Default: true.
+	// surrounding prose), recording strip_fence and strip_prose repairs.
+	// false: an answer must be the JSON alone, give or take whitespace; a
+	// wrapped one is MALFORMED_JSON and re-asked, as strict JSON would find
+	// it. Default: true.
 	StripMarkdownFences *bool `protobuf:"varint,1,opt,name=strip_markdown_fences,json=stripMarkdownFences,proto3,oneof" json:"strip_markdown_fences,omitempty"`
 	// max_content_preview_length bounds, in characters, the redacted output
 	// previews in failures and logs; 0 leaves previews out. Default: 200.
@@ -409,8 +412,10 @@ func (x *Validation) GetAllowPartialMatches() bool {
 }
 
 // Routing is the article's routing table: a recovery action and an alert
-// threshold per failure domain. guardgen's decision matrix refines the
-// action per failure reason (see DESIGN.md).
+// threshold per failure domain. guardgen's decision matrix decides per
+// failure reason whether and how often a failure is retried or re-asked;
+// a domain's action decides what its failures come to once that is spent
+// (see DomainPolicy.action).
 type Routing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// infrastructure: rate limits, 5xx, timeouts, connections.
@@ -494,7 +499,18 @@ type DomainPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// action is one of retry_with_backoff, reject_and_fix, alert_and_degrade,
 	// fallback_to_cache (the RecoveryAction enum values, lower case and
-	// without the prefix).
+	// without the prefix): what a final failure of the domain comes to once
+	// the transport retries and re-asks its reason's row of the decision
+	// matrix allows are spent.
+	//   - retry_with_backoff, fallback_to_cache: the degradation chain
+	//     (the route's next entry when a provider is down, the cached
+	//     answer, the route's next entry for truncated output, the type's
+	//     template), else the failure; the matrix row still says which
+	//     failures may degrade (a business rule or a bug never does).
+	//   - alert_and_degrade: the same, and every such failure alerts at
+	//     once, whatever alert_threshold says.
+	//   - reject_and_fix: the failure, at once: no degradation, no next
+	//     route entry.
 	Action *string `protobuf:"bytes,1,opt,name=action,proto3,oneof" json:"action,omitempty"`
 	// alert_threshold is how many failures of the domain within
 	// telemetry.alert_window_seconds raise an alert; 0 never alerts.
@@ -1780,8 +1796,17 @@ type Server struct {
 	// bound and fails as OUTPUT_TOO_LARGE. (Plug-ins of type grpc are bounded
 	// by gRPC's 4 MiB receive limit.) Default: 4194304 (4 MiB).
 	MaxProviderResponseBytes *uint32 `protobuf:"varint,22,opt,name=max_provider_response_bytes,json=maxProviderResponseBytes,proto3,oneof" json:"max_provider_response_bytes,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// max_output_values bounds the JSON values (strings, numbers, literals,
+	// objects and arrays, nested ones included) in one model output; more is
+	// OUTPUT_TOO_LARGE. Decoding and validation cost about the same per
+	// value whatever its size, so this bounds their time where
+	// max_output_bytes does not. Default: 16384.
+	MaxOutputValues *uint32 `protobuf:"varint,24,opt,name=max_output_values,json=maxOutputValues,proto3,oneof" json:"max_output_values,omitempty"`
+	// http serves HTTP/JSON (the services' google.api.http routes), Connect
+	// and gRPC-Web on the gRPC port, beside gRPC. Default: on, no CORS.
+	Http          *Http `protobuf:"bytes,23,opt,name=http,proto3" json:"http,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1968,6 +1993,81 @@ func (x *Server) GetMaxProviderResponseBytes() uint32 {
 	return 0
 }
 
+func (x *Server) GetMaxOutputValues() uint32 {
+	if x != nil && x.MaxOutputValues != nil {
+		return *x.MaxOutputValues
+	}
+	return 0
+}
+
+func (x *Server) GetHttp() *Http {
+	if x != nil {
+		return x.Http
+	}
+	return nil
+}
+
+// Http configures the HTTP protocols served on the gRPC port, over
+// HTTP/1.1 (cleartext HTTP/2 connections are gRPC's). They are transcoded
+// to the gRPC services in process (connectrpc.com/vanguard), so
+// authentication, limits, logging and metrics apply to them as to gRPC.
+// Plaintext only: with server.tls set, the port serves gRPC alone.
+type Http struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled turns the HTTP protocols on. Default: true.
+	Enabled *bool `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// cors_allowed_origins are the browser origins (scheme://host[:port], or
+	// "*" for any) allowed to call guardgen cross-origin; empty allows none
+	// (same-origin and non-browser callers are unaffected). Default: empty.
+	CorsAllowedOrigins []string `protobuf:"bytes,2,rep,name=cors_allowed_origins,json=corsAllowedOrigins,proto3" json:"cors_allowed_origins,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Http) Reset() {
+	*x = Http{}
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Http) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Http) ProtoMessage() {}
+
+func (x *Http) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Http.ProtoReflect.Descriptor instead.
+func (*Http) Descriptor() ([]byte, []int) {
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Http) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *Http) GetCorsAllowedOrigins() []string {
+	if x != nil {
+		return x.CorsAllowedOrigins
+	}
+	return nil
+}
+
 // Keepalive is the server side of gRPC keepalive (grpc-go's
 // keepalive.ServerParameters and EnforcementPolicy).
 type Keepalive struct {
@@ -2005,7 +2105,7 @@ type Keepalive struct {
 
 func (x *Keepalive) Reset() {
 	*x = Keepalive{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2117,7 @@ func (x *Keepalive) String() string {
 func (*Keepalive) ProtoMessage() {}
 
 func (x *Keepalive) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[19]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2130,7 @@ func (x *Keepalive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Keepalive.ProtoReflect.Descriptor instead.
 func (*Keepalive) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{19}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Keepalive) GetMaxConnectionAgeSeconds() float64 {
@@ -2098,7 +2198,7 @@ type ServerTls struct {
 
 func (x *ServerTls) Reset() {
 	*x = ServerTls{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2210,7 @@ func (x *ServerTls) String() string {
 func (*ServerTls) ProtoMessage() {}
 
 func (x *ServerTls) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[20]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2223,7 @@ func (x *ServerTls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerTls.ProtoReflect.Descriptor instead.
 func (*ServerTls) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{20}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ServerTls) GetCertFile() string {
@@ -2168,7 +2268,7 @@ type Auth struct {
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2280,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[21]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2293,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{21}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Auth) GetTokensFile() string {
@@ -2237,7 +2337,7 @@ type RateLimit struct {
 
 func (x *RateLimit) Reset() {
 	*x = RateLimit{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2249,7 +2349,7 @@ func (x *RateLimit) String() string {
 func (*RateLimit) ProtoMessage() {}
 
 func (x *RateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[22]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2262,7 +2362,7 @@ func (x *RateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
 func (*RateLimit) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{22}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RateLimit) GetRequestsPerSecond() float64 {
@@ -2301,7 +2401,7 @@ type RetryBudget struct {
 
 func (x *RetryBudget) Reset() {
 	*x = RetryBudget{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2413,7 @@ func (x *RetryBudget) String() string {
 func (*RetryBudget) ProtoMessage() {}
 
 func (x *RetryBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[23]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2426,7 @@ func (x *RetryBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryBudget.ProtoReflect.Descriptor instead.
 func (*RetryBudget) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{23}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RetryBudget) GetMaxTokens() float64 {
@@ -2365,7 +2465,7 @@ type Breaker struct {
 
 func (x *Breaker) Reset() {
 	*x = Breaker{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2477,7 @@ func (x *Breaker) String() string {
 func (*Breaker) ProtoMessage() {}
 
 func (x *Breaker) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[24]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2490,7 @@ func (x *Breaker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Breaker.ProtoReflect.Descriptor instead.
 func (*Breaker) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{24}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Breaker) GetConsecutiveFailures() uint32 {
@@ -2441,7 +2541,7 @@ type Telemetry struct {
 
 func (x *Telemetry) Reset() {
 	*x = Telemetry{}
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2453,7 +2553,7 @@ func (x *Telemetry) String() string {
 func (*Telemetry) ProtoMessage() {}
 
 func (x *Telemetry) ProtoReflect() protoreflect.Message {
-	mi := &file_guardgen_config_v1_config_proto_msgTypes[25]
+	mi := &file_guardgen_config_v1_config_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +2566,7 @@ func (x *Telemetry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Telemetry.ProtoReflect.Descriptor instead.
 func (*Telemetry) Descriptor() ([]byte, []int) {
-	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{25}
+	return file_guardgen_config_v1_config_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Telemetry) GetOtlpEndpoint() string {
@@ -2723,7 +2823,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xa1\x13\n" +
+	"\v_key_prefix\"\xa4\x14\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2752,7 +2852,9 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x15max_header_list_bytes\x18\x14 \x01(\rB\r\xbaH\n" +
 	"*\b\x18\x80\x80\x80\b(\x80\bH\rR\x12maxHeaderListBytes\x88\x01\x01\x12T\n" +
 	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
-	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
+	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01\x12=\n" +
+	"\x11max_output_values\x18\x18 \x01(\rB\f\xbaH\t*\a\x18\x80\x80\x80\b(\x01H\x10R\x0fmaxOutputValues\x88\x01\x01\x12,\n" +
+	"\x04http\x18\x17 \x01(\v2\x18.guardgen.config.v1.HttpR\x04http:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x97\x01\n" +
 	"\x1cserver.drain_within_shutdown\x12<drain_delay_seconds must not exceed shutdown_timeout_seconds\x1a9this.drain_delay_seconds <= this.shutdown_timeout_seconds\x1a\x87\x01\n" +
@@ -2772,7 +2874,13 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x19_shed_retry_after_secondsB\x18\n" +
 	"\x16_max_header_list_bytesB\x1a\n" +
 	"\x18_request_timeout_secondsB\x1e\n" +
-	"\x1c_max_provider_response_bytes\"\xa4\b\n" +
+	"\x1c_max_provider_response_bytesB\x14\n" +
+	"\x12_max_output_values\"\x8d\x01\n" +
+	"\x04Http\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12Z\n" +
+	"\x14cors_allowed_origins\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\x10@\"\x1er\x1c\x18\x80\x022\x17^(\\*|https?://[^/\\s]+)$R\x12corsAllowedOriginsB\n" +
+	"\n" +
+	"\b_enabled\"\xa4\b\n" +
 	"\tKeepalive\x12Y\n" +
 	"\x1amax_connection_age_seconds\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00u\"A)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x17maxConnectionAgeSeconds\x88\x01\x01\x12d\n" +
 	" max_connection_age_grace_seconds\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x18\xf5@)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x1cmaxConnectionAgeGraceSeconds\x88\x01\x01\x12[\n" +
@@ -2850,7 +2958,7 @@ func file_guardgen_config_v1_config_proto_rawDescGZIP() []byte {
 	return file_guardgen_config_v1_config_proto_rawDescData
 }
 
-var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_guardgen_config_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*Config)(nil),            // 0: guardgen.config.v1.Config
 	(*LlmPipeline)(nil),       // 1: guardgen.config.v1.LlmPipeline
@@ -2871,18 +2979,19 @@ var file_guardgen_config_v1_config_proto_goTypes = []any{
 	(*Cache)(nil),             // 16: guardgen.config.v1.Cache
 	(*Redis)(nil),             // 17: guardgen.config.v1.Redis
 	(*Server)(nil),            // 18: guardgen.config.v1.Server
-	(*Keepalive)(nil),         // 19: guardgen.config.v1.Keepalive
-	(*ServerTls)(nil),         // 20: guardgen.config.v1.ServerTls
-	(*Auth)(nil),              // 21: guardgen.config.v1.Auth
-	(*RateLimit)(nil),         // 22: guardgen.config.v1.RateLimit
-	(*RetryBudget)(nil),       // 23: guardgen.config.v1.RetryBudget
-	(*Breaker)(nil),           // 24: guardgen.config.v1.Breaker
-	(*Telemetry)(nil),         // 25: guardgen.config.v1.Telemetry
-	nil,                       // 26: guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	nil,                       // 27: guardgen.config.v1.Targets.TemplatesEntry
-	nil,                       // 28: guardgen.config.v1.Targets.SemanticsEntry
-	nil,                       // 29: guardgen.config.v1.TargetSemantics.FieldsEntry
-	(*v1.FieldSemantics)(nil), // 30: guardgen.v1.FieldSemantics
+	(*Http)(nil),              // 19: guardgen.config.v1.Http
+	(*Keepalive)(nil),         // 20: guardgen.config.v1.Keepalive
+	(*ServerTls)(nil),         // 21: guardgen.config.v1.ServerTls
+	(*Auth)(nil),              // 22: guardgen.config.v1.Auth
+	(*RateLimit)(nil),         // 23: guardgen.config.v1.RateLimit
+	(*RetryBudget)(nil),       // 24: guardgen.config.v1.RetryBudget
+	(*Breaker)(nil),           // 25: guardgen.config.v1.Breaker
+	(*Telemetry)(nil),         // 26: guardgen.config.v1.Telemetry
+	nil,                       // 27: guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	nil,                       // 28: guardgen.config.v1.Targets.TemplatesEntry
+	nil,                       // 29: guardgen.config.v1.Targets.SemanticsEntry
+	nil,                       // 30: guardgen.config.v1.TargetSemantics.FieldsEntry
+	(*v1.FieldSemantics)(nil), // 31: guardgen.v1.FieldSemantics
 }
 var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	1,  // 0: guardgen.config.v1.Config.llm_pipeline:type_name -> guardgen.config.v1.LlmPipeline
@@ -2891,7 +3000,7 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	12, // 3: guardgen.config.v1.Config.targets:type_name -> guardgen.config.v1.Targets
 	16, // 4: guardgen.config.v1.Config.cache:type_name -> guardgen.config.v1.Cache
 	18, // 5: guardgen.config.v1.Config.server:type_name -> guardgen.config.v1.Server
-	25, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
+	26, // 6: guardgen.config.v1.Config.telemetry:type_name -> guardgen.config.v1.Telemetry
 	2,  // 7: guardgen.config.v1.LlmPipeline.execution:type_name -> guardgen.config.v1.Execution
 	3,  // 8: guardgen.config.v1.LlmPipeline.validation:type_name -> guardgen.config.v1.Validation
 	4,  // 9: guardgen.config.v1.LlmPipeline.routing:type_name -> guardgen.config.v1.Routing
@@ -2903,29 +3012,30 @@ var file_guardgen_config_v1_config_proto_depIdxs = []int32{
 	9,  // 15: guardgen.config.v1.Provider.tls:type_name -> guardgen.config.v1.ClientTls
 	8,  // 16: guardgen.config.v1.Provider.prices:type_name -> guardgen.config.v1.ModelPrice
 	11, // 17: guardgen.config.v1.Route.entries:type_name -> guardgen.config.v1.RouteEntry
-	26, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
-	27, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
-	28, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
+	27, // 18: guardgen.config.v1.Targets.non_critical_fields:type_name -> guardgen.config.v1.Targets.NonCriticalFieldsEntry
+	28, // 19: guardgen.config.v1.Targets.templates:type_name -> guardgen.config.v1.Targets.TemplatesEntry
+	29, // 20: guardgen.config.v1.Targets.semantics:type_name -> guardgen.config.v1.Targets.SemanticsEntry
 	14, // 21: guardgen.config.v1.Targets.request_types:type_name -> guardgen.config.v1.RequestTypes
-	29, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
+	30, // 22: guardgen.config.v1.TargetSemantics.fields:type_name -> guardgen.config.v1.TargetSemantics.FieldsEntry
 	17, // 23: guardgen.config.v1.Cache.redis:type_name -> guardgen.config.v1.Redis
-	24, // 24: guardgen.config.v1.Cache.breaker:type_name -> guardgen.config.v1.Breaker
+	25, // 24: guardgen.config.v1.Cache.breaker:type_name -> guardgen.config.v1.Breaker
 	9,  // 25: guardgen.config.v1.Redis.tls:type_name -> guardgen.config.v1.ClientTls
-	20, // 26: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
-	21, // 27: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
-	22, // 28: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
-	23, // 29: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
-	24, // 30: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
-	19, // 31: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
-	17, // 32: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
-	15, // 33: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
-	13, // 34: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
-	30, // 35: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	21, // 26: guardgen.config.v1.Server.tls:type_name -> guardgen.config.v1.ServerTls
+	22, // 27: guardgen.config.v1.Server.auth:type_name -> guardgen.config.v1.Auth
+	23, // 28: guardgen.config.v1.Server.rate_limit:type_name -> guardgen.config.v1.RateLimit
+	24, // 29: guardgen.config.v1.Server.retry_budget:type_name -> guardgen.config.v1.RetryBudget
+	25, // 30: guardgen.config.v1.Server.breaker:type_name -> guardgen.config.v1.Breaker
+	20, // 31: guardgen.config.v1.Server.keepalive:type_name -> guardgen.config.v1.Keepalive
+	19, // 32: guardgen.config.v1.Server.http:type_name -> guardgen.config.v1.Http
+	17, // 33: guardgen.config.v1.RateLimit.redis:type_name -> guardgen.config.v1.Redis
+	15, // 34: guardgen.config.v1.Targets.NonCriticalFieldsEntry.value:type_name -> guardgen.config.v1.FieldPaths
+	13, // 35: guardgen.config.v1.Targets.SemanticsEntry.value:type_name -> guardgen.config.v1.TargetSemantics
+	31, // 36: guardgen.config.v1.TargetSemantics.FieldsEntry.value:type_name -> guardgen.v1.FieldSemantics
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_config_v1_config_proto_init() }
@@ -2946,16 +3056,17 @@ func file_guardgen_config_v1_config_proto_init() {
 	file_guardgen_config_v1_config_proto_msgTypes[17].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[18].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[19].OneofWrappers = []any{}
-	file_guardgen_config_v1_config_proto_msgTypes[23].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[20].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[24].OneofWrappers = []any{}
 	file_guardgen_config_v1_config_proto_msgTypes[25].OneofWrappers = []any{}
+	file_guardgen_config_v1_config_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_config_v1_config_proto_rawDesc), len(file_guardgen_config_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

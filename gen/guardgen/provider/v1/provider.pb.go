@@ -856,6 +856,119 @@ func (x *TokenLogprob) GetLogprob() float64 {
 	return 0
 }
 
+// CompleteStreamResponse is one chunk of a streamed completion. The
+// chunks' content, concatenated, is the completion's content; each other
+// field, when set, replaces what earlier chunks said.
+type CompleteStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// content is the text written since the previous chunk, valid UTF-8 on
+	// its own (a provider holds back the bytes of a character cut in two).
+	Content string `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	// logprobs are the tokens of content, in order, when the request asked
+	// for them and the provider has them. All chunks' tokens, concatenated,
+	// spell the content written so far.
+	Logprobs []*TokenLogprob `protobuf:"bytes,2,rep,name=logprobs,proto3" json:"logprobs,omitempty"`
+	// refusal is refusal text written since the previous chunk.
+	Refusal string `protobuf:"bytes,3,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	// finish_reason is why the model stopped; set once it has.
+	FinishReason FinishReason `protobuf:"varint,4,opt,name=finish_reason,json=finishReason,proto3,enum=guardgen.provider.v1.FinishReason" json:"finish_reason,omitempty"`
+	Usage        *Usage       `protobuf:"bytes,5,opt,name=usage,proto3" json:"usage,omitempty"`
+	// model is the model that answers, as the upstream reports it.
+	Model string `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
+	// id is the upstream's identifier of the completion.
+	Id string `protobuf:"bytes,7,opt,name=id,proto3" json:"id,omitempty"`
+	// constraint says how the provider constrained the output.
+	Constraint    *Constraint `protobuf:"bytes,8,opt,name=constraint,proto3" json:"constraint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteStreamResponse) Reset() {
+	*x = CompleteStreamResponse{}
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteStreamResponse) ProtoMessage() {}
+
+func (x *CompleteStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_guardgen_provider_v1_provider_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteStreamResponse.ProtoReflect.Descriptor instead.
+func (*CompleteStreamResponse) Descriptor() ([]byte, []int) {
+	return file_guardgen_provider_v1_provider_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CompleteStreamResponse) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *CompleteStreamResponse) GetLogprobs() []*TokenLogprob {
+	if x != nil {
+		return x.Logprobs
+	}
+	return nil
+}
+
+func (x *CompleteStreamResponse) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
+}
+
+func (x *CompleteStreamResponse) GetFinishReason() FinishReason {
+	if x != nil {
+		return x.FinishReason
+	}
+	return FinishReason_FINISH_REASON_UNSPECIFIED
+}
+
+func (x *CompleteStreamResponse) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *CompleteStreamResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *CompleteStreamResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CompleteStreamResponse) GetConstraint() *Constraint {
+	if x != nil {
+		return x.Constraint
+	}
+	return nil
+}
+
 var File_guardgen_provider_v1_provider_proto protoreflect.FileDescriptor
 
 const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
@@ -912,7 +1025,18 @@ const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
 	" \x03(\v2\".guardgen.provider.v1.TokenLogprobR\blogprobs\">\n" +
 	"\fTokenLogprob\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\fR\x05token\x12\x18\n" +
-	"\alogprob\x18\x02 \x01(\x01R\alogprob*P\n" +
+	"\alogprob\x18\x02 \x01(\x01R\alogprob\"\xf0\x02\n" +
+	"\x16CompleteStreamResponse\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\tR\acontent\x12>\n" +
+	"\blogprobs\x18\x02 \x03(\v2\".guardgen.provider.v1.TokenLogprobR\blogprobs\x12\x18\n" +
+	"\arefusal\x18\x03 \x01(\tR\arefusal\x12G\n" +
+	"\rfinish_reason\x18\x04 \x01(\x0e2\".guardgen.provider.v1.FinishReasonR\ffinishReason\x121\n" +
+	"\x05usage\x18\x05 \x01(\v2\x1b.guardgen.provider.v1.UsageR\x05usage\x12\x14\n" +
+	"\x05model\x18\x06 \x01(\tR\x05model\x12\x0e\n" +
+	"\x02id\x18\a \x01(\tR\x02id\x12@\n" +
+	"\n" +
+	"constraint\x18\b \x01(\v2 .guardgen.provider.v1.ConstraintR\n" +
+	"constraint*P\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_SYSTEM\x10\x01\x12\r\n" +
@@ -935,9 +1059,10 @@ const file_guardgen_provider_v1_provider_proto_rawDesc = "" +
 	"\x1bCONSTRAINT_MODE_JSON_SCHEMA\x10\x01\x12\x1f\n" +
 	"\x1bCONSTRAINT_MODE_JSON_OBJECT\x10\x02\x12\x1a\n" +
 	"\x16CONSTRAINT_MODE_PROMPT\x10\x03\x12\x18\n" +
-	"\x14CONSTRAINT_MODE_TOOL\x10\x042l\n" +
+	"\x14CONSTRAINT_MODE_TOOL\x10\x042\xd5\x01\n" +
 	"\x0fProviderService\x12Y\n" +
-	"\bComplete\x12%.guardgen.provider.v1.CompleteRequest\x1a&.guardgen.provider.v1.CompleteResponseB\xdd\x01\n" +
+	"\bComplete\x12%.guardgen.provider.v1.CompleteRequest\x1a&.guardgen.provider.v1.CompleteResponse\x12g\n" +
+	"\x0eCompleteStream\x12%.guardgen.provider.v1.CompleteRequest\x1a,.guardgen.provider.v1.CompleteStreamResponse0\x01B\xdd\x01\n" +
 	"\x18com.guardgen.provider.v1B\rProviderProtoP\x01Z@github.com/guardgen/guardgen/gen/guardgen/provider/v1;providerv1\xa2\x02\x03GPX\xaa\x02\x14Guardgen.Provider.V1\xca\x02\x14Guardgen\\Provider\\V1\xe2\x02 Guardgen\\Provider\\V1\\GPBMetadata\xea\x02\x16Guardgen::Provider::V1b\x06proto3"
 
 var (
@@ -953,20 +1078,21 @@ func file_guardgen_provider_v1_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_guardgen_provider_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_guardgen_provider_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_guardgen_provider_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_guardgen_provider_v1_provider_proto_goTypes = []any{
-	(Role)(0),                // 0: guardgen.provider.v1.Role
-	(Purpose)(0),             // 1: guardgen.provider.v1.Purpose
-	(FinishReason)(0),        // 2: guardgen.provider.v1.FinishReason
-	(ConstraintMode)(0),      // 3: guardgen.provider.v1.ConstraintMode
-	(*Message)(nil),          // 4: guardgen.provider.v1.Message
-	(*OutputSchema)(nil),     // 5: guardgen.provider.v1.OutputSchema
-	(*SamplingOptions)(nil),  // 6: guardgen.provider.v1.SamplingOptions
-	(*CompleteRequest)(nil),  // 7: guardgen.provider.v1.CompleteRequest
-	(*Usage)(nil),            // 8: guardgen.provider.v1.Usage
-	(*Constraint)(nil),       // 9: guardgen.provider.v1.Constraint
-	(*CompleteResponse)(nil), // 10: guardgen.provider.v1.CompleteResponse
-	(*TokenLogprob)(nil),     // 11: guardgen.provider.v1.TokenLogprob
+	(Role)(0),                      // 0: guardgen.provider.v1.Role
+	(Purpose)(0),                   // 1: guardgen.provider.v1.Purpose
+	(FinishReason)(0),              // 2: guardgen.provider.v1.FinishReason
+	(ConstraintMode)(0),            // 3: guardgen.provider.v1.ConstraintMode
+	(*Message)(nil),                // 4: guardgen.provider.v1.Message
+	(*OutputSchema)(nil),           // 5: guardgen.provider.v1.OutputSchema
+	(*SamplingOptions)(nil),        // 6: guardgen.provider.v1.SamplingOptions
+	(*CompleteRequest)(nil),        // 7: guardgen.provider.v1.CompleteRequest
+	(*Usage)(nil),                  // 8: guardgen.provider.v1.Usage
+	(*Constraint)(nil),             // 9: guardgen.provider.v1.Constraint
+	(*CompleteResponse)(nil),       // 10: guardgen.provider.v1.CompleteResponse
+	(*TokenLogprob)(nil),           // 11: guardgen.provider.v1.TokenLogprob
+	(*CompleteStreamResponse)(nil), // 12: guardgen.provider.v1.CompleteStreamResponse
 }
 var file_guardgen_provider_v1_provider_proto_depIdxs = []int32{
 	0,  // 0: guardgen.provider.v1.Message.role:type_name -> guardgen.provider.v1.Role
@@ -979,13 +1105,19 @@ var file_guardgen_provider_v1_provider_proto_depIdxs = []int32{
 	8,  // 7: guardgen.provider.v1.CompleteResponse.usage:type_name -> guardgen.provider.v1.Usage
 	9,  // 8: guardgen.provider.v1.CompleteResponse.constraint:type_name -> guardgen.provider.v1.Constraint
 	11, // 9: guardgen.provider.v1.CompleteResponse.logprobs:type_name -> guardgen.provider.v1.TokenLogprob
-	7,  // 10: guardgen.provider.v1.ProviderService.Complete:input_type -> guardgen.provider.v1.CompleteRequest
-	10, // 11: guardgen.provider.v1.ProviderService.Complete:output_type -> guardgen.provider.v1.CompleteResponse
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 10: guardgen.provider.v1.CompleteStreamResponse.logprobs:type_name -> guardgen.provider.v1.TokenLogprob
+	2,  // 11: guardgen.provider.v1.CompleteStreamResponse.finish_reason:type_name -> guardgen.provider.v1.FinishReason
+	8,  // 12: guardgen.provider.v1.CompleteStreamResponse.usage:type_name -> guardgen.provider.v1.Usage
+	9,  // 13: guardgen.provider.v1.CompleteStreamResponse.constraint:type_name -> guardgen.provider.v1.Constraint
+	7,  // 14: guardgen.provider.v1.ProviderService.Complete:input_type -> guardgen.provider.v1.CompleteRequest
+	7,  // 15: guardgen.provider.v1.ProviderService.CompleteStream:input_type -> guardgen.provider.v1.CompleteRequest
+	10, // 16: guardgen.provider.v1.ProviderService.Complete:output_type -> guardgen.provider.v1.CompleteResponse
+	12, // 17: guardgen.provider.v1.ProviderService.CompleteStream:output_type -> guardgen.provider.v1.CompleteStreamResponse
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_guardgen_provider_v1_provider_proto_init() }
@@ -1000,7 +1132,7 @@ func file_guardgen_provider_v1_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_guardgen_provider_v1_provider_proto_rawDesc), len(file_guardgen_provider_v1_provider_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProviderService_Complete_FullMethodName = "/guardgen.provider.v1.ProviderService/Complete"
+	ProviderService_Complete_FullMethodName       = "/guardgen.provider.v1.ProviderService/Complete"
+	ProviderService_CompleteStream_FullMethodName = "/guardgen.provider.v1.ProviderService/CompleteStream"
 )
 
 // ProviderServiceClient is the client API for ProviderService service.
@@ -28,8 +29,9 @@ const (
 //
 // ProviderService is the contract every LLM provider implements, built-in
 // (in-process) or external (a plug-in reached over gRPC). guardgen calls
-// Complete once per provider attempt; transport retries, circuit breaking and
-// deadlines live in guardgen's client interceptor chain, not in the provider.
+// Complete (or, for GenerateStream, CompleteStream) once per provider
+// attempt; transport retries, circuit breaking and deadlines live in
+// guardgen's client interceptor chain, not in the provider.
 //
 // Faults are gRPC statuses:
 //   - rate limited: RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
@@ -48,8 +50,21 @@ const (
 //     SCHEMA_REJECTED;
 //   - 401 / 403 / 404: UNAUTHENTICATED / PERMISSION_DENIED / NOT_FOUND.
 type ProviderServiceClient interface {
-	// Complete asks the model for one completion.
+	// Complete asks the model for one completion. CompleteStream takes the
+	// same request.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Complete(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (*CompleteResponse, error)
+	// CompleteStream asks the model for one completion and streams it as the
+	// model writes it: content in order, split anywhere, and the finish
+	// reason, usage, model and id once known (usually on the last chunk).
+	// Faults before the first chunk are the statuses Complete returns; a
+	// stream that breaks after chunks were sent ends with UNAVAILABLE. The
+	// caller cancels the call to stop the model early. A plug-in that does
+	// not implement it (UNIMPLEMENTED) is asked with Complete instead, and
+	// its answer streamed as one chunk.
+	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	CompleteStream(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CompleteStreamResponse], error)
 }
 
 type providerServiceClient struct {
@@ -70,14 +85,34 @@ func (c *providerServiceClient) Complete(ctx context.Context, in *CompleteReques
 	return out, nil
 }
 
+func (c *providerServiceClient) CompleteStream(ctx context.Context, in *CompleteRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CompleteStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProviderService_ServiceDesc.Streams[0], ProviderService_CompleteStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[CompleteRequest, CompleteStreamResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProviderService_CompleteStreamClient = grpc.ServerStreamingClient[CompleteStreamResponse]
+
 // ProviderServiceServer is the server API for ProviderService service.
 // All implementations must embed UnimplementedProviderServiceServer
 // for forward compatibility.
 //
 // ProviderService is the contract every LLM provider implements, built-in
 // (in-process) or external (a plug-in reached over gRPC). guardgen calls
-// Complete once per provider attempt; transport retries, circuit breaking and
-// deadlines live in guardgen's client interceptor chain, not in the provider.
+// Complete (or, for GenerateStream, CompleteStream) once per provider
+// attempt; transport retries, circuit breaking and deadlines live in
+// guardgen's client interceptor chain, not in the provider.
 //
 // Faults are gRPC statuses:
 //   - rate limited: RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
@@ -96,8 +131,21 @@ func (c *providerServiceClient) Complete(ctx context.Context, in *CompleteReques
 //     SCHEMA_REJECTED;
 //   - 401 / 403 / 404: UNAUTHENTICATED / PERMISSION_DENIED / NOT_FOUND.
 type ProviderServiceServer interface {
-	// Complete asks the model for one completion.
+	// Complete asks the model for one completion. CompleteStream takes the
+	// same request.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Complete(context.Context, *CompleteRequest) (*CompleteResponse, error)
+	// CompleteStream asks the model for one completion and streams it as the
+	// model writes it: content in order, split anywhere, and the finish
+	// reason, usage, model and id once known (usually on the last chunk).
+	// Faults before the first chunk are the statuses Complete returns; a
+	// stream that breaks after chunks were sent ends with UNAVAILABLE. The
+	// caller cancels the call to stop the model early. A plug-in that does
+	// not implement it (UNIMPLEMENTED) is asked with Complete instead, and
+	// its answer streamed as one chunk.
+	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	CompleteStream(*CompleteRequest, grpc.ServerStreamingServer[CompleteStreamResponse]) error
 	mustEmbedUnimplementedProviderServiceServer()
 }
 
@@ -110,6 +158,9 @@ type UnimplementedProviderServiceServer struct{}
 
 func (UnimplementedProviderServiceServer) Complete(context.Context, *CompleteRequest) (*CompleteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Complete not implemented")
+}
+func (UnimplementedProviderServiceServer) CompleteStream(*CompleteRequest, grpc.ServerStreamingServer[CompleteStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method CompleteStream not implemented")
 }
 func (UnimplementedProviderServiceServer) mustEmbedUnimplementedProviderServiceServer() {}
 func (UnimplementedProviderServiceServer) testEmbeddedByValue()                         {}
@@ -150,6 +201,17 @@ func _ProviderService_Complete_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProviderService_CompleteStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(CompleteRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProviderServiceServer).CompleteStream(m, &grpc.GenericServerStream[CompleteRequest, CompleteStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProviderService_CompleteStreamServer = grpc.ServerStreamingServer[CompleteStreamResponse]
+
 // ProviderService_ServiceDesc is the grpc.ServiceDesc for ProviderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +224,12 @@ var ProviderService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ProviderService_Complete_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "CompleteStream",
+			Handler:       _ProviderService_CompleteStream_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "guardgen/provider/v1/provider.proto",
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
 // maxJSONDepth matches protojson's default recursion limit.
@@ -462,7 +464,7 @@ func (n *node) appendJSON(b []byte) []byte {
 	case numberNode:
 		return append(b, n.text...)
 	case stringNode:
-		return appendString(b, n.text)
+		return orderedjson.AppendString(b, n.text)
 	case arrayNode:
 		b = append(b, '[')
 		for i, item := range n.items {
@@ -478,7 +480,7 @@ func (n *node) appendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, key)
+			b = orderedjson.AppendString(b, key)
 			b = append(b, ':')
 			b = n.vals[i].appendJSON(b)
 		}

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -23,8 +22,12 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
-// Options configure a [Resolver]. The zero value serves the example
-// targets compiled into the binary with the default limits.
+// Options configure a [Resolver]. The bounds on request-defined types
+// that are settings of guardgen's configuration (MaxDescriptorSetBytes,
+// CacheSize, CacheBytes, MaxCELCost, MaxRegexInstructions, MaxValueBytes)
+// are required unless RequestTypesOff: config.Default holds their
+// defaults. The structural bounds (MaxFiles, MaxMessages, MaxDepth) are
+// not settings and have built-in values.
 type Options struct {
 	// CompiledIn are files whose messages are targets, typically generated
 	// code's File_*_proto variables. Empty means the guardgen.examples.v1
@@ -34,8 +37,7 @@ type Options struct {
 	// DescriptorFiles are binary FileDescriptorSet files (as `buf build -o
 	// x.binpb` writes them) whose new messages become targets at start.
 	DescriptorFiles []string
-	// MaxDescriptorSetBytes bounds the encoded size of a request's set;
-	// 0 means 1 MiB.
+	// MaxDescriptorSetBytes bounds the encoded size of a request's set.
 	MaxDescriptorSetBytes int
 	// MaxFiles bounds the files in a request's set; 0 means 64.
 	MaxFiles int
@@ -45,11 +47,10 @@ type Options struct {
 	// MaxDepth bounds how deep message type declarations nest in a
 	// request's set; 0 means 32.
 	MaxDepth int
-	// CacheSize bounds the request-defined targets kept; 0 means 256.
+	// CacheSize bounds the request-defined targets kept.
 	CacheSize int
 	// CacheBytes bounds the estimated memory of the request-defined
-	// targets kept; 0 means 64 MiB. A set whose target alone would weigh
-	// more is refused.
+	// targets kept. A set whose target alone would weigh more is refused.
 	CacheBytes int64
 
 	// RequestTypesOff refuses every request that carries a descriptor set:
@@ -60,25 +61,18 @@ type Options struct {
 	// still apply.
 	RequestCELOff bool
 	// MaxCELCost bounds the summed static cost estimate (cel-go cost units)
-	// of a request-defined set's CEL rules; 0 means 10,000,000.
+	// of a request-defined set's CEL rules.
 	MaxCELCost uint64
 	// MaxRegexInstructions bounds the compiled program of each regular
-	// expression in a request-defined set's rules; 0 means 10,000.
+	// expression in a request-defined set's rules.
 	MaxRegexInstructions int
 	// MaxValueBytes is the largest string, bytes, list or map that a rule
 	// can be evaluated on, the size every value is assumed to have when a
-	// CEL rule's cost is estimated; 0 means 1 MiB. Set it to the model
+	// CEL rule's cost is estimated. Set it to the model
 	// output limit: validated messages are decoded from at most that many
 	// bytes.
 	MaxValueBytes int
 }
-
-// Defaults of the Options fields that bound request-defined types.
-const (
-	DefaultMaxCELCost           = 10_000_000
-	DefaultMaxRegexInstructions = 10_000
-	DefaultCacheBytes           = 64 << 20
-)
 
 // Resolver finds targets by name: compiled-in ones, ones loaded from
 // descriptor files at start, and ones defined by a request's descriptor
@@ -101,24 +95,28 @@ type Resolver struct {
 // NewResolver loads the descriptor files, builds a target for every message
 // of the compiled-in and loaded files, derives their JSON Schemas and builds
 // one validator for all of them, so that the first request pays no
-// compile cost.
+// compile cost. The steps (limits, files, candidates, validator, targets)
+// run once at start, in that order, and share their intermediate maps.
 func NewResolver(opts Options) (*Resolver, error) {
+	if err := opts.checkRequestBounds(); err != nil {
+		return nil, err
+	}
 	r := &Resolver{
 		limits: setLimits{
-			bytes:    orDefault(opts.MaxDescriptorSetBytes, 1<<20),
+			bytes:    opts.MaxDescriptorSetBytes,
 			files:    orDefault(opts.MaxFiles, 64),
 			messages: orDefault(opts.MaxMessages, 2048),
 			depth:    orDefault(opts.MaxDepth, 32),
 		},
 		rules: ruleLimits{
 			celOff:     opts.RequestCELOff,
-			maxCost:    cmp.Or(opts.MaxCELCost, DefaultMaxCELCost),
-			maxInsts:   orDefault(opts.MaxRegexInstructions, DefaultMaxRegexInstructions),
-			valueBytes: uint64(orDefault(opts.MaxValueBytes, 1<<20)),
+			maxCost:    opts.MaxCELCost,
+			maxInsts:   opts.MaxRegexInstructions,
+			valueBytes: uint64(opts.MaxValueBytes),
 		},
 		off:        opts.RequestTypesOff,
 		known:      make(map[string]*Target),
-		cache:      newTargetCache(orDefault(opts.CacheSize, 256), cmp.Or(opts.CacheBytes, DefaultCacheBytes)),
+		cache:      newTargetCache(max(opts.CacheSize, 1), opts.CacheBytes),
 		fileHashes: make(map[protoreflect.FileDescriptor][sha256.Size]byte),
 	}
 	env, err := newRuleEnv()
@@ -355,48 +353,28 @@ func (r *Resolver) hashFile(fd protoreflect.FileDescriptor) [sha256.Size]byte {
 	return sum
 }
 
-// chainTypes looks types up in each resolver in turn.
-type chainTypes []typeResolver
-
-// FindMessageByName returns the first resolver's message type with that name.
-func (c chainTypes) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
-	for _, r := range c {
-		if mt, err := r.FindMessageByName(name); err == nil {
-			return mt, nil
+// checkRequestBounds refuses a resolver that serves request-defined types
+// without every bound on them.
+func (opts Options) checkRequestBounds() error {
+	if opts.RequestTypesOff {
+		return nil
+	}
+	for _, b := range []struct {
+		name string
+		set  bool
+	}{
+		{"MaxDescriptorSetBytes", opts.MaxDescriptorSetBytes > 0},
+		{"CacheSize", opts.CacheSize > 0},
+		{"CacheBytes", opts.CacheBytes > 0},
+		{"MaxCELCost", opts.MaxCELCost > 0},
+		{"MaxRegexInstructions", opts.MaxRegexInstructions > 0},
+		{"MaxValueBytes", opts.MaxValueBytes > 0},
+	} {
+		if !b.set {
+			return fmt.Errorf("schema: %s must be positive while request-defined types are on", b.name)
 		}
 	}
-	return nil, protoregistry.NotFound
-}
-
-// FindMessageByURL returns the first resolver's message type for that type URL.
-func (c chainTypes) FindMessageByURL(url string) (protoreflect.MessageType, error) {
-	for _, r := range c {
-		if mt, err := r.FindMessageByURL(url); err == nil {
-			return mt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
-}
-
-// FindExtensionByName returns the first resolver's extension with that name.
-func (c chainTypes) FindExtensionByName(name protoreflect.FullName) (protoreflect.ExtensionType, error) {
-	for _, r := range c {
-		if xt, err := r.FindExtensionByName(name); err == nil {
-			return xt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
-}
-
-// FindExtensionByNumber returns the first resolver's extension of message
-// with that field number.
-func (c chainTypes) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
-	for _, r := range c {
-		if xt, err := r.FindExtensionByNumber(message, field); err == nil {
-			return xt, nil
-		}
-	}
-	return nil, protoregistry.NotFound
+	return nil
 }
 
 func orDefault(v, def int) int {

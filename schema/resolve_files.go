@@ -22,22 +22,50 @@ type chainFiles []fileResolver
 
 // FindFileByPath returns the first resolver's file with that path.
 func (c chainFiles) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
-	for _, r := range c {
-		if fd, err := r.FindFileByPath(path); err == nil {
-			return fd, nil
-		}
-	}
-	return nil, protoregistry.NotFound
+	return first(c, func(r fileResolver) (protoreflect.FileDescriptor, error) { return r.FindFileByPath(path) })
 }
 
 // FindDescriptorByName returns the first resolver's descriptor with that name.
 func (c chainFiles) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
-	for _, r := range c {
-		if d, err := r.FindDescriptorByName(name); err == nil {
-			return d, nil
+	return first(c, func(r fileResolver) (protoreflect.Descriptor, error) { return r.FindDescriptorByName(name) })
+}
+
+// chainTypes looks types up in each resolver in turn.
+type chainTypes []typeResolver
+
+// FindMessageByName returns the first resolver's message type with that name.
+func (c chainTypes) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
+	return first(c, func(r typeResolver) (protoreflect.MessageType, error) { return r.FindMessageByName(name) })
+}
+
+// FindMessageByURL returns the first resolver's message type for that type URL.
+func (c chainTypes) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	return first(c, func(r typeResolver) (protoreflect.MessageType, error) { return r.FindMessageByURL(url) })
+}
+
+// FindExtensionByName returns the first resolver's extension with that name.
+func (c chainTypes) FindExtensionByName(name protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	return first(c, func(r typeResolver) (protoreflect.ExtensionType, error) { return r.FindExtensionByName(name) })
+}
+
+// FindExtensionByNumber returns the first resolver's extension of message
+// with that field number.
+func (c chainTypes) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	return first(c, func(r typeResolver) (protoreflect.ExtensionType, error) {
+		return r.FindExtensionByNumber(message, field)
+	})
+}
+
+// first returns the first answer of the resolvers, asked in turn, that is
+// not an error; protoregistry.NotFound when none has one.
+func first[R, T any](resolvers []R, find func(R) (T, error)) (T, error) {
+	for _, r := range resolvers {
+		if v, err := find(r); err == nil {
+			return v, nil
 		}
 	}
-	return nil, protoregistry.NotFound
+	var zero T
+	return zero, protoregistry.NotFound
 }
 
 // setLimits bound what a descriptor set may hold.

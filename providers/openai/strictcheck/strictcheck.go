@@ -1,4 +1,9 @@
-package openai
+// Package strictcheck is a test oracle: it checks a JSON Schema against
+// the strict subset of OpenAI's Structured Outputs as OpenAI documents it,
+// written from those rules and independently of openai.Strict, so that
+// tests can check Strict's output (and the schemas guardgen sends) against
+// them. Production code does not import it.
+package strictcheck
 
 import (
 	"bytes"
@@ -9,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/guardgen/guardgen/providers/openai"
 )
 
 // strictKeywords are the keywords OpenAI documents for strict Structured
@@ -24,7 +31,7 @@ var strictKeywords = map[string]bool{
 	"minimum": true, "maximum": true, "exclusiveMinimum": true, "exclusiveMaximum": true, "multipleOf": true,
 }
 
-// CheckStrict reports every way schema breaks the strict subset of OpenAI's
+// Check reports every way schema breaks the strict subset of OpenAI's
 // Structured Outputs, as documented, joined in one error (nil when it
 // conforms). It is written from the documented rules, independently of
 // Strict, so that tests can check Strict's output against them:
@@ -38,34 +45,34 @@ var strictKeywords = map[string]bool{
 //   - arrays have items; formats are the documented ones; a $ref is "#" or
 //     "#/$defs/<name>" of an existing definition and stands alone; anyOf
 //     branches are themselves valid;
-//   - the limits: MaxStrictProperties, MaxStrictDepth, MaxStrictEnumValues,
-//     MaxStrictStringLength and the large-enum rule.
+//   - the limits: openai.MaxStrictProperties, MaxStrictDepth,
+//     MaxStrictEnumValues, MaxStrictStringLength and the large-enum rule.
 //
-// Each error is a *SchemaError wrapping ErrNotStrict, ErrTooLarge or
-// ErrInvalidSchema.
-func CheckStrict(schema []byte) error {
+// Each error is an *openai.SchemaError wrapping openai.ErrNotStrict,
+// openai.ErrTooLarge or openai.ErrInvalidSchema.
+func Check(schema []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(schema))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return schemaErr(ErrInvalidSchema, "", "not JSON: %v", err)
+		return schemaError(openai.ErrInvalidSchema, "", "not JSON: %v", err)
 	}
 	root, ok := v.(map[string]any)
 	if !ok {
-		return schemaErr(ErrNotStrict, "", "the root is a JSON %s, not an object schema", jsonKind(v))
+		return schemaError(openai.ErrNotStrict, "", "the root is a JSON %s, not an object schema", jsonKind(v))
 	}
 	ck := checker{}
 	if d, ok := root["$defs"]; ok {
 		if ck.defs, ok = d.(map[string]any); !ok {
-			ck.fail(ErrInvalidSchema, "/$defs", "$defs is not an object")
+			ck.fail(openai.ErrInvalidSchema, "/$defs", "$defs is not an object")
 		}
 	}
 	if t, _ := root["type"].(string); t != "object" {
-		ck.fail(ErrNotStrict, "", "the root must have type \"object\"")
+		ck.fail(openai.ErrNotStrict, "", "the root must have type \"object\"")
 	}
 	for _, k := range []string{"anyOf", "$ref"} {
 		if _, ok := root[k]; ok {
-			ck.fail(ErrNotStrict, "", "the root must not be %s", k)
+			ck.fail(openai.ErrNotStrict, "", "the root must not be %s", k)
 		}
 	}
 	ck.walk(root, "", 0)
@@ -73,14 +80,14 @@ func CheckStrict(schema []byte) error {
 		ck.strings += utf8.RuneCountInString(name)
 		ck.walk(ck.defs[name], "/$defs/"+pointerEscape(name), 0)
 	}
-	if ck.properties > MaxStrictProperties {
-		ck.fail(ErrTooLarge, "", "%d object properties, more than %d", ck.properties, MaxStrictProperties)
+	if ck.properties > openai.MaxStrictProperties {
+		ck.fail(openai.ErrTooLarge, "", "%d object properties, more than %d", ck.properties, openai.MaxStrictProperties)
 	}
-	if ck.enumValues > MaxStrictEnumValues {
-		ck.fail(ErrTooLarge, "", "%d enum values, more than %d", ck.enumValues, MaxStrictEnumValues)
+	if ck.enumValues > openai.MaxStrictEnumValues {
+		ck.fail(openai.ErrTooLarge, "", "%d enum values, more than %d", ck.enumValues, openai.MaxStrictEnumValues)
 	}
-	if ck.strings > MaxStrictStringLength {
-		ck.fail(ErrTooLarge, "", "names, enum and const values total %d characters, more than %d", ck.strings, MaxStrictStringLength)
+	if ck.strings > openai.MaxStrictStringLength {
+		ck.fail(openai.ErrTooLarge, "", "names, enum and const values total %d characters, more than %d", ck.strings, openai.MaxStrictStringLength)
 	}
 	return errors.Join(ck.errs...)
 }
@@ -94,7 +101,7 @@ type checker struct {
 }
 
 func (ck *checker) fail(sentinel error, path, format string, args ...any) {
-	ck.errs = append(ck.errs, schemaErr(sentinel, path, format, args...))
+	ck.errs = append(ck.errs, schemaError(sentinel, path, format, args...))
 }
 
 // walk checks the schema at path; level is the nesting level of the
@@ -102,29 +109,29 @@ func (ck *checker) fail(sentinel error, path, format string, args ...any) {
 func (ck *checker) walk(v any, path string, level int) {
 	s, ok := v.(map[string]any)
 	if !ok {
-		ck.fail(ErrNotStrict, path, "a schema must be a JSON object, not a %s", jsonKind(v))
+		ck.fail(openai.ErrNotStrict, path, "a schema must be a JSON object, not a %s", jsonKind(v))
 		return
 	}
 	for _, k := range sortedKeys(s) {
 		if !strictKeywords[k] {
-			ck.fail(ErrNotStrict, path, "keyword %q is not supported", k)
+			ck.fail(openai.ErrNotStrict, path, "keyword %q is not supported", k)
 		}
 	}
 	if _, ok := s["$defs"]; ok && path != "" {
-		ck.fail(ErrNotStrict, path, "$defs is only allowed at the root")
+		ck.fail(openai.ErrNotStrict, path, "$defs is only allowed at the root")
 	}
 
 	if ref, ok := s["$ref"]; ok {
 		ck.ref(ref, path)
 		if len(s) > 1 {
-			ck.fail(ErrNotStrict, path, "$ref must stand alone")
+			ck.fail(openai.ErrNotStrict, path, "$ref must stand alone")
 		}
 		return
 	}
 	if branches, ok := s["anyOf"]; ok {
 		list, ok := branches.([]any)
 		if !ok || len(list) == 0 {
-			ck.fail(ErrNotStrict, path+"/anyOf", "anyOf must be a non-empty array")
+			ck.fail(openai.ErrNotStrict, path+"/anyOf", "anyOf must be a non-empty array")
 			return
 		}
 		for i, b := range list {
@@ -142,20 +149,20 @@ func (ck *checker) walk(v any, path string, level int) {
 	}
 	if f, ok := s["format"]; ok {
 		if name, _ := f.(string); !strictFormats[name] {
-			ck.fail(ErrNotStrict, path+"/format", "format %v is not supported", f)
+			ck.fail(openai.ErrNotStrict, path+"/format", "format %v is not supported", f)
 		}
 	}
 
 	if slices.Contains(types, "object") {
 		level++
-		if level > MaxStrictDepth {
-			ck.fail(ErrTooLarge, path, "objects nested %d levels deep, more than %d", level, MaxStrictDepth)
+		if level > openai.MaxStrictDepth {
+			ck.fail(openai.ErrTooLarge, path, "objects nested %d levels deep, more than %d", level, openai.MaxStrictDepth)
 		}
 		ck.object(s, path, level)
 	} else {
 		for _, k := range []string{"properties", "required", "additionalProperties"} {
 			if _, ok := s[k]; ok {
-				ck.fail(ErrNotStrict, path, "%q on a schema whose type is not object", k)
+				ck.fail(openai.ErrNotStrict, path, "%q on a schema whose type is not object", k)
 			}
 		}
 	}
@@ -163,10 +170,10 @@ func (ck *checker) walk(v any, path string, level int) {
 		if items, ok := s["items"]; ok {
 			ck.walk(items, path+"/items", level)
 		} else {
-			ck.fail(ErrNotStrict, path, "an array must have items")
+			ck.fail(openai.ErrNotStrict, path, "an array must have items")
 		}
 	} else if _, ok := s["items"]; ok {
-		ck.fail(ErrNotStrict, path, "items on a schema whose type is not array")
+		ck.fail(openai.ErrNotStrict, path, "items on a schema whose type is not array")
 	}
 }
 
@@ -174,7 +181,7 @@ func (ck *checker) types(s map[string]any, path string) []string {
 	var types []string
 	switch t := s["type"].(type) {
 	case nil:
-		ck.fail(ErrNotStrict, path, "a schema must have a type (or be a $ref or anyOf)")
+		ck.fail(openai.ErrNotStrict, path, "a schema must have a type (or be a $ref or anyOf)")
 	case string:
 		types = []string{t}
 	case []any:
@@ -183,19 +190,19 @@ func (ck *checker) types(s map[string]any, path string) []string {
 			types = append(types, name)
 		}
 		if len(types) == 0 {
-			ck.fail(ErrNotStrict, path+"/type", "type is an empty list")
+			ck.fail(openai.ErrNotStrict, path+"/type", "type is an empty list")
 		}
 	default:
-		ck.fail(ErrNotStrict, path+"/type", "type is a JSON %s", jsonKind(t))
+		ck.fail(openai.ErrNotStrict, path+"/type", "type is a JSON %s", jsonKind(t))
 	}
 	if len(types) > 2 || len(types) == 2 && !slices.Contains(types, "null") {
-		ck.fail(ErrNotStrict, path+"/type", "a type list may only add \"null\" to one type; use anyOf")
+		ck.fail(openai.ErrNotStrict, path+"/type", "a type list may only add \"null\" to one type; use anyOf")
 	}
 	for _, t := range types {
 		switch t {
 		case "string", "number", "integer", "boolean", "object", "array", "null":
 		default:
-			ck.fail(ErrNotStrict, path+"/type", "unknown type %q", t)
+			ck.fail(openai.ErrNotStrict, path+"/type", "unknown type %q", t)
 		}
 	}
 	return types
@@ -203,11 +210,11 @@ func (ck *checker) types(s map[string]any, path string) []string {
 
 func (ck *checker) object(s map[string]any, path string, level int) {
 	if ap, ok := s["additionalProperties"]; !ok || ap != false {
-		ck.fail(ErrNotStrict, path, "an object must have additionalProperties: false")
+		ck.fail(openai.ErrNotStrict, path, "an object must have additionalProperties: false")
 	}
 	props, ok := s["properties"].(map[string]any)
 	if !ok {
-		ck.fail(ErrNotStrict, path, "an object must have properties")
+		ck.fail(openai.ErrNotStrict, path, "an object must have properties")
 	}
 	var required []string
 	if r, ok := s["required"].([]any); ok {
@@ -216,19 +223,19 @@ func (ck *checker) object(s map[string]any, path string, level int) {
 			required = append(required, name)
 		}
 	} else if len(props) > 0 {
-		ck.fail(ErrNotStrict, path, "an object must have required")
+		ck.fail(openai.ErrNotStrict, path, "an object must have required")
 	}
 	for _, name := range sortedKeys(props) {
 		ck.properties++
 		ck.strings += utf8.RuneCountInString(name)
 		if !slices.Contains(required, name) {
-			ck.fail(ErrNotStrict, path+"/properties/"+pointerEscape(name), "property %q is not in required (all properties must be required; use a null type for optional ones)", name)
+			ck.fail(openai.ErrNotStrict, path+"/properties/"+pointerEscape(name), "property %q is not in required (all properties must be required; use a null type for optional ones)", name)
 		}
 		ck.walk(props[name], path+"/properties/"+pointerEscape(name), level)
 	}
 	for _, name := range required {
 		if _, ok := props[name]; !ok {
-			ck.fail(ErrNotStrict, path+"/required", "required names %q, which is not a property", name)
+			ck.fail(openai.ErrNotStrict, path+"/required", "required names %q, which is not a property", name)
 		}
 	}
 }
@@ -236,7 +243,7 @@ func (ck *checker) object(s map[string]any, path string, level int) {
 func (ck *checker) enum(e any, path string) {
 	list, ok := e.([]any)
 	if !ok || len(list) == 0 {
-		ck.fail(ErrNotStrict, path, "enum must be a non-empty array")
+		ck.fail(openai.ErrNotStrict, path, "enum must be a non-empty array")
 		return
 	}
 	ck.enumValues += len(list)
@@ -248,8 +255,8 @@ func (ck *checker) enum(e any, path string) {
 		}
 	}
 	ck.strings += length
-	if strs > StrictLargeEnum && length > MaxStrictLargeEnumLength {
-		ck.fail(ErrTooLarge, path, "%d string values totalling %d characters, more than %d", strs, length, MaxStrictLargeEnumLength)
+	if strs > openai.StrictLargeEnum && length > openai.MaxStrictLargeEnumLength {
+		ck.fail(openai.ErrTooLarge, path, "%d string values totalling %d characters, more than %d", strs, length, openai.MaxStrictLargeEnumLength)
 	}
 }
 
@@ -260,12 +267,48 @@ func (ck *checker) ref(ref any, path string) {
 	}
 	name, ok := strings.CutPrefix(s, "#/$defs/")
 	if !ok || strings.Contains(name, "/") {
-		ck.fail(ErrNotStrict, path+"/$ref", "$ref %v is not \"#\" or \"#/$defs/<name>\"", ref)
+		ck.fail(openai.ErrNotStrict, path+"/$ref", "$ref %v is not \"#\" or \"#/$defs/<name>\"", ref)
 		return
 	}
 	if _, ok := ck.defs[pointerUnescape(name)]; !ok {
-		ck.fail(ErrNotStrict, path+"/$ref", "$ref %q names no definition", s)
+		ck.fail(openai.ErrNotStrict, path+"/$ref", "$ref %q names no definition", s)
 	}
 }
 
 func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+
+// strictFormats are the string formats OpenAI documents for strict mode.
+var strictFormats = map[string]bool{
+	"date-time": true, "time": true, "date": true, "duration": true, "email": true,
+	"hostname": true, "ipv4": true, "ipv6": true, "uuid": true,
+}
+
+func schemaError(sentinel error, path, format string, args ...any) error {
+	return &openai.SchemaError{Path: path, Reason: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func pointerEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+func pointerUnescape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+}

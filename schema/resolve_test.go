@@ -559,3 +559,27 @@ message Poll { google.protobuf.ListValue options = 1; }
 		t.Error("Duration resolved from a set that neither defines nor imports it")
 	}
 }
+
+// TestRequestBoundsRequired: a resolver that serves request-defined types
+// has no defaults of its own for their bounds; with request types off it
+// needs none.
+func TestRequestBoundsRequired(t *testing.T) {
+	t.Parallel()
+	for _, clear := range []func(*Options){
+		func(o *Options) { o.MaxDescriptorSetBytes = 0 },
+		func(o *Options) { o.CacheSize = 0 },
+		func(o *Options) { o.CacheBytes = 0 },
+		func(o *Options) { o.MaxCELCost = 0 },
+		func(o *Options) { o.MaxRegexInstructions = 0 },
+		func(o *Options) { o.MaxValueBytes = 0 },
+	} {
+		opts := withBounds(Options{})
+		clear(&opts)
+		if _, err := NewResolver(opts); err == nil {
+			t.Errorf("NewResolver(%+v) succeeded without a bound", opts)
+		}
+	}
+	if _, err := NewResolver(Options{RequestTypesOff: true}); err != nil {
+		t.Errorf("NewResolver with request types off: %v", err)
+	}
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/vanguard"
+	"connectrpc.com/vanguard/vanguardgrpc"
+	"github.com/rs/cors"
+	"github.com/soheilhy/cmux"
+)
+
+// HTTP configures the HTTP protocols served on the gRPC port.
+type HTTP struct {
+	// Enabled serves REST (the services' google.api.http routes), Connect
+	// and gRPC-Web over HTTP/1.1 beside gRPC on the listener Serve is
+	// given. Plaintext only: the split between the protocols is made on the
+	// connection's first bytes, which TLS hides.
+	Enabled bool
+	// CORSOrigins are the browser origins allowed to call cross-origin
+	// ("*" for any); empty allows none.
+	CORSOrigins []string
+}
+
+// sniffTimeout bounds how long a new connection may take to show which
+// protocol it speaks (its first request line or HTTP/2 HEADERS frame)
+// before it is closed, so idle connections cannot pile up unassigned.
+const sniffTimeout = 10 * time.Second
+
+// httpHandler transcodes REST, Connect and gRPC-Web calls into gRPC calls
+// on s's HTTP-side grpc.Server (connectrpc.com/vanguard), which has the same
+// services, interceptors and options as the gRPC side, so every interceptor —
+// authentication, rate limits, admission, validation, logging, metrics —
+// applies to them exactly as to gRPC, and failures carry the same
+// FailureDetail (in a google.rpc.Status JSON body for REST and Connect).
+func (s *Server) httpHandler() (http.Handler, error) {
+	t, err := vanguardgrpc.NewTranscoder(s.grpcHTTP, vanguard.WithDefaultServiceOptions(
+		vanguard.WithMaxMessageBufferBytes(uint32(s.opts.MaxRecvBytes)),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("server: http transcoder: %w", err)
+	}
+	if len(s.opts.HTTP.CORSOrigins) == 0 {
+		return t, nil
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: s.opts.HTTP.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		// The Connect, gRPC-Web and gRPC request headers a browser client
+		// sends, bearer tokens, and the synthetic provider's fault plans.
+		AllowedHeaders: []string{
+			"Content-Type", "Authorization", "Connect-Protocol-Version", "Connect-Timeout-Ms",
+			"Grpc-Timeout", "X-Grpc-Web", "X-User-Agent", "X-Guardgen-Synthetic-Faults",
+		},
+		ExposedHeaders: []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Retry-After"},
+		MaxAge:         3600,
+	}).Handler(t), nil
+}
+
+// splitListener serves gRPC and the HTTP protocols on one listener: a
+// connection that opens with the HTTP/2 preface goes to grpc-go's own
+// transport, every other connection (HTTP/1.1: curl, browsers, Connect and
+// gRPC-Web clients) to an http.Server. Cleartext HTTP/2 is gRPC's alone: a
+// connection is told apart by its first bytes, and sniffing an HTTP/2
+// connection's first request would mean answering its SETTINGS before
+// handing it on, which the next server then cannot account for.
+type splitListener struct {
+	mux      cmux.CMux
+	grpc     net.Listener
+	http     *http.Server
+	httpLis  net.Listener
+	served   chan error
+	shutdown atomic.Bool
+}
+
+func (s *Server) split(lis net.Listener) (*splitListener, error) {
+	h, err := s.httpHandler()
+	if err != nil {
+		return nil, err
+	}
+	m := cmux.New(lis)
+	m.SetReadTimeout(sniffTimeout)
+	sl := &splitListener{
+		mux:     m,
+		grpc:    m.Match(cmux.HTTP2()),
+		httpLis: m.Match(cmux.Any()),
+		served:  make(chan error, 1),
+	}
+	sl.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: sniffTimeout,
+		MaxHeaderBytes:    int(s.opts.MaxHeaderListBytes),
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	return sl, nil
+}
+
+// serve runs the HTTP side and the connection split until shutdown; the
+// gRPC side is served by the caller on sl.grpc.
+func (sl *splitListener) serve() {
+	go func() {
+		if err := sl.http.Serve(sl.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, cmux.ErrListenerClosed) {
+			sl.served <- err
+		}
+	}()
+	go func() {
+		err := sl.mux.Serve()
+		if !sl.shutdown.Load() && err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, cmux.ErrServerClosed) {
+			sl.served <- err
+		}
+	}()
+}
+
+// stopAccepting closes the shared listener: no new connection of either
+// kind is taken, and established ones go on.
+func (sl *splitListener) stopAccepting() {
+	sl.shutdown.Store(true)
+	sl.mux.Close()
+}
+
+// drain waits for the HTTP side's in-flight calls until ctx ends, then
+// closes its connections.
+func (sl *splitListener) drain(ctx context.Context) {
+	if sl.http.Shutdown(ctx) != nil {
+		sl.http.Close()
+	}
+}
+
+// close stops the HTTP side at once.
+func (sl *splitListener) close() {
+	sl.stopAccepting()
+	sl.http.Close()
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/guardgen/guardgen/classifier"
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/semantic"
+	"github.com/guardgen/guardgen/telemetry"
+)
+
+// generation is the state of one Generate call.
+type generation struct {
+	s      *Server
+	target *schema.Target
+	route  Route
+	req    *guardgenv1.GenerateRequest
+	rec    *providers.Recorder
+	// failures holds why each provider call's output was not accepted,
+	// keyed by call number.
+	failures map[int]*classifier.Failure
+	// repairs holds what was changed in the accepted output.
+	repairs []*guardgenv1.Repair
+	// fellBack is the failure that moved the route past its first entry.
+	fellBack *classifier.Failure
+	// preq is the latest provider request (re-asks extend it).
+	preq *providerv1.CompleteRequest
+	// output is the latest model output the attempt loop received: the
+	// accepted one on success (logged only under LogRawPayloads).
+	output string
+	// checks are the target's semantic checks; verifier is the route that
+	// answers their verify questions.
+	checks   *semantic.Checks
+	verifier Route
+	// sem is what the semantic checks found about the latest candidate.
+	sem semanticReport
+	// answered is the number of the provider call whose output is the
+	// answer; 0 when no generation answered (a failure, cache, template).
+	answered int
+	// caller scopes the request's cached results (see cacheCaller).
+	caller string
+	// ask asks one route entry for one completion: askUnary, or askStream
+	// for GenerateStream, whose partials go to events.
+	ask    func(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure)
+	events *streamEvents
+	// aborts says, per provider call, why its stream was stopped early and
+	// what that saved.
+	aborts map[int]*guardgenv1.StreamAbort
+	// start is when the request arrived; semantic is the generation the
+	// loop is at.
+	start    time.Time
+	semantic int
+}
+
+// completion is the answer of one provider call: the response (of a
+// stream, what its chunks spelled, as far as they went), and, when the
+// stream was stopped because a complete field failed its check, that
+// failure of the output, found before the model finished.
+type completion struct {
+	resp  *providerv1.CompleteResponse
+	early *classifier.Failure
+}
+
+// askUnary asks e with one Complete call.
+func (g *generation) askUnary(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
+	resp, err := e.Client.Complete(ctx, req)
+	if err != nil {
+		return completion{}, classifier.As(err)
+	}
+	return completion{resp: resp}, nil
+}
+
+// judge runs the output stages on a completion made by provider call
+// number call: the stream's early failure, or the finish reason,
+// extraction, decoding, validation and the semantic checks.
+func (g *generation) judge(ctx context.Context, c completion, call int) (accepted, *classifier.Failure) {
+	if c.early != nil {
+		return accepted{}, c.early
+	}
+	a, f := g.accept(c.resp)
+	if f == nil {
+		f = g.check(ctx, c.resp, a, call)
+	}
+	return a, f
+}
+
+// loop is the semantic attempt loop. Transport retries happen inside each
+// Complete call (the provider interceptor chain); here a failed output is
+// re-asked only as its row of the decision matrix allows, within the
+// semantic budget, the request's provider-call cap and its deadline.
+func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+	budget := g.s.opts.SemanticAttempts
+	if n := int(g.req.GetOptions().GetMaxAttempts()); n > 0 && n < budget {
+		budget = n
+	}
+	if f := g.prepareSemantics(); f != nil {
+		return nil, f
+	}
+	g.preq = g.providerRequest()
+	reasks := make(map[guardgenv1.FailureReason]int)
+	var last *classifier.Failure
+	for attempt := 1; attempt <= budget; attempt++ {
+		g.rec.SetSemantic(attempt)
+		g.semantic = attempt
+		c, f := g.complete(ctx, g.preq)
+		if f != nil {
+			return nil, f
+		}
+		call := g.rec.Len()
+		resp := c.resp
+		g.output = resp.GetContent()
+		a, f := g.judge(ctx, c, call)
+		if f == nil {
+			g.repairs, g.answered = a.repairs, call
+			out, rf := g.respond(a)
+			if rf == nil && !out.GetDegraded() {
+				g.remember(ctx, a.msg, resp.GetModel())
+			}
+			return out, rf
+		}
+		f = f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
+		g.failures[call] = f
+		last = f
+		if attempt == budget || !g.reaskable(f, reasks) {
+			break
+		}
+		reasks[f.Reason]++
+		g.s.metrics.RecordReask(ctx, f.Reason)
+		g.events.reset(call, guardgenv1.ResetReason_RESET_REASON_REASK, f)
+		g.preq = g.reask(g.preq, resp.GetContent(), f)
+	}
+	return nil, last
+}
+
+// reaskable reports whether the attempt loop may ask the model again after f.
+func (g *generation) reaskable(f *classifier.Failure, reasks map[guardgenv1.FailureReason]int) bool {
+	switch {
+	case f.Reasks < 0:
+		return true
+	case f.Reasks == 0:
+		return false
+	default:
+		return reasks[f.Reason] < f.Reasks
+	}
+}
+
+// respond packs an accepted message.
+func (g *generation) respond(a accepted) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+	msg := a.msg
+	packed, err := anypb.New(msg)
+	if err != nil {
+		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "packing the message failed")
+	}
+	js, err := protojson.Marshal(msg)
+	if err != nil {
+		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "rendering the message as JSON failed")
+	}
+	resp := &guardgenv1.GenerateResponse{Message: packed, Json: string(js)}
+	switch {
+	case a.partial != nil:
+		g.s.metrics.RecordFallback(context.Background(), telemetry.FallbackPartial)
+		resp.Degraded = true
+		resp.Degradation = a.partial.Detail()
+	case g.fellBack != nil:
+		// A fallback model answered: valid, but not what the route asked for.
+		resp.Degraded = true
+		resp.Degradation = g.fellBack.Detail()
+	}
+	return resp, nil
+}

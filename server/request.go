@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
+	"github.com/guardgen/guardgen/providers"
+	"github.com/guardgen/guardgen/schema"
+)
+
+// providerRequest builds the provider request from the caller's: the
+// caller's instructions, guardgen's, the prompt and the output schema.
+func (g *generation) providerRequest() *providerv1.CompleteRequest {
+	// One concatenation: this runs on every request.
+	value := answerForms[g.target.Form()]
+	system := "Answer with one " + value + " that conforms to the JSON Schema named " + g.target.Name +
+		" (protobuf message " + string(g.target.Desc.FullName()) + "). Output only the " + value + ": no prose, no markdown."
+	if in := g.req.GetInstructions(); in != "" {
+		system = in + "\n\n" + system
+	}
+	opts := g.req.GetOptions()
+	// Few-shot examples go between the instructions and the prompt, as
+	// the turns they stand for.
+	messages := make([]*providerv1.Message, 0, 2+2*len(opts.GetExamples()))
+	messages = append(messages, &providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: system})
+	for _, ex := range opts.GetExamples() {
+		messages = append(messages,
+			&providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: ex.GetInput()},
+			&providerv1.Message{Role: providerv1.Role_ROLE_ASSISTANT, Content: ex.GetOutput()})
+	}
+	messages = append(messages, &providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()})
+	sampling := &providerv1.SamplingOptions{MaxOutputTokens: opts.GetMaxOutputTokens()}
+	if opts != nil {
+		sampling.Temperature, sampling.TopP, sampling.Seed = copyOf(opts.Temperature), copyOf(opts.TopP), copyOf(opts.Seed)
+	}
+	return &providerv1.CompleteRequest{
+		Messages:     messages,
+		Model:        opts.GetModel(),
+		OutputSchema: &providerv1.OutputSchema{Name: g.target.Name, JsonSchema: g.target.JSONSchemaText, Strict: true},
+		Sampling:     sampling,
+		Logprobs:     g.wantsLogprobs(),
+		Purpose:      providerv1.Purpose_PURPOSE_GENERATION,
+	}
+}
+
+// copyOf returns a copy of *p, or nil.
+func copyOf[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// answerForms names the JSON value a target's answer is, for the
+// instructions.
+var answerForms = [...]string{
+	schema.FormObject: "JSON object",
+	schema.FormArray:  "JSON array",
+	schema.FormScalar: "JSON value",
+	schema.FormAny:    "JSON value",
+}
+
+// forwardMetadata passes the caller's x-guardgen-* metadata on to the
+// provider, and nothing else (no authorization headers).
+func forwardMetadata(ctx context.Context) context.Context {
+	in, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ctx
+	}
+	var out metadata.MD
+	for k, vs := range in {
+		if strings.HasPrefix(k, providers.MetadataPrefix) && k != providers.CallMetadataKey {
+			if out == nil {
+				out = metadata.MD{}
+			}
+			out[k] = vs
+		}
+	}
+	if out == nil {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, out)
+}
