@@ -11,24 +11,26 @@ import (
 // unknown rather than invented.
 func tokenLogprobs(c *choice) []*providerv1.TokenLogprob {
 	content := c.Logprobs.Content
-	if len(content) == 0 {
-		return nil
-	}
-	out := make([]*providerv1.TokenLogprob, len(content))
-	for i, t := range content {
-		out[i] = tokenLogprob(t.Token, t.Bytes, t.Logprob)
-	}
-	return out
+	return logprobsOf(len(content), func(i int) (string, []int64, float64) {
+		return content[i].Token, content[i].Bytes, content[i].Logprob
+	})
 }
 
 // chunkLogprobs is tokenLogprobs for a streamed chunk, decoded by the SDK.
 func chunkLogprobs(content []openaisdk.ChatCompletionTokenLogprob) []*providerv1.TokenLogprob {
-	if len(content) == 0 {
+	return logprobsOf(len(content), func(i int) (string, []int64, float64) {
+		return content[i].Token, content[i].Bytes, content[i].Logprob
+	})
+}
+
+// logprobsOf maps n tokens, the i-th read by at.
+func logprobsOf(n int, at func(i int) (text string, bytes []int64, logprob float64)) []*providerv1.TokenLogprob {
+	if n == 0 {
 		return nil
 	}
-	out := make([]*providerv1.TokenLogprob, len(content))
-	for i, t := range content {
-		out[i] = tokenLogprob(t.Token, t.Bytes, t.Logprob)
+	out := make([]*providerv1.TokenLogprob, n)
+	for i := range n {
+		out[i] = tokenLogprob(at(i))
 	}
 	return out
 }
