@@ -251,7 +251,11 @@ func (s *attemptStream) SendMsg(m any) error {
 		return s.end(s.classify(err))
 	}
 	s.cs = cs
+	// Under mu: when s.ctx is already done, the func runs at once on its
+	// own goroutine, and end reads s.stop.
+	s.mu.Lock()
 	s.stop = context.AfterFunc(s.ctx, func() { s.end(s.classify(s.ctx.Err())) })
+	s.mu.Unlock()
 	return nil
 }
 
