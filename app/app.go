@@ -101,6 +101,13 @@ func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) 
 		_ = a.Close()
 		return nil, err
 	}
+	// An App closed without being served still ends the server's
+	// goroutines; closers run last first, so this runs before the
+	// providers close.
+	a.closers = append(a.closers, func(context.Context) error {
+		a.server.Close()
+		return nil
+	})
 	return a, nil
 }
 

@@ -273,6 +273,8 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			// A provider's model output is at most max_output_bytes; the
 			// body around it is bounded on its own.
 			MaxResponseBytes: int64(a.cfg.GetServer().GetMaxProviderResponseBytes()),
+			// A call in flight holds one upstream connection at a time.
+			MaxIdleConns: int(a.cfg.GetServer().GetMaxInFlight()),
 		}
 		if env := p.GetApiKeyEnv(); env != "" {
 			opts.APIKey = getenv(env)

@@ -38,7 +38,7 @@ func (c *Chain) StreamInterceptors() []grpc.StreamClientInterceptor {
 // InProcess returns a connection that calls srv in process through the
 // chain's unary and stream interceptors.
 func (c *Chain) InProcess(srv providerv1.ProviderServiceServer) grpc.ClientConnInterface {
-	return &inProcessConn{srv: srv, chain: chainUnary(c.Interceptors()), streams: c.StreamInterceptors()}
+	return newInProcess(srv, c.Interceptors(), c.StreamInterceptors())
 }
 
 // DialOptions install the chain on a gRPC client connection.
@@ -251,7 +251,11 @@ func (s *attemptStream) SendMsg(m any) error {
 		return s.end(s.classify(err))
 	}
 	s.cs = cs
+	// Under mu: when s.ctx is already done, the func runs at once on its
+	// own goroutine, and end reads s.stop.
+	s.mu.Lock()
 	s.stop = context.AfterFunc(s.ctx, func() { s.end(s.classify(s.ctx.Err())) })
+	s.mu.Unlock()
 	return nil
 }
 

@@ -22,36 +22,49 @@ import (
 // too). The provider sees the caller's outgoing metadata as incoming
 // metadata and the caller's deadline, exactly as it would over gRPC.
 func InProcess(srv providerv1.ProviderServiceServer, interceptors ...grpc.UnaryClientInterceptor) grpc.ClientConnInterface {
-	return &inProcessConn{srv: srv, chain: chainUnary(interceptors)}
+	return newInProcess(srv, interceptors, nil)
+}
+
+// newInProcess composes the interceptors around the provider's handler
+// once, when the connection is made: a call walks the chain without
+// making a closure per layer, as grpc-go's chaining does on every call.
+func newInProcess(srv providerv1.ProviderServiceServer, unary []grpc.UnaryClientInterceptor, streams []grpc.StreamClientInterceptor) *inProcessConn {
+	c := &inProcessConn{srv: srv}
+	c.call = chainInvoker(unary, c.invoke)
+	c.stream = chainStreamer(streams, c.newStream)
+	return c
 }
 
 type inProcessConn struct {
-	srv     providerv1.ProviderServiceServer
-	chain   grpc.UnaryClientInterceptor
-	streams []grpc.StreamClientInterceptor
+	srv providerv1.ProviderServiceServer
+	// call and stream are the interceptors composed around invoke and
+	// newStream.
+	call   grpc.UnaryInvoker
+	stream grpc.Streamer
 }
 
 func (c *inProcessConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	if c.chain == nil {
-		return c.invoke(ctx, method, args, reply, nil, opts...)
-	}
-	return c.chain(ctx, method, args, reply, nil, c.invoke, opts...)
+	return c.call(ctx, method, args, reply, nil, opts...)
 }
 
 // NewStream opens a stream through the stream interceptors, first
 // outermost, as grpc.WithChainStreamInterceptor does for a real
 // connection.
 func (c *inProcessConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	return chainedStreamer(c.streams, c.newStream)(ctx, desc, nil, method, opts...)
+	return c.stream(ctx, desc, nil, method, opts...)
 }
 
-func chainedStreamer(rest []grpc.StreamClientInterceptor, final grpc.Streamer) grpc.Streamer {
-	if len(rest) == 0 {
-		return final
+// chainStreamer composes stream interceptors around final, first
+// outermost, once (see newInProcess).
+func chainStreamer(interceptors []grpc.StreamClientInterceptor, final grpc.Streamer) grpc.Streamer {
+	next := final
+	for i := len(interceptors) - 1; i >= 0; i-- {
+		interceptor, inner := interceptors[i], next
+		next = func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return interceptor(ctx, desc, cc, method, inner, opts...)
+		}
 	}
-	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		return rest[0](ctx, desc, cc, method, chainedStreamer(rest[1:], final), opts...)
-	}
+	return next
 }
 
 // invoke is the innermost invoker: the provider's handler itself.
@@ -231,27 +244,17 @@ func (ss *inProcessServerStream) RecvMsg(any) error {
 	return status.Error(codes.Internal, "providers: CompleteStream takes one request")
 }
 
-// chainUnary composes interceptors into one, first outermost, as
-// grpc.WithChainUnaryInterceptor does for a real connection.
-func chainUnary(interceptors []grpc.UnaryClientInterceptor) grpc.UnaryClientInterceptor {
-	switch len(interceptors) {
-	case 0:
-		return nil
-	case 1:
-		return interceptors[0]
+// chainInvoker composes unary interceptors around final, first
+// outermost, once (see newInProcess).
+func chainInvoker(interceptors []grpc.UnaryClientInterceptor, final grpc.UnaryInvoker) grpc.UnaryInvoker {
+	next := final
+	for i := len(interceptors) - 1; i >= 0; i-- {
+		interceptor, inner := interceptors[i], next
+		next = func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
+			return interceptor(ctx, method, req, reply, cc, inner, opts...)
+		}
 	}
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		return interceptors[0](ctx, method, req, reply, cc, chained(interceptors[1:], invoker), opts...)
-	}
-}
-
-func chained(rest []grpc.UnaryClientInterceptor, final grpc.UnaryInvoker) grpc.UnaryInvoker {
-	if len(rest) == 0 {
-		return final
-	}
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-		return rest[0](ctx, method, req, reply, cc, chained(rest[1:], final), opts...)
-	}
+	return next
 }
 
 // String names the connection in logs.

@@ -33,17 +33,7 @@ func (t *Target) alignInStrings(m protoreflect.Message, path string, changes []C
 				}
 			}
 		case fd.IsMap():
-			mp := m.Mutable(fd).Map()
-			mp.Range(func(k protoreflect.MapKey, val protoreflect.Value) bool {
-				item := p + "[" + quoteKey(k.String()) + "]"
-				if v.Message() != nil {
-					changes = t.alignInStrings(val.Message(), item, changes)
-				} else if to, c, ok := t.choose(fd, item, val.String()); ok {
-					mp.Set(k, protoreflect.ValueOfString(to))
-					changes = append(changes, c)
-				}
-				return true
-			})
+			changes = t.alignMapInStrings(m.Mutable(fd).Map(), fd, v, p, changes)
 		case v.Message() != nil:
 			changes = t.alignInStrings(m.Mutable(fd).Message(), p, changes)
 		default:
@@ -53,6 +43,24 @@ func (t *Target) alignInStrings(m protoreflect.Message, path string, changes []C
 			}
 		}
 	}
+	return changes
+}
+
+// alignMapInStrings is alignInStrings for the values of one map field. It
+// is a function of its own because the closure Range takes captures
+// changes: inline, that moved changes to the heap on every call, maps or
+// not.
+func (t *Target) alignMapInStrings(mp protoreflect.Map, fd, v protoreflect.FieldDescriptor, p string, changes []Change) []Change {
+	mp.Range(func(k protoreflect.MapKey, val protoreflect.Value) bool {
+		item := p + "[" + quoteKey(k.String()) + "]"
+		if v.Message() != nil {
+			changes = t.alignInStrings(val.Message(), item, changes)
+		} else if to, c, ok := t.choose(fd, item, val.String()); ok {
+			mp.Set(k, protoreflect.ValueOfString(to))
+			changes = append(changes, c)
+		}
+		return true
+	})
 	return changes
 }
 

@@ -61,6 +61,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	select {
 	case err := <-served:
+		s.grpc.Stop() // ends the stream workers New started
 		if sl != nil {
 			sl.close()
 			s.grpcHTTP.Stop()
@@ -121,6 +122,17 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// Close stops a Server that will not be served, or whose Serve has
+// returned: it closes any connections and ends the goroutines New started
+// to run calls on. It does not wait for handlers. Serve's own shutdown
+// does the same, so Close after Serve is harmless.
+func (s *Server) Close() {
+	s.grpc.Stop()
+	if s.grpcHTTP != nil {
+		s.grpcHTTP.Stop()
+	}
 }
 
 // closedBySplit reports whether err is gRPC's Serve seeing the split's

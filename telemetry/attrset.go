@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +19,7 @@ const maxCachedSets = 4096
 type setKey struct {
 	use           uint8
 	a, b, c, d, e string
+	n             int
 }
 
 // Instrument uses, so that equal label values on different instruments do
@@ -50,7 +52,10 @@ func (s *attrSets) option(k setKey, kvs ...attribute.KeyValue) metric.Measuremen
 	if o, ok := s.m.Load(k); ok {
 		return o.(metric.MeasurementOption)
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	// NewSet sorts the slice it is given: a copy, so that kvs does not
+	// escape and callers' variadic arguments stay on their stacks on the
+	// path that finds the set cached.
+	o := metric.WithAttributeSet(attribute.NewSet(slices.Clone(kvs)...))
 	if s.n.Load() < maxCachedSets {
 		if _, loaded := s.m.LoadOrStore(k, o); !loaded {
 			s.n.Add(1)

@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -78,7 +77,7 @@ func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
 	}
 	outcome, target := r.Outcome.String(), m.targets.value(r.Target)
 	domain, action, reason := DomainLabel(r.Domain), ActionLabel(r.Action), ReasonLabel(r.Reason)
-	m.requests.Add(ctx, 1, m.sets.option(setKey{useRequest, outcome, domain, action, reason, target},
+	m.requests.Add(ctx, 1, m.sets.option(setKey{use: useRequest, a: outcome, b: domain, c: action, d: reason, e: target},
 		attribute.String(labelOutcome, outcome),
 		attribute.String(labelDomain, domain),
 		attribute.String(labelAction, action),
@@ -193,49 +192,45 @@ func (m *Metrics) recordGenAI(ctx context.Context, c ProviderCall, responseModel
 	if c.GenAI.ServerAddress != "" {
 		server = m.servers.value(c.GenAI.ServerAddress)
 	}
-	port := strconv.Itoa(c.GenAI.ServerPort)
-	common := func(extra ...attribute.KeyValue) []attribute.KeyValue {
-		attrs := append(make([]attribute.KeyValue, 0, 7+len(extra)),
-			GenAIOperationNameKey.String(GenAIOperation),
-			GenAIProviderNameKey.String(providerName),
-			GenAIRequestModelKey.String(requestModel),
-		)
-		if c.Code == codes.OK {
-			attrs = append(attrs, GenAIResponseModelKey.String(responseModel))
-		}
-		if server != "" {
-			attrs = append(attrs, attribute.String("server.address", server))
-		}
-		if c.GenAI.ServerPort > 0 {
-			attrs = append(attrs, attribute.Int("server.port", c.GenAI.ServerPort))
-		}
-		return append(attrs, extra...)
+	// The attributes are built on the stack; the set is built from them
+	// only the first time this combination is seen.
+	var buf [8]attribute.KeyValue
+	common := append(buf[:0],
+		GenAIOperationNameKey.String(GenAIOperation),
+		GenAIProviderNameKey.String(providerName),
+		GenAIRequestModelKey.String(requestModel),
+	)
+	if c.Code == codes.OK {
+		common = append(common, GenAIResponseModelKey.String(responseModel))
 	}
-	errType := ""
+	if server != "" {
+		common = append(common, attribute.String("server.address", server))
+	}
+	if c.GenAI.ServerPort > 0 {
+		common = append(common, attribute.Int("server.port", c.GenAI.ServerPort))
+	}
+	key := setKey{a: providerName, b: requestModel, c: server, e: responseModel, n: c.GenAI.ServerPort}
 	if c.Code != codes.OK {
-		errType = c.ErrorType
+		errType := c.ErrorType
 		if errType == "" {
 			errType = providerOutcome(c.Code)
 		}
+		key.use, key.d = useGenAIDuration, errType
+		m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, append(common, ErrorTypeKey.String(errType))...))
+		return // tokens are recorded for successful calls only
 	}
-	var durationAttrs []attribute.KeyValue
-	if errType != "" {
-		durationAttrs = common(ErrorTypeKey.String(errType))
-	} else {
-		durationAttrs = common()
-	}
-	m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(),
-		m.sets.option(setKey{use: useGenAIDuration, a: providerName, b: requestModel + "\x00" + responseModel, c: server + ":" + port, d: errType}, durationAttrs...))
-	for _, t := range []struct {
+	key.use = useGenAIDuration
+	m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, common...))
+	key.use = useGenAITokens
+	for _, t := range [...]struct {
 		kind string
 		n    int64
 	}{{"input", c.InputTokens}, {"output", c.OutputTokens}} {
-		if t.n <= 0 || c.Code != codes.OK {
+		if t.n <= 0 {
 			continue
 		}
-		m.genaiTokens.Inst().Record(ctx, t.n,
-			m.sets.option(setKey{use: useGenAITokens, a: providerName, b: requestModel + "\x00" + responseModel, c: server + ":" + port, d: t.kind},
-				common(attribute.String("gen_ai.token.type", t.kind))...))
+		key.d = t.kind
+		m.genaiTokens.Inst().Record(ctx, t.n, m.sets.option(key, append(common, attribute.String("gen_ai.token.type", t.kind))...))
 	}
 }
 

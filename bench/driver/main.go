@@ -12,7 +12,12 @@
 //	openai-0ms guardgen → OpenAI provider → bench/upstream (openaitest), no delay,
 //	           plus the upstream measured directly over HTTP at the same rate
 //	openai-1s  the same with a 1 s upstream delay; closed loop at --inflight
+//	           and at --inflight-max
 //	overload   openai-1s with server.max_in_flight=L, offered 0.8·L and 2·L in flight
+//
+// With --before BIN (bench/run.sh --compare REV) every guardgen run is made
+// twice, with BIN and then with the guardgen under test, in the same
+// invocation, and the report ends with the after/before ratios.
 package main
 
 import (
@@ -41,6 +46,7 @@ type settings struct {
 	openConc       int
 	openConns      int
 	inflight       int
+	inflightMax    int
 	inflightConns  int
 	slowDelay      time.Duration
 	holdDelay      time.Duration
@@ -56,6 +62,11 @@ type settings struct {
 	keep           bool
 	work           string
 	legacyGuardgen bool // the guardgen binary has no --config flag
+	// before is the guardgen binary to compare with (--before), "" for none.
+	before, beforeRev string
+	// tag marks the rows of the runs in progress: "" for the guardgen under
+	// test, "before" for the one compared with.
+	tag string
 }
 
 func main() {
@@ -84,7 +95,8 @@ func parseSettings(args []string) (*settings, error) {
 	fs.IntVar(&s.openConc, "open-concurrency", 50, "ghz workers in the open-loop runs (with --async each sends without waiting)")
 	fs.IntVar(&s.openConns, "open-connections", 10, "gRPC connections for the open-loop runs")
 	fs.IntVar(&s.inflight, "inflight", 5000, "closed-loop concurrency against the slow provider")
-	fs.IntVar(&s.inflightConns, "inflight-connections", 50, "gRPC connections for the --inflight run")
+	fs.IntVar(&s.inflightMax, "inflight-max", 10000, "closed-loop concurrency of the largest run against the slow provider (and of the --hold-delay wave); 0 skips it")
+	fs.IntVar(&s.inflightConns, "inflight-connections", 50, "gRPC connections for the --inflight run (twice as many for --inflight-max)")
 	fs.DurationVar(&s.slowDelay, "slow-delay", time.Second, "upstream latency of the slow-provider scenarios")
 	fs.DurationVar(&s.holdDelay, "hold-delay", 10*time.Second, "upstream latency of the extra run that holds --inflight requests at once (one wave of --inflight calls), so peak RSS is measured with all of them inside guardgen even when the machine cannot sustain --inflight/1s RPS; 0 skips it (quick: 0)")
 	fs.IntVar(&s.overloadLimit, "overload-limit", 250, "server.max_in_flight in the overload scenario")
@@ -98,6 +110,8 @@ func parseSettings(args []string) (*settings, error) {
 	fs.StringVar(&s.out, "out", "bench/results/latest.md", "markdown report to write")
 	fs.StringVar(&s.cmdline, "cmdline", "", "the command line that ran the benchmark, for the report")
 	fs.BoolVar(&s.keep, "keep", false, "keep the work directory (configs, logs, raw ghz JSON)")
+	fs.StringVar(&s.before, "before", "", "a second guardgen binary to run every guardgen scenario with first, for before/after ratios (bench/run.sh --compare REV builds it)")
+	fs.StringVar(&s.beforeRev, "before-rev", "", "the --before binary's source revision, for the report")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -123,9 +137,14 @@ func parseSettings(args []string) (*settings, error) {
 	if s.cmdline == "" {
 		s.cmdline = strings.Join(os.Args, " ")
 	}
-	help, _ := exec.Command(s.guardgen, "--help").CombinedOutput()
-	s.legacyGuardgen = !bytes.Contains(help, []byte("-config"))
+	s.legacyGuardgen = isLegacy(s.guardgen)
 	return &s, nil
+}
+
+// isLegacy reports a guardgen binary without --config.
+func isLegacy(bin string) bool {
+	help, _ := exec.Command(bin, "--help").CombinedOutput()
+	return !bytes.Contains(help, []byte("-config"))
 }
 
 func run(ctx context.Context) error {
@@ -145,7 +164,7 @@ func run(ctx context.Context) error {
 	}
 
 	started := time.Now()
-	r := &report{s: s, inflight: -1, hold: -1, overRef: -1, over: -1, load0: loadavg()}
+	r := &report{s: s, inflight: -1, inflightMax: -1, hold: -1, overRef: -1, over: -1, load0: loadavg()}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *settings, *report) error
@@ -159,6 +178,18 @@ func run(ctx context.Context) error {
 	for _, st := range steps {
 		if s.only != nil && !s.only[st.name] {
 			continue
+		}
+		if s.before != "" && st.name != "baseline" {
+			// The revision compared with runs first, each scenario just
+			// before the same one under test, so both see the same machine.
+			sb := *s
+			sb.guardgen, sb.legacyGuardgen, sb.tag = s.before, isLegacy(s.before), "before"
+			saved := *r
+			if err := st.fn(ctx, &sb, r); err != nil {
+				return fmt.Errorf("%s (before): %w", st.name, err)
+			}
+			// The targets are judged on the guardgen under test alone.
+			r.inflight, r.inflightMax, r.hold, r.overRef, r.over, r.direct = saved.inflight, saved.inflightMax, saved.hold, saved.overRef, saved.over, saved.direct
 		}
 		if err := st.fn(ctx, s, r); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)

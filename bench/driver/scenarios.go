@@ -31,10 +31,11 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	err := each(ctx, s, r, "openai-0ms", func() (*target, error) {
 		return startGuardgenTarget(ctx, s, "openai", 0, 100000, dump)
 	}, []load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() })
-	if err != nil {
+	if err != nil || s.tag != "" {
 		return err
 	}
-	// The upstream alone, at the same rate, with the body guardgen sent.
+	// The upstream alone, at the same rate, with the body guardgen sent
+	// (once: it does not depend on the guardgen compared).
 	body, err := os.ReadFile(dump)
 	if err != nil {
 		return fmt.Errorf("the upstream did not record guardgen's request: %w", err)
@@ -87,16 +88,27 @@ func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
 		return err
 	}
 	r.inflight = len(r.rows) - 1
+	if s.inflightMax > 0 {
+		newMax := func() (*target, error) {
+			return startGuardgenTarget(ctx, s, "openai", s.slowDelay, s.inflightMax+1000, "")
+		}
+		most := load{closed: true, conc: s.inflightMax, conns: 2 * s.inflightConns, total: rounds * s.inflightMax}
+		if err := each(ctx, s, r, scen, newMax, []load{most}, warm); err != nil {
+			return err
+		}
+		r.inflightMax = len(r.rows) - 1
+	}
 	if err := each(ctx, s, r, scen, newT, []load{s.openLoad(s.rps)}, warm); err != nil {
 		return err
 	}
 	if s.holdDelay <= 0 {
 		return nil
 	}
+	held := max(s.inflight, s.inflightMax)
 	hold := func() (*target, error) {
-		return startGuardgenTarget(ctx, s, "openai", s.holdDelay, s.inflight+1000, "")
+		return startGuardgenTarget(ctx, s, "openai", s.holdDelay, held+1000, "")
 	}
-	wave := load{closed: true, conc: s.inflight, conns: s.inflightConns, total: s.inflight}
+	wave := load{closed: true, conc: held, conns: 2 * s.inflightConns, total: held}
 	if err := each(ctx, s, r, "openai-"+s.holdDelay.String(), hold, []load{wave}, func(load) load { return load{} }); err != nil {
 		return err
 	}

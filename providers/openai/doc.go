@@ -18,5 +18,11 @@
 // oracle in package strictcheck checks that subset independently), JSON
 // mode, or plain prompting.
 //
+// openai-go is the client: transport, authentication, base URL,
+// middleware and error statuses (*openai.Error). The request body is
+// encoded by the provider, with each target's parts encoded once, and only
+// the fields of the answer guardgen reads are decoded; both are checked
+// against the SDK's own types (sdk_test.go).
+//
 // Package openaitest is a scripted OpenAI-compatible server for tests.
 package openai

@@ -6,34 +6,45 @@ import (
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
-// withLogprobs asks for token log-probabilities when the request does;
-// they cost nothing extra in tokens, but guardgen asks only for targets
-// that use them (or callers that want them in the report).
-func withLogprobs(params *openaisdk.ChatCompletionNewParams, req *providerv1.CompleteRequest) {
-	if req.GetLogprobs() {
-		params.Logprobs = openaisdk.Bool(true)
-	}
+// tokenLogprobs maps choices[0].logprobs.content. Nothing is returned when
+// the upstream sent none (it may not support them), so confidence stays
+// unknown rather than invented.
+func tokenLogprobs(c *choice) []*providerv1.TokenLogprob {
+	content := c.Logprobs.Content
+	return logprobsOf(len(content), func(i int) (string, []int64, float64) {
+		return content[i].Token, content[i].Bytes, content[i].Logprob
+	})
 }
 
-// tokenLogprobs maps choices[0].logprobs.content. A token's bytes, when
-// the upstream sends them, are the token exactly (its text may show a
-// split multi-byte character as an escape); otherwise its text is.
-// Nothing is returned when the upstream sent none (it may not support
-// them), so confidence stays unknown rather than invented.
-func tokenLogprobs(content []openaisdk.ChatCompletionTokenLogprob) []*providerv1.TokenLogprob {
-	if len(content) == 0 {
+// chunkLogprobs is tokenLogprobs for a streamed chunk, decoded by the SDK.
+func chunkLogprobs(content []openaisdk.ChatCompletionTokenLogprob) []*providerv1.TokenLogprob {
+	return logprobsOf(len(content), func(i int) (string, []int64, float64) {
+		return content[i].Token, content[i].Bytes, content[i].Logprob
+	})
+}
+
+// logprobsOf maps n tokens, the i-th read by at.
+func logprobsOf(n int, at func(i int) (text string, bytes []int64, logprob float64)) []*providerv1.TokenLogprob {
+	if n == 0 {
 		return nil
 	}
-	out := make([]*providerv1.TokenLogprob, len(content))
-	for i, t := range content {
-		token := []byte(t.Token)
-		if len(t.Bytes) > 0 {
-			token = make([]byte, len(t.Bytes))
-			for j, b := range t.Bytes {
-				token[j] = byte(b)
-			}
-		}
-		out[i] = &providerv1.TokenLogprob{Token: token, Logprob: t.Logprob}
+	out := make([]*providerv1.TokenLogprob, n)
+	for i := range n {
+		out[i] = tokenLogprob(at(i))
 	}
 	return out
+}
+
+// tokenLogprob maps one token. Its bytes, when the upstream sends them,
+// are the token exactly (its text may show a split multi-byte character as
+// an escape); otherwise its text is.
+func tokenLogprob(text string, bytes []int64, logprob float64) *providerv1.TokenLogprob {
+	token := []byte(text)
+	if len(bytes) > 0 {
+		token = make([]byte, len(bytes))
+		for j, b := range bytes {
+			token[j] = byte(b)
+		}
+	}
+	return &providerv1.TokenLogprob{Token: token, Logprob: logprob}
 }

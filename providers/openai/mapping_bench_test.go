@@ -4,14 +4,12 @@ import (
 	"os"
 	"testing"
 
-	openaisdk "github.com/openai/openai-go/v3"
-
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
 // BenchmarkMapping is the provider's own work per call, without HTTP:
-// CompleteRequest → params (strict schema from the cache) and chat
-// completion → CompleteResponse. BenchmarkComplete minus BenchmarkDirect
+// CompleteRequest → request body (the target's parts from the cache) and
+// response body → CompleteResponse. BenchmarkComplete minus BenchmarkDirect
 // is this plus noise.
 func BenchmarkMapping(b *testing.B) {
 	schema, err := os.ReadFile("testdata/ticket.schema.json")
@@ -30,12 +28,17 @@ func BenchmarkMapping(b *testing.B) {
 		},
 		OutputSchema: &providerv1.OutputSchema{Name: "guardgen.examples.v1.TicketClassification", JsonSchema: string(schema), Strict: true},
 	}
-	c := &openaisdk.ChatCompletion{Model: "gpt-4o-mini", Choices: []openaisdk.ChatCompletionChoice{{
-		FinishReason: "stop", Message: openaisdk.ChatCompletionMessage{Content: `{"category":"billing"}`},
-	}}}
+	body := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"{\"category\":\"billing\"}","refusal":null,"annotations":[]},` +
+		`"logprobs":null,"finish_reason":"stop"}],"system_fingerprint":"fp_1",` +
+		`"usage":{"prompt_tokens":12,"completion_tokens":6,"total_tokens":18}}`)
 	b.ReportAllocs()
 	for b.Loop() {
 		out, err := p.request(req, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := decodeCompletion(body)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -67,6 +67,10 @@ func (t TokenLimit) String() string {
 	return "TokenLimit(unknown)"
 }
 
+// DefaultMaxIdleConns bounds the idle upstream connections when
+// Options.MaxIdleConns is zero.
+const DefaultMaxIdleConns = 1024
+
 // Options configure a Provider. BaseURL, Model and MaxResponseBytes are
 // required (config.Default and config.ProviderModel and ProviderBaseURL
 // hold the defaults); the other zero values mean strict Structured
@@ -94,6 +98,14 @@ type Options struct {
 	// HTTPClient makes the requests; nil means a client of the provider's
 	// own, on a clone of http.DefaultTransport, released by Close.
 	HTTPClient *http.Client
+	// MaxIdleConns bounds the idle upstream connections the provider's own
+	// client keeps for reuse (not used with HTTPClient); 0 means
+	// DefaultMaxIdleConns. A call in flight holds one connection, so with
+	// as many as the calls that can be in flight a burst finds its
+	// connections open again rather than dialing most of them anew (at
+	// 5,000 in flight against a 1 s upstream, 1,024 of them cost 1.09–1.16× the
+	// CPU per request); idle ones close after 90 s.
+	MaxIdleConns int
 	// MaxResponseBytes bounds each upstream response body; a larger one is
 	// not read past the bound and fails with RESOURCE_EXHAUSTED and
 	// ErrorInfo reason OUTPUT_TOO_LARGE. Positive.

@@ -26,7 +26,7 @@ type Provider struct {
 	timeout    time.Duration
 	maxTokens  uint32
 	now        func() time.Time
-	schemas    schemaCache
+	targets    *targets
 	// transport is the provider's own, closed by Close; nil when the caller
 	// supplied the HTTP client.
 	transport *http.Transport
@@ -69,12 +69,15 @@ func New(opts Options) (*Provider, error) {
 		timeout:    opts.Timeout,
 		maxTokens:  opts.MaxOutputTokens,
 		now:        opts.Now,
-		schemas:    newSchemaCache(),
+		targets:    newTargets(opts.Mode),
 	}
 	if p.now == nil {
 		p.now = time.Now
 	}
-	const maxIdleConns = 1024
+	maxIdle := opts.MaxIdleConns
+	if maxIdle <= 0 {
+		maxIdle = DefaultMaxIdleConns
+	}
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{}
@@ -82,10 +85,10 @@ func New(opts Options) (*Provider, error) {
 			p.transport = t.Clone()
 			// Go keeps 2 idle connections per host by default: under
 			// concurrent load almost every call would dial anew (measured
-			// in bench/: dialing was 12 % of CPU). One upstream host gets
-			// as many idle connections as guardgen has calls in flight.
-			p.transport.MaxIdleConns = maxIdleConns
-			p.transport.MaxIdleConnsPerHost = maxIdleConns
+			// in bench/: dialing was 12 % of CPU). The one upstream host
+			// gets them all.
+			p.transport.MaxIdleConns = maxIdle
+			p.transport.MaxIdleConnsPerHost = maxIdle
 			client.Transport = p.transport
 		}
 	}
@@ -142,7 +145,7 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	}
 	completion, err := p.send(ctx, out)
 	if err != nil && out.constraint.GetStrict() && isSchemaRejection(err) {
-		p.schemas.reject(out.schemaText)
+		out.target.reject()
 		if out, err = p.request(req, false); err != nil {
 			return nil, err
 		}
@@ -155,18 +158,40 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	return p.response(completion, out)
 }
 
-// send makes one upstream request under the provider's timeout.
-func (p *Provider) send(ctx context.Context, out outgoing) (*openaisdk.ChatCompletion, error) {
+// errNotJSON is the SDK's verdict on a 2xx answer that is not JSON; the
+// answer is unreadable.
+var errNotJSON = errors.New("openai: upstream answered with a body that is not JSON")
+
+// send makes one upstream request under the provider's timeout. The SDK
+// sends the encoded body as it is and hands back the answer's bytes (read
+// through the size limit), so error statuses still become *openai.Error
+// there, and only a 2xx body is decoded here.
+func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) {
 	callCtx := ctx
 	if p.timeout > 0 {
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
 		defer cancel()
 	}
-	var httpResp *http.Response
-	completion, err := p.chat.New(callCtx, out.params, option.WithResponseInto(&httpResp))
+	var (
+		httpResp *http.Response
+		body     []byte
+	)
+	// The empty params are replaced by the body; the completion the SDK
+	// would decode stays nil, its bytes going into body instead.
+	_, err := p.chat.New(callCtx, openaisdk.ChatCompletionNewParams{},
+		option.WithRequestBody("application/json", out.body),
+		option.WithResponseBodyInto(&body),
+		option.WithResponseInto(&httpResp))
+	if err == nil && !isJSON(httpResp.Header.Get("Content-Type")) {
+		err = errNotJSON
+	}
+	var c *completion
+	if err == nil {
+		c, err = decodeCompletion(body)
+	}
 	if err != nil {
 		return nil, p.fault(ctx, callCtx, httpResp, err)
 	}
-	return completion, nil
+	return c, nil
 }

@@ -1,16 +1,9 @@
 package openai
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
+	"math"
+	"strconv"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-	openaisdk "github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/packages/param"
-	"github.com/openai/openai-go/v3/shared"
-	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -18,192 +11,160 @@ import (
 	"github.com/guardgen/guardgen/internal/orderedjson"
 )
 
-// outgoing is one chat completion request as built, with what reading
+// outgoing is one chat completion request as encoded, with what reading
 // its answer needs.
 type outgoing struct {
-	params openaisdk.ChatCompletionNewParams
+	// body is the JSON request body, handed to the SDK as it is.
+	body []byte
 	// constraint says how the output was asked for; reported with the answer.
 	constraint *providerv1.Constraint
 	// entries is the original schema root when maps were sent as entry
 	// lists; the answer's entries are turned back into objects with it.
 	entries *orderedjson.Object
-	// schemaText identifies the schema for the rejection memory.
-	schemaText string
+	// target is the output schema's prepared form, nil without a schema;
+	// an upstream rejection of its strict form is remembered there.
+	target *target
 }
 
-// request maps a CompleteRequest onto Chat Completions parameters, in one
-// place: messages, the output constraint of the provider's mode, sampling
-// and the token limit in the configured field. allowStrict false sends the
-// schema without strict mode (after the upstream rejected it). Its errors
-// are INVALID_ARGUMENT statuses: the request cannot be sent. It is longer
-// than most functions because it is the one place a reader checks what
-// reaches the upstream, in request order; each step is a few lines.
+// request encodes a CompleteRequest as a Chat Completions request body, in
+// one place: messages, the output constraint of the provider's mode,
+// sampling and the token limit in the configured field. allowStrict false
+// sends the schema without strict mode (after the upstream rejected it).
+// Its errors are INVALID_ARGUMENT statuses: the request cannot be sent.
+//
+// The body means what openai-go's ChatCompletionNewParams would send for
+// the same request (TestRequestBodyMatchesSDK proves it field by field),
+// but it is written directly: the per-target parts (the schema as sent,
+// response_format or the function, the instructions text) are encoded once
+// per target and copied in, and the rest is a handful of strings and
+// numbers, where the SDK's reflection-based encoder spent more than the
+// rest of the provider together.
 func (p *Provider) request(req *providerv1.CompleteRequest, allowStrict bool) (outgoing, error) {
 	var out outgoing
-	params := &out.params
-	if len(req.GetMessages()) == 0 {
+	messages := req.GetMessages()
+	if len(messages) == 0 {
 		return out, status.Error(codes.InvalidArgument, "openai: the request has no messages")
 	}
-	for i, m := range req.GetMessages() {
-		if m.GetRole() == providerv1.Role_ROLE_UNSPECIFIED {
-			return out, status.Errorf(codes.InvalidArgument, "openai: message %d has no role", i)
-		}
-	}
-	params.Model = req.GetModel()
-	if params.Model == "" {
-		params.Model = p.model
-	}
-
-	messages := req.GetMessages()
-	if schema := req.GetOutputSchema(); schema.GetJsonSchema() != "" {
-		if !json.Valid([]byte(schema.GetJsonSchema())) {
-			return out, status.Error(codes.InvalidArgument, "openai: the output schema is not valid JSON")
-		}
-		out.schemaText = schema.GetJsonSchema()
-		switch p.mode {
-		case ModeJSONSchema:
-			sent, err := p.sentSchema(schema, allowStrict)
-			if err != nil {
-				return out, err
-			}
-			params.ResponseFormat.OfJSONSchema = &shared.ResponseFormatJSONSchemaParam{
-				JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
-					Name:   sent.name,
-					Strict: openaisdk.Bool(sent.strict),
-					Schema: json.RawMessage(sent.schema),
-				},
-			}
-			out.constraint, out.entries = sent.constraint(providerv1.ConstraintMode_CONSTRAINT_MODE_JSON_SCHEMA), sent.entries
-		case ModeTools:
-			sent, err := p.sentSchema(schema, allowStrict)
-			if err != nil {
-				return out, err
-			}
-			var args bytes.Buffer
-			if err := json.Compact(&args, sent.schema); err != nil {
-				return out, status.Error(codes.InvalidArgument, "openai: the output schema is not JSON")
-			}
-			fn := orderedjson.Append(nil, orderedjson.New(4).
-				Set("description", "Record the answer. Its arguments are the answer itself, an instance of "+schema.GetName()+".").
-				Set("name", sent.name).
-				Set("parameters", json.RawMessage(args.Bytes())).
-				Set("strict", sent.strict))
-			// Override keeps the schema's bytes (and so its property
-			// order, which Structured Outputs generate in) as they are.
-			params.Tools = []openaisdk.ChatCompletionToolUnionParam{{OfFunction: &openaisdk.ChatCompletionFunctionToolParam{
-				Function: param.Override[shared.FunctionDefinitionParam](json.RawMessage(fn)),
-			}}}
-			params.ToolChoice = openaisdk.ToolChoiceOptionFunctionToolChoice(openaisdk.ChatCompletionNamedToolChoiceFunctionParam{Name: sent.name})
-			messages = withText(messages, "Answer by calling the function "+sent.name+"; its arguments are your answer.")
-			out.constraint, out.entries = sent.constraint(providerv1.ConstraintMode_CONSTRAINT_MODE_TOOL), sent.entries
-		case ModeJSONObject:
-			params.ResponseFormat.OfJSONObject = &shared.ResponseFormatJSONObjectParam{}
-			messages = withInstructions(messages, schema)
-			out.constraint = &providerv1.Constraint{Mode: providerv1.ConstraintMode_CONSTRAINT_MODE_JSON_OBJECT}
-		case ModePrompt:
-			messages = withInstructions(messages, schema)
-			out.constraint = &providerv1.Constraint{Mode: providerv1.ConstraintMode_CONSTRAINT_MODE_PROMPT}
-		}
-	}
-
-	params.Messages = make([]openaisdk.ChatCompletionMessageParamUnion, 0, len(messages))
+	size := 128
 	for i, m := range messages {
 		switch m.GetRole() {
-		case providerv1.Role_ROLE_SYSTEM:
-			params.Messages = append(params.Messages, openaisdk.SystemMessage(m.GetContent()))
-		case providerv1.Role_ROLE_USER:
-			params.Messages = append(params.Messages, openaisdk.UserMessage(m.GetContent()))
-		case providerv1.Role_ROLE_ASSISTANT:
-			params.Messages = append(params.Messages, openaisdk.AssistantMessage(m.GetContent()))
+		case providerv1.Role_ROLE_SYSTEM, providerv1.Role_ROLE_USER, providerv1.Role_ROLE_ASSISTANT:
+		case providerv1.Role_ROLE_UNSPECIFIED:
+			return out, status.Errorf(codes.InvalidArgument, "openai: message %d has no role", i)
 		default:
 			return out, status.Errorf(codes.InvalidArgument, "openai: message %d has unknown role %d", i, m.GetRole())
 		}
+		size += len(m.GetContent()) + 32
+	}
+	s := req.GetSampling()
+	if s == nil {
+		s = noSampling
+	}
+	for _, v := range []*float64{s.Temperature, s.TopP} {
+		if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+			return out, status.Error(codes.InvalidArgument, "openai: a sampling option is not a finite number")
+		}
+	}
+	model := req.GetModel()
+	if model == "" {
+		model = p.model
 	}
 
-	s := req.GetSampling()
-	if s != nil && s.Temperature != nil {
-		params.Temperature = openaisdk.Float(s.GetTemperature())
+	var (
+		format       []byte
+		instructions string
+	)
+	if schema := req.GetOutputSchema(); schema.GetJsonSchema() != "" {
+		t, err := p.targets.get(schema)
+		if err != nil {
+			return out, err
+		}
+		out.target = t
+		format, out.constraint, out.entries = t.use(allowStrict)
+		instructions = t.instructions
+		size += len(format) + len(instructions)
 	}
-	if s != nil && s.TopP != nil {
-		params.TopP = openaisdk.Float(s.GetTopP())
+
+	b := make([]byte, 0, size)
+	b = append(b, `{"model":`...)
+	b = orderedjson.AppendString(b, model)
+	b = append(b, `,"messages":[`...)
+	if instructions != "" {
+		// The instructions extend a leading system message, or come first
+		// as one of their own.
+		if first := messages[0]; first.GetRole() == providerv1.Role_ROLE_SYSTEM {
+			b = append(b, `{"role":"system","content":"`...)
+			b = orderedjson.AppendEscaped(b, first.GetContent())
+			b = append(b, `\n\n`...)
+			b = orderedjson.AppendEscaped(b, instructions)
+			b = append(b, `"}`...)
+			messages = messages[1:]
+		} else {
+			b = append(b, `{"role":"system","content":`...)
+			b = orderedjson.AppendString(b, instructions)
+			b = append(b, '}')
+		}
+		if len(messages) > 0 {
+			b = append(b, ',')
+		}
 	}
-	if s != nil && s.Seed != nil {
-		params.Seed = openaisdk.Int(s.GetSeed())
+	for i, m := range messages {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"role":"`...)
+		b = append(b, roleNames[m.GetRole()]...)
+		b = append(b, `","content":`...)
+		b = orderedjson.AppendString(b, m.GetContent())
+		b = append(b, '}')
 	}
-	limit := int64(s.GetMaxOutputTokens())
+	b = append(b, ']')
+	b = append(b, format...)
+
+	if s.Temperature != nil {
+		b = append(b, `,"temperature":`...)
+		b = strconv.AppendFloat(b, *s.Temperature, 'g', -1, 64)
+	}
+	if s.TopP != nil {
+		b = append(b, `,"top_p":`...)
+		b = strconv.AppendFloat(b, *s.TopP, 'g', -1, 64)
+	}
+	if s.Seed != nil {
+		b = append(b, `,"seed":`...)
+		b = strconv.AppendInt(b, *s.Seed, 10)
+	}
+	limit := s.GetMaxOutputTokens()
 	if limit == 0 {
-		limit = int64(p.maxTokens)
+		limit = p.maxTokens
 	}
 	if limit > 0 {
 		if p.tokenLimit != TokenLimitMaxTokens {
-			params.MaxCompletionTokens = openaisdk.Int(limit)
+			b = append(b, `,"max_completion_tokens":`...)
+			b = strconv.AppendUint(b, uint64(limit), 10)
 		}
 		if p.tokenLimit != TokenLimitMaxCompletionTokens {
-			params.MaxTokens = openaisdk.Int(limit)
+			b = append(b, `,"max_tokens":`...)
+			b = strconv.AppendUint(b, uint64(limit), 10)
 		}
 	}
-	withLogprobs(params, req)
+	// Token log-probabilities cost nothing extra in tokens, but guardgen
+	// asks only for targets that use them (or callers that want them in
+	// the report).
+	if req.GetLogprobs() {
+		b = append(b, `,"logprobs":true`...)
+	}
+	out.body = append(b, '}')
 	return out, nil
 }
 
-// sent is the schema as it goes to the upstream.
-type sent struct {
-	name    string
-	schema  []byte
-	strict  bool
-	entries *orderedjson.Object
-	// rejected: the upstream refused this schema in strict mode before.
-	rejected bool
-}
+// noSampling stands for a request without sampling options; never written.
+var noSampling = &providerv1.SamplingOptions{}
 
-func (s sent) constraint(mode providerv1.ConstraintMode) *providerv1.Constraint {
-	return &providerv1.Constraint{Mode: mode, Strict: s.strict, StrictRejected: s.rejected}
-}
-
-// sentSchema is the schema for json_schema and tools modes. A schema that
-// fits the strict subset goes strict (maps as entry lists); one that does
-// not (a free-form value, a limit exceeded; see Strict) goes unchanged with
-// strict: false, as does any schema the request did not ask to be strict,
-// or one the upstream rejected in strict mode before, or any schema when
-// allowStrict is false.
-func (p *Provider) sentSchema(out *providerv1.OutputSchema, allowStrict bool) (sent, error) {
-	s := sent{name: schemaName(out.GetName()), schema: []byte(out.GetJsonSchema())}
-	if !out.GetStrict() {
-		return s, nil
-	}
-	r := p.schemas.strict(out.GetJsonSchema())
-	s.rejected = r.rejected
-	switch {
-	case errors.Is(r.err, ErrInvalidSchema):
-		return s, status.Error(codes.InvalidArgument, "openai: the output schema is not a JSON Schema object")
-	case r.err == nil && allowStrict && !r.rejected:
-		s.schema, s.strict, s.entries = r.schema, true, r.entries
-	}
-	return s, nil
-}
-
-// withInstructions puts the schema into the system instructions, for the
-// modes that cannot send it as response_format. JSON mode also requires
-// the word "JSON" in the messages, which this text carries.
-func withInstructions(messages []*providerv1.Message, out *providerv1.OutputSchema) []*providerv1.Message {
-	text := "Respond with a single JSON object, and nothing else (no prose, no code fences), " +
-		"that conforms to this JSON Schema"
-	if name := out.GetName(); name != "" {
-		text += fmt.Sprintf(" (%s)", name)
-	}
-	return withText(messages, text+":\n"+out.GetJsonSchema())
-}
-
-// withText adds text to the system instructions: it extends a leading
-// system message, or adds one.
-func withText(messages []*providerv1.Message, text string) []*providerv1.Message {
-	withText := make([]*providerv1.Message, 0, len(messages)+1)
-	if first := messages[0]; first.GetRole() == providerv1.Role_ROLE_SYSTEM {
-		merged := &providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: first.GetContent() + "\n\n" + text}
-		return append(append(withText, merged), messages[1:]...)
-	}
-	withText = append(withText, &providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: text})
-	return append(withText, messages...)
+// roleNames are the API's names of the message roles request accepts.
+var roleNames = [...]string{
+	providerv1.Role_ROLE_SYSTEM:    "system",
+	providerv1.Role_ROLE_USER:      "user",
+	providerv1.Role_ROLE_ASSISTANT: "assistant",
 }
 
 // schemaName makes name a valid json_schema name: [a-zA-Z0-9_-]{1,64}.
@@ -222,59 +183,4 @@ func schemaName(name string) string {
 		return "output"
 	}
 	return string(b)
-}
-
-// schemaCache remembers Strict's answer per schema text: guardgen sends the
-// same few target schemas over and over. It is bounded because requests can
-// carry their own descriptor sets, hence schemas (least recently used
-// first out, golang-lru). It also remembers the
-// schemas an upstream refused in strict mode, so that later requests go
-// non-strict at once instead of paying for a rejected request each time.
-type schemaCache struct {
-	entries *lru.Cache[string, strictResult]
-	// converting makes concurrent requests for a schema the cache lacks
-	// share one conversion.
-	converting singleflight.Group
-}
-
-type strictResult struct {
-	schema []byte
-	err    error
-	// entries is the parsed original schema when maps became entry lists.
-	entries *orderedjson.Object
-	// rejected: the upstream refused the strict schema.
-	rejected bool
-}
-
-const schemaCacheSize = 256
-
-func newSchemaCache() schemaCache {
-	entries, _ := lru.New[string, strictResult](schemaCacheSize) // errors only for a size below 1
-	return schemaCache{entries: entries}
-}
-
-func (c *schemaCache) strict(schema string) strictResult {
-	if r, ok := c.entries.Get(schema); ok {
-		return r
-	}
-	v, _, _ := c.converting.Do(schema, func() (any, error) {
-		var r strictResult
-		var maps bool
-		r.schema, maps, r.err = strict([]byte(schema))
-		if r.err == nil && maps {
-			if v, err := orderedjson.Parse([]byte(schema)); err == nil {
-				r.entries, _ = v.(*orderedjson.Object)
-			}
-		}
-		c.entries.Add(schema, r)
-		return r, nil
-	})
-	return v.(strictResult)
-}
-
-// reject marks schema as refused by the upstream in strict mode.
-func (c *schemaCache) reject(schema string) {
-	r := c.strict(schema)
-	r.rejected = true
-	c.entries.Add(schema, r)
 }

@@ -1,7 +1,6 @@
 package openai
 
 import (
-	openaisdk "github.com/openai/openai-go/v3"
 	"google.golang.org/grpc/codes"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
@@ -12,11 +11,11 @@ import (
 // guardgen retries it like a 5xx rather than re-asking the model. In tools
 // mode the answer is the first tool call's arguments; maps sent as entry
 // lists come back as JSON objects.
-func (p *Provider) response(c *openaisdk.ChatCompletion, out outgoing) (*providerv1.CompleteResponse, error) {
+func (p *Provider) response(c *completion, out outgoing) (*providerv1.CompleteResponse, error) {
 	if c == nil || len(c.Choices) == 0 {
 		return nil, fault(codes.Unavailable, "openai: upstream returned no choices", ReasonUnavailable, nil)
 	}
-	choice := c.Choices[0]
+	choice := &c.Choices[0]
 	resp := &providerv1.CompleteResponse{
 		Content:      choice.Message.Content,
 		FinishReason: finishReason(choice.FinishReason),
@@ -32,7 +31,7 @@ func (p *Provider) response(c *openaisdk.ChatCompletion, out outgoing) (*provide
 			ReasoningTokens:   c.Usage.CompletionTokensDetails.ReasoningTokens,
 		},
 	}
-	resp.Logprobs = tokenLogprobs(choice.Logprobs.Content)
+	resp.Logprobs = tokenLogprobs(choice)
 	if p.mode == ModeTools && len(choice.Message.ToolCalls) > 0 {
 		// The forced call is the answer: a model that called it stopped as
 		// asked, whichever finish reason the server reports for that.

@@ -35,7 +35,7 @@ func (p *Provider) CompleteStream(req *providerv1.CompleteRequest, stream grpc.S
 	}
 	sent, err := p.stream(ctx, out, stream)
 	if err != nil && !sent && out.constraint.GetStrict() && isSchemaRejection(err) {
-		p.schemas.reject(out.schemaText)
+		out.target.reject()
 		if out, err = p.request(req, false); err != nil {
 			return err
 		}
@@ -54,9 +54,12 @@ func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerS
 		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
 		defer cancel()
 	}
-	out.params.StreamOptions = openaisdk.ChatCompletionStreamOptionsParam{IncludeUsage: openaisdk.Bool(true)}
 	var httpResp *http.Response
-	events := p.chat.NewStreaming(callCtx, out.params, option.WithResponseInto(&httpResp))
+	// The body is Complete's with the usage asked for at the end; the SDK
+	// adds "stream": true to it. The empty params are replaced by the body.
+	events := p.chat.NewStreaming(callCtx, openaisdk.ChatCompletionNewParams{},
+		option.WithRequestBody("application/json", streamBody(out.body)),
+		option.WithResponseInto(&httpResp))
 	defer events.Close()
 	r := relay{p: p, out: out, stream: stream, last: &providerv1.CompleteStreamResponse{Constraint: out.constraint}}
 	for events.Next() {
@@ -75,6 +78,16 @@ func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerS
 	}
 	return true, r.finish()
 }
+
+// streamBody is body, a JSON object, with stream_options.include_usage
+// added, so that the usage still comes, in the last event.
+func streamBody(body []byte) []byte {
+	b := make([]byte, 0, len(body)+len(includeUsage))
+	b = append(b, body[:len(body)-1]...)
+	return append(b, includeUsage...)
+}
+
+const includeUsage = `,"stream_options":{"include_usage":true}}`
 
 // streamFault maps a stream's error: an error event the upstream sent
 // mid-stream is its server failing (UNAVAILABLE); anything else as for
@@ -128,7 +141,7 @@ func (r *relay) chunk(c openaisdk.ChatCompletionChunk) error {
 		text = choice.Delta.ToolCalls[0].Function.Arguments
 	}
 	r.refusal.WriteString(choice.Delta.Refusal)
-	tokens := tokenLogprobs(choice.Logprobs.Content)
+	tokens := chunkLogprobs(choice.Logprobs.Content)
 	if text == "" && len(tokens) == 0 {
 		return nil
 	}

@@ -202,13 +202,12 @@ func Faults() []string {
 // providers.CallMetadataKey (absent: 1). Every entry of the plan is
 // checked, so a typo fails the first call rather than a later one.
 func faultFor(ctx context.Context) (*fault, string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	plan := strings.Join(md.Get(FaultsMetadataKey), ",")
+	plan := strings.Join(metadata.ValueFromIncomingContext(ctx, FaultsMetadataKey), ",")
 	if strings.TrimSpace(plan) == "" {
 		return &faults[0], "", nil
 	}
 	call := 1
-	if v := md.Get(providers.CallMetadataKey); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(ctx, providers.CallMetadataKey); len(v) > 0 {
 		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
 		if err != nil || n < 1 {
 			return nil, "", status.Errorf(codes.InvalidArgument, "synthetic: %s %q is not a call number", providers.CallMetadataKey, v[0])

@@ -1,0 +1,68 @@
+package openai
+
+import (
+	"encoding/json"
+	"mime"
+	"strings"
+)
+
+// completion is the part of a chat.completion object that guardgen reads,
+// decoded from the upstream's body by encoding/json into these few fields
+// (openai-go's ChatCompletion keeps every field and its raw JSON, through
+// gjson, which cost more than the rest of the provider together).
+// TestCompletionMatchesSDK decodes every scripted answer of openaitest
+// both ways and compares each field read here.
+type completion struct {
+	ID      string   `json:"id"`
+	Model   string   `json:"model"`
+	Choices []choice `json:"choices"`
+	Usage   struct {
+		PromptTokens        int64 `json:"prompt_tokens"`
+		CompletionTokens    int64 `json:"completion_tokens"`
+		TotalTokens         int64 `json:"total_tokens"`
+		PromptTokensDetails struct {
+			CachedTokens int64 `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+		CompletionTokensDetails struct {
+			ReasoningTokens int64 `json:"reasoning_tokens"`
+		} `json:"completion_tokens_details"`
+	} `json:"usage"`
+}
+
+type choice struct {
+	FinishReason string `json:"finish_reason"`
+	Message      struct {
+		Content   string `json:"content"`
+		Refusal   string `json:"refusal"`
+		ToolCalls []struct {
+			Function struct {
+				Arguments string `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
+	} `json:"message"`
+	Logprobs struct {
+		Content []struct {
+			Token   string  `json:"token"`
+			Logprob float64 `json:"logprob"`
+			Bytes   []int64 `json:"bytes"`
+		} `json:"content"`
+	} `json:"logprobs"`
+}
+
+// decodeCompletion reads a 2xx body. A body that is not JSON, or not a
+// chat completion's shape, is an error (the upstream's answer is
+// unreadable), as it is for the SDK.
+func decodeCompletion(body []byte) (*completion, error) {
+	c := new(completion)
+	if err := json.Unmarshal(body, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// isJSON reports whether a Content-Type is JSON, by the SDK's rule: only
+// then does it decode a body.
+func isJSON(contentType string) bool {
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	return strings.Contains(mediaType, "application/json") || strings.HasSuffix(mediaType, "+json")
+}
