@@ -1719,7 +1719,9 @@ type Server struct {
 	// Default: ":9464". The --metrics-listen flag wins.
 	MetricsListen *string `protobuf:"bytes,2,opt,name=metrics_listen,json=metricsListen,proto3,oneof" json:"metrics_listen,omitempty"`
 	// max_in_flight bounds concurrent Generate calls; excess calls fail at
-	// once with RESOURCE_EXHAUSTED. Default: 128.
+	// once with RESOURCE_EXHAUSTED. It also sizes the idle connections each
+	// openai provider keeps to its upstream, so that a burst of calls finds
+	// them open. Default: 128.
 	MaxInFlight *uint32 `protobuf:"varint,3,opt,name=max_in_flight,json=maxInFlight,proto3,oneof" json:"max_in_flight,omitempty"`
 	// max_message_bytes bounds received gRPC messages. A request up to twice
 	// as large is refused with a FailureDetail (REQUEST_TOO_LARGE); a larger
