@@ -56,7 +56,7 @@ func (b *Builder) checkUnit(u unit, msg proto.Message) {
 		at = at[:strings.LastIndexByte(at, '[')] + "[0]"
 	}
 	for _, v := range ve.Violations {
-		if !within(classifier.FieldPath(v.Proto), at) {
+		if !Within(classifier.FieldPath(v.Proto), at) {
 			continue
 		}
 		if last.kind == hopElement {
@@ -122,8 +122,9 @@ func (b *Builder) closeRules(u unit) protovalidate.Filter {
 	})
 }
 
-// within reports whether path is prefix or a path inside it.
-func within(path, prefix string) bool {
+// Within reports whether path is prefix or a path inside it (a field,
+// element or entry below it); every path is within the root, "".
+func Within(path, prefix string) bool {
 	if prefix == "" || path == prefix {
 		return true
 	}

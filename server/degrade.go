@@ -70,8 +70,9 @@ func degradation(f *classifier.Failure, kind string) *guardgenv1.FailureDetail {
 
 // cacheKey identifies a request's result: what was asked for (target
 // type and descriptor, route and model, instructions, prompt and every
-// option that changes the output) and who asked.
-func (g *generation) cacheKey() string {
+// option that changes the output) and who asked (cacheCaller: found
+// here, since only a request that uses the cache needs it).
+func (g *generation) cacheKey(ctx context.Context) string {
 	opts := g.req.GetOptions()
 	model := g.route.Name
 	if m := opts.GetModel(); m != "" {
@@ -81,7 +82,7 @@ func (g *generation) cacheKey() string {
 		TargetType:     string(g.target.Desc.FullName()),
 		DescriptorHash: g.target.Hash,
 		Model:          model,
-		Caller:         g.caller,
+		Caller:         g.s.cacheCaller(ctx),
 		Instructions:   g.req.GetInstructions(),
 		Options:        outputOptions(opts),
 		Prompt:         g.req.GetPrompt(),
@@ -120,7 +121,7 @@ func (g *generation) remember(ctx context.Context, msg proto.Message, model stri
 		Message: wire,
 		Model:   model,
 	}
-	if err := g.s.opts.Cache.Put(ctx, g.cacheKey(), entry); err != nil {
+	if err := g.s.opts.Cache.Put(ctx, g.cacheKey(ctx), entry); err != nil {
 		g.s.logger.WarnContext(ctx, "cache put failed", "error", err)
 	}
 }
@@ -137,7 +138,7 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 		return nil
 	}
 	backend := g.s.opts.CacheBackend
-	entry, ok, err := g.s.opts.Cache.Get(ctx, g.cacheKey())
+	entry, ok, err := g.s.opts.Cache.Get(ctx, g.cacheKey(ctx))
 	var reason string
 	switch {
 	case errors.Is(err, fallback.ErrUnavailable):

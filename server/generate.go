@@ -52,7 +52,7 @@ func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, 
 	defer span.End()
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
 	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
-		caller: s.cacheCaller(ctx), events: events, start: start}
+		events: events, start: start}
 	run.ask = run.askUnary
 	if events != nil {
 		run.ask, events.g = run.askStream, run

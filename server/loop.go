@@ -45,8 +45,6 @@ type generation struct {
 	// answered is the number of the provider call whose output is the
 	// answer; 0 when no generation answered (a failure, cache, template).
 	answered int
-	// caller scopes the request's cached results (see cacheCaller).
-	caller string
 	// ask asks one route entry for one completion: askUnary, or askStream
 	// for GenerateStream, whose partials go to events.
 	ask    func(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure)

@@ -216,6 +216,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	if opts.Propagator == nil {
+		opts.Propagator = otel.GetTextMapPropagator()
+	}
 	v, err := protovalidate.New(protovalidate.WithMessages(
 		&guardgenv1.GenerateRequest{}, &guardgenv1.DescribeTargetRequest{}, &guardgenv1.ListTargetsRequest{},
 	))
@@ -234,22 +240,17 @@ func New(opts Options) (*Server, error) {
 		limiter:          newLimiter(opts.RateLimit),
 	}
 	s.stopping, s.stopHandlers = context.WithCancelCause(context.Background())
-	if opts.TracerProvider == nil {
-		opts.TracerProvider = otel.GetTracerProvider()
-	}
-	if opts.Propagator == nil {
-		opts.Propagator = otel.GetTextMapPropagator()
-	}
 	s.tracer = opts.TracerProvider.Tracer("github.com/guardgen/guardgen/server")
 	s.authUnary, s.authStream = newAuthenticator(opts.Auth).interceptors()
 	if opts.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
-	s.unaryChain = chainUnary(s.interceptors())
+	unary := s.interceptors()
+	s.unaryChain = chainUnary(unary)
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
-		grpc.ChainUnaryInterceptor(s.interceptors()...),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.ForceServerCodecV2(s.codec),
 		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's

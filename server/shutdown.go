@@ -8,7 +8,6 @@ import (
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
-	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -118,7 +117,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			}
 		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !closedBySplit(sl, err) {
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !closedBySplit(sl) {
 		return err
 	}
 	return nil
@@ -135,11 +134,11 @@ func (s *Server) Close() {
 	}
 }
 
-// closedBySplit reports whether err is gRPC's Serve seeing the split's
-// listener closed by stopAccepting, which may happen before GracefulStop
-// tells it that the server is stopping.
-func closedBySplit(sl *splitListener, err error) bool {
-	return sl != nil && (errors.Is(err, cmux.ErrServerClosed) || errors.Is(err, cmux.ErrListenerClosed) || errors.Is(err, net.ErrClosed))
+// closedBySplit reports whether gRPC's Serve ended because the split's
+// listener was closed by stopAccepting, which may happen before
+// GracefulStop tells it that the server is stopping.
+func closedBySplit(sl *splitListener) bool {
+	return sl != nil && sl.shutdown.Load()
 }
 
 // within reports whether done closes within d.

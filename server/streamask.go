@@ -174,7 +174,7 @@ func (a *streamAttempt) confidence(ctx context.Context, fields []partial.Field) 
 			continue
 		}
 		for _, p := range marked {
-			if inside(v.Path, p) {
+			if partial.Within(v.Path, p) {
 				low = append(low, v)
 				break
 			}
@@ -184,12 +184,6 @@ func (a *streamAttempt) confidence(ctx context.Context, fields []partial.Field) 
 		return nil
 	}
 	return lowConfidence(low)
-}
-
-// inside reports whether path is prefix or a path inside it.
-func inside(path, prefix string) bool {
-	return path == prefix || len(path) > len(prefix) && path[:len(prefix)] == prefix &&
-		(path[len(prefix)] == '.' || path[len(prefix)] == '[')
 }
 
 // aborted records why attempt a's stream was stopped and what that saved:
