@@ -201,7 +201,8 @@ func TestStreamUnimplementedAsksComplete(t *testing.T) {
 		return &providerv1.CompleteResponse{Content: `{"x":1}`, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP, Model: "m"}, nil
 	})
 	chain := fastChain(providers.ChainOptions{})
-	client := providerv1.NewProviderServiceClient(chain.InProcess(provider.server()))
+	srv := &streamless{ProviderServiceServer: provider.server()}
+	client := providerv1.NewProviderServiceClient(chain.InProcess(srv))
 	for i := range 2 {
 		ctx, rec := providers.WithRecorder(t.Context(), 6)
 		s := providers.OpenStream(ctx, client, completeRequest())
@@ -219,6 +220,21 @@ func TestStreamUnimplementedAsksComplete(t *testing.T) {
 	if completes.Load() != 2 {
 		t.Errorf("Complete called %d times, want 2", completes.Load())
 	}
+	if n := srv.streams.Load(); n != 1 {
+		t.Errorf("CompleteStream asked %d times, want once: after UNIMPLEMENTED the chain asks Complete at once", n)
+	}
+}
+
+// streamless is a provider without CompleteStream that counts the times
+// it was asked for one.
+type streamless struct {
+	providerv1.ProviderServiceServer
+	streams atomic.Int32
+}
+
+func (s *streamless) CompleteStream(req *providerv1.CompleteRequest, ss grpc.ServerStreamingServer[providerv1.CompleteStreamResponse]) error {
+	s.streams.Add(1)
+	return s.ProviderServiceServer.CompleteStream(req, ss)
 }
 
 // TestStreamOverGRPC: a plug-in over gRPC streams through the chain's dial
