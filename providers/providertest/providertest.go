@@ -64,9 +64,6 @@ type Harness struct {
 	// Script arranges for the call made with the returned context to meet
 	// behaviour b upstream.
 	Script func(ctx context.Context, t *testing.T, b Behavior) context.Context
-	// Skip lists behaviours the provider cannot be made to show, each with
-	// the reason, logged; the suite runs the rest.
-	Skip map[Behavior]string
 }
 
 // target is the suite's output type, the article's TicketClassification.
@@ -96,9 +93,6 @@ func Run(t *testing.T, h Harness) {
 	// scripted is the context of a call that meets behaviour b upstream.
 	scripted := func(t *testing.T, b Behavior, timeout time.Duration) (context.Context, context.CancelFunc) {
 		t.Helper()
-		if why, ok := h.Skip[b]; ok {
-			t.Skipf("%s: %s", b, why)
-		}
 		ctx, cancel := context.WithTimeout(t.Context(), timeout)
 		return h.Script(ctx, t, b), cancel
 	}
