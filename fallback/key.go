@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"io"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
@@ -60,11 +61,12 @@ func Key(s Scope) string {
 		desc = desc[:descHashLen]
 	}
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(s.Caller), []byte(s.Instructions), s.Options, []byte(NormalizePrompt(s.Prompt))} {
+	// Each part behind its length, written without copying it to bytes.
+	for _, part := range [...]string{s.Caller, s.Instructions, string(s.Options), NormalizePrompt(s.Prompt)} {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
-		h.Write(part)
+		io.WriteString(h, part)
 	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
