@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -48,12 +49,6 @@ type Field struct {
 	// Desc is the field the value is of: the list's or map's field for an
 	// element or entry; nil for the root.
 	Desc protoreflect.FieldDescriptor
-	// Container says the value is a message, list or map that has closed.
-	Container bool
-
-	// proto is the path with proto names and subscripts as protovalidate
-	// reports them (classifier.FieldPath).
-	proto string
 }
 
 // Builder builds the partial messages of one answer as its text grows.
@@ -72,13 +67,12 @@ type Builder struct {
 
 	// pending are the violations found on complete ground since the last
 	// Check; closed are the containers that closed since then.
-	pending *violations
+	pending []*protovalidate.Violation
 	closed  []unit
 	seen    map[string]bool // violations reported, by path and rule
 
-	// rules are the message-level CEL rules by message type; ruleRun, the
-	// rules checked before their message closed, by message path and id.
-	rules   map[protoreflect.FullName][]messageRule
+	// ruleRun are the message-level rules checked before their message
+	// closed, by message path and id.
 	ruleRun map[ruleAt]bool
 }
 
@@ -95,7 +89,6 @@ func New(t *schema.Target, opts Options) *Builder {
 		complete: make(map[string]bool),
 		seen:     make(map[string]bool),
 		ruleRun:  make(map[ruleAt]bool),
-		pending:  &violations{},
 	}
 	if f := t.Form(); f == schema.FormScalar || f == schema.FormAny {
 		b.err = ErrWhole
@@ -161,7 +154,7 @@ func (b *Builder) value(v extract.Value) {
 
 // note records a complete value.
 func (b *Builder) note(u unit) {
-	f := Field{Path: u.json, Desc: u.fd, Container: u.container, proto: u.proto}
+	f := Field{Path: u.json, Desc: u.fd}
 	b.fields = append(b.fields, f)
 	b.latest = append(b.latest, f)
 	b.complete[u.proto] = true

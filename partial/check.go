@@ -12,12 +12,6 @@ import (
 	"github.com/guardgen/guardgen/classifier"
 )
 
-// violations are those found on complete ground and not yet returned by
-// Check.
-type violations struct {
-	list []*protovalidate.Violation
-}
-
 // Check returns the violations found on complete ground since the last
 // Check, as a *protovalidate.ValidationError, or nil. Each is reported
 // once. A rule that cannot run on the partial message is left for the
@@ -34,11 +28,11 @@ func (b *Builder) Check() error {
 		}
 	}
 	b.closed = b.closed[:0]
-	if len(b.pending.list) == 0 {
+	if len(b.pending) == 0 {
 		return nil
 	}
-	err := &protovalidate.ValidationError{Violations: b.pending.list}
-	b.pending.list = nil
+	err := &protovalidate.ValidationError{Violations: b.pending}
+	b.pending = nil
 	return err
 }
 
@@ -154,5 +148,5 @@ func (b *Builder) add(v *protovalidate.Violation) {
 		return
 	}
 	b.seen[key] = true
-	b.pending.list = append(b.pending.list, v)
+	b.pending = append(b.pending, v)
 }

@@ -59,6 +59,7 @@ type Target struct {
 	// guard runs a request-defined type's CEL rules under a runtime cost
 	// limit before protovalidate does; nil when it has none.
 	guard     *celGuard
+	rules     *ruleReads                 // message-level rules and what they read
 	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
 	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
 }
@@ -211,6 +212,7 @@ func assemble(
 		Hash:       closureHash(md, hashFile),
 		validator:  v,
 		types:      types,
+		rules:      &ruleReads{},
 		align:      newAlignment(md),
 		unmarshal:  protojson.UnmarshalOptions{Resolver: types},
 		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
