@@ -251,6 +251,7 @@ func hasUnknown(m protoreflect.Message) bool {
 // fromFallbackEntry asks the route's later entries once for a truncated
 // answer; they exist for exactly this (more output tokens, another model).
 func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.CompleteRequest, f *classifier.Failure) *guardgenv1.GenerateResponse {
+	before := g.fellBack
 	c, cf := g.completeFrom(ctx, preq, 1)
 	if cf != nil {
 		return nil
@@ -268,7 +269,9 @@ func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.Com
 	}
 	d := degradation(f, "route")
 	out.Degraded, out.Degradation = true, d
-	g.s.metrics.RecordFallback(ctx, "route")
+	if g.fellBack == before { // completeFrom counted it when a later entry answered
+		g.s.metrics.RecordFallback(ctx, "route")
+	}
 	return out
 }
 

@@ -192,6 +192,31 @@ func TestTruncationDegradationChain(t *testing.T) {
 		}
 	})
 
+	t.Run("route fallback entry past a down one", func(t *testing.T) {
+		t.Parallel()
+		metrics, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { metrics.Shutdown(context.Background()) })
+		h := start(t, harnessOptions{routes: []server.Route{{Name: "default", Entries: []server.RouteEntry{
+			routeEntry("synthetic-small", "synthetic-1", 1024, synthetic.New()),
+			routeEntry("down", "down-1", 4096, unavailable{}),
+			routeEntry("synthetic-large", "synthetic-large", 4096, synthetic.New()),
+		}}}, set: func(o *server.Options) {
+			o.Cache = newMemoryCache(nil)
+			o.Metrics = metrics
+		}})
+		resp, err := generate(t, h, "length", req)
+		wantDegraded(t, resp, err, "TRUNCATED", "route")
+		// One degraded answer from a route entry is one route fallback,
+		// though it took the entry after the next.
+		families := parseMetrics(t, scrapeMetrics(t, metrics))
+		if got, _ := metricValue(families["llm_pipeline_fallbacks_total"], map[string]string{"kind": "route"}); got != 1 {
+			t.Errorf(`llm_pipeline_fallbacks_total{kind="route"} = %v, want 1`, got)
+		}
+	})
+
 	t.Run("template", func(t *testing.T) {
 		t.Parallel()
 		h := start(t, harnessOptions{set: func(o *server.Options) {
@@ -372,4 +397,13 @@ func TestRouteFallbackAfterExhaustedRetriesAlerts(t *testing.T) {
 	if got, ok := metricValue(families["llm_pipeline_alerts_total"], map[string]string{"domain": "INFRASTRUCTURE"}); !ok || got != 1 {
 		t.Errorf(`llm_pipeline_alerts_total{domain="INFRASTRUCTURE"} = %v (present %v), want 1`, got, ok)
 	}
+}
+
+// unavailable is a provider that is down.
+type unavailable struct {
+	providerv1.UnimplementedProviderServiceServer
+}
+
+func (unavailable) Complete(context.Context, *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+	return nil, status.Error(codes.Unavailable, "down")
 }
