@@ -79,8 +79,8 @@ func (a *App) build() (server.Options, error) {
 		}
 		serverOpts = append(serverOpts, grpc.Creds(creds))
 	}
-	rateLimit, err := a.buildRateLimit(srv.GetRateLimit(), ServerSettings(cfg).RateLimit)
-	if err != nil {
+	opts := ServerSettings(cfg)
+	if opts.RateLimit, err = a.buildRateLimit(srv.GetRateLimit(), opts.RateLimit); err != nil {
 		return server.Options{}, err
 	}
 	thresholds := make(map[guardgenv1.FailureDomain]int)
@@ -91,7 +91,6 @@ func (a *App) build() (server.Options, error) {
 	for target, ts := range cfg.GetTargets().GetSemantics() {
 		semantics[target] = semantic.Override{VerifierRoute: ts.GetVerifierRoute(), Fields: ts.GetFields()}
 	}
-	opts := ServerSettings(cfg)
 	opts.Resolver, opts.Routes, opts.Logger = resolver, routes, logger
 	opts.Semantics = semantics
 	opts.Cache, opts.CacheBackend, opts.Templates = cache, backend, templates
@@ -108,7 +107,6 @@ func (a *App) build() (server.Options, error) {
 	opts.Alerter = alerter
 	opts.Auth = server.Auth{Tokens: tokens, Subjects: subjects,
 		OpenHealthAndReflection: srv.GetAuth().GetAllowUnauthenticatedHealthAndReflection()}
-	opts.RateLimit = rateLimit
 	opts.ServerOptions = serverOpts
 	opts.TracerProvider, opts.Propagator = a.tracerProvider(), a.propagator
 	return opts, nil
@@ -338,15 +336,9 @@ func (a *App) buildRateLimit(r *configv1.RateLimit, limit server.RateLimit) (ser
 	if rc.KeyPrefix != nil {
 		opts.KeyPrefix = rc.GetKeyPrefix()
 	}
-	if env := rc.GetPasswordEnv(); env != "" {
-		opts.Password = a.opts.Getenv(env)
-	}
-	if t := rc.GetTls(); t != nil {
-		tc, err := clientTLS(t)
-		if err != nil {
-			return server.RateLimit{}, fmt.Errorf("server.rate_limit.redis.%w", err)
-		}
-		opts.TLS = tc
+	var err error
+	if opts.Password, opts.TLS, err = a.redisAccess(rc, "server.rate_limit.redis"); err != nil {
+		return server.RateLimit{}, err
 	}
 	shared, err := ratelimit.NewRedis(opts)
 	if err != nil {
@@ -383,15 +375,9 @@ func (a *App) buildCache() (fallback.Cache, string, error) {
 		if n := len(opts.HMACKey); n < fallback.MinHMACKeyBytes {
 			return nil, "", fmt.Errorf("cache.hmac_key_env: %s holds %d bytes, want at least %d", cfg.GetHmacKeyEnv(), n, fallback.MinHMACKeyBytes)
 		}
-		if env := r.GetPasswordEnv(); env != "" {
-			opts.Password = a.opts.Getenv(env)
-		}
-		if t := r.GetTls(); t != nil {
-			tc, err := clientTLS(t)
-			if err != nil {
-				return nil, "", fmt.Errorf("cache.redis.tls: %w", err)
-			}
-			opts.TLS = tc
+		var err error
+		if opts.Password, opts.TLS, err = a.redisAccess(r, "cache.redis"); err != nil {
+			return nil, "", err
 		}
 		redis, err := fallback.NewRedis(opts)
 		if err != nil {
@@ -497,6 +483,20 @@ func serverTLS(t *configv1.ServerTls) (credentials.TransportCredentials, error) 
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return credentials.NewTLS(tc), nil
+}
+
+// redisAccess is how to reach the Redis server r, configured at key: the
+// password from its environment variable, and TLS when it has any.
+func (a *App) redisAccess(r *configv1.Redis, key string) (password string, tc *tls.Config, err error) {
+	if env := r.GetPasswordEnv(); env != "" {
+		password = a.opts.Getenv(env)
+	}
+	if t := r.GetTls(); t != nil {
+		if tc, err = clientTLS(t); err != nil {
+			return "", nil, fmt.Errorf("%s.%w", key, err)
+		}
+	}
+	return password, tc, nil
 }
 
 func clientTLS(t *configv1.ClientTls) (*tls.Config, error) {
