@@ -212,9 +212,32 @@ func (c *Chain) classify(ctx context.Context, err error) *classifier.Failure {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
+		return c.callerFailure(ctx)
 	}
 	return classifier.As(err)
+}
+
+// callerFailure is the failure of a call that the caller's own
+// cancellation or deadline ended.
+func (c *Chain) callerFailure(ctx context.Context) *classifier.Failure {
+	return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
+}
+
+// attemptTimeout bounds one attempt: the per-attempt timeout, or the
+// breaker's probe timeout when that is shorter and not zero; 0 when
+// neither is set.
+func (c *Chain) attemptTimeout(probe time.Duration) time.Duration {
+	t := c.opts.Policy.AttemptTimeout
+	if probe > 0 && (t <= 0 || probe < t) {
+		t = probe
+	}
+	return t
+}
+
+// attemptTimedOut is the error of an attempt that ran out of its own time
+// while the caller still had some: an upstream timeout, retriable.
+func attemptTimedOut(d time.Duration) error {
+	return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", d)
 }
 
 // attemptRun is one transport attempt between startAttempt and end: the
@@ -339,10 +362,7 @@ func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *provi
 // probe). An attempt that runs out of its own time, while the caller still
 // has some, is an upstream timeout, which the retry interceptor may retry.
 func (c *Chain) invokeAttempt(ctx context.Context, probeTimeout time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	timeout := c.opts.Policy.AttemptTimeout
-	if probeTimeout > 0 && (timeout <= 0 || probeTimeout < timeout) {
-		timeout = probeTimeout
-	}
+	timeout := c.attemptTimeout(probeTimeout)
 	if timeout <= 0 {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
@@ -350,7 +370,7 @@ func (c *Chain) invokeAttempt(ctx context.Context, probeTimeout time.Duration, m
 	defer cancel()
 	err := invoker(actx, method, req, reply, cc, opts...)
 	if err != nil && ctx.Err() == nil && actx.Err() != nil {
-		return status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", timeout)
+		return attemptTimedOut(timeout)
 	}
 	return err
 }

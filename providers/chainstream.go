@@ -334,22 +334,16 @@ func (s *attemptStream) RecvMsg(m any) error {
 func (s *attemptStream) classify(err error) *classifier.Failure {
 	switch {
 	case s.parent.Err() != nil:
-		return classifier.FromProviderError(s.parent.Err()).With("provider", s.c.opts.Provider)
+		return s.c.callerFailure(s.parent)
 	case s.ctx != nil && s.ctx.Err() != nil:
-		return classifier.As(status.Errorf(grpccodes.DeadlineExceeded, "provider attempt timed out after %s", s.timeout()))
+		return classifier.As(attemptTimedOut(s.timeout()))
 	}
 	return classifier.As(err)
 }
 
 // timeout bounds the whole stream: the per-attempt timeout, or the
 // breaker's probe timeout when it is shorter; 0 when neither is set.
-func (s *attemptStream) timeout() time.Duration {
-	t := s.c.opts.Policy.AttemptTimeout
-	if p := s.run.probe; p > 0 && (t <= 0 || p < t) {
-		t = p
-	}
-	return t
-}
+func (s *attemptStream) timeout() time.Duration { return s.c.attemptTimeout(s.run.probe) }
 
 // observe keeps what a chunk says of the completion.
 func (s *attemptStream) observe(chunk *providerv1.CompleteStreamResponse) {

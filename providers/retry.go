@@ -122,7 +122,7 @@ func (st *retryState) backoff(context.Context, uint) time.Duration {
 func (st *retryState) final(ctx context.Context, err error) error {
 	c := st.c
 	if ctx.Err() != nil {
-		return classifier.FromProviderError(ctx.Err()).With("provider", c.opts.Provider)
+		return c.callerFailure(ctx)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
