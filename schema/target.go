@@ -60,6 +60,7 @@ type Target struct {
 	// limit before protovalidate does; nil when it has none.
 	guard     *celGuard
 	rules     *ruleReads                 // message-level rules and what they read
+	fast      *fastMsg                   // fastest path: see decodeFast; nil when off
 	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
 	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
 }
@@ -80,8 +81,10 @@ type DecodeOptions struct {
 
 // Decode parses protojson data into a new message of the target type.
 //
-// Plain protojson is tried first. Only when it refuses data does Decode
-// walk the JSON against the descriptor; there, in non-strict mode, unknown
+// Plain protojson is tried first, after a faster decoder for the plain
+// objects it is sure protojson would decode alike (decodeFast). Only when
+// protojson refuses data does Decode walk the JSON against the
+// descriptor; there, in non-strict mode, unknown
 // fields are left out and values with exactly one reading are coerced —
 // enum names in another case or without their prefix, "true" and "false"
 // in strings, numbers in strings with spaces or a plus sign, a single value
@@ -92,11 +95,14 @@ type DecodeOptions struct {
 // *DecodeError naming the JSON path and the reason, never the offending
 // text.
 func (t *Target) Decode(data []byte, opts DecodeOptions) (proto.Message, []Change, error) {
-	m := t.Type.New().Interface()
+	m, ok := t.decodeFast(data)
 	var changes []Change
-	if err := t.unmarshal.Unmarshal(data, m); err != nil {
-		if m, changes, err = t.decodeSlow(data, opts); err != nil {
-			return nil, nil, err
+	if !ok {
+		m = t.Type.New().Interface()
+		if err := t.unmarshal.Unmarshal(data, m); err != nil {
+			if m, changes, err = t.decodeSlow(data, opts); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	if !opts.Strict && t.align.inStrings[t.Desc.FullName()] != nil {
@@ -214,6 +220,7 @@ func assemble(
 		types:      types,
 		rules:      &ruleReads{},
 		align:      newAlignment(md),
+		fast:       newFastMsg(md),
 		unmarshal:  protojson.UnmarshalOptions{Resolver: types},
 		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
 	}
