@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"crypto/tls"
 	"go.opentelemetry.io/otel/propagation"
 	"net/http"
 	"time"
@@ -106,6 +107,10 @@ type Options struct {
 	// 5,000 in flight against a 1 s upstream, 1,024 of them cost 1.09–1.16× the
 	// CPU per request); idle ones close after 90 s.
 	MaxIdleConns int
+	// TLS configures HTTPS to the upstream for the provider's own client
+	// (not used with HTTPClient): roots to trust, a client certificate.
+	// nil means the system roots. HTTP/2 is negotiated either way.
+	TLS *tls.Config
 	// MaxResponseBytes bounds each upstream response body; a larger one is
 	// not read past the bound and fails with RESOURCE_EXHAUSTED and
 	// ErrorInfo reason OUTPUT_TOO_LARGE. Positive.

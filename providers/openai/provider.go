@@ -89,6 +89,11 @@ func New(opts Options) (*Provider, error) {
 			// gets them all.
 			p.transport.MaxIdleConns = maxIdle
 			p.transport.MaxIdleConnsPerHost = maxIdle
+			if opts.TLS != nil {
+				// Setting TLSClientConfig keeps HTTP/2: the clone
+				// keeps ForceAttemptHTTP2.
+				p.transport.TLSClientConfig = opts.TLS.Clone()
+			}
 			client.Transport = p.transport
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -39,6 +40,8 @@ type Request struct {
 	Time   time.Time
 	Method string
 	Path   string
+	// Proto is the HTTP version the request came in, e.g. "HTTP/2.0".
+	Proto  string
 	Header http.Header
 	// Body is the decoded JSON body; nil when it was not a JSON object.
 	Body map[string]any
@@ -67,6 +70,7 @@ type Option func(*Server, *config)
 
 type config struct {
 	listener net.Listener
+	tls      bool
 }
 
 // WithClock sets the clock that stamps request arrival times and the
@@ -78,6 +82,12 @@ func WithClock(now func() time.Time) Option {
 // WithListener serves on l instead of a new listener on 127.0.0.1:0.
 func WithListener(l net.Listener) Option {
 	return func(_ *Server, c *config) { c.listener = l }
+}
+
+// WithTLS serves HTTPS, HTTP/2 negotiated by ALPN as api.openai.com
+// does, with a certificate for 127.0.0.1 from [Server.CertificatePEM].
+func WithTLS() Option {
+	return func(_ *Server, c *config) { c.tls = true }
 }
 
 // New starts a Server on 127.0.0.1 with an ephemeral port. Close it when
@@ -99,8 +109,22 @@ func New(opts ...Option) *Server {
 		_ = s.ts.Listener.Close()
 		s.ts.Listener = c.listener
 	}
-	s.ts.Start()
+	if c.tls {
+		s.ts.EnableHTTP2 = true
+		s.ts.StartTLS()
+	} else {
+		s.ts.Start()
+	}
 	return s
+}
+
+// CertificatePEM is the PEM certificate a client must trust to reach a
+// server started WithTLS; nil for a plaintext server.
+func (s *Server) CertificatePEM() []byte {
+	if s.ts.TLS == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
 }
 
 // URL returns the base URL that OpenAI clients take, ending in /v1.
@@ -208,6 +232,7 @@ func (s *Server) next(r *http.Request, raw []byte, body map[string]any) (*record
 		req: Request{
 			Time:    s.now(),
 			Method:  r.Method,
+			Proto:   r.Proto,
 			Path:    r.URL.Path,
 			Header:  r.Header.Clone(),
 			Body:    body,

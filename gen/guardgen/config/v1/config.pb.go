@@ -683,8 +683,9 @@ type Provider struct {
 	// address is the plug-in's gRPC target (grpc only), e.g.
 	// provider.internal:50052 or dns:///provider:50052 or unix:///run/p.sock.
 	Address string `protobuf:"bytes,11,opt,name=address,proto3" json:"address,omitempty"`
-	// tls secures the connection to base_url or address. Unset: the system
-	// roots for https base URLs, plaintext for grpc addresses.
+	// tls secures the connection to base_url (which must then be https://;
+	// HTTP/2 is negotiated) or address. Unset: the system roots for https
+	// base URLs, plaintext for grpc addresses.
 	Tls *ClientTls `protobuf:"bytes,12,opt,name=tls,proto3" json:"tls,omitempty"`
 	// preset names the OpenAI-compatible server behind base_url (openai
 	// only), which sets the defaults of output_mode and token_limit_field
