@@ -4,6 +4,7 @@
 // there is per scripted step, one step per request), hence this wrapper.
 //
 //	upstream --listen 127.0.0.1:8089 --delay 1s --dump-request /tmp/req.json
+//	upstream --tls-cert /tmp/upstream.pem   # HTTPS and HTTP/2, like api.openai.com
 //
 // --dump-request writes the raw body of the first chat completion request
 // received, so the benchmark can replay exactly what guardgen sends when it
@@ -32,6 +33,7 @@ func main() {
 	delay := flag.Duration("delay", 0, "wait this long before every answer")
 	content := flag.String("content", defaultContent, "assistant content of every answer")
 	dump := flag.String("dump-request", "", "write the raw body of the first chat completion request to this file")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS (HTTP/2 by ALPN, as api.openai.com) and write the certificate to trust to this file")
 	flag.Parse()
 
 	lis, err := net.Listen("tcp", *listen)
@@ -39,7 +41,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "upstream:", err)
 		os.Exit(1)
 	}
-	srv := openaitest.New(openaitest.WithListener(lis))
+	opts := []openaitest.Option{openaitest.WithListener(lis)}
+	if *tlsCert != "" {
+		opts = append(opts, openaitest.WithTLS())
+	}
+	srv := openaitest.New(opts...)
+	if *tlsCert != "" {
+		if err := os.WriteFile(*tlsCert, srv.CertificatePEM(), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "upstream:", err)
+			os.Exit(1)
+		}
+	}
 	srv.SetDefault(openaitest.Step{Content: *content, Delay: *delay})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
