@@ -32,14 +32,11 @@ func (p *Provider) response(c *completion, out outgoing) (*providerv1.CompleteRe
 		},
 	}
 	resp.Logprobs = tokenLogprobs(choice)
-	if p.mode == ModeTools && len(choice.Message.ToolCalls) > 0 {
-		// The forced call is the answer: a model that called it stopped as
-		// asked, whichever finish reason the server reports for that.
+	called := p.mode == ModeTools && len(choice.Message.ToolCalls) > 0
+	if called {
 		resp.Content = choice.Message.ToolCalls[0].Function.Arguments
-		if resp.FinishReason == providerv1.FinishReason_FINISH_REASON_TOOL_CALLS {
-			resp.FinishReason = providerv1.FinishReason_FINISH_REASON_STOP
-		}
 	}
+	resp.FinishReason = p.toolFinish(resp.FinishReason, called)
 	if out.entries != nil && resp.FinishReason == providerv1.FinishReason_FINISH_REASON_STOP {
 		content, paths := fromEntries([]byte(resp.Content), out.entries)
 		resp.Content = string(content)
@@ -49,6 +46,18 @@ func (p *Provider) response(c *completion, out outgoing) (*providerv1.CompleteRe
 		resp.FinishReason = providerv1.FinishReason_FINISH_REASON_REFUSAL
 	}
 	return resp, nil
+}
+
+// toolFinish is the finish reason of an answer, unary or streamed, given
+// whether the model made the forced call (tools mode): the first call's
+// arguments are the answer, and a model that made it stopped as asked,
+// whichever finish reason the server reports for that. Without a call,
+// tool_calls stays what it is.
+func (p *Provider) toolFinish(reason providerv1.FinishReason, called bool) providerv1.FinishReason {
+	if p.mode == ModeTools && called && reason == providerv1.FinishReason_FINISH_REASON_TOOL_CALLS {
+		return providerv1.FinishReason_FINISH_REASON_STOP
+	}
+	return reason
 }
 
 // finishReason maps choices[].finish_reason; function_call is the

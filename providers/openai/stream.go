@@ -110,6 +110,7 @@ type relay struct {
 	held    strings.Builder
 	refusal strings.Builder
 	sent    bool
+	called  bool // the model made the forced call (tools mode)
 }
 
 // chunk relays one event.
@@ -137,8 +138,15 @@ func (r *relay) chunk(c openaisdk.ChatCompletionChunk) error {
 		r.last.FinishReason = finishReason(choice.FinishReason)
 	}
 	text := choice.Delta.Content
-	if r.p.mode == ModeTools && len(choice.Delta.ToolCalls) > 0 {
-		text = choice.Delta.ToolCalls[0].Function.Arguments
+	if r.p.mode == ModeTools {
+		// The first call (index 0) is the answer, as in Complete; the
+		// deltas of a parallel second call are not part of it.
+		for _, call := range choice.Delta.ToolCalls {
+			if call.Index == 0 {
+				text = call.Function.Arguments
+				r.called = true
+			}
+		}
 	}
 	r.refusal.WriteString(choice.Delta.Refusal)
 	tokens := chunkLogprobs(choice.Logprobs.Content)
@@ -162,10 +170,7 @@ func (r *relay) send(chunk *providerv1.CompleteStreamResponse) error {
 // finish sends the held content, if any, and the last chunk.
 func (r *relay) finish() error {
 	last := r.last
-	if r.p.mode == ModeTools && last.FinishReason == providerv1.FinishReason_FINISH_REASON_TOOL_CALLS {
-		// The forced call is the answer, as in Complete.
-		last.FinishReason = providerv1.FinishReason_FINISH_REASON_STOP
-	}
+	last.FinishReason = r.p.toolFinish(last.FinishReason, r.called)
 	if r.out.entries != nil {
 		content := r.held.String()
 		if last.FinishReason == providerv1.FinishReason_FINISH_REASON_STOP {

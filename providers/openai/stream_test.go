@@ -197,3 +197,49 @@ func TestStreamCancelled(t *testing.T) {
 		t.Errorf("recorded cancelled %v after %d chunks (streamed %v), want cancelled after 2", got.Cancelled, len(got.ChunkTimes), got.Streamed)
 	}
 }
+
+// TestToolCallsAlikeUnaryAndStreamed: the answer is the first call's
+// arguments whether it comes whole or streamed, a parallel second call
+// left out of it; finish reason tool_calls becomes a stop only when the
+// model made the call, in both.
+func TestToolCallsAlikeUnaryAndStreamed(t *testing.T) {
+	t.Parallel()
+	const first, second = `{"category":"billing"}`, `{"category":"other"}`
+	tests := []struct {
+		name        string
+		step        openaitest.Step
+		wantContent string
+		wantFinish  providerv1.FinishReason
+	}{
+		{"parallel calls", openaitest.Step{ToolArguments: first, SecondToolArguments: second, FinishReason: "tool_calls"},
+			first, providerv1.FinishReason_FINISH_REASON_STOP},
+		{"tool_calls without a call", openaitest.Step{Content: first, FinishReason: "tool_calls"},
+			first, providerv1.FinishReason_FINISH_REASON_TOOL_CALLS},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, srv := start(t, openai.Options{Mode: openai.ModeTools})
+			srv.Enqueue(tt.step)
+			unary, err := p.Complete(t.Context(), request(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Enqueue(tt.step)
+			chunks, err := streamed(t.Context(), p, request(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream := collect(chunks)
+			for _, got := range []struct {
+				how     string
+				content string
+				finish  providerv1.FinishReason
+			}{{"unary", unary.GetContent(), unary.GetFinishReason()}, {"streamed", stream.GetContent(), stream.GetFinishReason()}} {
+				if got.content != tt.wantContent || got.finish != tt.wantFinish {
+					t.Errorf("%s: content %q finish %v, want %q %v", got.how, got.content, got.finish, tt.wantContent, tt.wantFinish)
+				}
+			}
+		})
+	}
+}

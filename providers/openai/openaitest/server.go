@@ -432,7 +432,7 @@ func (s *Server) completion(step Step, req map[string]any) []byte {
 		if step.Content == "" {
 			message["content"] = nil
 		}
-		message["tool_calls"] = []any{map[string]any{
+		calls := []any{map[string]any{
 			"id":   "call_openaitest",
 			"type": "function",
 			"function": map[string]any{
@@ -440,6 +440,14 @@ func (s *Server) completion(step Step, req map[string]any) []byte {
 				"arguments": step.ToolArguments,
 			},
 		}}
+		if step.SecondToolArguments != "" {
+			calls = append(calls, map[string]any{
+				"id":       "call_openaitest_2",
+				"type":     "function",
+				"function": map[string]any{"name": forcedFunction(req), "arguments": step.SecondToolArguments},
+			})
+		}
+		message["tool_calls"] = calls
 	}
 	choices := []any{}
 	if !step.NoChoices {

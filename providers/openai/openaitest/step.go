@@ -65,6 +65,10 @@ type Step struct {
 	// these arguments, null content and finish reason "stop" as OpenAI
 	// reports a forced call (FinishReason overrides it).
 	ToolArguments string
+	// SecondToolArguments, with ToolArguments, adds a second, parallel call
+	// of the same function (index 1) after the first, as a model allowed
+	// parallel tool calls may make.
+	SecondToolArguments string
 	// Logprobs are choices[0].logprobs.content, sent only when the request
 	// asked for logprobs (as the API does); nil sends null. Their tokens
 	// should spell Content.

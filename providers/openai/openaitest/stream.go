@@ -81,6 +81,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, rec *record, ste
 		rec.req.ChunkTimes = append(rec.req.ChunkTimes, at)
 		s.mu.Unlock()
 	}
+	if tool && step.SecondToolArguments != "" {
+		send(choice(map[string]any{"tool_calls": []any{map[string]any{
+			"index": 1, "id": "call_openaitest_2", "type": "function",
+			"function": map[string]any{"name": forcedFunction(req), "arguments": step.SecondToolArguments},
+		}}}, nil, nil), nil)
+	}
 	if step.Refusal != "" {
 		send(choice(map[string]any{"refusal": step.Refusal}, nil, nil), nil)
 	}
