@@ -1,6 +1,11 @@
 package extract
 
-import "slices"
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode"
+)
 
 // Defaults used when the matching [Options] field is zero.
 const (
@@ -52,6 +57,11 @@ type Options struct {
 	// whose own elements are words without quotes ([x], [see below]) is
 	// bracketed prose, never a candidate.
 	Arrays bool
+	// UnwrapString reads a text that is one JSON string, and nothing else
+	// but whitespace, holding an object or array as that object or array
+	// ([KindJSONString]): a model that encoded its answer twice. For
+	// targets whose answer may itself be a string, leave it off.
+	UnwrapString bool
 }
 
 // Candidate is one JSON object, or array, found in the text.
@@ -65,7 +75,8 @@ type Candidate struct {
 	Repairs []Repair
 	// Offset and End delimit the object in the input: text[Offset:End]
 	// runs from its opening '{' past its closing '}' (and any stray
-	// brackets after it) before any repair.
+	// brackets after it) before any repair; for an answer that was a JSON
+	// string ([KindJSONString]), they delimit that string.
 	Offset, End int
 }
 
@@ -101,6 +112,27 @@ func JSON(text string, opts Options) (Candidate, error) {
 // object, array or string, and ErrTooLarge when text is longer than
 // Options.MaxBytes. Errors are [*Error] values.
 func Candidates(text string, opts Options) ([]Candidate, error) {
+	if opts.UnwrapString {
+		inner, cut, ok := jsonString(text, opts)
+		if cut {
+			return nil, &Error{Err: ErrTruncated, Offset: len(text), Reason: "text ends inside the JSON string that holds the answer"}
+		}
+		if ok {
+			opts.UnwrapString = false
+			if cands, err := Candidates(inner, opts); err == nil {
+				start := textStart(text)
+				end := start + len(strings.TrimSpace(text))
+				for i := range cands {
+					cands[i].Repairs = slices.Insert(cands[i].Repairs, 0,
+						Repair{Kind: KindJSONString, Offset: start, Detail: detailJSONString})
+					cands[i].Offset, cands[i].End = start, end // the string literal
+				}
+				return cands, nil
+			}
+			// What the string holds is no answer either: the text is
+			// judged as it is.
+		}
+	}
 	s := newScanner(text, opts)
 	if err := s.run(); err != nil {
 		return nil, err
@@ -136,4 +168,44 @@ func errWrapped(c Candidate) *Error {
 		}
 	}
 	return &Error{Err: ErrMalformed, Offset: at, Reason: "JSON inside fences or prose, which are not stripped"}
+}
+
+// jsonString returns what text holds when text is one JSON string (give or
+// take whitespace around it) whose content, give or take whitespace,
+// starts with '{' or '['. cut reports a text that opens such a string,
+// '"' then '{' or '[', and ends before closing it: an encoded answer cut
+// off. Text over the byte limit is not looked into.
+func jsonString(text string, opts Options) (inner string, cut, ok bool) {
+	limit := opts.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	t := strings.TrimSpace(text)
+	if len(text) > limit || len(t) < 2 || t[0] != '"' {
+		return "", false, false
+	}
+	end := 1
+	for end < len(t) && t[end] != '"' {
+		if t[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	if end >= len(t) {
+		opens := strings.TrimLeft(t[1:], " ")
+		return "", opens != "" && (opens[0] == '{' || opens[0] == '['), false
+	}
+	if end != len(t)-1 || json.Unmarshal([]byte(t), &inner) != nil {
+		return "", false, false
+	}
+	if c := strings.TrimSpace(inner); c == "" || c[0] != '{' && c[0] != '[' {
+		return "", false, false
+	}
+	return inner, false, true
+}
+
+// textStart is the offset of the first byte of text that is not
+// whitespace.
+func textStart(text string) int {
+	return len(text) - len(strings.TrimLeftFunc(text, unicode.IsSpace))
 }

@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/guardgen/guardgen/extract"
 )
 
 // FuzzJSON checks, for any text: no panic; every candidate is valid JSON,
 // is an object or array, and its span is in range; JSON agrees with
-// Candidates; a candidate fed back is returned unchanged; and no prefix of
-// a candidate that ends inside a value is accepted (see checkCutOff).
+// Candidates; a candidate fed back is returned unchanged; no prefix of a
+// candidate that ends inside a value is accepted (see checkCutOff); and a
+// candidate encoded as a JSON string is read back whole, never cut off
+// (see checkEncoded).
 func FuzzJSON(f *testing.F) {
 	for _, tc := range cases {
 		f.Add(tc.in)
@@ -38,8 +41,35 @@ func FuzzJSON(f *testing.F) {
 		for _, c := range cands {
 			checkCandidate(t, text, c)
 			checkCutOff(t, c.JSON)
+			checkEncoded(t, c.JSON)
 		}
 	})
+}
+
+// checkEncoded: answer, valid JSON, encoded as one JSON string is read as
+// answer with Options.UnwrapString, the first repair saying so; every
+// prefix of the string that has its opening bracket is refused as
+// ErrTruncated.
+func checkEncoded(t *testing.T, answer []byte) {
+	t.Helper()
+	if !utf8.Valid(answer) {
+		return // json.Marshal would change it
+	}
+	enc, err := json.Marshal(string(answer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := extract.Options{Arrays: true, UnwrapString: true}
+	cands, err := extract.Candidates(string(enc), opts)
+	if err != nil || string(cands[0].JSON) != string(answer) || cands[0].Repairs[0].Kind != extract.KindJSONString {
+		t.Fatalf("%q encoded as %s: got %v, %v", answer, enc, cands, err)
+	}
+	step := max(1, len(enc)/64)
+	for k := 2; k < len(enc); k += step {
+		if c, err := extract.Candidates(string(enc[:k]), opts); !errors.Is(err, extract.ErrTruncated) {
+			t.Fatalf("%s cut at %d: got %v, %v; want ErrTruncated", enc, k, c, err)
+		}
+	}
 }
 
 func checkCandidate(t *testing.T, text string, c extract.Candidate) {

@@ -88,6 +88,12 @@ const (
 	// forgot to close what it opened. A text that ends anywhere else is
 	// cut off, and never completed.
 	KindUnclosed = "unclosed"
+	// KindJSONString is an answer that was one JSON string holding the
+	// JSON, read as what it holds (see Options.UnwrapString); the kind
+	// has the name schema gives the same reading of a field's string. The
+	// offsets of the candidate and of its other repairs are then in the
+	// string's content, not in the text.
+	KindJSONString = "parse_json_string"
 )
 
 // Fixed details, shared so that recording a repair does not allocate.
@@ -116,6 +122,7 @@ const (
 	detailLeadingDot    = "'0' added before '.'"
 	detailTrailingDot   = "trailing '.' removed"
 	detailBackticks     = "backtick string"
+	detailJSONString    = "the answer was a JSON string holding JSON"
 	detailCodeBlock     = "code block as a string"
 	detailTripleQuotes  = "triple-quoted string"
 	detailEarlyClose    = "'}' before more members dropped"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
@@ -58,14 +59,25 @@ func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *class
 
 // candidates extracts what may be the answer from content, in the order
 // to try: objects, then arrays (an array holding the answer, or a bare
-// array for a list field); arrays first for a list target; and, for a
+// array for a list field); arrays first for a list target; for an object
+// or list target, what an answer that is one JSON string holds; and, for a
 // target whose JSON form may be a scalar, the text read as one value when
-// it holds no object or array.
+// it is a quoted string or holds no object or array.
 func (g *generation) candidates(content string) ([]extract.Candidate, error) {
-	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true,
-		NoStrip: !g.s.opts.StripFences}
-	candidates, err := extract.Candidates(content, opts)
 	form := g.target.Form()
+	opts := extract.Options{MaxBytes: g.s.opts.MaxOutputBytes, MaxValues: g.s.opts.MaxOutputValues, Arrays: true,
+		NoStrip: !g.s.opts.StripFences,
+		// A string is an answer of its own for scalar and any-JSON
+		// targets; strict mode reads a JSON string as no object, as it
+		// does a field's (parse_json_string is an alignment).
+		UnwrapString: (form == schema.FormObject || form == schema.FormArray) && !g.strict()}
+	if (form == schema.FormScalar || form == schema.FormAny) && strings.HasPrefix(strings.TrimSpace(content), `"`) {
+		// A quoted answer is a string even when it holds JSON.
+		if c, err := extract.Scalar(content, opts); err == nil {
+			return []extract.Candidate{c}, nil
+		}
+	}
+	candidates, err := extract.Candidates(content, opts)
 	switch {
 	case err == nil && form == schema.FormArray:
 		slices.SortStableFunc(candidates, func(a, b extract.Candidate) int {

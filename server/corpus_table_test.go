@@ -47,7 +47,7 @@ var families = []family{
 	{"numbers", "numbers in strings, with spaces, signs, thousands separators"},
 	{"enums", "enum names in other cases, without prefixes, in longer answers"},
 	{"choices", `strings with an "in" rule in other cases or in longer answers`},
-	{"json-in-string", "JSON inside a string where an object or list belongs"},
+	{"json-in-string", "JSON inside a string where an object or list belongs, the whole answer included"},
 	{"lists", "a single value for a list, a list of one for a single value"},
 	{"bare-array", "a bare array for a message, an array holding the answer"},
 	{"unknown-keys", "keys no field has: dropped and listed, or refused when nothing is left"},
