@@ -204,6 +204,76 @@ func TestHTTPProtocols(t *testing.T) {
 			t.Errorf("Connect GenerateStream: %d partials, %d responses, end %s; want at least 3 partials, then the response, and an end without error", partials, responses, end)
 		}
 	})
+	t.Run("REST stream as server-sent events", func(t *testing.T) {
+		code, header, body := call(t, http.MethodPost, base+"/v1/generate:stream", jsonHeader, []byte(generateJSON))
+		if code != http.StatusOK || header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("POST /v1/generate:stream = %d %v %.300s", code, header, body)
+		}
+		events := sseEvents(t, body)
+		var partials, responses int
+		for i, ev := range events {
+			var m struct {
+				Partial  *struct{ CompleteFields []string } `json:"partial"`
+				Response *struct{ Message map[string]any }  `json:"response"`
+			}
+			if err := json.Unmarshal([]byte(ev.data), &m); ev.name != "" || err != nil {
+				t.Fatalf("event %d %q %s: %v", i, ev.name, ev.data, err)
+			}
+			switch {
+			case m.Partial != nil && responses == 0:
+				partials++
+			case m.Response != nil && m.Response.Message["category"] != nil && i == len(events)-1:
+				responses++
+			}
+		}
+		if partials < 3 || responses != 1 {
+			t.Errorf("%d partials then %d responses in %d events, want at least 3 partials, then the response last", partials, responses, len(events))
+		}
+	})
+	t.Run("REST stream failure before any event is an HTTP error", func(t *testing.T) {
+		code, header, body := call(t, http.MethodPost, base+"/v1/generate:stream",
+			map[string]string{"Content-Type": "application/json", "X-Guardgen-Synthetic-Faults": "content_filter"}, []byte(generateJSON))
+		var st struct {
+			Code    int `json:"code"`
+			Details []struct {
+				Type   string `json:"@type"`
+				Reason string `json:"reason"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(body, &st); err != nil || code != http.StatusBadRequest || header.Get("Content-Type") != "application/json" ||
+			st.Code != 9 || len(st.Details) == 0 || st.Details[0].Reason != "FAILURE_REASON_CONTENT_FILTER" {
+			t.Errorf("a filtered stream = %d %v %s (%v), want 400 and the google.rpc.Status with the FailureDetail, as POST /v1/generate", code, header, body, err)
+		}
+		code, _, body = call(t, http.MethodPost, base+"/v1/generate:stream", jsonHeader, []byte(`{"targetType":"guardgen.examples.v1.TicketClassification"}`))
+		if code != http.StatusBadRequest || !strings.Contains(string(body), `"prompt"`) {
+			t.Errorf("a stream request without a prompt = %d %s, want 400 naming prompt", code, body)
+		}
+		code, _, body = call(t, http.MethodPost, base+"/v1/generate:stream", jsonHeader, []byte(`{"prompt":`))
+		if code != http.StatusBadRequest {
+			t.Errorf("a stream request that is not JSON = %d %s, want 400", code, body)
+		}
+	})
+	t.Run("REST stream failure after events is an error event", func(t *testing.T) {
+		// The answer's partials go out, then it stops at the token limit;
+		// with one attempt the stream ends with the failure.
+		code, _, body := call(t, http.MethodPost, base+"/v1/generate:stream",
+			map[string]string{"Content-Type": "application/json", "X-Guardgen-Synthetic-Faults": "length"},
+			// A prompt of its own: no earlier answer in the cache to degrade to.
+			[]byte(`{"prompt":"The export button does nothing","targetType":"guardgen.examples.v1.TicketClassification","options":{"maxAttempts":1}}`))
+		events := sseEvents(t, body)
+		if code != http.StatusOK || len(events) < 2 {
+			t.Fatalf("POST /v1/generate:stream = %d with %d events: %s", code, len(events), body)
+		}
+		last := events[len(events)-1]
+		var st struct {
+			Code    int               `json:"code"`
+			Details []json.RawMessage `json:"details"`
+		}
+		if err := json.Unmarshal([]byte(last.data), &st); last.name != "error" || err != nil || st.Code == 0 || len(st.Details) == 0 ||
+			!strings.Contains(last.data, "guardgen.v1.FailureDetail") {
+			t.Errorf("last event %q %s (%v), want an error event with the google.rpc.Status and its FailureDetail", last.name, last.data, err)
+		}
+	})
 	t.Run("gRPC on the same port", func(t *testing.T) {
 		client := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
 		if _, err := client.Generate(t.Context(), &guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticketType}); err != nil {
@@ -233,19 +303,23 @@ server:
 	if code != http.StatusUnauthorized || !strings.Contains(string(body), "guardgen.v1.FailureDetail") {
 		t.Errorf("without a token = %d %s, want 401 with a FailureDetail", code, body)
 	}
+	code, _, body = call(t, http.MethodPost, base+"/v1/generate:stream", map[string]string{"Content-Type": "application/json"}, []byte(generateJSON))
+	if code != http.StatusUnauthorized || !strings.Contains(string(body), "guardgen.v1.FailureDetail") {
+		t.Errorf("a stream without a token = %d %s, want 401 with a FailureDetail", code, body)
+	}
 	auth := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer s3cret"}
 	codes := []int{}
-	for range 3 {
-		code, _, _ := call(t, http.MethodPost, base+"/v1/generate", auth, []byte(generateJSON))
+	for _, path := range []string{"/v1/generate", "/v1/generate:stream", "/v1/generate"} {
+		code, _, _ := call(t, http.MethodPost, base+path, auth, []byte(generateJSON))
 		codes = append(codes, code)
 	}
 	if codes[0] != http.StatusOK || codes[1] != http.StatusOK || codes[2] != http.StatusTooManyRequests {
-		t.Errorf("three calls with a burst of 2 = %v, want [200 200 429]", codes)
+		t.Errorf("a call, a stream and a call with a burst of 2 = %v, want [200 200 429]", codes)
 	}
 	rec := scrape(t, srv)
 	for _, want := range []string{
 		`llm_pipeline_requests_total{action="none",domain="none",outcome="ok",reason="none",target="guardgen.examples.v1.TicketClassification"} 2`,
-		`llm_pipeline_requests_rejected_total{reason="unauthenticated"} 1`,
+		`llm_pipeline_requests_rejected_total{reason="unauthenticated"} 2`,
 		`llm_pipeline_requests_rejected_total{reason="rate_limit"} 1`,
 	} {
 		if !strings.Contains(rec, want+"\n") {
@@ -374,4 +448,33 @@ func TestHTTPDisabled(t *testing.T) {
 	if _, err := generatePlan(t, gen, "", nil); err != nil {
 		t.Errorf("gRPC with HTTP off: %v", err)
 	}
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct{ name, data string }
+
+// sseEvents splits a text/event-stream body into its events, failing on
+// a line that is neither a field nor the blank line ending an event.
+func sseEvents(t *testing.T, body []byte) []sseEvent {
+	t.Helper()
+	var events []sseEvent
+	var ev sseEvent
+	var data []string
+	for line := range strings.SplitSeq(string(body), "\n") {
+		switch {
+		case line == "":
+			if data != nil {
+				ev.data = strings.Join(data, "\n")
+				events = append(events, ev)
+			}
+			ev, data = sseEvent{}, nil
+		case strings.HasPrefix(line, "data: "):
+			data = append(data, strings.TrimPrefix(line, "data: "))
+		case strings.HasPrefix(line, "event: "):
+			ev.name = strings.TrimPrefix(line, "event: ")
+		default:
+			t.Fatalf("not an event-stream line: %q in %s", line, body)
+		}
+	}
+	return events
 }

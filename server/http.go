@@ -34,6 +34,8 @@ type HTTP struct {
 const sniffTimeout = 10 * time.Second
 
 // httpHandler transcodes REST, Connect and gRPC-Web calls into gRPC calls
+// (and serves GenerateStream's REST route as server-sent events, see
+// sseHandler)
 // on s's HTTP-side grpc.Server (connectrpc.com/vanguard), which has the same
 // services, interceptors and options as the gRPC side, so every interceptor —
 // authentication, rate limits, admission, validation, logging, metrics —
@@ -46,8 +48,11 @@ func (s *Server) httpHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: http transcoder: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle(streamRoute, &sseHandler{transcoder: t, maxBytes: int64(s.opts.MaxRecvBytes)})
+	mux.Handle("/", t)
 	if len(s.opts.HTTP.CORSOrigins) == 0 {
-		return t, nil
+		return mux, nil
 	}
 	return cors.New(cors.Options{
 		AllowedOrigins: s.opts.HTTP.CORSOrigins,
@@ -60,7 +65,7 @@ func (s *Server) httpHandler() (http.Handler, error) {
 		},
 		ExposedHeaders: []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Retry-After"},
 		MaxAge:         3600,
-	}).Handler(t), nil
+	}).Handler(mux), nil
 }
 
 // splitListener serves gRPC and the HTTP protocols on one listener: a
