@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/guardgen/guardgen/extract"
+	"github.com/guardgen/guardgen/internal/wellknown"
 	"github.com/guardgen/guardgen/schema"
 )
 
@@ -145,7 +146,7 @@ func (b *Builder) resolve(v extract.Value) (unit, bool) {
 // come whole (and not a list or map of them: their elements come whole).
 func nested(fd protoreflect.FieldDescriptor) bool {
 	md := fd.Message()
-	return md != nil && !fd.IsList() && !fd.IsMap() && md.FullName().Parent() != "google.protobuf"
+	return md != nil && !fd.IsList() && !fd.IsMap() && !wellknown.JSONForm(md.FullName())
 }
 
 // wrap writes the JSON of an answer that holds only text at u's place.

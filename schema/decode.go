@@ -7,6 +7,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // decodeSlow runs when plain protojson failed. It parses data into a tree
@@ -60,7 +62,7 @@ func (w *walker) root(md protoreflect.MessageDescriptor, n *node) *DecodeError {
 // message checks n as a value of md. redact is set when the field holding
 // it is marked debug_redact, so that change details quote nothing.
 func (w *walker) message(md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
-	if isWellKnown(md.FullName()) && md.FullName() != "google.protobuf.Empty" {
+	if wellknown.JSONForm(md.FullName()) && md.FullName() != "google.protobuf.Empty" {
 		return w.wellKnown(md, n, redact)
 	}
 	return w.fields(md, n, false)

@@ -7,6 +7,8 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"golang.org/x/text/unicode/norm"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // alignment is what schema-aligned decoding needs to know about the message
@@ -41,7 +43,7 @@ func newAlignment(md protoreflect.MessageDescriptor) *alignment {
 	var order []protoreflect.MessageDescriptor
 	var visit func(md protoreflect.MessageDescriptor)
 	visit = func(md protoreflect.MessageDescriptor) {
-		if _, seen := a.keys[md.FullName()]; seen || isWellKnown(md.FullName()) {
+		if _, seen := a.keys[md.FullName()]; seen || wellknown.JSONForm(md.FullName()) {
 			return
 		}
 		a.addMessage(md)

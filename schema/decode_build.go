@@ -7,6 +7,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // errNumberRange is a number in a google.protobuf.Value out of the range
@@ -30,7 +32,7 @@ type builder struct {
 // null members left unset.
 func (b builder) message(m protoreflect.Message, n *node) error {
 	md := m.Descriptor()
-	if isWellKnown(md.FullName()) {
+	if wellknown.JSONForm(md.FullName()) {
 		return b.wellKnown(m, n)
 	}
 	fields := md.Fields()
@@ -156,7 +158,7 @@ func (b builder) wellKnown(m protoreflect.Message, n *node) error {
 	md := m.Descriptor()
 	fields := md.Fields()
 	switch name := md.FullName(); {
-	case wrappers[name]:
+	case wellknown.Wrapper(name):
 		value := fields.ByName("value")
 		m.Set(value, b.scalar(value, n))
 	case name == "google.protobuf.Timestamp":

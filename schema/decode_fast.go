@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // The fast decoder turns the JSON most answers are — a plain object of
@@ -48,7 +50,7 @@ type fastField struct {
 	// oneof is the index+1 of the real oneof the field is in, else 0.
 	oneof int
 	// refuse sends a key of this field to protojson: maps, groups, bytes,
-	// well-known message types (google.protobuf.*) and NullValue.
+	// message types with a JSON form of their own and NullValue.
 	refuse bool
 	msg    *fastMsg         // message kinds
 	enum   map[string]int32 // enum kinds: number by value name
@@ -65,7 +67,7 @@ func buildFastMsg(md protoreflect.MessageDescriptor, built map[protoreflect.Full
 		return m
 	}
 	fields := md.Fields()
-	if md.ParentFile().Package() == "google.protobuf" || fields.Len() > fastMaxFields ||
+	if wellknown.JSONForm(md.FullName()) || fields.Len() > fastMaxFields ||
 		md.Oneofs().Len() > 64 || md.IsMapEntry() {
 		return nil
 	}

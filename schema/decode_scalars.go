@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // The checks below say whether a parsed value is what protojson reads for
@@ -37,7 +39,7 @@ func mayBe(fd protoreflect.FieldDescriptor, n *node) bool {
 			return true
 		case name == "google.protobuf.ListValue":
 			return false
-		case wrappers[name]:
+		case wellknown.Wrapper(name):
 			return n.kind != objectNode
 		case name == "google.protobuf.Timestamp", name == "google.protobuf.Duration", name == "google.protobuf.FieldMask":
 			return n.kind == stringNode

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // shape makes n, a value for message type md, the shape md's JSON form
@@ -36,13 +38,13 @@ func (w *walker) shape(md protoreflect.MessageDescriptor, n *node) (e entered, e
 		}
 		return e, w.unwrap(n)
 	}
-	if wrappers[md.FullName()] && n.kind == objectNode && len(n.keys) == 1 && looseKey(n.keys[0]) == "value" {
+	if wellknown.Wrapper(md.FullName()) && n.kind == objectNode && len(n.keys) == 1 && looseKey(n.keys[0]) == "value" {
 		c := Change{Kind: ChangeUnwrapValue, Path: w.at(), Detail: "an object holding only value read as the value"}
 		if err := w.coerce(n, *n.vals[0], c, "an object holding only value where the value is expected"); err != nil {
 			return e, err
 		}
 	}
-	if isWellKnown(md.FullName()) {
+	if wellknown.JSONForm(md.FullName()) {
 		return e, w.unwrap(n)
 	}
 	if e.embedded, err = w.jsonInString(n, objectNode); err != nil || e.embedded {

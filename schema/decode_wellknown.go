@@ -1,12 +1,16 @@
 package schema
 
-import "google.golang.org/protobuf/reflect/protoreflect"
+import (
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
+)
 
 // wellKnown checks n against the JSON form protojson gives a well-known
 // type.
 func (w *walker) wellKnown(md protoreflect.MessageDescriptor, n *node, redact bool) *DecodeError {
 	switch name := md.FullName(); {
-	case wrappers[name]:
+	case wellknown.Wrapper(name):
 		return w.scalar(md.Fields().ByName("value").Kind(), n, redact)
 	case name == "google.protobuf.Timestamp":
 		if n.kind != stringNode || !timestampOK(n.text) {
@@ -52,7 +56,7 @@ func (w *walker) anyValue(n *node) *DecodeError {
 		return w.atMember("@type", &DecodeError{Reason: "unknown type URL"})
 	}
 	md := mt.Descriptor()
-	if !isWellKnown(md.FullName()) || md.FullName() == "google.protobuf.Empty" {
+	if !wellknown.JSONForm(md.FullName()) || md.FullName() == "google.protobuf.Empty" {
 		return w.fields(md, n, true)
 	}
 	w.enterField("value")

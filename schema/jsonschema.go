@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/guardgen/guardgen/internal/orderedjson"
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 const (
@@ -237,29 +238,11 @@ func (d *deriver) ref(md protoreflect.MessageDescriptor) *orderedjson.Object {
 	return new(orderedjson.Object).Set("$ref", "#/$defs/"+string(name))
 }
 
-var wrappers = map[protoreflect.FullName]bool{
-	"google.protobuf.DoubleValue": true, "google.protobuf.FloatValue": true,
-	"google.protobuf.Int64Value": true, "google.protobuf.UInt64Value": true,
-	"google.protobuf.Int32Value": true, "google.protobuf.UInt32Value": true,
-	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true,
-	"google.protobuf.BytesValue": true,
-}
-
-func isWellKnown(name protoreflect.FullName) bool {
-	switch name {
-	case "google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.Struct",
-		"google.protobuf.Value", "google.protobuf.ListValue", "google.protobuf.FieldMask",
-		"google.protobuf.Empty", "google.protobuf.Any":
-		return true
-	}
-	return wrappers[name]
-}
-
 // wellKnown returns the schema of a well-known type's JSON form, nil for
 // other messages.
 func (d *deriver) wellKnown(md protoreflect.MessageDescriptor, fr *validatepb.FieldRules) *orderedjson.Object {
 	name := md.FullName()
-	if wrappers[name] {
+	if wellknown.Wrapper(name) {
 		return scalarSchema(md.Fields().ByName("value").Kind(), fr)
 	}
 	s := new(orderedjson.Object)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // Rules returns the protovalidate rules of the target: the field rules of
@@ -26,7 +27,7 @@ func (t *Target) Rules() ([]*guardgenv1.FieldRules, []*validatepb.Rule) {
 	seen := map[protoreflect.FullName]bool{}
 	var walk func(md protoreflect.MessageDescriptor, prefix string)
 	walk = func(md protoreflect.MessageDescriptor, prefix string) {
-		if seen[md.FullName()] || isWellKnown(md.FullName()) {
+		if seen[md.FullName()] || wellknown.JSONForm(md.FullName()) {
 			return
 		}
 		seen[md.FullName()] = true

@@ -7,6 +7,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // wellKnownFiles declare the well-known types that are targets in every
@@ -40,7 +42,7 @@ func (t *Target) Form() Form {
 		return FormArray
 	case name == "google.protobuf.Value":
 		return FormAny
-	case wrappers[name]:
+	case wellknown.Wrapper(name):
 		return FormScalar
 	}
 	return FormObject
@@ -50,7 +52,7 @@ func (t *Target) Form() Form {
 // types after the rest: a list of what is known starts with the types a
 // caller defined.
 func byNameWellKnownLast(a, b string) int {
-	if wa, wb := isWellKnown(protoreflect.FullName(a)), isWellKnown(protoreflect.FullName(b)); wa != wb {
+	if wa, wb := wellknown.JSONForm(protoreflect.FullName(a)), wellknown.JSONForm(protoreflect.FullName(b)); wa != wb {
 		if wa {
 			return 1
 		}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/wellknown"
 )
 
 // Bounds on the marks of one type. A request may define its own types, so
@@ -269,7 +270,7 @@ func byName(md protoreflect.MessageDescriptor, name string) protoreflect.FieldDe
 // wellKnown reports a type whose JSON form is not its fields (Timestamp,
 // Struct, wrappers, ...): its values are marked as a whole.
 func wellKnown(md protoreflect.MessageDescriptor) bool {
-	return md.ParentFile().Package() == "google.protobuf"
+	return wellknown.JSONForm(md.FullName())
 }
 
 // optionTypes resolves guardgen's options when they arrived as unknown
