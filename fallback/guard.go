@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/guardgen/guardgen/internal/breaker"
 )
 
 // ErrUnavailable is Get's error while the guard's breaker is open: the
@@ -95,8 +97,7 @@ type GuardBreaker struct {
 type Guarded struct {
 	backend Cache
 	timeout time.Duration
-	probe   time.Duration
-	cb      *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cb      *breaker.Breaker // nil when disabled
 	onWrite func(WriteResult)
 
 	mu     sync.RWMutex // guards closed and sends on queue
@@ -119,29 +120,20 @@ func NewGuarded(backend Cache, opts GuardOptions) (*Guarded, error) {
 	if opts.Timeout <= 0 || opts.Queue < 1 {
 		return nil, fmt.Errorf("fallback: a guard needs a positive Timeout and a Queue of at least 1 (got %v, %d)", opts.Timeout, opts.Queue)
 	}
-	if b := opts.Breaker; !b.Disabled && (b.ConsecutiveFailures < 1 || b.OpenFor <= 0) {
-		return nil, fmt.Errorf("fallback: an enabled guard breaker needs ConsecutiveFailures of at least 1 and a positive OpenFor (got %d, %v)", b.ConsecutiveFailures, b.OpenFor)
+	b := opts.Breaker
+	policy := breaker.Policy{Disabled: b.Disabled, ConsecutiveFailures: b.ConsecutiveFailures, OpenFor: b.OpenFor, ProbeTimeout: b.ProbeTimeout}
+	if err := policy.Check(); err != nil {
+		return nil, fmt.Errorf("fallback: guard: %w", err)
 	}
 	if opts.OnWrite == nil {
 		opts.OnWrite = func(WriteResult) {}
 	}
 	g := &Guarded{backend: backend, timeout: opts.Timeout, onWrite: opts.OnWrite, queue: make(chan pendingWrite, opts.Queue)}
-	if b := opts.Breaker; !b.Disabled {
-		g.probe = b.ProbeTimeout
-		threshold := uint32(b.ConsecutiveFailures)
-		settings := gobreaker.Settings{
-			Name:        "cache",
-			MaxRequests: 1, // half-open lets one probe through
-			Timeout:     b.OpenFor,
-			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
-			// A nil error must not be excluded (see providers' breaker).
-			IsExcluded: func(err error) bool { return err != nil && errors.Is(err, errNotCounted) },
-		}
-		if opts.OnStateChange != nil {
-			settings.OnStateChange = func(_ string, from, to gobreaker.State) { opts.OnStateChange(from, to) }
-		}
-		g.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](settings)
+	var onChange func(string, breaker.State, breaker.State)
+	if opts.OnStateChange != nil {
+		onChange = func(_ string, from, to breaker.State) { opts.OnStateChange(from, to) }
 	}
+	g.cb = breaker.New("cache", policy, func(err error) bool { return !errors.Is(err, errNotCounted) }, onChange)
 	g.stop, g.cancel = context.WithCancel(context.Background())
 	for range guardWriters {
 		g.writers.Go(g.write)
@@ -169,7 +161,7 @@ func (g *Guarded) Get(ctx context.Context, key string) (Entry, bool, error) {
 // Put queues e for the writers and returns at once; it never fails. The
 // outcome goes to GuardOptions.OnWrite.
 func (g *Guarded) Put(_ context.Context, key string, e Entry) error {
-	if g.cb != nil && g.cb.State() == gobreaker.StateOpen {
+	if g.cb.State() == gobreaker.StateOpen {
 		g.onWrite(WriteSkipped)
 		return nil
 	}
@@ -210,16 +202,13 @@ func (g *Guarded) write() {
 
 // allow admits one backend call and returns its timeout, or ErrUnavailable.
 func (g *Guarded) allow() (done func(error), timeout time.Duration, err error) {
-	if g.cb == nil {
-		return func(error) {}, g.timeout, nil
-	}
-	done, err = g.cb.Allow()
+	done, probe, err := g.cb.Allow()
 	if err != nil {
 		return nil, 0, ErrUnavailable
 	}
 	timeout = g.timeout
-	if g.probe > 0 && g.probe < timeout && g.cb.State() == gobreaker.StateHalfOpen {
-		timeout = g.probe
+	if probe > 0 && probe < timeout {
+		timeout = probe
 	}
 	return done, timeout, nil
 }
@@ -234,12 +223,7 @@ func (g *Guarded) outcome(ctx context.Context, err error) error {
 }
 
 // State returns the breaker's state, closed when it is disabled.
-func (g *Guarded) State() gobreaker.State {
-	if g.cb == nil {
-		return gobreaker.StateClosed
-	}
-	return g.cb.State()
-}
+func (g *Guarded) State() gobreaker.State { return g.cb.State() }
 
 // Close stops taking writes, lets the writers store what is queued until
 // ctx ends (then abandons the rest, each abandoned write reported as

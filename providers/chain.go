@@ -23,6 +23,7 @@ import (
 	"github.com/guardgen/guardgen/classifier"
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
+	"github.com/guardgen/guardgen/internal/breaker"
 	"github.com/guardgen/guardgen/telemetry"
 )
 
@@ -105,7 +106,7 @@ type ChainOptions struct {
 // that outlives a call: its circuit breaker and its retry budget.
 type Chain struct {
 	opts    ChainOptions
-	breaker *breaker
+	breaker *breaker.Breaker
 	budget  *budget
 	retry   grpc.UnaryClientInterceptor
 	// unaryOnly is set once the provider answered a CompleteStream with
@@ -148,9 +149,8 @@ func (o ChainOptions) check() error {
 		return fmt.Errorf("providers: %s: Policy delays and timeouts must not be negative", o.Provider)
 	case p.Jitter < 0 || p.Jitter > 1:
 		return fmt.Errorf("providers: %s: Policy.Jitter is %g; it must be within 0..1", o.Provider, p.Jitter)
-	case !b.Disabled && (b.ConsecutiveFailures < 1 || b.OpenFor <= 0 || b.ProbeTimeout < 0):
-		return fmt.Errorf("providers: %s: an enabled Breaker needs ConsecutiveFailures of at least 1 and a positive OpenFor (got %d, %s)",
-			o.Provider, b.ConsecutiveFailures, b.OpenFor)
+	case b.policy().Check() != nil:
+		return fmt.Errorf("providers: %s: Breaker: %w", o.Provider, b.policy().Check())
 	case !g.Disabled && (g.MaxTokens <= 0 || g.Ratio <= 0 || g.Ratio > 1):
 		return fmt.Errorf("providers: %s: an enabled Budget needs positive MaxTokens and a Ratio within (0, 1] (got %g, %g)",
 			o.Provider, g.MaxTokens, g.Ratio)
@@ -173,13 +173,13 @@ func (c *Chain) Interceptors() []grpc.UnaryClientInterceptor {
 }
 
 // BreakerState is the provider's circuit breaker state.
-func (c *Chain) BreakerState() BreakerState { return c.breaker.state() }
+func (c *Chain) BreakerState() BreakerState { return c.breaker.State() }
 
 // BreakerCounts are the counters of the breaker's current generation
 // (gobreaker resets them on every state change): requests admitted, and
 // the successes and infrastructure failures among them. Excluded outcomes
 // (cancellations, caller deadlines, input failures) count in neither.
-func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.counts() }
+func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.Counts() }
 
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -263,7 +263,7 @@ type attemptRun struct {
 // (its call number in the outgoing metadata, its span) and the run, whose
 // end (or release) the caller must call exactly once.
 func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest) (context.Context, *attemptRun, error) {
-	done, probe, err := c.breaker.allow(c.opts.Provider)
+	done, probe, err := c.allowAttempt()
 	if err != nil {
 		return ctx, nil, err
 	}
