@@ -21,7 +21,9 @@ func TestBreaker(t *testing.T) {
 	t.Parallel()
 	var changes []string
 	b := breaker.New("up", breaker.Policy{ConsecutiveFailures: 2, OpenFor: 300 * time.Millisecond, ProbeTimeout: time.Second},
-		counts, func(name string, from, to breaker.State) { changes = append(changes, name+":"+from.String()+">"+to.String()) })
+		counts, func(name string, from, to breaker.State) {
+			changes = append(changes, name+":"+from.String()+">"+to.String())
+		})
 	call := func(outcome error) error {
 		done, _, err := b.Allow()
 		if err == nil {
