@@ -195,13 +195,26 @@ func jsonString(text string, opts Options) (inner string, cut, ok bool) {
 		opens := strings.TrimLeft(t[1:], " ")
 		return "", opens != "" && (opens[0] == '{' || opens[0] == '['), false
 	}
-	if end != len(t)-1 || json.Unmarshal([]byte(t), &inner) != nil {
+	if end != len(t)-1 {
+		return "", false, false
+	}
+	if inner, ok = unquote(t); !ok {
 		return "", false, false
 	}
 	if c := strings.TrimSpace(inner); c == "" || c[0] != '{' && c[0] != '[' {
 		return "", false, false
 	}
 	return inner, false, true
+}
+
+// unquote decodes a JSON string literal. It is its own function so that
+// the string decoded into is allocated only when there is one to decode.
+func unquote(literal string) (string, bool) {
+	var s string
+	if json.Unmarshal([]byte(literal), &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // textStart is the offset of the first byte of text that is not
