@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -477,4 +478,42 @@ func sseEvents(t *testing.T, body []byte) []sseEvent {
 		}
 	}
 	return events
+}
+
+// A caller that goes away mid-stream ends the call inside guardgen: the
+// stream's context is the HTTP request's, so the provider call waiting
+// under it is cancelled and the call leaves the in-flight count.
+func TestHTTPStreamEndsWithItsCaller(t *testing.T) {
+	t.Parallel()
+	base, srv := httpGuardgen(t, "", app.Options{})
+	inFlight := func(n int) bool {
+		return strings.Contains(scrape(t, srv), fmt.Sprintf("\nllm_pipeline_requests_in_flight %d\n", n))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/generate:stream", strings.NewReader(generateJSON))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Guardgen-Synthetic-Faults", "hang")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 10 s:\n%s", what, scrape(t, srv))
+			}
+		}
+	}
+	waitFor("stream in flight", func() bool { return inFlight(1) })
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("the cancelled request ended without an error")
+	}
+	waitFor("end of the stream inside guardgen", func() bool { return inFlight(0) })
 }
