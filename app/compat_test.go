@@ -38,6 +38,14 @@ func openaiGuardgen(t *testing.T, providerYAML string, opts app.Options) (guardg
 	t.Helper()
 	up := openaitest.New()
 	t.Cleanup(up.Close)
+	srv := openaiGuardgenAt(t, up.URL(), providerYAML, opts)
+	return guardgenv1.NewGenerationServiceClient(srv.Dial(t)), up, srv
+}
+
+// openaiGuardgenAt starts guardgen whose default route is one openai
+// provider at baseURL, with one attempt per call.
+func openaiGuardgenAt(t *testing.T, baseURL, providerYAML string, opts app.Options) *apptest.Server {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", fmt.Appendf(nil, `
 llm_pipeline:
   execution:
@@ -52,12 +60,11 @@ routes:
   - name: default
     entries:
       - provider: upstream
-`, up.URL(), providerYAML))
+`, baseURL, providerYAML))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	srv := apptest.Start(t, cfg, opts)
-	return guardgenv1.NewGenerationServiceClient(srv.Dial(t)), up, srv
+	return apptest.Start(t, cfg, opts)
 }
 
 func generate(t *testing.T, gen guardgenv1.GenerationServiceClient, req *guardgenv1.GenerateRequest) (*guardgenv1.GenerateResponse, error) {

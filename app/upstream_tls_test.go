@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/app"
-	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/config"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
@@ -31,25 +30,7 @@ func TestOpenAIProviderTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func(t *testing.T, baseURL, tls string) guardgenv1.GenerationServiceClient {
-		cfg, err := config.Parse("test.yaml", fmt.Appendf(nil, `
-llm_pipeline:
-  execution:
-    max_attempts: 1
-providers:
-  - name: upstream
-    type: openai
-    base_url: %s
-    model: test-model
-%s
-routes:
-  - name: default
-    entries:
-      - provider: upstream
-`, baseURL, tls))
-		if err != nil {
-			t.Fatalf("config: %v", err)
-		}
-		return guardgenv1.NewGenerationServiceClient(apptest.Start(t, cfg, app.Options{}).Dial(t))
+		return guardgenv1.NewGenerationServiceClient(openaiGuardgenAt(t, baseURL, tls, app.Options{}).Dial(t))
 	}
 	req := &guardgenv1.GenerateRequest{Prompt: "charged twice", TargetType: ticketType}
 
