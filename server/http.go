@@ -34,13 +34,13 @@ type HTTP struct {
 const sniffTimeout = 10 * time.Second
 
 // httpHandler transcodes REST, Connect and gRPC-Web calls into gRPC calls
-// (and serves GenerateStream's REST route as server-sent events, see
-// sseHandler)
 // on s's HTTP-side grpc.Server (connectrpc.com/vanguard), which has the same
 // services, interceptors and options as the gRPC side, so every interceptor —
 // authentication, rate limits, admission, validation, logging, metrics —
 // applies to them exactly as to gRPC, and failures carry the same
 // FailureDetail (in a google.rpc.Status JSON body for REST and Connect).
+// GenerateStream's REST route, server-sent events, is served beside it by
+// sseHandler, through the same transcoder.
 func (s *Server) httpHandler() (http.Handler, error) {
 	t, err := vanguardgrpc.NewTranscoder(s.grpcHTTP, vanguard.WithDefaultServiceOptions(
 		vanguard.WithMaxMessageBufferBytes(uint32(s.opts.MaxRecvBytes)),
