@@ -21,8 +21,8 @@ import (
 // reflection per field, no token strings, one allocation per string field.
 // It takes only what protojson would decode to the same message and gives
 // up on anything else (an escape in a key, a number in another spelling,
-// a well-known type, a map, a oneof, a duplicate, an unknown key, null in
-// a list, ...); [Target.Decode] then runs protojson as before. Giving up
+// a type with a JSON form of its own, a map, bytes, a duplicate, a second
+// member of a oneof, an unknown key, null in a list, ...); [Target.Decode] then runs protojson as before. Giving up
 // is always safe, accepting is proved against protojson by
 // TestDecodeFastAgreesWithProtojson and FuzzDecodeFast.
 
@@ -367,7 +367,8 @@ func (d *fastDecoder) close(start int) {
 }
 
 // str reads a JSON string and appends it length-prefixed, unescaped. It
-// gives up on a lone surrogate escape, which protojson reads its own way.
+// gives up on surrogate escapes (\ud83d\ude00), which protojson pairs its
+// own way, and on invalid UTF-8, which protojson refuses.
 func (d *fastDecoder) str() bool {
 	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return false
