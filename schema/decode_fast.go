@@ -4,7 +4,9 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -21,10 +23,22 @@ import (
 // reflection per field, no token strings, one allocation per string field.
 // It takes only what protojson would decode to the same message and gives
 // up on anything else (an escape in a key, a number in another spelling,
-// a type with a JSON form of its own, a map, bytes, a duplicate, a second
-// member of a oneof, an unknown key, null in a list, ...); [Target.Decode] then runs protojson as before. Giving up
+// a type with a JSON form of its own but Timestamp, a map, bytes, a
+// duplicate, a second member of a oneof, an unknown key, null in a list,
+// ...); [Target.Decode] then runs protojson as before. Giving up
 // is always safe, accepting is proved against protojson by
 // TestDecodeFastAgreesWithProtojson and FuzzDecodeFast.
+
+// timestampName is the one type with a JSON form of its own the fast
+// decoder reads: most answers carry dates.
+const timestampName = "google.protobuf.Timestamp"
+
+// Timestamp bounds, as protojson checks them: 0001-01-01T00:00:00Z and
+// 9999-12-31T23:59:59Z.
+const (
+	minTimestampSeconds = -62135596800
+	maxTimestampSeconds = 253402300799
+)
 
 // fastMaxDepth bounds the nesting the fast decoder follows; deeper answers
 // go to protojson, which has its own bound.
@@ -52,8 +66,11 @@ type fastField struct {
 	// refuse sends a key of this field to protojson: maps, groups, bytes,
 	// message types with a JSON form of their own and NullValue.
 	refuse bool
-	msg    *fastMsg         // message kinds
-	enum   map[string]int32 // enum kinds: number by value name
+	msg    *fastMsg // message kinds
+	// timestamp is a google.protobuf.Timestamp field, read as protojson
+	// reads one.
+	timestamp bool
+	enum      map[string]int32 // enum kinds: number by value name
 }
 
 // newFastMsg describes md and the message types its fields reach for the
@@ -83,6 +100,8 @@ func buildFastMsg(md protoreflect.MessageDescriptor, built map[protoreflect.Full
 		switch {
 		case fd.IsMap(), fd.Kind() == protoreflect.GroupKind, fd.Kind() == protoreflect.BytesKind, fd.IsExtension():
 			f.refuse = true
+		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == timestampName:
+			f.timestamp = true
 		case fd.Kind() == protoreflect.MessageKind:
 			f.msg = buildFastMsg(fd.Message(), built)
 			f.refuse = f.msg == nil
@@ -311,7 +330,7 @@ func (d *fastDecoder) value(f *fastField) bool {
 	case protoreflect.MessageKind:
 		d.buf = protowire.AppendTag(d.buf, f.num, protowire.BytesType)
 		start := d.open()
-		if !d.object(f.msg) {
+		if f.timestamp && !d.timestamp() || !f.timestamp && !d.object(f.msg) {
 			return false
 		}
 		d.close(start)
@@ -585,5 +604,44 @@ func (d *fastDecoder) float(f *fastField) bool {
 	}
 	d.buf = protowire.AppendTag(d.buf, f.num, protowire.Fixed64Type)
 	d.buf = protowire.AppendFixed64(d.buf, math.Float64bits(v))
+	return true
+}
+
+// timestamp reads an RFC 3339 string as protojson reads a Timestamp —
+// time.Parse with time.RFC3339Nano, seconds within years 1 to 9999, at
+// most nine fractional digits — and appends its seconds and nanos. A
+// string with escapes is left to protojson.
+func (d *fastDecoder) timestamp() bool {
+	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+		return false
+	}
+	end := d.pos + 1
+	for end < len(d.data) && d.data[end] != '"' {
+		if d.data[end] == '\\' || d.data[end] < 0x20 {
+			return false
+		}
+		end++
+	}
+	if end >= len(d.data) {
+		return false
+	}
+	s := string(d.data[d.pos+1 : end])
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false
+	}
+	secs := t.Unix()
+	if secs < minTimestampSeconds || secs > maxTimestampSeconds {
+		return false
+	}
+	i, j := strings.LastIndexByte(s, '.'), strings.LastIndexAny(s, "Z-+")
+	if i >= 0 && j >= i && j-i > len(".999999999") {
+		return false
+	}
+	d.pos = end + 1
+	d.buf = protowire.AppendTag(d.buf, 1, protowire.VarintType)
+	d.buf = protowire.AppendVarint(d.buf, uint64(secs))
+	d.buf = protowire.AppendTag(d.buf, 2, protowire.VarintType)
+	d.buf = protowire.AppendVarint(d.buf, uint64(t.Nanosecond()))
 	return true
 }

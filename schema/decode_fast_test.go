@@ -126,7 +126,16 @@ func TestDecodeFastAgreesWithProtojson(t *testing.T) {
 		{"tree", `{"estimateMinutes":-0}`, false},
 		{"tree", `{"subtasks":[null]}`, false},
 		{"tree", `{"subtasks":{"title":"not a list"}}`, false},
-		{"incident", `{"title":"t","detectedAt":"2024-05-01T10:00:00Z"}`, false},
+		{"incident", `{"title":"t","detectedAt":"2024-05-01T10:00:00Z","resolvedAt":null}`, true},
+		{"incident", `{"detectedAt":"2024-05-01T10:00:00.123456789+02:00","timeline":[{"at":"1970-01-01T00:00:00Z","event":"paged"},{"at":"9999-12-31T23:59:59.5+01:30"}]}`, true},
+		{"incident", `{"detectedAt":"0001-01-01T00:00:00Z"}`, true},
+		{"incident", `{"detectedAt":"2024-05-01T10:00:00.1234567891Z"}`, false},
+		{"incident", `{"detectedAt":"9999-12-31T23:59:59-01:00"}`, false}, // year 10000 in UTC
+		{"incident", `{"detectedAt":"2024-05-01 10:00:00Z"}`, false},
+		{"incident", `{"detectedAt":"2024-05-01T10:00:00"}`, false},
+		{"incident", `{"detectedAt":"\u0032024-05-01T10:00:00Z"}`, false},
+		{"incident", `{"detectedAt":1714557600}`, false},
+		{"incident", `{"detectedAt":{"seconds":1}}`, false},
 		{"incident", `{"labels":{"team":"sre"}}`, false},
 		{"incident", `{"team":"sre","oncallEmail":"a@example.com"}`, false},
 		{"incident", `{"severity":"high"}`, false},
@@ -166,6 +175,7 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"i32":-5,"s64":-9,"u64":7,"f32":1,"ratio":0.25,"d":2.5,"flag":false,"tags":["a"],"kind":"KIND_B","y":3}`,
 		`{"inner":{"more":[{},{"back":{"a":"y\u00e9\n","nick":"","ratio":1e-3}}]}}`,
 		`{"name":"n","color":"RED","delta":-3,"ids":[1,2],"f":1.5,"shown":"s","kids":[{"name":"k"}]}`,
+		`{"detectedAt":"2024-05-01T10:00:00.5+02:00","timeline":[{"at":"1970-01-01T00:00:00Z","event":"paged"}]}`,
 	} {
 		f.Add(seed)
 	}
@@ -173,6 +183,40 @@ func FuzzDecodeFast(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
 		for _, tg := range targets {
 			checkFast(t, tg, []byte(data))
+		}
+	})
+}
+
+// BenchmarkDecodeIncident is a clean IncidentReport — timestamps, enums, a
+// oneof, lists of nested messages — through Decode (the fast decoder
+// takes it) against protojson alone.
+//
+//	go test -run '^$' -bench DecodeIncident -benchmem ./schema/
+func BenchmarkDecodeIncident(b *testing.B) {
+	tg := fastTargets(b)["incident"]
+	data := []byte(`{"title":"Checkout API returned 503s in eu-west-1","severity":"SEVERITY_HIGH",` +
+		`"detectedAt":"2024-05-01T09:12:00Z","resolvedAt":"2024-05-01T10:05:00Z","team":"payments",` +
+		`"services":[{"name":"checkout-api","region":"eu-west-1","errorRatePercent":87.5},` +
+		`{"name":"payments-worker","region":"eu-west-1","errorRatePercent":12}],"customerImpactCount":1840,` +
+		`"timeline":[{"at":"2024-05-01T09:12:00Z","event":"alert fired"},{"at":"2024-05-01T09:20:00Z","event":"rollback started"},` +
+		`{"at":"2024-05-01T10:05:00Z","event":"error rate back to normal"}]}`)
+	if _, ok := tg.decodeFast(data); !ok {
+		b.Fatal("the fast decoder does not take the benchmark's answer")
+	}
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := tg.Decode(data, DecodeOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("protojson", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := tg.unmarshal.Unmarshal(data, tg.Type.New().Interface()); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
