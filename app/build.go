@@ -278,9 +278,6 @@ func (a *App) dialProvider(p *configv1.Provider, chain *providers.Chain) (grpc.C
 			opts.APIKey = getenv(env)
 		}
 		if t := p.GetTls(); t != nil {
-			if !strings.HasPrefix(opts.BaseURL, "https://") {
-				return nil, "", fmt.Errorf("tls is set but base_url %q is not https://: tls would not apply", opts.BaseURL)
-			}
 			tc, err := clientTLS(t)
 			if err != nil {
 				return nil, "", err

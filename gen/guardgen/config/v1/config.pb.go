@@ -2692,7 +2692,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x0emetrics_prefix\x18\x03 \x01(\tB<\xbaH9r7\x18@23^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$H\x02R\rmetricsPrefix\x88\x01\x01B\x0f\n" +
 	"\r_trace_errorsB\x13\n" +
 	"\x11_log_raw_payloadsB\x11\n" +
-	"\x0f_metrics_prefix\"\xe0\x10\n" +
+	"\x0f_metrics_prefix\"\xa5\x12\n" +
 	"\bProvider\x120\n" +
 	"\x04name\x18\x01 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18@2\x11^[A-Za-z0-9_.-]+$R\x04name\x122\n" +
 	"\x04type\x18\x02 \x01(\tB\x1e\xbaH\x1br\x19R\tsyntheticR\x06openaiR\x04grpcR\x04type\x12\x1e\n" +
@@ -2713,12 +2713,13 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x06preset\x18\r \x01(\tBJ\xbaHG\xd8\x01\x01rBR\x06openaiR\fazure_openaiR\x06ollamaR\x04vllmR\tllama_cppR\tanthropicR\x06geminiR\x06preset\x12]\n" +
 	"\x11token_limit_field\x18\x0e \x01(\tB1\xbaH.\xd8\x01\x01r)R\x15max_completion_tokensR\n" +
 	"max_tokensR\x04bothR\x0ftokenLimitField\x12A\n" +
-	"\x06prices\x18\x0f \x03(\v2\x1e.guardgen.config.v1.ModelPriceB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x06prices:\xde\a\xbaH\xda\a\x1al\n" +
+	"\x06prices\x18\x0f \x03(\v2\x1e.guardgen.config.v1.ModelPriceB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x06prices:\xa3\t\xbaH\x9f\t\x1al\n" +
 	"\x15provider.grpc_address\x12(a provider of type grpc needs an address\x1a)this.type != 'grpc' || this.address != ''\x1aj\n" +
 	"\x1aprovider.address_grpc_only\x12!address applies to type grpc only\x1a)this.address == '' || this.type == 'grpc'\x1a\xd4\x02\n" +
 	"\x14provider.openai_only\x12qbase_url, api_key_env, organization, project, output_mode, preset and token_limit_field apply to type openai only\x1a\xc8\x01this.type == 'openai' || (this.base_url == '' && this.api_key_env == '' && this.organization == '' && this.project == '' && this.output_mode == '' && this.preset == '' && this.token_limit_field == '')\x1a]\n" +
 	"\x16provider.prices_unique\x12\x1deach model may have one price\x1a$this.prices.map(p, p.model).unique()\x1aq\n" +
-	"\x18provider.tls_remote_only\x12)tls applies to types openai and grpc only\x1a*this.type != 'synthetic' || !has(this.tls)\x1a\xd4\x01\n" +
+	"\x18provider.tls_remote_only\x12)tls applies to types openai and grpc only\x1a*this.type != 'synthetic' || !has(this.tls)\x1a\xc2\x01\n" +
+	"\x17provider.tls_https_only\x12?tls needs an https:// base_url: over http:// it would not apply\x1afthis.type != 'openai' || !has(this.tls) || this.base_url == '' || this.base_url.startsWith('https://')\x1a\xd4\x01\n" +
 	"\x1fprovider.attempt_within_timeout\x127attempt_timeout_seconds must not exceed timeout_seconds\x1ax!has(this.timeout_seconds) || !has(this.attempt_timeout_seconds) || this.attempt_timeout_seconds <= this.timeout_secondsB\x12\n" +
 	"\x10_timeout_secondsB\x1a\n" +
 	"\x18_attempt_timeout_seconds\"\xae\x02\n" +
