@@ -59,14 +59,6 @@ type SharedLimit interface {
 	Allow(ctx context.Context, key string) (wait time.Duration, ok bool, err error)
 }
 
-// SharedLimitFunc adapts a function to SharedLimit.
-type SharedLimitFunc func(ctx context.Context, key string) (time.Duration, bool, error)
-
-// Allow calls f.
-func (f SharedLimitFunc) Allow(ctx context.Context, key string) (time.Duration, bool, error) {
-	return f(ctx, key)
-}
-
 // authenticator checks bearer tokens in constant time. Tokens are compared
 // as SHA-256 digests so that their lengths do not leak either.
 type authenticator struct {
