@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"mime"
 	"strings"
+
+	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
 // completion is the part of a chat.completion object that guardgen reads,
@@ -16,17 +18,7 @@ type completion struct {
 	ID      string   `json:"id"`
 	Model   string   `json:"model"`
 	Choices []choice `json:"choices"`
-	Usage   struct {
-		PromptTokens        int64 `json:"prompt_tokens"`
-		CompletionTokens    int64 `json:"completion_tokens"`
-		TotalTokens         int64 `json:"total_tokens"`
-		PromptTokensDetails struct {
-			CachedTokens int64 `json:"cached_tokens"`
-		} `json:"prompt_tokens_details"`
-		CompletionTokensDetails struct {
-			ReasoningTokens int64 `json:"reasoning_tokens"`
-		} `json:"completion_tokens_details"`
-	} `json:"usage"`
+	Usage   usage    `json:"usage"`
 }
 
 type choice struct {
@@ -40,13 +32,71 @@ type choice struct {
 			} `json:"function"`
 		} `json:"tool_calls"`
 	} `json:"message"`
-	Logprobs struct {
-		Content []struct {
-			Token   string  `json:"token"`
-			Logprob float64 `json:"logprob"`
-			Bytes   []int64 `json:"bytes"`
-		} `json:"content"`
-	} `json:"logprobs"`
+	Logprobs logprobs `json:"logprobs"`
+}
+
+// usage is the token counts of a completion, or of a stream's last chunk.
+type usage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	TotalTokens         int64 `json:"total_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+}
+
+func (u *usage) proto() *providerv1.Usage {
+	return &providerv1.Usage{
+		InputTokens:       u.PromptTokens,
+		OutputTokens:      u.CompletionTokens,
+		TotalTokens:       u.TotalTokens,
+		CachedInputTokens: u.PromptTokensDetails.CachedTokens,
+		ReasoningTokens:   u.CompletionTokensDetails.ReasoningTokens,
+	}
+}
+
+// logprobs is a choice's logprobs, whole or a chunk's share.
+type logprobs struct {
+	Content []struct {
+		Token   string  `json:"token"`
+		Logprob float64 `json:"logprob"`
+		Bytes   []int64 `json:"bytes"`
+	} `json:"content"`
+}
+
+// chunk is the part of a chat.completion.chunk event that guardgen reads,
+// decoded as completion is, for the same reason: the SDK's chunk decoding
+// was most of a stream's cost, and its reflective recursion alone took a
+// call's goroutine past 16 KiB of stack. TestChunkMatchesSDK decodes every
+// event of openaitest's streamed repertoire both ways and compares.
+type chunk struct {
+	ID      string        `json:"id"`
+	Model   string        `json:"model"`
+	Choices []chunkChoice `json:"choices"`
+	// Usage is set only in the last chunk, when include_usage was asked.
+	Usage *usage `json:"usage"`
+}
+
+type chunkChoice struct {
+	FinishReason string `json:"finish_reason"`
+	Delta        struct {
+		Content   string          `json:"content"`
+		Refusal   string          `json:"refusal"`
+		ToolCalls []toolCallDelta `json:"tool_calls"`
+	} `json:"delta"`
+	Logprobs logprobs `json:"logprobs"`
+}
+
+// toolCallDelta is a piece of a streamed tool call's arguments; Index
+// says which of the parallel calls it belongs to.
+type toolCallDelta struct {
+	Index    int64 `json:"index"`
+	Function struct {
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 // decodeCompletion reads a 2xx body. A body that is not JSON, or not a

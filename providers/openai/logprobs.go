@@ -1,23 +1,14 @@
 package openai
 
 import (
-	openaisdk "github.com/openai/openai-go/v3"
-
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
 )
 
-// tokenLogprobs maps choices[0].logprobs.content. Nothing is returned when
-// the upstream sent none (it may not support them), so confidence stays
-// unknown rather than invented.
-func tokenLogprobs(c *choice) []*providerv1.TokenLogprob {
-	content := c.Logprobs.Content
-	return logprobsOf(len(content), func(i int) (string, []int64, float64) {
-		return content[i].Token, content[i].Bytes, content[i].Logprob
-	})
-}
-
-// chunkLogprobs is tokenLogprobs for a streamed chunk, decoded by the SDK.
-func chunkLogprobs(content []openaisdk.ChatCompletionTokenLogprob) []*providerv1.TokenLogprob {
+// tokenLogprobs maps a choice's logprobs.content, whole or a chunk's
+// share. Nothing is returned when the upstream sent none (it may not
+// support them), so confidence stays unknown rather than invented.
+func tokenLogprobs(l *logprobs) []*providerv1.TokenLogprob {
+	content := l.Content
 	return logprobsOf(len(content), func(i int) (string, []int64, float64) {
 		return content[i].Token, content[i].Bytes, content[i].Logprob
 	})

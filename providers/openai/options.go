@@ -2,9 +2,10 @@ package openai
 
 import (
 	"crypto/tls"
-	"go.opentelemetry.io/otel/propagation"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // OutputMode is how the provider asks the model for JSON.

@@ -19,7 +19,10 @@ import (
 type Provider struct {
 	providerv1.UnimplementedProviderServiceServer
 
-	chat       openaisdk.ChatCompletionService
+	// client posts guardgen's own request bodies: the typed chat service
+	// would marshal an empty ChatCompletionNewParams by reflection on every
+	// call, a recursion that alone doubled each call's goroutine stack.
+	client     openaisdk.Client
 	model      string
 	mode       OutputMode
 	tokenLimit TokenLimit
@@ -97,7 +100,7 @@ func New(opts Options) (*Provider, error) {
 			client.Transport = p.transport
 		}
 	}
-	// The service is built from explicit options only: openai.NewClient
+	// The client is built from explicit options only: openai.NewClient
 	// would also read OPENAI_* variables behind the caller's back.
 	reqOpts := []option.RequestOption{
 		option.WithHTTPClient(client),
@@ -122,7 +125,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.Project != "" {
 		reqOpts = append(reqOpts, option.WithProject(opts.Project))
 	}
-	p.chat = openaisdk.NewChatCompletionService(reqOpts...)
+	p.client = openaisdk.Client{Options: reqOpts}
 	return p, nil
 }
 
@@ -134,6 +137,9 @@ func (p *Provider) Close() error {
 	}
 	return nil
 }
+
+// chatPath is the chat completions endpoint, relative to the base URL.
+const chatPath = "chat/completions"
 
 // errUpstreamTimeout is the cause of a context ended by Options.Timeout.
 var errUpstreamTimeout = errors.New("openai: upstream timeout")
@@ -182,12 +188,9 @@ func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) 
 		httpResp *http.Response
 		body     []byte
 	)
-	// The empty params are replaced by the body; the completion the SDK
-	// would decode stays nil, its bytes going into body instead.
-	_, err := p.chat.New(callCtx, openaisdk.ChatCompletionNewParams{},
-		option.WithRequestBody("application/json", out.body),
-		option.WithResponseBodyInto(&body),
-		option.WithResponseInto(&httpResp))
+	// The SDK sends the bytes as they are and hands the answer's bytes
+	// back undecoded; decodeCompletion reads what guardgen needs.
+	err := p.client.Post(callCtx, chatPath, out.body, &body, option.WithResponseInto(&httpResp))
 	if err == nil && !isJSON(httpResp.Header.Get("Content-Type")) {
 		err = errNotJSON
 	}

@@ -23,15 +23,9 @@ func (p *Provider) response(c *completion, out outgoing) (*providerv1.CompleteRe
 		Model:        c.Model,
 		Id:           c.ID,
 		Constraint:   out.constraint,
-		Usage: &providerv1.Usage{
-			InputTokens:       c.Usage.PromptTokens,
-			OutputTokens:      c.Usage.CompletionTokens,
-			TotalTokens:       c.Usage.TotalTokens,
-			CachedInputTokens: c.Usage.PromptTokensDetails.CachedTokens,
-			ReasoningTokens:   c.Usage.CompletionTokensDetails.ReasoningTokens,
-		},
+		Usage:        c.Usage.proto(),
 	}
-	resp.Logprobs = tokenLogprobs(choice)
+	resp.Logprobs = tokenLogprobs(&choice.Logprobs)
 	called := p.mode == ModeTools && len(choice.Message.ToolCalls) > 0
 	if called {
 		resp.Content = choice.Message.ToolCalls[0].Function.Arguments

@@ -13,6 +13,7 @@ import (
 	openaisdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/shared"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -289,15 +290,18 @@ func TestRequestBodyMatchesSDK(t *testing.T) {
 					if diff := cmp.Diff(jsonValue(t, sdk), jsonValue(t, out.body)); diff != "" {
 						t.Errorf("body differs from the SDK's (-sdk +provider):\n%s\nbody: %s", diff, out.body)
 					}
-					// CompleteStream sends the same body asking for the usage
-					// at the end; the SDK adds "stream": true to either.
+					// CompleteStream sends the same body asking for a stream
+					// with the usage at the end, as the SDK's NewStreaming
+					// would: its params plus "stream": true.
 					streamed := sdkParams(t, p, req, wantStrict)
 					streamed.StreamOptions = openaisdk.ChatCompletionStreamOptionsParam{IncludeUsage: openaisdk.Bool(true)}
 					sdkStream, err := streamed.MarshalJSON()
 					if err != nil {
 						t.Fatal(err)
 					}
-					if diff := cmp.Diff(jsonValue(t, sdkStream), jsonValue(t, streamBody(out.body))); diff != "" {
+					want := jsonValue(t, sdkStream).(map[string]any)
+					want["stream"] = true
+					if diff := cmp.Diff(want, jsonValue(t, streamBody(out.body))); diff != "" {
 						t.Errorf("stream body differs from the SDK's (-sdk +provider):\n%s", diff)
 					}
 					if got := out.constraint.GetStrict(); got != wantStrict {
@@ -463,4 +467,118 @@ func TestDecodeRefusesWrongShapes(t *testing.T) {
 			t.Errorf("decodeCompletion(%s) succeeded, want an error", body)
 		}
 	}
+}
+
+// fromSDKChunk is the chunk guardgen reads, from openai-go's decoding.
+func fromSDKChunk(c *openaisdk.ChatCompletionChunk) *chunk {
+	out := &chunk{ID: c.ID, Model: c.Model}
+	if c.JSON.Usage.Valid() {
+		out.Usage = &usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens}
+		out.Usage.PromptTokensDetails.CachedTokens = c.Usage.PromptTokensDetails.CachedTokens
+		out.Usage.CompletionTokensDetails.ReasoningTokens = c.Usage.CompletionTokensDetails.ReasoningTokens
+	}
+	for _, sc := range c.Choices {
+		var ch chunkChoice
+		ch.FinishReason = sc.FinishReason
+		ch.Delta.Content = sc.Delta.Content
+		ch.Delta.Refusal = sc.Delta.Refusal
+		for _, tc := range sc.Delta.ToolCalls {
+			d := toolCallDelta{Index: tc.Index}
+			d.Function.Arguments = tc.Function.Arguments
+			ch.Delta.ToolCalls = append(ch.Delta.ToolCalls, d)
+		}
+		for _, lp := range sc.Logprobs.Content {
+			ch.Logprobs.Content = append(ch.Logprobs.Content, struct {
+				Token   string  `json:"token"`
+				Logprob float64 `json:"logprob"`
+				Bytes   []int64 `json:"bytes"`
+			}{lp.Token, lp.Logprob, lp.Bytes})
+		}
+		out.Choices = append(out.Choices, ch)
+	}
+	return out
+}
+
+// TestChunkMatchesSDK streams every scripted answer of the test server
+// that streams (and a few shapes only streams have) and decodes each event
+// both as openai-go's ChatCompletionChunk and as the provider's chunk:
+// every field guardgen reads is the same. At least one event of each kind
+// read (content, refusal, tool call deltas, logprobs, usage, finish reason)
+// must have been compared, or the test proves nothing.
+func TestChunkMatchesSDK(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New()
+	t.Cleanup(srv.Close)
+	steps := repertoire()
+	steps["chunks with logprobs"] = openaitest.Step{Chunks: []openaitest.Chunk{
+		{Content: `{"a":`, Logprobs: []openaitest.Logprob{{Token: `{"a":`, Logprob: -0.25}}},
+		{Content: `"é"}`, Logprobs: []openaitest.Logprob{{Token: `"é"}`, Logprob: -1, Bytes: []byte(`"é"}`)}}},
+	}}
+	steps["parallel tool calls"] = openaitest.Step{ToolArguments: `{"a":1}`, SecondToolArguments: `{"b":2}`, FinishReason: "tool_calls"}
+	// As in Complete: a plain request, and one forcing a tool (the answer
+	// then comes as the call's argument deltas).
+	const plain = `{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true},"logprobs":true`
+	bodies := map[string]string{
+		"plain": plain + `}`,
+		"tool":  plain + `,"tools":[{"type":"function","function":{"name":"answer","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"answer"}}}`,
+	}
+	seen := map[string]bool{}
+	for name, step := range steps {
+		for kind, body := range bodies {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				// Subtests share the server's script: not parallel.
+				srv.Enqueue(step)
+				for _, c := range streamedChunks(t, srv.URL(), body) {
+					for _, c := range c.Choices {
+						seen["content"] = seen["content"] || c.Delta.Content != ""
+						seen["refusal"] = seen["refusal"] || c.Delta.Refusal != ""
+						seen["tool call"] = seen["tool call"] || len(c.Delta.ToolCalls) > 0
+						seen["second tool call"] = seen["second tool call"] || len(c.Delta.ToolCalls) > 0 && c.Delta.ToolCalls[0].Index == 1
+						seen["logprobs"] = seen["logprobs"] || len(c.Logprobs.Content) > 0
+						seen["finish reason"] = seen["finish reason"] || c.FinishReason != ""
+					}
+					seen["usage"] = seen["usage"] || c.Usage != nil && c.Usage.CompletionTokensDetails.ReasoningTokens > 0
+				}
+			})
+		}
+	}
+	for _, kind := range []string{"content", "refusal", "tool call", "second tool call", "logprobs", "finish reason", "usage"} {
+		if !seen[kind] {
+			t.Errorf("no event with %s was compared", kind)
+		}
+	}
+}
+
+// streamedChunks posts body to the test server and decodes each event of
+// the stream both ways, failing on any difference; it returns the
+// provider's chunks. An answer that is not a stream (an error status, a
+// reset connection) has no events.
+func streamedChunks(t *testing.T, base, body string) []chunk {
+	t.Helper()
+	resp, err := http.Post(base+"/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return nil
+	}
+	var out []chunk
+	events := ssestream.NewDecoder(resp)
+	for events.Next() {
+		data := events.Event().Data
+		if strings.HasPrefix(string(data), "[DONE]") {
+			break
+		}
+		var sdk openaisdk.ChatCompletionChunk
+		var got chunk
+		if sdkErr, err := json.Unmarshal(data, &sdk), json.Unmarshal(data, &got); sdkErr != nil || err != nil {
+			t.Fatalf("event %s: the SDK read it with %v, the provider with %v", data, sdkErr, err)
+		}
+		if diff := cmp.Diff(fromSDKChunk(&sdk), &got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("event %s decoded differently (-sdk +provider):\n%s", data, diff)
+		}
+		out = append(out, got)
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	openaisdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"google.golang.org/grpc"
@@ -54,12 +53,11 @@ func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerS
 		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
 		defer cancel()
 	}
-	var httpResp *http.Response
-	// The body is Complete's with the usage asked for at the end; the SDK
-	// adds "stream": true to it. The empty params are replaced by the body.
-	events := p.chat.NewStreaming(callCtx, openaisdk.ChatCompletionNewParams{},
-		option.WithRequestBody("application/json", streamBody(out.body)),
-		option.WithResponseInto(&httpResp))
+	var httpResp, raw *http.Response
+	// The body is Complete's asking for a stream with the usage at the end;
+	// the SDK hands back the open response for its event decoder.
+	err = p.client.Post(callCtx, chatPath, streamBody(out.body), &raw, option.WithResponseInto(&httpResp))
+	events := ssestream.NewStream[chunk](ssestream.NewDecoder(raw), err)
 	defer events.Close()
 	r := relay{p: p, out: out, stream: stream, last: &providerv1.CompleteStreamResponse{Constraint: out.constraint}}
 	for events.Next() {
@@ -79,15 +77,16 @@ func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerS
 	return true, r.finish()
 }
 
-// streamBody is body, a JSON object, with stream_options.include_usage
-// added, so that the usage still comes, in the last event.
+// streamBody is body, a JSON object, asking for a stream, with
+// stream_options.include_usage added so that the usage still comes, in the
+// last event.
 func streamBody(body []byte) []byte {
 	b := make([]byte, 0, len(body)+len(includeUsage))
 	b = append(b, body[:len(body)-1]...)
 	return append(b, includeUsage...)
 }
 
-const includeUsage = `,"stream_options":{"include_usage":true}}`
+const includeUsage = `,"stream":true,"stream_options":{"include_usage":true}}`
 
 // streamFault maps a stream's error: an error event the upstream sent
 // mid-stream is its server failing (UNAVAILABLE); anything else as for
@@ -114,21 +113,15 @@ type relay struct {
 }
 
 // chunk relays one event.
-func (r *relay) chunk(c openaisdk.ChatCompletionChunk) error {
+func (r *relay) chunk(c chunk) error {
 	if c.Model != "" {
 		r.last.Model = c.Model
 	}
 	if c.ID != "" {
 		r.last.Id = c.ID
 	}
-	if c.JSON.Usage.Valid() {
-		r.last.Usage = &providerv1.Usage{
-			InputTokens:       c.Usage.PromptTokens,
-			OutputTokens:      c.Usage.CompletionTokens,
-			TotalTokens:       c.Usage.TotalTokens,
-			CachedInputTokens: c.Usage.PromptTokensDetails.CachedTokens,
-			ReasoningTokens:   c.Usage.CompletionTokensDetails.ReasoningTokens,
-		}
+	if c.Usage != nil {
+		r.last.Usage = c.Usage.proto()
 	}
 	if len(c.Choices) == 0 {
 		return nil
@@ -149,7 +142,7 @@ func (r *relay) chunk(c openaisdk.ChatCompletionChunk) error {
 		}
 	}
 	r.refusal.WriteString(choice.Delta.Refusal)
-	tokens := chunkLogprobs(choice.Logprobs.Content)
+	tokens := tokenLogprobs(&choice.Logprobs)
 	if text == "" && len(tokens) == 0 {
 		return nil
 	}
