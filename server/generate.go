@@ -25,8 +25,7 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, events *streamEvents) (*guardgenv1.GenerateResponse, error) {
 	start := time.Now()
 	if n := len(req.GetPrompt()); s.opts.MaxPromptBytes > 0 && n > s.opts.MaxPromptBytes {
-		return nil, statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
-			"prompt: %d bytes exceeds the limit of %d", n, s.opts.MaxPromptBytes))
+		return nil, s.promptTooLong(n)
 	}
 	if s.opts.RequestTimeout > 0 {
 		// guardgen's own bound, whatever the caller sent or did not send.
@@ -58,27 +57,44 @@ func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, 
 		run.ask, events.g = run.askStream, run
 	}
 	resp, f := run.loop(ctx)
+	return run.finish(ctx, resp, f)
+}
+
+// promptTooLong refuses a prompt over Options.MaxPromptBytes.
+func (s *Server) promptTooLong(n int) error {
+	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST,
+		"prompt: %d bytes exceeds the limit of %d", n, s.opts.MaxPromptBytes))
+}
+
+// finish ends a generation the attempt loop has left with resp or f:
+// degradation, metrics, trace and log notes, the stream's last event and
+// the report. It is a call of its own, as are promptTooLong and the loop's
+// steps, so that generate's frame, which stays on the stack while the
+// provider is waited for, holds only what the wait needs (see
+// TestHandlerStackStaysSmall).
+func (g *generation) finish(ctx context.Context, resp *guardgenv1.GenerateResponse, f *classifier.Failure) (*guardgenv1.GenerateResponse, error) {
+	s := g.s
 	if f != nil && shutDown(ctx) {
 		f = shutdownFailure()
 	}
 	if f != nil {
-		f = f.WithAttempts(rec.Len())
-		if d := run.degrade(ctx, run.preq, f); d != nil {
+		f = f.WithAttempts(g.rec.Len())
+		if d := g.degrade(ctx, g.preq, f); d != nil {
 			resp = d
 		}
 	}
-	latency := time.Since(start)
-	s.observe(ctx, target, resp, f, latency)
-	run.annotate(ctx, resp, f)
-	noteCall(ctx, string(target.Desc.FullName()), outcomeOf(resp).String(), rec.Len())
+	latency := time.Since(g.start)
+	s.observe(ctx, g.target, resp, f, latency)
+	g.annotate(ctx, resp, f)
+	noteCall(ctx, string(g.target.Desc.FullName()), outcomeOf(resp).String(), g.rec.Len())
 	if s.opts.LogRawPayloads {
-		notePayloads(ctx, preview(req.GetPrompt(), target, s.opts.PreviewLength), preview(run.output, target, s.opts.PreviewLength))
+		notePayloads(ctx, preview(g.req.GetPrompt(), g.target, s.opts.PreviewLength), preview(g.output, g.target, s.opts.PreviewLength))
 	}
-	events.done(ctx, run, resp)
+	g.events.done(ctx, g, resp)
 	if resp == nil {
 		return nil, statusOf(f)
 	}
-	resp.Report = run.report(latency)
+	resp.Report = g.report(latency)
 	return resp, nil
 }
 

@@ -56,6 +56,8 @@ type generation struct {
 	// loop is at.
 	start    time.Time
 	semantic int
+	// reasks counts the re-asks so far per failure reason.
+	reasks map[guardgenv1.FailureReason]int
 }
 
 // completion is the answer of one provider call: the response (of a
@@ -103,7 +105,6 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 		return nil, f
 	}
 	g.preq = g.providerRequest()
-	reasks := make(map[guardgenv1.FailureReason]int)
 	var last *classifier.Failure
 	for attempt := 1; attempt <= budget; attempt++ {
 		g.rec.SetSemantic(attempt)
@@ -112,41 +113,57 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 		if f != nil {
 			return nil, f
 		}
-		call := g.rec.Len()
-		resp := c.resp
-		g.output = resp.GetContent()
-		a, f := g.judge(ctx, c, call)
-		if f == nil {
-			g.repairs, g.answered = a.repairs, call
-			out, rf := g.respond(a)
-			if rf == nil && !out.GetDegraded() {
-				g.remember(ctx, a.msg, resp.GetModel())
-			}
-			return out, rf
+		out, f, again := g.settle(ctx, c, attempt < budget)
+		if !again {
+			return out, f
 		}
-		f = f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(attempt))
-		g.failures[call] = f
 		last = f
-		if attempt == budget || !g.reaskable(f, reasks) {
-			break
-		}
-		reasks[f.Reason]++
-		g.s.metrics.RecordReask(ctx, f.Reason)
-		g.events.reset(call, guardgenv1.ResetReason_RESET_REASON_REASK, f)
-		g.preq = g.reask(g.preq, resp.GetContent(), f)
 	}
 	return nil, last
 }
 
+// settle judges one answered completion: accepted, it is the response;
+// refused, the failure is kept for the report and, when more attempts is
+// true and the decision matrix allows, the next request re-asks (again).
+// It is a call of its own so that loop's frame, on the stack while the
+// provider is waited for, stays small (see TestHandlerStackStaysSmall).
+func (g *generation) settle(ctx context.Context, c completion, more bool) (out *guardgenv1.GenerateResponse, f *classifier.Failure, again bool) {
+	call := g.rec.Len()
+	resp := c.resp
+	g.output = resp.GetContent()
+	a, f := g.judge(ctx, c, call)
+	if f == nil {
+		g.repairs, g.answered = a.repairs, call
+		out, f = g.respond(a)
+		if f == nil && !out.GetDegraded() {
+			g.remember(ctx, a.msg, resp.GetModel())
+		}
+		return out, f, false
+	}
+	f = f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(g.semantic))
+	g.failures[call] = f
+	if !more || !g.reaskable(f) {
+		return nil, f, false
+	}
+	if g.reasks == nil {
+		g.reasks = make(map[guardgenv1.FailureReason]int)
+	}
+	g.reasks[f.Reason]++
+	g.s.metrics.RecordReask(ctx, f.Reason)
+	g.events.reset(call, guardgenv1.ResetReason_RESET_REASON_REASK, f)
+	g.preq = g.reask(g.preq, resp.GetContent(), f)
+	return nil, f, true
+}
+
 // reaskable reports whether the attempt loop may ask the model again after f.
-func (g *generation) reaskable(f *classifier.Failure, reasks map[guardgenv1.FailureReason]int) bool {
+func (g *generation) reaskable(f *classifier.Failure) bool {
 	switch {
 	case f.Reasks < 0:
 		return true
 	case f.Reasks == 0:
 		return false
 	default:
-		return reasks[f.Reason] < f.Reasks
+		return g.reasks[f.Reason] < f.Reasks
 	}
 }
 
