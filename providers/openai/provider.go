@@ -92,6 +92,13 @@ func New(opts Options) (*Provider, error) {
 			// gets them all.
 			p.transport.MaxIdleConns = maxIdle
 			p.transport.MaxIdleConnsPerHost = maxIdle
+			// Each HTTP/1 connection keeps a read and a write buffer for
+			// as long as it lives, 4 KiB each by default: with thousands
+			// of calls in flight that is tens of MiB for a request of a
+			// few KiB and a reply usually smaller. Larger bodies pass in
+			// more reads and writes, not more memory.
+			p.transport.ReadBufferSize = connBufferSize
+			p.transport.WriteBufferSize = connBufferSize
 			if opts.TLS != nil {
 				// Setting TLSClientConfig keeps HTTP/2: the clone
 				// keeps ForceAttemptHTTP2.
@@ -137,6 +144,10 @@ func (p *Provider) Close() error {
 	}
 	return nil
 }
+
+// connBufferSize is the size of each upstream connection's read and write
+// buffers.
+const connBufferSize = 2 << 10
 
 // chatPath is the chat completions endpoint, relative to the base URL.
 const chatPath = "chat/completions"
