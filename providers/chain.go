@@ -288,13 +288,14 @@ func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteReques
 	a.call = Call{Number: a.number, Semantic: a.semantic, Provider: c.opts.Provider, Model: model, RequestModel: model,
 		Verification: req.GetPurpose() == providerv1.Purpose_PURPOSE_VERIFICATION}
 	// A model call span, named and attributed by the OpenTelemetry GenAI
-	// conventions (telemetry.GenAISemconvVersion).
-	ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, req.GetSampling())...),
-		trace.WithAttributes(
-			telemetry.RetryAttemptKey.Int(a.number),
-			attribute.Int("guardgen.semantic_attempt", a.semantic),
-		))
+	// conventions (telemetry.GenAISemconvVersion). Its attributes are built
+	// only for a span that records: with tracing off or sampled out they
+	// were a tenth of what a call allocated.
+	ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient))
+	if a.span.IsRecording() {
+		a.span.SetAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, req.GetSampling())...)
+		a.span.SetAttributes(telemetry.RetryAttemptKey.Int(a.number), attribute.Int("guardgen.semantic_attempt", a.semantic))
+	}
 	a.start = c.opts.Now()
 	return ctx, a, nil
 }
@@ -342,9 +343,11 @@ func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *provi
 			call.Model = resp.GetModel()
 		}
 		call.Cost, call.Priced = c.opts.Prices.Cost(call.Model, call.Usage)
-		a.span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
+		if a.span.IsRecording() {
+			a.span.SetAttributes(telemetry.GenAIResponseAttributes(call.Model, call.ResponseID, telemetry.FinishReasonName(call.FinishReason), call.Usage)...)
+		}
 	}
-	if f != nil {
+	if f != nil && a.span.IsRecording() {
 		a.span.SetAttributes(telemetry.ErrorTypeKey.String(telemetry.ReasonLabel(f.Reason)))
 		a.span.SetAttributes(telemetry.FailureAttributes(f.Domain, f.Action, f.Reason)...)
 		a.span.SetStatus(codes.Error, f.Code.String())
