@@ -27,13 +27,9 @@ func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, 
 	if n := len(req.GetPrompt()); s.opts.MaxPromptBytes > 0 && n > s.opts.MaxPromptBytes {
 		return nil, s.promptTooLong(n)
 	}
-	if s.opts.RequestTimeout > 0 {
-		// guardgen's own bound, whatever the caller sent or did not send.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
-		defer cancel()
-	}
-	ctx, cancel := s.withMargin(ctx)
+	// RequestTimeout is guardgen's own bound, whatever the caller sent or
+	// did not send.
+	ctx, cancel := s.withMargin(ctx, s.opts.RequestTimeout)
 	defer cancel()
 	route, rf := s.route(ctx, req)
 	if rf != nil {
@@ -98,13 +94,20 @@ func (g *generation) finish(ctx context.Context, resp *guardgenv1.GenerateRespon
 	return resp, nil
 }
 
-// withMargin keeps DeadlineMargin back from the caller's deadline, so that
-// a request that runs out of time still answers with its FailureDetail
-// before the caller's own timer fires rather than let it see a bare
-// DEADLINE_EXCEEDED. A deadline shorter than twice the margin keeps half
-// of what is left.
-func (s *Server) withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
+// withMargin bounds the call by the caller's deadline or bound from now
+// (when positive), whichever comes first, and keeps DeadlineMargin back
+// from it, so that a request that runs out of time still answers with its
+// FailureDetail before the caller's own timer fires rather than let it see
+// a bare DEADLINE_EXCEEDED. A deadline shorter than twice the margin keeps
+// half of what is left. It is one context and one timer per call, however
+// many bounds apply.
+func (s *Server) withMargin(ctx context.Context, bound time.Duration) (context.Context, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
+	if bound > 0 {
+		if own := time.Now().Add(bound); !ok || own.Before(dl) {
+			dl, ok = own, true
+		}
+	}
 	left := time.Until(dl)
 	if !ok || left <= 0 {
 		return ctx, func() {}
