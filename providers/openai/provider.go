@@ -92,13 +92,13 @@ func New(opts Options) (*Provider, error) {
 			// gets them all.
 			p.transport.MaxIdleConns = maxIdle
 			p.transport.MaxIdleConnsPerHost = maxIdle
-			// Each HTTP/1 connection keeps a read and a write buffer for
-			// as long as it lives, 4 KiB each by default: with thousands
-			// of calls in flight that is tens of MiB for a request of a
-			// few KiB and a reply usually smaller. Larger bodies pass in
-			// more reads and writes, not more memory.
-			p.transport.ReadBufferSize = connBufferSize
-			p.transport.WriteBufferSize = connBufferSize
+			// Each HTTP/1 connection keeps its read buffer for as long as
+			// it lives, 4 KiB by default: with thousands of calls in
+			// flight that is tens of MiB for answers usually smaller than
+			// half of it (a longer one takes more reads, not more memory).
+			// The write buffer keeps its 4 KiB, so that a request with its
+			// schema goes out in one write (see inMemoryBody).
+			p.transport.ReadBufferSize = readBufferSize
 			if opts.TLS != nil {
 				// Setting TLSClientConfig keeps HTTP/2: the clone
 				// keeps ForceAttemptHTTP2.
@@ -116,6 +116,7 @@ func New(opts Options) (*Provider, error) {
 		// multiply attempts and hide them from the retry budget.
 		option.WithMaxRetries(0),
 		option.WithMiddleware(limitBody(opts.MaxResponseBytes)),
+		option.WithMiddleware(inMemoryBody),
 	}
 	if prop := opts.Propagator; prop != nil {
 		reqOpts = append(reqOpts, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
@@ -145,9 +146,8 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// connBufferSize is the size of each upstream connection's read and write
-// buffers.
-const connBufferSize = 2 << 10
+// readBufferSize is the size of each upstream connection's read buffer.
+const readBufferSize = 2 << 10
 
 // chatPath is the chat completions endpoint, relative to the base URL.
 const chatPath = "chat/completions"
