@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	openaisdk "github.com/openai/openai-go/v3"
@@ -81,8 +82,8 @@ func New(opts Options) (*Provider, error) {
 	if maxIdle <= 0 {
 		maxIdle = DefaultMaxIdleConns
 	}
-	client := opts.HTTPClient
-	if client == nil {
+	var client option.HTTPClient = opts.HTTPClient
+	if opts.HTTPClient == nil {
 		client = &http.Client{}
 		if t, ok := http.DefaultTransport.(*http.Transport); ok {
 			p.transport = t.Clone()
@@ -104,7 +105,13 @@ func New(opts Options) (*Provider, error) {
 				// keeps ForceAttemptHTTP2.
 				p.transport.TLSClientConfig = opts.TLS.Clone()
 			}
-			client.Transport = p.transport
+			// The transport is called directly, not through an
+			// http.Client: nothing here needs the client's cookies,
+			// timeout or redirects (the SDK refuses a redirect that leaves
+			// the base URL's origin; one within it is now an unreadable
+			// answer), and the client copied every request's headers for
+			// them and added its frames to every call's stack.
+			client = roundTripper{p.transport}
 		}
 	}
 	// The client is built from explicit options only: openai.NewClient
@@ -144,6 +151,20 @@ func (p *Provider) Close() error {
 		p.transport.CloseIdleConnections()
 	}
 	return nil
+}
+
+// roundTripper makes each request with one round trip of its transport.
+// Its errors are *url.Error, as http.Client's are: the fault mapping reads
+// any failure to reach the upstream (a refused certificate among them)
+// as one.
+type roundTripper struct{ t http.RoundTripper }
+
+func (r roundTripper) Do(req *http.Request) (*http.Response, error) {
+	resp, err := r.t.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
 }
 
 // readBufferSize is the size of each upstream connection's read buffer.
