@@ -60,11 +60,13 @@ func (u *usage) proto() *providerv1.Usage {
 
 // logprobs is a choice's logprobs, whole or a chunk's share.
 type logprobs struct {
-	Content []struct {
-		Token   string  `json:"token"`
-		Logprob float64 `json:"logprob"`
-		Bytes   []int64 `json:"bytes"`
-	} `json:"content"`
+	Content []logprobToken `json:"content"`
+}
+
+type logprobToken struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int64 `json:"bytes"`
 }
 
 // chunk is the part of a chat.completion.chunk event that guardgen reads,

@@ -127,12 +127,7 @@ func sdkWithText(messages []*providerv1.Message, text string) []*providerv1.Mess
 
 // fromSDK keeps the fields of an SDK completion that guardgen reads.
 func fromSDK(c *openaisdk.ChatCompletion) *completion {
-	out := &completion{ID: c.ID, Model: c.Model}
-	out.Usage.PromptTokens = c.Usage.PromptTokens
-	out.Usage.CompletionTokens = c.Usage.CompletionTokens
-	out.Usage.TotalTokens = c.Usage.TotalTokens
-	out.Usage.PromptTokensDetails.CachedTokens = c.Usage.PromptTokensDetails.CachedTokens
-	out.Usage.CompletionTokensDetails.ReasoningTokens = c.Usage.CompletionTokensDetails.ReasoningTokens
+	out := &completion{ID: c.ID, Model: c.Model, Usage: usageFromSDK(c.Usage)}
 	for _, sc := range c.Choices {
 		var ch choice
 		ch.FinishReason = sc.FinishReason
@@ -146,13 +141,7 @@ func fromSDK(c *openaisdk.ChatCompletion) *completion {
 			}{})
 			ch.Message.ToolCalls[len(ch.Message.ToolCalls)-1].Function.Arguments = tc.Function.Arguments
 		}
-		for _, lp := range sc.Logprobs.Content {
-			ch.Logprobs.Content = append(ch.Logprobs.Content, struct {
-				Token   string  `json:"token"`
-				Logprob float64 `json:"logprob"`
-				Bytes   []int64 `json:"bytes"`
-			}{lp.Token, lp.Logprob, lp.Bytes})
-		}
+		ch.Logprobs = logprobsFromSDK(sc.Logprobs.Content)
 		out.Choices = append(out.Choices, ch)
 	}
 	return out
@@ -469,13 +458,29 @@ func TestDecodeRefusesWrongShapes(t *testing.T) {
 	}
 }
 
+// usageFromSDK is the usage guardgen reads, from openai-go's.
+func usageFromSDK(c openaisdk.CompletionUsage) usage {
+	u := usage{PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens, TotalTokens: c.TotalTokens}
+	u.PromptTokensDetails.CachedTokens = c.PromptTokensDetails.CachedTokens
+	u.CompletionTokensDetails.ReasoningTokens = c.CompletionTokensDetails.ReasoningTokens
+	return u
+}
+
+// logprobsFromSDK is the logprobs guardgen reads, from openai-go's.
+func logprobsFromSDK(content []openaisdk.ChatCompletionTokenLogprob) logprobs {
+	var l logprobs
+	for _, lp := range content {
+		l.Content = append(l.Content, logprobToken{lp.Token, lp.Logprob, lp.Bytes})
+	}
+	return l
+}
+
 // fromSDKChunk is the chunk guardgen reads, from openai-go's decoding.
 func fromSDKChunk(c *openaisdk.ChatCompletionChunk) *chunk {
 	out := &chunk{ID: c.ID, Model: c.Model}
 	if c.JSON.Usage.Valid() {
-		out.Usage = &usage{PromptTokens: c.Usage.PromptTokens, CompletionTokens: c.Usage.CompletionTokens, TotalTokens: c.Usage.TotalTokens}
-		out.Usage.PromptTokensDetails.CachedTokens = c.Usage.PromptTokensDetails.CachedTokens
-		out.Usage.CompletionTokensDetails.ReasoningTokens = c.Usage.CompletionTokensDetails.ReasoningTokens
+		u := usageFromSDK(c.Usage)
+		out.Usage = &u
 	}
 	for _, sc := range c.Choices {
 		var ch chunkChoice
@@ -487,13 +492,7 @@ func fromSDKChunk(c *openaisdk.ChatCompletionChunk) *chunk {
 			d.Function.Arguments = tc.Function.Arguments
 			ch.Delta.ToolCalls = append(ch.Delta.ToolCalls, d)
 		}
-		for _, lp := range sc.Logprobs.Content {
-			ch.Logprobs.Content = append(ch.Logprobs.Content, struct {
-				Token   string  `json:"token"`
-				Logprob float64 `json:"logprob"`
-				Bytes   []int64 `json:"bytes"`
-			}{lp.Token, lp.Logprob, lp.Bytes})
-		}
+		ch.Logprobs = logprobsFromSDK(sc.Logprobs.Content)
 		out.Choices = append(out.Choices, ch)
 	}
 	return out
