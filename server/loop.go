@@ -123,8 +123,8 @@ func (g *generation) loop(ctx context.Context) (*guardgenv1.GenerateResponse, *c
 }
 
 // settle judges one answered completion: accepted, it is the response;
-// refused, the failure is kept for the report and, when more attempts is
-// true and the decision matrix allows, the next request re-asks (again).
+// refused, the failure is kept for the report and, when attempts remain
+// (more) and the decision matrix allows, the next request re-asks (again).
 // It is a call of its own so that loop's frame, on the stack while the
 // provider is waited for, stays small (see TestHandlerStackStaysSmall).
 func (g *generation) settle(ctx context.Context, c completion, more bool) (out *guardgenv1.GenerateResponse, f *classifier.Failure, again bool) {
