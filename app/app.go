@@ -19,6 +19,7 @@ import (
 
 	"github.com/guardgen/guardgen/config"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
+	"github.com/guardgen/guardgen/internal/linebatch"
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/server"
 	"github.com/guardgen/guardgen/telemetry"
@@ -31,7 +32,8 @@ type Options struct {
 	// Getenv reads the environment variables the configuration names for
 	// secrets (API keys, tokens, passwords); nil means os.Getenv.
 	Getenv func(string) string
-	// LogOutput receives the log lines; nil means os.Stderr.
+	// LogOutput receives the log lines, from a goroutine of the App's own
+	// (see SyncLogs); nil means os.Stderr.
 	LogOutput io.Writer
 	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
 	// listener. Keep it off the public network.
@@ -53,7 +55,9 @@ type App struct {
 	// propagator carries trace context in and out: W3C traceparent,
 	// tracestate and baggage.
 	propagator propagation.TextMapPropagator
-	closers    []func(context.Context) error
+	// lines writes the log lines to Options.LogOutput.
+	lines   *linebatch.Writer
+	closers []func(context.Context) error
 	// idle close the providers' idle upstream connections.
 	idle []func() error
 }
@@ -69,11 +73,17 @@ func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) 
 		opts.LogOutput = os.Stderr
 	}
 	tel := cfg.GetTelemetry()
-	logger, err := newLogger(tel.GetLogFormat(), tel.GetLogLevel(), opts.LogOutput)
+	// Log lines are written by a goroutine of their own, many to a write
+	// under load, instead of one system call per line inside slog's lock on
+	// every call's path. Closed last, after everything else has logged.
+	lines := linebatch.New(opts.LogOutput)
+	logger, err := newLogger(tel.GetLogFormat(), tel.GetLogLevel(), lines)
 	if err != nil {
+		_ = lines.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, opts: opts, logger: logger, propagator: telemetry.Propagator()}
+	a := &App{cfg: cfg, opts: opts, logger: logger, lines: lines, propagator: telemetry.Propagator()}
+	a.closers = append(a.closers, func(context.Context) error { return lines.Close() })
 	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceOptions{
 		OTLPEndpoint:   tel.GetOtlpEndpoint(),
 		Insecure:       tel.GetOtlpInsecure(),
@@ -164,6 +174,10 @@ func (a *App) close(ctx context.Context) error {
 	a.closers = nil
 	return errors.Join(errs...)
 }
+
+// SyncLogs returns once every log line logged before it was called has
+// reached Options.LogOutput (they are written by a goroutine of their own).
+func (a *App) SyncLogs() { a.lines.Sync() }
 
 // CloseIdleConnections closes the providers' idle upstream connections
 // (kept for reuse after a burst of calls); calls in flight are not touched.

@@ -166,6 +166,7 @@ func TestPoisonedRedisEntriesAreRefused(t *testing.T) {
 		if after := metric(t, gg, "llm_pipeline_cache_rejected_total", map[string]string{"reason": p.reason}); after != before+1 {
 			t.Errorf("poison %d (%s): cache_rejected_total{reason=%q} went from %v to %v, want +1", i, p.reason, p.reason, before, after)
 		}
+		gg.App.SyncLogs()
 		if !strings.Contains(logs.String(), `"reason":"`+p.reason+`"`) {
 			t.Errorf("poison %d (%s): no log line names the refusal", i, p.reason)
 		}

@@ -86,11 +86,12 @@ func TestRoutingAction(t *testing.T) {
 			{"llm_pipeline:\n  routing:\n    output_semantic: {action: alert_and_degrade, alert_threshold: 5}\n", true},
 		} {
 			var logs syncBuffer
-			c := apptest.Start(t, parse(t, tt.yaml), app.Options{LogOutput: &logs}).Dial(t)
-			_, err := generatePlan(t, guardgenv1.NewGenerationServiceClient(c), "schema,schema", nil)
+			srv := apptest.Start(t, parse(t, tt.yaml), app.Options{LogOutput: &logs})
+			_, err := generatePlan(t, guardgenv1.NewGenerationServiceClient(srv.Dial(t)), "schema,schema", nil)
 			if detail(err).GetReason() != guardgenv1.FailureReason_FAILURE_REASON_RULE_VIOLATION {
 				t.Fatalf("%q: %v, want RULE_VIOLATION", tt.yaml, err)
 			}
+			srv.App.SyncLogs()
 			if got := strings.Contains(logs.String(), `"alert":true`); got != tt.alert {
 				t.Errorf("%q: one RULE_VIOLATION alerted: %v, want %v", tt.yaml, got, tt.alert)
 			}
@@ -111,11 +112,13 @@ func TestAlertThreshold(t *testing.T) {
 			t.Parallel()
 			var logs syncBuffer
 			yaml := "llm_pipeline:\n  routing:\n    " + tt.domain + ": {action: fallback_to_cache, alert_threshold: 3}\n"
-			c := guardgenv1.NewGenerationServiceClient(apptest.Start(t, parse(t, yaml), app.Options{LogOutput: &logs}).Dial(t))
+			srv := apptest.Start(t, parse(t, yaml), app.Options{LogOutput: &logs})
+			c := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
 			for i := 1; i <= 3; i++ {
 				if _, err := generatePlan(t, c, tt.plan, nil); err == nil {
 					t.Fatalf("failure %d: the plan %s succeeded", i, tt.plan)
 				}
+				srv.App.SyncLogs()
 				if got, want := strings.Count(logs.String(), `"alert":true`), i/3; got != want {
 					t.Fatalf("after %d failures with alert_threshold 3: %d alerts, want %d\n%s", i, got, want, logs.String())
 				}

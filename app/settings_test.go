@@ -11,7 +11,9 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -37,10 +39,11 @@ func TestLogSettings(t *testing.T) {
 		{"{log_format: json, log_level: warn}", ""},
 	} {
 		var logs syncBuffer
-		c := apptest.Start(t, parse(t, "telemetry: "+tt.telemetry+"\n"), app.Options{LogOutput: &logs}).Dial(t)
-		if _, err := generatePlan(t, guardgenv1.NewGenerationServiceClient(c), "", nil); err != nil {
+		srv := apptest.Start(t, parse(t, "telemetry: "+tt.telemetry+"\n"), app.Options{LogOutput: &logs})
+		if _, err := generatePlan(t, guardgenv1.NewGenerationServiceClient(srv.Dial(t)), "", nil); err != nil {
 			t.Fatalf("%s: %v", tt.telemetry, err)
 		}
+		srv.App.SyncLogs()
 		got := logs.String()
 		switch {
 		case tt.want == "" && strings.Contains(got, "rpc"):
@@ -211,3 +214,43 @@ func TestSyntheticModelAgrees(t *testing.T) {
 		t.Errorf("config.SyntheticModel %q, synthetic.Model %q", config.SyntheticModel, synthetic.Model)
 	}
 }
+
+// TestLogsWrittenByShutdown: the log lines are written by a goroutine of
+// their own, and every line logged before Serve returns is in LogOutput
+// when it has returned, with no SyncLogs.
+func TestLogsWrittenByShutdown(t *testing.T) {
+	t.Parallel()
+	// A slow log destination, so that lines are still waiting when the
+	// calls end.
+	var logs syncBuffer
+	slow := writerFunc(func(p []byte) (int, error) {
+		time.Sleep(5 * time.Millisecond)
+		return logs.Write(p)
+	})
+	cfg := parse(t, "server: {metrics_listen: \"\", drain_delay_seconds: 0}\n")
+	a, err := app.New(t.Context(), cfg, app.Options{LogOutput: slow, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := apptest.Serve(t, a)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const calls = 50
+	c := guardgenv1.NewGenerationServiceClient(conn)
+	for range calls {
+		if _, err := generatePlan(t, c, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	if got := strings.Count(logs.String(), `"msg":"rpc"`); got != calls {
+		t.Errorf("%d rpc lines after Serve returned, want %d", got, calls)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
