@@ -331,3 +331,27 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// TestRecordingAllocatesNothing: once a combination of labels has been
+// seen, recording a request or a provider call (guardgen's and the GenAI
+// instruments) allocates nothing: the attribute sets come from the cache, found
+// without boxing their keys.
+func TestRecordingAllocatesNothing(t *testing.T) {
+	m, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	call := telemetry.ProviderCall{Provider: "openai", Model: "gpt-4o-mini", RequestModel: "gpt-4o-mini", Code: codes.OK,
+		Duration: time.Second, InputTokens: 120, OutputTokens: 30, GenAI: telemetry.GenAIEndpoint{ServerAddress: "api.openai.com", ServerPort: 443}}
+	req := telemetry.Request{Target: "guardgen.examples.v1.TicketClassification", Outcome: telemetry.OutcomeOK, Duration: time.Second}
+	for name, record := range map[string]func(){
+		"RecordProviderCall": func() { m.RecordProviderCall(ctx, call) },
+		"RecordRequest":      func() { m.RecordRequest(ctx, req) },
+	} {
+		record()
+		if n := testing.AllocsPerRun(200, record); n > 0 {
+			t.Errorf("%s allocates %.0f times per call once warm, want 0", name, n)
+		}
+	}
+}

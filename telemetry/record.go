@@ -83,11 +83,11 @@ func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
 		attribute.String(labelAction, action),
 		attribute.String(labelReason, reason),
 		attribute.String(labelTarget, target),
-	))
+	).add...)
 	m.requestDuration.Record(ctx, r.Duration.Seconds(), m.sets.option(setKey{use: useRequestDuration, a: outcome, b: target},
 		attribute.String(labelOutcome, outcome),
 		attribute.String(labelTarget, target),
-	))
+	).rec...)
 }
 
 // TrackInFlight counts a request as in flight until the returned func is
@@ -160,23 +160,23 @@ func (m *Metrics) RecordProviderCall(ctx context.Context, c ProviderCall) {
 	model := attribute.String(labelModel, modelName)
 	outcome := providerOutcome(c.Code)
 	m.providerCalls.Add(ctx, 1, m.sets.option(setKey{use: useProviderCall, a: providerName, b: modelName, c: outcome},
-		provider, model, attribute.String(labelOutcome, outcome)))
+		provider, model, attribute.String(labelOutcome, outcome)).add...)
 	coarse := outcomeOK
 	if c.Code != codes.OK {
 		coarse = "error"
 	}
 	m.providerDuration.Record(ctx, c.Duration.Seconds(), m.sets.option(setKey{use: useProviderDuration, a: providerName, b: modelName, c: coarse},
-		provider, model, attribute.String(labelOutcome, coarse)))
+		provider, model, attribute.String(labelOutcome, coarse)).rec...)
 	if c.InputTokens > 0 {
 		m.tokens.Add(ctx, c.InputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: modelName, c: "input"},
-			provider, model, attribute.String(labelDirection, "input")))
+			provider, model, attribute.String(labelDirection, "input")).add...)
 	}
 	if c.OutputTokens > 0 {
 		m.tokens.Add(ctx, c.OutputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: modelName, c: "output"},
-			provider, model, attribute.String(labelDirection, "output")))
+			provider, model, attribute.String(labelDirection, "output")).add...)
 	}
 	if c.Priced {
-		m.cost.Add(ctx, c.Cost, m.sets.option(setKey{use: useCost, a: providerName, b: modelName}, provider, model))
+		m.cost.Add(ctx, c.Cost, m.sets.option(setKey{use: useCost, a: providerName, b: modelName}, provider, model).add...)
 	}
 	m.recordGenAI(ctx, c, modelName)
 }
@@ -216,11 +216,11 @@ func (m *Metrics) recordGenAI(ctx context.Context, c ProviderCall, responseModel
 			errType = providerOutcome(c.Code)
 		}
 		key.use, key.d = useGenAIDuration, errType
-		m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, append(common, ErrorTypeKey.String(errType))...))
+		m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, append(common, ErrorTypeKey.String(errType))...).rec...)
 		return // tokens are recorded for successful calls only
 	}
 	key.use = useGenAIDuration
-	m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, common...))
+	m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, common...).rec...)
 	key.use = useGenAITokens
 	for _, t := range [...]struct {
 		kind string
@@ -230,7 +230,7 @@ func (m *Metrics) recordGenAI(ctx context.Context, c ProviderCall, responseModel
 			continue
 		}
 		key.d = t.kind
-		m.genaiTokens.Inst().Record(ctx, t.n, m.sets.option(key, append(common, attribute.String("gen_ai.token.type", t.kind))...))
+		m.genaiTokens.Inst().Record(ctx, t.n, m.sets.option(key, append(common, attribute.String("gen_ai.token.type", t.kind))...).rec...)
 	}
 }
 
@@ -404,7 +404,7 @@ func (m *Metrics) RecordConfidence(ctx context.Context, target string, confidenc
 		return
 	}
 	t := m.targets.value(target)
-	m.confidence.Record(ctx, confidence, m.sets.option(setKey{use: useConfidence, a: t}, attribute.String(labelTarget, t)))
+	m.confidence.Record(ctx, confidence, m.sets.option(setKey{use: useConfidence, a: t}, attribute.String(labelTarget, t)).rec...)
 }
 
 // VerificationOutcome is how a verifier check of a candidate ended.
@@ -432,5 +432,5 @@ func (m *Metrics) RecordVerification(ctx context.Context, target string, outcome
 	}
 	t, o := m.targets.value(target), string(outcome)
 	m.verifications.Add(ctx, 1, m.sets.option(setKey{use: useVerification, a: t, b: o},
-		attribute.String(labelTarget, t), attribute.String(labelOutcome, o)))
+		attribute.String(labelTarget, t), attribute.String(labelOutcome, o)).add...)
 }
