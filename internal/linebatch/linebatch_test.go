@@ -38,11 +38,31 @@ func (g *gate) all() string {
 	return string(bytes.Join(g.writes, nil))
 }
 
+// blocks runs f and checks that it has not returned 20 ms later (a wrong
+// return could go unseen on a starved scheduler, never the reverse); the
+// returned channel is closed when f returns.
+func blocks(t *testing.T, what string, f func()) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		f()
+		close(done)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatalf("%s returned; it should wait", what)
+	default:
+	}
+	return done
+}
+
 // TestOrderedAndWhole: lines from many goroutines all arrive, whole, each
 // goroutine's in its order, and the caller may reuse its buffer at once.
 func TestOrderedAndWhole(t *testing.T) {
-	var out syncBuffer
-	w := New(&out)
+	out := newGate()
+	close(out.release)
+	w := New(out)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -61,7 +81,7 @@ func TestOrderedAndWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := make([]int, 8)
-	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(out.all(), "\n"), "\n")
 	if len(lines) != 8*2000 {
 		t.Fatalf("%d lines, want %d", len(lines), 8*2000)
 	}
@@ -109,19 +129,7 @@ func TestCloseFlushesThenWritesThrough(t *testing.T) {
 	fmt.Fprintln(w, "a")
 	<-g.entered
 	fmt.Fprintln(w, "b")
-	closed := make(chan struct{})
-	go func() {
-		_ = w.Close()
-		close(closed)
-	}()
-	// Given time to return, Close must not: a write is held. (A wrong
-	// Close could go unseen on a starved scheduler, never the reverse.)
-	time.Sleep(20 * time.Millisecond)
-	select {
-	case <-closed:
-		t.Fatal("Close returned while a write was still held")
-	default:
-	}
+	closed := blocks(t, "Close, with a write held,", func() { _ = w.Close() })
 	close(g.release)
 	<-closed
 	fmt.Fprintln(w, "c")
@@ -138,17 +146,7 @@ func TestSync(t *testing.T) {
 	fmt.Fprintln(w, "a")
 	<-g.entered
 	fmt.Fprintln(w, "b")
-	synced := make(chan struct{})
-	go func() {
-		w.Sync()
-		close(synced)
-	}()
-	time.Sleep(20 * time.Millisecond)
-	select {
-	case <-synced:
-		t.Fatal("Sync returned while its lines were held")
-	default:
-	}
+	synced := blocks(t, "Sync, with its lines held,", w.Sync)
 	close(g.release)
 	<-synced
 	if got := g.all(); got != "a\nb\n" {
@@ -172,38 +170,11 @@ func TestBoundedPending(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	blocked := make(chan struct{})
-	go func() {
-		_, _ = w.Write(line)
-		close(blocked)
-	}()
-	time.Sleep(20 * time.Millisecond)
-	select {
-	case <-blocked:
-		t.Fatal("Write returned with maxPending bytes already waiting")
-	default:
-	}
+	blocked := blocks(t, "Write, with maxPending bytes waiting,", func() { _, _ = w.Write(line) })
 	close(g.release)
 	<-blocked
 	_ = w.Close()
 	if got, want := len(g.all()), len("first\n")+(maxPending/len(line)+1)*len(line); got != want {
 		t.Errorf("%d bytes written, want %d", got, want)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
