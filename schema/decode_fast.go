@@ -264,16 +264,24 @@ func (d *fastDecoder) object(m *fastMsg) bool {
 				return false
 			}
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return true
-		default:
-			return false
+		if more, ok := d.separator('}'); !more {
+			return ok
 		}
 	}
+}
+
+// separator reads what follows a member or an element: a comma (more
+// follow) or closer (the container ends); anything else is not ok.
+func (d *fastDecoder) separator(closer byte) (more, ok bool) {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return true, true
+	case closer:
+		d.pos++
+		return false, true
+	}
+	return false, false
 }
 
 // key reads an object key without escapes.
@@ -309,14 +317,8 @@ func (d *fastDecoder) list(f *fastField) bool {
 		if !d.value(f) {
 			return false
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return true
-		default:
-			return false
+		if more, ok := d.separator(']'); !more {
+			return ok
 		}
 	}
 }
