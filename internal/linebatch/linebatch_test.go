@@ -20,6 +20,17 @@ type gate struct {
 
 func newGate() *gate { return &gate{entered: make(chan struct{}, 1), release: make(chan struct{})} }
 
+// holding returns a Writer over a gate whose first write, the line first,
+// is in progress and held until the gate's release is closed.
+func holding(t *testing.T, first string) (*gate, *Writer) {
+	t.Helper()
+	g := newGate()
+	w := New(g)
+	fmt.Fprintln(w, first)
+	<-g.entered
+	return g, w
+}
+
 func (g *gate) Write(p []byte) (int, error) {
 	select {
 	case g.entered <- struct{}{}:
@@ -100,12 +111,7 @@ func TestOrderedAndWhole(t *testing.T) {
 // TestBatchesWhileWriting: lines handed over while a write is in progress
 // go out together in the next write, not one write each.
 func TestBatchesWhileWriting(t *testing.T) {
-	g := newGate()
-	w := New(g)
-	if _, err := w.Write([]byte("first\n")); err != nil {
-		t.Fatal(err)
-	}
-	<-g.entered // the first write is in progress, held
+	g, w := holding(t, "first")
 	for i := range 100 {
 		fmt.Fprintf(w, "line %d\n", i)
 	}
@@ -124,10 +130,7 @@ func TestBatchesWhileWriting(t *testing.T) {
 // TestCloseFlushesThenWritesThrough: Close writes what is pending; a line
 // written after Close comes after it.
 func TestCloseFlushesThenWritesThrough(t *testing.T) {
-	g := newGate()
-	w := New(g)
-	fmt.Fprintln(w, "a")
-	<-g.entered
+	g, w := holding(t, "a")
 	fmt.Fprintln(w, "b")
 	closed := blocks(t, "Close, with a write held,", func() { _ = w.Close() })
 	close(g.release)
@@ -141,10 +144,7 @@ func TestCloseFlushesThenWritesThrough(t *testing.T) {
 
 // TestSync: Sync waits for the lines handed over before it, not longer.
 func TestSync(t *testing.T) {
-	g := newGate()
-	w := New(g)
-	fmt.Fprintln(w, "a")
-	<-g.entered
+	g, w := holding(t, "a")
 	fmt.Fprintln(w, "b")
 	synced := blocks(t, "Sync, with its lines held,", w.Sync)
 	close(g.release)
@@ -159,10 +159,7 @@ func TestSync(t *testing.T) {
 // TestBoundedPending: while the underlying writer is stuck, Write waits
 // once maxPending bytes are waiting instead of growing without bound.
 func TestBoundedPending(t *testing.T) {
-	g := newGate()
-	w := New(g)
-	fmt.Fprintln(w, "first")
-	<-g.entered
+	g, w := holding(t, "first")
 	line := bytes.Repeat([]byte("x"), 1023)
 	line = append(line, '\n')
 	for range maxPending / len(line) {
