@@ -190,7 +190,12 @@ func (s *sseWriter) end(msg []byte) {
 		}
 		return
 	}
-	st := eos.Error.status()
+	s.fail(eos.Error.status())
+}
+
+// fail ends the response with st: before the first event the HTTP error
+// POST /v1/generate would answer, after it an error event.
+func (s *sseWriter) fail(st *status.Status) {
 	if !s.started {
 		s.copyHeaders()
 		writeStatus(s.w, 0, st)
@@ -211,13 +216,7 @@ func (s *sseWriter) finish() {
 		s.w.WriteHeader(s.status)
 		_, _ = s.w.Write(s.buf)
 	case !s.ended:
-		st := &status.Status{Code: int32(codes.Internal), Message: "the stream ended without its end"}
-		if !s.started {
-			writeStatus(s.w, 0, st)
-			return
-		}
-		b, _ := statusJSON(st)
-		s.event("error", b)
+		s.fail(&status.Status{Code: int32(codes.Internal), Message: "the stream ended without its end"})
 	}
 }
 
