@@ -162,7 +162,11 @@ type roundTripper struct{ t http.RoundTripper }
 func (r roundTripper) Do(req *http.Request) (*http.Response, error) {
 	resp, err := r.t.RoundTrip(req)
 	if err != nil {
-		return nil, &url.Error{Op: req.Method[:1] + strings.ToLower(req.Method[1:]), URL: req.URL.Redacted(), Err: err}
+		op := "Get" // net/http's reading of an empty method
+		if m := req.Method; m != "" {
+			op = m[:1] + strings.ToLower(m[1:])
+		}
+		return nil, &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
 	}
 	return resp, nil
 }
