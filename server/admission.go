@@ -246,28 +246,31 @@ func (l *limiter) reserve(key string, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-// admit applies the per-caller rate limit and the in-flight limit. Excess
-// load is shed at once with RESOURCE_EXHAUSTED, never queued: a rate-limited
-// caller gets RetryInfo saying when to come back. Health and reflection are
-// never shed, so probes keep working under load.
+// admit applies the per-caller rate limit and the in-flight limit, then
+// validates the request and runs the handler. Excess load is shed at once
+// with RESOURCE_EXHAUSTED, never queued: a rate-limited caller gets
+// RetryInfo saying when to come back. Health and reflection are never
+// shed, so probes keep working under load.
 func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if strings.HasPrefix(info.FullMethod, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") {
-		return handler(ctx, req)
-	}
-	if s.limiter != nil {
-		if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
-			return nil, s.rateLimited(ctx, wait, scope)
+	if !strings.HasPrefix(info.FullMethod, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") {
+		if s.limiter != nil {
+			if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
+				return nil, s.rateLimited(ctx, wait, scope)
+			}
 		}
-	}
-	if s.inFlight != nil {
-		select {
-		case s.inFlight <- struct{}{}:
-			defer func() { <-s.inFlight }()
-		default:
-			return nil, s.overloaded(ctx)
+		if s.inFlight != nil {
+			select {
+			case s.inFlight <- struct{}{}:
+				defer func() { <-s.inFlight }()
+			default:
+				return nil, s.overloaded(ctx)
+			}
 		}
+		defer s.metrics.TrackInFlight(ctx)()
 	}
-	defer s.metrics.TrackInFlight(ctx)()
+	if err := s.validate(req); err != nil {
+		return nil, err
+	}
 	return handler(ctx, req)
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,14 +24,15 @@ import (
 // that is not UTF-8, bytes that are not protobuf) or that is larger than
 // the server's message limit is not an error to grpc-go, which would answer
 // INTERNAL or RESOURCE_EXHAUSTED with no details before any interceptor
-// runs. The codec records the failure against the message instead, and the
-// rejectUndecodable interceptor answers it with a FailureDetail. Other
+// runs. The codec records the failure against the message instead, and
+// edge (rejectUndecodableStream for streams) answers it with a
+// FailureDetail. Other
 // messages (health, reflection) decode as usual.
 type requestCodec struct {
 	encoding.CodecV2
 	maxBytes int
-	// failed maps a request message to why it did not decode; the
-	// interceptor takes each entry out.
+	// failed maps a request message to why it did not decode; edge takes
+	// each entry out.
 	failed sync.Map
 }
 
@@ -75,14 +75,6 @@ func (c *requestCodec) take(req any) *classifier.Failure {
 		return nil
 	}
 	return f.(*classifier.Failure)
-}
-
-// rejectUndecodable answers a request the codec could not decode.
-func (s *Server) rejectUndecodable(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if f := s.codec.take(req); f != nil {
-		return nil, statusOf(f)
-	}
-	return handler(ctx, req)
 }
 
 // undecodable says why data is not a valid m, naming the first string
@@ -148,8 +140,8 @@ func fieldViolation(path []string, ruleID, message string) *validatepb.Violation
 	}.Build()
 }
 
-// rejectUndecodableStream is rejectUndecodable for streaming calls: each
-// message the handler receives is checked as it arrives.
+// rejectUndecodableStream is edge's undecodable-request step for streaming
+// calls: each message the handler receives is checked as it arrives.
 func (s *Server) rejectUndecodableStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	return handler(srv, &checkedStream{ServerStream: ss, codec: s.codec})
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -23,8 +22,9 @@ import (
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
-// interceptors is the server's unary chain, outermost first. The order is
-// the behaviour:
+// edge is the server's one unary interceptor; GenerationService's
+// streams pass it too (see streams). Every call goes through these steps,
+// outermost first, and the order is the behaviour:
 //
 //  1. logging sees every call's final code and failure domain, panics
 //     included, because it wraps recovery;
@@ -43,35 +43,57 @@ import (
 //  8. request validation rejects bad input with INVALID_ARGUMENT and the
 //     protovalidate violations before any handler runs.
 //
-// The OpenTelemetry stats handler is installed beside the chain
+// The steps are calls of three functions (edge: 1–2, guarded: 3–5,
+// admitted: 6–8), not a chain of eight interceptors: grpc-go's chaining
+// makes a closure per interceptor on every call, and each interceptor is
+// a frame on the stack of every call while it runs.
+//
+// The OpenTelemetry stats handler is installed beside it
 // (grpc.StatsHandler), so its spans cover all of it.
-func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
-	return withoutNil(
-		s.logCalls,
-		s.countRejections,
-		s.retryPushback,
-		recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(s.recovered)),
-		s.rejectUndecodable,
-		s.endOnShutdown,
-		s.authUnary,
-		s.admit,
-		s.validateRequests,
-	)
-}
-
-// withoutNil lists the interceptors that are on: a nil one (authentication
-// without tokens) is left out.
-func withoutNil[I grpc.UnaryServerInterceptor | grpc.StreamServerInterceptor](list ...I) []I {
-	out := list[:0]
-	for _, i := range list {
-		if i != nil {
-			out = append(out, i)
-		}
+func (s *Server) edge(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	note := &callLog{}
+	resp, err := s.guarded(context.WithValue(ctx, callLogKey{}, note), req, info, handler)
+	if err != nil {
+		s.countRejection(ctx, err)
+		setPushback(ctx, err)
 	}
-	return out
+	s.logCall(ctx, info.FullMethod, start, note, err)
+	return resp, err
 }
 
-// recovered is recovery's handler: a panic is a pipeline bug.
+// guarded is edge's steps 3–5: recovery, undecodable requests, shutdown.
+func (s *Server) guarded(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, s.recovered(ctx, p)
+		}
+	}()
+	if f := s.codec.take(req); f != nil {
+		return nil, statusOf(f)
+	}
+	hctx, stop := s.handlerContext(ctx)
+	defer stop()
+	resp, err = s.admitted(hctx, req, info, handler)
+	if err != nil && shutDown(hctx) {
+		return nil, statusOf(shutdownFailure())
+	}
+	return resp, err
+}
+
+// admitted is edge's steps 6–8 and then the handler: authentication (when
+// tokens are configured), admission, request validation.
+func (s *Server) admitted(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if s.authUnary == nil {
+		return s.admit(ctx, req, info, handler)
+	}
+	return s.authUnary(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return s.admit(ctx, req, info, handler)
+	})
+}
+
+// recovered answers a call whose handler panicked: a panic is a pipeline
+// bug.
 func (s *Server) recovered(ctx context.Context, p any) error {
 	// The panic value is not logged: it may hold request data (a prompt,
 	// an output). Its type and the stack locate the bug.
@@ -79,21 +101,22 @@ func (s *Server) recovered(ctx context.Context, p any) error {
 	return statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "internal error; the incident was logged"))
 }
 
-// validateRequests checks every request against its protovalidate rules.
-func (s *Server) validateRequests(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// validate checks a request against its protovalidate rules: nil, or
+// INVALID_ARGUMENT with the violations.
+func (s *Server) validate(req any) error {
 	msg, ok := req.(proto.Message)
 	if !ok {
-		return handler(ctx, req)
+		return nil
 	}
 	err := s.requestValidator.Validate(msg)
 	if err == nil {
-		return handler(ctx, req)
+		return nil
 	}
 	var ve *protovalidate.ValidationError
 	if !errors.As(err, &ve) {
-		return nil, statusOf(classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "request validation could not run"))
+		return statusOf(classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "request validation could not run"))
 	}
-	return nil, statusOf(classifier.FromValidation(err, nil).WithReason(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST))
+	return statusOf(classifier.FromValidation(err, nil).WithReason(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST))
 }
 
 // callLog is what a handler adds to its call's log line.
@@ -126,21 +149,12 @@ func notePayloads(ctx context.Context, prompt, output string) {
 	}
 }
 
-// logCalls logs one line per call: request id, trace id, method, code,
+// logCall writes one call's log line: request id, trace id, method, code,
 // latency and, from the handler, target, outcome and attempts; for
-// failures, the failure domain, action and reason. Payloads only when the
-// handler noted them (Options.LogRawPayloads).
-func (s *Server) logCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	start := time.Now()
-	note := &callLog{}
-	resp, err := handler(context.WithValue(ctx, callLogKey{}, note), req)
-	s.logCall(ctx, info.FullMethod, start, note, err)
-	return resp, err
-}
-
-// logCall writes one call's log line. It is logCalls' second half, a call
-// of its own so that the line's attributes take no room on the stack of
-// every call while it runs (see TestHandlerStackStaysSmall).
+// failures, the failure domain, action and reason; payloads only when the
+// handler noted them (Options.LogRawPayloads). It is a call of its own so
+// that the line's attributes take no room on the stack of every call
+// while it runs (see TestHandlerStackStaysSmall).
 func (s *Server) logCall(ctx context.Context, method string, start time.Time, note *callLog, err error) {
 	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,

@@ -14,24 +14,20 @@ import (
 	"github.com/guardgen/guardgen/telemetry"
 )
 
-// countRejections counts calls refused before any generation, by reason: a
-// missing or wrong token, an unknown target type, any other bad request
-// (protovalidate, prompt size, unknown route, bad descriptor set). Shed
-// calls are counted where they are shed (admit). It decides on structure:
-// the code, and the FailureDetail's reason and attempts (0: no provider was
-// called).
-func (s *Server) countRejections(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	resp, err := handler(ctx, req)
-	if err == nil {
-		return resp, nil
-	}
+// countRejection counts a call that failed with err if it was refused
+// before any generation, by reason: a missing or wrong token, an unknown
+// target type, any other bad request (protovalidate, prompt size, unknown
+// route, bad descriptor set). Shed calls are counted where they are shed
+// (admit). It decides on structure: the code, and the FailureDetail's
+// reason and attempts (0: no provider was called).
+func (s *Server) countRejection(ctx context.Context, err error) {
 	if status.Code(err) == codes.Unauthenticated {
 		s.metrics.RecordRejected(ctx, telemetry.RejectUnauthenticated)
-		return resp, err
+		return
 	}
 	d := failureDetail(err)
 	if d == nil || d.GetAttempts() > 0 {
-		return resp, err
+		return
 	}
 	switch d.GetReason() {
 	case guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_TARGET:
@@ -39,7 +35,6 @@ func (s *Server) countRejections(ctx context.Context, req any, _ *grpc.UnaryServ
 	case guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET:
 		s.metrics.RecordRejected(ctx, telemetry.RejectInvalidArgument)
 	}
-	return resp, err
 }
 
 // PushbackTrailer is the trailer of gRFC A6 retry pushback: grpc-go (and
@@ -48,22 +43,17 @@ func (s *Server) countRejections(ctx context.Context, req any, _ *grpc.UnaryServ
 // value.
 const PushbackTrailer = "grpc-retry-pushback-ms"
 
-// retryPushback tells clients with a retry policy (ServiceConfig) when to
-// retry: a status with RetryInfo (a shed or rate-limited call, an upstream
+// setPushback tells clients with a retry policy (ServiceConfig) when to
+// retry a call that failed with err: a status with RetryInfo (a shed or rate-limited call, an upstream
 // rate limit) gets grpc-retry-pushback-ms with the same delay; an
 // UNAVAILABLE or RESOURCE_EXHAUSTED failure that guardgen has already
 // retried upstream or that cannot recover (retries exhausted, breaker
 // open, quota gone: ALERT_AND_DEGRADE) gets -1, so that clients do not
 // multiply the upstream load.
-func (s *Server) retryPushback(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	resp, err := handler(ctx, req)
-	if err == nil {
-		return resp, nil
-	}
+func setPushback(ctx context.Context, err error) {
 	if v, ok := pushback(err); ok {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackTrailer, v)) // fails only outside a call
 	}
-	return resp, err
 }
 
 // pushback is the grpc-retry-pushback-ms value for err, if it has one.

@@ -193,8 +193,6 @@ type Server struct {
 	// drain runs out on shutdown: every handler's context derives from it.
 	stopping     context.Context
 	stopHandlers context.CancelCauseFunc
-	// unaryChain is interceptors() as one, for GenerationService's streams.
-	unaryChain grpc.UnaryServerInterceptor
 }
 
 // New returns a Server ready to Serve.
@@ -246,11 +244,9 @@ func New(opts Options) (*Server, error) {
 		s.inFlight = make(chan struct{}, opts.MaxInFlight)
 	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
-	unary := s.interceptors()
-	s.unaryChain = chainUnary(unary)
 	grpcOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))),
-		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainUnaryInterceptor(s.edge),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.ForceServerCodecV2(s.codec),
 		// The codec enforces MaxRecvBytes with a FailureDetail; grpc-go's

@@ -153,21 +153,10 @@ func within(done <-chan struct{}, d time.Duration) bool {
 	}
 }
 
-// endOnShutdown gives every unary handler a context that shutdown cancels
-// when the drain runs out, and answers a call so ended with UNAVAILABLE
-// and a SHUTTING_DOWN FailureDetail rather than the bare cancellation the
-// handler saw.
-func (s *Server) endOnShutdown(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, stop := s.handlerContext(ctx)
-	defer stop()
-	resp, err := handler(ctx, req)
-	if err != nil && shutDown(ctx) {
-		return nil, statusOf(shutdownFailure())
-	}
-	return resp, err
-}
-
-// endStreamOnShutdown is endOnShutdown for streams (health Watch).
+// endStreamOnShutdown gives a stream (health Watch) a context that
+// shutdown cancels when the drain runs out, and answers a stream so ended
+// with UNAVAILABLE and a SHUTTING_DOWN FailureDetail rather than the bare
+// cancellation the handler saw, as edge does for unary calls.
 func (s *Server) endStreamOnShutdown(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx, stop := s.handlerContext(ss.Context())
 	defer stop()

@@ -11,17 +11,17 @@ import (
 
 // streamInterceptors is the server's stream chain, outermost first: a
 // message the codec could not decode is refused as it arrives, then
-// GenerationService's streams go through the unary chain (see streams),
-// and the others (health's Watch, reflection) end on shutdown and are
-// authenticated.
+// GenerationService's streams go through edge, the unary interceptor (see
+// streams), and the others (health's Watch, reflection) end on shutdown
+// and are authenticated.
 func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
 	return []grpc.StreamServerInterceptor{s.rejectUndecodableStream, s.streams}
 }
 
-// streams runs GenerationService's streams through the unary chain
-// (interceptors), so that a stream is logged, counted, given retry
-// pushback, recovered, ended on shutdown with its FailureDetail,
-// authenticated and admitted exactly as a Generate call is; its in-flight
+// streams runs GenerationService's streams through the unary interceptor
+// (edge), so that a stream is logged, counted, given retry pushback,
+// recovered, ended on shutdown with its FailureDetail, authenticated and
+// admitted exactly as a Generate call is; its in-flight
 // slot is held until the stream ends, and its request is validated as it
 // is received. Other streams are long-lived and only end on shutdown and
 // are authenticated: they must not hold an in-flight slot.
@@ -35,19 +35,18 @@ func (s *Server) streams(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 		})
 	}
 	unary := &grpc.UnaryServerInfo{Server: srv, FullMethod: info.FullMethod}
-	_, err := s.unaryChain(ss.Context(), nil, unary, func(ctx context.Context, _ any) (any, error) {
-		return nil, handler(srv, &validatedStream{ServerStream: ss, ctx: ctx, s: s, info: unary})
+	_, err := s.edge(ss.Context(), nil, unary, func(ctx context.Context, _ any) (any, error) {
+		return nil, handler(srv, &validatedStream{ServerStream: ss, ctx: ctx, s: s})
 	})
 	return err
 }
 
-// validatedStream is a stream whose context is the chain's and whose
+// validatedStream is a stream whose context is edge's and whose
 // request is validated as it is received.
 type validatedStream struct {
 	grpc.ServerStream
-	ctx  context.Context
-	s    *Server
-	info *grpc.UnaryServerInfo
+	ctx context.Context
+	s   *Server
 }
 
 func (c *validatedStream) Context() context.Context { return c.ctx }
@@ -56,23 +55,5 @@ func (c *validatedStream) RecvMsg(m any) error {
 	if err := c.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	_, err := c.s.validateRequests(c.ctx, m, c.info, func(context.Context, any) (any, error) { return nil, nil })
-	return err
-}
-
-// chainUnary composes interceptors into one, first outermost, as
-// grpc.ChainUnaryInterceptor does.
-func chainUnary(interceptors []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		return chainedHandler(interceptors, info, handler)(ctx, req)
-	}
-}
-
-func chainedHandler(rest []grpc.UnaryServerInterceptor, info *grpc.UnaryServerInfo, final grpc.UnaryHandler) grpc.UnaryHandler {
-	if len(rest) == 0 {
-		return final
-	}
-	return func(ctx context.Context, req any) (any, error) {
-		return rest[0](ctx, req, info, chainedHandler(rest[1:], info, final))
-	}
+	return c.s.validate(m)
 }
