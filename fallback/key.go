@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -61,15 +63,25 @@ func Key(s Scope) string {
 		desc = desc[:descHashLen]
 	}
 	h := sha256.New()
-	// Each part behind its length, written without copying it to bytes.
-	for _, part := range [...]string{s.Caller, s.Instructions, string(s.Options), NormalizePrompt(s.Prompt)} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+	// Each part behind its length, written without copying it.
+	var n [8]byte
+	length := func(size int) {
+		binary.BigEndian.PutUint64(n[:], uint64(size))
 		h.Write(n[:])
-		io.WriteString(h, part)
 	}
+	length(len(s.Caller))
+	io.WriteString(h, s.Caller)
+	length(len(s.Instructions))
+	io.WriteString(h, s.Instructions)
+	length(len(s.Options))
+	h.Write(s.Options)
+	prompt := NormalizePrompt(s.Prompt)
+	length(len(prompt))
+	io.WriteString(h, prompt)
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
+	var digest [2 * sha256.Size]byte
+	hex.Encode(digest[:], sum[:])
 	var b strings.Builder
 	b.Grow(len(keyVersion) + len(s.TargetType) + len(desc) + len(s.Model) + 3 + 2*sha256.Size)
 	b.WriteString(keyVersion)
@@ -79,9 +91,12 @@ func Key(s Scope) string {
 	b.WriteByte(':')
 	keyEscaper.WriteString(&b, s.Model)
 	b.WriteByte(':')
-	b.WriteString(hex.EncodeToString(sum[:]))
+	b.Write(digest[:])
 	return b.String()
 }
+
+// asciiSpace is unicode.IsSpace for ASCII.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // keyEscaper makes ':' appear in a key only as a separator. '%' is escaped
 // too, so that an input containing "%3A" cannot meet an escaped ':'.
@@ -92,6 +107,47 @@ var keyEscaper = strings.NewReplacer("%", "%25", ":", "%3A")
 // (Unicode's definition) replaced by one space, and lower case. Folding
 // case means prompts that differ only in case share cached results; that
 // is the intent for a fallback, which is served degraded and with its age.
+//
+// It is strings.ToLower(strings.Join(strings.Fields(norm.NFC.String(p)),
+// " ")) in one pass and one allocation (a key is made on every call, and
+// prompts run to kilobytes); FuzzNormalizePrompt holds it to that, since
+// a key that changed would miss every stored entry.
 func NormalizePrompt(prompt string) string {
-	return strings.ToLower(strings.Join(strings.Fields(norm.NFC.String(prompt)), " "))
+	s := norm.NFC.String(prompt)
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false // white space since the last word, after the first
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf { // ASCII, most prompts: no decoding
+			i++
+			if asciiSpace[c] {
+				space = b.Len() > 0
+				continue
+			}
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+			continue
+		}
+		// An invalid byte decodes as utf8.RuneError, which is what
+		// strings.ToLower writes for it.
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/guardgen/guardgen/fallback"
 )
 
@@ -143,6 +145,29 @@ func TestNormalizePrompt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzNormalizePrompt holds NormalizePrompt to its definition, by which
+// every stored key was made: fold white space with strings.Fields, join
+// with single spaces, lower-case with strings.ToLower, after NFC.
+func FuzzNormalizePrompt(f *testing.F) {
+	for _, seed := range []string{
+		"", " ", "a", "  Hello\r\n\r\n  World  ",
+		"ÉCOLE\u2003Cafe\u0301",    // an em space; a combining accent NFC composes
+		"next\u0085line\u00a0nbsp", // NEL and no-break space are white space too
+		"\u023a\u0130\u1e9e",       // lower case longer, shorter, or not one rune
+		"bad \xff\xfe utf-8 \xc3",  // invalid bytes become U+FFFD, as ToLower writes them
+		"\u200bzero width\ufeff",   // not white space to unicode.IsSpace
+		"TAB\tVT\vFF\fCR\r",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		want := strings.ToLower(strings.Join(strings.Fields(norm.NFC.String(p)), " "))
+		if got := fallback.NormalizePrompt(p); got != want {
+			t.Errorf("NormalizePrompt(%q) = %q, want %q", p, got, want)
+		}
+	})
 }
 
 func BenchmarkKey(b *testing.B) {
