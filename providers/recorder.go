@@ -75,7 +75,8 @@ type recorderKey struct{}
 // WithRecorder returns ctx carrying a new Recorder that allows at most
 // limit provider calls (0 means no cap).
 func WithRecorder(ctx context.Context, limit int) (context.Context, *Recorder) {
-	r := &Recorder{limit: limit, semantic: 1, calls: make([]Call, 0, 4)}
+	// Room for one call: most requests make one, and a Call is ~150 bytes.
+	r := &Recorder{limit: limit, semantic: 1, calls: make([]Call, 0, 1)}
 	return context.WithValue(ctx, recorderKey{}, r), r
 }
 
