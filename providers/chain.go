@@ -366,7 +366,10 @@ func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *provi
 // has some, is an upstream timeout, which the retry interceptor may retry.
 func (c *Chain) invokeAttempt(ctx context.Context, probeTimeout time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	timeout := c.attemptTimeout(probeTimeout)
-	if timeout <= 0 {
+	if dl, ok := ctx.Deadline(); timeout <= 0 || ok && dl.Before(time.Now().Add(timeout)) {
+		// No timeout, or the caller's deadline comes first: a context
+		// under the timeout would change nothing, and cost a context, a
+		// timer and an entry in the parent's children on every attempt.
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)

@@ -180,6 +180,17 @@ const chatPath = "chat/completions"
 // errUpstreamTimeout is the cause of a context ended by Options.Timeout.
 var errUpstreamTimeout = errors.New("openai: upstream timeout")
 
+// callContext is ctx under Options.Timeout, with errUpstreamTimeout as the
+// cause when that ends it. When ctx's own deadline comes first the timeout
+// could never fire, and ctx serves as it is: a context, a timer and an
+// entry in the parent's children fewer on every call.
+func (p *Provider) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); p.timeout <= 0 || ok && dl.Before(time.Now().Add(p.timeout)) {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
+}
+
 // Complete sends one chat completion request (never more, SDK retries
 // being off, but for one case: when the upstream rejects the strict schema
 // itself, the request is sent once more without strict mode, and the
@@ -214,12 +225,8 @@ var errNotJSON = errors.New("openai: upstream answered with a body that is not J
 // through the size limit), so error statuses still become *openai.Error
 // there, and only a 2xx body is decoded here.
 func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) {
-	callCtx := ctx
-	if p.timeout > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
-		defer cancel()
-	}
+	callCtx, cancel := p.callContext(ctx)
+	defer cancel()
 	var (
 		httpResp *http.Response
 		body     []byte

@@ -47,12 +47,8 @@ func (p *Provider) CompleteStream(req *providerv1.CompleteRequest, stream grpc.S
 // stream makes one streaming upstream request under the provider's
 // timeout and relays it; sent says whether any chunk went out.
 func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerStreamingServer[providerv1.CompleteStreamResponse]) (sent bool, err error) {
-	callCtx := ctx
-	if p.timeout > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeoutCause(ctx, p.timeout, errUpstreamTimeout)
-		defer cancel()
-	}
+	callCtx, cancel := p.callContext(ctx)
+	defer cancel()
 	var httpResp, raw *http.Response
 	// The body is Complete's asking for a stream with the usage at the end;
 	// the SDK hands back the open response for its event decoder.
