@@ -26,8 +26,7 @@ import (
 // INTERNAL or RESOURCE_EXHAUSTED with no details before any interceptor
 // runs. The codec records the failure against the message instead, and
 // edge (rejectUndecodableStream for streams) answers it with a
-// FailureDetail. Other
-// messages (health, reflection) decode as usual.
+// FailureDetail. Other messages (health, reflection) decode as usual.
 type requestCodec struct {
 	encoding.CodecV2
 	maxBytes int

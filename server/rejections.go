@@ -44,12 +44,12 @@ func (s *Server) countRejection(ctx context.Context, err error) {
 const PushbackTrailer = "grpc-retry-pushback-ms"
 
 // setPushback tells clients with a retry policy (ServiceConfig) when to
-// retry a call that failed with err: a status with RetryInfo (a shed or rate-limited call, an upstream
-// rate limit) gets grpc-retry-pushback-ms with the same delay; an
-// UNAVAILABLE or RESOURCE_EXHAUSTED failure that guardgen has already
-// retried upstream or that cannot recover (retries exhausted, breaker
-// open, quota gone: ALERT_AND_DEGRADE) gets -1, so that clients do not
-// multiply the upstream load.
+// retry a call that failed with err: a status with RetryInfo (a shed or
+// rate-limited call, an upstream rate limit) gets grpc-retry-pushback-ms
+// with the same delay; an UNAVAILABLE or RESOURCE_EXHAUSTED failure that
+// guardgen has already retried upstream or that cannot recover (retries
+// exhausted, breaker open, quota gone: ALERT_AND_DEGRADE) gets -1, so that
+// clients do not multiply the upstream load.
 func setPushback(ctx context.Context, err error) {
 	if v, ok := pushback(err); ok {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackTrailer, v)) // fails only outside a call
