@@ -117,6 +117,47 @@ func TestHTTPProtocols(t *testing.T) {
 			t.Errorf("a request without a prompt = %d %s, want 400 naming prompt", code, body)
 		}
 	})
+	t.Run("a body that is not a request is the caller's error", func(t *testing.T) {
+		// Not JSON, JSON of the wrong type for a field, a field the request
+		// does not have: 400 and INVALID_ARGUMENT with the FailureDetail,
+		// naming what is wrong, whichever HTTP route or protocol carried it
+		// (POST /v1/generate and Connect answered 500, UNKNOWN, and skipped
+		// unknown fields).
+		for _, tt := range []struct{ path, body, names string }{
+			{"/v1/generate", `not json`, "syntax error"},
+			{"/v1/generate", `{"prompt":"a ticket","targetType":"guardgen.examples.v1.TicketClassification","options":{"temperature":"warm"}}`, "temperature"},
+			// A misspelt option would otherwise take its default unseen.
+			{"/v1/generate", `{"prompt":"a ticket","targetType":"guardgen.examples.v1.TicketClassification","options":{"maxTokens":5}}`, `unknown field "maxTokens"`},
+			{"/v1/generate:stream", `{"prompt":"a ticket","targetType":"guardgen.examples.v1.TicketClassification","options":{"maxTokens":5}}`, `unknown field "maxTokens"`},
+			{"/v1/generate:stream", `not json`, "syntax error"},
+		} {
+			code, _, body := call(t, http.MethodPost, base+tt.path, jsonHeader, []byte(tt.body))
+			var st struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+				Details []struct {
+					Type   string `json:"@type"`
+					Domain string `json:"domain"`
+					Reason string `json:"reason"`
+				} `json:"details"`
+			}
+			if err := json.Unmarshal(body, &st); err != nil {
+				t.Fatalf("POST %s %s: body %s: %v", tt.path, tt.body, body, err)
+			}
+			if code != http.StatusBadRequest || st.Code != 3 || !strings.Contains(st.Message, tt.names) ||
+				len(st.Details) == 0 || st.Details[0].Type != "type.googleapis.com/guardgen.v1.FailureDetail" ||
+				st.Details[0].Domain != "FAILURE_DOMAIN_INPUT_CONSTRAINT" || st.Details[0].Reason != "FAILURE_REASON_INVALID_REQUEST" {
+				t.Errorf("POST %s %s = %d %s, want 400, code 3 naming %q, and the FailureDetail", tt.path, tt.body, code, body, tt.names)
+			}
+		}
+		// Connect's error body: {"code":"invalid_argument","message":...,"details":[...]}
+		code, _, body := call(t, http.MethodPost, base+"/guardgen.v1.GenerationService/Generate",
+			map[string]string{"Content-Type": "application/json", "Connect-Protocol-Version": "1"}, []byte(`{"prompt":`))
+		if code != http.StatusBadRequest || !strings.Contains(string(body), `"invalid_argument"`) ||
+			!strings.Contains(string(body), "unexpected EOF") || !strings.Contains(string(body), "guardgen.v1.FailureDetail") {
+			t.Errorf("Connect Generate with a truncated body = %d %s, want 400 invalid_argument naming it, with the FailureDetail", code, body)
+		}
+	})
 	t.Run("REST targets", func(t *testing.T) {
 		code, _, body := call(t, http.MethodGet, base+"/v1/targets", nil, nil)
 		if code != http.StatusOK || !strings.Contains(string(body), `"guardgen.examples.v1.TicketClassification"`) {

@@ -10,10 +10,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/vanguard"
 	"connectrpc.com/vanguard/vanguardgrpc"
 	"github.com/rs/cors"
 	"github.com/soheilhy/cmux"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/guardgen/guardgen/classifier"
+	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
 // HTTP configures the HTTP protocols served on the gRPC port.
@@ -44,7 +51,11 @@ const sniffTimeout = 10 * time.Second
 func (s *Server) httpHandler() (http.Handler, error) {
 	t, err := vanguardgrpc.NewTranscoder(s.grpcHTTP, vanguard.WithDefaultServiceOptions(
 		vanguard.WithMaxMessageBufferBytes(uint32(s.opts.MaxRecvBytes)),
-	))
+	), vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
+		c := vanguard.NewJSONCodec(res)
+		c.UnmarshalOptions.DiscardUnknown = false // a misspelt option is an error, not a default
+		return bodyCodec{c}
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("server: http transcoder: %w", err)
 	}
@@ -66,6 +77,51 @@ func (s *Server) httpHandler() (http.Handler, error) {
 		ExposedHeaders: []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Retry-After"},
 		MaxAge:         3600,
 	}).Handler(mux), nil
+}
+
+// bodyCodec is vanguard's JSON codec, but a request body that does not
+// decode (not JSON, a value of the wrong type for its field, a field the
+// message does not have) is the caller's error: INVALID_ARGUMENT, HTTP
+// 400, naming why, with the FailureDetail every other bad request
+// carries. Vanguard passes the decoding error on as it is, which answered
+// UNKNOWN, HTTP 500, and its codec skipped unknown fields, so a misspelt
+// option silently took its default; POST /v1/generate:stream (sseHandler)
+// reads its body the same way.
+type bodyCodec struct{ *vanguard.JSONCodec }
+
+func (c bodyCodec) Unmarshal(data []byte, msg proto.Message) error {
+	if err := c.JSONCodec.Unmarshal(data, msg); err != nil {
+		return badBody(err)
+	}
+	return nil
+}
+
+func (c bodyCodec) UnmarshalField(data []byte, msg proto.Message, field protoreflect.FieldDescriptor) error {
+	if err := c.JSONCodec.UnmarshalField(data, msg, field); err != nil {
+		return badBody(err)
+	}
+	return nil
+}
+
+// badBody is the error of a request body that did not decode, as a
+// Connect error (which vanguard answers with in every HTTP protocol)
+// carrying the status's details.
+func badBody(err error) error {
+	st := bodyStatus(err)
+	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
+	for _, d := range st.Details() {
+		if m, ok := d.(proto.Message); ok {
+			if detail, err := connect.NewErrorDetail(m); err == nil {
+				ce.AddDetail(detail)
+			}
+		}
+	}
+	return ce
+}
+
+// bodyStatus is the status of a request body that did not decode.
+func bodyStatus(err error) *status.Status {
+	return status.Convert(statusOf(classifier.New(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST, "request body: %v", err)))
 }
 
 // splitListener serves gRPC and the HTTP protocols on one listener: a

@@ -50,12 +50,13 @@ func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		// The request is read here as POST /v1/generate reads its body:
-		// what is not a GenerateRequest in JSON is a 400 naming why.
+		// The request is read here as POST /v1/generate reads its body
+		// (bodyCodec): what is not a GenerateRequest in JSON is a 400
+		// naming why, with the FailureDetail.
 		err = protojson.Unmarshal(body, &guardgenv1.GenerateRequest{})
 	}
 	if err != nil {
-		writeStatus(w, 0, &status.Status{Code: int32(codes.InvalidArgument), Message: "request body: " + err.Error()})
+		writeStatus(w, 0, bodyStatus(err).Proto())
 		return
 	}
 	// One Connect envelope: flags 0, the length big-endian, the message.
