@@ -130,6 +130,10 @@ func TestHTTPProtocols(t *testing.T) {
 			{"/v1/generate", `{"prompt":"a ticket","targetType":"guardgen.examples.v1.TicketClassification","options":{"maxTokens":5}}`, `unknown field "maxTokens"`},
 			{"/v1/generate:stream", `{"prompt":"a ticket","targetType":"guardgen.examples.v1.TicketClassification","options":{"maxTokens":5}}`, `unknown field "maxTokens"`},
 			{"/v1/generate:stream", `not json`, "syntax error"},
+			// An empty body is the empty request, whose prompt is missing
+			// (it was no request at all, and gRPC answered INTERNAL).
+			{"/v1/generate", ``, "prompt"},
+			{"/v1/generate:stream", ``, "prompt"},
 		} {
 			code, _, body := call(t, http.MethodPost, base+tt.path, jsonHeader, []byte(tt.body))
 			var st struct {
@@ -148,6 +152,16 @@ func TestHTTPProtocols(t *testing.T) {
 				len(st.Details) == 0 || st.Details[0].Type != "type.googleapis.com/guardgen.v1.FailureDetail" ||
 				st.Details[0].Domain != "FAILURE_DOMAIN_INPUT_CONSTRAINT" || st.Details[0].Reason != "FAILURE_REASON_INVALID_REQUEST" {
 				t.Errorf("POST %s %s = %d %s, want 400, code 3 naming %q, and the FailureDetail", tt.path, tt.body, code, body, tt.names)
+			}
+		}
+		// Over the message limit (4 MiB here) by its Content-Length: 413, as
+		// on the stream route (vanguard answered 429, a rate limit's status).
+		big := []byte(`{"prompt":"` + strings.Repeat("a", 4<<20) + `","targetType":"guardgen.examples.v1.TicketClassification"}`)
+		for _, path := range []string{"/v1/generate", "/v1/generate:stream"} {
+			code, _, body := call(t, http.MethodPost, base+path, jsonHeader, big)
+			if code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), `"code":8`) ||
+				!strings.Contains(string(body), "FAILURE_REASON_REQUEST_TOO_LARGE") {
+				t.Errorf("POST %s with a 4 MiB prompt = %d %.300s, want 413, code 8 and the FailureDetail", path, code, body)
 			}
 		}
 		// Connect's error body: {"code":"invalid_argument","message":...,"details":[...]}

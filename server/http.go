@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"connectrpc.com/vanguard/vanguardgrpc"
 	"github.com/rs/cors"
 	"github.com/soheilhy/cmux"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -61,7 +66,7 @@ func (s *Server) httpHandler() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(streamRoute, &sseHandler{transcoder: t, maxBytes: int64(s.opts.MaxRecvBytes)})
-	mux.Handle("/", t)
+	mux.Handle("/", bodyGuard{next: t, maxBytes: int64(s.opts.MaxRecvBytes)})
 	if len(s.opts.HTTP.CORSOrigins) == 0 {
 		return mux, nil
 	}
@@ -117,6 +122,43 @@ func badBody(err error) error {
 		}
 	}
 	return ce
+}
+
+// bodyGuard answers, before the transcoder runs, two bodies it would get
+// wrong: one declared over the server's message limit is HTTP 413 with
+// REQUEST_TOO_LARGE, as on POST /v1/generate:stream (vanguard answered
+// 429, the status of a rate limit), and an empty JSON body is read as the
+// empty request, {}, so that what it lacks is named as for any request
+// (vanguard sent the server no message, which gRPC answered INTERNAL).
+type bodyGuard struct {
+	next     http.Handler
+	maxBytes int64
+}
+
+func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.ContentLength > g.maxBytes:
+		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
+		return
+	case r.ContentLength == 0 && r.Method == http.MethodPost && isJSONBody(r.Header.Get("Content-Type")):
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+// isJSONBody reports whether a request's Content-Type is plain JSON (REST,
+// or Connect's unary JSON).
+func isJSONBody(contentType string) bool {
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	return mediaType == "application/json"
+}
+
+// bodyTooLarge is the status of an HTTP request body over the server's
+// message limit.
+func bodyTooLarge(limit int64) *spb.Status {
+	f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_REQUEST_TOO_LARGE,
+		"the request body is over the %d-byte limit", limit).With("limit_bytes", strconv.FormatInt(limit, 10))
+	return status.Convert(statusOf(f)).Proto()
 }
 
 // bodyStatus is the status of a request body that did not decode.

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -45,14 +44,17 @@ type sseHandler struct {
 func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBytes))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		writeStatus(w, http.StatusRequestEntityTooLarge, &status.Status{Code: int32(codes.ResourceExhausted),
-			Message: fmt.Sprintf("the request body is over the %d-byte limit", h.maxBytes)})
+		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(h.maxBytes))
 		return
 	}
 	if err == nil {
 		// The request is read here as POST /v1/generate reads its body
-		// (bodyCodec): what is not a GenerateRequest in JSON is a 400
-		// naming why, with the FailureDetail.
+		// (bodyGuard, bodyCodec): empty is the empty request, and what is
+		// not a GenerateRequest in JSON is a 400 naming why, with the
+		// FailureDetail.
+		if len(body) == 0 {
+			body = []byte("{}")
+		}
 		err = protojson.Unmarshal(body, &guardgenv1.GenerateRequest{})
 	}
 	if err != nil {
