@@ -159,9 +159,16 @@ func TestHTTPProtocols(t *testing.T) {
 		big := []byte(`{"prompt":"` + strings.Repeat("a", 4<<20) + `","targetType":"guardgen.examples.v1.TicketClassification"}`)
 		for _, path := range []string{"/v1/generate", "/v1/generate:stream"} {
 			code, _, body := call(t, http.MethodPost, base+path, jsonHeader, big)
-			if code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), `"code":8`) ||
-				!strings.Contains(string(body), "FAILURE_REASON_REQUEST_TOO_LARGE") {
-				t.Errorf("POST %s with a 4 MiB prompt = %d %.300s, want 413, code 8 and the FailureDetail", path, code, body)
+			var st struct {
+				Code    int `json:"code"`
+				Details []struct {
+					Reason string `json:"reason"`
+				} `json:"details"`
+			}
+			err := json.Unmarshal(body, &st)
+			if err != nil || code != http.StatusRequestEntityTooLarge || st.Code != 8 ||
+				len(st.Details) == 0 || st.Details[0].Reason != "FAILURE_REASON_REQUEST_TOO_LARGE" {
+				t.Errorf("POST %s with a 4 MiB prompt = %d %.300s (%v), want 413, code 8 and the FailureDetail", path, code, body, err)
 			}
 		}
 		// Connect's error body: {"code":"invalid_argument","message":...,"details":[...]}
