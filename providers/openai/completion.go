@@ -2,7 +2,10 @@ package openai
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"mime"
+	"net/http"
 	"strings"
 
 	providerv1 "github.com/guardgen/guardgen/gen/guardgen/provider/v1"
@@ -99,6 +102,32 @@ type toolCallDelta struct {
 	Function struct {
 		Arguments string `json:"arguments"`
 	} `json:"function"`
+}
+
+// readCompletion reads and decodes a 2xx answer, and closes its body. A
+// body that is not JSON is unreadable, by the SDK's rule (isJSON). The
+// body is read into one buffer of the length it declares, which
+// limitBody has bounded; the SDK's io.ReadAll grew a buffer from 512
+// bytes, copying it on the way.
+func readCompletion(resp *http.Response) (*completion, error) {
+	defer resp.Body.Close()
+	if !isJSON(resp.Header.Get("Content-Type")) {
+		return nil, errNotJSON
+	}
+	var (
+		body []byte
+		err  error
+	)
+	if resp.ContentLength >= 0 {
+		body = make([]byte, resp.ContentLength)
+		_, err = io.ReadFull(resp.Body, body)
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("openai: reading the response body: %w", err)
+	}
+	return decodeCompletion(body)
 }
 
 // decodeCompletion reads a 2xx body. A body that is not JSON, or not a

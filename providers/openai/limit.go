@@ -18,9 +18,10 @@ var errResponseTooLarge = errors.New("openai: upstream response body exceeds the
 // limitBody is SDK middleware that reads every response body through a cap
 // of limit bytes: a body that declares a larger Content-Length is refused
 // unread (an error status is kept, without its body), and one that streams
-// past the cap fails the read. The SDK reads
-// bodies whole (io.ReadAll) before decoding, so without this an upstream
-// could make one call hold any amount of memory. Closing an unread body
+// past the cap fails the read. Bodies are read whole before decoding (an
+// error's by the SDK, an answer's by readCompletion, in a buffer of the
+// declared length), so without this an upstream could make one call hold
+// any amount of memory. Closing an unread body
 // drops the connection rather than draining it.
 func limitBody(limit int64) option.Middleware {
 	return func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {

@@ -227,19 +227,14 @@ var errNotJSON = errors.New("openai: upstream answered with a body that is not J
 func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) {
 	callCtx, cancel := p.callContext(ctx)
 	defer cancel()
-	var (
-		httpResp *http.Response
-		body     []byte
-	)
-	// The SDK sends the bytes as they are and hands the answer's bytes
-	// back undecoded; decodeCompletion reads what guardgen needs.
-	err := p.client.Post(callCtx, chatPath, out.body, &body, option.WithResponseInto(&httpResp))
-	if err == nil && !isJSON(httpResp.Header.Get("Content-Type")) {
-		err = errNotJSON
-	}
+	// The SDK sends the bytes as they are and hands back the open answer
+	// (an error status has become *openai.Error there); readCompletion
+	// reads its body and decodes what guardgen needs.
+	var httpResp *http.Response
+	err := p.client.Post(callCtx, chatPath, out.body, &httpResp)
 	var c *completion
 	if err == nil {
-		c, err = decodeCompletion(body)
+		c, err = readCompletion(httpResp)
 	}
 	if err != nil {
 		return nil, p.fault(ctx, callCtx, httpResp, err)
