@@ -54,12 +54,39 @@ func (s *Server) edge(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	start := time.Now()
 	note := &callLog{}
 	resp, err := s.guarded(context.WithValue(ctx, callLogKey{}, note), req, info, handler)
+	st := decodeStatus(err)
 	if err != nil {
-		s.countRejection(ctx, err)
-		setPushback(ctx, err)
+		s.countRejection(ctx, st)
+		setPushback(ctx, st)
 	}
-	s.logCall(ctx, info.FullMethod, start, note, err)
+	s.logCall(ctx, info.FullMethod, start, note, st)
 	return resp, err
+}
+
+// callStatus is a call's status code and details, decoded once for the
+// steps of edge that read them: the rejection count, the pushback trailer
+// and the log line.
+type callStatus struct {
+	code    codes.Code
+	details []any
+	// detail is the FailureDetail among details, nil when there is none.
+	detail *guardgenv1.FailureDetail
+}
+
+// decodeStatus decodes err's status; a nil err is OK.
+func decodeStatus(err error) callStatus {
+	if err == nil {
+		return callStatus{code: codes.OK}
+	}
+	st := status.Convert(err)
+	cs := callStatus{code: st.Code(), details: st.Details()}
+	for _, d := range cs.details {
+		if fd, ok := d.(*guardgenv1.FailureDetail); ok {
+			cs.detail = fd
+			break
+		}
+	}
+	return cs
 }
 
 // guarded is edge's steps 3–5: recovery, undecodable requests, shutdown.
@@ -155,13 +182,13 @@ func notePayloads(ctx context.Context, prompt, output string) {
 // handler noted them (Options.LogRawPayloads). It is a call of its own so
 // that the line's attributes take no room on the stack of every call
 // while it runs (see TestHandlerStackStaysSmall).
-func (s *Server) logCall(ctx context.Context, method string, start time.Time, note *callLog, err error) {
-	code := status.Code(err)
+func (s *Server) logCall(ctx context.Context, method string, start time.Time, note *callLog, st callStatus) {
 	level := slog.LevelInfo
-	switch {
-	case code == codes.Internal:
+	switch st.code {
+	case codes.OK:
+	case codes.Internal:
 		level = slog.LevelError
-	case err != nil:
+	default:
 		level = slog.LevelWarn
 	}
 	// The record goes to the handler directly: Logger.LogAttrs would also
@@ -176,7 +203,7 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, no
 	attrs = append(attrs,
 		slog.String("request_id", requestID(ctx)),
 		slog.String("method", method),
-		slog.String("code", code.String()),
+		slog.String("code", st.code.String()),
 		slog.Duration("latency", now.Sub(start)),
 	)
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
@@ -188,7 +215,7 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, no
 	if note.payloads {
 		attrs = append(attrs, slog.String("prompt", note.prompt), slog.String("output", note.output))
 	}
-	if d := failureDetail(err); d != nil {
+	if d := st.detail; d != nil {
 		attrs = append(attrs,
 			slog.String("domain", d.GetDomain().String()),
 			slog.String("action", d.GetAction().String()),
@@ -211,18 +238,4 @@ func requestID(ctx context.Context) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
 	return hex.EncodeToString(b[:])
-}
-
-// failureDetail returns the FailureDetail in err's status, or nil.
-func failureDetail(err error) *guardgenv1.FailureDetail {
-	st, ok := status.FromError(err)
-	if !ok {
-		return nil
-	}
-	for _, d := range st.Details() {
-		if fd, ok := d.(*guardgenv1.FailureDetail); ok {
-			return fd
-		}
-	}
-	return nil
 }
