@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -49,11 +48,12 @@ func (p *Provider) CompleteStream(req *providerv1.CompleteRequest, stream grpc.S
 func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerStreamingServer[providerv1.CompleteStreamResponse]) (sent bool, err error) {
 	callCtx, cancel := p.callContext(ctx)
 	defer cancel()
-	var httpResp, raw *http.Response
 	// The body is Complete's asking for a stream with the usage at the end;
-	// the SDK hands back the open response for its event decoder.
-	err = p.client.Post(callCtx, chatPath, streamBody(out.body), &raw, option.WithResponseInto(&httpResp))
-	events := ssestream.NewStream[chunk](ssestream.NewDecoder(raw), err)
+	// the SDK hands back the open response for its event decoder (and,
+	// for an error status, the response it read the error from).
+	var httpResp *http.Response
+	err = p.client.Post(callCtx, chatPath, streamBody(out.body), &httpResp)
+	events := ssestream.NewStream[chunk](ssestream.NewDecoder(httpResp), err)
 	defer events.Close()
 	r := relay{p: p, out: out, stream: stream, last: &providerv1.CompleteStreamResponse{Constraint: out.constraint}}
 	for events.Next() {
