@@ -18,11 +18,14 @@
 // oracle in package strictcheck checks that subset independently), JSON
 // mode, or plain prompting.
 //
-// openai-go is the client: transport, authentication, base URL,
-// middleware and error statuses (*openai.Error). The request body is
-// encoded by the provider, with each target's parts encoded once, and only
-// the fields of the answer guardgen reads are decoded; both are checked
-// against the SDK's own types (sdk_test.go).
+// openai-go is the client: it resolves the base URL, sets the
+// authentication and its own headers, and reads error statuses into
+// *openai.Error. It builds the request once, when the provider is made,
+// and every call sends a copy over net/http with the provider's body; the
+// body is encoded by the provider, with each target's parts encoded once,
+// and only the fields of the answer guardgen reads are decoded. Request
+// (URL, headers, body) and answer are checked against the SDK's own
+// (sdk_test.go).
 //
 // Package openaitest is a scripted OpenAI-compatible server for tests.
 package openai

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-
-	"github.com/openai/openai-go/v3/option"
 )
 
 // ReasonOutputTooLarge is the ErrorInfo reason of an upstream answer larger
@@ -15,32 +13,28 @@ const ReasonOutputTooLarge = "OUTPUT_TOO_LARGE"
 // errResponseTooLarge ends the reading of a body past the limit.
 var errResponseTooLarge = errors.New("openai: upstream response body exceeds the size limit")
 
-// limitBody is SDK middleware that reads every response body through a cap
-// of limit bytes: a body that declares a larger Content-Length is refused
-// unread (an error status is kept, without its body), and one that streams
-// past the cap fails the read. Bodies are read whole before decoding (an
-// error's by the SDK, an answer's by readCompletion, in a buffer of the
-// declared length), so without this an upstream could make one call hold
-// any amount of memory. Closing an unread body
-// drops the connection rather than draining it.
-func limitBody(limit int64) option.Middleware {
-	return func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-		resp, err := next(req)
-		if err != nil || resp == nil || resp.Body == nil {
-			return resp, err
-		}
-		if resp.ContentLength > limit {
-			_ = resp.Body.Close()
-			if resp.StatusCode >= http.StatusBadRequest {
-				// An error status says enough without its body.
-				resp.Body, resp.ContentLength = http.NoBody, 0
-				return resp, nil
-			}
-			return nil, errResponseTooLarge
-		}
-		resp.Body = &cappedBody{rc: resp.Body, left: limit}
+// limitBody makes resp's body read through a cap of limit bytes: a body
+// that declares a larger Content-Length is refused unread (an error status
+// is kept, without its body), and one that streams past the cap fails the
+// read. Bodies are read whole before decoding (an error's by the SDK, an
+// answer's by readCompletion, in a buffer of the declared length), so
+// without this an upstream could make one call hold any amount of memory.
+// Closing an unread body drops the connection rather than draining it.
+func limitBody(resp *http.Response, limit int64) (*http.Response, error) {
+	if resp.Body == nil {
 		return resp, nil
 	}
+	if resp.ContentLength > limit {
+		_ = resp.Body.Close()
+		if resp.StatusCode >= http.StatusBadRequest {
+			// An error status says enough without its body.
+			resp.Body, resp.ContentLength = http.NoBody, 0
+			return resp, nil
+		}
+		return nil, errResponseTooLarge
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: limit}
+	return resp, nil
 }
 
 // cappedBody passes at most left bytes through and fails with

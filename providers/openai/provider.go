@@ -20,17 +20,21 @@ import (
 type Provider struct {
 	providerv1.UnimplementedProviderServiceServer
 
-	// client posts guardgen's own request bodies: the typed chat service
-	// would marshal an empty ChatCompletionNewParams by reflection on every
-	// call, a recursion that alone doubled each call's goroutine stack.
-	client     openaisdk.Client
-	model      string
-	mode       OutputMode
-	tokenLimit TokenLimit
-	timeout    time.Duration
-	maxTokens  uint32
-	now        func() time.Time
-	targets    *targets
+	// endpoint is the chat completions request as the SDK builds it, and
+	// doer sends copies of it; errors reads an error status into
+	// *openai.Error (see post).
+	endpoint    endpoint
+	doer        doer
+	errors      openaisdk.Client
+	propagator  propagation.TextMapPropagator
+	maxResponse int64
+	model       string
+	mode        OutputMode
+	tokenLimit  TokenLimit
+	timeout     time.Duration
+	maxTokens   uint32
+	now         func() time.Time
+	targets     *targets
 	// transport is the provider's own, closed by Close; nil when the caller
 	// supplied the HTTP client.
 	transport *http.Transport
@@ -67,13 +71,15 @@ func New(opts Options) (*Provider, error) {
 		return nil, errors.New("openai: no model")
 	}
 	p := &Provider{
-		model:      opts.Model,
-		mode:       opts.Mode,
-		tokenLimit: opts.TokenLimit,
-		timeout:    opts.Timeout,
-		maxTokens:  opts.MaxOutputTokens,
-		now:        opts.Now,
-		targets:    newTargets(opts.Mode),
+		model:       opts.Model,
+		mode:        opts.Mode,
+		tokenLimit:  opts.TokenLimit,
+		timeout:     opts.Timeout,
+		maxTokens:   opts.MaxOutputTokens,
+		now:         opts.Now,
+		targets:     newTargets(opts.Mode),
+		propagator:  opts.Propagator,
+		maxResponse: opts.MaxResponseBytes,
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -82,65 +88,63 @@ func New(opts Options) (*Provider, error) {
 	if maxIdle <= 0 {
 		maxIdle = DefaultMaxIdleConns
 	}
-	var client option.HTTPClient = opts.HTTPClient
-	if opts.HTTPClient == nil {
-		client = &http.Client{}
-		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			p.transport = t.Clone()
-			// Go keeps 2 idle connections per host by default: under
-			// concurrent load almost every call would dial anew (measured
-			// in bench/: dialing was 12 % of CPU). The one upstream host
-			// gets them all.
-			p.transport.MaxIdleConns = maxIdle
-			p.transport.MaxIdleConnsPerHost = maxIdle
-			// Each HTTP/1 connection keeps its read buffer for as long as
-			// it lives, 4 KiB by default: with thousands of calls in
-			// flight that is tens of MiB for answers usually smaller than
-			// half of it (a longer one takes more reads, not more memory).
-			// The write buffer keeps its 4 KiB, so that a request with its
-			// schema goes out in one write (see inMemoryBody).
-			p.transport.ReadBufferSize = readBufferSize
-			if opts.TLS != nil {
-				// Setting TLSClientConfig keeps HTTP/2: the clone
-				// keeps ForceAttemptHTTP2.
-				p.transport.TLSClientConfig = opts.TLS.Clone()
-			}
-			// The transport is called directly, not through an
-			// http.Client: nothing here needs the client's cookies,
-			// timeout or redirects (the SDK refuses a redirect that leaves
-			// the base URL's origin; one within it is now an unreadable
-			// answer), and the client copied every request's headers for
-			// them and added its frames to every call's stack.
-			client = roundTripper{p.transport}
+	if opts.HTTPClient != nil {
+		// The caller's client may follow redirects; none leaves the base
+		// URL's origin.
+		c := *opts.HTTPClient
+		next := c.Transport
+		if next == nil {
+			next = http.DefaultTransport
 		}
+		c.Transport = sameOrigin{origin: u, next: next}
+		p.doer = &c
+	} else if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		p.transport = t.Clone()
+		// Go keeps 2 idle connections per host by default: under
+		// concurrent load almost every call would dial anew (measured
+		// in bench/: dialing was 12 % of CPU). The one upstream host
+		// gets them all.
+		p.transport.MaxIdleConns = maxIdle
+		p.transport.MaxIdleConnsPerHost = maxIdle
+		// Each HTTP/1 connection keeps its read buffer for as long as
+		// it lives, 4 KiB by default: with thousands of calls in
+		// flight that is tens of MiB for answers usually smaller than
+		// half of it (a longer one takes more reads, not more memory).
+		// The write buffer keeps its 4 KiB, so that a request with its
+		// schema goes out in one write.
+		p.transport.ReadBufferSize = readBufferSize
+		if opts.TLS != nil {
+			// Setting TLSClientConfig keeps HTTP/2: the clone
+			// keeps ForceAttemptHTTP2.
+			p.transport.TLSClientConfig = opts.TLS.Clone()
+		}
+		// The transport is called directly, not through an http.Client:
+		// nothing here needs the client's cookies, timeout or redirects
+		// (a redirect is an unreadable answer), and the client copied
+		// every request's headers for them and added its frames to every
+		// call's stack.
+		p.doer = roundTripper{p.transport}
+	} else {
+		p.doer = http.DefaultClient
 	}
-	// The client is built from explicit options only: openai.NewClient
+	// The SDK is configured by explicit options only: openai.NewClient
 	// would also read OPENAI_* variables behind the caller's back.
-	reqOpts := []option.RequestOption{
-		option.WithHTTPClient(client),
-		option.WithBaseURL(base),
-		// guardgen's client interceptors retry; the SDK retrying too would
-		// multiply attempts and hide them from the retry budget.
-		option.WithMaxRetries(0),
-		option.WithMiddleware(limitBody(opts.MaxResponseBytes)),
-		option.WithMiddleware(inMemoryBody),
-	}
-	if prop := opts.Propagator; prop != nil {
-		reqOpts = append(reqOpts, option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-			prop.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
-			return next(r)
-		}))
-	}
+	// guardgen's client interceptors retry; the SDK retrying too would
+	// multiply attempts and hide them from the retry budget.
+	sdkOpts := []option.RequestOption{option.WithBaseURL(base), option.WithMaxRetries(0)}
+	p.errors = openaisdk.Client{Options: sdkOpts}
 	if opts.APIKey != "" {
-		reqOpts = append(reqOpts, option.WithAPIKey(opts.APIKey))
+		sdkOpts = append(sdkOpts, option.WithAPIKey(opts.APIKey))
 	}
 	if opts.Organization != "" {
-		reqOpts = append(reqOpts, option.WithOrganization(opts.Organization))
+		sdkOpts = append(sdkOpts, option.WithOrganization(opts.Organization))
 	}
 	if opts.Project != "" {
-		reqOpts = append(reqOpts, option.WithProject(opts.Project))
+		sdkOpts = append(sdkOpts, option.WithProject(opts.Project))
 	}
-	p.client = openaisdk.Client{Options: reqOpts}
+	if p.endpoint, err = learnEndpoint(sdkOpts); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -220,18 +224,12 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 // answer is unreadable.
 var errNotJSON = errors.New("openai: upstream answered with a body that is not JSON")
 
-// send makes one upstream request under the provider's timeout. The SDK
-// sends the encoded body as it is and hands back the answer's bytes (read
-// through the size limit), so error statuses still become *openai.Error
-// there, and only a 2xx body is decoded here.
+// send makes one upstream request under the provider's timeout and
+// decodes its 2xx answer; an error status is *openai.Error (see post).
 func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) {
 	callCtx, cancel := p.callContext(ctx)
 	defer cancel()
-	// The SDK sends the bytes as they are and hands back the open answer
-	// (an error status has become *openai.Error there); readCompletion
-	// reads its body and decodes what guardgen needs.
-	var httpResp *http.Response
-	err := p.client.Post(callCtx, chatPath, out.body, &httpResp)
+	httpResp, err := p.post(callCtx, out.body)
 	var c *completion
 	if err == nil {
 		c, err = readCompletion(httpResp)

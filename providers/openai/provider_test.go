@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -642,5 +643,30 @@ func TestConcurrent(t *testing.T) {
 	}
 	if n := srv.Count(); n != 16 {
 		t.Errorf("upstream requests = %d, want 16", n)
+	}
+}
+
+// TestRedirectStaysAtOrigin: a caller's http.Client follows redirects, but
+// never one that leaves the base URL's origin, which would take the prompt
+// and the API key elsewhere.
+func TestRedirectStaysAtOrigin(t *testing.T) {
+	t.Parallel()
+	elsewhere := openaitest.New()
+	t.Cleanup(elsewhere.Close)
+	elsewhere.SetDefault(openaitest.Reply(validTicket))
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL()+"/chat/completions", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	p, err := openai.New(withDefaults(openai.Options{BaseURL: redirector.URL + "/v1", APIKey: testKey, HTTPClient: &http.Client{}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	if _, err := p.Complete(t.Context(), request(t)); err == nil {
+		t.Error("Complete followed the redirect to another origin")
+	}
+	if n := elsewhere.Count(); n != 0 {
+		t.Errorf("the other origin received %d requests, want 0", n)
 	}
 }

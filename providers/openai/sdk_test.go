@@ -371,16 +371,18 @@ func repertoire() map[string]openaitest.Step {
 
 // TestCompletionMatchesSDK sends every scripted answer of the test server
 // to the provider and to openai-go's ChatCompletionService, over real HTTP
-// with the same middleware, in every output mode: both requests carry the
-// same JSON; every field guardgen reads decodes to the same value; and an
-// answer the SDK fails on fails the provider with the same status.
+// with the same size limit, in every output mode: both requests carry the
+// same JSON to the same URL with the same headers; every field guardgen
+// reads decodes to the same value; and an answer the SDK fails on fails the
+// provider with the same status.
 func TestCompletionMatchesSDK(t *testing.T) {
 	t.Parallel()
 	const limit = 32 << 10
 	for _, mode := range []OutputMode{ModeJSONSchema, ModeJSONObject, ModePrompt, ModeTools} {
 		srv := openaitest.New()
 		t.Cleanup(srv.Close)
-		p, err := New(Options{BaseURL: srv.URL(), APIKey: "sk-test", Model: "gpt-4o-mini", Mode: mode, MaxOutputTokens: 128, MaxResponseBytes: limit})
+		p, err := New(Options{BaseURL: srv.URL(), APIKey: "sk-test", Organization: "org-1", Project: "proj-1",
+			Model: "gpt-4o-mini", Mode: mode, MaxOutputTokens: 128, MaxResponseBytes: limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,8 +393,16 @@ func TestCompletionMatchesSDK(t *testing.T) {
 			option.WithHTTPClient(&http.Client{Transport: transport}),
 			option.WithBaseURL(srv.URL()),
 			option.WithAPIKey("sk-test"),
+			option.WithOrganization("org-1"),
+			option.WithProject("proj-1"),
 			option.WithMaxRetries(0),
-			option.WithMiddleware(limitBody(limit)),
+			option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+				resp, err := next(r)
+				if err != nil {
+					return resp, err
+				}
+				return limitBody(resp, limit)
+			}),
 		)
 		req := equivalenceRequests(t)["sampling"]
 		for name, step := range repertoire() {
@@ -414,6 +424,14 @@ func TestCompletionMatchesSDK(t *testing.T) {
 				}
 				if diff := cmp.Diff(jsonValue(t, reqs[0].RawBody), jsonValue(t, reqs[1].RawBody)); diff != "" {
 					t.Errorf("request bodies differ (-sdk +provider):\n%s", diff)
+				}
+				// The bodies are the same JSON, not always the same bytes.
+				sdkHeader, header := reqs[0].Header.Clone(), reqs[1].Header.Clone()
+				sdkHeader.Del("Content-Length")
+				header.Del("Content-Length")
+				if diff := cmp.Diff(sdkHeader, header); diff != "" || reqs[0].Method != reqs[1].Method || reqs[0].Path != reqs[1].Path {
+					t.Errorf("requests differ: %s %s, %s %s; headers (-sdk +provider):\n%s",
+						reqs[0].Method, reqs[0].Path, reqs[1].Method, reqs[1].Path, diff)
 				}
 				if sdkErr != nil {
 					if err == nil {

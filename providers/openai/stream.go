@@ -49,10 +49,9 @@ func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerS
 	callCtx, cancel := p.callContext(ctx)
 	defer cancel()
 	// The body is Complete's asking for a stream with the usage at the end;
-	// the SDK hands back the open response for its event decoder (and,
-	// for an error status, the response it read the error from).
-	var httpResp *http.Response
-	err = p.client.Post(callCtx, chatPath, streamBody(out.body), &httpResp)
+	// post hands back the open response for the SDK's event decoder (and,
+	// for an error status, the response the error was read from).
+	httpResp, err := p.post(callCtx, streamBody(out.body))
 	events := ssestream.NewStream[chunk](ssestream.NewDecoder(httpResp), err)
 	defer events.Close()
 	r := relay{p: p, out: out, stream: stream, last: &providerv1.CompleteStreamResponse{Constraint: out.constraint}}
