@@ -107,6 +107,17 @@ func (p *Provider) apiError(ctx context.Context, body []byte, resp *http.Respons
 	return err
 }
 
+// stayAt is a copy of client that follows no redirect away from origin.
+func stayAt(origin *url.URL, client *http.Client) *http.Client {
+	c := *client
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = sameOrigin{origin: origin, next: next}
+	return &c
+}
+
 // errOtherOrigin refuses a redirect away from the base URL's origin.
 var errOtherOrigin = errors.New("openai: the request URL's origin is not the base URL's")
 

@@ -89,15 +89,7 @@ func New(opts Options) (*Provider, error) {
 		maxIdle = DefaultMaxIdleConns
 	}
 	if opts.HTTPClient != nil {
-		// The caller's client may follow redirects; none leaves the base
-		// URL's origin.
-		c := *opts.HTTPClient
-		next := c.Transport
-		if next == nil {
-			next = http.DefaultTransport
-		}
-		c.Transport = sameOrigin{origin: u, next: next}
-		p.doer = &c
+		p.doer = stayAt(u, opts.HTTPClient)
 	} else if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		p.transport = t.Clone()
 		// Go keeps 2 idle connections per host by default: under
@@ -125,7 +117,8 @@ func New(opts Options) (*Provider, error) {
 		// call's stack.
 		p.doer = roundTripper{p.transport}
 	} else {
-		p.doer = http.DefaultClient
+		// http.DefaultTransport was replaced by one of another type.
+		p.doer = stayAt(u, &http.Client{})
 	}
 	// The SDK is configured by explicit options only: openai.NewClient
 	// would also read OPENAI_* variables behind the caller's back.
