@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -56,7 +57,9 @@ type App struct {
 	// tracestate and baggage.
 	propagator propagation.TextMapPropagator
 	// lines writes the log lines to Options.LogOutput.
-	lines   *linebatch.Writer
+	lines *linebatch.Writer
+	// closers release what New opened, last first (see close).
+	closeMu sync.Mutex
 	closers []func(context.Context) error
 	// idle close the providers' idle upstream connections.
 	idle []func() error
@@ -167,11 +170,16 @@ func (a *App) Close() error {
 }
 
 func (a *App) close(ctx context.Context) error {
-	var errs []error
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		errs = append(errs, a.closers[i](ctx))
-	}
+	// Serve's close and a caller's Close may run at once: each closer runs
+	// once, in whichever call takes the list.
+	a.closeMu.Lock()
+	closers := a.closers
 	a.closers = nil
+	a.closeMu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		errs = append(errs, closers[i](ctx))
+	}
 	return errors.Join(errs...)
 }
 

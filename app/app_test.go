@@ -3,10 +3,14 @@ package app_test
 import (
 	"context"
 	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -147,4 +151,42 @@ server:
 			}
 		}
 	})
+}
+
+// Close may run while Serve is ending, from another goroutine: each of
+// what New opened is released once. The list of closers was read and
+// cleared unguarded, so a Close racing Serve's own panicked (an index out
+// of range) or, under the race detector, was reported.
+func TestCloseWhileServeEnds(t *testing.T) {
+	t.Parallel()
+	cfg := parse(t, "server:\n  listen: \"127.0.0.1:0\"\n  metrics_listen: \"\"\n  drain_delay_seconds: 0\n")
+	a, err := app.New(t.Context(), cfg, app.Options{LogOutput: io.Discard, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, lis) }()
+	// A call answered: Serve is past its start.
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := guardgenv1.NewTargetServiceClient(conn).ListTargets(t.Context(), &guardgenv1.ListTargetsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { _ = a.Close() })
+	}
+	cancel()
+	wg.Wait()
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
 }
