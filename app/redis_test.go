@@ -150,6 +150,9 @@ func TestRedisBreaker(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the answer never reached the cache")
 		}
+		// Under load (the race detector, other packages' tests) the one
+		// write can miss its 50 ms: answer again, so it is written again.
+		_, _ = call(prompt, "")
 	}
 
 	redis.Freeze()
