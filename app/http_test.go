@@ -154,11 +154,20 @@ func TestHTTPProtocols(t *testing.T) {
 				t.Errorf("POST %s %s = %d %s, want 400, code 3 naming %q, and the FailureDetail", tt.path, tt.body, code, body, tt.names)
 			}
 		}
-		// Over the message limit (4 MiB here) by its Content-Length: 413, as
-		// on the stream route (vanguard answered 429, a rate limit's status).
+		// Over the message limit (4 MiB here), by its Content-Length or
+		// sent chunked: 413, as on the stream route (vanguard answered 429,
+		// a rate limit's status, without the FailureDetail).
 		big := []byte(`{"prompt":"` + strings.Repeat("a", 4<<20) + `","targetType":"guardgen.examples.v1.TicketClassification"}`)
-		for _, path := range []string{"/v1/generate", "/v1/generate:stream"} {
-			code, _, body := call(t, http.MethodPost, base+path, jsonHeader, big)
+		for _, path := range []string{"/v1/generate", "/v1/generate:stream", "/v1/generate (chunked)", "/v1/generate:stream (chunked)"} {
+			var (
+				code int
+				body []byte
+			)
+			if route, ok := strings.CutSuffix(path, " (chunked)"); ok {
+				code, body = callChunked(t, base+route, big)
+			} else {
+				code, _, body = call(t, http.MethodPost, base+path, jsonHeader, big)
+			}
 			var st struct {
 				Code    int `json:"code"`
 				Details []struct {
@@ -170,6 +179,10 @@ func TestHTTPProtocols(t *testing.T) {
 				len(st.Details) == 0 || st.Details[0].Reason != "FAILURE_REASON_REQUEST_TOO_LARGE" {
 				t.Errorf("POST %s with a 4 MiB prompt = %d %.300s (%v), want 413, code 8 and the FailureDetail", path, code, body, err)
 			}
+		}
+		// A request within the limit reads the same chunked.
+		if code, body := callChunked(t, base+"/v1/generate", []byte(generateJSON)); code != http.StatusOK || !strings.Contains(string(body), `"report"`) {
+			t.Errorf("POST /v1/generate chunked = %d %.300s, want 200 and the response", code, body)
 		}
 		// Connect's error body: {"code":"invalid_argument","message":...,"details":[...]}
 		code, _, body := call(t, http.MethodPost, base+"/guardgen.v1.GenerationService/Generate",
@@ -427,6 +440,90 @@ func scrape(t *testing.T, srv *apptest.Server) string {
 	rec := httptest.NewRecorder()
 	srv.App.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return rec.Body.String()
+}
+
+// callChunked POSTs body as JSON without declaring its length (chunked)
+// and returns the status and body.
+func callChunked(t *testing.T, url string, body []byte) (int, []byte) {
+	t.Helper()
+	// A reader of no known length: net/http sends it chunked.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, io.MultiReader(bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// An HTTP call answered before it reached the gRPC server (a body that is
+// not a request, one over the size limit, a route that does not exist)
+// gets the rpc log line and the rejection count a refused gRPC call gets,
+// with the HTTP method and path, the caller's request id and the failure
+// the status stands for; a call that reached the server is logged once,
+// by the server. Before, the first kind left no trace on the server.
+func TestHTTPRefusalsAreLogged(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	base, srv := httpGuardgen(t, "", app.Options{LogOutput: logs})
+	big := []byte(`{"prompt":"` + strings.Repeat("a", 4<<20) + `"}`)
+	for _, c := range []struct {
+		id, method, path string
+		body             []byte
+		status           int
+	}{
+		{"bad-body", http.MethodPost, "/v1/generate", []byte(`not json`), http.StatusBadRequest},
+		{"too-large", http.MethodPost, "/v1/generate:stream", big, http.StatusRequestEntityTooLarge},
+		{"no-route", http.MethodGet, "/v1/nothing", nil, http.StatusNotFound},
+		{"unknown-target", http.MethodPost, "/v1/generate", []byte(`{"prompt":"a ticket","targetType":"no.such.Type"}`), http.StatusBadRequest},
+	} {
+		code, _, body := call(t, c.method, base+c.path, map[string]string{"Content-Type": "application/json", "X-Request-Id": c.id}, c.body)
+		if code != c.status {
+			t.Fatalf("%s %s = %d %.200s, want %d", c.method, c.path, code, body, c.status)
+		}
+	}
+	rec := scrape(t, srv)
+	for _, want := range []string{
+		`llm_pipeline_requests_rejected_total{reason="invalid_argument"} 1`,
+		`llm_pipeline_requests_rejected_total{reason="unknown_target"} 1`,
+	} {
+		if !strings.Contains(rec, want+"\n") {
+			t.Errorf("the scrape lacks %s", want)
+		}
+	}
+	srv.App.SyncLogs()
+	lines := map[string][]map[string]any{}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "rpc" {
+			id, _ := rec["request_id"].(string)
+			lines[id] = append(lines[id], rec)
+		}
+	}
+	for id, want := range map[string]map[string]string{
+		"bad-body":       {"method": "POST /v1/generate", "code": "InvalidArgument", "reason": "INVALID_REQUEST", "level": "WARN"},
+		"too-large":      {"method": "POST /v1/generate:stream", "code": "ResourceExhausted", "reason": "REQUEST_TOO_LARGE", "level": "WARN"},
+		"no-route":       {"method": "GET /v1/nothing", "code": "Unimplemented", "reason": "UNKNOWN_METHOD", "level": "WARN"},
+		"unknown-target": {"method": "/guardgen.v1.GenerationService/Generate", "code": "InvalidArgument", "reason": "UNKNOWN_TARGET", "level": "WARN"},
+	} {
+		if len(lines[id]) != 1 {
+			t.Errorf("request %s has %d rpc lines, want 1:\n%s", id, len(lines[id]), logs.String())
+			continue
+		}
+		for k, v := range want {
+			if got := fmt.Sprint(lines[id][0][k]); got != v {
+				t.Errorf("request %s: %s = %q, want %q", id, k, got, v)
+			}
+		}
+	}
 }
 
 // An HTTP call still running when the drain runs out ends like a gRPC one,

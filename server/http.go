@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"github.com/rs/cors"
 	"github.com/soheilhy/cmux"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -67,8 +70,9 @@ func (s *Server) httpHandler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle(streamRoute, &sseHandler{transcoder: t, maxBytes: int64(s.opts.MaxRecvBytes)})
 	mux.Handle("/", bodyGuard{next: t, maxBytes: int64(s.opts.MaxRecvBytes)})
+	h := s.refusals(mux)
 	if len(s.opts.HTTP.CORSOrigins) == 0 {
-		return mux, nil
+		return h, nil
 	}
 	return cors.New(cors.Options{
 		AllowedOrigins: s.opts.HTTP.CORSOrigins,
@@ -81,8 +85,113 @@ func (s *Server) httpHandler() (http.Handler, error) {
 		},
 		ExposedHeaders: []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Retry-After"},
 		MaxAge:         3600,
-	}).Handler(mux), nil
+	}).Handler(h), nil
 }
+
+// refusals logs and counts the HTTP calls answered with an error before
+// they reached the gRPC server, whose edge logs and counts every other
+// call: a body that is not a request or is over the size limit, a route or
+// method the transcoder does not serve. The line is the call's rpc line,
+// with the HTTP method and path for the method and the failure the HTTP
+// status stands for (httpRefusal). gRPC-Web answers its errors with HTTP
+// 200 and a trailer; those it refuses itself are not seen here.
+func (s *Server) refusals(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start, method, path := time.Now(), r.Method, r.URL.Path // the transcoder rewrites r.URL
+		call := &httpCall{}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), httpCallKey{}, call)))
+		if call.reached.Load() || rec.code < http.StatusBadRequest {
+			return
+		}
+		ctx := r.Context()
+		if id := r.Header.Get("X-Request-Id"); id != "" {
+			// requestID reads it from the gRPC metadata, as on the gRPC side.
+			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-request-id", id))
+		}
+		st := decodeStatus(statusOf(httpRefusal(rec.code)))
+		s.countRejection(ctx, st)
+		if len(path) > maxLoggedPath {
+			path = path[:maxLoggedPath]
+		}
+		s.logCall(ctx, method+" "+path, start, &callLog{}, st)
+	})
+}
+
+// maxLoggedPath bounds the request path a refusal's log line carries.
+const maxLoggedPath = 256
+
+// httpCall is what refusals learns of an HTTP call: whether the gRPC
+// server got it (markReached), and so logged it.
+type httpCall struct{ reached atomic.Bool }
+
+type httpCallKey struct{}
+
+// markReached notes, for refusals, that an HTTP call reached the gRPC
+// server. It is the outermost interceptor of the HTTP side's server only.
+func markReached(ctx context.Context) {
+	if c, ok := ctx.Value(httpCallKey{}).(*httpCall); ok {
+		c.reached.Store(true)
+	}
+}
+
+func markReachedUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	markReached(ctx)
+	return handler(ctx, req)
+}
+
+func markReachedStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	markReached(ss.Context())
+	return handler(srv, ss)
+}
+
+// httpRefusal is the failure an HTTP error status stands for when the
+// transcoder answered it: 413 (bodyGuard), and 429 (vanguard's answer to a
+// message over its buffer limit), are a request too large; 404, 405 and 501 an unknown method; other 5xx an
+// internal error; any other, a request that is not one (400 from
+// bodyCodec, 415 for a content type it does not read).
+func httpRefusal(code int) *classifier.Failure {
+	reason := guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST
+	switch {
+	case code == http.StatusRequestEntityTooLarge || code == http.StatusTooManyRequests:
+		reason = guardgenv1.FailureReason_FAILURE_REASON_REQUEST_TOO_LARGE
+	case code == http.StatusNotFound || code == http.StatusMethodNotAllowed || code == http.StatusNotImplemented:
+		reason = guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD
+	case code >= http.StatusInternalServerError:
+		reason = guardgenv1.FailureReason_FAILURE_REASON_INTERNAL
+	}
+	return classifier.New(reason, "HTTP %d before the call reached the server", code)
+}
+
+// statusRecorder keeps the status an HTTP handler answers with; it
+// flushes, and unwraps for http.ResponseController, as the writer it wraps.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.code == 0 && code >= http.StatusOK {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Flush() {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // bodyCodec is vanguard's JSON codec, but a request body that does not
 // decode (not JSON, a value of the wrong type for its field, a field the
@@ -125,17 +234,29 @@ func badBody(err error) error {
 }
 
 // bodyGuard answers, before the transcoder runs, two bodies it would get
-// wrong: one declared over the server's message limit is HTTP 413 with
+// wrong: one over the server's message limit is HTTP 413 with
 // REQUEST_TOO_LARGE, as on POST /v1/generate:stream (vanguard answered
-// 429, the status of a rate limit), and an empty JSON body is read as the
-// empty request, {}, so that what it lacks is named as for any request
-// (vanguard sent the server no message, which gRPC answered INTERNAL).
+// 429, the status of a rate limit, without the FailureDetail), and an
+// empty JSON body is read as the empty request, {}, so that what it lacks
+// is named as for any request (vanguard sent the server no message, which
+// gRPC answered INTERNAL). A body that does not declare its length
+// (chunked) is read here, up to the limit, to be judged alike; the
+// transcoder would read it whole anyway, and over HTTP/1.1 no method takes
+// a streamed request.
 type bodyGuard struct {
 	next     http.Handler
 	maxBytes int64
 }
 
 func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength < 0 {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBytes))
+		if err != nil {
+			g.refuse(w, err)
+			return
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	}
 	switch {
 	case r.ContentLength > g.maxBytes:
 		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
@@ -144,6 +265,16 @@ func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// refuse answers a body that could not be read: 413 past the limit, else
+// (a body cut off) 400.
+func (g bodyGuard) refuse(w http.ResponseWriter, err error) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
+		return
+	}
+	writeStatus(w, 0, bodyStatus(err).Proto())
 }
 
 // isJSONBody reports whether a request's Content-Type is plain JSON (REST,

@@ -268,7 +268,12 @@ func New(opts Options) (*Server, error) {
 		// services, interceptors and options: grpc-go's GracefulStop ends
 		// the calls it serves through ServeHTTP at once, so each side must
 		// be drained by its own server (see Serve).
-		s.grpcHTTP = s.newGRPC(grpcOpts)
+		// Its outermost interceptors tell refusals which calls reached
+		// it.
+		s.grpcHTTP = s.newGRPC(append([]grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(markReachedUnary),
+			grpc.ChainStreamInterceptor(markReachedStream),
+		}, grpcOpts...))
 	}
 	for _, name := range []string{"", guardgenv1.GenerationService_ServiceDesc.ServiceName, guardgenv1.TargetService_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
