@@ -21,8 +21,9 @@ import (
 // BenchmarkProviderPath measures what guardgen's provider path adds to a
 // call: each iteration makes one call (a) with openai-go alone and one (b)
 // through the in-process chain (pushback → retry → breaker, budget, span,
-// recorder) → openai provider (request mapping, cached strict schema) →
-// openai-go, both to the same openaitest server with the same request
+// recorder) → openai provider (request mapping, cached strict schema, a
+// copy of the request openai-go built once) → net/http, both to the same
+// openaitest server with the same request
 // body, so loopback HTTP and the server's own cost cancel out. The two
 // paths alternate, so drift (GC, CPU frequency) hits both alike. It
 // reports each path's median latency and their difference:
