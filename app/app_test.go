@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -159,20 +158,14 @@ server:
 // of range) or, under the race detector, was reported.
 func TestCloseWhileServeEnds(t *testing.T) {
 	t.Parallel()
-	cfg := parse(t, "server:\n  listen: \"127.0.0.1:0\"\n  metrics_listen: \"\"\n  drain_delay_seconds: 0\n")
+	cfg := parse(t, "server:\n  metrics_listen: \"\"\n  drain_delay_seconds: 0\n")
 	a, err := app.New(t.Context(), cfg, app.Options{LogOutput: io.Discard, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, lis) }()
+	addr, stop := apptest.Serve(t, a)
 	// A call answered: Serve is past its start.
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +177,6 @@ func TestCloseWhileServeEnds(t *testing.T) {
 	for range 4 {
 		wg.Go(func() { _ = a.Close() })
 	}
-	cancel()
+	stop() // ends Serve, which closes too, and checks that it returned cleanly
 	wg.Wait()
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
 }

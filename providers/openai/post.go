@@ -22,8 +22,8 @@ import (
 // its default and platform header maps, the URL resolved anew, the request
 // cloned for a retry loop that never retries — was half of the provider's
 // CPU on the caller's goroutine, and its deepest frame set the size of
-// every call's stack. TestRequestMatchesSDK compares what reaches the
-// upstream with what the SDK sends on its own.
+// every call's stack. TestCompletionMatchesSDK compares what reaches the
+// upstream (URL, headers, body) with what the SDK sends on its own.
 type endpoint struct {
 	url    string
 	header http.Header
