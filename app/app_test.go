@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -165,11 +163,7 @@ func TestCloseWhileServeEnds(t *testing.T) {
 	}
 	addr, stop := apptest.Serve(t, a)
 	// A call answered: Serve is past its start.
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := (&apptest.Server{Addr: addr, App: a}).Dial(t)
 	if _, err := guardgenv1.NewTargetServiceClient(conn).ListTargets(t.Context(), &guardgenv1.ListTargetsRequest{}); err != nil {
 		t.Fatal(err)
 	}
