@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,8 +58,16 @@ telemetry:
 		t.Fatalf("Generate: %v", err)
 	}
 
+	// otelgrpc ends the server's span once the answer is on its way, which
+	// can be after the client has it: wait for it.
+	ended := rec.Ended()
+	for deadline := time.Now().Add(5 * time.Second); !slices.ContainsFunc(ended, func(s sdktrace.ReadOnlySpan) bool {
+		return s.Name() == "guardgen.v1.GenerationService/Generate"
+	}) && time.Now().Before(deadline); ended = rec.Ended() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	spans := map[string]trace.SpanContext{}
-	for _, s := range rec.Ended() {
+	for _, s := range ended {
 		if got := s.SpanContext().TraceID().String(); got != traceID {
 			t.Errorf("span %q is in trace %s, want the caller's %s", s.Name(), got, traceID)
 		}
