@@ -160,9 +160,11 @@ func (a *App) Serve(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
-// Close releases what New opened (provider connections, the cache, the
-// metrics and tracer providers), last opened first, within a short
-// bound. Serve calls it; it is safe to call again.
+// Close releases what New opened (the server, provider connections, the
+// cache, the metrics and tracer providers), last opened first, within a
+// short bound. Serve calls it when it ends; it is safe to call again, and
+// while Serve runs, which it then stops at once (Serve may report the server
+// closed). To stop serving gracefully, cancel Serve's context instead.
 func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeBudget)
 	defer cancel()
