@@ -180,6 +180,19 @@ func TestHTTPProtocols(t *testing.T) {
 				t.Errorf("POST %s with a 4 MiB prompt = %d %.300s (%v), want 413, code 8 and the FailureDetail", path, code, body, err)
 			}
 		}
+		// Over Connect and gRPC-Web the same body is refused in their own
+		// protocol, as the transcoder refuses what it reads: Connect's error
+		// JSON, gRPC-Web's status (it was REST's google.rpc.Status JSON).
+		connectCode, _, connectBody := call(t, http.MethodPost, base+"/guardgen.v1.GenerationService/Generate",
+			map[string]string{"Content-Type": "application/json", "Connect-Protocol-Version": "1"}, big)
+		if !strings.Contains(string(connectBody), `"code":"resource_exhausted"`) || !strings.Contains(string(connectBody), "guardgen.v1.FailureDetail") {
+			t.Errorf("Connect Generate with a 4 MiB prompt = %d %.300s, want resource_exhausted with the FailureDetail", connectCode, connectBody)
+		}
+		webCode, webHeader, webBody := call(t, http.MethodPost, base+"/guardgen.v1.GenerationService/Generate",
+			map[string]string{"Content-Type": "application/grpc-web+proto", "X-Grpc-Web": "1"}, big)
+		if webHeader.Get("Grpc-Status") != "8" && !strings.Contains(strings.ToLower(string(webBody)), "grpc-status: 8") {
+			t.Errorf("gRPC-Web Generate with 4 MiB = %d %v %.200q, want grpc-status 8 (RESOURCE_EXHAUSTED)", webCode, webHeader, webBody)
+		}
 		// A request within the limit reads the same chunked.
 		if code, body := callChunked(t, base+"/v1/generate", []byte(generateJSON)); code != http.StatusOK || !strings.Contains(string(body), `"report"`) {
 			t.Errorf("POST /v1/generate chunked = %d %.300s, want 200 and the response", code, body)
@@ -484,8 +497,14 @@ func TestHTTPRefusalsAreLogged(t *testing.T) {
 		{"too-large", http.MethodPost, "/v1/generate:stream", big, http.StatusRequestEntityTooLarge},
 		{"no-route", http.MethodGet, "/v1/nothing", nil, http.StatusNotFound},
 		{"unknown-target", http.MethodPost, "/v1/generate", []byte(`{"prompt":"a ticket","targetType":"no.such.Type"}`), http.StatusBadRequest},
+		// gRPC-Web's refusal is HTTP 200 with the status in its headers.
+		{"grpc-web-too-large", http.MethodPost, "/guardgen.v1.GenerationService/Generate", big, http.StatusOK},
 	} {
-		code, _, body := call(t, c.method, base+c.path, map[string]string{"Content-Type": "application/json", "X-Request-Id": c.id}, c.body)
+		header := map[string]string{"Content-Type": "application/json", "X-Request-Id": c.id}
+		if strings.HasPrefix(c.id, "grpc-web") {
+			header["Content-Type"], header["X-Grpc-Web"] = "application/grpc-web+proto", "1"
+		}
+		code, _, body := call(t, c.method, base+c.path, header, c.body)
 		if code != c.status {
 			t.Fatalf("%s %s = %d %.200s, want %d", c.method, c.path, code, body, c.status)
 		}
@@ -509,10 +528,11 @@ func TestHTTPRefusalsAreLogged(t *testing.T) {
 		}
 	}
 	for id, want := range map[string]map[string]string{
-		"bad-body":       {"method": "POST /v1/generate", "code": "InvalidArgument", "reason": "INVALID_REQUEST", "level": "WARN"},
-		"too-large":      {"method": "POST /v1/generate:stream", "code": "ResourceExhausted", "reason": "REQUEST_TOO_LARGE", "level": "WARN"},
-		"no-route":       {"method": "GET /v1/nothing", "code": "Unimplemented", "reason": "UNKNOWN_METHOD", "level": "WARN"},
-		"unknown-target": {"method": "/guardgen.v1.GenerationService/Generate", "code": "InvalidArgument", "reason": "UNKNOWN_TARGET", "level": "WARN"},
+		"bad-body":           {"method": "POST /v1/generate", "code": "InvalidArgument", "reason": "INVALID_REQUEST", "level": "WARN"},
+		"too-large":          {"method": "POST /v1/generate:stream", "code": "ResourceExhausted", "reason": "REQUEST_TOO_LARGE", "level": "WARN"},
+		"no-route":           {"method": "GET /v1/nothing", "code": "Unimplemented", "reason": "UNKNOWN_METHOD", "level": "WARN"},
+		"unknown-target":     {"method": "/guardgen.v1.GenerationService/Generate", "code": "InvalidArgument", "reason": "UNKNOWN_TARGET", "level": "WARN"},
+		"grpc-web-too-large": {"method": "POST /guardgen.v1.GenerationService/Generate", "code": "ResourceExhausted", "reason": "REQUEST_TOO_LARGE", "level": "WARN"},
 	} {
 		if len(lines[id]) != 1 {
 			t.Errorf("request %s has %d rpc lines, want 1:\n%s", id, len(lines[id]), logs.String())

@@ -92,16 +92,17 @@ func (s *Server) httpHandler() (http.Handler, error) {
 // they reached the gRPC server, whose edge logs and counts every other
 // call: a body that is not a request or is over the size limit, a route or
 // method the transcoder does not serve. The line is the call's rpc line,
-// with the HTTP method and path for the method and the failure the HTTP
-// status stands for (httpRefusal). gRPC-Web answers its errors with HTTP
-// 200 and a trailer; those it refuses itself are not seen here.
+// with the HTTP method and path for the method and the failure: the one
+// bodyGuard refused with, else the one the HTTP status stands for
+// (httpRefusal). gRPC-Web answers errors with HTTP 200 and a trailer; of
+// those, only bodyGuard's are seen here.
 func (s *Server) refusals(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start, method, path := time.Now(), r.Method, r.URL.Path // the transcoder rewrites r.URL
 		call := &httpCall{}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), httpCallKey{}, call)))
-		if call.reached.Load() || rec.code < http.StatusBadRequest {
+		if call.reached.Load() || (rec.code < http.StatusBadRequest && call.refused == nil) {
 			return
 		}
 		ctx := r.Context()
@@ -110,6 +111,9 @@ func (s *Server) refusals(next http.Handler) http.Handler {
 			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-request-id", id))
 		}
 		st := decodeStatus(statusOf(httpRefusal(rec.code)))
+		if call.refused != nil {
+			st = decodeStatus(status.FromProto(call.refused).Err())
+		}
 		s.countRejection(ctx, st)
 		if len(path) > maxLoggedPath {
 			path = path[:maxLoggedPath]
@@ -122,8 +126,12 @@ func (s *Server) refusals(next http.Handler) http.Handler {
 const maxLoggedPath = 256
 
 // httpCall is what refusals learns of an HTTP call: whether the gRPC
-// server got it (markReached), and so logged it.
-type httpCall struct{ reached atomic.Bool }
+// server got it (markReached), and so logged it, and the status bodyGuard
+// refused it with (refuse), if it did.
+type httpCall struct {
+	reached atomic.Bool
+	refused *spb.Status
+}
 
 type httpCallKey struct{}
 
@@ -221,7 +229,11 @@ func (c bodyCodec) UnmarshalField(data []byte, msg proto.Message, field protoref
 // Connect error (which vanguard answers with in every HTTP protocol)
 // carrying the status's details.
 func badBody(err error) error {
-	st := bodyStatus(err)
+	return asConnectError(bodyStatus(err))
+}
+
+// asConnectError is st as a Connect error, its details carried on.
+func asConnectError(st *status.Status) *connect.Error {
 	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
 	for _, d := range st.Details() {
 		if m, ok := d.(proto.Message); ok {
@@ -231,6 +243,27 @@ func badBody(err error) error {
 		}
 	}
 	return ce
+}
+
+// rpcErrors writes an error in the protocol of a Connect or gRPC-Web
+// request. A JSON body without Connect's version header is REST's: REST
+// callers send none, and Connect clients always do.
+var rpcErrors = connect.NewErrorWriter(connect.WithRequireConnectProtocolHeader())
+
+// refuse answers a request bodyGuard does not pass on with st: in the
+// request's own protocol for Connect and gRPC-Web, as the transcoder
+// answers them, else as REST's google.rpc.Status JSON with httpCode (0:
+// the code's). refusals is told why, since for gRPC-Web the HTTP status
+// says nothing (200, the status in a trailer).
+func refuse(w http.ResponseWriter, r *http.Request, httpCode int, st *spb.Status) {
+	if c, ok := r.Context().Value(httpCallKey{}).(*httpCall); ok {
+		c.refused = st
+	}
+	if rpcErrors.IsSupported(r) {
+		_ = rpcErrors.Write(w, r, asConnectError(status.FromProto(st)))
+		return
+	}
+	writeStatus(w, httpCode, st)
 }
 
 // bodyGuard answers, before the transcoder runs, two bodies it would get
@@ -251,30 +284,24 @@ type bodyGuard struct {
 func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength < 0 {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBytes))
-		if err != nil {
-			g.refuse(w, err)
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			refuse(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
+			return
+		}
+		if err != nil { // a body cut off
+			refuse(w, r, 0, bodyStatus(err).Proto())
 			return
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	}
 	switch {
 	case r.ContentLength > g.maxBytes:
-		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
+		refuse(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
 		return
 	case r.ContentLength == 0 && r.Method == http.MethodPost && isJSONBody(r.Header.Get("Content-Type")):
 		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
 	}
 	g.next.ServeHTTP(w, r)
-}
-
-// refuse answers a body that could not be read: 413 past the limit, else
-// (a body cut off) 400.
-func (g bodyGuard) refuse(w http.ResponseWriter, err error) {
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
-		return
-	}
-	writeStatus(w, 0, bodyStatus(err).Proto())
 }
 
 // isJSONBody reports whether a request's Content-Type is plain JSON (REST,
