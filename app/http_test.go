@@ -218,6 +218,12 @@ func TestHTTPProtocols(t *testing.T) {
 		if code != http.StatusBadRequest {
 			t.Errorf("GET /v1/targets/no.such.Type = %d, want 400 (unknown target)", code)
 		}
+		// A route that does not exist is named, with the FailureDetail (it
+		// was net/http's "404 page not found" in plain text).
+		code, _, body = call(t, http.MethodGet, base+"/v1/nothing", nil, nil)
+		if code != http.StatusNotFound || !strings.Contains(string(body), "FAILURE_REASON_UNKNOWN_METHOD") || !strings.Contains(string(body), `\"/v1/nothing\"`) {
+			t.Errorf("GET /v1/nothing = %d %.300s, want 404 naming the route, with the FailureDetail", code, body)
+		}
 	})
 	t.Run("Connect unary JSON", func(t *testing.T) {
 		code, _, body := call(t, http.MethodPost, base+"/guardgen.v1.GenerationService/Generate",

@@ -63,7 +63,7 @@ func (s *Server) httpHandler() (http.Handler, error) {
 		c := vanguard.NewJSONCodec(res)
 		c.UnmarshalOptions.DiscardUnknown = false // a misspelt option is an error, not a default
 		return bodyCodec{c}
-	}))
+	}), vanguard.WithUnknownHandler(http.HandlerFunc(unknownRoute)))
 	if err != nil {
 		return nil, fmt.Errorf("server: http transcoder: %w", err)
 	}
@@ -302,6 +302,19 @@ func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// unknownRoute answers a request for no route or method the transcoder
+// serves: 404 with UNKNOWN_METHOD and the FailureDetail, in the request's
+// protocol (net/http's "404 page not found" in plain text before).
+func unknownRoute(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath]
+	}
+	f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
+		"no route for %s %q; GET /v1/targets lists the targets, server reflection the methods", r.Method, path)
+	refuse(w, r, http.StatusNotFound, status.Convert(statusOf(f)).Proto())
 }
 
 // isJSONBody reports whether a request's Content-Type is plain JSON (REST,
