@@ -110,20 +110,25 @@ func (s *Server) refusals(next http.Handler) http.Handler {
 			// requestID reads it from the gRPC metadata, as on the gRPC side.
 			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-request-id", id))
 		}
-		st := decodeStatus(statusOf(httpRefusal(rec.code)))
+		err := statusOf(httpRefusal(rec.code))
 		if call.refused != nil {
-			st = decodeStatus(status.FromProto(call.refused).Err())
+			err = status.FromProto(call.refused).Err()
 		}
+		st := decodeStatus(err)
 		s.countRejection(ctx, st)
-		if len(path) > maxLoggedPath {
-			path = path[:maxLoggedPath]
-		}
-		s.logCall(ctx, method+" "+path, start, &callLog{}, st)
+		s.logCall(ctx, method+" "+boundedPath(path), start, &callLog{}, st)
 	})
 }
 
-// maxLoggedPath bounds the request path a refusal's log line carries.
-const maxLoggedPath = 256
+// boundedPath is a request path as a refusal's log line or message
+// carries it: at most 256 bytes of the caller's text.
+func boundedPath(path string) string {
+	const limit = 256
+	if len(path) > limit {
+		return path[:limit]
+	}
+	return path
+}
 
 // httpCall is what refusals learns of an HTTP call: whether the gRPC
 // server got it (markReached), and so logged it, and the status bodyGuard
@@ -154,10 +159,12 @@ func markReachedStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, 
 }
 
 // httpRefusal is the failure an HTTP error status stands for when the
-// transcoder answered it: 413 (bodyGuard), and 429 (vanguard's answer to a
-// message over its buffer limit), are a request too large; 404, 405 and 501 an unknown method; other 5xx an
-// internal error; any other, a request that is not one (400 from
-// bodyCodec, 415 for a content type it does not read).
+// transcoder answered it itself (guardgen's own refusals tell refusals
+// their status through refuse): 413 and 429 (vanguard's answer to a
+// message over its buffer limit) are a request too large; 404, 405 and
+// 501 an unknown method; other 5xx an internal error; any other, a request
+// that is not one (400 from bodyCodec, 415 for a content type it does not
+// read).
 func httpRefusal(code int) *classifier.Failure {
 	reason := guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST
 	switch {
@@ -250,11 +257,12 @@ func asConnectError(st *status.Status) *connect.Error {
 // callers send none, and Connect clients always do.
 var rpcErrors = connect.NewErrorWriter(connect.WithRequireConnectProtocolHeader())
 
-// refuse answers a request bodyGuard does not pass on with st: in the
-// request's own protocol for Connect and gRPC-Web, as the transcoder
-// answers them, else as REST's google.rpc.Status JSON with httpCode (0:
-// the code's). refusals is told why, since for gRPC-Web the HTTP status
-// says nothing (200, the status in a trailer).
+// refuse answers with st a request guardgen refuses before the transcoder
+// (bodyGuard, the stream route's body, unknownRoute): in the request's own
+// protocol for Connect and gRPC-Web, as the transcoder answers them, else
+// as REST's google.rpc.Status JSON with httpCode (0: the code's).
+// refusals is told st itself, since for gRPC-Web the HTTP status says
+// nothing (200, the status in a trailer).
 func refuse(w http.ResponseWriter, r *http.Request, httpCode int, st *spb.Status) {
 	if c, ok := r.Context().Value(httpCallKey{}).(*httpCall); ok {
 		c.refused = st
@@ -308,12 +316,8 @@ func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serves: 404 with UNKNOWN_METHOD and the FailureDetail, in the request's
 // protocol (net/http's "404 page not found" in plain text before).
 func unknownRoute(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.Path
-	if len(path) > maxLoggedPath {
-		path = path[:maxLoggedPath]
-	}
 	f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_UNKNOWN_METHOD,
-		"no route for %s %q; GET /v1/targets lists the targets, server reflection the methods", r.Method, path)
+		"no route for %s %q; GET /v1/targets lists the targets, server reflection the methods", r.Method, boundedPath(r.URL.Path))
 	refuse(w, r, http.StatusNotFound, status.Convert(statusOf(f)).Proto())
 }
 

@@ -44,7 +44,7 @@ type sseHandler struct {
 func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBytes))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		writeStatus(w, http.StatusRequestEntityTooLarge, bodyTooLarge(h.maxBytes))
+		refuse(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(h.maxBytes))
 		return
 	}
 	if err == nil {
@@ -58,7 +58,7 @@ func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = protojson.Unmarshal(body, &guardgenv1.GenerateRequest{})
 	}
 	if err != nil {
-		writeStatus(w, 0, bodyStatus(err).Proto())
+		refuse(w, r, 0, bodyStatus(err).Proto())
 		return
 	}
 	// One Connect envelope: flags 0, the length big-endian, the message.
