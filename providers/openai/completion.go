@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -12,30 +11,45 @@ import (
 )
 
 // completion is the part of a chat.completion object that guardgen reads,
-// decoded from the upstream's body by encoding/json into these few fields
-// (openai-go's ChatCompletion keeps every field and its raw JSON, through
-// gjson, which cost more than the rest of the provider together).
-// TestCompletionMatchesSDK decodes every scripted answer of openaitest
-// both ways and compares each field read here.
+// or of a stream's chat.completion.chunk event (the same fields, but the
+// message is a delta), decoded by decode.go; openai-go's types keep every
+// field and its raw JSON, through gjson, which cost more than the rest of
+// the provider together, and their reflective recursion took a call's
+// goroutine past 16 KiB of stack. The tags name each field on the wire:
+// encoding/json reads them in FuzzDecodeCompletion, the reference the
+// decoder is held to. TestCompletionMatchesSDK and TestChunkMatchesSDK
+// decode every scripted answer of openaitest both as openai-go's types and
+// as these, and compare each field read here.
 type completion struct {
 	ID      string   `json:"id"`
 	Model   string   `json:"model"`
 	Choices []choice `json:"choices"`
-	Usage   usage    `json:"usage"`
+	// Usage is nil when the upstream sent none: in a stream, it comes in
+	// the last chunk only (include_usage).
+	Usage *usage `json:"usage"`
 }
 
 type choice struct {
-	FinishReason string `json:"finish_reason"`
-	Message      struct {
-		Content   string `json:"content"`
-		Refusal   string `json:"refusal"`
-		ToolCalls []struct {
-			Function struct {
-				Arguments string `json:"arguments"`
-			} `json:"function"`
-		} `json:"tool_calls"`
-	} `json:"message"`
-	Logprobs logprobs `json:"logprobs"`
+	FinishReason string   `json:"finish_reason"`
+	Message      message  `json:"message"`
+	Delta        message  `json:"delta"` // a stream's
+	Logprobs     logprobs `json:"logprobs"`
+}
+
+// message is a choice's message, or a stream chunk's share of it.
+type message struct {
+	Content   string     `json:"content"`
+	Refusal   string     `json:"refusal"`
+	ToolCalls []toolCall `json:"tool_calls"`
+}
+
+// toolCall is a call the model made (in tools mode, the answer), or in a
+// stream a piece of its arguments, Index saying which call it belongs to.
+type toolCall struct {
+	Index    int64 `json:"index"`
+	Function struct {
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 // usage is the token counts of a completion, or of a stream's last chunk.
@@ -51,7 +65,11 @@ type usage struct {
 	} `json:"completion_tokens_details"`
 }
 
+// proto maps the counts; none sent is all zero.
 func (u *usage) proto() *providerv1.Usage {
+	if u == nil {
+		return &providerv1.Usage{}
+	}
 	return &providerv1.Usage{
 		InputTokens:       u.PromptTokens,
 		OutputTokens:      u.CompletionTokens,
@@ -70,38 +88,6 @@ type logprobToken struct {
 	Token   string  `json:"token"`
 	Logprob float64 `json:"logprob"`
 	Bytes   []int64 `json:"bytes"`
-}
-
-// chunk is the part of a chat.completion.chunk event that guardgen reads,
-// decoded as completion is, for the same reason: the SDK's chunk decoding
-// was most of a stream's cost, and its reflective recursion alone took a
-// call's goroutine past 16 KiB of stack. TestChunkMatchesSDK decodes every
-// event of openaitest's streamed repertoire both ways and compares.
-type chunk struct {
-	ID      string        `json:"id"`
-	Model   string        `json:"model"`
-	Choices []chunkChoice `json:"choices"`
-	// Usage is set only in the last chunk, when include_usage was asked.
-	Usage *usage `json:"usage"`
-}
-
-type chunkChoice struct {
-	FinishReason string `json:"finish_reason"`
-	Delta        struct {
-		Content   string          `json:"content"`
-		Refusal   string          `json:"refusal"`
-		ToolCalls []toolCallDelta `json:"tool_calls"`
-	} `json:"delta"`
-	Logprobs logprobs `json:"logprobs"`
-}
-
-// toolCallDelta is a piece of a streamed tool call's arguments; Index
-// says which of the parallel calls it belongs to.
-type toolCallDelta struct {
-	Index    int64 `json:"index"`
-	Function struct {
-		Arguments string `json:"arguments"`
-	} `json:"function"`
 }
 
 // readCompletion reads and decodes a 2xx answer, and closes its body. A
@@ -128,17 +114,6 @@ func readCompletion(resp *http.Response) (*completion, error) {
 		return nil, fmt.Errorf("openai: reading the response body: %w", err)
 	}
 	return decodeCompletion(body)
-}
-
-// decodeCompletion reads a 2xx body. A body that is not JSON, or not a
-// chat completion's shape, is an error (the upstream's answer is
-// unreadable), as it is for the SDK.
-func decodeCompletion(body []byte) (*completion, error) {
-	c := new(completion)
-	if err := json.Unmarshal(body, c); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // isJSON reports whether a Content-Type is JSON, by the SDK's rule: only

@@ -127,19 +127,19 @@ func sdkWithText(messages []*providerv1.Message, text string) []*providerv1.Mess
 
 // fromSDK keeps the fields of an SDK completion that guardgen reads.
 func fromSDK(c *openaisdk.ChatCompletion) *completion {
-	out := &completion{ID: c.ID, Model: c.Model, Usage: usageFromSDK(c.Usage)}
+	out := &completion{ID: c.ID, Model: c.Model}
+	if c.JSON.Usage.Valid() {
+		out.Usage = usageFromSDK(c.Usage)
+	}
 	for _, sc := range c.Choices {
 		var ch choice
 		ch.FinishReason = sc.FinishReason
 		ch.Message.Content = sc.Message.Content
 		ch.Message.Refusal = sc.Message.Refusal
 		for _, tc := range sc.Message.ToolCalls {
-			ch.Message.ToolCalls = append(ch.Message.ToolCalls, struct {
-				Function struct {
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			}{})
-			ch.Message.ToolCalls[len(ch.Message.ToolCalls)-1].Function.Arguments = tc.Function.Arguments
+			var call toolCall
+			call.Function.Arguments = tc.Function.Arguments
+			ch.Message.ToolCalls = append(ch.Message.ToolCalls, call)
 		}
 		ch.Logprobs = logprobsFromSDK(sc.Logprobs.Content)
 		out.Choices = append(out.Choices, ch)
@@ -480,8 +480,8 @@ func TestDecodeRefusesWrongShapes(t *testing.T) {
 }
 
 // usageFromSDK is the usage guardgen reads, from openai-go's.
-func usageFromSDK(c openaisdk.CompletionUsage) usage {
-	u := usage{PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens, TotalTokens: c.TotalTokens}
+func usageFromSDK(c openaisdk.CompletionUsage) *usage {
+	u := &usage{PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens, TotalTokens: c.TotalTokens}
 	u.PromptTokensDetails.CachedTokens = c.PromptTokensDetails.CachedTokens
 	u.CompletionTokensDetails.ReasoningTokens = c.CompletionTokensDetails.ReasoningTokens
 	return u
@@ -497,19 +497,18 @@ func logprobsFromSDK(content []openaisdk.ChatCompletionTokenLogprob) logprobs {
 }
 
 // fromSDKChunk is the chunk guardgen reads, from openai-go's decoding.
-func fromSDKChunk(c *openaisdk.ChatCompletionChunk) *chunk {
-	out := &chunk{ID: c.ID, Model: c.Model}
+func fromSDKChunk(c *openaisdk.ChatCompletionChunk) *completion {
+	out := &completion{ID: c.ID, Model: c.Model}
 	if c.JSON.Usage.Valid() {
-		u := usageFromSDK(c.Usage)
-		out.Usage = &u
+		out.Usage = usageFromSDK(c.Usage)
 	}
 	for _, sc := range c.Choices {
-		var ch chunkChoice
+		var ch choice
 		ch.FinishReason = sc.FinishReason
 		ch.Delta.Content = sc.Delta.Content
 		ch.Delta.Refusal = sc.Delta.Refusal
 		for _, tc := range sc.Delta.ToolCalls {
-			d := toolCallDelta{Index: tc.Index}
+			d := toolCall{Index: tc.Index}
 			d.Function.Arguments = tc.Function.Arguments
 			ch.Delta.ToolCalls = append(ch.Delta.ToolCalls, d)
 		}
@@ -573,7 +572,7 @@ func TestChunkMatchesSDK(t *testing.T) {
 // the stream both ways, failing on any difference; it returns the
 // provider's chunks. An answer that is not a stream (an error status, a
 // reset connection) has no events.
-func streamedChunks(t *testing.T, base, body string) []chunk {
+func streamedChunks(t *testing.T, base, body string) []completion {
 	t.Helper()
 	resp, err := http.Post(base+"/chat/completions", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -583,7 +582,7 @@ func streamedChunks(t *testing.T, base, body string) []chunk {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return nil
 	}
-	var out []chunk
+	var out []completion
 	events := ssestream.NewDecoder(resp)
 	for events.Next() {
 		data := events.Event().Data
@@ -591,7 +590,7 @@ func streamedChunks(t *testing.T, base, body string) []chunk {
 			break
 		}
 		var sdk openaisdk.ChatCompletionChunk
-		var got chunk
+		var got completion
 		if sdkErr, err := json.Unmarshal(data, &sdk), json.Unmarshal(data, &got); sdkErr != nil || err != nil {
 			t.Fatalf("event %s: the SDK read it with %v, the provider with %v", data, sdkErr, err)
 		}

@@ -52,7 +52,7 @@ func (p *Provider) stream(ctx context.Context, out outgoing, stream grpc.ServerS
 	// post hands back the open response for the SDK's event decoder (and,
 	// for an error status, the response the error was read from).
 	httpResp, err := p.post(callCtx, streamBody(out.body))
-	events := ssestream.NewStream[chunk](ssestream.NewDecoder(httpResp), err)
+	events := ssestream.NewStream[completion](ssestream.NewDecoder(httpResp), err)
 	defer events.Close()
 	r := relay{p: p, out: out, stream: stream, last: &providerv1.CompleteStreamResponse{Constraint: out.constraint}}
 	for events.Next() {
@@ -108,7 +108,7 @@ type relay struct {
 }
 
 // chunk relays one event.
-func (r *relay) chunk(c chunk) error {
+func (r *relay) chunk(c completion) error {
 	if c.Model != "" {
 		r.last.Model = c.Model
 	}
