@@ -87,6 +87,8 @@ func New(ctx context.Context, cfg *configv1.Config, opts Options) (*App, error) 
 	}
 	a := &App{cfg: cfg, opts: opts, logger: logger, lines: lines, propagator: telemetry.Propagator()}
 	a.closers = append(a.closers, func(context.Context) error { return lines.Close() })
+	release := tuneGC(cfg.GetServer().GetGcHeapThresholdBytes())
+	a.closers = append(a.closers, func(context.Context) error { release(); return nil })
 	tp, err := telemetry.NewTracerProvider(ctx, telemetry.TraceOptions{
 		OTLPEndpoint:   tel.GetOtlpEndpoint(),
 		Insecure:       tel.GetOtlpInsecure(),

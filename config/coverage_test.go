@@ -146,6 +146,7 @@ var settingTests = map[string]string{
 	"server.breaker.open_seconds":                             "app.TestHalfOpenProbeTimeout",
 	"server.breaker.probe_timeout_seconds":                    "app.TestHalfOpenProbeTimeout",
 	"server.drain_delay_seconds":                              "server.TestDrainDelayShowsNotServingFirst",
+	"server.gc_heap_threshold_bytes":                          "app.TestGCHeapThreshold",
 	"server.deadline_margin_seconds":                          "server.TestVerificationSkippedNearTheDeadline",
 	"server.keepalive.max_connection_age_seconds":             "app.TestConnectionsRotate",
 	"server.keepalive.max_connection_age_grace_seconds":       "app.TestConnectionsRotate",

@@ -120,6 +120,7 @@ func Default() *configv1.Config {
 				PermitPingsWithoutCalls:      proto.Bool(true),
 			},
 			ShedRetryAfterSeconds: proto.Float64(0.25),
+			GcHeapThresholdBytes:  proto.Uint64(64 << 20),
 		},
 		Telemetry: &configv1.Telemetry{
 			TraceSampleRatio:   proto.Float64(1),

@@ -1807,9 +1807,21 @@ type Server struct {
 	MaxOutputValues *uint32 `protobuf:"varint,24,opt,name=max_output_values,json=maxOutputValues,proto3,oneof" json:"max_output_values,omitempty"`
 	// http serves HTTP/JSON (the services' google.api.http routes), Connect
 	// and gRPC-Web on the gRPC port, beside gRPC. Default: on, no CORS.
-	Http          *Http `protobuf:"bytes,23,opt,name=http,proto3" json:"http,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Http *Http `protobuf:"bytes,23,opt,name=http,proto3" json:"http,omitempty"`
+	// gc_heap_threshold_bytes lets the heap grow to about this size before
+	// the garbage collector runs while the heap in use is small. guardgen
+	// keeps little (about 10 MiB) but allocates on every call, so with Go's
+	// default GOGC=100 the collector ran a dozen times a second under load
+	// and took about a quarter of the server's CPU. After each collection
+	// the collector's percentage (GOGC) is set so that the next one comes
+	// near this size, up to 500 and never below the percentage the process
+	// started with: once the heap in use passes about half of it, GOGC
+	// applies unchanged. Process-wide; GOGC=off leaves the collector alone,
+	// and GOMEMLIMIT still bounds the heap. 0 turns it off. Default:
+	// 67108864 (64 MiB).
+	GcHeapThresholdBytes *uint64 `protobuf:"varint,25,opt,name=gc_heap_threshold_bytes,json=gcHeapThresholdBytes,proto3,oneof" json:"gc_heap_threshold_bytes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -2008,6 +2020,13 @@ func (x *Server) GetHttp() *Http {
 		return x.Http
 	}
 	return nil
+}
+
+func (x *Server) GetGcHeapThresholdBytes() uint64 {
+	if x != nil && x.GcHeapThresholdBytes != nil {
+		return *x.GcHeapThresholdBytes
+	}
+	return 0
 }
 
 // Http configures the HTTP protocols served on the gRPC port, over
@@ -2827,7 +2846,7 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"key_prefix\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x01R\tkeyPrefix\x88\x01\x01\x12/\n" +
 	"\x03tls\x18\x05 \x01(\v2\x1d.guardgen.config.v1.ClientTlsR\x03tlsB\x05\n" +
 	"\x03_dbB\r\n" +
-	"\v_key_prefix\"\xa4\x14\n" +
+	"\v_key_prefix\"\x8a\x15\n" +
 	"\x06Server\x127\n" +
 	"\x06listen\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18\x80\x022\x10^\\S*:[0-9]{1,5}$H\x00R\x06listen\x88\x01\x01\x12I\n" +
 	"\x0emetrics_listen\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x022\x13^(\\S*:[0-9]{1,5})?$H\x01R\rmetricsListen\x88\x01\x01\x124\n" +
@@ -2858,7 +2877,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x17request_timeout_seconds\x18\x15 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00 \xac@!\x00\x00\x00\x00\x00\x00\x00\x00H\x0eR\x15requestTimeoutSeconds\x88\x01\x01\x12R\n" +
 	"\x1bmax_provider_response_bytes\x18\x16 \x01(\rB\x0e\xbaH\v*\t\x18\x80\x80\x80\x80\x01(\x80\bH\x0fR\x18maxProviderResponseBytes\x88\x01\x01\x12=\n" +
 	"\x11max_output_values\x18\x18 \x01(\rB\f\xbaH\t*\a\x18\x80\x80\x80\b(\x01H\x10R\x0fmaxOutputValues\x88\x01\x01\x12,\n" +
-	"\x04http\x18\x17 \x01(\v2\x18.guardgen.config.v1.HttpR\x04http:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
+	"\x04http\x18\x17 \x01(\v2\x18.guardgen.config.v1.HttpR\x04http\x12H\n" +
+	"\x17gc_heap_threshold_bytes\x18\x19 \x01(\x04B\f\xbaH\t2\a\x18\x80\x80\x80\x80\x80\x02H\x11R\x14gcHeapThresholdBytes\x88\x01\x01:\xcc\x04\xbaH\xc8\x04\x1a\x83\x01\n" +
 	"\x1cserver.prompt_within_message\x122max_prompt_bytes must not exceed max_message_bytes\x1a/this.max_prompt_bytes <= this.max_message_bytes\x1a\x9b\x01\n" +
 	"$server.descriptor_set_within_message\x12:max_descriptor_set_bytes must not exceed max_message_bytes\x1a7this.max_descriptor_set_bytes <= this.max_message_bytes\x1a\x97\x01\n" +
 	"\x1cserver.drain_within_shutdown\x12<drain_delay_seconds must not exceed shutdown_timeout_seconds\x1a9this.drain_delay_seconds <= this.shutdown_timeout_seconds\x1a\x87\x01\n" +
@@ -2879,7 +2899,8 @@ const file_guardgen_config_v1_config_proto_rawDesc = "" +
 	"\x16_max_header_list_bytesB\x1a\n" +
 	"\x18_request_timeout_secondsB\x1e\n" +
 	"\x1c_max_provider_response_bytesB\x14\n" +
-	"\x12_max_output_values\"\x8d\x01\n" +
+	"\x12_max_output_valuesB\x1a\n" +
+	"\x18_gc_heap_threshold_bytes\"\x8d\x01\n" +
 	"\x04Http\x12\x1d\n" +
 	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12Z\n" +
 	"\x14cors_allowed_origins\x18\x02 \x03(\tB(\xbaH%\x92\x01\"\x10@\"\x1er\x1c\x18\x80\x022\x17^(\\*|https?://[^/\\s]+)$R\x12corsAllowedOriginsB\n" +
