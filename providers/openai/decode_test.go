@@ -136,10 +136,10 @@ func TestDecodeErrorSaysWhere(t *testing.T) {
 	}
 }
 
-// TestDecodeDeepUnknownValue: a field guardgen does not read, nested far
-// deeper than the call's stack could follow by recursion, is skipped,
-// its syntax checked, in a bounded stack (the test runs under the
-// goroutine stack limit of a call; see app.TestHandlerStackStaysSmall).
+// TestDecodeDeepUnknownValue: a field guardgen does not read may nest
+// deep; it is skipped (the containers still open are kept in a slice, not
+// in frames on the call's stack), its syntax still checked, a wrong close
+// deep inside included.
 func TestDecodeDeepUnknownValue(t *testing.T) {
 	t.Parallel()
 	const depth = 5000 // encoding/json refuses beyond 10,000
