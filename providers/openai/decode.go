@@ -21,6 +21,13 @@ import (
 // leaves it empty); any other field is skipped, its syntax still checked;
 // invalid UTF-8 and lone surrogates in a string become U+FFFD. One
 // difference, the SDK's rule: keys match exactly, not ignoring case.
+//
+// Where the provider differs from the SDK on purpose: a field of the wrong
+// type makes the answer unreadable. The SDK reads such a field as its zero
+// value (an empty content, no choices) and carries on; the provider
+// refuses the answer (UNAVAILABLE, like a cut-off body), so that a broken
+// upstream is retried instead of being taken for the model's empty answer
+// (the "wrong type" bodies of TestDecodeMatchesEncodingJSON).
 
 // decodeCompletion reads a 2xx body. A body that is not JSON, or not a
 // chat completion's shape, is an error (the upstream's answer is
