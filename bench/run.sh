@@ -9,6 +9,9 @@
 #   bench/run.sh --compare REV [flags]
 #                           # every guardgen run also with REV's guardgen, just
 #                           # before, in the same invocation: before/after ratios
+#   bench/run.sh --compare REV --rounds 3 [flags]
+#                           # three pairs per scenario, alternating which runs
+#                           # first, and the median ratios: the figure to quote
 #
 # Writes bench/results/latest.md and prints it. Environment:
 #   GUARDGEN_SRC  directory to build guardgen from (default: this checkout);

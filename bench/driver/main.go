@@ -64,6 +64,9 @@ type settings struct {
 	legacyGuardgen bool // the guardgen binary has no --config flag
 	// before is the guardgen binary to compare with (--before), "" for none.
 	before, beforeRev string
+	// rounds is how many before/after pairs each guardgen scenario runs
+	// with --before.
+	rounds int
 	// tag marks the rows of the runs in progress: "" for the guardgen under
 	// test, "before" for the one compared with.
 	tag string
@@ -112,6 +115,7 @@ func parseSettings(args []string) (*settings, error) {
 	fs.BoolVar(&s.keep, "keep", false, "keep the work directory (configs, logs, raw ghz JSON)")
 	fs.StringVar(&s.before, "before", "", "a second guardgen binary to run every guardgen scenario with first, for before/after ratios (bench/run.sh --compare REV builds it)")
 	fs.StringVar(&s.beforeRev, "before-rev", "", "the --before binary's source revision, for the report")
+	fs.IntVar(&s.rounds, "rounds", 1, "with --before: run each guardgen scenario this many times, before and after alternating, and report every pair and the median ratios (one run moves ±20 % between invocations; the median of alternated pairs much less)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -127,6 +131,12 @@ func parseSettings(args []string) (*settings, error) {
 		if !set["hold-delay"] {
 			s.holdDelay = 0
 		}
+	}
+	switch {
+	case s.rounds < 1 || s.rounds > 20:
+		return nil, fmt.Errorf("--rounds %d: want 1 to 20", s.rounds)
+	case s.rounds > 1 && s.before == "":
+		return nil, errors.New("--rounds needs --before (bench/run.sh --compare REV)")
 	}
 	if only != "" {
 		s.only = map[string]bool{}
@@ -179,20 +189,44 @@ func run(ctx context.Context) error {
 		if s.only != nil && !s.only[st.name] {
 			continue
 		}
-		if s.before != "" && st.name != "baseline" {
-			// The revision compared with runs first, each scenario just
-			// before the same one under test, so both see the same machine.
+		if s.before == "" || st.name == "baseline" {
+			if err := st.fn(ctx, s, r); err != nil {
+				return fmt.Errorf("%s: %w", st.name, err)
+			}
+			continue
+		}
+		// Each scenario runs with the revision compared with next to the
+		// same one under test, so both see the same machine; with
+		// --rounds the order alternates (before first in the odd rounds)
+		// so that a drifting machine favours neither.
+		before := func(round int) error {
 			sb := *s
 			sb.guardgen, sb.legacyGuardgen, sb.tag = s.before, isLegacy(s.before), "before"
 			saved := *r
 			if err := st.fn(ctx, &sb, r); err != nil {
-				return fmt.Errorf("%s (before): %w", st.name, err)
+				return fmt.Errorf("%s (before, round %d): %w", st.name, round+1, err)
 			}
 			// The targets are judged on the guardgen under test alone.
 			r.inflight, r.inflightMax, r.hold, r.overRef, r.over, r.direct = saved.inflight, saved.inflightMax, saved.hold, saved.overRef, saved.over, saved.direct
+			return nil
 		}
-		if err := st.fn(ctx, s, r); err != nil {
-			return fmt.Errorf("%s: %w", st.name, err)
+		after := func(round int) error {
+			if err := st.fn(ctx, s, r); err != nil {
+				return fmt.Errorf("%s (round %d): %w", st.name, round+1, err)
+			}
+			return nil
+		}
+		for round := range s.rounds {
+			first, second := before, after
+			if round%2 == 1 {
+				first, second = after, before
+			}
+			if err := first(round); err != nil {
+				return err
+			}
+			if err := second(round); err != nil {
+				return err
+			}
 		}
 	}
 	r.elapsed = time.Since(started)

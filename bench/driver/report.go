@@ -63,7 +63,9 @@ func errString(m map[string]int) string {
 }
 
 func (r *report) find(scenario string, closed bool) *row {
-	for i := range r.rows {
+	// The last: with --rounds, the run the targets' other figures (peaks
+	// in flight, the direct run) were recorded with.
+	for i := len(r.rows) - 1; i >= 0; i-- {
 		rw := &r.rows[i]
 		if rw.scenario == scenario && rw.tag == "" && rw.what == "" && rw.load.closed == closed {
 			return rw
@@ -122,7 +124,11 @@ func (r *report) writeRuns(b *strings.Builder) {
 	b.WriteString("Requests \"x of y\": an open-loop run that sent fewer than rate × duration could not keep the rate. ")
 	b.WriteString("Other load: CPU used during the run by processes outside the benchmark (the machine is shared); above ~0.2 cores the run's numbers are disturbed.")
 	if s.before != "" {
-		fmt.Fprintf(b, " Rows marked (before) are guardgen %s, each run just before the same run of the guardgen under test.", orDash(s.beforeRev))
+		if s.rounds > 1 {
+			fmt.Fprintf(b, " Rows marked (before) are guardgen %s, each run next to the same run of the guardgen under test (%d rounds; before first in the odd rounds, second in the even ones).", orDash(s.beforeRev), s.rounds)
+		} else {
+			fmt.Fprintf(b, " Rows marked (before) are guardgen %s, each run just before the same run of the guardgen under test.", orDash(s.beforeRev))
+		}
 	}
 	b.WriteString("\n\n")
 	b.WriteString("| scenario | load | requests | RPS (OK) | p50 | p90 | p99 | p99.9 | errors | server CPU/req | CPU vs baseline | server peak RSS | vs baseline | other load |\n")
@@ -276,11 +282,14 @@ func (r *report) comparison(b *strings.Builder) {
 	b.WriteString("| scenario | load | server CPU/req before → after | CPU ratio | RPS (OK) ratio | p50 before → after ms | p99 before → after ms | peak RSS before → after MiB | errors before / after |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	used := map[int]bool{}
-	for _, after := range r.rows {
+	var pairs []pair
+	for i := range r.rows {
+		after := &r.rows[i]
 		if after.tag != "" || after.scenario == "baseline" || after.what != "" {
 			continue
 		}
-		for j, before := range r.rows {
+		for j := range r.rows {
+			before := &r.rows[j]
 			if used[j] || before.tag != "before" || before.scenario != after.scenario || before.load != after.load {
 				continue
 			}
@@ -296,9 +305,70 @@ func (r *report) comparison(b *strings.Builder) {
 				ratio(float64(after.cpuPerOp), float64(before.cpuPerOp)), ratio(after.okRPS, before.okRPS),
 				ms(before.ok.p50), ms(after.ok.p50), ms(before.ok.p99), ms(after.ok.p99), before.rssMiB, after.rssMiB,
 				errString(before.errors), errString(after.errors))
+			pairs = append(pairs, pair{before, after})
 			break
 		}
 	}
+	if r.s.rounds > 1 {
+		writeMedians(b, pairs)
+	}
+}
+
+// pair is one before/after pair of runs of the same scenario and load.
+type pair struct{ before, after *row }
+
+// writeMedians writes, for each scenario and load, the ratios of its
+// pairs and their medians: the figure to quote from a --rounds run.
+func writeMedians(b *strings.Builder, pairs []pair) {
+	b.WriteString("\nMedians over the rounds (each pair ran back to back, the before run first in the odd rounds and second in the even ones):\n\n")
+	b.WriteString("| scenario | load | CPU ratios | median CPU ratio | median server CPU/req before → after | median RPS ratio |\n")
+	b.WriteString("| --- | --- | --- | ---: | ---: | ---: |\n")
+	done := map[string]bool{}
+	for _, p := range pairs {
+		key := p.after.scenario + "\x00" + p.after.load.String()
+		if done[key] {
+			continue
+		}
+		done[key] = true
+		var cpu, rps, before, after []float64
+		var list []string
+		for _, q := range pairs {
+			if q.after.scenario != p.after.scenario || q.after.load != p.after.load || q.before.cpuPerOp <= 0 {
+				continue
+			}
+			c := float64(q.after.cpuPerOp) / float64(q.before.cpuPerOp)
+			cpu = append(cpu, c)
+			list = append(list, fmt.Sprintf("%.2f×", c))
+			before = append(before, float64(q.before.cpuPerOp.Microseconds()))
+			after = append(after, float64(q.after.cpuPerOp.Microseconds()))
+			if q.before.okRPS > 0 {
+				rps = append(rps, q.after.okRPS/q.before.okRPS)
+			}
+		}
+		if len(cpu) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.2f× | %.0f → %.0f µs | %s |\n", p.after.scenario, p.after.load,
+			strings.Join(list, ", "), median(cpu), median(before), median(after), medianRatio(rps))
+	}
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even
+// count); xs is sorted in place.
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+func medianRatio(xs []float64) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", median(xs))
 }
 
 // disturbed marks a verdict taken while other processes used the CPUs.
