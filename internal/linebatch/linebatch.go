@@ -1,8 +1,8 @@
 // Package linebatch writes log lines from a goroutine of its own. Each
 // write carries every line handed over while the previous write was in
-// progress (a group commit), and those that came within linger of the
-// first: under load one system call for many lines instead of one per
-// line, and none on the caller's path. A lone line goes out linger late.
+// progress (a group commit): under load one system call for many lines
+// instead of one per line, and none on the caller's path; when lines come
+// one at a time, each is written as soon as it comes, with no timer.
 //
 // Lines are written whole and in the order Write was called. A line is
 // lost only if the process dies between Write and the batch's write; Close
@@ -13,15 +13,7 @@ package linebatch
 import (
 	"io"
 	"sync"
-	"time"
 )
-
-// linger is how long the goroutine lets lines gather before a write, once
-// the first has come. Without it a quick writer (a file, a pipe) kept up
-// with calls one line at a time: at 8,000 calls a second nearly a write
-// per call, 5 % of the server's CPU; with it, about one write a
-// millisecond whatever the rate.
-const linger = time.Millisecond
 
 // maxPending bounds the bytes waiting to be written: past it, Write waits
 // for the batch in progress, as a direct write to a slow writer would.
@@ -91,12 +83,6 @@ func (b *Writer) run() {
 		}
 		if len(b.pending) == 0 {
 			return // closed, and everything written
-		}
-		if !b.closed && len(b.pending) < keepBuffer {
-			// A batch already large enough to be worth its write goes now.
-			b.mu.Unlock()
-			time.Sleep(linger)
-			b.mu.Lock()
 		}
 		batch := b.pending
 		b.pending = b.spare[:0]

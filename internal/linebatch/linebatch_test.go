@@ -43,12 +43,6 @@ func (g *gate) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (g *gate) count() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.writes)
-}
-
 func (g *gate) all() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -130,37 +124,6 @@ func TestBatchesWhileWriting(t *testing.T) {
 	}
 	if !strings.HasPrefix(g.all(), "first\nline 0\n") || !strings.HasSuffix(g.all(), "line 99\n") {
 		t.Errorf("output out of order:\n%s", g.all())
-	}
-}
-
-// TestLinesGatherWithoutAWriteInProgress: lines that come one after
-// another to an idle writer share writes (they are given linger to
-// gather), and a lone line still goes out without Sync or Close.
-func TestLinesGatherWithoutAWriteInProgress(t *testing.T) {
-	g := newGate()
-	close(g.release) // nothing held
-	w := New(g)
-	defer w.Close()
-	// 20 lines 100 µs apart, as calls under load log them: each alone
-	// would be written before the next came.
-	// A starved test takes longer and may see more writes, one per linger
-	// at most.
-	began := time.Now()
-	for i := range 20 {
-		for start := time.Now(); time.Since(start) < 100*time.Microsecond; {
-		}
-		fmt.Fprintf(w, "line %d\n", i)
-	}
-	took := time.Since(began)
-	w.Sync()
-	if n, most := g.count(), int(took/linger)+3; n > most {
-		t.Errorf("%d writes for 20 lines handed over in %v, want them gathered into at most %d", n, took, most)
-	}
-	fmt.Fprintln(w, "lone")
-	for deadline := time.Now().Add(5 * time.Second); !strings.HasSuffix(g.all(), "lone\n"); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("a lone line was not written within 5 s")
-		}
 	}
 }
 
