@@ -18,10 +18,9 @@ const maxGCPercent = 500
 var gcTuning struct {
 	sync.Mutex
 	users int
+	// tuner's min is the percentage the process had before the first App
+	// tuned it, restored when the last one closes.
 	tuner *gcTuner
-	// base is the percentage the process had before the first App tuned
-	// it, restored when the last one closes.
-	base int
 }
 
 // tuneGC holds the garbage collector back while the heap in use is small
@@ -46,7 +45,6 @@ func tuneGC(threshold uint64) (release func()) {
 		if !on {
 			return func() {}
 		}
-		gcTuning.base = base
 		gcTuning.tuner = &gcTuner{min: base, max: max(base, maxGCPercent)}
 		gcTuning.tuner.arm()
 	}
@@ -59,7 +57,7 @@ func tuneGC(threshold uint64) (release func()) {
 			defer gcTuning.Unlock()
 			if gcTuning.users--; gcTuning.users == 0 {
 				gcTuning.tuner.stop()
-				debug.SetGCPercent(gcTuning.base)
+				debug.SetGCPercent(gcTuning.tuner.min)
 			}
 		})
 	}

@@ -291,13 +291,8 @@ type bodyGuard struct {
 
 func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength < 0 {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBytes))
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			refuse(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(g.maxBytes))
-			return
-		}
-		if err != nil { // a body cut off
-			refuse(w, r, 0, bodyStatus(err).Proto())
+		body, ok := readBody(w, r, g.maxBytes)
+		if !ok {
 			return
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
@@ -310,6 +305,22 @@ func (g bodyGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body, r.ContentLength = io.NopCloser(strings.NewReader("{}")), 2
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// readBody reads a request's body up to maxBytes. A longer one is refused
+// with 413 and REQUEST_TOO_LARGE, one cut off as a bad body; either way
+// the caller has been answered and ok is false.
+func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) (body []byte, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+		refuse(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(maxBytes))
+		return nil, false
+	}
+	if err != nil {
+		refuse(w, r, 0, bodyStatus(err).Proto())
+		return nil, false
+	}
+	return body, true
 }
 
 // unknownRoute answers a request for no route or method the transcoder

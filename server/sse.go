@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -42,22 +40,17 @@ type sseHandler struct {
 }
 
 func (h *sseHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBytes))
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		refuse(w, r, http.StatusRequestEntityTooLarge, bodyTooLarge(h.maxBytes))
+	body, ok := readBody(w, r, h.maxBytes)
+	if !ok {
 		return
 	}
-	if err == nil {
-		// The request is read here as POST /v1/generate reads its body
-		// (bodyGuard, bodyCodec): empty is the empty request, and what is
-		// not a GenerateRequest in JSON is a 400 naming why, with the
-		// FailureDetail.
-		if len(body) == 0 {
-			body = []byte("{}")
-		}
-		err = protojson.Unmarshal(body, &guardgenv1.GenerateRequest{})
+	// The request is read here as POST /v1/generate reads its body
+	// (bodyGuard, bodyCodec): empty is the empty request, and what is not a
+	// GenerateRequest in JSON is a 400 naming why, with the FailureDetail.
+	if len(body) == 0 {
+		body = []byte("{}")
 	}
-	if err != nil {
+	if err := protojson.Unmarshal(body, &guardgenv1.GenerateRequest{}); err != nil {
 		refuse(w, r, 0, bodyStatus(err).Proto())
 		return
 	}
