@@ -90,8 +90,9 @@ type ChainOptions struct {
 	// the previous attempt failed.
 	OnRetry func(ctx context.Context, provider string, reason guardgenv1.FailureReason)
 	// OnCall, when set, is told every attempt that reached the provider,
-	// once it has ended.
-	OnCall func(ctx context.Context, call Call)
+	// once it has ended. The call is the chain's: it is read during OnCall,
+	// not kept.
+	OnCall func(ctx context.Context, call *Call)
 	// Breaker and Budget protect the provider during outages.
 	Breaker BreakerPolicy
 	Budget  BudgetPolicy
@@ -330,7 +331,7 @@ func (a *attemptRun) end(ctx context.Context, f *classifier.Failure, resp *provi
 	case f.Infrastructure():
 		c.budget.failure()
 	}
-	call := a.call
+	call := &a.call // by reference: end runs at the bottom of every attempt's stack
 	call.Latency, call.Failure = c.opts.Now().Sub(a.start), f
 	if resp != nil && f == nil {
 		call.FinishReason = resp.GetFinishReason()
@@ -372,6 +373,13 @@ func (c *Chain) invokeAttempt(ctx context.Context, probeTimeout time.Duration, m
 		// timer and an entry in the parent's children on every attempt.
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
+	return invokeWithin(ctx, timeout, method, req, reply, cc, invoker, opts...)
+}
+
+// invokeWithin is invokeAttempt under its own timeout. A call of its own:
+// invokeAttempt's frame, under every provider call, stays without the
+// context and the deferred cancel.
+func invokeWithin(ctx context.Context, timeout time.Duration, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := invoker(actx, method, req, reply, cc, opts...)

@@ -426,7 +426,7 @@ func TestRetryHooksAndReasons(t *testing.T) {
 				Provider:     "p",
 				Policy:       providers.Policy{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
 				RetryReasons: tt.reasons,
-				OnCall: func(_ context.Context, c providers.Call) {
+				OnCall: func(_ context.Context, c *providers.Call) {
 					mu.Lock()
 					calls = append(calls, c.Code())
 					mu.Unlock()

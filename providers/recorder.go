@@ -48,7 +48,7 @@ type Call struct {
 // Code is the call's outcome as a gRPC code: OK, the provider's status
 // code, or, for a failure guardgen decided itself (the call cap, the
 // caller's deadline), the decision matrix's code for it.
-func (c Call) Code() codes.Code {
+func (c *Call) Code() codes.Code {
 	if c.Failure == nil {
 		return codes.OK
 	}
@@ -115,9 +115,9 @@ func (r *Recorder) unbegin(n int) {
 }
 
 // finish fills in call number n.
-func (r *Recorder) finish(n int, c Call) {
+func (r *Recorder) finish(n int, c *Call) {
 	r.mu.Lock()
-	r.calls[n-1] = c
+	r.calls[n-1] = *c
 	r.mu.Unlock()
 }
 

@@ -1,7 +1,7 @@
 package telemetry
 
 import (
-	"slices"
+	"context"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -14,7 +14,9 @@ import (
 // per call as before.
 const maxCachedSets = 4096
 
-// setKey identifies one combination of label values of one instrument use.
+// setKey identifies one combination of label values of one instrument use;
+// attributes turns it into the labels, so a recording names each value
+// once.
 type setKey struct {
 	use           uint8
 	a, b, c, d, e string
@@ -56,27 +58,109 @@ type measured struct {
 	rec []metric.RecordOption
 }
 
-// option returns the cached options for k, building them with kvs on a
-// miss.
-func (s *attrSets) option(k setKey, kvs ...attribute.KeyValue) measured {
+// option returns the cached options for k, building them on a miss. The
+// hit is all a recording pays: the attributes are built in build, whose
+// frame is on the stack only then; k is passed by reference, not as the
+// twelve words that would sit in every recording's frame (a recording runs at the bottom of a
+// provider call's stack, see TestHandlerStackStaysSmall).
+func (s *attrSets) option(k *setKey) measured {
 	s.mu.RLock()
-	o, ok := s.m[k]
+	o, ok := s.m[*k]
 	s.mu.RUnlock()
 	if ok {
 		return o
 	}
-	// NewSet sorts the slice it is given: a copy, so that kvs does not
-	// escape and callers' variadic arguments stay on their stacks on the
-	// path that finds the set cached.
-	opt := metric.WithAttributeSet(attribute.NewSet(slices.Clone(kvs)...))
-	o = measured{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
+	return s.build(k)
+}
+
+// build makes and caches the options of k.
+//
+//go:noinline
+func (s *attrSets) build(k *setKey) measured {
+	opt := metric.WithAttributeSet(attribute.NewSet(k.attributes()...))
+	o := measured{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}
 	s.mu.Lock()
 	if len(s.m) < maxCachedSets {
 		if s.m == nil {
 			s.m = make(map[setKey]measured)
 		}
-		s.m[k] = o
+		s.m[*k] = o
 	}
 	s.mu.Unlock()
 	return o
+}
+
+// add, addFloat, record and recordInt make one measurement with the
+// cached set of k. Each is a call of its own, so that a recording
+// function's frame holds its key, not the options and variadic slices of
+// every measurement it makes: the provider call's recordings run at the
+// bottom of its stack (see TestHandlerStackStaysSmall in package app).
+func (s *attrSets) add(ctx context.Context, c metric.Int64Counter, k *setKey, v int64) {
+	c.Add(ctx, v, s.option(k).add...)
+}
+
+func (s *attrSets) addFloat(ctx context.Context, c metric.Float64Counter, k *setKey, v float64) {
+	c.Add(ctx, v, s.option(k).add...)
+}
+
+func (s *attrSets) record(ctx context.Context, h metric.Float64Histogram, k *setKey, v float64) {
+	h.Record(ctx, v, s.option(k).rec...)
+}
+
+func (s *attrSets) recordInt(ctx context.Context, h metric.Int64Histogram, k *setKey, v int64) {
+	h.Record(ctx, v, s.option(k).rec...)
+}
+
+// attributes are the labels of k's instrument use, from its values.
+func (k setKey) attributes() []attribute.KeyValue {
+	switch k.use {
+	case useRequest:
+		return []attribute.KeyValue{attribute.String(labelOutcome, k.a), attribute.String(labelDomain, k.b),
+			attribute.String(labelAction, k.c), attribute.String(labelReason, k.d), attribute.String(labelTarget, k.e)}
+	case useRequestDuration:
+		return []attribute.KeyValue{attribute.String(labelOutcome, k.a), attribute.String(labelTarget, k.b)}
+	case useProviderCall, useProviderDuration:
+		return []attribute.KeyValue{attribute.String(labelProvider, k.a), attribute.String(labelModel, k.b), attribute.String(labelOutcome, k.c)}
+	case useTokens:
+		return []attribute.KeyValue{attribute.String(labelProvider, k.a), attribute.String(labelModel, k.b), attribute.String(labelDirection, k.c)}
+	case useCost:
+		return []attribute.KeyValue{attribute.String(labelProvider, k.a), attribute.String(labelModel, k.b)}
+	case useConfidence, useFirstPartial, usePartials:
+		return []attribute.KeyValue{attribute.String(labelTarget, k.a)}
+	case useVerification:
+		return []attribute.KeyValue{attribute.String(labelTarget, k.a), attribute.String(labelOutcome, k.b)}
+	case useGenAIDuration, useGenAITokens:
+		return k.genAIAttributes()
+	}
+	panic("telemetry: attribute set of an unknown instrument use")
+}
+
+// genAIAttributes are the labels of the GenAI client metrics: a (the
+// provider), b (the request model), c (the server address, when known),
+// n (its port, when known), and for a successful call e (the response
+// model) and, on the token histogram, d (the token type); for a failed
+// call d is error.type instead.
+func (k setKey) genAIAttributes() []attribute.KeyValue {
+	kvs := []attribute.KeyValue{
+		GenAIOperationNameKey.String(GenAIOperation),
+		GenAIProviderNameKey.String(k.a),
+		GenAIRequestModelKey.String(k.b),
+	}
+	failed := k.use == useGenAIDuration && k.d != ""
+	if !failed {
+		kvs = append(kvs, GenAIResponseModelKey.String(k.e))
+	}
+	if k.c != "" {
+		kvs = append(kvs, attribute.String("server.address", k.c))
+	}
+	if k.n > 0 {
+		kvs = append(kvs, attribute.Int("server.port", k.n))
+	}
+	switch {
+	case failed:
+		kvs = append(kvs, ErrorTypeKey.String(k.d))
+	case k.use == useGenAITokens:
+		kvs = append(kvs, attribute.String("gen_ai.token.type", k.d))
+	}
+	return kvs
 }

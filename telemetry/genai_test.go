@@ -23,11 +23,11 @@ func TestGenAIClientMetrics(t *testing.T) {
 	m := newMetrics(t, telemetry.Options{Readers: []sdkmetric.Reader{reader}, NoRuntimeMetrics: true})
 	endpoint := telemetry.GenAIEndpoint{ProviderName: "openai", ServerAddress: "api.openai.com", ServerPort: 443}
 	ctx := context.Background()
-	m.RecordProviderCall(ctx, telemetry.ProviderCall{
+	m.RecordProviderCall(ctx, &telemetry.ProviderCall{
 		Provider: "primary", Model: "gpt-4o-mini-2024-07-18", RequestModel: "gpt-4o-mini", GenAI: endpoint,
 		Code: codes.OK, Duration: 1200 * time.Millisecond, InputTokens: 300, OutputTokens: 50,
 	})
-	m.RecordProviderCall(ctx, telemetry.ProviderCall{
+	m.RecordProviderCall(ctx, &telemetry.ProviderCall{
 		Provider: "primary", Model: "gpt-4o-mini", RequestModel: "gpt-4o-mini", GenAI: endpoint,
 		Code: codes.Unavailable, ErrorType: "UPSTREAM_UNAVAILABLE", Duration: 30 * time.Millisecond,
 	})

@@ -81,12 +81,12 @@ func recordOneOfEach(ctx context.Context, m *telemetry.Metrics) {
 	m.TrackInFlight(ctx) // still in flight at scrape time
 	done()
 	m.RecordShed(ctx, telemetry.ShedOverload)
-	m.RecordProviderCall(ctx, telemetry.ProviderCall{
+	m.RecordProviderCall(ctx, &telemetry.ProviderCall{
 		Provider: "synthetic", Model: "synthetic-1", Code: codes.OK,
 		Duration: 20 * time.Millisecond, InputTokens: 120, OutputTokens: 40, Cost: 0.001, Priced: true,
 	})
 	m.RecordRejected(ctx, telemetry.RejectUnknownTarget)
-	m.RecordProviderCall(ctx, telemetry.ProviderCall{
+	m.RecordProviderCall(ctx, &telemetry.ProviderCall{
 		Provider: "synthetic", Model: "synthetic-1", Code: codes.Unavailable, Duration: 3 * time.Millisecond,
 	})
 	m.RecordRetry(ctx, "synthetic", guardgenv1.FailureReason_FAILURE_REASON_UPSTREAM_UNAVAILABLE)
@@ -346,7 +346,7 @@ func TestRecordingAllocatesNothing(t *testing.T) {
 		Duration: time.Second, InputTokens: 120, OutputTokens: 30, GenAI: telemetry.GenAIEndpoint{ServerAddress: "api.openai.com", ServerPort: 443}}
 	req := telemetry.Request{Target: "guardgen.examples.v1.TicketClassification", Outcome: telemetry.OutcomeOK, Duration: time.Second}
 	for name, record := range map[string]func(){
-		"RecordProviderCall": func() { m.RecordProviderCall(ctx, call) },
+		"RecordProviderCall": func() { m.RecordProviderCall(ctx, &call) },
 		"RecordRequest":      func() { m.RecordRequest(ctx, req) },
 	} {
 		record()

@@ -77,17 +77,8 @@ func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
 	}
 	outcome, target := r.Outcome.String(), m.targets.value(r.Target)
 	domain, action, reason := DomainLabel(r.Domain), ActionLabel(r.Action), ReasonLabel(r.Reason)
-	m.requests.Add(ctx, 1, m.sets.option(setKey{use: useRequest, a: outcome, b: domain, c: action, d: reason, e: target},
-		attribute.String(labelOutcome, outcome),
-		attribute.String(labelDomain, domain),
-		attribute.String(labelAction, action),
-		attribute.String(labelReason, reason),
-		attribute.String(labelTarget, target),
-	).add...)
-	m.requestDuration.Record(ctx, r.Duration.Seconds(), m.sets.option(setKey{use: useRequestDuration, a: outcome, b: target},
-		attribute.String(labelOutcome, outcome),
-		attribute.String(labelTarget, target),
-	).rec...)
+	m.sets.add(ctx, m.requests, &setKey{use: useRequest, a: outcome, b: domain, c: action, d: reason, e: target}, 1)
+	m.sets.record(ctx, m.requestDuration, &setKey{use: useRequestDuration, a: outcome, b: target}, r.Duration.Seconds())
 }
 
 // TrackInFlight counts a request as in flight until the returned func is
@@ -151,86 +142,72 @@ type ProviderCall struct {
 // RecordProviderCall counts a provider call by outcome ("ok" or the
 // upper-case gRPC code), observes its latency by ok/error, and adds its
 // tokens.
-func (m *Metrics) RecordProviderCall(ctx context.Context, c ProviderCall) {
+func (m *Metrics) RecordProviderCall(ctx context.Context, c *ProviderCall) {
 	if m == nil {
 		return
 	}
-	providerName, modelName := m.providers.value(c.Provider), m.models.value(c.Model)
-	provider := attribute.String(labelProvider, providerName)
-	model := attribute.String(labelModel, modelName)
-	outcome := providerOutcome(c.Code)
-	m.providerCalls.Add(ctx, 1, m.sets.option(setKey{use: useProviderCall, a: providerName, b: modelName, c: outcome},
-		provider, model, attribute.String(labelOutcome, outcome)).add...)
-	coarse := outcomeOK
+	// Two calls side by side, not one inside the other: they run at the
+	// bottom of the provider call's stack.
+	modelName := m.models.value(c.Model)
+	m.recordCall(ctx, c, modelName)
+	m.recordGenAI(ctx, c, modelName)
+}
+
+// recordCall records the call in guardgen's own provider metrics.
+func (m *Metrics) recordCall(ctx context.Context, c *ProviderCall, modelName string) {
+	providerName := m.providers.value(c.Provider)
+	key := setKey{use: useProviderCall, a: providerName, b: modelName, c: providerOutcome(c.Code)}
+	m.sets.add(ctx, m.providerCalls, &key, 1)
+	key.use, key.c = useProviderDuration, outcomeOK
 	if c.Code != codes.OK {
-		coarse = "error"
+		key.c = "error"
 	}
-	m.providerDuration.Record(ctx, c.Duration.Seconds(), m.sets.option(setKey{use: useProviderDuration, a: providerName, b: modelName, c: coarse},
-		provider, model, attribute.String(labelOutcome, coarse)).rec...)
+	m.sets.record(ctx, m.providerDuration, &key, c.Duration.Seconds())
+	key.use = useTokens
 	if c.InputTokens > 0 {
-		m.tokens.Add(ctx, c.InputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: modelName, c: "input"},
-			provider, model, attribute.String(labelDirection, "input")).add...)
+		key.c = "input"
+		m.sets.add(ctx, m.tokens, &key, c.InputTokens)
 	}
 	if c.OutputTokens > 0 {
-		m.tokens.Add(ctx, c.OutputTokens, m.sets.option(setKey{use: useTokens, a: providerName, b: modelName, c: "output"},
-			provider, model, attribute.String(labelDirection, "output")).add...)
+		key.c = "output"
+		m.sets.add(ctx, m.tokens, &key, c.OutputTokens)
 	}
 	if c.Priced {
-		m.cost.Add(ctx, c.Cost, m.sets.option(setKey{use: useCost, a: providerName, b: modelName}, provider, model).add...)
+		key.use, key.c = useCost, ""
+		m.sets.addFloat(ctx, m.cost, &key, c.Cost)
 	}
-	m.recordGenAI(ctx, c, modelName)
 }
 
 // recordGenAI records the call in the GenAI client metrics. Every label
 // value is bounded like guardgen's own: provider and server names come
 // from the configuration, models through the models bound, error.type is
 // a failure reason.
-func (m *Metrics) recordGenAI(ctx context.Context, c ProviderCall, responseModel string) {
+func (m *Metrics) recordGenAI(ctx context.Context, c *ProviderCall, responseModel string) {
 	providerName := m.providers.value(c.GenAI.providerName(c.Provider))
 	requestModel := m.models.value(c.RequestModel)
 	server := ""
 	if c.GenAI.ServerAddress != "" {
 		server = m.servers.value(c.GenAI.ServerAddress)
 	}
-	// The attributes are built on the stack; the set is built from them
-	// only the first time this combination is seen.
-	var buf [8]attribute.KeyValue
-	common := append(buf[:0],
-		GenAIOperationNameKey.String(GenAIOperation),
-		GenAIProviderNameKey.String(providerName),
-		GenAIRequestModelKey.String(requestModel),
-	)
-	if c.Code == codes.OK {
-		common = append(common, GenAIResponseModelKey.String(responseModel))
-	}
-	if server != "" {
-		common = append(common, attribute.String("server.address", server))
-	}
-	if c.GenAI.ServerPort > 0 {
-		common = append(common, attribute.Int("server.port", c.GenAI.ServerPort))
-	}
-	key := setKey{a: providerName, b: requestModel, c: server, e: responseModel, n: c.GenAI.ServerPort}
+	key := setKey{use: useGenAIDuration, a: providerName, b: requestModel, c: server, n: c.GenAI.ServerPort}
 	if c.Code != codes.OK {
-		errType := c.ErrorType
-		if errType == "" {
-			errType = providerOutcome(c.Code)
+		key.d = c.ErrorType
+		if key.d == "" {
+			key.d = providerOutcome(c.Code)
 		}
-		key.use, key.d = useGenAIDuration, errType
-		m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, append(common, ErrorTypeKey.String(errType))...).rec...)
+		m.sets.record(ctx, m.genaiDuration.Inst(), &key, c.Duration.Seconds())
 		return // tokens are recorded for successful calls only
 	}
-	key.use = useGenAIDuration
-	m.genaiDuration.Inst().Record(ctx, c.Duration.Seconds(), m.sets.option(key, common...).rec...)
+	key.e = responseModel
+	m.sets.record(ctx, m.genaiDuration.Inst(), &key, c.Duration.Seconds())
 	key.use = useGenAITokens
-	for _, t := range [...]struct {
-		kind string
-		n    int64
-	}{{"input", c.InputTokens}, {"output", c.OutputTokens}} {
-		if t.n <= 0 {
-			continue
-		}
-		key.d = t.kind
-		m.genaiTokens.Inst().Record(ctx, t.n, m.sets.option(key, append(common, attribute.String("gen_ai.token.type", t.kind))...).rec...)
+	if c.InputTokens > 0 {
+		key.d = "input"
+		m.sets.recordInt(ctx, m.genaiTokens.Inst(), &key, c.InputTokens)
+	}
+	if c.OutputTokens > 0 {
+		key.d = "output"
+		m.sets.recordInt(ctx, m.genaiTokens.Inst(), &key, c.OutputTokens)
 	}
 }
 
@@ -404,7 +381,7 @@ func (m *Metrics) RecordConfidence(ctx context.Context, target string, confidenc
 		return
 	}
 	t := m.targets.value(target)
-	m.confidence.Record(ctx, confidence, m.sets.option(setKey{use: useConfidence, a: t}, attribute.String(labelTarget, t)).rec...)
+	m.sets.record(ctx, m.confidence, &setKey{use: useConfidence, a: t}, confidence)
 }
 
 // VerificationOutcome is how a verifier check of a candidate ended.
@@ -431,6 +408,5 @@ func (m *Metrics) RecordVerification(ctx context.Context, target string, outcome
 		return
 	}
 	t, o := m.targets.value(target), string(outcome)
-	m.verifications.Add(ctx, 1, m.sets.option(setKey{use: useVerification, a: t, b: o},
-		attribute.String(labelTarget, t), attribute.String(labelOutcome, o)).add...)
+	m.sets.add(ctx, m.verifications, &setKey{use: useVerification, a: t, b: o}, 1)
 }

@@ -45,7 +45,7 @@ func (m *Metrics) RecordFirstPartial(ctx context.Context, target string, d time.
 		return
 	}
 	t := m.targets.value(target)
-	m.streams.firstPartial.Record(ctx, d.Seconds(), m.sets.option(setKey{use: useFirstPartial, a: t}, attribute.String(labelTarget, t)).rec...)
+	m.sets.record(ctx, m.streams.firstPartial, &setKey{use: useFirstPartial, a: t}, d.Seconds())
 }
 
 // RecordPartials observes the partial messages one stream of target sent.
@@ -54,7 +54,7 @@ func (m *Metrics) RecordPartials(ctx context.Context, target string, n int) {
 		return
 	}
 	t := m.targets.value(target)
-	m.streams.partials.Record(ctx, int64(n), m.sets.option(setKey{use: usePartials, a: t}, attribute.String(labelTarget, t)).rec...)
+	m.sets.recordInt(ctx, m.streams.partials, &setKey{use: usePartials, a: t}, int64(n))
 }
 
 // RecordStreamAbort counts one provider stream of target stopped early,
