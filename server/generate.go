@@ -21,39 +21,58 @@ func (s *Server) Generate(ctx context.Context, req *guardgenv1.GenerateRequest) 
 // provider call is a stream whose partial messages go to events (see
 // askStream), and the loop tells events of the attempts it abandons. All
 // else (re-asks, degradation, verification, reporting, metrics, logging)
-// is one code path.
+// is one code path. Its frame stays on the stack while the provider is
+// waited for, so what runs once per call before and after the loop is in
+// begin and finish (see TestHandlerStackStaysSmall).
 func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, events *streamEvents) (*guardgenv1.GenerateResponse, error) {
+	g, ctx, err := s.begin(ctx, req, events)
+	if err != nil {
+		return nil, err
+	}
+	defer g.end()
+	resp, f := g.loop(ctx)
+	return g.finish(ctx, resp, f)
+}
+
+// begin starts a generation: the prompt's size, guardgen's own deadline,
+// the route, the target, the span and the recorder of provider calls. The
+// generation's end releases what it holds.
+func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, events *streamEvents) (*generation, context.Context, error) {
 	start := time.Now()
 	if n := len(req.GetPrompt()); s.opts.MaxPromptBytes > 0 && n > s.opts.MaxPromptBytes {
-		return nil, s.promptTooLong(n)
+		return nil, ctx, s.promptTooLong(n)
 	}
 	// RequestTimeout is guardgen's own bound, whatever the caller sent or
 	// did not send.
 	ctx, cancel := s.withMargin(ctx, s.opts.RequestTimeout)
-	defer cancel()
 	route, rf := s.route(ctx, req)
 	if rf != nil {
-		return nil, statusOf(rf)
+		cancel()
+		return nil, ctx, statusOf(rf)
 	}
 	target, err := s.resolver.ResolveContext(ctx, req.GetTargetType(), req.GetDescriptorSet())
 	if err != nil {
-		return nil, statusOf(resolveFailure(err))
+		cancel()
+		return nil, ctx, statusOf(resolveFailure(err))
 	}
 	spanName := "guardgen.generate"
 	if events != nil {
 		spanName = "guardgen.generate_stream"
 	}
 	ctx, span := s.tracer.Start(ctx, spanName)
-	defer span.End()
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
-	run := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
-		events: events, start: start}
-	run.ask = run.askUnary
+	g := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
+		events: events, start: start, span: span, cancel: cancel}
 	if events != nil {
-		run.ask, events.g = run.askStream, run
+		events.g = g
 	}
-	resp, f := run.loop(ctx)
-	return run.finish(ctx, resp, f)
+	return g, ctx, nil
+}
+
+// end ends the generation's span, then its deadline.
+func (g *generation) end() {
+	g.span.End()
+	g.cancel()
 }
 
 // promptTooLong refuses a prompt over Options.MaxPromptBytes.

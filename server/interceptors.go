@@ -54,13 +54,20 @@ func (s *Server) edge(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	start := time.Now()
 	note := &callLog{}
 	resp, err := s.guarded(context.WithValue(ctx, callLogKey{}, note), req, info, handler)
+	s.ended(ctx, info.FullMethod, start, note, err)
+	return resp, err
+}
+
+// ended is edge's steps 1–2 once the call has its answer: a refusal is
+// counted and told when to come back, and every call is logged. A call of
+// its own, so that edge's frame, under every call, stays small.
+func (s *Server) ended(ctx context.Context, method string, start time.Time, note *callLog, err error) {
 	st := decodeStatus(err)
 	if err != nil {
 		s.countRejection(ctx, st)
 		setPushback(ctx, st)
 	}
-	s.logCall(ctx, info.FullMethod, start, note, st)
-	return resp, err
+	s.logCall(ctx, method, start, note, st)
 }
 
 // callStatus is a call's status code and details, decoded once for the

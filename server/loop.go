@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -45,9 +46,8 @@ type generation struct {
 	// answered is the number of the provider call whose output is the
 	// answer; 0 when no generation answered (a failure, cache, template).
 	answered int
-	// ask asks one route entry for one completion: askUnary, or askStream
-	// for GenerateStream, whose partials go to events.
-	ask    func(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure)
+	// events are GenerateStream's: each provider call is then a stream,
+	// whose partials go to events (see ask).
 	events *streamEvents
 	// aborts says, per provider call, why its stream was stopped early and
 	// what that saved.
@@ -58,6 +58,9 @@ type generation struct {
 	semantic int
 	// reasks counts the re-asks so far per failure reason.
 	reasks map[guardgenv1.FailureReason]int
+	// span and cancel end with the generation (see end).
+	span   trace.Span
+	cancel context.CancelFunc
 }
 
 // completion is the answer of one provider call: the response (of a
@@ -67,6 +70,16 @@ type generation struct {
 type completion struct {
 	resp  *providerv1.CompleteResponse
 	early *classifier.Failure
+}
+
+// ask asks one route entry for one completion: askUnary, or askStream
+// for GenerateStream. A branch, not a func field: a method value would be
+// one more frame under every provider call.
+func (g *generation) ask(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
+	if g.events != nil {
+		return g.askStream(ctx, e, req)
+	}
+	return g.askUnary(ctx, e, req)
 }
 
 // askUnary asks e with one Complete call.
@@ -140,10 +153,22 @@ func (g *generation) settle(ctx context.Context, c completion, more bool) (out *
 		}
 		return out, f, false
 	}
+	f, again = g.refused(ctx, resp, f, call, more)
+	return nil, f, again
+}
+
+// refused is settle for an output the judge refused with f: the failure
+// is kept for the report and, when attempts remain (more) and the
+// decision matrix allows, the next request re-asks (again). Not inlined:
+// settle's frame is on the stack while the output is judged, and copying
+// the failure's metadata puts map iterators in it.
+//
+//go:noinline
+func (g *generation) refused(ctx context.Context, resp *providerv1.CompleteResponse, f *classifier.Failure, call int, more bool) (*classifier.Failure, bool) {
 	f = f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(g.semantic))
 	g.failures[call] = f
 	if !more || !g.reaskable(f) {
-		return nil, f, false
+		return f, false
 	}
 	if g.reasks == nil {
 		g.reasks = make(map[guardgenv1.FailureReason]int)
@@ -152,7 +177,7 @@ func (g *generation) settle(ctx context.Context, c completion, more bool) (out *
 	g.s.metrics.RecordReask(ctx, f.Reason)
 	g.events.reset(call, guardgenv1.ResetReason_RESET_REASON_REASK, f)
 	g.preq = g.reask(g.preq, resp.GetContent(), f)
-	return nil, f, true
+	return f, true
 }
 
 // reaskable reports whether the attempt loop may ask the model again after f.

@@ -123,22 +123,32 @@ func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequ
 	return g.completeFrom(ctx, preq, 0)
 }
 
-// completeFrom is complete starting at entry first.
+// entryRequest is preq as entry number i of a route asks it: the request's
+// model applies to the first entry, which fills in its own model and
+// output token limit where the request sets none; fallbacks use their own
+// model. A copy when anything changes.
+func entryRequest(preq *providerv1.CompleteRequest, e RouteEntry, i int) *providerv1.CompleteRequest {
+	if i == 0 && (preq.GetModel() != "" || e.Model == "") && (preq.GetSampling().GetMaxOutputTokens() != 0 || e.MaxOutputTokens == 0) {
+		return preq
+	}
+	req := proto.CloneOf(preq)
+	if i > 0 || req.GetModel() == "" {
+		req.Model = e.Model
+	}
+	if req.GetSampling().GetMaxOutputTokens() == 0 {
+		req.Sampling.MaxOutputTokens = e.MaxOutputTokens
+	}
+	return req
+}
+
+// completeFrom is complete starting at entry first. Its frame is on the
+// stack while the provider is waited for: what happens after a failure
+// is in failedEntry.
 func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (completion, *classifier.Failure) {
 	var last *classifier.Failure
 	for i := first; i < len(g.route.Entries); i++ {
 		e := g.route.Entries[i]
-		req := preq
-		if i > 0 || (preq.GetModel() == "" && e.Model != "") || (preq.GetSampling().GetMaxOutputTokens() == 0 && e.MaxOutputTokens != 0) {
-			req = proto.CloneOf(preq)
-			if i > 0 || req.GetModel() == "" {
-				req.Model = e.Model
-			}
-			if req.GetSampling().GetMaxOutputTokens() == 0 {
-				req.Sampling.MaxOutputTokens = e.MaxOutputTokens
-			}
-		}
-		c, f := g.ask(ctx, e, req)
+		c, f := g.ask(ctx, e, entryRequest(preq, e, i))
 		if f == nil {
 			if i > first {
 				g.fellBack = last
@@ -146,13 +156,22 @@ func (g *generation) completeFrom(ctx context.Context, preq *providerv1.Complete
 			}
 			return c, nil
 		}
-		if i > 0 {
-			f = f.With("fallback_from", g.route.Entries[i-1].Provider)
-		}
-		if !g.s.falls(f) || ctx.Err() != nil {
+		if f = g.failedEntry(f, i); !g.s.falls(f) || ctx.Err() != nil {
 			return completion{}, f
 		}
 		last = f
 	}
 	return completion{}, last
+}
+
+// failedEntry is f, the failure of entry number i, as the route sees it: a
+// fallback's names the entry it fell back from. Not inlined: copying the
+// failure's metadata would put a map iterator in completeFrom's frame.
+//
+//go:noinline
+func (g *generation) failedEntry(f *classifier.Failure, i int) *classifier.Failure {
+	if i > 0 {
+		f = f.With("fallback_from", g.route.Entries[i-1].Provider)
+	}
+	return f
 }
