@@ -63,8 +63,21 @@ func learnEndpoint(opts []option.RequestOption) (endpoint, error) {
 // body read through the size limit; an error status as *openai.Error,
 // built by the SDK (see apiError), with the response for its headers; any
 // other failure as the SDK would return it (the context's error once the
-// context has ended, else the round trip's).
+// context has ended, else the round trip's). Its frame is on the stack
+// while the upstream is waited for, so the request is built in
+// newRequest and the answer read in answer.
 func (p *Provider) post(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := p.newRequest(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.doer.Do(req)
+	return p.answer(ctx, body, resp, err)
+}
+
+// newRequest is the request that posts body: the endpoint's URL and
+// headers, and the trace context.
+func (p *Provider) newRequest(ctx context.Context, body []byte) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -73,7 +86,11 @@ func (p *Provider) post(ctx context.Context, body []byte) (*http.Response, error
 	if p.propagator != nil {
 		p.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
-	resp, err := p.doer.Do(req)
+	return req, nil
+}
+
+// answer is post's result for the round trip's resp and err.
+func (p *Provider) answer(ctx context.Context, body []byte, resp *http.Response, err error) (*http.Response, error) {
 	if ctx.Err() != nil {
 		if resp != nil {
 			_ = resp.Body.Close()

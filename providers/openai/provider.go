@@ -115,7 +115,7 @@ func New(opts Options) (*Provider, error) {
 		// (a redirect is an unreadable answer), and the client copied
 		// every request's headers for them and added its frames to every
 		// call's stack.
-		p.doer = roundTripper{p.transport}
+		p.doer = &roundTripper{p.transport}
 	} else {
 		// http.DefaultTransport was replaced by one of another type.
 		p.doer = stayAt(u, &http.Client{})
@@ -156,16 +156,21 @@ func (p *Provider) Close() error {
 // as one.
 type roundTripper struct{ t http.RoundTripper }
 
-func (r roundTripper) Do(req *http.Request) (*http.Response, error) {
+func (r *roundTripper) Do(req *http.Request) (*http.Response, error) {
 	resp, err := r.t.RoundTrip(req)
 	if err != nil {
-		op := "Get" // net/http's reading of an empty method
-		if m := req.Method; m != "" {
-			op = m[:1] + strings.ToLower(m[1:])
-		}
-		return nil, &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
+		return nil, roundTripError(req, err)
 	}
 	return resp, nil
+}
+
+// roundTripError is err as http.Client returns it.
+func roundTripError(req *http.Request, err error) error {
+	op := "Get" // net/http's reading of an empty method
+	if m := req.Method; m != "" {
+		op = m[:1] + strings.ToLower(m[1:])
+	}
+	return &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
 }
 
 // readBufferSize is the size of each upstream connection's read buffer.
