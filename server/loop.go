@@ -73,8 +73,8 @@ type completion struct {
 }
 
 // ask asks one route entry for one completion: askUnary, or askStream
-// for GenerateStream. A branch, not a func field: a method value would be
-// one more frame under every provider call.
+// for GenerateStream. A branch, not a func field: the method value stored
+// in the generation was an allocation on every call.
 func (g *generation) ask(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
 	if g.events != nil {
 		return g.askStream(ctx, e, req)

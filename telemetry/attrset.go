@@ -60,9 +60,10 @@ type measured struct {
 
 // option returns the cached options for k, building them on a miss. The
 // hit is all a recording pays: the attributes are built in build, whose
-// frame is on the stack only then; k is passed by reference, not as the
-// twelve words that would sit in every recording's frame (a recording runs at the bottom of a
-// provider call's stack, see TestHandlerStackStaysSmall).
+// frame is on the stack only then, and k is passed by reference, not as
+// twelve words in the frame of every recording (recordings run at the
+// bottom of a provider call's stack, see TestHandlerStackStaysSmall in
+// package app).
 func (s *attrSets) option(k *setKey) measured {
 	s.mu.RLock()
 	o, ok := s.m[*k]
@@ -74,8 +75,6 @@ func (s *attrSets) option(k *setKey) measured {
 }
 
 // build makes and caches the options of k.
-//
-//go:noinline
 func (s *attrSets) build(k *setKey) measured {
 	opt := metric.WithAttributeSet(attribute.NewSet(k.attributes()...))
 	o := measured{add: []metric.AddOption{opt}, rec: []metric.RecordOption{opt}}

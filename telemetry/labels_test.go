@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"google.golang.org/grpc/codes"
 
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
@@ -134,5 +135,25 @@ func TestBoundedLabelConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := len(b.seen); n != 10 {
 		t.Errorf("admitted %d values, want 10", n)
+	}
+}
+
+// TestEveryInstrumentUseHasAttributes: a set key builds its labels from its
+// use; a use added without them would panic at its first recording
+// (usePartials is the last use).
+func TestEveryInstrumentUseHasAttributes(t *testing.T) {
+	for use := useRequest; use <= usePartials; use++ {
+		k := setKey{use: use, a: "a", b: "b", c: "c", d: "d", e: "e", n: 1}
+		kvs := k.attributes()
+		if len(kvs) == 0 {
+			t.Errorf("use %d: no attributes", use)
+		}
+		seen := map[attribute.Key]bool{}
+		for _, kv := range kvs {
+			if seen[kv.Key] {
+				t.Errorf("use %d: %s twice", use, kv.Key)
+			}
+			seen[kv.Key] = true
+		}
 	}
 }
