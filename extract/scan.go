@@ -251,16 +251,25 @@ func (s *scanner) candidate(start int, p *parser) Candidate {
 		c.Repairs = append(make([]Repair, 0, n), before[:nb]...)
 	}
 	if p.changed {
-		var e parser
-		s.parse(&e, start, make([]byte, 0, p.pos-start+p.grow), c.Repairs)
-		e.setPaths()
-		c.JSON = append(e.out, s.src[e.last:e.pos]...)
-		c.Repairs = e.repairs
+		c.JSON, c.Repairs = s.repaired(start, p, c.Repairs)
 	} else {
 		c.JSON = []byte(s.src[start:p.pos])
 	}
 	c.Repairs = append(c.Repairs, after[:na]...)
 	return c
+}
+
+// repaired parses the object at start, which p parsed without output and
+// found in need of repair, again into buffers sized from what p counted,
+// and returns the repaired JSON and repairs (appended to repairs). A call
+// of its own: the second parser is in candidate's frame only when an
+// answer needs it (the answer is judged at the bottom of a call's stack,
+// see TestHandlerStackStaysSmall in package app).
+func (s *scanner) repaired(start int, p *parser, repairs []Repair) ([]byte, []Repair) {
+	var e parser
+	s.parse(&e, start, make([]byte, 0, p.pos-start+p.grow), repairs)
+	e.setPaths()
+	return append(e.out, s.src[e.last:e.pos]...), e.repairs
 }
 
 // before returns the repairs for what precedes the object at i: the fence
