@@ -75,7 +75,7 @@ type completion struct {
 // ask asks one route entry for one completion: askUnary, or askStream
 // for GenerateStream. A branch, not a func field: the method value stored
 // in the generation was an allocation on every call.
-func (g *generation) ask(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
+func (g *generation) ask(ctx context.Context, e *RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
 	if g.events != nil {
 		return g.askStream(ctx, e, req)
 	}
@@ -83,7 +83,7 @@ func (g *generation) ask(ctx context.Context, e RouteEntry, req *providerv1.Comp
 }
 
 // askUnary asks e with one Complete call.
-func (g *generation) askUnary(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
+func (g *generation) askUnary(ctx context.Context, e *RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
 	resp, err := e.Client.Complete(ctx, req)
 	if err != nil {
 		return completion{}, classifier.As(err)

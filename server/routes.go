@@ -127,7 +127,7 @@ func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequ
 // model applies to the first entry, which fills in its own model and
 // output token limit where the request sets none; fallbacks use their own
 // model. A copy when anything changes.
-func entryRequest(preq *providerv1.CompleteRequest, e RouteEntry, i int) *providerv1.CompleteRequest {
+func entryRequest(preq *providerv1.CompleteRequest, e *RouteEntry, i int) *providerv1.CompleteRequest {
 	if i == 0 && (preq.GetModel() != "" || e.Model == "") && (preq.GetSampling().GetMaxOutputTokens() != 0 || e.MaxOutputTokens == 0) {
 		return preq
 	}
@@ -147,7 +147,7 @@ func entryRequest(preq *providerv1.CompleteRequest, e RouteEntry, i int) *provid
 func (g *generation) completeFrom(ctx context.Context, preq *providerv1.CompleteRequest, first int) (completion, *classifier.Failure) {
 	var last *classifier.Failure
 	for i := first; i < len(g.route.Entries); i++ {
-		e := g.route.Entries[i]
+		e := &g.route.Entries[i]
 		c, f := g.ask(ctx, e, entryRequest(preq, e, i))
 		if f == nil {
 			if i > first {

@@ -32,7 +32,7 @@ import (
 // partial of it reached the client, unless the request allows resets
 // (options.stream_resets): the client is then told to drop the attempt's
 // partials before the new attempt's come.
-func (g *generation) askStream(ctx context.Context, e RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
+func (g *generation) askStream(ctx context.Context, e *RouteEntry, req *providerv1.CompleteRequest) (completion, *classifier.Failure) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &streamAttempt{g: g, req: req, b: g.newBuilder()}

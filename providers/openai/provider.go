@@ -205,13 +205,26 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	}
 	completion, err := p.send(ctx, out)
 	if err != nil && out.constraint.GetStrict() && isSchemaRejection(err) {
-		out.target.reject()
-		if out, err = p.request(req, false); err != nil {
-			return nil, err
-		}
-		out.constraint.StrictRejected = true
-		completion, err = p.send(ctx, out)
+		return p.completeLoose(ctx, req, out.target)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return p.response(completion, out)
+}
+
+// completeLoose is Complete once the upstream rejected the strict schema
+// of rejected: the request sent again without strict mode, its answer's
+// Constraint saying so. A call of its own, out of the frame under every
+// call's wait.
+func (p *Provider) completeLoose(ctx context.Context, req *providerv1.CompleteRequest, rejected *target) (*providerv1.CompleteResponse, error) {
+	rejected.reject()
+	out, err := p.request(req, false)
+	if err != nil {
+		return nil, err
+	}
+	out.constraint.StrictRejected = true
+	completion, err := p.send(ctx, out)
 	if err != nil {
 		return nil, err
 	}
