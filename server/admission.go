@@ -253,20 +253,10 @@ func (l *limiter) reserve(key string, now time.Time) (time.Duration, bool) {
 // shed, so probes keep working under load.
 func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if !strings.HasPrefix(info.FullMethod, "/"+healthpb.Health_ServiceDesc.ServiceName+"/") {
-		if s.limiter != nil {
-			if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
-				return nil, s.rateLimited(ctx, wait, scope)
-			}
+		if err := s.enter(ctx); err != nil {
+			return nil, err
 		}
-		if s.inFlight != nil {
-			select {
-			case s.inFlight <- struct{}{}:
-				defer func() { <-s.inFlight }()
-			default:
-				return nil, s.overloaded(ctx)
-			}
-		}
-		defer s.metrics.TrackInFlight(ctx)()
+		defer s.leave(ctx)
 	}
 	if err := s.validate(req); err != nil {
 		return nil, err
@@ -274,9 +264,36 @@ func (s *Server) admit(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	return handler(ctx, req)
 }
 
-// rateLimited counts and explains a call refused by the rate limit. It and
-// overloaded are calls of their own so that admit, below every admitted
-// call, keeps a small stack frame.
+// enter lets a call in past the per-caller rate limit and the in-flight
+// limit, or refuses it; an admitted call is in flight until leave. They
+// are calls of their own, out of admit's frame, which is under every
+// admitted call's stack.
+func (s *Server) enter(ctx context.Context) error {
+	if s.limiter != nil {
+		if wait, ok, scope := s.limiter.admit(ctx, caller(ctx), time.Now()); !ok {
+			return s.rateLimited(ctx, wait, scope)
+		}
+	}
+	if s.inFlight != nil {
+		select {
+		case s.inFlight <- struct{}{}:
+		default:
+			return s.overloaded(ctx)
+		}
+	}
+	s.metrics.AddInFlight(ctx, 1)
+	return nil
+}
+
+// leave ends an admitted call.
+func (s *Server) leave(ctx context.Context) {
+	s.metrics.AddInFlight(ctx, -1)
+	if s.inFlight != nil {
+		<-s.inFlight
+	}
+}
+
+// rateLimited counts and explains a call refused by the rate limit.
 func (s *Server) rateLimited(ctx context.Context, wait time.Duration, scope string) error {
 	s.metrics.RecordShed(ctx, telemetry.ShedRateLimit)
 	f := classifier.New(guardgenv1.FailureReason_FAILURE_REASON_OVERLOADED, "rate limit exceeded for this caller")

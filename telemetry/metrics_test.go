@@ -77,9 +77,9 @@ func recordOneOfEach(ctx context.Context, m *telemetry.Metrics) {
 		Reason:   guardgenv1.FailureReason_FAILURE_REASON_TRUNCATED,
 		Duration: 1500 * time.Millisecond,
 	})
-	done := m.TrackInFlight(ctx)
-	m.TrackInFlight(ctx) // still in flight at scrape time
-	done()
+	m.AddInFlight(ctx, 1)
+	m.AddInFlight(ctx, 1) // still in flight at scrape time
+	m.AddInFlight(ctx, -1)
 	m.RecordShed(ctx, telemetry.ShedOverload)
 	m.RecordProviderCall(ctx, &telemetry.ProviderCall{
 		Provider: "synthetic", Model: "synthetic-1", Code: codes.OK,

@@ -81,14 +81,13 @@ func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
 	m.sets.record(ctx, m.requestDuration, &setKey{use: useRequestDuration, a: outcome, b: target}, r.Duration.Seconds())
 }
 
-// TrackInFlight counts a request as in flight until the returned func is
-// called; call it exactly once, typically deferred.
-func (m *Metrics) TrackInFlight(ctx context.Context) (done func()) {
+// AddInFlight adds n (1 when a request is admitted, -1 when it ends) to
+// the requests in flight.
+func (m *Metrics) AddInFlight(ctx context.Context, n int64) {
 	if m == nil {
-		return func() {}
+		return
 	}
-	m.inFlight.Add(ctx, 1)
-	return func() { m.inFlight.Add(ctx, -1) }
+	m.inFlight.Add(ctx, n)
 }
 
 // ShedReason is why a request was refused at the door.
