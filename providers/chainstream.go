@@ -39,24 +39,22 @@ func (c *Chain) StreamInterceptors() []grpc.StreamClientInterceptor {
 // chain's unary and stream interceptors.
 func (c *Chain) InProcess(srv providerv1.ProviderServiceServer) grpc.ClientConnInterface {
 	conn := newInProcess(srv, nil, c.StreamInterceptors())
-	conn.call = c.invoker(conn.invoke)
+	conn.chain, conn.call = c, c.afterPushback(conn.invoke)
 	return conn
 }
 
-// invoker is Interceptors composed around final, in their order, with
-// each layer calling the next method directly. Chained as values, every
-// method passes through a wrapper frame, and these frames are on the
-// stack under every provider call's wait (see TestHandlerStackStaysSmall
-// in package app).
-func (c *Chain) invoker(final grpc.UnaryInvoker) grpc.UnaryInvoker {
+// afterPushback is what Interceptors runs after pushback, composed around
+// final, in their order, with each layer calling the next method directly;
+// the connection calls pushback itself (see inProcessConn.Invoke).
+// Chained as values, every method passes through a wrapper frame, and
+// these frames are on the stack under every provider call's wait (see
+// TestHandlerStackStaysSmall in package app).
+func (c *Chain) afterPushback(final grpc.UnaryInvoker) grpc.UnaryInvoker {
 	toAttempt := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
 		return c.attempt(ctx, method, req, reply, cc, final, opts...)
 	}
-	toRetry := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-		return c.retry(ctx, method, req, reply, cc, toAttempt, opts...)
-	}
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, opts ...grpc.CallOption) error {
-		return c.pushback(ctx, method, req, reply, cc, toRetry, opts...)
+		return c.retry(ctx, method, req, reply, cc, toAttempt, opts...)
 	}
 }
 

@@ -38,12 +38,17 @@ func newInProcess(srv providerv1.ProviderServiceServer, unary []grpc.UnaryClient
 type inProcessConn struct {
 	srv providerv1.ProviderServiceServer
 	// call and stream are the interceptors composed around invoke and
-	// newStream.
+	// newStream; with chain set, call is what follows the chain's
+	// pushback (see Chain.InProcess).
 	call   grpc.UnaryInvoker
 	stream grpc.Streamer
+	chain  *Chain
 }
 
 func (c *inProcessConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if c.chain != nil {
+		return c.chain.pushback(ctx, method, args, reply, nil, c.call, opts...)
+	}
 	return c.call(ctx, method, args, reply, nil, opts...)
 }
 

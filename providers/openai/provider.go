@@ -203,7 +203,7 @@ func (p *Provider) Complete(ctx context.Context, req *providerv1.CompleteRequest
 	if err != nil {
 		return nil, err
 	}
-	completion, err := p.send(ctx, out)
+	completion, err := p.send(ctx, out.body)
 	if err != nil && out.constraint.GetStrict() && isSchemaRejection(err) {
 		return p.completeLoose(ctx, req, out.target)
 	}
@@ -224,7 +224,7 @@ func (p *Provider) completeLoose(ctx context.Context, req *providerv1.CompleteRe
 		return nil, err
 	}
 	out.constraint.StrictRejected = true
-	completion, err := p.send(ctx, out)
+	completion, err := p.send(ctx, out.body)
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +237,10 @@ var errNotJSON = errors.New("openai: upstream answered with a body that is not J
 
 // send makes one upstream request under the provider's timeout and
 // decodes its 2xx answer; an error status is *openai.Error (see post).
-func (p *Provider) send(ctx context.Context, out outgoing) (*completion, error) {
+func (p *Provider) send(ctx context.Context, body []byte) (*completion, error) {
 	callCtx, cancel := p.callContext(ctx)
 	defer cancel()
-	httpResp, err := p.post(callCtx, out.body)
+	httpResp, err := p.post(callCtx, body)
 	var c *completion
 	if err == nil {
 		c, err = readCompletion(httpResp)

@@ -416,7 +416,7 @@ func TestCompletionMatchesSDK(t *testing.T) {
 				srv.Enqueue(step, step)
 				var sdkResp *http.Response
 				sdkCompletion, sdkErr := sdk.New(t.Context(), sdkParams(t, p, req, out.constraint.GetStrict()), option.WithResponseInto(&sdkResp))
-				got, err := p.send(t.Context(), out)
+				got, err := p.send(t.Context(), out.body)
 
 				reqs := srv.Requests()[before:]
 				if len(reqs) != 2 {
