@@ -34,27 +34,31 @@ type accepted struct {
 // extraction, decoding and validation. Truncated output never reaches the
 // parser. When the text holds several JSON objects, the first one that
 // decodes and validates as the target wins; when none does, the first
-// candidate's failure is reported, since it is the likeliest answer.
-func (g *generation) accept(resp *providerv1.CompleteResponse) (accepted, *classifier.Failure) {
+// candidate's failure is reported, since it is the likeliest answer. The
+// accepted output is written to a, which the caller holds: an accepted
+// value returned through each of the judging calls took a slot in each
+// frame, at the bottom of a call's stack (see TestHandlerStackStaysSmall
+// in package app).
+func (g *generation) accept(resp *providerv1.CompleteResponse, a *accepted) *classifier.Failure {
 	if f := classifier.FromFinishReason(resp.GetFinishReason(), resp.GetRefusal()); f != nil {
-		return accepted{}, f
+		return f
 	}
 	content := resp.GetContent()
 	candidates, err := g.candidates(content)
 	if err != nil {
-		return accepted{}, g.withPreview(extractFailure(err), content)
+		return g.withPreview(extractFailure(err), content)
 	}
 	var first *classifier.Failure
 	for _, c := range candidates {
-		a, f := g.acceptCandidate(c)
+		f := g.acceptCandidate(c, a)
 		if f == nil {
-			return a, nil
+			return nil
 		}
 		if first == nil {
 			first = g.withPreview(f, string(c.JSON))
 		}
 	}
-	return accepted{}, first
+	return first
 }
 
 // candidates extracts what may be the answer from content, in the order
@@ -100,33 +104,36 @@ func (g *generation) strict() bool {
 	return g.s.opts.StrictSchema
 }
 
-// acceptCandidate decodes and validates one extracted JSON value.
-func (g *generation) acceptCandidate(c extract.Candidate) (accepted, *classifier.Failure) {
+// acceptCandidate decodes and validates one extracted JSON value, into a
+// when it is accepted.
+func (g *generation) acceptCandidate(c extract.Candidate, a *accepted) *classifier.Failure {
 	msg, changes, err := g.target.Decode(c.JSON, schema.DecodeOptions{Strict: g.strict()})
 	if err != nil {
-		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_SCHEMA_MISMATCH, "%s", err.Error())
 	}
 	repairs := reportRepairs(c.Repairs, changes)
 	err = g.target.Validate(msg)
 	if err == nil {
-		return accepted{msg: msg, repairs: repairs, candidate: c}, nil
+		*a = accepted{msg: msg, repairs: repairs, candidate: c}
+		return nil
 	}
 	if errors.Is(err, schema.ErrRuleCostExceeded) {
-		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET,
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET,
 			"descriptor_set: the CEL rules of %s exceeded their runtime cost limit on the answer", g.target.Desc.FullName()).
 			With("field", "descriptor_set")
 	}
 	if _, ok := errors.AsType[*protovalidate.CompilationError](err); ok && g.target.Source == guardgenv1.TargetSource_TARGET_SOURCE_REQUEST {
 		// A request-defined type's validator is compiled, not warmed, when
 		// the type is built; a rule protovalidate cannot compile shows here.
-		return accepted{}, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET,
+		return classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INVALID_DESCRIPTOR_SET,
 			"descriptor_set: the rules of %s do not compile", g.target.Desc.FullName()).With("field", "descriptor_set")
 	}
 	f := classifier.FromValidation(err, g.s.opts.BusinessRules)
 	if partial, ok := g.partialMatch(msg, f); ok {
-		return accepted{msg: msg, repairs: repairs, partial: partial, candidate: c}, nil
+		*a = accepted{msg: msg, repairs: repairs, partial: partial, candidate: c}
+		return nil
 	}
-	return accepted{}, f
+	return f
 }
 
 // partialMatch implements allow_partial_matches: when every violation is

@@ -33,8 +33,9 @@ func BenchmarkAccept(b *testing.B) {
 			g := &generation{s: s, target: target}
 			resp := &providerv1.CompleteResponse{Content: bc.content, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
 			b.ReportAllocs()
+			var a accepted
 			for b.Loop() {
-				if _, f := g.accept(resp); f != nil {
+				if f := g.accept(resp, &a); f != nil {
 					b.Fatal(f)
 				}
 			}
@@ -86,8 +87,8 @@ func BenchmarkAcceptMalformed(b *testing.B) {
 	}
 	g := &generation{s: &Server{opts: defaultOptions()}, target: target}
 	resp := &providerv1.CompleteResponse{Content: malformed2K, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
-	a, f := g.accept(resp)
-	if f != nil {
+	var a accepted
+	if f := g.accept(resp, &a); f != nil {
 		b.Fatal(f)
 	}
 	clean, err := protojson.Marshal(a.msg)
@@ -98,7 +99,7 @@ func BenchmarkAcceptMalformed(b *testing.B) {
 		b.SetBytes(int64(len(malformed2K)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, f := g.accept(resp); f != nil {
+			if f := g.accept(resp, &a); f != nil {
 				b.Fatal(f)
 			}
 		}

@@ -110,12 +110,13 @@ func TestAcceptLinear(t *testing.T) {
 		// allocation elsewhere in the process does not count.
 		cost := func(output string) uint64 {
 			resp := &providerv1.CompleteResponse{Content: output, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
-			g.accept(resp)
+			var a accepted
+			g.accept(resp, &a)
 			least := uint64(math.MaxUint64)
 			for range 3 {
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
-				g.accept(resp)
+				g.accept(resp, &a)
 				runtime.ReadMemStats(&after)
 				least = min(least, after.TotalAlloc-before.TotalAlloc)
 			}
@@ -168,8 +169,9 @@ func BenchmarkAcceptLarge(b *testing.B) {
 				resp := &providerv1.CompleteResponse{Content: in.output, FinishReason: providerv1.FinishReason_FINISH_REASON_STOP}
 				b.SetBytes(int64(len(in.output)))
 				b.ReportAllocs()
+				var a accepted
 				for b.Loop() {
-					g.accept(resp)
+					g.accept(resp, &a)
 				}
 			})
 		}

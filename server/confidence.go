@@ -24,7 +24,7 @@ const maxConfidences = 256
 // fields); any other value below its threshold, and a threshold that
 // could not be checked, is a warning. Without log-probabilities nothing
 // is measured and the report says so.
-func (g *generation) checkConfidence(ctx context.Context, resp *providerv1.CompleteResponse, a accepted) *classifier.Failure {
+func (g *generation) checkConfidence(ctx context.Context, resp *providerv1.CompleteResponse, a *accepted) *classifier.Failure {
 	if !g.wantsLogprobs() {
 		return nil
 	}

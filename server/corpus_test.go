@@ -196,7 +196,8 @@ func judge(resolver *schema.Resolver, c corpusCase) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	a, f := c.generation(target).accept(c.response())
+	var a accepted
+	f := c.generation(target).accept(c.response(), &a)
 	if c.fail != 0 {
 		return judgeFailure(c, f)
 	}
@@ -318,7 +319,8 @@ func BenchmarkCorpus(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		r := runs[i%len(runs)]
-		r.g.accept(r.resp)
+		var a accepted
+		r.g.accept(r.resp, &a)
 		i++
 	}
 }

@@ -174,7 +174,7 @@ func (g *generation) fromCache(ctx context.Context, f *classifier.Failure) *guar
 		g.s.metrics.RecordCacheLookup(ctx, backend, telemetry.CacheMiss)
 		return nil // older than the caller accepts
 	}
-	out, rf := g.respond(accepted{msg: msg})
+	out, rf := g.respond(&accepted{msg: msg})
 	if rf != nil {
 		return nil
 	}
@@ -257,13 +257,13 @@ func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.Com
 		return nil
 	}
 	call := g.rec.Len()
-	a, af := g.judge(ctx, c, call)
-	if af != nil {
+	var a accepted
+	if af := g.judge(ctx, c, call, &a); af != nil {
 		g.failures[call] = af
 		return nil
 	}
 	g.repairs, g.answered = a.repairs, call
-	out, rf := g.respond(a)
+	out, rf := g.respond(&a)
 	if rf != nil {
 		return nil
 	}
@@ -285,7 +285,7 @@ func (g *generation) fromTemplate(f *classifier.Failure) *guardgenv1.GenerateRes
 		g.s.logger.Error("template does not decode into a valid message", "target", g.target.Desc.FullName())
 		return nil
 	}
-	out, rf := g.respond(accepted{msg: msg})
+	out, rf := g.respond(&accepted{msg: msg})
 	if rf != nil {
 		return nil
 	}

@@ -93,16 +93,17 @@ func (g *generation) askUnary(ctx context.Context, e *RouteEntry, req *providerv
 
 // judge runs the output stages on a completion made by provider call
 // number call: the stream's early failure, or the finish reason,
-// extraction, decoding, validation and the semantic checks.
-func (g *generation) judge(ctx context.Context, c completion, call int) (accepted, *classifier.Failure) {
+// extraction, decoding, validation and the semantic checks. The accepted
+// output is written to a (see accept).
+func (g *generation) judge(ctx context.Context, c completion, call int, a *accepted) *classifier.Failure {
 	if c.early != nil {
-		return accepted{}, c.early
+		return c.early
 	}
-	a, f := g.accept(c.resp)
+	f := g.accept(c.resp, a)
 	if f == nil {
 		f = g.check(ctx, c.resp, a, call)
 	}
-	return a, f
+	return f
 }
 
 // loop is the semantic attempt loop. Transport retries happen inside each
@@ -144,10 +145,10 @@ func (g *generation) settle(ctx context.Context, c completion, more bool) (out *
 	call := g.rec.Len()
 	resp := c.resp
 	g.output = resp.GetContent()
-	a, f := g.judge(ctx, c, call)
-	if f == nil {
+	var a accepted
+	if f = g.judge(ctx, c, call, &a); f == nil {
 		g.repairs, g.answered = a.repairs, call
-		out, f = g.respond(a)
+		out, f = g.respond(&a)
 		if f == nil && !out.GetDegraded() {
 			g.remember(ctx, a.msg, resp.GetModel())
 		}
@@ -193,7 +194,7 @@ func (g *generation) reaskable(f *classifier.Failure) bool {
 }
 
 // respond packs an accepted message.
-func (g *generation) respond(a accepted) (*guardgenv1.GenerateResponse, *classifier.Failure) {
+func (g *generation) respond(a *accepted) (*guardgenv1.GenerateResponse, *classifier.Failure) {
 	msg := a.msg
 	packed, err := anypb.New(msg)
 	if err != nil {

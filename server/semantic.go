@@ -143,7 +143,7 @@ func (g *generation) wantsLogprobs() bool {
 // made by provider call number call: the confidence of its values, then
 // the verifier. It returns the failure that rejects the candidate, or nil;
 // what it found is kept in g.sem for the report.
-func (g *generation) check(ctx context.Context, resp *providerv1.CompleteResponse, a accepted, call int) *classifier.Failure {
+func (g *generation) check(ctx context.Context, resp *providerv1.CompleteResponse, a *accepted, call int) *classifier.Failure {
 	g.sem = semanticReport{}
 	if f := g.checkConfidence(ctx, resp, a); f != nil {
 		return f

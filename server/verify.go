@@ -41,7 +41,7 @@ const (
 // request's call cap and deadline; when they leave no room, or the
 // verifier fails or answers no valid verdict, verification is skipped and
 // the report says why.
-func (g *generation) verify(ctx context.Context, a accepted, call int) *classifier.Failure {
+func (g *generation) verify(ctx context.Context, a *accepted, call int) *classifier.Failure {
 	items, dropped := g.checks.Items(a.msg, semantic.MaxItems)
 	if len(items) == 0 {
 		return nil
