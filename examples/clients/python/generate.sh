@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates guardgen's Python gRPC code into out/ (gitignored; never
 # committed) with Debian's packages only, no Go toolchain:
-# protobuf-compiler (protoc 3.21), protobuf-compiler-grpc
+# protobuf-compiler (protoc 3.21), libprotobuf-dev (the well-known types'
+# .proto files, in /usr/include where protoc finds them), protobuf-compiler-grpc
 # (grpc_python_plugin 1.51), python3-grpcio and python3-protobuf.
 #
 # google/api/{http,annotations}.proto come from proto/ (tools/depprotos);
