@@ -2,13 +2,17 @@ package openai_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/guardgen/guardgen/providers/openai"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // countingConn counts the writes made on a connection.
@@ -54,5 +58,58 @@ func TestRequestIsOneWrite(t *testing.T) {
 		if n := writes.Load() - before; n != 1 {
 			t.Errorf("call %d (streamed: %v) took %d writes, want 1", i+1, i%2 == 1, n)
 		}
+	}
+}
+
+// Calls share the endpoint's header map until a propagator sets a header
+// (copyOnSet): each call in a trace still sends its own traceparent, one
+// without a trace context sends none, and what one call set never reaches
+// another. Run under -race, a write to the shared map would also show
+// there.
+func TestTraceContextIsPerCall(t *testing.T) {
+	t.Parallel()
+	p, srv := start(t, openai.Options{Propagator: propagation.TraceContext{}})
+	srv.SetDefault(openaitest.Reply(benchContent))
+	req := request(t)
+	const calls = 16
+	want := make(map[string]bool, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID:    trace.TraceID{1, byte(i + 1)},
+			SpanID:     trace.SpanID{2, byte(i + 1)},
+			TraceFlags: trace.FlagsSampled,
+		})
+		want[fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID())] = true
+		ctx := trace.ContextWithSpanContext(t.Context(), sc)
+		wg.Go(func() {
+			if _, err := p.Complete(ctx, req); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := p.Complete(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != calls+1 {
+		t.Fatalf("upstream saw %d requests, want %d", len(reqs), calls+1)
+	}
+	for _, r := range reqs[:calls] {
+		tp := r.Header.Get("traceparent")
+		if !want[tp] {
+			t.Errorf("traceparent %q: not one of the calls', or sent twice", tp)
+		}
+		delete(want, tp)
+		if r.Header.Get("Authorization") == "" {
+			t.Error("a traced call lost the endpoint's headers")
+		}
+	}
+	if tp := reqs[calls].Header.Get("traceparent"); tp != "" {
+		t.Errorf("a call without a trace context sent traceparent %q (another call's)", tp)
+	}
+	if reqs[calls].Header.Get("Authorization") == "" {
+		t.Error("an untraced call lost the endpoint's headers")
 	}
 }
