@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/guardgen/guardgen/config"
 	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
@@ -267,11 +268,12 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 
 // tracerProvider is the provider guardgen's spans come from: its own SDK
 // provider when spans go somewhere (an OTLP exporter or span processors),
-// else the global one, a no-op unless the embedding program installed one,
-// so that spans are not built for nobody.
+// else a no-op, so that spans are not built for nobody; the server then
+// reads a caller's trace context without otelgrpc's stats handler
+// (server.Options.TracerProvider), and the call still joins it.
 func (a *App) tracerProvider() trace.TracerProvider {
 	if a.cfg.GetTelemetry().GetOtlpEndpoint() != "" || len(a.opts.SpanProcessors) > 0 {
 		return a.tracer
 	}
-	return otel.GetTracerProvider()
+	return noop.NewTracerProvider()
 }

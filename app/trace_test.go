@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,5 +92,70 @@ telemetry:
 	}
 	if got := reqs[0].Header.Get("baggage"); got != "tenant=acme" {
 		t.Errorf("upstream baggage = %q, want the caller's tenant=acme", got)
+	}
+}
+
+// Without tracing (no OTLP endpoint, no span processor) guardgen makes no
+// spans, but a call still joins its caller's trace: the upstream request
+// carries the caller's traceparent and baggage unchanged, and the call's
+// log line names the trace.
+func TestTraceContextPassesWithoutTracing(t *testing.T) {
+	t.Parallel()
+	upstream := openaitest.New()
+	t.Cleanup(upstream.Close)
+	upstream.SetDefault(openaitest.Step{Content: `{"category":"billing","priority":2,"summary":"charged twice"}`})
+	cfg, err := config.Parse("trace.yaml", []byte(`
+providers:
+  - {name: openai, type: openai, base_url: "`+upstream.URL()+`", api_key_env: OPENAI_API_KEY}
+routes:
+  - {name: default, entries: [{provider: openai}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv := apptest.Start(t, cfg, app.Options{Getenv: func(string) string { return "sk-test" }, LogOutput: logs})
+	client := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
+
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, md := range [][]string{{"traceparent", traceparent, "baggage", "tenant=acme"}, nil} {
+		if _, err := client.Generate(metadata.AppendToOutgoingContext(ctx, md...),
+			&guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticketType}); err != nil {
+			t.Fatalf("Generate: %v", err)
+		}
+	}
+	reqs := upstream.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("upstream requests = %d, want 2", len(reqs))
+	}
+	if got := reqs[0].Header.Get("traceparent"); got != traceparent {
+		t.Errorf("upstream traceparent = %q, want the caller's %q", got, traceparent)
+	}
+	if got := reqs[0].Header.Get("baggage"); got != "tenant=acme" {
+		t.Errorf("upstream baggage = %q, want the caller's tenant=acme", got)
+	}
+	if got := reqs[1].Header.Get("traceparent") + reqs[1].Header.Get("baggage"); got != "" {
+		t.Errorf("a call without a trace context sent %q upstream", got)
+	}
+	// Log lines are written by a goroutine of their own, after the answer.
+	var traced, untraced int
+	for deadline := time.Now().Add(5 * time.Second); traced+untraced < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		traced, untraced = 0, 0
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if !strings.Contains(l, `"msg":"rpc"`) || !strings.Contains(l, "GenerationService/Generate") {
+				continue
+			}
+			if strings.Contains(l, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
+				traced++
+			} else if !strings.Contains(l, "trace_id") {
+				untraced++
+			}
+		}
+	}
+	if traced != 1 || untraced != 1 {
+		t.Errorf("rpc log lines: %d with the caller's trace_id, %d without any; want 1 and 1\n%s", traced, untraced, logs.String())
 	}
 }

@@ -49,9 +49,13 @@ import (
 // a frame on the stack of every call while it runs.
 //
 // The OpenTelemetry stats handler is installed beside it
-// (grpc.StatsHandler), so its spans cover all of it.
+// (grpc.StatsHandler), so its spans cover all of it; without one (no
+// tracing), edge reads the caller's trace context itself.
 func (s *Server) edge(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	if s.joinTrace {
+		ctx = s.callerTrace(ctx)
+	}
 	note := &callLog{}
 	resp, err := s.guarded(context.WithValue(ctx, callLogKey{}, note), req, info, handler)
 	s.ended(ctx, info.FullMethod, start, note, err)
@@ -245,4 +249,35 @@ func requestID(ctx context.Context) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
 	return hex.EncodeToString(b[:])
+}
+
+// callerTrace is ctx with the caller's trace context (traceparent,
+// baggage), as otelgrpc's stats handler reads it when there is one: the
+// call's log line names the caller's trace, and the provider passes it on
+// upstream.
+func (s *Server) callerTrace(ctx context.Context) context.Context {
+	return s.opts.Propagator.Extract(ctx, incomingCarrier{ctx})
+}
+
+// incomingCarrier reads a call's incoming metadata for a propagator, one
+// key at a time, without copying the rest.
+type incomingCarrier struct{ ctx context.Context }
+
+func (c incomingCarrier) Get(key string) string {
+	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Set does nothing: incoming metadata is read, never written.
+func (incomingCarrier) Set(string, string) {}
+
+func (c incomingCarrier) Keys() []string {
+	md, _ := metadata.FromIncomingContext(c.ctx)
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	return keys
 }
