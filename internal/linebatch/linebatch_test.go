@@ -3,6 +3,7 @@ package linebatch
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -124,6 +125,41 @@ func TestBatchesWhileWriting(t *testing.T) {
 	}
 	if !strings.HasPrefix(g.all(), "first\nline 0\n") || !strings.HasSuffix(g.all(), "line 99\n") {
 		t.Errorf("output out of order:\n%s", g.all())
+	}
+}
+
+// TestGathersRunningCalls: lines from calls that keep running are written
+// many to a write even when each call gives way after each line, as a call
+// does when it waits for its next request. On one processor a line makes
+// the idle batching goroutine the next to run; without its yield it wrote
+// each line alone.
+func TestGathersRunningCalls(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	g := newGate()
+	close(g.release)
+	w := New(g)
+	const callers, each = 4, 100
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				fmt.Fprintf(w, "caller %d line %d\n", c, i)
+				runtime.Gosched()
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	writes := len(g.writes)
+	g.mu.Unlock()
+	if lines := callers * each; writes > lines/2 {
+		t.Errorf("%d lines took %d writes, want at most %d", lines, writes, lines/2)
+	}
+	if got := strings.Count(g.all(), "\n"); got != callers*each {
+		t.Errorf("%d lines written, want %d", got, callers*each)
 	}
 }
 
