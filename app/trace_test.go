@@ -15,6 +15,7 @@ import (
 	"github.com/guardgen/guardgen/app"
 	"github.com/guardgen/guardgen/app/apptest"
 	"github.com/guardgen/guardgen/config"
+	configv1 "github.com/guardgen/guardgen/gen/guardgen/config/v1"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers/openai/openaitest"
 )
@@ -26,21 +27,7 @@ import (
 // sample ratio is 0, so only the caller's sampled flag records anything.
 func TestTraceJoinsTheCaller(t *testing.T) {
 	t.Parallel()
-	upstream := openaitest.New()
-	t.Cleanup(upstream.Close)
-	upstream.SetDefault(openaitest.Step{Content: `{"category":"billing","priority":2,"summary":"charged twice"}`})
-
-	cfg, err := config.Parse("trace.yaml", []byte(`
-providers:
-  - {name: openai, type: openai, base_url: "`+upstream.URL()+`", api_key_env: OPENAI_API_KEY}
-routes:
-  - {name: default, entries: [{provider: openai}]}
-telemetry:
-  trace_sample_ratio: 0
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	upstream, cfg := ticketUpstream(t, "telemetry:\n  trace_sample_ratio: 0\n")
 	rec := tracetest.NewSpanRecorder()
 	srv := apptest.Start(t, cfg, app.Options{
 		Getenv:         func(string) string { return "sk-test" },
@@ -101,18 +88,7 @@ telemetry:
 // log line names the trace.
 func TestTraceContextPassesWithoutTracing(t *testing.T) {
 	t.Parallel()
-	upstream := openaitest.New()
-	t.Cleanup(upstream.Close)
-	upstream.SetDefault(openaitest.Step{Content: `{"category":"billing","priority":2,"summary":"charged twice"}`})
-	cfg, err := config.Parse("trace.yaml", []byte(`
-providers:
-  - {name: openai, type: openai, base_url: "`+upstream.URL()+`", api_key_env: OPENAI_API_KEY}
-routes:
-  - {name: default, entries: [{provider: openai}]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	upstream, cfg := ticketUpstream(t, "")
 	logs := &syncBuffer{}
 	srv := apptest.Start(t, cfg, app.Options{Getenv: func(string) string { return "sk-test" }, LogOutput: logs})
 	client := guardgenv1.NewGenerationServiceClient(srv.Dial(t))
@@ -158,4 +134,24 @@ routes:
 	if traced != 1 || untraced != 1 {
 		t.Errorf("rpc log lines: %d with the caller's trace_id, %d without any; want 1 and 1\n%s", traced, untraced, logs.String())
 	}
+}
+
+// ticketUpstream starts an OpenAI test server that answers a ticket, and
+// returns it with a configuration whose one route goes to it, followed by
+// more YAML (a telemetry section, say).
+func ticketUpstream(t *testing.T, more string) (*openaitest.Server, *configv1.Config) {
+	t.Helper()
+	upstream := openaitest.New()
+	t.Cleanup(upstream.Close)
+	upstream.SetDefault(openaitest.Step{Content: `{"category":"billing","priority":2,"summary":"charged twice"}`})
+	cfg, err := config.Parse("trace.yaml", []byte(`
+providers:
+  - {name: openai, type: openai, base_url: "`+upstream.URL()+`", api_key_env: OPENAI_API_KEY}
+routes:
+  - {name: default, entries: [{provider: openai}]}
+`+more))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return upstream, cfg
 }

@@ -134,8 +134,8 @@ type Options struct {
 	// then the server has no otelgrpc stats handler either (with nothing
 	// to record, it cost about 5 % of a synthetic call's CPU: a span, two
 	// copies of the call's metadata, its events); the caller's trace
-	// context is still read into each GenerationService call (see
-	// callerTrace).
+	// context is still read into every unary call and every
+	// GenerationService stream (see callerTrace).
 	TracerProvider trace.TracerProvider
 	// Propagator reads the caller's trace context (traceparent, baggage)
 	// from incoming metadata, so guardgen's spans join the caller's trace;
