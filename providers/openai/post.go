@@ -83,16 +83,12 @@ func (p *Provider) newRequest(ctx context.Context, body []byte) (*http.Request, 
 	if err != nil {
 		return nil, err
 	}
-	if !p.sharedHeader {
-		req.Header = p.endpoint.header.Clone()
-		if p.propagator != nil {
-			p.propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
-		}
-		return req, nil
-	}
 	req.Header = p.endpoint.header
+	if !p.sharedHeader {
+		req.Header = req.Header.Clone()
+	}
 	if p.propagator != nil {
-		p.propagator.Inject(ctx, &copyOnSet{req: req})
+		p.propagator.Inject(ctx, &copyOnSet{req: req, copied: !p.sharedHeader})
 	}
 	return req, nil
 }
@@ -104,7 +100,7 @@ func (p *Provider) newRequest(ctx context.Context, body []byte) (*http.Request, 
 // about 0.8 KB, for each call in flight).
 type copyOnSet struct {
 	req    *http.Request
-	copied bool
+	copied bool // the request's headers are its own already
 }
 
 func (c *copyOnSet) Get(key string) string { return c.req.Header.Get(key) }
