@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -110,6 +112,11 @@ type Chain struct {
 	breaker *breaker.Breaker
 	budget  *budget
 	retry   grpc.UnaryClientInterceptor
+	states  sync.Pool // of unary calls' *retryState, see unaryState
+	// spans is false when the tracer is a no-op one: an attempt then
+	// starts no span, which would only have cost its name, its options
+	// and a context.
+	spans bool
 	// unaryOnly is set once the provider answered a CompleteStream with
 	// UNIMPLEMENTED: later streams are asked with Complete at once.
 	unaryOnly atomic.Bool
@@ -137,7 +144,20 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		breaker: newBreaker(opts.Provider, opts.Breaker),
 		budget:  newBudget(opts.Budget),
 		retry:   retry.UnaryClientInterceptor(retry.WithMax(opts.Policy.MaxAttempts)),
+		spans:   !isNoopTracer(opts.Tracer),
 	}, nil
+}
+
+// noSpan is the span of an attempt that starts none: it records nothing,
+// and the attempt's context keeps the caller's span context, which is
+// what a no-op tracer's Start would have put there.
+var noSpan trace.Span = tracenoop.Span{}
+
+// isNoopTracer reports whether t makes only no-op spans (the app's
+// tracer when tracing is off).
+func isNoopTracer(t trace.Tracer) bool {
+	_, ok := t.(tracenoop.Tracer)
+	return ok
 }
 
 // check refuses policies under which no call could be made.
@@ -292,7 +312,10 @@ func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteReques
 	// conventions (telemetry.GenAISemconvVersion). Its attributes are built
 	// only for a span that records: with tracing off or sampled out they
 	// were a tenth of what a call allocated.
-	ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient))
+	a.span = noSpan
+	if c.spans {
+		ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient))
+	}
 	if a.span.IsRecording() {
 		a.span.SetAttributes(c.opts.GenAI.RequestAttributes(c.opts.Provider, model, req.GetSampling())...)
 		a.span.SetAttributes(telemetry.RetryAttemptKey.Int(a.number), attribute.Int("guardgen.semantic_attempt", a.semantic))
