@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -108,16 +109,16 @@ func outputOptions(opts *guardgenv1.GenerateOptions) []byte {
 
 // remember stores a clean answer as the last valid result for its key. A
 // cache failure never fails the request.
-func (g *generation) remember(ctx context.Context, msg proto.Message, model string) {
+func (g *generation) remember(ctx context.Context, packed *anypb.Any, model string) {
 	if g.s.opts.Cache == nil || g.req.GetOptions().GetSkipCache() {
 		return
 	}
-	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil || len(wire) > g.s.opts.MaxCacheEntryBytes {
+	wire := packed.GetValue()
+	if len(wire) > g.s.opts.MaxCacheEntryBytes {
 		return // it could not be served back
 	}
 	entry := fallback.Entry{
-		TypeURL: typeURL(msg.ProtoReflect().Descriptor()),
+		TypeURL: packed.GetTypeUrl(),
 		Message: wire,
 		Model:   model,
 	}

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -150,7 +151,7 @@ func (g *generation) settle(ctx context.Context, c completion, more bool) (out *
 		g.repairs, g.answered = a.repairs, call
 		out, f = g.respond(&a)
 		if f == nil && !out.GetDegraded() {
-			g.remember(ctx, a.msg, resp.GetModel())
+			g.remember(ctx, out.GetMessage(), resp.GetModel())
 		}
 		return out, f, false
 	}
@@ -196,7 +197,9 @@ func (g *generation) reaskable(f *classifier.Failure) bool {
 // respond packs an accepted message.
 func (g *generation) respond(a *accepted) (*guardgenv1.GenerateResponse, *classifier.Failure) {
 	msg := a.msg
-	packed, err := anypb.New(msg)
+	// Deterministic, so that remember can keep these same bytes.
+	packed := new(anypb.Any)
+	err := anypb.MarshalFrom(packed, msg, proto.MarshalOptions{Deterministic: true})
 	if err != nil {
 		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "packing the message failed")
 	}
