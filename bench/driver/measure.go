@@ -47,6 +47,10 @@ type row struct {
 	byStatus map[string]stats // latencies per non-OK status
 	errors   map[string]int
 	cpuPerOp time.Duration // server CPU per request; 0 if not measured
+	// restPerOp is the CPU per request of everything else the run needs:
+	// ghz and the target's other processes (the upstream). With cpuPerOp
+	// it bounds what the machine can serve (see cpuFloor).
+	restPerOp time.Duration
 	rssMiB   float64
 	note     string
 	// otherCores is CPU used by processes outside the benchmark during the
@@ -138,6 +142,8 @@ func measureOnce(ctx context.Context, s *settings, scenario string, t *target, l
 	}
 	if res.Count > 0 {
 		rw.cpuPerOp = (after.cpu - before.cpu) / time.Duration(res.Count)
+		rest := ghzCPUTime + (ours1 - ours0) - (after.cpu - before.cpu)
+		rw.restPerOp = max(0, rest) / time.Duration(res.Count)
 	}
 	rw.rssMiB = float64(after.hwmKiB) / 1024
 	if len(res.Details) != int(res.Count) {

@@ -221,8 +221,8 @@ func (r *report) writeTargets(b *strings.Builder) {
 		if in.ggPeak > 0 {
 			held = fmt.Sprintf("guardgen's in-flight gauge peaked at %d, the upstream's at %d", in.ggPeak, in.upPeak)
 		}
-		fmt.Fprintf(b, "| %d in flight, %s provider | %d requests, errors: %s; guardgen peak RSS %.0f MiB; p50 %s ms; %s | %s | %s |\n",
-			n, s.slowDelay, in.count, errString(in.errors), in.rssMiB, ms(in.ok.p50), held, goal, verdict(ok)+disturbed(in))
+		fmt.Fprintf(b, "| %d in flight, %s provider | %d requests, errors: %s; guardgen peak RSS %.0f MiB; p50 %s ms; %s%s | %s | %s |\n",
+			n, s.slowDelay, in.count, errString(in.errors), in.rssMiB, ms(in.ok.p50), held, cpuFloor(in, s.slowDelay), goal, verdict(ok)+disturbed(in))
 	}
 	reached := func(in *row, n int) bool { return max(in.ggPeak, in.upPeak) >= n*9/10 }
 	if r.inflightMax >= 0 {
@@ -260,12 +260,30 @@ func (r *report) writeTargets(b *strings.Builder) {
 	}
 }
 
+// cpuFloor says what the machine's CPU allows a closed-loop run: each
+// request costs guardgen's CPU plus the rest's (ghz, the upstream), so
+// the cores serve at most cores/(both) requests a second; c callers of a
+// provider that takes d wait about d only when the machine serves c/d
+// requests a second (Little's law). The second ceiling leaves guardgen
+// out: what the same load generator and upstream allow on their own.
+func cpuFloor(in *row, delay time.Duration) string {
+	if in.cpuPerOp <= 0 || in.restPerOp <= 0 || !in.load.closed || delay <= 0 {
+		return ""
+	}
+	cores := float64(runtime.NumCPU())
+	rate := func(perOp time.Duration) float64 { return cores / perOp.Seconds() }
+	return fmt.Sprintf("; CPU per request: guardgen %d µs, ghz and upstream %d µs, so %d cores serve at most %.0f requests/s (%.0f without guardgen), and %d callers wait only %s ms at %.0f requests/s",
+		in.cpuPerOp.Microseconds(), in.restPerOp.Microseconds(), runtime.NumCPU(),
+		rate(in.cpuPerOp+in.restPerOp), rate(in.restPerOp), in.load.conc, ms(delay), float64(in.load.conc)/delay.Seconds())
+}
+
 // writeReading explains how the numbers were taken.
 func (r *report) writeReading(b *strings.Builder) {
 	b.WriteString("\n## How to read this\n\n")
 	fmt.Fprintf(b, "- Added latency (c) = p99 of guardgen via the OpenAI provider (ghz → gRPC → guardgen → HTTP → upstream) minus p99 of the same upstream called directly over HTTP by a Go open-loop client at the same rate, replaying the exact chat-completion body guardgen sent. It includes the gRPC hop and ghz's client cost; the baseline open-loop row shows that hop alone. Differences of percentiles are not percentiles of differences: this is an estimate.\n")
 	b.WriteString("- The upstream is package openaitest (bench/upstream), a test server that records every request in memory; its RSS is not guardgen's.\n")
 	b.WriteString("- On a small machine ghz competes with the server for CPU, so max RPS understates every server alike; server CPU/req is the load-generator-independent cost.\n")
+	b.WriteString("- The in-flight targets also give the CPU each request took in guardgen and in the rest of the run (ghz and the upstream), and so the most requests a second the machine's cores could serve. N callers of a provider that takes 1 s wait about 1 s only when the machine serves N requests a second (Little's law); when ghz and the upstream alone cannot, the p50 goal is out of reach on this machine whatever guardgen costs.\n")
 	for _, n := range r.notes {
 		fmt.Fprintf(b, "- %s\n", n)
 	}
