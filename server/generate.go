@@ -5,6 +5,9 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
@@ -59,7 +62,12 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 	if events != nil {
 		spanName = "guardgen.generate_stream"
 	}
-	ctx, span := s.tracer.Start(ctx, spanName)
+	// With a no-op tracer, Start would only put a no-op span in a new
+	// context; ctx keeps the caller's span context either way.
+	span := noSpan
+	if !s.joinTrace {
+		ctx, span = s.tracer.Start(ctx, spanName)
+	}
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
 	g := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
 		events: events, start: start, span: span, cancel: cancel}
@@ -68,6 +76,9 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 	}
 	return g, ctx, nil
 }
+
+// noSpan is the span of a generation when the tracer makes none.
+var noSpan trace.Span = tracenoop.Span{}
 
 // end ends the generation's span, then its deadline.
 func (g *generation) end() {

@@ -189,8 +189,9 @@ type Server struct {
 	health   *health.Server
 	metrics  *telemetry.Metrics
 	tracer   trace.Tracer
-	// joinTrace: no stats handler reads the caller's trace context, so
-	// edge does (callerTrace).
+	// joinTrace: the tracer makes no spans, so there is no stats handler
+	// to read the caller's trace context and edge does (callerTrace);
+	// and a generation starts no span of its own (begin).
 	joinTrace bool
 	// authUnary and authStream authenticate callers; nil without tokens.
 	authUnary  grpc.UnaryServerInterceptor
