@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -76,14 +77,17 @@ type Metrics struct {
 	targets, providers, models, backends, servers *boundedLabel
 	sets                                          attrSets
 
-	requests         metric.Int64Counter
+	// requests, providerCalls and tokens report the totals kept in sets
+	// (see counted), inFlight the value of inFlightNow.
+	requests         metric.Int64ObservableCounter
 	requestDuration  metric.Float64Histogram
-	inFlight         metric.Int64UpDownCounter
+	inFlight         metric.Int64ObservableUpDownCounter
+	inFlightNow      atomic.Int64
 	shed             metric.Int64Counter
-	providerCalls    metric.Int64Counter
+	providerCalls    metric.Int64ObservableCounter
 	providerDuration metric.Float64Histogram
 	retries          metric.Int64Counter
-	tokens           metric.Int64Counter
+	tokens           metric.Int64ObservableCounter
 	reasks           metric.Int64Counter
 	fallbacks        metric.Int64Counter
 	cacheLookups     metric.Int64Counter
@@ -173,6 +177,11 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 		errs = append(errs, err)
 		return c
 	}
+	counted := func(n, unit, desc string) metric.Int64ObservableCounter {
+		c, err := meter.Int64ObservableCounter(name(n), metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+		return c
+	}
 	seconds := func(n, desc string) metric.Float64Histogram {
 		h, err := meter.Float64Histogram(name(n), metric.WithUnit("s"), metric.WithDescription(desc),
 			metric.WithExplicitBucketBoundaries(buckets...))
@@ -180,21 +189,21 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 		return h
 	}
 
-	m.requests = counter("requests", "{request}",
+	m.requests = counted("requests", "{request}",
 		"Generate requests by outcome (ok, degraded, failed) and the failure domain, recovery action and reason that decided it.")
 	m.requestDuration = seconds("request.duration", "Generate latency, from the first byte in to the answer out.")
 	var err error
-	m.inFlight, err = meter.Int64UpDownCounter(name("requests.in_flight"), metric.WithUnit("{request}"),
+	m.inFlight, err = meter.Int64ObservableUpDownCounter(name("requests.in_flight"), metric.WithUnit("{request}"),
 		metric.WithDescription("Generate requests being served now."))
 	errs = append(errs, err)
 	m.shed = counter("requests.shed", "{request}",
 		"Requests refused at once with RESOURCE_EXHAUSTED, by reason (overload, rate_limit).")
-	m.providerCalls = counter("provider.calls", "{call}",
+	m.providerCalls = counted("provider.calls", "{call}",
 		"Provider calls (each transport attempt) by provider, model and outcome (ok or the gRPC code).")
 	m.providerDuration = seconds("provider.call.duration", "Latency of one provider call, by outcome (ok or error).")
 	m.retries = counter("provider.retries", "{retry}",
 		"Transport retries of provider calls by the retry interceptor, by the reason of the failed attempt.")
-	m.tokens = counter("tokens", "{token}", "Tokens reported by providers, by model and direction (input, output).")
+	m.tokens = counted("tokens", "{token}", "Tokens reported by providers, by model and direction (input, output).")
 	m.reasks = counter("reasks", "{reask}",
 		"Re-asks: further provider calls that carry the previous output's parse error or violations.")
 	m.fallbacks = counter("fallbacks", "{fallback}", "Degraded answers served, by fallback kind (cache, route, template, partial).")
@@ -232,7 +241,32 @@ func (m *Metrics) instruments(meter metric.Meter, prefix string, buckets []float
 	errs = append(errs, err)
 	m.genaiTokens, err = genaiconv.NewClientTokenUsage(meter, metric.WithExplicitBucketBoundaries(GenAITokenBuckets...))
 	errs = append(errs, err)
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	_, err = meter.RegisterCallback(m.observe, m.requests, m.providerCalls, m.tokens, m.inFlight)
+	return err
+}
+
+// observe reports the counters guardgen keeps itself (see counted) and
+// the requests in flight; the SDK calls it at every collection.
+func (m *Metrics) observe(_ context.Context, o metric.Observer) error {
+	m.sets.observe(o, m.countedInstrument)
+	o.ObserveInt64(m.inFlight, m.inFlightNow.Load())
+	return nil
+}
+
+// countedInstrument is the instrument of a counted use.
+func (m *Metrics) countedInstrument(use uint8) metric.Int64Observable {
+	switch use {
+	case useRequest:
+		return m.requests
+	case useProviderCall:
+		return m.providerCalls
+	case useTokens:
+		return m.tokens
+	}
+	panic("telemetry: no counted instrument for this use")
 }
 
 // Handler serves the Prometheus exposition of the registry at any path;

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,4 +355,67 @@ func TestRecordingAllocatesNothing(t *testing.T) {
 			t.Errorf("%s allocates %.0f times per call once warm, want 0", name, n)
 		}
 	}
+}
+
+// TestCountsSurviveConcurrentFirstUse: guardgen keeps the request,
+// provider-call and token counters itself, one total per label set. Many
+// requests recording a label set none has recorded before must all land
+// in that one total, and recordings keep counting between scrapes.
+func TestCountsSurviveConcurrentFirstUse(t *testing.T) {
+	m := newMetrics(t, telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
+	const workers, each = 8, 500
+	record := func(target string) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range workers {
+			wg.Go(func() {
+				<-start
+				for range each {
+					m.RecordRequest(t.Context(), telemetry.Request{Target: target, Outcome: telemetry.OutcomeOK, Duration: time.Millisecond})
+					m.RecordProviderCall(t.Context(), &telemetry.ProviderCall{Provider: "synthetic", Model: target, Code: codes.OK, InputTokens: 2})
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	for round, target := range []string{"a.v1.First", "a.v1.Second"} {
+		record(target)
+		families := parse(t, scrape(t, m.Handler()))
+		for _, tt := range []struct {
+			family string
+			labels map[string]string
+			want   float64
+		}{
+			{"llm_pipeline_requests_total", map[string]string{"target": target}, workers * each},
+			{"llm_pipeline_provider_calls_total", map[string]string{"model": target}, workers * each},
+			{"llm_pipeline_tokens_total", map[string]string{"model": target, "direction": "input"}, 2 * workers * each},
+		} {
+			if got, ok := value(families[tt.family], tt.labels); !ok || got != tt.want {
+				t.Errorf("round %d: %s%v = %v (present %v), want %v", round, tt.family, tt.labels, got, ok, tt.want)
+			}
+		}
+	}
+}
+
+// BenchmarkRecord is what a request through one provider call records:
+// in flight up and down, the provider call, the request.
+func BenchmarkRecord(b *testing.B) {
+	m, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	call := telemetry.ProviderCall{Provider: "openai", Model: "gpt-4o-mini", RequestModel: "gpt-4o-mini", Code: codes.OK,
+		Duration: time.Second, InputTokens: 120, OutputTokens: 30, GenAI: telemetry.GenAIEndpoint{ServerAddress: "api.openai.com", ServerPort: 443}}
+	req := telemetry.Request{Target: "guardgen.examples.v1.TicketClassification", Outcome: telemetry.OutcomeOK, Duration: time.Second}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.AddInFlight(ctx, 1)
+			m.RecordProviderCall(ctx, &call)
+			m.RecordRequest(ctx, req)
+			m.AddInFlight(ctx, -1)
+		}
+	})
 }

@@ -77,17 +77,17 @@ func (m *Metrics) RecordRequest(ctx context.Context, r Request) {
 	}
 	outcome, target := r.Outcome.String(), m.targets.value(r.Target)
 	domain, action, reason := DomainLabel(r.Domain), ActionLabel(r.Action), ReasonLabel(r.Reason)
-	m.sets.add(ctx, m.requests, &setKey{use: useRequest, a: outcome, b: domain, c: action, d: reason, e: target}, 1)
+	m.sets.count(&setKey{use: useRequest, a: outcome, b: domain, c: action, d: reason, e: target}, 1)
 	m.sets.record(ctx, m.requestDuration, &setKey{use: useRequestDuration, a: outcome, b: target}, r.Duration.Seconds())
 }
 
 // AddInFlight adds n (1 when a request is admitted, -1 when it ends) to
-// the requests in flight.
-func (m *Metrics) AddInFlight(ctx context.Context, n int64) {
+// the requests in flight, reported when the metrics are collected.
+func (m *Metrics) AddInFlight(_ context.Context, n int64) {
 	if m == nil {
 		return
 	}
-	m.inFlight.Add(ctx, n)
+	m.inFlightNow.Add(n)
 }
 
 // ShedReason is why a request was refused at the door.
@@ -156,7 +156,7 @@ func (m *Metrics) RecordProviderCall(ctx context.Context, c *ProviderCall) {
 func (m *Metrics) recordCall(ctx context.Context, c *ProviderCall, modelName string) {
 	providerName := m.providers.value(c.Provider)
 	key := setKey{use: useProviderCall, a: providerName, b: modelName, c: providerOutcome(c.Code)}
-	m.sets.add(ctx, m.providerCalls, &key, 1)
+	m.sets.count(&key, 1)
 	key.use, key.c = useProviderDuration, outcomeOK
 	if c.Code != codes.OK {
 		key.c = "error"
@@ -165,11 +165,11 @@ func (m *Metrics) recordCall(ctx context.Context, c *ProviderCall, modelName str
 	key.use = useTokens
 	if c.InputTokens > 0 {
 		key.c = "input"
-		m.sets.add(ctx, m.tokens, &key, c.InputTokens)
+		m.sets.count(&key, c.InputTokens)
 	}
 	if c.OutputTokens > 0 {
 		key.c = "output"
-		m.sets.add(ctx, m.tokens, &key, c.OutputTokens)
+		m.sets.count(&key, c.OutputTokens)
 	}
 	if c.Priced {
 		key.use, key.c = useCost, ""
