@@ -37,25 +37,21 @@ func (s *Server) generate(ctx context.Context, req *guardgenv1.GenerateRequest, 
 	return g.finish(ctx, resp, f)
 }
 
-// begin starts a generation: the prompt's size, guardgen's own deadline,
-// the route, the target, the span and the recorder of provider calls. The
-// generation's end releases what it holds.
+// begin starts a generation: the prompt's size, the route, the target,
+// the span and the recorder of provider calls. The generation's end
+// releases what it holds. guardgen's own deadline is already on ctx
+// (edge's handlerContext).
 func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, events *streamEvents) (*generation, context.Context, error) {
 	start := time.Now()
 	if n := len(req.GetPrompt()); s.opts.MaxPromptBytes > 0 && n > s.opts.MaxPromptBytes {
 		return nil, ctx, s.promptTooLong(n)
 	}
-	// RequestTimeout is guardgen's own bound, whatever the caller sent or
-	// did not send.
-	ctx, cancel := s.withMargin(ctx, s.opts.RequestTimeout)
 	route, rf := s.route(ctx, req)
 	if rf != nil {
-		cancel()
 		return nil, ctx, statusOf(rf)
 	}
 	target, err := s.resolver.ResolveContext(ctx, req.GetTargetType(), req.GetDescriptorSet())
 	if err != nil {
-		cancel()
 		return nil, ctx, statusOf(resolveFailure(err))
 	}
 	spanName := "guardgen.generate"
@@ -70,7 +66,7 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 	}
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
 	g := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
-		events: events, start: start, span: span, cancel: cancel}
+		events: events, start: start, span: span}
 	if events != nil {
 		events.g = g
 	}
@@ -80,10 +76,9 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 // noSpan is the span of a generation when the tracer makes none.
 var noSpan trace.Span = tracenoop.Span{}
 
-// end ends the generation's span, then its deadline.
+// end ends the generation's span.
 func (g *generation) end() {
 	g.span.End()
-	g.cancel()
 }
 
 // promptTooLong refuses a prompt over Options.MaxPromptBytes.
@@ -100,7 +95,7 @@ func (s *Server) promptTooLong(n int) error {
 // TestHandlerStackStaysSmall).
 func (g *generation) finish(ctx context.Context, resp *guardgenv1.GenerateResponse, f *classifier.Failure) (*guardgenv1.GenerateResponse, error) {
 	s := g.s
-	if f != nil && shutDown(ctx) {
+	if f != nil && s.shutDown(ctx) {
 		f = shutdownFailure()
 	}
 	if f != nil {
@@ -130,7 +125,7 @@ func (g *generation) finish(ctx context.Context, resp *guardgenv1.GenerateRespon
 // FailureDetail before the caller's own timer fires rather than let it see
 // a bare DEADLINE_EXCEEDED. A deadline shorter than twice the margin keeps
 // half of what is left. It is one context and one timer per call, however
-// many bounds apply.
+// many bounds apply; without a bound, a context to cancel all the same.
 func (s *Server) withMargin(ctx context.Context, bound time.Duration) (context.Context, context.CancelFunc) {
 	dl, ok := ctx.Deadline()
 	if bound > 0 {
@@ -140,7 +135,7 @@ func (s *Server) withMargin(ctx context.Context, bound time.Duration) (context.C
 	}
 	left := time.Until(dl)
 	if !ok || left <= 0 {
-		return ctx, func() {}
+		return context.WithCancel(ctx)
 	}
 	return context.WithDeadline(ctx, dl.Add(-min(s.opts.DeadlineMargin, left/2)))
 }

@@ -110,10 +110,10 @@ func (s *Server) guarded(ctx context.Context, req any, info *grpc.UnaryServerInf
 	if f := s.codec.take(req); f != nil {
 		return nil, statusOf(f)
 	}
-	hctx, stop := s.handlerContext(ctx)
+	hctx, stop := s.handlerContext(ctx, info.FullMethod)
 	defer stop()
 	resp, err = s.admitted(hctx, req, info, handler)
-	if err != nil && shutDown(hctx) {
+	if err != nil && s.shutDown(hctx) {
 		return nil, statusOf(shutdownFailure())
 	}
 	return resp, err

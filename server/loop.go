@@ -59,9 +59,8 @@ type generation struct {
 	semantic int
 	// reasks counts the re-asks so far per failure reason.
 	reasks map[guardgenv1.FailureReason]int
-	// span and cancel end with the generation (see end).
-	span   trace.Span
-	cancel context.CancelFunc
+	// span ends with the generation (see end).
+	span trace.Span
 }
 
 // completion is the answer of one provider call: the response (of a

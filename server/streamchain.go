@@ -2,11 +2,8 @@ package server
 
 import (
 	"context"
-	"strings"
 
 	"google.golang.org/grpc"
-
-	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 )
 
 // streamInterceptors is the server's stream chain, outermost first: a
@@ -26,7 +23,7 @@ func (s *Server) streamInterceptors() []grpc.StreamServerInterceptor {
 // is received. Other streams are long-lived and only end on shutdown and
 // are authenticated: they must not hold an in-flight slot.
 func (s *Server) streams(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if !strings.HasPrefix(info.FullMethod, "/"+guardgenv1.GenerationService_ServiceDesc.ServiceName+"/") {
+	if !generates(info.FullMethod) {
 		return s.endStreamOnShutdown(srv, ss, info, func(srv any, ss grpc.ServerStream) error {
 			if s.authStream == nil { // no tokens: no authentication
 				return handler(srv, ss)

@@ -18,8 +18,6 @@ func (s *Server) ListTargets(context.Context, *guardgenv1.ListTargetsRequest) (*
 // DescribeTarget implements TargetService.DescribeTarget: the JSON Schema
 // providers see and the rules the output must pass.
 func (s *Server) DescribeTarget(ctx context.Context, req *guardgenv1.DescribeTargetRequest) (*guardgenv1.DescribeTargetResponse, error) {
-	ctx, cancel := s.withMargin(ctx, 0)
-	defer cancel()
 	target, err := s.resolver.ResolveContext(ctx, req.GetTargetType(), req.GetDescriptorSet())
 	if err != nil {
 		return nil, statusOf(resolveFailure(err))
