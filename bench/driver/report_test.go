@@ -31,3 +31,18 @@ func TestCPUFloorIsLittlesLaw(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyFloorLeavesGuardgensShare(t *testing.T) {
+	base := &row{cpuPerOp: 50 * time.Microsecond}
+	got := proxyFloor(base, 70*time.Microsecond, 200*time.Microsecond)
+	want := " (bare grpc-go server 50 µs + bare net/http client 70 µs = 120 µs; guardgen's own: 80 µs)"
+	if got != want {
+		t.Errorf("proxyFloor = %q, want %q", got, want)
+	}
+	if got := proxyFloor(nil, 70*time.Microsecond, 200*time.Microsecond); got != "" {
+		t.Errorf("without a baseline run: %q, want nothing", got)
+	}
+	if got := proxyFloor(base, 0, 200*time.Microsecond); got != "" {
+		t.Errorf("without a direct client run: %q, want nothing", got)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,7 +65,65 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	rw.rssMiB = float64(after.hwmKiB) / 1024
 	r.direct = &rw
 	r.rows = append(r.rows, rw)
+
+	// What a bare net/http client pays per call to the same upstream,
+	// closed loop like guardgen's CPU figure: with the bare grpc-go
+	// server's, the floor of a gRPC-to-HTTP proxy on this machine.
+	fmt.Fprintf(os.Stderr, "bench: %-10s direct HTTP to the upstream, closed, c=%d, %s ...\n", "openai-0ms", s.conc, s.duration)
+	self0 = selfCPU()
+	n, err := directHTTPClosed(ctx, url, body, s.conc, s.duration)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.directClientCPU = (selfCPU() - self0) / time.Duration(n)
+	}
 	return nil
+}
+
+// directHTTPClosed has conc goroutines send body to the upstream one
+// after another for d, through one net/http client, and returns how many
+// calls completed.
+func directHTTPClosed(ctx context.Context, baseURL string, body []byte, conc int, d time.Duration) (int, error) {
+	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	url := baseURL + "/chat/completions"
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		done  atomic.Int64
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	for range conc {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer sk-bench")
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("HTTP %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						errMu.Lock()
+						first = cmp.Or(first, err)
+						errMu.Unlock()
+					}
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(done.Load()), first
 }
 
 func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
