@@ -19,21 +19,30 @@ import (
 // report says how the answer was produced: one Attempt per provider call.
 func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport {
 	calls := g.rec.Calls()
-	r := &guardgenv1.GenerationReport{
-		Attempts: make([]*guardgenv1.Attempt, 0, len(calls)),
-		Usage:    &providerv1.Usage{},
-		Latency:  durationpb.New(latency),
+	// The report of the usual one call is one allocation, not six.
+	b := new(reportBlock)
+	b.latency = durationpb.Duration{Seconds: int64(latency / time.Second), Nanos: int32(latency % time.Second)}
+	b.report = guardgenv1.GenerationReport{
+		Attempts: b.attempts[:0],
+		Usage:    &b.usage,
+		Latency:  &b.latency,
 		Repairs:  g.repairs,
 	}
-	for _, c := range calls {
-		a := &guardgenv1.Attempt{
+	r := &b.report
+	for i, c := range calls {
+		a, lat := &b.attempt, &b.attemptLatency
+		if i > 0 {
+			a, lat = new(guardgenv1.Attempt), new(durationpb.Duration)
+		}
+		lat.Seconds, lat.Nanos = int64(c.Latency/time.Second), int32(c.Latency%time.Second)
+		*a = guardgenv1.Attempt{
 			Number:          int32(c.Number),
 			SemanticAttempt: int32(c.Semantic),
 			Provider:        c.Provider,
 			Model:           c.Model,
 			FinishReason:    c.FinishReason,
 			Usage:           c.Usage,
-			Latency:         durationpb.New(c.Latency),
+			Latency:         lat,
 			Verification:    c.Verification,
 			Constraint:      c.Constraint,
 			ResponseId:      c.ResponseID,
@@ -62,6 +71,16 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 	g.reportSemantics(r, calls)
 	g.events.report(r)
 	return r
+}
+
+// reportBlock holds a report, its usage and latency, and its first
+// attempt, allocated together.
+type reportBlock struct {
+	report                  guardgenv1.GenerationReport
+	usage                   providerv1.Usage
+	latency, attemptLatency durationpb.Duration
+	attempt                 guardgenv1.Attempt
+	attempts                [1]*guardgenv1.Attempt
 }
 
 // annotate records the outcome on the Generate span: attempts, repairs and, for failures and degraded answers, the domain,

@@ -22,28 +22,48 @@ func (g *generation) providerRequest() *providerv1.CompleteRequest {
 		system = in + "\n\n" + system
 	}
 	opts := g.req.GetOptions()
+	// The request and its parts for the usual shape (no examples) are
+	// one allocation, not six: this runs on every request.
+	b := new(requestBlock)
 	// Few-shot examples go between the instructions and the prompt, as
 	// the turns they stand for.
-	messages := make([]*providerv1.Message, 0, 2+2*len(opts.GetExamples()))
-	messages = append(messages, &providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: system})
+	messages := b.messages[:0]
+	if n := 2 + 2*len(opts.GetExamples()); n > len(b.messages) {
+		messages = make([]*providerv1.Message, 0, n)
+	}
+	b.system = providerv1.Message{Role: providerv1.Role_ROLE_SYSTEM, Content: system}
+	messages = append(messages, &b.system)
 	for _, ex := range opts.GetExamples() {
 		messages = append(messages,
 			&providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: ex.GetInput()},
 			&providerv1.Message{Role: providerv1.Role_ROLE_ASSISTANT, Content: ex.GetOutput()})
 	}
-	messages = append(messages, &providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()})
-	sampling := &providerv1.SamplingOptions{MaxOutputTokens: opts.GetMaxOutputTokens()}
+	b.prompt = providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()}
+	messages = append(messages, &b.prompt)
+	b.sampling.MaxOutputTokens = opts.GetMaxOutputTokens()
 	if opts != nil {
-		sampling.Temperature, sampling.TopP, sampling.Seed = copyOf(opts.Temperature), copyOf(opts.TopP), copyOf(opts.Seed)
+		b.sampling.Temperature, b.sampling.TopP, b.sampling.Seed = copyOf(opts.Temperature), copyOf(opts.TopP), copyOf(opts.Seed)
 	}
-	return &providerv1.CompleteRequest{
+	b.schema = providerv1.OutputSchema{Name: g.target.Name, JsonSchema: g.target.JSONSchemaText, Strict: true}
+	b.req = providerv1.CompleteRequest{
 		Messages:     messages,
 		Model:        opts.GetModel(),
-		OutputSchema: &providerv1.OutputSchema{Name: g.target.Name, JsonSchema: g.target.JSONSchemaText, Strict: true},
-		Sampling:     sampling,
+		OutputSchema: &b.schema,
+		Sampling:     &b.sampling,
 		Logprobs:     g.wantsLogprobs(),
 		Purpose:      providerv1.Purpose_PURPOSE_GENERATION,
 	}
+	return &b.req
+}
+
+// requestBlock holds a provider request and the messages it points to,
+// allocated together.
+type requestBlock struct {
+	req            providerv1.CompleteRequest
+	schema         providerv1.OutputSchema
+	sampling       providerv1.SamplingOptions
+	system, prompt providerv1.Message
+	messages       [2]*providerv1.Message
 }
 
 // copyOf returns a copy of *p, or nil.
