@@ -61,6 +61,7 @@ type Target struct {
 	guard     *celGuard
 	rules     *ruleReads                 // message-level rules and what they read
 	fast      *fastMsg                   // fastest path: see decodeFast; nil when off
+	enc       *encMsg                    // Encode's fast path; nil when off
 	unmarshal protojson.UnmarshalOptions // fast path: unknown fields fail
 	discard   protojson.UnmarshalOptions // slow path: unknown fields skipped
 }
@@ -221,6 +222,7 @@ func assemble(
 		rules:      &ruleReads{},
 		align:      newAlignment(md),
 		fast:       newFastMsg(md),
+		enc:        newEncMsg(md),
 		unmarshal:  protojson.UnmarshalOptions{Resolver: types},
 		discard:    protojson.UnmarshalOptions{Resolver: types, DiscardUnknown: true},
 	}
