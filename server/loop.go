@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -202,7 +201,7 @@ func (g *generation) respond(a *accepted) (*guardgenv1.GenerateResponse, *classi
 	if err != nil {
 		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "packing the message failed")
 	}
-	js, err := protojson.Marshal(msg)
+	js, err := g.target.Encode(msg)
 	if err != nil {
 		return nil, classifier.Wrap(err, guardgenv1.FailureReason_FAILURE_REASON_INTERNAL, "rendering the message as JSON failed")
 	}

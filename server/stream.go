@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -65,7 +64,7 @@ func (e *streamEvents) partial(ctx context.Context, call, semantic int, b *parti
 	if err != nil {
 		return
 	}
-	js, err := protojson.Marshal(msg)
+	js, err := e.g.target.Encode(msg)
 	if err != nil {
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/guardgen/guardgen/classifier"
@@ -57,7 +56,7 @@ func (g *generation) verify(ctx context.Context, a *accepted, call int) *classif
 	if skip, why := g.verificationRoom(ctx, call); skip != "" {
 		return g.skipVerification(ctx, skip, why)
 	}
-	candidate, err := protojson.Marshal(a.msg)
+	candidate, err := g.target.Encode(a.msg)
 	if err != nil {
 		return g.skipVerification(ctx, skipVerifierFailed, "the candidate could not be rendered as JSON")
 	}
