@@ -260,7 +260,7 @@ func (g *generation) fromFallbackEntry(ctx context.Context, preq *providerv1.Com
 	call := g.rec.Len()
 	var a accepted
 	if af := g.judge(ctx, c, call, &a); af != nil {
-		g.failures[call] = af
+		g.noteFailure(call, af)
 		return nil
 	}
 	g.repairs, g.answered = a.repairs, call

@@ -65,7 +65,7 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 		ctx, span = s.tracer.Start(ctx, spanName)
 	}
 	ctx, rec := providers.WithRecorder(forwardMetadata(ctx), s.opts.MaxProviderCalls)
-	g := &generation{s: s, target: target, route: route, req: req, rec: rec, failures: make(map[int]*classifier.Failure),
+	g := &generation{s: s, target: target, route: route, req: req, rec: rec,
 		events: events, start: start, span: span}
 	if events != nil {
 		events.g = g

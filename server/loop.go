@@ -62,6 +62,15 @@ type generation struct {
 	span trace.Span
 }
 
+// noteFailure records why call's output was not accepted. The map is
+// made at the first: most requests have none.
+func (g *generation) noteFailure(call int, f *classifier.Failure) {
+	if g.failures == nil {
+		g.failures = make(map[int]*classifier.Failure)
+	}
+	g.failures[call] = f
+}
+
 // completion is the answer of one provider call: the response (of a
 // stream, what its chunks spelled, as far as they went), and, when the
 // stream was stopped because a complete field failed its check, that
@@ -166,7 +175,7 @@ func (g *generation) settle(ctx context.Context, c completion, more bool) (out *
 //go:noinline
 func (g *generation) refused(ctx context.Context, resp *providerv1.CompleteResponse, f *classifier.Failure, call int, more bool) (*classifier.Failure, bool) {
 	f = f.With("model", resp.GetModel()).With("semantic_attempt", strconv.Itoa(g.semantic))
-	g.failures[call] = f
+	g.noteFailure(call, f)
 	if !more || !g.reaskable(f) {
 		return f, false
 	}

@@ -72,7 +72,7 @@ func (g *generation) verify(ctx context.Context, a *accepted, call int) *classif
 	}
 	v, vf := g.verdictOf(resp)
 	if vf != nil {
-		g.failures[g.rec.Len()] = vf
+		g.noteFailure(g.rec.Len(), vf)
 		return g.skipVerification(ctx, skipInvalidVerdict, "the verifier's answer is not a valid Verdict: "+classifier.ReasonName(vf.Reason))
 	}
 	rep.Reason = v.GetReason()
