@@ -205,7 +205,7 @@ func (c *Chain) BreakerCounts() gobreaker.Counts { return c.breaker.Counts() }
 // attempt runs once per transport attempt.
 func (c *Chain) attempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	preq, _ := req.(*providerv1.CompleteRequest)
-	ctx, a, err := c.startAttempt(ctx, preq)
+	ctx, a, err := c.startAttempt(ctx, preq, cc == nil)
 	if err != nil {
 		return err
 	}
@@ -281,9 +281,12 @@ type attemptRun struct {
 
 // startAttempt admits one attempt for req: through the breaker, under the
 // request's provider-call cap. It returns the context the attempt runs in
-// (its call number in the outgoing metadata, its span) and the run, whose
-// end (or release) the caller must call exactly once.
-func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest) (context.Context, *attemptRun, error) {
+// (its call number, its span) and the run, whose end (or release) the
+// caller must call exactly once. The call number goes into the outgoing
+// metadata, or, for a provider in process (no *grpc.ClientConn: see
+// inProcessConn), to the connection, which puts it in the provider's
+// incoming metadata itself (see incoming).
+func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteRequest, inProcess bool) (context.Context, *attemptRun, error) {
 	done, probe, err := c.allowAttempt()
 	if err != nil {
 		return ctx, nil, err
@@ -301,7 +304,11 @@ func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteReques
 				"the request reached its cap of %d provider calls", a.rec.limit).With("provider", c.opts.Provider)
 		}
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(a.number))
+	if inProcess {
+		ctx = context.WithValue(ctx, callNumberKey{}, a.number)
+	} else {
+		ctx = metadata.AppendToOutgoingContext(ctx, CallMetadataKey, strconv.Itoa(a.number))
+	}
 	model := c.opts.Model
 	if req.GetModel() != "" {
 		model = req.GetModel()

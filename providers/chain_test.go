@@ -3,6 +3,8 @@ package providers_test
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/guardgen/guardgen/app/apptest"
@@ -591,5 +594,70 @@ func TestPolicyIsLiteral(t *testing.T) {
 	if _, err := providers.NewChain(providers.ChainOptions{Provider: "p", Breaker: providers.BreakerPolicy{Disabled: true},
 		Budget: providers.BudgetPolicy{Disabled: true}}); err == nil {
 		t.Error("NewChain with zero MaxAttempts: no error, want one (zero is not a default)")
+	}
+}
+
+// TestInProcessProviderSeesCallNumbers: a provider in process reads each
+// attempt's call number from its incoming metadata, as over gRPC, beside
+// the metadata the caller forwards; past the first sixteen calls too.
+func TestInProcessProviderSeesCallNumbers(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		forward metadata.MD
+		calls   int
+	}{
+		{"nothing forwarded", nil, 3},
+		{"metadata forwarded", metadata.Pairs("x-guardgen-plan", "p1"), 3},
+		{"beyond the prebuilt numbers", nil, 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var (
+				mu   sync.Mutex
+				seen []string
+				plan []string
+			)
+			provider := providerFunc(func(ctx context.Context, _ *providerv1.CompleteRequest) (*providerv1.CompleteResponse, error) {
+				md, _ := metadata.FromIncomingContext(ctx)
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, strings.Join(md.Get(providers.CallMetadataKey), ","))
+				plan = append(plan, strings.Join(md.Get("x-guardgen-plan"), ","))
+				if len(seen) < tt.calls {
+					return nil, errUnavailable
+				}
+				return &providerv1.CompleteResponse{Content: "{}"}, nil
+			})
+			chain := newChain(t, providers.ChainOptions{
+				Provider: "p",
+				Policy:   providers.Policy{MaxAttempts: uint(tt.calls), BaseDelay: time.Microsecond, MaxDelay: time.Microsecond},
+				Budget:   providers.BudgetPolicy{Disabled: true},
+				Breaker:  providers.BreakerPolicy{Disabled: true},
+			})
+			ctx, _ := providers.WithRecorder(t.Context(), 0)
+			if tt.forward != nil {
+				ctx = metadata.NewOutgoingContext(ctx, tt.forward)
+			}
+			for name, conn := range map[string]grpc.ClientConnInterface{
+				"Chain.InProcess":   chain.InProcess(provider.server()),
+				"InProcess + chain": providers.InProcess(provider.server(), chain.Interceptors()...),
+			} {
+				mu.Lock()
+				seen, plan = nil, nil
+				mu.Unlock()
+				ctx, _ := providers.WithRecorder(ctx, 0)
+				if _, err := providerv1.NewProviderServiceClient(conn).Complete(ctx, completeRequest()); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				mu.Lock()
+				for i := range tt.calls {
+					if want := strconv.Itoa(i + 1); seen[i] != want || plan[i] != strings.Join(tt.forward.Get("x-guardgen-plan"), ",") {
+						t.Errorf("%s: call %d saw number %q and plan %q, want %q and %q", name, i+1, seen[i], plan[i], want, tt.forward.Get("x-guardgen-plan"))
+					}
+				}
+				mu.Unlock()
+			}
+		})
 	}
 }

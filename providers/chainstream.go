@@ -251,7 +251,7 @@ func (s *attemptStream) SendMsg(m any) error {
 		return status.Error(grpccodes.Internal, "providers: CompleteStream takes one request")
 	}
 	req, _ := m.(*providerv1.CompleteRequest)
-	ctx, run, err := s.c.startAttempt(s.parent, req)
+	ctx, run, err := s.c.startAttempt(s.parent, req, s.cc == nil)
 	if err != nil {
 		return err
 	}
