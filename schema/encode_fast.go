@@ -325,7 +325,8 @@ func appendJSONFloat(b []byte, n float64, bitSize int) []byte {
 // appendJSONString writes s quoted as protojson does: ", \ and control
 // characters escaped (the short forms where JSON has one, else \u00xx),
 // everything else as it is. Invalid UTF-8 is left to protojson, which
-// refuses it.
+// refuses it. These are not orderedjson's rules, which are encoding/json's
+// (U+2028 escaped, invalid UTF-8 replaced).
 func appendJSONString(b []byte, s string) ([]byte, bool) {
 	b = append(b, '"')
 	start := 0

@@ -333,19 +333,27 @@ func keys[V any](m map[string]V) []string {
 	return ks
 }
 
+// oneRequest is metrics of their own and what one request through an
+// OpenAI provider call records.
+func oneRequest(tb testing.TB) (*telemetry.Metrics, telemetry.ProviderCall, telemetry.Request) {
+	tb.Helper()
+	m, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	call := telemetry.ProviderCall{Provider: "openai", Model: "gpt-4o-mini", RequestModel: "gpt-4o-mini", Code: codes.OK,
+		Duration: time.Second, InputTokens: 120, OutputTokens: 30, GenAI: telemetry.GenAIEndpoint{ServerAddress: "api.openai.com", ServerPort: 443}}
+	req := telemetry.Request{Target: "guardgen.examples.v1.TicketClassification", Outcome: telemetry.OutcomeOK, Duration: time.Second}
+	return m, call, req
+}
+
 // TestRecordingAllocatesNothing: once a combination of labels has been
 // seen, recording a request or a provider call (guardgen's and the GenAI
 // instruments) allocates nothing: the attribute sets come from the cache, found
 // without boxing their keys.
 func TestRecordingAllocatesNothing(t *testing.T) {
-	m, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, call, req := oneRequest(t)
 	ctx := context.Background()
-	call := telemetry.ProviderCall{Provider: "openai", Model: "gpt-4o-mini", RequestModel: "gpt-4o-mini", Code: codes.OK,
-		Duration: time.Second, InputTokens: 120, OutputTokens: 30, GenAI: telemetry.GenAIEndpoint{ServerAddress: "api.openai.com", ServerPort: 443}}
-	req := telemetry.Request{Target: "guardgen.examples.v1.TicketClassification", Outcome: telemetry.OutcomeOK, Duration: time.Second}
 	for name, record := range map[string]func(){
 		"RecordProviderCall": func() { m.RecordProviderCall(ctx, &call) },
 		"RecordRequest":      func() { m.RecordRequest(ctx, req) },
@@ -401,14 +409,8 @@ func TestCountsSurviveConcurrentFirstUse(t *testing.T) {
 // BenchmarkRecord is what a request through one provider call records:
 // in flight up and down, the provider call, the request.
 func BenchmarkRecord(b *testing.B) {
-	m, err := telemetry.NewMetrics(telemetry.Options{Prefix: "llm.pipeline", NoRuntimeMetrics: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	m, call, req := oneRequest(b)
 	ctx := context.Background()
-	call := telemetry.ProviderCall{Provider: "openai", Model: "gpt-4o-mini", RequestModel: "gpt-4o-mini", Code: codes.OK,
-		Duration: time.Second, InputTokens: 120, OutputTokens: 30, GenAI: telemetry.GenAIEndpoint{ServerAddress: "api.openai.com", ServerPort: 443}}
-	req := telemetry.Request{Target: "guardgen.examples.v1.TicketClassification", Outcome: telemetry.OutcomeOK, Duration: time.Second}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -81,6 +81,27 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	return nil
 }
 
+// post sends body to the upstream's chat completions url, as guardgen
+// would, through do, and reads the whole answer.
+func post(ctx context.Context, do func(*http.Request) (*http.Response, error), url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sk-bench")
+	resp, err := do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return err
+}
+
 // directHTTPClosed has conc goroutines send body to the upstream one
 // after another for d, through one net/http client, and returns how many
 // calls completed.
@@ -99,18 +120,7 @@ func directHTTPClosed(ctx context.Context, baseURL string, body []byte, conc int
 	for range conc {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer sk-bench")
-				resp, err := tr.RoundTrip(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("HTTP %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
+				if err := post(ctx, tr.RoundTrip, url, body); err != nil {
 					if ctx.Err() == nil {
 						errMu.Lock()
 						first = cmp.Or(first, err)
@@ -239,17 +249,7 @@ func directHTTP(ctx context.Context, baseURL string, body []byte, rps int, d tim
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer sk-bench")
-			resp, err := client.Do(req)
-			if err == nil {
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if err == nil && resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("HTTP %d", resp.StatusCode)
-				}
-			}
+			err := post(ctx, client.Do, url, body)
 			el := time.Since(t0)
 			mu.Lock()
 			defer mu.Unlock()
