@@ -126,7 +126,7 @@ var (
 		"é ü 漢字 🙂", "\u2028\u2029", "<script>&amp;</script>", "trailing\\",
 	}
 	invalidStrings = []string{"\xff invalid", "ok\xc3"}
-	trickyFloats = []float64{
+	trickyFloats   = []float64{
 		0, math.Copysign(0, -1), 1, -1.5, 0.1, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789012345678901234.0,
 		math.MaxFloat64, math.SmallestNonzeroFloat64, math.MaxFloat32, math.SmallestNonzeroFloat32, 1.0000001,
 		math.NaN(), math.Inf(1), math.Inf(-1),

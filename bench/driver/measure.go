@@ -51,8 +51,8 @@ type row struct {
 	// ghz and the target's other processes (the upstream). With cpuPerOp
 	// it bounds what the machine can serve (see cpuFloor).
 	restPerOp time.Duration
-	rssMiB   float64
-	note     string
+	rssMiB    float64
+	note      string
 	// otherCores is CPU used by processes outside the benchmark during the
 	// run, in cores: other work on a shared machine.
 	otherCores float64
