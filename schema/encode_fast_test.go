@@ -325,13 +325,19 @@ func TestEncodeLeavesToProtojson(t *testing.T) {
 	}
 }
 
+// mustJSON is Encode's output for m, compacted: what protojson writes,
+// when Encode leaves m to it, has random spaces in some binaries.
 func mustJSON(t *testing.T, tg *Target, m protoreflect.Message) []byte {
 	t.Helper()
 	b, err := tg.Encode(m.Interface())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	var c bytes.Buffer
+	if err := json.Compact(&c, b); err != nil {
+		t.Fatal(err)
+	}
+	return c.Bytes()
 }
 
 func compactProtojson(t *testing.T, m proto.Message) string {
