@@ -125,7 +125,10 @@ func TestCacheSettings(t *testing.T) {
 		start := func(tenant string) func(string, string) (*guardgenv1.GenerateResponse, error) {
 			opts := cacheKeyEnv
 			opts.LogOutput = io.Discard
-			gg := apptest.Start(t, parse(t, fmt.Sprintf(redisConfig, srv.Addr, "  tenant: "+tenant+"\n")), opts)
+			// A generous timeout, as the other Redis tests have: under a
+			// loaded CI machine the default 0.1 s lost the one write this
+			// test waits for.
+			gg := apptest.Start(t, parse(t, fmt.Sprintf(redisConfig, srv.Addr, "  tenant: "+tenant+"\n  timeout_seconds: 10\n")), opts)
 			return caller(t, guardgenv1.NewGenerationServiceClient(gg.Dial(t)))
 		}
 		acme, other, acme2 := start("acme"), start("other"), start("acme")
