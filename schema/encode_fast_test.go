@@ -371,13 +371,26 @@ func FuzzEncodeFast(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, tg := range targets {
-			m := tg.Type.New().Interface()
-			if proto.Unmarshal(data, m) != nil {
-				continue
+			if m, ok := unmarshalAny(data, tg); ok {
+				checkEncode(t, tg, m)
 			}
-			checkEncode(t, tg, m)
 		}
 	})
+}
+
+// unmarshalAny is data as a message of tg's type, when proto.Unmarshal
+// makes one. protobuf-go v1.36.12 panics on some malformed map entries of
+// a dynamicpb message ("cannot convert nil to map key",
+// testdata/fuzz/FuzzEncodeFast/7ad3d67f948545a0); such input is not this
+// test's subject.
+func unmarshalAny(data []byte, tg *Target) (m proto.Message, ok bool) {
+	defer func() {
+		if recover() != nil {
+			m, ok = nil, false
+		}
+	}()
+	m = tg.Type.New().Interface()
+	return m, proto.Unmarshal(data, m) == nil
 }
 
 // BenchmarkEncode is the json of two answers, a TicketClassification and
