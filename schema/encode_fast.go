@@ -61,10 +61,12 @@ func buildEncMsg(md protoreflect.MessageDescriptor, built map[protoreflect.FullN
 	if m, ok := built[md.FullName()]; ok {
 		return m
 	}
-	if wellknown.JSONForm(md.FullName()) || md.IsMapEntry() || md.ExtensionRanges().Len() > 0 {
-		return nil
-	}
 	fields := md.Fields()
+	// A request-defined type is planned when resolved: the fast decoder's
+	// bound on fields keeps a huge one's plan (and its enum maps) unbuilt.
+	if wellknown.JSONForm(md.FullName()) || md.IsMapEntry() || md.ExtensionRanges().Len() > 0 || fields.Len() > fastMaxFields {
+		return refuse(md, built)
+	}
 	m := &encMsg{fields: make([]encField, fields.Len())}
 	built[md.FullName()] = m // before the fields: a type may contain itself
 	for i := range fields.Len() {
