@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -144,20 +143,8 @@ func NewChain(opts ChainOptions) (*Chain, error) {
 		breaker: newBreaker(opts.Provider, opts.Breaker),
 		budget:  newBudget(opts.Budget),
 		retry:   retry.UnaryClientInterceptor(retry.WithMax(opts.Policy.MaxAttempts)),
-		spans:   !isNoopTracer(opts.Tracer),
+		spans:   !telemetry.MakesNoSpans(opts.Tracer),
 	}, nil
-}
-
-// noSpan is the span of an attempt that starts none: it records nothing,
-// and the attempt's context keeps the caller's span context, which is
-// what a no-op tracer's Start would have put there.
-var noSpan trace.Span = tracenoop.Span{}
-
-// isNoopTracer reports whether t makes only no-op spans (the app's
-// tracer when tracing is off).
-func isNoopTracer(t trace.Tracer) bool {
-	_, ok := t.(tracenoop.Tracer)
-	return ok
 }
 
 // check refuses policies under which no call could be made.
@@ -319,7 +306,7 @@ func (c *Chain) startAttempt(ctx context.Context, req *providerv1.CompleteReques
 	// conventions (telemetry.GenAISemconvVersion). Its attributes are built
 	// only for a span that records: with tracing off or sampled out they
 	// were a tenth of what a call allocated.
-	a.span = noSpan
+	a.span = telemetry.NoSpan
 	if c.spans {
 		ctx, a.span = c.opts.Tracer.Start(ctx, telemetry.GenAISpanName(model), trace.WithSpanKind(trace.SpanKindClient))
 	}

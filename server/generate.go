@@ -5,13 +5,11 @@ import (
 	"errors"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
-
 	"github.com/guardgen/guardgen/classifier"
 	guardgenv1 "github.com/guardgen/guardgen/gen/guardgen/v1"
 	"github.com/guardgen/guardgen/providers"
 	"github.com/guardgen/guardgen/schema"
+	"github.com/guardgen/guardgen/telemetry"
 )
 
 // Generate implements GenerationService.Generate: resolve the target, run
@@ -60,7 +58,7 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 	}
 	// With a no-op tracer, Start would only put a no-op span in a new
 	// context; ctx keeps the caller's span context either way.
-	span := noSpan
+	span := telemetry.NoSpan
 	if !s.joinTrace {
 		ctx, span = s.tracer.Start(ctx, spanName)
 	}
@@ -72,9 +70,6 @@ func (s *Server) begin(ctx context.Context, req *guardgenv1.GenerateRequest, eve
 	}
 	return g, ctx, nil
 }
-
-// noSpan is the span of a generation when the tracer makes none.
-var noSpan trace.Span = tracenoop.Span{}
 
 // end ends the generation's span.
 func (g *generation) end() {

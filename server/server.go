@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -255,9 +254,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.codec = newRequestCodec(opts.MaxRecvBytes)
 	var grpcOpts []grpc.ServerOption
-	if _, ok := opts.TracerProvider.(noop.TracerProvider); ok {
-		s.joinTrace = true
-	} else {
+	if s.joinTrace = telemetry.MakesNoSpans(s.tracer); !s.joinTrace {
 		grpcOpts = append(grpcOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(opts.TracerProvider), otelgrpc.WithPropagators(opts.Propagator))))
 	}

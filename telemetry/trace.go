@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -99,4 +101,17 @@ func otlpOptions(opts TraceOptions) []otlptracegrpc.Option {
 		o = append(o, otlptracegrpc.WithHeaders(opts.Headers))
 	}
 	return o
+}
+
+// NoSpan stands for the span of work that starts none (MakesNoSpans): it
+// records nothing, and the work's context keeps the caller's span context,
+// which is what a no-op tracer's Start would have left there.
+var NoSpan trace.Span = tracenoop.Span{}
+
+// MakesNoSpans reports whether t is a no-op tracer (the app's when
+// tracing is off): its spans would only cost their building, so the
+// server and the provider chain start none.
+func MakesNoSpans(t trace.Tracer) bool {
+	_, ok := t.(tracenoop.Tracer)
+	return ok
 }
