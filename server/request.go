@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"strings"
 
@@ -40,14 +41,17 @@ func (g *generation) providerRequest() *providerv1.CompleteRequest {
 	}
 	b.prompt = providerv1.Message{Role: providerv1.Role_ROLE_USER, Content: g.req.GetPrompt()}
 	messages = append(messages, &b.prompt)
-	b.sampling.MaxOutputTokens = opts.GetMaxOutputTokens()
+	// Shaped for the route's first entry, which entryRequest then sends
+	// as it is: no copy per call to fill in the entry's model and limit.
+	first := &g.route.Entries[0]
+	b.sampling.MaxOutputTokens = cmp.Or(opts.GetMaxOutputTokens(), first.MaxOutputTokens)
 	if opts != nil {
 		b.sampling.Temperature, b.sampling.TopP, b.sampling.Seed = copyOf(opts.Temperature), copyOf(opts.TopP), copyOf(opts.Seed)
 	}
 	b.schema = providerv1.OutputSchema{Name: g.target.Name, JsonSchema: g.target.JSONSchemaText, Strict: true}
 	b.req = providerv1.CompleteRequest{
 		Messages:     messages,
-		Model:        opts.GetModel(),
+		Model:        cmp.Or(opts.GetModel(), first.Model),
 		OutputSchema: &b.schema,
 		Sampling:     &b.sampling,
 		Logprobs:     g.wantsLogprobs(),

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -123,21 +124,21 @@ func (g *generation) complete(ctx context.Context, preq *providerv1.CompleteRequ
 	return g.completeFrom(ctx, preq, 0)
 }
 
-// entryRequest is preq as entry number i of a route asks it: the request's
-// model applies to the first entry, which fills in its own model and
-// output token limit where the request sets none; fallbacks use their own
-// model. A copy when anything changes.
-func entryRequest(preq *providerv1.CompleteRequest, e *RouteEntry, i int) *providerv1.CompleteRequest {
-	if i == 0 && (preq.GetModel() != "" || e.Model == "") && (preq.GetSampling().GetMaxOutputTokens() != 0 || e.MaxOutputTokens == 0) {
+// entryRequest is preq as entry number i of a route asks it. preq is
+// shaped for the first entry (providerRequest, reask): the request's model
+// and output token limit, or the entry's where the request sets none.
+// Fallbacks use their own model, and their own limit where the request
+// (opts) sets none; for them preq is copied.
+func entryRequest(preq *providerv1.CompleteRequest, opts *guardgenv1.GenerateOptions, e *RouteEntry, i int) *providerv1.CompleteRequest {
+	if i == 0 {
 		return preq
 	}
 	req := proto.CloneOf(preq)
-	if i > 0 || req.GetModel() == "" {
-		req.Model = e.Model
+	req.Model = e.Model
+	if req.Sampling == nil {
+		req.Sampling = new(providerv1.SamplingOptions)
 	}
-	if req.GetSampling().GetMaxOutputTokens() == 0 {
-		req.Sampling.MaxOutputTokens = e.MaxOutputTokens
-	}
+	req.Sampling.MaxOutputTokens = cmp.Or(opts.GetMaxOutputTokens(), e.MaxOutputTokens)
 	return req
 }
 
@@ -148,7 +149,7 @@ func (g *generation) completeFrom(ctx context.Context, preq *providerv1.Complete
 	var last *classifier.Failure
 	for i := first; i < len(g.route.Entries); i++ {
 		e := &g.route.Entries[i]
-		c, f := g.ask(ctx, e, entryRequest(preq, e, i))
+		c, f := g.ask(ctx, e, entryRequest(preq, g.req.GetOptions(), e, i))
 		if f == nil {
 			if i > first {
 				g.fellBack = last
