@@ -85,7 +85,7 @@ func TestTraceJoinsTheCaller(t *testing.T) {
 // Without tracing (no OTLP endpoint, no span processor) guardgen makes no
 // spans, but a call still joins its caller's trace: the upstream request
 // carries the caller's traceparent and baggage unchanged, and the call's
-// log line names the trace.
+// log line names the trace and the caller's request id.
 func TestTraceContextPassesWithoutTracing(t *testing.T) {
 	t.Parallel()
 	upstream, cfg := ticketUpstream(t, "")
@@ -96,7 +96,7 @@ func TestTraceContextPassesWithoutTracing(t *testing.T) {
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	for _, md := range [][]string{{"traceparent", traceparent, "baggage", "tenant=acme"}, nil} {
+	for _, md := range [][]string{{"traceparent", traceparent, "baggage", "tenant=acme", "X-Request-Id", "caller-id-1"}, nil} {
 		if _, err := client.Generate(metadata.AppendToOutgoingContext(ctx, md...),
 			&guardgenv1.GenerateRequest{Prompt: "I was charged twice", TargetType: ticketType}); err != nil {
 			t.Fatalf("Generate: %v", err)
@@ -124,7 +124,7 @@ func TestTraceContextPassesWithoutTracing(t *testing.T) {
 			if !strings.Contains(l, `"msg":"rpc"`) || !strings.Contains(l, "GenerationService/Generate") {
 				continue
 			}
-			if strings.Contains(l, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) {
+			if strings.Contains(l, `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) && strings.Contains(l, `"request_id":"caller-id-1"`) {
 				traced++
 			} else if !strings.Contains(l, "trace_id") {
 				untraced++
@@ -132,7 +132,7 @@ func TestTraceContextPassesWithoutTracing(t *testing.T) {
 		}
 	}
 	if traced != 1 || untraced != 1 {
-		t.Errorf("rpc log lines: %d with the caller's trace_id, %d without any; want 1 and 1\n%s", traced, untraced, logs.String())
+		t.Errorf("rpc log lines: %d with the caller's trace_id and request id, %d without a trace_id; want 1 and 1\n%s", traced, untraced, logs.String())
 	}
 }
 

@@ -106,9 +106,11 @@ func (s *Server) refusals(next http.Handler) http.Handler {
 			return
 		}
 		ctx := r.Context()
+		note := &callLog{}
 		if id := r.Header.Get("X-Request-Id"); id != "" {
-			// requestID reads it from the gRPC metadata, as on the gRPC side.
-			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-request-id", id))
+			// requestID reads it from the call's metadata, as on the gRPC
+			// side.
+			note.md = metadata.Pairs("x-request-id", id)
 		}
 		err := statusOf(httpRefusal(rec.code))
 		if call.refused != nil {
@@ -116,7 +118,7 @@ func (s *Server) refusals(next http.Handler) http.Handler {
 		}
 		st := decodeStatus(err)
 		s.countRejection(ctx, st)
-		s.logCall(ctx, method+" "+boundedPath(path), start, &callLog{}, st)
+		s.logCall(ctx, method+" "+boundedPath(path), start, note, st)
 	})
 }
 

@@ -53,10 +53,15 @@ import (
 // tracing), edge reads the caller's trace context itself.
 func (s *Server) edge(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	// One copy of the call's metadata for every key edge and the handler
+	// read: grpc-go's ValueFromIncomingContext compares every key of the
+	// call, case-insensitively, for each key it does not hold (the
+	// request id and the three trace keys, in most calls).
+	md, _ := metadata.FromIncomingContext(ctx)
 	if s.joinTrace {
-		ctx = s.callerTrace(ctx)
+		ctx = s.callerTrace(ctx, md)
 	}
-	note := &callLog{}
+	note := &callLog{md: md}
 	resp, err := s.guarded(context.WithValue(ctx, callLogKey{}, note), req, info, handler)
 	s.ended(ctx, info.FullMethod, start, note, err)
 	return resp, err
@@ -159,6 +164,8 @@ func (s *Server) validate(req any) error {
 
 // callLog is what a handler adds to its call's log line.
 type callLog struct {
+	// md is the call's incoming metadata, copied once by edge.
+	md       metadata.MD
 	target   string
 	outcome  string
 	attempts int
@@ -212,7 +219,7 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, no
 	now := time.Now()
 	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
-		slog.String("request_id", requestID(ctx)),
+		slog.String("request_id", requestID(note.md)),
 		slog.String("method", method),
 		slog.String("code", st.code.String()),
 		slog.Duration("latency", now.Sub(start)),
@@ -240,10 +247,8 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, no
 
 // requestID is the caller's x-request-id when it sent a sane one, else a
 // new random id.
-func requestID(ctx context.Context) string {
-	// ValueFromIncomingContext reads the one key; FromIncomingContext
-	// would copy all of the call's metadata first.
-	if v := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(v) > 0 && len(v[0]) > 0 && len(v[0]) <= 128 {
+func requestID(md metadata.MD) string {
+	if v := md.Get("x-request-id"); len(v) > 0 && len(v[0]) > 0 && len(v[0]) <= 128 {
 		return v[0]
 	}
 	var b [8]byte
@@ -252,19 +257,18 @@ func requestID(ctx context.Context) string {
 }
 
 // callerTrace is ctx with the caller's trace context (traceparent,
-// baggage), as otelgrpc's stats handler reads it when there is one: the
-// call's log line names the caller's trace, and the provider passes it on
-// upstream.
-func (s *Server) callerTrace(ctx context.Context) context.Context {
-	return s.opts.Propagator.Extract(ctx, incomingCarrier{ctx})
+// baggage) from its metadata md, as otelgrpc's stats handler reads it
+// when there is one: the call's log line names the caller's trace, and
+// the provider passes it on upstream.
+func (s *Server) callerTrace(ctx context.Context, md metadata.MD) context.Context {
+	return s.opts.Propagator.Extract(ctx, incomingCarrier(md))
 }
 
-// incomingCarrier reads a call's incoming metadata for a propagator, one
-// key at a time, without copying the rest.
-type incomingCarrier struct{ ctx context.Context }
+// incomingCarrier reads a call's incoming metadata for a propagator.
+type incomingCarrier metadata.MD
 
 func (c incomingCarrier) Get(key string) string {
-	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
@@ -274,9 +278,8 @@ func (c incomingCarrier) Get(key string) string {
 func (incomingCarrier) Set(string, string) {}
 
 func (c incomingCarrier) Keys() []string {
-	md, _ := metadata.FromIncomingContext(c.ctx)
-	keys := make([]string, 0, len(md))
-	for k := range md {
+	keys := make([]string, 0, len(c))
+	for k := range c {
 		keys = append(keys, k)
 	}
 	return keys

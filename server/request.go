@@ -91,9 +91,11 @@ var answerForms = [...]string{
 // forwardMetadata passes the caller's x-guardgen-* metadata on to the
 // provider, and nothing else (no authorization headers).
 func forwardMetadata(ctx context.Context) context.Context {
-	in, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return ctx
+	var in metadata.MD
+	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
+		in = l.md // edge's copy
+	} else {
+		in, _ = metadata.FromIncomingContext(ctx)
 	}
 	var out metadata.MD
 	for k, vs := range in {
