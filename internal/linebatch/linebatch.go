@@ -1,35 +1,27 @@
 // Package linebatch writes log lines from a goroutine of its own. Each
 // write carries every line handed over while the previous write was in
-// progress or since it (a group commit), and writes are at least minGap
-// apart while lines keep coming: under load one system call for many lines
-// instead of one per line, and none on the caller's path. After a quiet
-// spell a line is written as soon as it comes, with no timer: the
-// goroutine yields once first, so that the calls running at that moment
-// add their lines to the write.
+// progress (a group commit), and before each write the goroutine yields
+// once, so that the calls running at that moment add their lines to it:
+// under load one system call for many lines instead of one per line, and
+// none on the caller's path. When nothing else is running, the yield
+// returns at once and a line is written as soon as it comes, with no
+// timer.
 //
 // Lines are written whole and in the order Write was called. A line is
-// lost only if the process dies between Write and the batch's write (at
-// most minGap later); Close writes what is pending, and lines written
-// after Close go straight to the underlying writer.
+// lost only if the process dies between Write and the batch's write; Close
+// writes what is pending, and lines written after Close go straight to the
+// underlying writer.
 package linebatch
 
 import (
 	"io"
 	"runtime"
 	"sync"
-	"time"
 )
 
 // maxPending bounds the bytes waiting to be written: past it, Write waits
 // for the batch in progress, as a direct write to a slow writer would.
 const maxPending = 1 << 20
-
-// minGap is the least time between the starts of two writes while lines
-// keep coming. At a few thousand calls a second the batcher otherwise
-// wrote every millisecond or so, five lines a write; each write to a log
-// file costs about 2 µs of its own beside its bytes. A line waits at most
-// this long.
-const minGap = 5 * time.Millisecond
 
 // keepBuffer is the largest buffer kept for the next batch; one grown past
 // it by a burst is let go.
@@ -89,7 +81,6 @@ func (b *Writer) run() {
 	defer close(b.done)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var last time.Time // when the last write started
 	for {
 		for len(b.pending) == 0 && !b.closed {
 			b.cond.Wait()
@@ -99,20 +90,14 @@ func (b *Writer) run() {
 		}
 		// Woken by a line, the batch would often be that line alone
 		// (every 1.5 lines a write in a synthetic closed loop at 12,000
-		// calls a second): the calls already running get to add theirs
-		// first, and while lines keep coming, those of the next minGap
-		// too. Sleeping only when a write was recent wakes the goroutine
-		// once per batch, not once per line and once for a timer.
-		wait := minGap - time.Since(last)
-		small := len(b.pending) < keepBuffer
+		// calls a second, three quarters of guardgen's write calls):
+		// the calls already running get to add theirs first. A timer
+		// instead (a write at most every millisecond) gathered more but
+		// woke the goroutine a second time for most batches at 1,000
+		// calls a second.
 		b.mu.Unlock()
-		if wait > 0 && small {
-			time.Sleep(wait)
-		} else {
-			runtime.Gosched()
-		}
+		runtime.Gosched()
 		b.mu.Lock()
-		last = time.Now()
 		batch := b.pending
 		b.pending = b.spare[:0]
 		b.mu.Unlock()

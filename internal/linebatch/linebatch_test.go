@@ -163,37 +163,6 @@ func TestGathersRunningCalls(t *testing.T) {
 	}
 }
 
-// TestSpacesWrites: while lines keep coming, writes are at least minGap
-// apart, so a line every 200 µs goes out many to a write; without the
-// gap nearly every line was a write of its own.
-func TestSpacesWrites(t *testing.T) {
-	g := newGate()
-	close(g.release)
-	w := New(g)
-	start := time.Now()
-	lines := 0
-	for time.Since(start) < 100*time.Millisecond {
-		fmt.Fprintf(w, "line %d\n", lines)
-		lines++
-		time.Sleep(200 * time.Microsecond)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	elapsed := time.Since(start)
-	g.mu.Lock()
-	writes := len(g.writes)
-	g.mu.Unlock()
-	// Each write starts minGap after the one before it or later; Close
-	// adds at most one.
-	if most := int(elapsed/minGap) + 2; writes > most {
-		t.Errorf("%d lines over %v took %d writes, want at most %d", lines, elapsed, writes, most)
-	}
-	if got := strings.Count(g.all(), "\n"); got != lines {
-		t.Errorf("%d lines written, want %d", got, lines)
-	}
-}
-
 // TestCloseFlushesThenWritesThrough: Close writes what is pending; a line
 // written after Close comes after it.
 func TestCloseFlushesThenWritesThrough(t *testing.T) {
