@@ -106,12 +106,8 @@ func (s *Server) refusals(next http.Handler) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		note := &callLog{}
-		if id := r.Header.Get("X-Request-Id"); id != "" {
-			// requestID reads it from the call's metadata, as on the gRPC
-			// side.
-			note.md = metadata.Pairs("x-request-id", id)
-		}
+		// The caller's request id, read as on the gRPC side.
+		note := &callLog{requestID: requestID(metadata.Pairs("x-request-id", r.Header.Get("X-Request-Id")))}
 		err := statusOf(httpRefusal(rec.code))
 		if call.refused != nil {
 			err = status.FromProto(call.refused).Err()

@@ -54,15 +54,16 @@ import (
 // tracing), edge reads the caller's trace context itself.
 func (s *Server) edge(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	// One copy of the call's metadata for every key edge and the handler
-	// read: grpc-go's ValueFromIncomingContext compares every key of the
-	// call, case-insensitively, for each key it does not hold (the
-	// request id and the three trace keys, in most calls).
+	// One copy of the call's metadata for every key the call reads:
+	// grpc-go's ValueFromIncomingContext compares every key of the call,
+	// case-insensitively, for each key it does not hold (the request id
+	// and the three trace keys, in most calls). What is kept from it is
+	// small: the copy itself is not held while the call waits.
 	md, _ := metadata.FromIncomingContext(ctx)
 	if s.joinTrace {
 		ctx = s.callerTrace(ctx, md)
 	}
-	note := &callLog{md: md}
+	note := &callLog{requestID: requestID(md), forward: forwarded(md)}
 	resp, err := s.guarded(context.WithValue(ctx, callLogKey{}, note), req, info, handler)
 	s.ended(ctx, info.FullMethod, start, note, err)
 	return resp, err
@@ -165,8 +166,10 @@ func (s *Server) validate(req any) error {
 
 // callLog is what a handler adds to its call's log line.
 type callLog struct {
-	// md is the call's incoming metadata, copied once by edge.
-	md       metadata.MD
+	requestID string
+	// forward is the caller's metadata that goes on to the provider
+	// (forwardMetadata), nil when there is none.
+	forward  metadata.MD
 	target   string
 	outcome  string
 	attempts int
@@ -220,7 +223,7 @@ func (s *Server) logCall(ctx context.Context, method string, start time.Time, no
 	now := time.Now()
 	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
-		slog.String("request_id", requestID(note.md)),
+		slog.String("request_id", note.requestID),
 		slog.String("method", method),
 		slog.String("code", st.code.String()),
 		slog.Duration("latency", now.Sub(start)),

@@ -91,12 +91,22 @@ var answerForms = [...]string{
 // forwardMetadata passes the caller's x-guardgen-* metadata on to the
 // provider, and nothing else (no authorization headers).
 func forwardMetadata(ctx context.Context) context.Context {
-	var in metadata.MD
+	var out metadata.MD
 	if l, ok := ctx.Value(callLogKey{}).(*callLog); ok {
-		in = l.md // edge's copy
+		out = l.forward // found by edge
 	} else {
-		in, _ = metadata.FromIncomingContext(ctx)
+		in, _ := metadata.FromIncomingContext(ctx)
+		out = forwarded(in)
 	}
+	if out == nil {
+		return ctx
+	}
+	return metadata.NewOutgoingContext(ctx, out)
+}
+
+// forwarded is the part of a call's metadata in that forwardMetadata
+// passes on, nil when there is none.
+func forwarded(in metadata.MD) metadata.MD {
 	var out metadata.MD
 	for k, vs := range in {
 		if strings.HasPrefix(k, providers.MetadataPrefix) && k != providers.CallMetadataKey {
@@ -106,8 +116,5 @@ func forwardMetadata(ctx context.Context) context.Context {
 			out[k] = vs
 		}
 	}
-	if out == nil {
-		return ctx
-	}
-	return metadata.NewOutgoingContext(ctx, out)
+	return out
 }
