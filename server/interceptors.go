@@ -164,8 +164,10 @@ func (s *Server) validate(req any) error {
 	return statusOf(classifier.FromValidation(err, nil).WithReason(guardgenv1.FailureReason_FAILURE_REASON_INVALID_REQUEST))
 }
 
-// callLog is what a handler adds to its call's log line.
+// callLog is what edge takes from a call's metadata, and what a handler
+// adds to the call's log line.
 type callLog struct {
+	// requestID is the caller's x-request-id, or a new one (requestID).
 	requestID string
 	// forward is the caller's metadata that goes on to the provider
 	// (forwardMetadata), nil when there is none.
