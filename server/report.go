@@ -21,7 +21,7 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 	calls := g.rec.Calls()
 	// The report of the usual one call is one allocation, not six.
 	b := new(reportBlock)
-	b.latency = durationpb.Duration{Seconds: int64(latency / time.Second), Nanos: int32(latency % time.Second)}
+	setDuration(&b.latency, latency)
 	b.report = guardgenv1.GenerationReport{
 		Attempts: b.attempts[:0],
 		Usage:    &b.usage,
@@ -34,7 +34,7 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 		if i > 0 {
 			a, lat = new(guardgenv1.Attempt), new(durationpb.Duration)
 		}
-		lat.Seconds, lat.Nanos = int64(c.Latency/time.Second), int32(c.Latency%time.Second)
+		setDuration(lat, c.Latency)
 		*a = guardgenv1.Attempt{
 			Number:          int32(c.Number),
 			SemanticAttempt: int32(c.Semantic),
@@ -71,6 +71,11 @@ func (g *generation) report(latency time.Duration) *guardgenv1.GenerationReport 
 	g.reportSemantics(r, calls)
 	g.events.report(r)
 	return r
+}
+
+// setDuration makes d say t, as durationpb.New would without allocating.
+func setDuration(d *durationpb.Duration, t time.Duration) {
+	d.Seconds, d.Nanos = int64(t/time.Second), int32(t%time.Second)
 }
 
 // reportBlock holds a report, its usage and latency, and its first
