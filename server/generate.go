@@ -114,27 +114,6 @@ func (g *generation) finish(ctx context.Context, resp *guardgenv1.GenerateRespon
 	return resp, nil
 }
 
-// withMargin bounds the call by the caller's deadline or bound from now
-// (when positive), whichever comes first, and keeps DeadlineMargin back
-// from it, so that a request that runs out of time still answers with its
-// FailureDetail before the caller's own timer fires rather than let it see
-// a bare DEADLINE_EXCEEDED. A deadline shorter than twice the margin keeps
-// half of what is left. It is one context and one timer per call, however
-// many bounds apply; without a bound, a context to cancel all the same.
-func (s *Server) withMargin(ctx context.Context, bound time.Duration) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if bound > 0 {
-		if own := time.Now().Add(bound); !ok || own.Before(dl) {
-			dl, ok = own, true
-		}
-	}
-	left := time.Until(dl)
-	if !ok || left <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithDeadline(ctx, dl.Add(-min(s.opts.DeadlineMargin, left/2)))
-}
-
 // resolveFailure classifies a target resolution error.
 func resolveFailure(err error) *classifier.Failure {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
