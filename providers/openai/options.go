@@ -97,8 +97,11 @@ type Options struct {
 	// Mode selects how JSON output is requested; the zero value is
 	// ModeJSONSchema.
 	Mode OutputMode
-	// HTTPClient makes the requests; nil means a client of the provider's
-	// own, on a clone of http.DefaultTransport, released by Close.
+	// HTTPClient makes the requests; nil means the provider's own,
+	// released by Close: for a cleartext (http://) base URL reached without
+	// a proxy, connections it manages itself (HTTP/1.1, no goroutines per
+	// connection); for any other, a clone of http.DefaultTransport (HTTPS
+	// with HTTP/2 by ALPN, the proxy environment).
 	HTTPClient *http.Client
 	// MaxIdleConns bounds the idle upstream connections the provider's own
 	// client keeps for reuse (not used with HTTPClient); 0 means

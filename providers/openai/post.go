@@ -68,12 +68,25 @@ func learnEndpoint(opts []option.RequestOption) (endpoint, error) {
 // while the upstream is waited for, so the request is built in
 // newRequest and the answer read in answer.
 func (p *Provider) post(ctx context.Context, body []byte) (*http.Response, error) {
+	var (
+		resp *http.Response
+		err  error
+	)
+	if p.conns != nil {
+		resp, err = p.conns.post(ctx, body, p.propagator)
+	} else {
+		resp, err = p.do(ctx, body)
+	}
+	return p.answer(ctx, body, resp, err)
+}
+
+// do makes the request that posts body with the doer.
+func (p *Provider) do(ctx context.Context, body []byte) (*http.Response, error) {
 	req, err := p.newRequest(ctx, body)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.doer.Do(req)
-	return p.answer(ctx, body, resp, err)
+	return p.doer.Do(req)
 }
 
 // newRequest is the request that posts body: the endpoint's URL and

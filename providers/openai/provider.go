@@ -37,8 +37,10 @@ type Provider struct {
 	maxTokens    uint32
 	now          func() time.Time
 	targets      *targets
-	// transport is the provider's own, closed by Close; nil when the caller
-	// supplied the HTTP client.
+	// conns are the provider's own connections to a cleartext upstream,
+	// and transport its own net/http transport to any other, each closed
+	// by Close; both are nil when the caller supplied the HTTP client.
+	conns     *conns
 	transport *http.Transport
 }
 
@@ -86,13 +88,52 @@ func New(opts Options) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	// The SDK is configured by explicit options only: openai.NewClient
+	// would also read OPENAI_* variables behind the caller's back.
+	// guardgen's client interceptors retry; the SDK retrying too would
+	// multiply attempts and hide them from the retry budget.
+	sdkOpts := []option.RequestOption{option.WithBaseURL(base), option.WithMaxRetries(0)}
+	p.errors = openaisdk.Client{Options: sdkOpts}
+	if opts.APIKey != "" {
+		sdkOpts = append(sdkOpts, option.WithAPIKey(opts.APIKey))
+	}
+	if opts.Organization != "" {
+		sdkOpts = append(sdkOpts, option.WithOrganization(opts.Organization))
+	}
+	if opts.Project != "" {
+		sdkOpts = append(sdkOpts, option.WithProject(opts.Project))
+	}
+	if p.endpoint, err = learnEndpoint(sdkOpts); err != nil {
+		return nil, err
+	}
+	if err := p.connect(u, opts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// connect chooses how the provider reaches the upstream at u: the
+// caller's HTTP client when Options has one, else the provider's own
+// connections for a cleartext upstream (see conns), else a transport of
+// its own.
+func (p *Provider) connect(u *url.URL, opts Options) error {
 	maxIdle := opts.MaxIdleConns
 	if maxIdle <= 0 {
 		maxIdle = DefaultMaxIdleConns
 	}
 	if opts.HTTPClient != nil {
 		p.doer = stayAt(u, opts.HTTPClient)
-	} else if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return nil
+	}
+	conns, err := newConns(p.endpoint, maxIdle)
+	if err != nil {
+		return err
+	}
+	if conns != nil {
+		p.conns = conns
+		return nil
+	}
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		p.transport = t.Clone()
 		// Go keeps 2 idle connections per host by default: under
 		// concurrent load almost every call would dial anew (measured
@@ -129,30 +170,15 @@ func New(opts Options) (*Provider, error) {
 		// http.DefaultTransport was replaced by one of another type.
 		p.doer = stayAt(u, &http.Client{})
 	}
-	// The SDK is configured by explicit options only: openai.NewClient
-	// would also read OPENAI_* variables behind the caller's back.
-	// guardgen's client interceptors retry; the SDK retrying too would
-	// multiply attempts and hide them from the retry budget.
-	sdkOpts := []option.RequestOption{option.WithBaseURL(base), option.WithMaxRetries(0)}
-	p.errors = openaisdk.Client{Options: sdkOpts}
-	if opts.APIKey != "" {
-		sdkOpts = append(sdkOpts, option.WithAPIKey(opts.APIKey))
-	}
-	if opts.Organization != "" {
-		sdkOpts = append(sdkOpts, option.WithOrganization(opts.Organization))
-	}
-	if opts.Project != "" {
-		sdkOpts = append(sdkOpts, option.WithProject(opts.Project))
-	}
-	if p.endpoint, err = learnEndpoint(sdkOpts); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
-// Close releases the idle connections of the provider's own HTTP transport;
-// a caller-supplied client is left alone.
+// Close releases the idle connections of the provider's own HTTP transport
+// or connections; a caller-supplied client is left alone.
 func (p *Provider) Close() error {
+	if p.conns != nil {
+		p.conns.close()
+	}
 	if p.transport != nil {
 		p.transport.CloseIdleConnections()
 	}

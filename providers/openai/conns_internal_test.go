@@ -1,0 +1,361 @@
+package openai
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The provider's own connections (conns) to a cleartext upstream, from the
+// upstream's side: a plain net/http server whose listener records every
+// connection it accepts, so that a test sees which calls dialled.
+
+const connsAnswer = `{"id":"c-1","object":"chat.completion","created":1,"model":"gpt-test",` +
+	`"choices":[{"index":0,"message":{"role":"assistant","content":"{\"ok\":true}"},"finish_reason":"stop"}],` +
+	`"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}`
+
+var connsBody = []byte(`{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}`)
+
+// recordingListener keeps the server's side of each accepted connection.
+type recordingListener struct {
+	net.Listener
+	mu       sync.Mutex
+	accepted []net.Conn
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.accepted = append(l.accepted, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+func (l *recordingListener) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.accepted)
+}
+
+// closeAll closes the server's side of every connection, as an upstream
+// does with idle ones after its keep-alive timeout.
+func (l *recordingListener) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.accepted {
+		_ = c.Close()
+	}
+}
+
+// connsUpstream serves h and returns a provider of its own connections to
+// it, and the listener.
+func connsUpstream(t *testing.T, h http.HandlerFunc) (*Provider, *recordingListener) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(h)
+	l := &recordingListener{Listener: ts.Listener}
+	ts.Listener = l
+	ts.Start()
+	t.Cleanup(ts.Close)
+	p, err := New(Options{BaseURL: ts.URL + "/v1", APIKey: "sk-test", Model: "gpt-test", MaxResponseBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	if p.conns == nil {
+		t.Fatal("the provider does not use its own connections for a cleartext upstream")
+	}
+	return p, l
+}
+
+// holdFirst is a handler that holds its first n requests until release
+// is called, and answers the rest at once; arrived waits for the n.
+func holdFirst(n int) (h http.HandlerFunc, arrived, release func()) {
+	var seen atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(n)
+	released := make(chan struct{})
+	h = func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) <= int64(n) {
+			wg.Done()
+			<-released
+		}
+		answer(w, r)
+	}
+	return h, wg.Wait, func() { close(released) }
+}
+
+func answer(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(connsAnswer))
+}
+
+// sendOK makes one call and checks its answer arrived whole.
+func sendOK(t *testing.T, p *Provider) {
+	t.Helper()
+	c, err := p.send(t.Context(), connsBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Choices) != 1 || c.Choices[0].Message.Content != `{"ok":true}` || c.Usage.TotalTokens != 5 {
+		t.Fatalf("answer read as %+v", c)
+	}
+}
+
+// TestConnsReuse: calls one after another share one connection, whether
+// the answer has a length or comes chunked; calls at once each have one,
+// and keep them for later calls.
+func TestConnsReuse(t *testing.T) {
+	t.Parallel()
+	for name, h := range map[string]http.HandlerFunc{
+		"content-length": answer,
+		"chunked": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			half := len(connsAnswer) / 2
+			_, _ = w.Write([]byte(connsAnswer[:half]))
+			w.(http.Flusher).Flush()
+			_, _ = w.Write([]byte(connsAnswer[half:]))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, l := connsUpstream(t, h)
+			for range 10 {
+				sendOK(t, p)
+			}
+			if n := l.count(); n != 1 {
+				t.Fatalf("10 calls in turn dialled %d connections, want 1", n)
+			}
+		})
+	}
+	t.Run("at once", func(t *testing.T) {
+		t.Parallel()
+		h, arrived, release := holdFirst(4)
+		p, l := connsUpstream(t, h)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { sendOK(t, p) })
+		}
+		arrived()
+		release()
+		wg.Wait()
+		if n := l.count(); n != 4 {
+			t.Fatalf("4 calls at once dialled %d connections, want 4", n)
+		}
+		for range 8 {
+			sendOK(t, p)
+		}
+		if n := l.count(); n != 4 {
+			t.Fatalf("calls after them dialled again: %d connections, want 4", n)
+		}
+	})
+}
+
+// TestConnsUpstreamClosedIdle: an upstream that closed its side of idle
+// connections (its keep-alive timeout) costs the next call a dial, not a
+// failure.
+func TestConnsUpstreamClosedIdle(t *testing.T) {
+	t.Parallel()
+	p, l := connsUpstream(t, answer)
+	sendOK(t, p)
+	l.closeAll()
+	// The close reaches the client's socket asynchronously.
+	time.Sleep(50 * time.Millisecond)
+	sendOK(t, p)
+	if n := l.count(); n != 2 {
+		t.Fatalf("%d connections, want 2: the closed one was not replaced", n)
+	}
+}
+
+// TestConnsNotReused: a connection is not used again after an answer that
+// asks to close it, a body closed unread, or a call whose context ended.
+func TestConnsNotReused(t *testing.T) {
+	t.Parallel()
+	t.Run("connection close", func(t *testing.T) {
+		t.Parallel()
+		p, l := connsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			answer(w, r)
+		})
+		for range 3 {
+			sendOK(t, p)
+		}
+		if n := l.count(); n != 3 {
+			t.Fatalf("3 calls answered with Connection: close dialled %d connections, want 3", n)
+		}
+	})
+	t.Run("body closed unread", func(t *testing.T) {
+		t.Parallel()
+		p, l := connsUpstream(t, answer)
+		resp, err := p.post(t.Context(), connsBody)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		sendOK(t, p)
+		if n := l.count(); n != 2 {
+			t.Fatalf("%d connections, want 2: one left mid-answer was reused", n)
+		}
+	})
+	t.Run("context ended", func(t *testing.T) {
+		t.Parallel()
+		p, l := connsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			answer(w, r)
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := p.send(ctx, connsBody)
+		if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
+			t.Fatalf("a call past its deadline failed with %v", err)
+		}
+		if d := time.Since(start); d > 150*time.Millisecond {
+			t.Fatalf("the call returned %v after its deadline", d)
+		}
+		if idleConns(p) != 0 {
+			t.Fatal("the aborted call's connection went back to the pool")
+		}
+		sendOK(t, p)
+		if n := l.count(); n != 2 {
+			t.Fatalf("%d connections, want 2", n)
+		}
+	})
+}
+
+// TestConnsAnswers: the answers net/http's transport reads for the
+// provider are read the same way: gzip-encoded, or after informational
+// ones.
+func TestConnsAnswers(t *testing.T) {
+	t.Parallel()
+	t.Run("gzip", func(t *testing.T) {
+		t.Parallel()
+		p, l := connsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Accept-Encoding") != "gzip" {
+				http.Error(w, "no gzip asked for", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			_, _ = zw.Write([]byte(connsAnswer))
+			_ = zw.Close()
+		})
+		for range 3 {
+			sendOK(t, p)
+		}
+		if n := l.count(); n != 1 {
+			t.Fatalf("%d connections, want 1", n)
+		}
+	})
+	t.Run("informational first", func(t *testing.T) {
+		t.Parallel()
+		p, _ := connsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</x>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			answer(w, r)
+		})
+		sendOK(t, p)
+	})
+	t.Run("error status", func(t *testing.T) {
+		t.Parallel()
+		p, l := connsUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}`))
+		})
+		for range 2 {
+			if _, err := p.send(t.Context(), connsBody); err == nil || !strings.Contains(err.Error(), "HTTP 429") {
+				t.Fatalf("a 429 answer read as %v", err)
+			}
+		}
+		if n := l.count(); n != 1 {
+			t.Fatalf("%d connections, want 1: an error answer read whole keeps its connection", n)
+		}
+	})
+}
+
+// TestConnsIdleBounds: at most maxIdle connections stay idle, each for
+// idleFor, and Close closes them.
+func TestConnsIdleBounds(t *testing.T) {
+	t.Parallel()
+	h, arrived, release := holdFirst(5)
+	p, l := connsUpstream(t, h)
+	p.conns.maxIdle = 2
+	p.conns.idleFor = 100 * time.Millisecond
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() { sendOK(t, p) })
+	}
+	arrived()
+	release()
+	wg.Wait()
+	idle := func() int { return idleConns(p) }
+	if n := idle(); n != 2 {
+		t.Fatalf("%d idle connections after 5 calls, want maxIdle 2", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for idle() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still idle long after idleFor", idle())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l.count() != 5 {
+		t.Fatalf("%d connections, want 5", l.count())
+	}
+	sendOK(t, p)
+	p.conns.mu.Lock()
+	last := p.conns.idle[0]
+	p.conns.mu.Unlock()
+	_ = p.Close()
+	if n := idle(); n != 0 {
+		t.Fatalf("%d idle connections after Close", n)
+	}
+	if _, err := last.c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("an idle connection was left open by Close: writing to it gave %v", err)
+	}
+}
+
+// TestConnsRefusedHeader: a header the propagator would send that net/http
+// would refuse fails the call before anything is written.
+func TestConnsRefusedHeader(t *testing.T) {
+	t.Parallel()
+	var lines headerLines
+	lines.Set("traceparent", "00-abc\r\nX-Injected: 1")
+	if lines.err == nil || strings.Contains(string(lines.b), "X-Injected") {
+		t.Fatalf("a header value with a line break was written: %q, %v", lines.b, lines.err)
+	}
+	if _, err := requestHead(mustURL(t, "http://h/v1/chat/completions"), http.Header{"Authorization": {"Bearer k\n"}}); err == nil {
+		t.Fatal("an endpoint header with a line break was accepted")
+	}
+}
+
+func idleConns(p *Provider) int {
+	p.conns.mu.Lock()
+	defer p.conns.mu.Unlock()
+	return len(p.conns.idle)
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
