@@ -135,19 +135,74 @@ func appendHeader(b []byte, k, v string) ([]byte, error) {
 	return append(b, "\r\n"...), nil
 }
 
-// conn is one upstream connection.
+// conn is one upstream connection. While its call waits for the answer
+// it holds no buffer: the request's head is written from a pooled one, and
+// a pooled reader is attached once the answer starts to arrive (see post),
+// so a call held by a slow upstream costs little more than its socket.
 type conn struct {
 	c     net.Conn
-	raw   syscall.RawConn // for stale; nil when the connection has none
-	br    *bufio.Reader
-	wbuf  []byte      // the head of the request being written, kept for the next
-	timer *time.Timer // closes the connection when idle too long; nil until first idle
+	raw   syscall.RawConn // for stale and wait; nil when the connection has none
+	br    *bufio.Reader   // the answer's reader while one is read, else nil
+	timer *time.Timer     // closes the connection when idle too long; nil until first idle
 	pool  *conns
 
-	// peek is the stale check's function for raw.Read, built once, and
-	// peeked its finding.
-	peek   func(fd uintptr) bool
-	peeked bool
+	// peek and wait are the functions raw.Read runs for stale and for
+	// post's wait, built once; peeked is what they found.
+	peek, wait func(fd uintptr) bool
+	peeked     peeked
+}
+
+// peeked is what a look at a socket found: nothing to read yet (quiet),
+// the socket's error, or else n bytes to read, 0 at the end of the stream.
+type peeked struct {
+	quiet bool
+	n     int
+	err   error
+}
+
+// ended is the error of a socket that peeked found ended, or nil.
+func (p peeked) ended() error {
+	switch {
+	case p.quiet:
+		return nil
+	case p.err != nil:
+		return p.err
+	case p.n == 0:
+		return io.EOF
+	}
+	return nil
+}
+
+// heads are the buffers requests' heads are written from, and readers the
+// buffered readers answers are read with, each held only while in use.
+var (
+	heads   = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+)
+
+// attach gives c a reader for the answer.
+func (c *conn) attach() {
+	c.br = readers.Get().(*bufio.Reader)
+	c.br.Reset(c.c)
+}
+
+// detach gives c's reader back; a reader still holding bytes of the
+// connection's is not reused (its connection is closed anyway).
+func (c *conn) detach() {
+	if c.br == nil {
+		return
+	}
+	if c.br.Buffered() == 0 {
+		c.br.Reset(nil)
+		readers.Put(c.br)
+	}
+	c.br = nil
+}
+
+// closeConn closes c for good.
+func (c *conn) closeConn() {
+	c.detach()
+	_ = c.c.Close()
 }
 
 // longAgo is a deadline that has passed: setting it ends a connection's
@@ -168,30 +223,24 @@ func (cs *conns) post(ctx context.Context, body []byte, propagator propagation.T
 	if err != nil {
 		return nil, cs.error(err)
 	}
-	head := append(c.wbuf[:0], cs.head...)
-	if propagator != nil {
-		lines := headerLines{b: head}
-		propagator.Inject(ctx, &lines)
-		if lines.err != nil {
-			cs.put(c) // nothing was written
-			return nil, cs.error(lines.err)
-		}
-		head = lines.b
-	}
-	head = append(head, "Content-Length: "...)
-	head = strconv.AppendInt(head, int64(len(body)), 10)
-	head = append(head, "\r\n\r\n"...)
-	c.wbuf = head
 	stop := context.AfterFunc(ctx, c.abort)
-	out := net.Buffers{head, body}
-	if _, err := out.WriteTo(c.c); err != nil {
+	if err := cs.write(ctx, c, body, propagator); err != nil {
 		return nil, cs.fail(c, stop, err)
 	}
-	// The wait for the answer happens here, in a shallow frame; parsing
-	// it goes deeper, on a goroutine that is no longer waiting.
-	if _, err := c.br.Peek(1); err != nil {
-		return nil, cs.fail(c, stop, err)
+	// The wait for the answer happens here, in a shallow frame and with
+	// no buffer; parsing it goes deeper, once there is something to parse.
+	if c.raw != nil {
+		err := c.raw.Read(c.wait)
+		if err == nil {
+			// Closed or reset before the answer began: as net/http
+			// tells it, the connection failed; the answer was not cut.
+			err = c.peeked.ended()
+		}
+		if err != nil {
+			return nil, cs.fail(c, stop, err)
+		}
 	}
+	c.attach()
 	resp, err := c.readResponse()
 	if err != nil {
 		return nil, cs.fail(c, stop, err)
@@ -208,6 +257,29 @@ func (cs *conns) post(ctx context.Context, body []byte, propagator propagation.T
 		resp.Uncompressed = true
 	}
 	return resp, nil
+}
+
+// write sends the request: its head, built in a pooled buffer, and body,
+// in one write when the system allows.
+func (cs *conns) write(ctx context.Context, c *conn, body []byte, propagator propagation.TextMapPropagator) error {
+	buf := heads.Get().(*[]byte)
+	defer heads.Put(buf)
+	head := append((*buf)[:0], cs.head...)
+	if propagator != nil {
+		lines := headerLines{b: head}
+		propagator.Inject(ctx, &lines)
+		if lines.err != nil {
+			return lines.err
+		}
+		head = lines.b
+	}
+	head = append(head, "Content-Length: "...)
+	head = strconv.AppendInt(head, int64(len(body)), 10)
+	head = append(head, "\r\n\r\n"...)
+	*buf = head
+	out := net.Buffers{head, body}
+	_, err := out.WriteTo(c.c)
+	return err
 }
 
 // errTooManyInformational ends an answer that does not come.
@@ -234,7 +306,7 @@ func (c *conn) readResponse() (*http.Response, error) {
 // fail closes c, which a failed exchange leaves in an unknown state.
 func (cs *conns) fail(c *conn, stop func() bool, err error) error {
 	stop()
-	_ = c.c.Close()
+	c.closeConn()
 	return cs.error(err)
 }
 
@@ -265,13 +337,14 @@ func (cs *conns) get(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{c: nc, br: bufio.NewReaderSize(nc, readBufferSize), pool: cs}
-	if sc, ok := nc.(syscall.Conn); ok {
+	c := &conn{c: nc, pool: cs}
+	if sc, ok := nc.(syscall.Conn); ok && canPeek {
 		if c.raw, err = sc.SyscallConn(); err != nil {
 			c.raw = nil
 		}
 	}
-	c.peek = c.peekFD
+	c.peek = func(fd uintptr) bool { c.peeked = peek(fd); return true }
+	c.wait = func(fd uintptr) bool { c.peeked = peek(fd); return !c.peeked.quiet }
 	return c, nil
 }
 
@@ -346,16 +419,13 @@ func (cs *conns) close() {
 // here one non-blocking peek at the socket does, before the request is
 // written, so that a closed connection costs a dial, not a failed call.
 func (c *conn) stale() bool {
-	if c.br.Buffered() > 0 {
-		return true
-	}
 	if c.raw == nil {
 		return false
 	}
 	if err := c.raw.Read(c.peek); err != nil {
 		return true
 	}
-	return c.peeked
+	return !c.peeked.quiet
 }
 
 // connBody is an answer's body: read to its end it gives the connection
@@ -401,10 +471,11 @@ func (b *connBody) release(whole bool) {
 	b.done = true
 	stopped := b.stop()
 	if whole && stopped && b.keep && b.c.br.Buffered() == 0 {
+		b.c.detach()
 		b.c.pool.put(b.c)
 		return
 	}
-	_ = b.c.c.Close()
+	b.c.closeConn()
 }
 
 // gzipBody decodes a gzip-encoded body, opening the decoder on the first

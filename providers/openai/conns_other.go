@@ -2,9 +2,9 @@
 
 package openai
 
-// peekFD finds every idle connection usable where there is no
-// non-blocking peek; a closed one fails its call, as it may with net/http.
-func (c *conn) peekFD(uintptr) bool {
-	c.peeked = false
-	return true
-}
+// canPeek says peek does not work here: idle connections are all taken
+// for open (a closed one fails its call, as it may with net/http), and an
+// answer's reader waits in its first read.
+const canPeek = false
+
+func peek(uintptr) peeked { return peeked{n: 1} }

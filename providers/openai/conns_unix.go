@@ -4,12 +4,15 @@ package openai
 
 import "syscall"
 
-// peekFD looks at the socket without reading from it or waiting: an idle
-// connection that is still open has nothing to read (EAGAIN). End of
-// stream, a reset, or bytes nobody asked for make it stale.
-func (c *conn) peekFD(fd uintptr) bool {
+// canPeek says peek works here.
+const canPeek = true
+
+// peek looks at the socket without reading from it or waiting.
+func peek(fd uintptr) peeked {
 	var one [1]byte
-	_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	c.peeked = err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
-	return true
+	n, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	if err == syscall.EAGAIN || err == syscall.EWOULDBLOCK {
+		return peeked{quiet: true}
+	}
+	return peeked{n: n, err: err}
 }
