@@ -48,6 +48,15 @@ func (l *recordingListener) count() int {
 	return len(l.accepted)
 }
 
+// dialled fails t unless the provider has dialled n connections; why says
+// what n follows from.
+func (l *recordingListener) dialled(t *testing.T, n int, why string) {
+	t.Helper()
+	if got := l.count(); got != n {
+		t.Fatalf("%d connections dialled, want %d: %s", got, n, why)
+	}
+}
+
 // closeAll closes the server's side of every connection, as an upstream
 // does with idle ones after its keep-alive timeout.
 func (l *recordingListener) closeAll() {
@@ -133,9 +142,7 @@ func TestConnsReuse(t *testing.T) {
 			for range 10 {
 				sendOK(t, p)
 			}
-			if n := l.count(); n != 1 {
-				t.Fatalf("10 calls in turn dialled %d connections, want 1", n)
-			}
+			l.dialled(t, 1, "calls in turn share one")
 		})
 	}
 	t.Run("at once", func(t *testing.T) {
@@ -149,15 +156,11 @@ func TestConnsReuse(t *testing.T) {
 		arrived()
 		release()
 		wg.Wait()
-		if n := l.count(); n != 4 {
-			t.Fatalf("4 calls at once dialled %d connections, want 4", n)
-		}
+		l.dialled(t, 4, "calls at once need one each")
 		for range 8 {
 			sendOK(t, p)
 		}
-		if n := l.count(); n != 4 {
-			t.Fatalf("calls after them dialled again: %d connections, want 4", n)
-		}
+		l.dialled(t, 4, "later calls reuse them")
 	})
 }
 
@@ -169,12 +172,11 @@ func TestConnsUpstreamClosedIdle(t *testing.T) {
 	p, l := connsUpstream(t, answer)
 	sendOK(t, p)
 	l.closeAll()
-	// The close reaches the client's socket asynchronously.
-	time.Sleep(50 * time.Millisecond)
+	// The provider checks connections idle for staleAfter (and the
+	// close reaches the client's socket asynchronously).
+	time.Sleep(staleAfter + 50*time.Millisecond)
 	sendOK(t, p)
-	if n := l.count(); n != 2 {
-		t.Fatalf("%d connections, want 2: the closed one was not replaced", n)
-	}
+	l.dialled(t, 2, "the one the upstream closed is replaced")
 }
 
 // TestConnsNotReused: a connection is not used again after an answer that
@@ -190,9 +192,7 @@ func TestConnsNotReused(t *testing.T) {
 		for range 3 {
 			sendOK(t, p)
 		}
-		if n := l.count(); n != 3 {
-			t.Fatalf("3 calls answered with Connection: close dialled %d connections, want 3", n)
-		}
+		l.dialled(t, 3, "each answer said Connection: close")
 	})
 	t.Run("body closed unread", func(t *testing.T) {
 		t.Parallel()
@@ -203,9 +203,7 @@ func TestConnsNotReused(t *testing.T) {
 		}
 		_ = resp.Body.Close()
 		sendOK(t, p)
-		if n := l.count(); n != 2 {
-			t.Fatalf("%d connections, want 2: one left mid-answer was reused", n)
-		}
+		l.dialled(t, 2, "one left mid-answer is not reused")
 	})
 	t.Run("context ended", func(t *testing.T) {
 		t.Parallel()
@@ -230,9 +228,7 @@ func TestConnsNotReused(t *testing.T) {
 			t.Fatal("the aborted call's connection went back to the pool")
 		}
 		sendOK(t, p)
-		if n := l.count(); n != 2 {
-			t.Fatalf("%d connections, want 2", n)
-		}
+		l.dialled(t, 2, "the aborted call's is not reused")
 	})
 }
 
@@ -257,9 +253,7 @@ func TestConnsAnswers(t *testing.T) {
 		for range 3 {
 			sendOK(t, p)
 		}
-		if n := l.count(); n != 1 {
-			t.Fatalf("%d connections, want 1", n)
-		}
+		l.dialled(t, 1, "gzip answers read whole keep theirs")
 	})
 	t.Run("informational first", func(t *testing.T) {
 		t.Parallel()
@@ -283,9 +277,7 @@ func TestConnsAnswers(t *testing.T) {
 				t.Fatalf("a 429 answer read as %v", err)
 			}
 		}
-		if n := l.count(); n != 1 {
-			t.Fatalf("%d connections, want 1: an error answer read whole keeps its connection", n)
-		}
+		l.dialled(t, 1, "an error answer read whole keeps its connection")
 	})
 }
 
@@ -315,9 +307,7 @@ func TestConnsIdleBounds(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if l.count() != 5 {
-		t.Fatalf("%d connections, want 5", l.count())
-	}
+	l.dialled(t, 5, "five calls at once")
 	sendOK(t, p)
 	p.conns.mu.Lock()
 	last := p.conns.idle[0]
@@ -358,4 +348,41 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestConnsClosedBeforeAnswer: a connection the upstream closes before
+// its answer begins failed, as net/http reports it ("connection failed",
+// not a cut answer), whether the close is there at the first look after
+// the request is written or comes later.
+func TestConnsClosedBeforeAnswer(t *testing.T) {
+	t.Parallel()
+	wantFailed := func(t *testing.T, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "connection failed") {
+			t.Fatalf("the call failed with %v, want a failed connection", err)
+		}
+	}
+	t.Run("at once", func(t *testing.T) {
+		t.Parallel()
+		// Closed while idle, and reused within staleAfter, so not
+		// checked: the close is on the socket when the request goes.
+		p, l := connsUpstream(t, answer)
+		sendOK(t, p)
+		l.closeAll()
+		time.Sleep(20 * time.Millisecond)
+		_, err := p.send(t.Context(), connsBody)
+		wantFailed(t, err)
+	})
+	t.Run("later", func(t *testing.T) {
+		t.Parallel()
+		p, _ := connsUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+			time.Sleep(20 * time.Millisecond)
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = c.Close()
+			}
+		})
+		_, err := p.send(t.Context(), connsBody)
+		wantFailed(t, err)
+	})
 }
