@@ -166,7 +166,6 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-
 // heads are the buffers requests' heads are written from, and readers the
 // buffered readers answers are read with, each held only while in use.
 var (
