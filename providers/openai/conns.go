@@ -180,17 +180,13 @@ func (c *conn) attach() {
 	c.got = 0
 }
 
-// detach gives c's reader back; a reader still holding bytes of the
-// connection's is not reused (its connection is closed anyway).
+// detach gives c's reader back, emptied.
 func (c *conn) detach() {
-	if c.br == nil {
-		return
-	}
-	if c.br.Buffered() == 0 {
+	if c.br != nil {
 		c.br.Reset(nil)
 		readers.Put(c.br)
+		c.br = nil
 	}
-	c.br = nil
 }
 
 // closeConn closes c for good.
