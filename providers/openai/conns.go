@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -100,13 +101,7 @@ func newConns(ep endpoint, maxIdle int) (*conns, error) {
 // would refuse to send is refused here.
 func requestHead(u *url.URL, header http.Header) ([]byte, error) {
 	b := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range header {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(header)) {
 		for _, v := range header[k] {
 			var err error
 			if b, err = appendHeader(b, k, v); err != nil {
@@ -155,12 +150,30 @@ type conn struct {
 
 	idleSince time.Time // when put last made it idle
 	got       int64     // bytes read of the current answer
+	limit     int64     // got may not pass it while the answer's head is read; 0 after
 }
+
+// maxResponseHeaderBytes bounds an answer's status line and headers, with
+// any informational answers before them, as net/http's transport bounds
+// them (it allows 10 MB; an upstream's are a few KB): http.ReadResponse
+// reads headers for as long as they come.
+const maxResponseHeaderBytes = 1 << 20
+
+// errHeaderTooLarge ends an answer whose head is past the bound.
+var errHeaderTooLarge = fmt.Errorf("openai: the upstream's response headers exceed %d bytes", maxResponseHeaderBytes)
 
 // Read reads the answer from the connection, counting what came: an
 // answer that fails before its first byte is a failed connection, one
 // that fails after it a cut answer.
 func (c *conn) Read(p []byte) (int, error) {
+	if c.limit > 0 {
+		if c.got >= c.limit {
+			return 0, errHeaderTooLarge
+		}
+		if left := c.limit - c.got; int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := c.c.Read(p)
 	c.got += int64(n)
 	return n, err
@@ -177,7 +190,7 @@ var (
 func (c *conn) attach() {
 	c.br = readers.Get().(*bufio.Reader)
 	c.br.Reset(c)
-	c.got = 0
+	c.got, c.limit = 0, maxResponseHeaderBytes
 }
 
 // detach gives c's reader back, emptied.
@@ -227,6 +240,7 @@ func (cs *conns) post(ctx context.Context, body []byte, propagator propagation.T
 	}
 	c.attach()
 	resp, err := c.readResponse()
+	c.limit = 0 // the body has its own bound (limitBody)
 	if err != nil {
 		if c.got == 0 && errors.Is(err, io.ErrUnexpectedEOF) {
 			// Closed before the answer began: as net/http tells it,

@@ -386,3 +386,50 @@ func TestConnsClosedBeforeAnswer(t *testing.T) {
 		wantFailed(t, err)
 	})
 }
+
+// TestConnsEndlessHeaders: an upstream that sends headers without end
+// fails the call once they pass maxResponseHeaderBytes; the call does not
+// read them for as long as they come.
+func TestConnsEndlessHeaders(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	sent := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Read(make([]byte, 4096)) // the request
+		line := []byte("X-Pad: " + strings.Repeat("a", 1000) + "\r\n")
+		n, _ := c.Write([]byte("HTTP/1.1 200 OK\r\n"))
+		total := int64(n)
+		for {
+			n, err := c.Write(line)
+			total += int64(n)
+			if err != nil {
+				sent <- total
+				return
+			}
+		}
+	}()
+	p, err := New(Options{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: "gpt-test", MaxResponseBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := p.send(ctx, connsBody); err == nil || ctx.Err() != nil {
+		t.Fatalf("endless headers: the call ended with %v (context: %v), want it refused before its deadline", err, ctx.Err())
+	}
+	// What the upstream got written before the provider closed the
+	// connection: the bound, and what the two sockets' buffers hold.
+	if n := <-sent; n > 16*maxResponseHeaderBytes {
+		t.Fatalf("the upstream wrote %d bytes of headers before the call gave up", n)
+	}
+}

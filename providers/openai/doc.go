@@ -21,11 +21,13 @@
 // openai-go is the client: it resolves the base URL, sets the
 // authentication and its own headers, and reads error statuses into
 // *openai.Error. It builds the request once, when the provider is made,
-// and every call sends a copy over net/http with the provider's body; the
-// body is encoded by the provider, with each target's parts encoded once,
-// and only the fields of the answer guardgen reads are decoded. Request
-// (URL, headers, body) and answer are checked against the SDK's own
-// (sdk_test.go).
+// and every call sends it with the provider's body: over connections the
+// provider keeps itself for a cleartext upstream (conns.go: HTTP/1.1, no
+// goroutine per connection, net/http's response parser), over net/http's
+// transport for HTTPS (HTTP/2) or through a proxy. The body is encoded by
+// the provider, with each target's parts encoded once, and only the fields
+// of the answer guardgen reads are decoded. Request (URL, headers, body)
+// and answer are checked against the SDK's own (sdk_test.go).
 //
 // Package openaitest is a scripted OpenAI-compatible server for tests.
 package openai
