@@ -50,6 +50,9 @@ type conns struct {
 	dialer  net.Dialer
 	maxIdle int
 	idleFor time.Duration
+	// checkAfter is how long a connection must have been idle before
+	// get checks it (staleAfter; tests set their own).
+	checkAfter time.Duration
 
 	mu     sync.Mutex
 	idle   []*conn // the most recently used last
@@ -86,12 +89,13 @@ func newConns(ep endpoint, maxIdle int) (*conns, error) {
 		return nil, err
 	}
 	return &conns{
-		url:     u.Redacted(),
-		addr:    net.JoinHostPort(u.Hostname(), port),
-		head:    head,
-		dialer:  net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
-		maxIdle: maxIdle,
-		idleFor: idleConnTimeout,
+		url:        u.Redacted(),
+		addr:       net.JoinHostPort(u.Hostname(), port),
+		head:       head,
+		dialer:     net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+		maxIdle:    maxIdle,
+		idleFor:    idleConnTimeout,
+		checkAfter: staleAfter,
 	}, nil
 }
 
@@ -332,7 +336,7 @@ func (cs *conns) get(ctx context.Context) (*conn, error) {
 		cs.idle = cs.idle[:n-1]
 		c.timer.Stop()
 		cs.mu.Unlock()
-		if time.Since(c.idleSince) < staleAfter || !c.stale() {
+		if time.Since(c.idleSince) < cs.checkAfter || !c.stale() {
 			return c, nil
 		}
 		_ = c.c.Close()

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -170,11 +171,11 @@ func TestConnsReuse(t *testing.T) {
 func TestConnsUpstreamClosedIdle(t *testing.T) {
 	t.Parallel()
 	p, l := connsUpstream(t, answer)
+	p.conns.checkAfter = 0
 	sendOK(t, p)
 	l.closeAll()
-	// The provider checks connections idle for staleAfter (and the
-	// close reaches the client's socket asynchronously).
-	time.Sleep(staleAfter + 50*time.Millisecond)
+	// The close reaches the client's socket asynchronously.
+	time.Sleep(50 * time.Millisecond)
 	sendOK(t, p)
 	l.dialled(t, 2, "the one the upstream closed is replaced")
 }
@@ -207,10 +208,20 @@ func TestConnsNotReused(t *testing.T) {
 	})
 	t.Run("context ended", func(t *testing.T) {
 		t.Parallel()
+		// The first call is held until its connection goes (or 5 s
+		// pass); the next is answered at once.
+		var seen atomic.Int64
+		gone := make(chan struct{})
 		p, l := connsUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(200 * time.Millisecond):
+			// Read whole, the request lets net/http's server watch
+			// its connection for the client going away.
+			_, _ = io.Copy(io.Discard, r.Body)
+			if seen.Add(1) == 1 {
+				select {
+				case <-r.Context().Done():
+					close(gone)
+				case <-time.After(5 * time.Second):
+				}
 			}
 			answer(w, r)
 		})
@@ -221,11 +232,16 @@ func TestConnsNotReused(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
 			t.Fatalf("a call past its deadline failed with %v", err)
 		}
-		if d := time.Since(start); d > 150*time.Millisecond {
-			t.Fatalf("the call returned %v after its deadline", d)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("the call returned %v after its 20 ms deadline", d)
 		}
 		if idleConns(p) != 0 {
 			t.Fatal("the aborted call's connection went back to the pool")
+		}
+		select {
+		case <-gone:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the upstream did not see the aborted call go")
 		}
 		sendOK(t, p)
 		l.dialled(t, 2, "the aborted call's is not reused")
@@ -288,7 +304,7 @@ func TestConnsIdleBounds(t *testing.T) {
 	h, arrived, release := holdFirst(5)
 	p, l := connsUpstream(t, h)
 	p.conns.maxIdle = 2
-	p.conns.idleFor = 100 * time.Millisecond
+	p.conns.idleFor = 500 * time.Millisecond
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() { sendOK(t, p) })
@@ -364,9 +380,10 @@ func TestConnsClosedBeforeAnswer(t *testing.T) {
 	}
 	t.Run("at once", func(t *testing.T) {
 		t.Parallel()
-		// Closed while idle, and reused within staleAfter, so not
-		// checked: the close is on the socket when the request goes.
+		// Closed while idle, and reused before it is checked: the
+		// close is on the socket when the request goes.
 		p, l := connsUpstream(t, answer)
+		p.conns.checkAfter = time.Hour
 		sendOK(t, p)
 		l.closeAll()
 		time.Sleep(20 * time.Millisecond)
