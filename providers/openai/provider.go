@@ -20,10 +20,10 @@ import (
 type Provider struct {
 	providerv1.UnimplementedProviderServiceServer
 
-	// endpoint is the chat completions request as the SDK builds it, and
-	// doer sends copies of it (with the endpoint's header map itself when
-	// sharedHeader); errors reads an error status into *openai.Error (see
-	// post).
+	// endpoint is the chat completions request as the SDK builds it:
+	// conns send it, its head encoded once, or else doer sends copies of
+	// it (with the endpoint's header map itself when sharedHeader);
+	// errors reads an error status into *openai.Error (see post).
 	endpoint     endpoint
 	sharedHeader bool
 	doer         doer
