@@ -145,12 +145,10 @@ type conn struct {
 	timer *time.Timer     // closes the connection when idle too long; nil until first idle
 	pool  *conns
 
-	// peek and wait are the functions raw.Read runs for stale and for
-	// post's wait, built once; quiet is what they found, and looked says
-	// wait has looked once (see get).
-	peek, wait func(fd uintptr) bool
-	quiet      bool
-	looked     bool
+	// wait is the function raw.Read runs for post's wait, built once;
+	// looked says it has looked at the socket once (see get).
+	wait   func(fd uintptr) bool
+	looked bool
 
 	idleSince time.Time // when put last made it idle
 	got       int64     // bytes read of the current answer
@@ -351,7 +349,6 @@ func (cs *conns) get(ctx context.Context) (*conn, error) {
 			c.raw = nil
 		}
 	}
-	c.peek = func(fd uintptr) bool { c.quiet = peek(fd); return true }
 	// wait looks at the socket once; once the socket has signalled
 	// something to read (or its end), the answer's reader takes it from
 	// there, and should the signal be spurious, waits in its read.
@@ -449,10 +446,11 @@ func (c *conn) stale() bool {
 	if c.raw == nil {
 		return false
 	}
-	if err := c.raw.Read(c.peek); err != nil {
+	quiet := false
+	if err := c.raw.Read(func(fd uintptr) bool { quiet = peek(fd); return true }); err != nil {
 		return true
 	}
-	return !c.quiet
+	return !quiet
 }
 
 // connBody is an answer's body: read to its end it gives the connection
