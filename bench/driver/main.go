@@ -8,6 +8,10 @@
 // own:
 //
 //	baseline   bench/baseline: bare grpc-go, fixed pre-built response
+//	bare-proxy bench/baseline --upstream: the same, forwarding one fixed chat
+//	           completion request per call to bench/upstream through
+//	           net/http, at 0 ms and with --inflight callers at 1 s: the
+//	           floor of any gRPC-to-HTTP proxy on the machine
 //	synthetic  guardgen, built-in synthetic provider
 //	openai-0ms guardgen → OpenAI provider → bench/upstream (openaitest), no delay,
 //	           plus the upstream measured directly over HTTP at the same rate
@@ -103,7 +107,7 @@ func parseSettings(args []string) (*settings, error) {
 	fs.DurationVar(&s.slowDelay, "slow-delay", time.Second, "upstream latency of the slow-provider scenarios")
 	fs.DurationVar(&s.holdDelay, "hold-delay", 10*time.Second, "upstream latency of the extra run that holds --inflight requests at once (one wave of --inflight calls), so peak RSS is measured with all of them inside guardgen even when the machine cannot sustain --inflight/1s RPS; 0 skips it (quick: 0)")
 	fs.IntVar(&s.overloadLimit, "overload-limit", 250, "server.max_in_flight in the overload scenario")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (baseline,synthetic,openai-0ms,openai-1s,overload); default all")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (baseline,bare-proxy,synthetic,openai-0ms,openai-1s,overload); default all")
 	fs.StringVar(&s.bin, "bin", "bench/.bin", "directory with the baseline and upstream binaries")
 	fs.StringVar(&s.ghz, "ghz", "bench/.bin/ghz", "ghz binary")
 	fs.StringVar(&s.ghzVersion, "ghz-version", "", "ghz version, for the report")
@@ -174,12 +178,13 @@ func run(ctx context.Context) error {
 	}
 
 	started := time.Now()
-	r := &report{s: s, inflight: -1, inflightMax: -1, hold: -1, overRef: -1, over: -1, load0: loadavg()}
+	r := &report{s: s, inflight: -1, inflightMax: -1, hold: -1, overRef: -1, over: -1, proxy: -1, proxyOpen: -1, proxyInflight: -1, load0: loadavg()}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *settings, *report) error
 	}{
 		{"baseline", runBaseline},
+		{"bare-proxy", runBareProxy},
 		{"synthetic", runSynthetic},
 		{"openai-0ms", runOpenAIFast},
 		{"openai-1s", runOpenAISlow},
@@ -189,7 +194,7 @@ func run(ctx context.Context) error {
 		if s.only != nil && !s.only[st.name] {
 			continue
 		}
-		if s.before == "" || st.name == "baseline" {
+		if s.before == "" || st.name == "baseline" || st.name == "bare-proxy" {
 			if err := st.fn(ctx, s, r); err != nil {
 				return fmt.Errorf("%s: %w", st.name, err)
 			}

@@ -14,17 +14,26 @@ type report struct {
 	s      *settings
 	rows   []row
 	direct *row // not in rows' backing array: set once
-	// directClientCPU is a bare net/http client's CPU per call to the
-	// upstream, closed loop; 0 when not measured.
-	directClientCPU time.Duration
-	inflight        int // indexes into rows; -1 when not run
-	inflightMax     int
-	hold            int
-	overRef         int
-	over            int
-	notes           []string
-	elapsed         time.Duration
-	load0           string
+	// Indexes into rows; -1 when not run.
+	inflight    int
+	inflightMax int
+	hold        int
+	overRef     int
+	over        int
+	// The bare proxy's runs (bench/baseline --upstream): closed and open
+	// loop at 0 ms, and --inflight callers of the slow upstream.
+	proxy, proxyOpen, proxyInflight int
+	notes                           []string
+	elapsed                         time.Duration
+	load0                           string
+}
+
+// at is rows[i], or nil for a run that did not happen (-1).
+func (r *report) at(i int) *row {
+	if i < 0 || i >= len(r.rows) {
+		return nil
+	}
+	return &r.rows[i]
 }
 
 func loadavg() string {
@@ -207,24 +216,29 @@ func (r *report) writeTargets(b *strings.Builder) {
 	}
 	if oc := r.find("openai-0ms", true); oc != nil && oc.cpuPerOp > 0 {
 		fmt.Fprintf(b, "| OpenAI provider at 0 ms: server CPU/req (closed loop) | %d µs%s | ≤ 150 µs | %s |\n",
-			oc.cpuPerOp.Microseconds(), proxyFloor(base, r.directClientCPU, oc.cpuPerOp),
+			oc.cpuPerOp.Microseconds(), proxyFloor(r.at(r.proxy), oc.cpuPerOp),
 			verdict(oc.cpuPerOp <= 150*time.Microsecond && oc.errCount() == 0)+disturbed(oc))
 	}
 	oa := r.find("openai-0ms", false)
 	if oa != nil && r.direct != nil {
-		// The bare server's own open-loop latency is what ghz and one
-		// gRPC hop take on this machine, which the added latency includes.
-		hop99, hop50 := "", ""
+		// What the bare proxy adds at the same rate is the floor on this
+		// machine; the bare server's own open-loop latency is what ghz
+		// and one gRPC hop take, which the added latency includes.
+		var hop99, hop50 []string
+		if po := r.at(r.proxyOpen); po != nil {
+			hop99 = append(hop99, fmt.Sprintf("the bare proxy adds %s − %s = %s ms", ms(po.ok.p99), ms(r.direct.ok.p99), ms(po.ok.p99-r.direct.ok.p99)))
+			hop50 = append(hop50, fmt.Sprintf("the bare proxy adds %s − %s = %s ms", ms(po.ok.p50), ms(r.direct.ok.p50), ms(po.ok.p50-r.direct.ok.p50)))
+		}
 		if bo := r.find("baseline", false); bo != nil {
-			hop99 = fmt.Sprintf(" (ghz to a bare grpc-go server alone: %s ms)", ms(bo.ok.p99))
-			hop50 = fmt.Sprintf(" (ghz to a bare grpc-go server alone: %s ms)", ms(bo.ok.p50))
+			hop99 = append(hop99, fmt.Sprintf("ghz to a bare grpc-go server alone: %s ms", ms(bo.ok.p99)))
+			hop50 = append(hop50, fmt.Sprintf("ghz to a bare grpc-go server alone: %s ms", ms(bo.ok.p50)))
 		}
 		added, added50 := oa.ok.p99-r.direct.ok.p99, oa.ok.p50-r.direct.ok.p50
 		fmt.Fprintf(b, "| added p99 at 0 ms, %d rps open loop | %s − %s = %s ms%s | ≤ 2 ms at 1,000 rps | %s |\n",
-			s.rps, ms(oa.ok.p99), ms(r.direct.ok.p99), ms(added), hop99,
+			s.rps, ms(oa.ok.p99), ms(r.direct.ok.p99), ms(added), parens(hop99),
 			verdict(added <= 2*time.Millisecond && s.rps >= 1000 && oa.errCount() == 0)+disturbed(oa, r.direct))
 		fmt.Fprintf(b, "| added p50 at 0 ms, %d rps open loop | %s − %s = %s ms%s | ≤ 0.3 ms at 1,000 rps | %s |\n",
-			s.rps, ms(oa.ok.p50), ms(r.direct.ok.p50), ms(added50), hop50,
+			s.rps, ms(oa.ok.p50), ms(r.direct.ok.p50), ms(added50), parens(hop50),
 			verdict(added50 <= 300*time.Microsecond && s.rps >= 1000 && oa.errCount() == 0)+disturbed(oa, r.direct))
 	}
 	inflightRow := func(in *row, n int, goal string, ok bool) {
@@ -232,8 +246,8 @@ func (r *report) writeTargets(b *strings.Builder) {
 		if in.ggPeak > 0 {
 			held = fmt.Sprintf("guardgen's in-flight gauge peaked at %d, the upstream's at %d", in.ggPeak, in.upPeak)
 		}
-		fmt.Fprintf(b, "| %d in flight, %s provider | %d requests, errors: %s; guardgen peak RSS %.0f MiB; p50 %s ms; %s%s | %s | %s |\n",
-			n, s.slowDelay, in.count, errString(in.errors), in.rssMiB, ms(in.ok.p50), held, cpuFloor(in, s.slowDelay), goal, verdict(ok)+disturbed(in))
+		fmt.Fprintf(b, "| %d in flight, %s provider | %d requests, errors: %s; guardgen peak RSS %.0f MiB; p50 %s ms; %s%s%s | %s | %s |\n",
+			n, s.slowDelay, in.count, errString(in.errors), in.rssMiB, ms(in.ok.p50), held, cpuFloor(in, s.slowDelay), bareProxy(r.at(r.proxyInflight), in), goal, verdict(ok)+disturbed(in))
 	}
 	reached := func(in *row, n int) bool { return max(in.ggPeak, in.upPeak) >= n*9/10 }
 	if r.inflightMax >= 0 {
@@ -272,16 +286,33 @@ func (r *report) writeTargets(b *strings.Builder) {
 }
 
 // proxyFloor says what a call through the OpenAI provider would cost with
-// nothing of guardgen's own: the bare grpc-go server's CPU per request plus
-// a bare net/http client's per call to the same upstream, both closed loop
-// on this machine; the rest of got is guardgen's.
-func proxyFloor(base *row, client, got time.Duration) string {
-	if base == nil || base.cpuPerOp <= 0 || client <= 0 {
+// nothing of guardgen's own: the bare proxy's CPU per request, closed loop
+// against the same upstream on this machine; the rest of got is
+// guardgen's.
+func proxyFloor(proxy *row, got time.Duration) string {
+	if proxy == nil || proxy.cpuPerOp <= 0 {
 		return ""
 	}
-	floor := base.cpuPerOp + client
-	return fmt.Sprintf(" (bare grpc-go server %d µs + bare net/http client %d µs = %d µs; guardgen's own: %d µs)",
-		base.cpuPerOp.Microseconds(), client.Microseconds(), floor.Microseconds(), (got - floor).Microseconds())
+	return fmt.Sprintf(" (the bare proxy %d µs; guardgen's own: %d µs)",
+		proxy.cpuPerOp.Microseconds(), (got - proxy.cpuPerOp).Microseconds())
+}
+
+// bareProxy gives the bare proxy's run with the same callers of the same
+// upstream next to guardgen's in: its p50, peak RSS and CPU per request.
+func bareProxy(proxy, in *row) string {
+	if proxy == nil || proxy.load.conc != in.load.conc {
+		return ""
+	}
+	return fmt.Sprintf("; the bare proxy with as many callers: p50 %s ms, errors: %s, peak RSS %.0f MiB, CPU per request %d µs",
+		ms(proxy.ok.p50), errString(proxy.errors), proxy.rssMiB, proxy.cpuPerOp.Microseconds())
+}
+
+// parens joins notes into one parenthesis, or nothing for none.
+func parens(notes []string) string {
+	if len(notes) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(notes, "; ") + ")"
 }
 
 // cpuFloor says what the machine's CPU allows a closed-loop run: each
@@ -304,7 +335,7 @@ func cpuFloor(in *row, delay time.Duration) string {
 // writeReading explains how the numbers were taken.
 func (r *report) writeReading(b *strings.Builder) {
 	b.WriteString("\n## How to read this\n\n")
-	fmt.Fprintf(b, "- Added latency (c) = p99 of guardgen via the OpenAI provider (ghz → gRPC → guardgen → HTTP → upstream) minus p99 of the same upstream called directly over HTTP by a Go open-loop client at the same rate, replaying the exact chat-completion body guardgen sent. It includes the gRPC hop and ghz's client cost; the baseline open-loop row shows that hop alone. Differences of percentiles are not percentiles of differences: this is an estimate.\n")
+	fmt.Fprintf(b, "- Added latency (c) = p99 of guardgen via the OpenAI provider (ghz → gRPC → guardgen → HTTP → upstream) minus p99 of the same upstream called directly over HTTP by a Go open-loop client at the same rate, replaying the exact chat-completion body guardgen sent. It includes the gRPC hop and ghz's client cost; the baseline open-loop row shows that hop alone, and the bare-proxy open-loop row what a proxy with nothing of its own adds on this machine. Differences of percentiles are not percentiles of differences: this is an estimate.\n")
 	b.WriteString("- The upstream is package openaitest (bench/upstream), a test server that records every request in memory; its RSS is not guardgen's.\n")
 	b.WriteString("- On a small machine ghz competes with the server for CPU, so max RPS understates every server alike; server CPU/req is the load-generator-independent cost.\n")
 	b.WriteString("- The in-flight targets also give the CPU each request took in guardgen and in the rest of the run (ghz and the upstream), and so the most requests a second the machine's cores could serve. N callers of a provider that takes 1 s wait about 1 s only when the machine serves N requests a second (Little's law); when ghz and the upstream alone cannot, the p50 goal is out of reach on this machine whatever guardgen costs.\n")

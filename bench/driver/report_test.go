@@ -33,16 +33,28 @@ func TestCPUFloorIsLittlesLaw(t *testing.T) {
 }
 
 func TestProxyFloorLeavesGuardgensShare(t *testing.T) {
-	base := &row{cpuPerOp: 50 * time.Microsecond}
-	got := proxyFloor(base, 70*time.Microsecond, 200*time.Microsecond)
-	want := " (bare grpc-go server 50 µs + bare net/http client 70 µs = 120 µs; guardgen's own: 80 µs)"
+	proxy := &row{cpuPerOp: 120 * time.Microsecond}
+	got := proxyFloor(proxy, 200*time.Microsecond)
+	want := " (the bare proxy 120 µs; guardgen's own: 80 µs)"
 	if got != want {
 		t.Errorf("proxyFloor = %q, want %q", got, want)
 	}
-	if got := proxyFloor(nil, 70*time.Microsecond, 200*time.Microsecond); got != "" {
-		t.Errorf("without a baseline run: %q, want nothing", got)
+	if got := proxyFloor(nil, 200*time.Microsecond); got != "" {
+		t.Errorf("without a bare proxy run: %q, want nothing", got)
 	}
-	if got := proxyFloor(base, 0, 200*time.Microsecond); got != "" {
-		t.Errorf("without a direct client run: %q, want nothing", got)
+}
+
+func TestBareProxyOnlyBesideTheSameLoad(t *testing.T) {
+	proxy := &row{load: load{closed: true, conc: 5000}, ok: stats{p50: 1400 * time.Millisecond}, rssMiB: 180, cpuPerOp: 300 * time.Microsecond}
+	in := &row{load: load{closed: true, conc: 5000}}
+	want := "; the bare proxy with as many callers: p50 1400 ms, errors: 0, peak RSS 180 MiB, CPU per request 300 µs"
+	if got := bareProxy(proxy, in); got != want {
+		t.Errorf("bareProxy = %q, want %q", got, want)
+	}
+	if got := bareProxy(proxy, &row{load: load{closed: true, conc: 10000}}); got != "" {
+		t.Errorf("beside 10,000 callers: %q, want nothing", got)
+	}
+	if got := bareProxy(nil, in); got != "" {
+		t.Errorf("without a bare proxy run: %q, want nothing", got)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,13 +12,32 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 func runBaseline(ctx context.Context, s *settings, r *report) error {
 	return each(ctx, s, r, "baseline", func() (*target, error) { return startBaseline(ctx, s) },
 		[]load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() })
+}
+
+// runBareProxy measures the floor of every guardgen scenario that calls
+// an upstream: bench/baseline --upstream, a gRPC server that forwards one
+// fixed chat completion request per call through net/http and parses
+// nothing. It runs once, like the baseline: it does not depend on the
+// guardgen measured.
+func runBareProxy(ctx context.Context, s *settings, r *report) error {
+	fast := func() (*target, error) { return startBareProxy(ctx, s, 0) }
+	n := len(r.rows)
+	if err := each(ctx, s, r, "bare-proxy", fast, []load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() }); err != nil {
+		return err
+	}
+	r.proxy, r.proxyOpen = n, n+1
+	slow := func() (*target, error) { return startBareProxy(ctx, s, s.slowDelay) }
+	if err := each(ctx, s, r, "bare-proxy-"+s.slowDelay.String(), slow, []load{s.inflightLoad()}, s.slowWarm); err != nil {
+		return err
+	}
+	r.proxyInflight = len(r.rows) - 1
+	return nil
 }
 
 func runSynthetic(ctx context.Context, s *settings, r *report) error {
@@ -65,19 +83,6 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	rw.rssMiB = float64(after.hwmKiB) / 1024
 	r.direct = &rw
 	r.rows = append(r.rows, rw)
-
-	// What a bare net/http client pays per call to the same upstream,
-	// closed loop like guardgen's CPU figure: with the bare grpc-go
-	// server's, the floor of a gRPC-to-HTTP proxy on this machine.
-	fmt.Fprintf(os.Stderr, "bench: %-10s direct HTTP to the upstream, closed, c=%d, %s ...\n", "openai-0ms", s.conc, s.duration)
-	self0 = selfCPU()
-	n, err := directHTTPClosed(ctx, url, body, s.conc, s.duration)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		r.directClientCPU = (selfCPU() - self0) / time.Duration(n)
-	}
 	return nil
 }
 
@@ -102,59 +107,13 @@ func post(ctx context.Context, do func(*http.Request) (*http.Response, error), u
 	return err
 }
 
-// directHTTPClosed has conc goroutines send body to the upstream one
-// after another for d, through one net/http client, and returns how many
-// calls completed.
-func directHTTPClosed(ctx context.Context, baseURL string, body []byte, conc int, d time.Duration) (int, error) {
-	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	url := baseURL + "/chat/completions"
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var (
-		done  atomic.Int64
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		first error
-	)
-	for range conc {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				if err := post(ctx, tr.RoundTrip, url, body); err != nil {
-					if ctx.Err() == nil {
-						errMu.Lock()
-						first = cmp.Or(first, err)
-						errMu.Unlock()
-					}
-					return
-				}
-				done.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return int(done.Load()), first
-}
-
 func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
 	newT := func() (*target, error) {
 		return startGuardgenTarget(ctx, s, "openai", s.slowDelay, s.inflight+1000, "")
 	}
 	scen := "openai-" + s.slowDelay.String()
-	warm := func(l load) load {
-		if s.quick {
-			return load{}
-		}
-		// One round of a few hundred calls opens the connections.
-		return load{closed: true, conc: 200, conns: l.conns, total: 200}
-	}
-	// -n, not -z: every request sent is counted, none is cut off at the end.
-	rounds := 2
-	if s.quick {
-		rounds = 1
-	}
-	inflight := load{closed: true, conc: s.inflight, conns: s.inflightConns, total: rounds * s.inflight}
-	if err := each(ctx, s, r, scen, newT, []load{inflight}, warm); err != nil {
+	warm := s.slowWarm
+	if err := each(ctx, s, r, scen, newT, []load{s.inflightLoad()}, warm); err != nil {
 		return err
 	}
 	r.inflight = len(r.rows) - 1
@@ -162,7 +121,7 @@ func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
 		newMax := func() (*target, error) {
 			return startGuardgenTarget(ctx, s, "openai", s.slowDelay, s.inflightMax+1000, "")
 		}
-		most := load{closed: true, conc: s.inflightMax, conns: 2 * s.inflightConns, total: rounds * s.inflightMax}
+		most := load{closed: true, conc: s.inflightMax, conns: 2 * s.inflightConns, total: s.slowRounds() * s.inflightMax}
 		if err := each(ctx, s, r, scen, newMax, []load{most}, warm); err != nil {
 			return err
 		}
@@ -215,6 +174,31 @@ func runOverload(ctx context.Context, s *settings, r *report) error {
 	r.rows[n].note = fmt.Sprintf("max_in_flight=%d, offered ≈ %d in flight", L, int(0.8*float64(L)))
 	r.rows[n+1].note = fmt.Sprintf("max_in_flight=%d, offered ≈ %d in flight", L, 2*L)
 	return nil
+}
+
+// inflightLoad is the closed-loop run of --inflight callers against the
+// slow upstream.
+func (s *settings) inflightLoad() load {
+	return load{closed: true, conc: s.inflight, conns: s.inflightConns, total: s.slowRounds() * s.inflight}
+}
+
+// slowRounds is how many times each caller of a slow-upstream run calls:
+// -n, not -z, so that every request sent is counted, none cut off at the
+// end.
+func (s *settings) slowRounds() int {
+	if s.quick {
+		return 1
+	}
+	return 2
+}
+
+// slowWarm warms a slow-upstream target: one round of a few hundred calls
+// opens the connections.
+func (s *settings) slowWarm(l load) load {
+	if s.quick {
+		return load{}
+	}
+	return load{closed: true, conc: 200, conns: l.conns, total: 200}
 }
 
 // directHTTP sends body to the upstream's chat completions endpoint at a

@@ -78,6 +78,26 @@ func startBaseline(ctx context.Context, s *settings) (*target, error) {
 	return &target{procs: []*proc{p}, server: p, addr: addr}, nil
 }
 
+// startBareProxy starts an upstream answering after delay and
+// bench/baseline as the bare proxy in front of it.
+func startBareProxy(ctx context.Context, s *settings, delay time.Duration) (*target, error) {
+	up, url, err := startUpstream(ctx, s, delay, "")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		up.stop()
+		return nil, err
+	}
+	p, err := start(ctx, s, "bare-proxy", addr, nil, filepath.Join(s.bin, "baseline"), "--listen", addr, "--upstream", url)
+	if err != nil {
+		up.stop()
+		return nil, err
+	}
+	return &target{procs: []*proc{up, p}, server: p, addr: addr, up: url}, nil
+}
+
 func startUpstream(ctx context.Context, s *settings, delay time.Duration, dump string) (*proc, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
