@@ -20,6 +20,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	_ "embed"
 	"flag"
 	"fmt"
@@ -117,6 +119,7 @@ func fixedResponse() (*guardgenv1.GenerateResponse, error) {
 func main() {
 	listen := flag.String("listen", "127.0.0.1:50070", "gRPC listen address")
 	upstream := flag.String("upstream", "", "OpenAI-compatible base URL (http://HOST:PORT/v1): forward a fixed chat completion request there on every call, as a bare proxy")
+	caFile := flag.String("ca-file", "", "with an https:// --upstream: a PEM certificate to trust (bench/upstream --tls-cert writes one)")
 	flag.Parse()
 	resp, err := fixedResponse()
 	if err != nil {
@@ -127,7 +130,20 @@ func main() {
 	if *upstream != "" {
 		// Every connection kept for reuse, as guardgen keeps one per call
 		// it admits (the driver sets server.max_in_flight above the load).
-		tr := &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1 << 20, IdleConnTimeout: 90 * time.Second}
+		tr := &http.Transport{MaxIdleConns: 0, MaxIdleConnsPerHost: 1 << 20, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}
+		if *caFile != "" {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "baseline:", err)
+				os.Exit(1)
+			}
+			roots := x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pem) {
+				fmt.Fprintln(os.Stderr, "baseline: no certificate in", *caFile)
+				os.Exit(1)
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+		}
 		srv.client, srv.url = &http.Client{Transport: tr}, *upstream+"/chat/completions"
 	}
 	lis, err := net.Listen("tcp", *listen)

@@ -15,6 +15,8 @@
 //	synthetic  guardgen, built-in synthetic provider
 //	openai-0ms guardgen → OpenAI provider → bench/upstream (openaitest), no delay,
 //	           plus the upstream measured directly over HTTP at the same rate
+//	openai-tls the same over HTTPS (HTTP/2), closed loop, with the bare proxy
+//	           over HTTPS beside it
 //	openai-1s  the same with a 1 s upstream delay; closed loop at --inflight
 //	           and at --inflight-max
 //	overload   openai-1s with server.max_in_flight=L, offered 0.8·L and 2·L in flight
@@ -107,7 +109,7 @@ func parseSettings(args []string) (*settings, error) {
 	fs.DurationVar(&s.slowDelay, "slow-delay", time.Second, "upstream latency of the slow-provider scenarios")
 	fs.DurationVar(&s.holdDelay, "hold-delay", 10*time.Second, "upstream latency of the extra run that holds --inflight requests at once (one wave of --inflight calls), so peak RSS is measured with all of them inside guardgen even when the machine cannot sustain --inflight/1s RPS; 0 skips it (quick: 0)")
 	fs.IntVar(&s.overloadLimit, "overload-limit", 250, "server.max_in_flight in the overload scenario")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (baseline,bare-proxy,synthetic,openai-0ms,openai-1s,overload); default all")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (baseline,bare-proxy,synthetic,openai-0ms,openai-tls,openai-1s,overload); default all")
 	fs.StringVar(&s.bin, "bin", "bench/.bin", "directory with the baseline and upstream binaries")
 	fs.StringVar(&s.ghz, "ghz", "bench/.bin/ghz", "ghz binary")
 	fs.StringVar(&s.ghzVersion, "ghz-version", "", "ghz version, for the report")
@@ -178,7 +180,7 @@ func run(ctx context.Context) error {
 	}
 
 	started := time.Now()
-	r := &report{s: s, inflight: -1, inflightMax: -1, hold: -1, overRef: -1, over: -1, proxy: -1, proxyOpen: -1, proxyInflight: -1, load0: loadavg()}
+	r := &report{s: s, inflight: -1, inflightMax: -1, hold: -1, overRef: -1, over: -1, proxy: -1, proxyOpen: -1, proxyInflight: -1, proxyTLS: -1, load0: loadavg()}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *settings, *report) error
@@ -187,6 +189,7 @@ func run(ctx context.Context) error {
 		{"bare-proxy", runBareProxy},
 		{"synthetic", runSynthetic},
 		{"openai-0ms", runOpenAIFast},
+		{"openai-tls", runOpenAITLS},
 		{"openai-1s", runOpenAISlow},
 		{"overload", runOverload},
 	}

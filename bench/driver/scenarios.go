@@ -26,13 +26,13 @@ func runBaseline(ctx context.Context, s *settings, r *report) error {
 // nothing. It runs once, like the baseline: it does not depend on the
 // guardgen measured.
 func runBareProxy(ctx context.Context, s *settings, r *report) error {
-	fast := func() (*target, error) { return startBareProxy(ctx, s, 0) }
+	fast := func() (*target, error) { return startBareProxy(ctx, s, upstreamSpec{}) }
 	n := len(r.rows)
 	if err := each(ctx, s, r, "bare-proxy", fast, []load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() }); err != nil {
 		return err
 	}
 	r.proxy, r.proxyOpen = n, n+1
-	slow := func() (*target, error) { return startBareProxy(ctx, s, s.slowDelay) }
+	slow := func() (*target, error) { return startBareProxy(ctx, s, upstreamSpec{delay: s.slowDelay}) }
 	if err := each(ctx, s, r, "bare-proxy-"+s.slowDelay.String(), slow, []load{s.inflightLoad()}, s.slowWarm); err != nil {
 		return err
 	}
@@ -42,14 +42,14 @@ func runBareProxy(ctx context.Context, s *settings, r *report) error {
 
 func runSynthetic(ctx context.Context, s *settings, r *report) error {
 	return each(ctx, s, r, "synthetic", func() (*target, error) {
-		return startGuardgenTarget(ctx, s, "synthetic", 0, 100000, "")
+		return startGuardgenTarget(ctx, s, "synthetic", upstreamSpec{}, 100000)
 	}, []load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() })
 }
 
 func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	dump := filepath.Join(s.work, "chat-request.json")
 	err := each(ctx, s, r, "openai-0ms", func() (*target, error) {
-		return startGuardgenTarget(ctx, s, "openai", 0, 100000, dump)
+		return startGuardgenTarget(ctx, s, "openai", upstreamSpec{dump: dump}, 100000)
 	}, []load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() })
 	if err != nil || s.tag != "" {
 		return err
@@ -60,7 +60,7 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	if err != nil {
 		return fmt.Errorf("the upstream did not record guardgen's request: %w", err)
 	}
-	up, url, err := startUpstream(ctx, s, 0, "")
+	up, url, _, err := startUpstream(ctx, s, upstreamSpec{})
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,25 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	rw.rssMiB = float64(after.hwmKiB) / 1024
 	r.direct = &rw
 	r.rows = append(r.rows, rw)
+	return nil
+}
+
+// runOpenAITLS measures the OpenAI provider against an HTTPS upstream
+// (HTTP/2 by ALPN, as api.openai.com), closed loop, where guardgen keeps
+// net/http's transport; the bare proxy over the same kind of upstream is
+// its floor, run once like the others.
+func runOpenAITLS(ctx context.Context, s *settings, r *report) error {
+	tls := upstreamSpec{tls: true}
+	warm := func(load) load { return s.warmLoad() }
+	if err := each(ctx, s, r, "openai-tls-0ms", func() (*target, error) {
+		return startGuardgenTarget(ctx, s, "openai", tls, 100000)
+	}, []load{s.closedLoad()}, warm); err != nil || s.tag != "" {
+		return err
+	}
+	if err := each(ctx, s, r, "bare-proxy-tls", func() (*target, error) { return startBareProxy(ctx, s, tls) }, []load{s.closedLoad()}, warm); err != nil {
+		return err
+	}
+	r.proxyTLS = len(r.rows) - 1
 	return nil
 }
 
@@ -109,7 +128,7 @@ func post(ctx context.Context, do func(*http.Request) (*http.Response, error), u
 
 func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
 	newT := func() (*target, error) {
-		return startGuardgenTarget(ctx, s, "openai", s.slowDelay, s.inflight+1000, "")
+		return startGuardgenTarget(ctx, s, "openai", upstreamSpec{delay: s.slowDelay}, s.inflight+1000)
 	}
 	scen := "openai-" + s.slowDelay.String()
 	warm := s.slowWarm
@@ -119,7 +138,7 @@ func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
 	r.inflight = len(r.rows) - 1
 	if s.inflightMax > 0 {
 		newMax := func() (*target, error) {
-			return startGuardgenTarget(ctx, s, "openai", s.slowDelay, s.inflightMax+1000, "")
+			return startGuardgenTarget(ctx, s, "openai", upstreamSpec{delay: s.slowDelay}, s.inflightMax+1000)
 		}
 		most := load{closed: true, conc: s.inflightMax, conns: 2 * s.inflightConns, total: s.slowRounds() * s.inflightMax}
 		if err := each(ctx, s, r, scen, newMax, []load{most}, warm); err != nil {
@@ -135,7 +154,7 @@ func runOpenAISlow(ctx context.Context, s *settings, r *report) error {
 	}
 	held := max(s.inflight, s.inflightMax)
 	hold := func() (*target, error) {
-		return startGuardgenTarget(ctx, s, "openai", s.holdDelay, held+1000, "")
+		return startGuardgenTarget(ctx, s, "openai", upstreamSpec{delay: s.holdDelay}, held+1000)
 	}
 	wave := load{closed: true, conc: held, conns: 2 * s.inflightConns, total: held}
 	if err := each(ctx, s, r, "openai-"+s.holdDelay.String(), hold, []load{wave}, func(load) load { return load{} }); err != nil {
@@ -151,7 +170,9 @@ func runOverload(ctx context.Context, s *settings, r *report) error {
 		return nil
 	}
 	L := s.overloadLimit
-	newT := func() (*target, error) { return startGuardgenTarget(ctx, s, "openai", s.slowDelay, L, "") }
+	newT := func() (*target, error) {
+		return startGuardgenTarget(ctx, s, "openai", upstreamSpec{delay: s.slowDelay}, L)
+	}
 	perSec := float64(L) / s.slowDelay.Seconds() // rate that keeps L in flight
 	ref := s.openLoad(int(0.8 * perSec))
 	over := s.openLoad(int(2 * perSec))

@@ -78,10 +78,17 @@ func startBaseline(ctx context.Context, s *settings) (*target, error) {
 	return &target{procs: []*proc{p}, server: p, addr: addr}, nil
 }
 
-// startBareProxy starts an upstream answering after delay and
-// bench/baseline as the bare proxy in front of it.
-func startBareProxy(ctx context.Context, s *settings, delay time.Duration) (*target, error) {
-	up, url, err := startUpstream(ctx, s, delay, "")
+// upstreamSpec is how a run's bench/upstream answers.
+type upstreamSpec struct {
+	delay time.Duration
+	dump  string // file for the first request's body; "" for none
+	tls   bool   // HTTPS with HTTP/2 by ALPN, as api.openai.com serves
+}
+
+// startBareProxy starts an upstream and bench/baseline as the bare proxy
+// in front of it.
+func startBareProxy(ctx context.Context, s *settings, spec upstreamSpec) (*target, error) {
+	up, url, ca, err := startUpstream(ctx, s, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +97,11 @@ func startBareProxy(ctx context.Context, s *settings, delay time.Duration) (*tar
 		up.stop()
 		return nil, err
 	}
-	p, err := start(ctx, s, "bare-proxy", addr, nil, filepath.Join(s.bin, "baseline"), "--listen", addr, "--upstream", url)
+	args := []string{"--listen", addr, "--upstream", url}
+	if ca != "" {
+		args = append(args, "--ca-file", ca)
+	}
+	p, err := start(ctx, s, "bare-proxy", addr, nil, filepath.Join(s.bin, "baseline"), args...)
 	if err != nil {
 		up.stop()
 		return nil, err
@@ -98,25 +109,59 @@ func startBareProxy(ctx context.Context, s *settings, delay time.Duration) (*tar
 	return &target{procs: []*proc{up, p}, server: p, addr: addr, up: url}, nil
 }
 
-func startUpstream(ctx context.Context, s *settings, delay time.Duration, dump string) (*proc, string, error) {
+// startUpstream starts bench/upstream and returns its base URL and, for
+// HTTPS, the file with the certificate to trust.
+func startUpstream(ctx context.Context, s *settings, spec upstreamSpec) (*proc, string, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	args := []string{"--listen", addr, "--delay", delay.String()}
-	if dump != "" {
-		args = append(args, "--dump-request", dump)
+	args := []string{"--listen", addr, "--delay", spec.delay.String()}
+	if spec.dump != "" {
+		args = append(args, "--dump-request", spec.dump)
+	}
+	var ca string
+	if spec.tls {
+		ca = filepath.Join(s.work, fmt.Sprintf("upstream-%d.pem", time.Now().UnixNano()))
+		args = append(args, "--tls-cert", ca)
 	}
 	p, err := start(ctx, s, "upstream", addr, nil, filepath.Join(s.bin, "upstream"), args...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	return p, "http://" + addr + "/v1", nil
+	if !spec.tls {
+		return p, "http://" + addr + "/v1", "", nil
+	}
+	// The upstream listens before it writes its certificate.
+	if err := waitFile(ctx, ca, 10*time.Second); err != nil {
+		p.stop()
+		return nil, "", "", err
+	}
+	return p, "https://" + addr + "/v1", ca, nil
+}
+
+// waitFile waits until name exists.
+func waitFile(ctx context.Context, name string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		if _, err := os.Stat(name); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not appear within %s", name, d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // startGuardgen starts guardgen; provider is "synthetic" or "openai" (then
-// upstream is the base URL). maxInFlight 0 leaves the configured default.
-func startGuardgen(ctx context.Context, s *settings, provider, upstream string, maxInFlight int) (*proc, string, string, error) {
+// upstream is the base URL, and ca the certificate to trust for an https
+// one). maxInFlight 0 leaves the configured default.
+func startGuardgen(ctx context.Context, s *settings, provider, upstream, ca string, maxInFlight int) (*proc, string, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", "", err
@@ -141,6 +186,9 @@ func startGuardgen(ctx context.Context, s *settings, provider, upstream string, 
 		}
 		if provider == "openai" {
 			fmt.Fprintf(&b, "providers:\n  - name: openai\n    type: openai\n    model: gpt-4o-mini\n    base_url: %q\n    api_key_env: OPENAI_API_KEY\n", upstream)
+			if ca != "" {
+				fmt.Fprintf(&b, "    tls:\n      ca_file: %q\n", ca)
+			}
 			b.WriteString("routes:\n  - name: default\n    entries:\n      - provider: openai\ndefault_route: default\n")
 		}
 		cfg := filepath.Join(s.work, fmt.Sprintf("guardgen-%s-%d.yaml", provider, time.Now().UnixNano()))
@@ -156,17 +204,18 @@ func startGuardgen(ctx context.Context, s *settings, provider, upstream string, 
 	return p, addr, metricsURL, nil
 }
 
-func startGuardgenTarget(ctx context.Context, s *settings, provider string, delay time.Duration, maxInFlight int, dump string) (*target, error) {
+func startGuardgenTarget(ctx context.Context, s *settings, provider string, spec upstreamSpec, maxInFlight int) (*target, error) {
 	t := &target{}
+	var ca string
 	if provider == "openai" {
-		up, url, err := startUpstream(ctx, s, delay, dump)
+		up, url, cert, err := startUpstream(ctx, s, spec)
 		if err != nil {
 			return nil, err
 		}
 		t.procs = append(t.procs, up)
-		t.up = url
+		t.up, ca = url, cert
 	}
-	g, addr, metricsURL, err := startGuardgen(ctx, s, provider, t.up, maxInFlight)
+	g, addr, metricsURL, err := startGuardgen(ctx, s, provider, t.up, ca, maxInFlight)
 	if err != nil {
 		t.stop()
 		return nil, err

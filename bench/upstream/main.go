@@ -47,7 +47,15 @@ func main() {
 	}
 	srv := openaitest.New(opts...)
 	if *tlsCert != "" {
-		if err := os.WriteFile(*tlsCert, srv.CertificatePEM(), 0o644); err != nil {
+		// Written whole under another name and renamed: the listener
+		// accepts before the file exists, and whoever waits for the file
+		// must not read half of it.
+		tmp := *tlsCert + ".tmp"
+		if err := os.WriteFile(tmp, srv.CertificatePEM(), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "upstream:", err)
+			os.Exit(1)
+		}
+		if err := os.Rename(tmp, *tlsCert); err != nil {
 			fmt.Fprintln(os.Stderr, "upstream:", err)
 			os.Exit(1)
 		}
