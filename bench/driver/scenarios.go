@@ -20,6 +20,10 @@ func runBaseline(ctx context.Context, s *settings, r *report) error {
 		[]load{s.closedLoad(), s.openLoad(s.rps)}, func(load) load { return s.warmLoad() })
 }
 
+// proxyBody is the request the bare proxy posts, embedded in it: the body
+// guardgen sends for a TicketClassification.
+const proxyBody = "bench/baseline/chat-request.json"
+
 // runBareProxy measures the floor of every guardgen scenario that calls
 // an upstream: bench/baseline --upstream, a gRPC server that forwards one
 // fixed chat completion request per call through net/http and parses
@@ -59,6 +63,9 @@ func runOpenAIFast(ctx context.Context, s *settings, r *report) error {
 	body, err := os.ReadFile(dump)
 	if err != nil {
 		return fmt.Errorf("the upstream did not record guardgen's request: %w", err)
+	}
+	if fixed, err := os.ReadFile(proxyBody); err != nil || !bytes.Equal(fixed, body) {
+		r.notes = append(r.notes, fmt.Sprintf("the bare proxy posts %s, which is not the body this guardgen sent: copy the upstream's --dump-request file over it", proxyBody))
 	}
 	up, url, _, err := startUpstream(ctx, s, upstreamSpec{})
 	if err != nil {
