@@ -133,6 +133,13 @@ func (p *Provider) connect(u *url.URL, opts Options) error {
 		p.conns = conns
 		return nil
 	}
+	p.useTransport(u, opts, maxIdle)
+	return nil
+}
+
+// useTransport has the provider make its requests with its own clone of
+// net/http's transport: for an upstream its own connections do not serve.
+func (p *Provider) useTransport(u *url.URL, opts Options, maxIdle int) {
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		p.transport = t.Clone()
 		// Go keeps 2 idle connections per host by default: under
@@ -170,7 +177,6 @@ func (p *Provider) connect(u *url.URL, opts Options) error {
 		// http.DefaultTransport was replaced by one of another type.
 		p.doer = stayAt(u, &http.Client{})
 	}
-	return nil
 }
 
 // Close releases the idle connections of the provider's own HTTP transport
