@@ -251,7 +251,7 @@ func (cs *conns) post(ctx context.Context, body []byte, propagator propagation.T
 		}
 		return nil, cs.fail(c, stop, err)
 	}
-	b := &connBody{rc: resp.Body, c: c, ctx: ctx, stop: stop, keep: !resp.Close}
+	b := &connBody{rc: resp.Body, c: c, ctx: ctx, stop: stop, keep: !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols}
 	resp.Body = b
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		// As net/http's transport: the request asked for gzip, so the
@@ -288,25 +288,21 @@ func (cs *conns) write(ctx context.Context, c *conn, body []byte, propagator pro
 	return err
 }
 
-// errTooManyInformational ends an answer that does not come.
-var errTooManyInformational = errors.New("openai: too many informational (1xx) answers")
-
-// readResponse reads the answer, skipping informational ones as net/http
-// does (101 Switching Protocols is not one; nothing asked for it).
+// readResponse reads the answer, skipping informational (1xx) ones as
+// net/http does: as many as come within the head's bound (see Read).
+// 101 Switching Protocols is final, as it is for net/http: nothing asked
+// for it, so it is an answer nobody can read, and its connection is not
+// HTTP any more.
 func (c *conn) readResponse() (*http.Response, error) {
-	for range 5 {
+	for {
 		resp, err := http.ReadResponse(c.br, nil)
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode < 100 {
+		if resp.StatusCode >= 200 || resp.StatusCode < 100 || resp.StatusCode == http.StatusSwitchingProtocols {
 			return resp, nil
 		}
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			return nil, errors.New("openai: the upstream switched protocols")
-		}
 	}
-	return nil, errTooManyInformational
 }
 
 // fail closes c, which a failed exchange leaves in an unknown state.

@@ -181,7 +181,8 @@ func TestConnsUpstreamClosedIdle(t *testing.T) {
 }
 
 // TestConnsNotReused: a connection is not used again after an answer that
-// asks to close it, a body closed unread, or a call whose context ended.
+// asks to close it, a 101, a body closed unread, or a call whose context
+// ended.
 func TestConnsNotReused(t *testing.T) {
 	t.Parallel()
 	t.Run("connection close", func(t *testing.T) {
@@ -194,6 +195,33 @@ func TestConnsNotReused(t *testing.T) {
 			sendOK(t, p)
 		}
 		l.dialled(t, 3, "each answer said Connection: close")
+	})
+	t.Run("switching protocols", func(t *testing.T) {
+		t.Parallel()
+		// Nothing asked for it; after a 101 the connection is not
+		// HTTP's, even once its (empty) answer is read to the end.
+		p, _ := connsUpstream(t, func(w http.ResponseWriter, _ *http.Request) {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"))
+			// Open until the provider closes its side.
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.Copy(io.Discard, c)
+		})
+		resp, err := p.post(t.Context(), connsBody)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusSwitchingProtocols || idleConns(p) != 0 {
+			t.Fatalf("after a 101 (read as %d), %d connections idle, want none", resp.StatusCode, idleConns(p))
+		}
 	})
 	t.Run("body closed unread", func(t *testing.T) {
 		t.Parallel()
@@ -404,49 +432,58 @@ func TestConnsClosedBeforeAnswer(t *testing.T) {
 	})
 }
 
-// TestConnsEndlessHeaders: an upstream that sends headers without end
-// fails the call once they pass maxResponseHeaderBytes; the call does not
-// read them for as long as they come.
+// TestConnsEndlessHeaders: an upstream that sends headers without end, or
+// informational answers without end, fails the call once they pass
+// maxResponseHeaderBytes; the call does not read them for as long as they
+// come.
 func TestConnsEndlessHeaders(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	sent := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = c.Read(make([]byte, 4096)) // the request
-		line := []byte("X-Pad: " + strings.Repeat("a", 1000) + "\r\n")
-		n, _ := c.Write([]byte("HTTP/1.1 200 OK\r\n"))
-		total := int64(n)
-		for {
-			n, err := c.Write(line)
-			total += int64(n)
+	for name, tc := range map[string]struct{ first, again string }{
+		"header lines":          {"HTTP/1.1 200 OK\r\n", "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"},
+		"informational answers": {"", "HTTP/1.1 100 Continue\r\nX-Pad: " + strings.Repeat("a", 1000) + "\r\n\r\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
-				sent <- total
-				return
+				t.Fatal(err)
 			}
-		}
-	}()
-	p, err := New(Options{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: "gpt-test", MaxResponseBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if _, err := p.send(ctx, connsBody); err == nil || ctx.Err() != nil {
-		t.Fatalf("endless headers: the call ended with %v (context: %v), want it refused before its deadline", err, ctx.Err())
-	}
-	// What the upstream got written before the provider closed the
-	// connection: the bound, and what the two sockets' buffers hold.
-	if n := <-sent; n > 16*maxResponseHeaderBytes {
-		t.Fatalf("the upstream wrote %d bytes of headers before the call gave up", n)
+			t.Cleanup(func() { _ = ln.Close() })
+			sent := make(chan int64, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_, _ = c.Read(make([]byte, 4096)) // the request
+				n, _ := c.Write([]byte(tc.first))
+				total := int64(n)
+				for {
+					n, err := c.Write([]byte(tc.again))
+					total += int64(n)
+					if err != nil {
+						sent <- total
+						return
+					}
+				}
+			}()
+			p, err := New(Options{BaseURL: "http://" + ln.Addr().String() + "/v1", Model: "gpt-test", MaxResponseBytes: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			if _, err := p.send(ctx, connsBody); err == nil || ctx.Err() != nil {
+				t.Fatalf("the call ended with %v (context: %v), want it refused before its deadline", err, ctx.Err())
+			}
+			// What the upstream got written before the provider closed
+			// the connection: the bound, and what the two sockets'
+			// buffers hold.
+			if n := <-sent; n > 16*maxResponseHeaderBytes {
+				t.Fatalf("the upstream wrote %d bytes before the call gave up", n)
+			}
+		})
 	}
 }
