@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -80,13 +81,7 @@ func verdict(c *completion, err error) string {
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
 			fmt.Fprintf(&b, "; %s", info.GetReason())
-			for _, k := range slices.Sorted(func(yield func(string) bool) {
-				for k := range info.GetMetadata() {
-					if !yield(k) {
-						return
-					}
-				}
-			}) {
+			for _, k := range slices.Sorted(maps.Keys(info.GetMetadata())) {
 				fmt.Fprintf(&b, " %s=%s", k, info.GetMetadata()[k])
 			}
 		}
