@@ -39,7 +39,9 @@ import (
 // What it keeps of net/http's behaviour: a call whose context ends has its
 // connection closed under it (so the upstream sees the caller go), an
 // answer is gzip-decoded when the upstream compresses it, informational
-// (1xx) answers are skipped, a connection the upstream has closed while
+// (1xx) answers are skipped, an answer sent before the request could be
+// written whole is the call's (net/http's gives it when its reader wins a
+// race; here it always does), a connection the upstream has closed while
 // idle is not reused (see stale), one the answer asks to close is not
 // pooled, at most maxIdle connections are kept idle, and each closes after
 // idleFor unused.
@@ -229,12 +231,20 @@ func (cs *conns) post(ctx context.Context, body []byte, propagator propagation.T
 		return nil, cs.error(err)
 	}
 	stop := context.AfterFunc(ctx, c.abort)
-	if err := cs.write(ctx, c, body, propagator); err != nil {
-		return nil, cs.fail(c, stop, err)
-	}
-	// The wait for the answer happens here, in a shallow frame and with
-	// no buffer; parsing it goes deeper, once there is something to parse.
-	if c.raw != nil {
+	werr := cs.write(ctx, c, body, propagator)
+	switch {
+	case werr != nil && ctx.Err() != nil:
+		return nil, cs.fail(c, stop, werr)
+	case werr != nil:
+		// An upstream may answer before it has read the whole request
+		// and close (a proxy's 413 for a body past its limit): that
+		// answer, not the failed write, is the call's outcome, as
+		// net/http's transport has it. It is already on its way.
+		_ = c.c.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+	case c.raw != nil:
+		// The wait for the answer happens here, in a shallow frame and
+		// with no buffer; parsing it goes deeper, once there is
+		// something to parse.
 		c.looked = false
 		if err := c.raw.Read(c.wait); err != nil {
 			return nil, cs.fail(c, stop, err)
@@ -243,15 +253,27 @@ func (cs *conns) post(ctx context.Context, body []byte, propagator propagation.T
 	c.attach()
 	resp, err := c.readResponse()
 	c.limit = 0 // the body has its own bound (limitBody)
-	if err != nil {
+	switch {
+	case err != nil && werr != nil:
+		// No answer came: the write's failure is the call's.
+		return nil, cs.fail(c, stop, werr)
+	case err != nil:
 		if c.got == 0 && errors.Is(err, io.ErrUnexpectedEOF) {
 			// Closed before the answer began: as net/http tells it,
 			// the connection failed; no answer was cut.
 			err = io.EOF
 		}
 		return nil, cs.fail(c, stop, err)
+	case werr != nil:
+		// The body has no early deadline; an abort that came since
+		// is kept.
+		_ = c.c.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil {
+			c.abort()
+		}
 	}
-	b := &connBody{rc: resp.Body, c: c, ctx: ctx, stop: stop, keep: !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols}
+	keep := werr == nil && !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	b := &connBody{rc: resp.Body, c: c, ctx: ctx, stop: stop, keep: keep}
 	resp.Body = b
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		// As net/http's transport: the request asked for gzip, so the
@@ -304,6 +326,10 @@ func (c *conn) readResponse() (*http.Response, error) {
 		}
 	}
 }
+
+// earlyAnswerWait is how long a call whose request could not be written
+// whole waits for the answer the upstream sent before it stopped reading.
+const earlyAnswerWait = 50 * time.Millisecond
 
 // fail closes c, which a failed exchange leaves in an unknown state.
 func (cs *conns) fail(c *conn, stop func() bool, err error) error {

@@ -183,3 +183,65 @@ func FuzzConnsMatchTransport(f *testing.F) {
 		}
 	})
 }
+
+// TestConnsEarlyAnswer: an upstream that answers before it has read the
+// whole request, and closes (a proxy refusing a body past its limit with
+// 413), gives the call that answer, not a failed connection: the request
+// was refused, and retrying it would not help. net/http's transport gives
+// the answer too, when its reader wins the race against its writer's
+// failure. One that closes without answering fails the call as a failed
+// connection. Either way the connection is not kept.
+func TestConnsEarlyAnswer(t *testing.T) {
+	t.Parallel()
+	// Past what the sockets' buffers take, so the write fails.
+	body := []byte(`{"model":"gpt-test","messages":[{"role":"user","content":"` + strings.Repeat("a", 8<<20) + `"}]}`)
+	for name, tc := range map[string]struct{ answer, want string }{
+		"413 and close": {
+			"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/html\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large",
+			"InvalidArgument: openai: upstream rejected the request (HTTP 413); INVALID_REQUEST http_status=413",
+		},
+		"close": {"", "Unavailable: openai: upstream connection failed; UPSTREAM_UNAVAILABLE"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						// The head only, then the answer.
+						br := bufio.NewReader(c)
+						for {
+							line, err := br.ReadString('\n')
+							if err != nil || line == "\r\n" {
+								break
+							}
+						}
+						_, _ = c.Write([]byte(tc.answer))
+					}()
+				}
+			}()
+			p, err := New(Options{BaseURL: "http://" + ln.Addr().String() + "/v1", APIKey: "sk-test", Model: "gpt-test", MaxResponseBytes: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			for range 3 {
+				if got := verdict(p.send(t.Context(), body)); got != tc.want {
+					t.Fatalf("the call came to %s, want %s", got, tc.want)
+				}
+				if n := idleConns(p); n != 0 {
+					t.Fatalf("%d connections kept after a request that could not be written whole", n)
+				}
+			}
+		})
+	}
+}
