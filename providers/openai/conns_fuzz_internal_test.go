@@ -32,22 +32,35 @@ type rawUpstream struct {
 
 func newRawUpstream(tb testing.TB) *rawUpstream {
 	tb.Helper()
+	u := &rawUpstream{ln: listenLoopback(tb)}
+	acceptEach(u.ln, u.serve)
+	return u
+}
+
+// listenLoopback is a listener on a free loopback port, closed when the
+// test ends.
+func listenLoopback(tb testing.TB) net.Listener {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	u := &rawUpstream{ln: ln}
 	tb.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// acceptEach serves every connection ln accepts on a goroutine of its
+// own, until ln closes.
+func acceptEach(ln net.Listener, serve func(net.Conn)) {
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go u.serve(c)
+			go serve(c)
 		}
 	}()
-	return u
 }
 
 // serve reads one request whole, writes the answer and closes.
@@ -204,31 +217,19 @@ func TestConnsEarlyAnswer(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = ln.Close() })
-			go func() {
+			ln := listenLoopback(t)
+			acceptEach(ln, func(c net.Conn) {
+				defer c.Close()
+				// The head only, then the answer.
+				br := bufio.NewReader(c)
 				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
+					line, err := br.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
 					}
-					go func() {
-						defer c.Close()
-						// The head only, then the answer.
-						br := bufio.NewReader(c)
-						for {
-							line, err := br.ReadString('\n')
-							if err != nil || line == "\r\n" {
-								break
-							}
-						}
-						_, _ = c.Write([]byte(tc.answer))
-					}()
 				}
-			}()
+				_, _ = c.Write([]byte(tc.answer))
+			})
 			p, err := New(Options{BaseURL: "http://" + ln.Addr().String() + "/v1", APIKey: "sk-test", Model: "gpt-test", MaxResponseBytes: 1 << 20})
 			if err != nil {
 				t.Fatal(err)

@@ -444,11 +444,7 @@ func TestConnsEndlessHeaders(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = ln.Close() })
+			ln := listenLoopback(t)
 			sent := make(chan int64, 1)
 			go func() {
 				c, err := ln.Accept()
